@@ -1,0 +1,49 @@
+/**
+ * The reference HA control plane: a new VPC over 3 zones, 3 API servers behind an internal NLB,
+ * 3 external etcd members. No data source needs AWS credentials (explicit zones and AMI), so
+ * `npm run synth` and the offline provider-plan tier work on any machine.
+ */
+import { Construct } from "constructs";
+import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
+import { App, TerraformStack } from "../../lib/core";
+import { HaControlPlane } from "../../lib";
+
+/** Props of the reference stack (tests vary the cluster name; the bench builds many copies). */
+export interface HaClusterStackProps {
+  /** Cluster name. @default "prod-eu1" */
+  readonly clusterName?: string;
+  /** Region. @default "eu-west-1" */
+  readonly region?: string;
+}
+
+/** The reference control plane in one stack. */
+export class HaClusterStack extends TerraformStack {
+  /** The control plane. */
+  public readonly controlPlane: HaControlPlane;
+
+  constructor(scope: Construct, id: string, props: HaClusterStackProps = {}) {
+    super(scope, id);
+    const region = props.region ?? "eu-west-1";
+    new AwsProvider(this, "aws", { region });
+    // Private keys (PKI) live in Terraform state: keep state in an encrypted, versioned bucket.
+    // new S3Backend(this, { bucket: "my-tf-state", key: `${id}/terraform.tfstate`, region, encrypt: true, dynamodbTable: "tf-locks" });
+    this.controlPlane = new HaControlPlane(this, "ControlPlane", {
+      clusterName: props.clusterName ?? "prod-eu1",
+      kubernetesVersion: "1.33.5",
+      vpcCidr: "10.0.0.0/16",
+      availabilityZones: [`${region}a`, `${region}b`, `${region}c`],
+      apiServerCount: 3,
+      etcdMemberCount: 3,
+      // Ubuntu 24.04 LTS (amd64) in eu-west-1; pin the image so a new release never rolls nodes unasked.
+      amiId: "ami-0a422d70f727fe93e",
+      allowedApiCidrs: ["10.20.0.0/16"],
+      tags: { team: "platform", environment: "production" },
+    });
+  }
+}
+
+if (require.main === module) {
+  const app = new App();
+  new HaClusterStack(app, "ha-cluster");
+  app.synth();
+}

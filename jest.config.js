@@ -1,0 +1,25 @@
+// Four test tiers, one jest run (`npm test`). A tier is chosen by the test file's suffix:
+//   *.test.ts        unit        synthesize with cdktf Testing and assert on the JSON
+//   *.plan.test.ts   plan        terraform validate + plan against the real AWS provider (offline mirror)
+//   *.e2e.test.ts    e2e         real processes: etcd, openssl, shellcheck, cloud-init
+//   *.prop.test.ts   property    fast-check over the public props
+const transform = {
+  "^.+\\.ts$": ["@swc/jest", { jsc: { parser: { syntax: "typescript" }, target: "es2022" }, module: { type: "commonjs" } }],
+};
+const common = {
+  testEnvironment: "node",
+  transform,
+  moduleFileExtensions: ["ts", "js", "json"],
+  roots: ["<rootDir>/test"],
+};
+const special = ["\\.plan\\.test\\.ts$", "\\.e2e\\.test\\.ts$", "\\.prop\\.test\\.ts$"];
+module.exports = {
+  maxWorkers: 2,
+  testTimeout: 30000,
+  projects: [
+    { ...common, displayName: "unit", testMatch: ["**/*.test.ts"], testPathIgnorePatterns: [...special, "/node_modules/"] },
+    { ...common, displayName: "plan", testMatch: ["**/*.plan.test.ts"] },
+    { ...common, displayName: "e2e", testMatch: ["**/*.e2e.test.ts"] },
+    { ...common, displayName: "property", testMatch: ["**/*.prop.test.ts"] },
+  ],
+};

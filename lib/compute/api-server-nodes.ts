@@ -1,0 +1,245 @@
+import { Construct } from "constructs";
+import { AutoscalingGroup } from "@cdktf/provider-aws/lib/autoscaling-group";
+import { LaunchTemplate } from "@cdktf/provider-aws/lib/launch-template";
+import { NetworkInterface } from "@cdktf/provider-aws/lib/network-interface";
+import { Annotations } from "../core";
+import { renderNodeUserData } from "../bootstrap/node-user-data";
+import { ConfigError } from "../errors";
+import { IApiEndpoint } from "../loadbalancer/api-load-balancer";
+import { NAME_RULES, deriveName } from "../names";
+import { INetwork } from "../network/network";
+import { IEncryptionKey } from "../security/encryption-key";
+import { CLUSTER_TAG, ClusterTags, RESERVED_TAG_COUNT, ROLE_TAG } from "../tags";
+import { checkClusterName, checkInstanceType, checkInteger, checkTags } from "../validate";
+import { resolveAmi } from "./ami";
+import { nodeLaunchTemplate } from "./launch-template";
+import { NodeRole } from "./node-role";
+import { NodeSlot, allocateSlots } from "./slots";
+
+/** Node role tag of API server slots and instances. */
+export const API_SERVER_ROLE = "apiserver";
+
+/** Props of {@link ApiServerNodes}. */
+export interface ApiServerNodesProps {
+  /** Cluster name (DNS label). */
+  readonly clusterName: string;
+  /** Network: API servers go in its private subnets. */
+  readonly network: INetwork;
+  /** The endpoint whose target groups the instances register in. */
+  readonly endpoint: IApiEndpoint;
+  /** Security groups of API server interfaces (API group, plus etcd group when etcd is stacked). */
+  readonly securityGroupIds: readonly string[];
+  /** Key encrypting root volumes. */
+  readonly encryptionKey: IEncryptionKey;
+  /**
+   * Auto Scaling service-linked role allowed to use the key (see `AutoScalingServiceRole`).
+   * @default - the account's default Auto Scaling role, which must then be granted the key
+   */
+  readonly autoScalingServiceRoleArn?: string;
+  /**
+   * Number of API servers, spread evenly over the zones (a multiple of the zone count, or fewer
+   * servers than zones).
+   * @default 3
+   */
+  readonly count?: number;
+  /**
+   * Accept a single API server (no redundancy: any restart is an outage).
+   * @default false
+   */
+  readonly allowSingleApiServer?: boolean;
+  /**
+   * EC2 instance type.
+   * @default "m6i.large"
+   */
+  readonly instanceType?: string;
+  /**
+   * AMI id.
+   * @default - newest Ubuntu 24.04 LTS for the instance type's architecture, looked up at plan time
+   */
+  readonly amiId?: string;
+  /**
+   * Root volume size in GiB.
+   * @default 50
+   */
+  readonly rootVolumeSizeGiB?: number;
+  /**
+   * Root device name of the AMI.
+   * @default "/dev/sda1" (Ubuntu)
+   */
+  readonly rootDeviceName?: string;
+  /**
+   * IMDSv2 hop limit: 1 keeps instance credentials away from containers; 2 lets pods use IMDS.
+   * @default 1
+   */
+  readonly metadataHopLimit?: number;
+  /**
+   * Seconds after launch before load-balancer health counts (boot, downloads, first start).
+   * @default 600
+   */
+  readonly healthCheckGracePeriodSeconds?: number;
+  /**
+   * Host offset of the first API server IP in each subnet (AWS reserves offsets 0–3).
+   * @default 10
+   */
+  readonly slotHostOffset?: number;
+  /**
+   * etcd runs on these nodes (stacked topology): their user data claims the slot's data volume.
+   * @default false
+   */
+  readonly stackedEtcd?: boolean;
+  /**
+   * Raw user data (cloud-config) of API server nodes.
+   * @default - `renderNodeUserData` for the `apiserver` role: time sync and slot claim
+   */
+  readonly userData?: string;
+  /**
+   * Extra tags.
+   * @default - none
+   */
+  readonly tags?: Readonly<Record<string, string>>;
+}
+
+/**
+ * Stateless, redundant kube-apiserver nodes.
+ *
+ * **Stable identity.** Each API server slot has a pre-created network interface with a fixed
+ * private IP computed at synth time (its serving certificate names that IP). A node claims a free
+ * slot interface in its zone at boot (see `lib/bootstrap/scripts/ha-claim-slot.sh`), so a replaced
+ * VM comes back with the same IP.
+ *
+ * **Replacement.** One Auto Scaling group spans the zones with load-balancer health checks: a node
+ * whose `/readyz` fails is replaced. One group (rather than one per zone) because only a single
+ * group's instance refresh replaces nodes strictly one at a time: groups per zone would all roll at
+ * once on the same `cdktf deploy`. The refresh terminates before it launches (min and max healthy
+ * 100 %), so the freed slot interface is there for the new node.
+ */
+export class ApiServerNodes extends Construct {
+  /** The slots, in order. */
+  public readonly slots: readonly NodeSlot[];
+  /** Slot interfaces, by slot index. */
+  public readonly interfaces: readonly NetworkInterface[];
+  /** Instance role. */
+  public readonly role: NodeRole;
+  /** Launch template. */
+  public readonly launchTemplate: LaunchTemplate;
+  /** The Auto Scaling group. */
+  public readonly autoScalingGroup: AutoscalingGroup;
+  /** Zones (subnets) the group spans. */
+  public readonly subnetIds: readonly string[];
+
+  constructor(scope: Construct, id: string, props: ApiServerNodesProps) {
+    super(scope, id);
+    checkClusterName("clusterName", props.clusterName);
+    checkTags("tags", props.tags, RESERVED_TAG_COUNT);
+    const count = props.count ?? 3;
+    checkInteger("apiServerCount", count, 1, 9, "use 3 (one per zone) or another count up to 9");
+    if (count === 1 && !props.allowSingleApiServer) {
+      throw new ConfigError("apiServerCount", count, "a single API server is not highly available", "use 3, or set allowSingleApiServer: true for a throw-away cluster");
+    }
+    const zones = props.network.privateSubnets.length;
+    if (count >= zones && count % zones !== 0) {
+      throw new ConfigError(
+        "apiServerCount",
+        count,
+        `does not spread evenly over ${zones} zones (the Auto Scaling group balances zones, each zone needs as many slots as nodes)`,
+        `use a multiple of ${zones}, e.g. ${zones} or ${zones * 2}`,
+      );
+    }
+    const instanceType = props.instanceType ?? "m6i.large";
+    checkInstanceType("apiServerInstanceType", instanceType);
+    const rootSize = props.rootVolumeSizeGiB ?? 50;
+    checkInteger("apiServerRootVolumeSizeGiB", rootSize, 20, 16384, "use at least 20 GiB for images and logs");
+    const hopLimit = props.metadataHopLimit ?? 1;
+    checkInteger("metadataHopLimit", hopLimit, 1, 64, "use 1, or 2 when pods need IMDS");
+    const grace = props.healthCheckGracePeriodSeconds ?? 600;
+    checkInteger("healthCheckGracePeriodSeconds", grace, 60, 7200, "allow at least a minute for boot");
+    const offset = props.slotHostOffset ?? 10;
+    checkInteger("apiServerSlotHostOffset", offset, 4, 250);
+    if (props.securityGroupIds.length === 0) {
+      throw new ConfigError("securityGroupIds", [], "API servers need their security group", "pass ControlPlaneSecurityGroups.apiServer.id");
+    }
+    if (count < zones) {
+      Annotations.of(this).addWarning(`apiServerCount ${count} is less than the ${zones} zones: API servers run in the first ${count} zones only`);
+    }
+
+    const subnets = props.network.privateSubnets.slice(0, Math.min(count, zones));
+    this.subnetIds = subnets.map((s) => s.subnetId);
+    this.slots = allocateSlots({ namePrefix: API_SERVER_ROLE, count, subnets, hostOffset: offset, prop: "network.privateSubnets" });
+    const tags = new ClusterTags(props.clusterName, props.tags);
+
+    this.interfaces = this.slots.map(
+      (slot) =>
+        new NetworkInterface(this, `SlotInterface${slot.index}`, {
+          subnetId: slot.subnet.subnetId,
+          privateIps: [slot.privateIp],
+          securityGroups: [...props.securityGroupIds],
+          description: `${slot.name} of ${props.clusterName}: fixed API server address`,
+          tags: tags.of(`${props.clusterName}-${slot.name}`, { role: API_SERVER_ROLE, slot: slot.name }),
+        }),
+    );
+
+    this.role = new NodeRole(this, "Role", { clusterName: props.clusterName, nodeRole: API_SERVER_ROLE, tags: props.tags });
+    const ownTags = {
+      [`ec2:ResourceTag/${CLUSTER_TAG}`]: props.clusterName,
+      [`ec2:ResourceTag/${ROLE_TAG}`]: API_SERVER_ROLE,
+    };
+    this.role.addStatement({ sid: "DescribeSlots", actions: ["ec2:DescribeNetworkInterfaces", "ec2:DescribeVolumes", "ec2:DescribeInstances"], resources: ["*"] });
+    this.role.addStatement({ sid: "ClaimSlotInterface", actions: ["ec2:AttachNetworkInterface"], resources: ["*"], condition: { StringEquals: ownTags } });
+    if (props.stackedEtcd) {
+      this.role.addStatement({ sid: "ClaimSlotVolume", actions: ["ec2:AttachVolume"], resources: ["*"], condition: { StringEquals: ownTags } });
+    }
+
+    const name = deriveName([props.clusterName, API_SERVER_ROLE], NAME_RULES.autoscalingGroup);
+    const imageId = resolveAmi(this, "Ami", "apiServerAmiId", props.amiId, instanceType);
+    const instanceTags = tags.of(`${props.clusterName}-${API_SERVER_ROLE}`, { role: API_SERVER_ROLE });
+    this.launchTemplate = nodeLaunchTemplate(this, "LaunchTemplate", {
+      clusterName: props.clusterName,
+      nodeRole: API_SERVER_ROLE,
+      imageId,
+      instanceType,
+      instanceProfileArn: this.role.instanceProfile.arn,
+      securityGroupIds: props.securityGroupIds,
+      userData:
+        props.userData ??
+        renderNodeUserData({
+          clusterName: props.clusterName,
+          nodeRole: API_SERVER_ROLE,
+          dataVolume: props.stackedEtcd ? "by-slot" : "none",
+        }),
+      kmsKeyArn: props.encryptionKey.keyArn,
+      rootVolumeSizeGiB: rootSize,
+      rootDeviceName: props.rootDeviceName ?? "/dev/sda1",
+      metadataHopLimit: hopLimit,
+      tags: instanceTags,
+    });
+
+    const warmup = props.endpoint.readmissionTimeSeconds + 30;
+    this.autoScalingGroup = new AutoscalingGroup(this, "Group", {
+      name,
+      minSize: count,
+      maxSize: count,
+      desiredCapacity: count,
+      vpcZoneIdentifier: [...this.subnetIds],
+      launchTemplate: { id: this.launchTemplate.id, version: this.launchTemplate.latestVersion.toString() },
+      targetGroupArns: [...props.endpoint.targetGroupArns],
+      healthCheckType: "ELB",
+      healthCheckGracePeriod: grace,
+      defaultInstanceWarmup: warmup,
+      serviceLinkedRoleArn: props.autoScalingServiceRoleArn,
+      terminationPolicies: ["OldestLaunchTemplate", "OldestInstance"],
+      waitForCapacityTimeout: "0",
+      enabledMetrics: ["GroupDesiredCapacity", "GroupInServiceInstances", "GroupPendingInstances", "GroupTerminatingInstances"],
+      instanceRefresh: {
+        strategy: "Rolling",
+        preferences: {
+          // 100/100: one instance at a time, terminated before its replacement launches.
+          minHealthyPercentage: 100,
+          maxHealthyPercentage: 100,
+          instanceWarmup: String(warmup),
+          skipMatching: true,
+        },
+      },
+      tag: Object.entries(instanceTags).map(([key, value]) => ({ key, value, propagateAtLaunch: true })),
+    });
+  }
+}

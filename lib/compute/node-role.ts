@@ -1,0 +1,107 @@
+import { Construct } from "constructs";
+import { IamInstanceProfile } from "@cdktf/provider-aws/lib/iam-instance-profile";
+import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
+import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
+import { IamRolePolicyAttachment } from "@cdktf/provider-aws/lib/iam-role-policy-attachment";
+import { Lazy } from "../core";
+import { NAME_RULES, deriveName } from "../names";
+import { ClusterTags } from "../tags";
+
+/** One statement of an IAM policy. */
+export interface PolicyStatement {
+  /** Statement id (letters and digits). */
+  readonly sid: string;
+  /** Actions allowed. */
+  readonly actions: readonly string[];
+  /** Resource ARNs (may be tokens) or `*`. */
+  readonly resources: readonly string[];
+  /** IAM condition block. @default - none */
+  readonly condition?: Record<string, Record<string, string | readonly string[]>>;
+}
+
+/** Props of {@link NodeRole}. */
+export interface NodeRoleProps {
+  /** Cluster name (DNS label). */
+  readonly clusterName: string;
+  /** Role of the nodes, e.g. `apiserver`, `etcd-0`. */
+  readonly nodeRole: string;
+  /**
+   * AWS partition for managed policy ARNs.
+   * @default "aws"
+   */
+  readonly partition?: string;
+  /**
+   * Extra tags.
+   * @default - none
+   */
+  readonly tags?: Readonly<Record<string, string>>;
+}
+
+/**
+ * An EC2 instance role and profile with the least a control-plane node needs: Session Manager
+ * (instead of SSH), the CloudWatch agent, and the statements other constructs add with
+ * {@link NodeRole.addStatement} (ENI and volume claims, its own secrets).
+ */
+export class NodeRole extends Construct {
+  /** The IAM role. */
+  public readonly role: IamRole;
+  /** The instance profile to put in launch templates. */
+  public readonly instanceProfile: IamInstanceProfile;
+  private readonly statements: PolicyStatement[] = [];
+
+  constructor(scope: Construct, id: string, props: NodeRoleProps) {
+    super(scope, id);
+    const partition = props.partition ?? "aws";
+    const tags = new ClusterTags(props.clusterName, props.tags);
+    const name = deriveName([props.clusterName, props.nodeRole], NAME_RULES.iamRole);
+    this.role = new IamRole(this, "Role", {
+      name,
+      description: `${props.nodeRole} nodes of ${props.clusterName}`,
+      assumeRolePolicy: JSON.stringify({
+        Version: "2012-10-17",
+        Statement: [{ Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" }],
+      }),
+      tags: tags.of(name, { role: props.nodeRole }),
+    });
+    for (const [pid, policy] of [
+      ["SessionManager", "AmazonSSMManagedInstanceCore"],
+      ["CloudWatchAgent", "CloudWatchAgentServerPolicy"],
+    ]) {
+      new IamRolePolicyAttachment(this, pid, { role: this.role.name, policyArn: `arn:${partition}:iam::aws:policy/${policy}` });
+    }
+    new IamRolePolicy(this, "NodePolicy", {
+      name: "node",
+      role: this.role.name,
+      policy: Lazy.stringValue({ produce: () => this.renderPolicy() }),
+    });
+    this.instanceProfile = new IamInstanceProfile(this, "Profile", {
+      name: deriveName([props.clusterName, props.nodeRole], NAME_RULES.instanceProfile),
+      role: this.role.name,
+      tags: tags.of(name, { role: props.nodeRole }),
+    });
+  }
+
+  /** Adds a statement to the node's inline policy. */
+  public addStatement(statement: PolicyStatement): void {
+    this.statements.push(statement);
+  }
+
+  /** The statements added so far (for tests and the policy pack). */
+  public get policyStatements(): readonly PolicyStatement[] {
+    return [...this.statements];
+  }
+
+  private renderPolicy(): string {
+    const statements = this.statements.length > 0 ? this.statements : [{ sid: "DescribeSelf", actions: ["ec2:DescribeTags"], resources: ["*"] }];
+    return JSON.stringify({
+      Version: "2012-10-17",
+      Statement: statements.map((s) => ({
+        Sid: s.sid,
+        Effect: "Allow",
+        Action: [...s.actions],
+        Resource: s.resources.length === 1 ? s.resources[0] : [...s.resources],
+        ...(s.condition ? { Condition: s.condition } : {}),
+      })),
+    });
+  }
+}

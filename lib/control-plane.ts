@@ -1,0 +1,375 @@
+import { Construct } from "constructs";
+import { TerraformOutput } from "./core";
+import { AutoScalingServiceRole } from "./compute/autoscaling-role";
+import { ApiServerNodes } from "./compute/api-server-nodes";
+import { ConfigError } from "./errors";
+import { EtcdCluster, EtcdTopology, checkMemberCount } from "./etcd/etcd-cluster";
+import { ApiLoadBalancer, EndpointAccess } from "./loadbalancer/api-load-balancer";
+import { Ipv4Block, formatCidr, overlaps, parseIpv4Cidr } from "./network/cidr";
+import { ControlPlaneNetwork, INetwork, NatGatewayMode } from "./network/network";
+import { ClusterEncryptionKey, IEncryptionKey } from "./security/encryption-key";
+import { ControlPlaneSecurityGroups } from "./security/security-groups";
+import { checkClusterName, checkKubernetesVersion, checkTags, isUnresolved } from "./validate";
+import { RESERVED_TAG_COUNT } from "./tags";
+
+/** Props of {@link HaControlPlane}. */
+export interface HaControlPlaneProps {
+  /** Cluster name: a DNS label of 1–40 characters. Part of every AWS name and tag. */
+  readonly clusterName: string;
+  /**
+   * Kubernetes release the nodes run (used by the node bootstrap).
+   * @default "1.33.5"
+   */
+  readonly kubernetesVersion?: string;
+
+  /**
+   * An existing network (see `ExistingNetwork.fromAttributes`).
+   * @default - a new VPC from `vpcCidr`, `availabilityZones` and `natGateways`
+   */
+  readonly network?: INetwork;
+  /**
+   * IPv4 block of the new VPC (/16–/22). Not with `network`.
+   * @default "10.0.0.0/16"
+   */
+  readonly vpcCidr?: string;
+  /**
+   * Zones of the new VPC. Not with `network`.
+   * @default - the region's first 3 zones, looked up at plan time (needs AWS credentials)
+   */
+  readonly availabilityZones?: readonly string[];
+  /**
+   * NAT gateways of the new VPC. Not with `network`.
+   * @default NatGatewayMode.PER_AZ
+   */
+  readonly natGateways?: NatGatewayMode;
+
+  /**
+   * Number of API servers, spread evenly over the zones.
+   * @default 3
+   */
+  readonly apiServerCount?: number;
+  /**
+   * Accept a single API server (no redundancy).
+   * @default false
+   */
+  readonly allowSingleApiServer?: boolean;
+  /**
+   * Instance type of API servers.
+   * @default "m6i.large"
+   */
+  readonly apiServerInstanceType?: string;
+  /**
+   * AMI of every control-plane node. Pin it: a change rolls the API servers.
+   * @default - newest Ubuntu 24.04 LTS, looked up at plan time (needs AWS credentials)
+   */
+  readonly amiId?: string;
+  /**
+   * IMDSv2 hop limit of control-plane nodes.
+   * @default 1
+   */
+  readonly metadataHopLimit?: number;
+
+  /**
+   * etcd topology.
+   * @default EtcdTopology.EXTERNAL
+   */
+  readonly etcdTopology?: EtcdTopology;
+  /**
+   * etcd members (external topology): 3 or 5 (7 allowed). Stacked etcd has one member per API server.
+   * @default 3
+   */
+  readonly etcdMemberCount?: number;
+  /**
+   * Accept a single etcd member (no fault tolerance).
+   * @default false
+   */
+  readonly allowNonHaEtcd?: boolean;
+  /**
+   * Instance type of etcd members.
+   * @default "m6i.large"
+   */
+  readonly etcdInstanceType?: string;
+  /**
+   * etcd data volume size in GiB.
+   * @default 20
+   */
+  readonly etcdDataVolumeSizeGiB?: number;
+  /**
+   * etcd data volume IOPS.
+   * @default 3000
+   */
+  readonly etcdDataVolumeIops?: number;
+  /**
+   * etcd data volume throughput in MiB/s.
+   * @default 125
+   */
+  readonly etcdDataVolumeThroughputMiBps?: number;
+  /**
+   * Protect etcd data volumes from `destroy`.
+   * @default true
+   */
+  readonly protectEtcdDataVolumes?: boolean;
+  /**
+   * Private zone for etcd member records.
+   * @default - none
+   */
+  readonly etcdPrivateHostedZoneId?: string;
+  /**
+   * Domain of etcd member records.
+   * @default - none (required with etcdPrivateHostedZoneId)
+   */
+  readonly etcdMemberDomain?: string;
+
+  /**
+   * Endpoints: internal only, or internal and public.
+   * @default EndpointAccess.INTERNAL
+   */
+  readonly endpointAccess?: EndpointAccess;
+  /**
+   * Client networks allowed to reach the API endpoints besides the cluster's own nodes. A public
+   * endpoint requires at least one; `0.0.0.0/0` must be written out.
+   * @default []
+   */
+  readonly allowedApiCidrs?: readonly string[];
+  /**
+   * Protect the API load balancers from deletion.
+   * @default true
+   */
+  readonly loadBalancerDeletionProtection?: boolean;
+  /**
+   * Private zone for the internal endpoint record.
+   * @default - none
+   */
+  readonly privateHostedZoneId?: string;
+  /**
+   * Internal endpoint record name.
+   * @default - none (required with privateHostedZoneId)
+   */
+  readonly internalDnsName?: string;
+  /**
+   * Public zone for the public endpoint record.
+   * @default - none
+   */
+  readonly publicHostedZoneId?: string;
+  /**
+   * Public endpoint record name.
+   * @default - none (required with publicHostedZoneId)
+   */
+  readonly publicDnsName?: string;
+
+  /**
+   * Kubernetes service IPv4 block (/12 to /28). Its first address is the `kubernetes` service IP.
+   * @default "10.96.0.0/12"
+   */
+  readonly serviceCidr?: string;
+  /**
+   * Pod IPv4 block.
+   * @default "10.244.0.0/16"
+   */
+  readonly podCidr?: string;
+  /**
+   * Cluster DNS domain.
+   * @default "cluster.local"
+   */
+  readonly clusterDomain?: string;
+
+  /**
+   * KMS key for volumes (and node secrets).
+   * @default - a new key with rotation
+   */
+  readonly kmsKeyArn?: string;
+  /**
+   * Tags for every resource (at most 45: the library adds up to 5).
+   * @default - none
+   */
+  readonly tags?: Readonly<Record<string, string>>;
+}
+
+/**
+ * A highly available, self-managed Kubernetes control plane on AWS: composition only.
+ *
+ * Network (new or existing) → least-privilege security groups → KMS key → API load balancer(s)
+ * → etcd (external or stacked) → API servers, plus Terraform outputs for worker nodes and clients.
+ */
+export class HaControlPlane extends Construct {
+  /** Cluster name. */
+  public readonly clusterName: string;
+  /** Kubernetes version. */
+  public readonly kubernetesVersion: string;
+  /** Service CIDR. */
+  public readonly serviceCidr: string;
+  /** Pod CIDR. */
+  public readonly podCidr: string;
+  /** Cluster DNS domain. */
+  public readonly clusterDomain: string;
+  /** The network. */
+  public readonly network: INetwork;
+  /** Security groups. */
+  public readonly securityGroups: ControlPlaneSecurityGroups;
+  /** Encryption key. */
+  public readonly encryptionKey: IEncryptionKey;
+  /** The API endpoint. */
+  public readonly endpoint: ApiLoadBalancer;
+  /** The API servers. */
+  public readonly apiServers: ApiServerNodes;
+  /** The etcd cluster. */
+  public readonly etcd: EtcdCluster;
+  /** Security group worker nodes must carry to join. */
+  public readonly workerSecurityGroupId: string;
+
+  constructor(scope: Construct, id: string, props: HaControlPlaneProps) {
+    super(scope, id);
+    checkClusterName("clusterName", props.clusterName);
+    checkTags("tags", props.tags, RESERVED_TAG_COUNT);
+    const version = props.kubernetesVersion ?? "1.33.5";
+    checkKubernetesVersion("kubernetesVersion", version);
+    const topology = props.etcdTopology ?? EtcdTopology.EXTERNAL;
+    const access = props.endpointAccess ?? EndpointAccess.INTERNAL;
+    const allowed = props.allowedApiCidrs ?? [];
+    if (access === EndpointAccess.INTERNAL_AND_PUBLIC && allowed.length === 0) {
+      throw new ConfigError(
+        "allowedApiCidrs",
+        allowed,
+        "a public endpoint with no allowed client networks would be unreachable, and no world-open default is assumed",
+        'list your client networks (write "0.0.0.0/0" to open the API to the internet deliberately)',
+      );
+    }
+    if (props.network !== undefined) {
+      for (const [p, v] of [["vpcCidr", props.vpcCidr], ["availabilityZones", props.availabilityZones], ["natGateways", props.natGateways]] as const) {
+        if (v !== undefined) throw new ConfigError(p, v, "only applies to a new VPC, but an existing network was given", `drop ${p} or network`);
+      }
+    }
+    if (topology === EtcdTopology.STACKED) {
+      const apiCount = props.apiServerCount ?? 3;
+      if (props.etcdMemberCount !== undefined && props.etcdMemberCount !== apiCount) {
+        throw new ConfigError("etcdMemberCount", props.etcdMemberCount, `stacked etcd runs one member per API server (${apiCount})`, "drop etcdMemberCount or set apiServerCount to the member count");
+      }
+      checkMemberCount("apiServerCount (stacked etcd: one member per API server)", apiCount, props.allowNonHaEtcd ?? false);
+    }
+    this.clusterName = props.clusterName;
+    this.kubernetesVersion = version.replace(/^v/, "");
+    this.clusterDomain = props.clusterDomain ?? "cluster.local";
+    if (!/^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/.test(this.clusterDomain) || this.clusterDomain.length > 253) {
+      throw new ConfigError("clusterDomain", props.clusterDomain, "is not a lower-case DNS domain", 'use "cluster.local" or your own domain');
+    }
+
+    this.network =
+      props.network ??
+      new ControlPlaneNetwork(this, "Network", {
+        clusterName: props.clusterName,
+        vpcCidr: props.vpcCidr,
+        availabilityZones: props.availabilityZones,
+        natGateways: props.natGateways,
+        tags: props.tags,
+      });
+    const cidrs = checkCidrs(this.network.vpcCidr, props.serviceCidr ?? "10.96.0.0/12", props.podCidr ?? "10.244.0.0/16");
+    this.serviceCidr = formatCidr(cidrs.service);
+    this.podCidr = formatCidr(cidrs.pod);
+
+    this.securityGroups = new ControlPlaneSecurityGroups(this, "SecurityGroups", {
+      clusterName: props.clusterName,
+      network: this.network,
+      allowedApiCidrs: allowed,
+      tags: props.tags,
+    });
+    this.workerSecurityGroupId = this.securityGroups.workerNodes.id;
+    this.encryptionKey =
+      props.kmsKeyArn !== undefined
+        ? ClusterEncryptionKey.fromKeyArn(props.kmsKeyArn)
+        : new ClusterEncryptionKey(this, "EncryptionKey", { clusterName: props.clusterName, tags: props.tags });
+    const asgRole = new AutoScalingServiceRole(this, "AutoScalingRole", {
+      clusterName: props.clusterName,
+      encryptionKey: this.encryptionKey,
+      tags: props.tags,
+    });
+
+    this.endpoint = new ApiLoadBalancer(this, "ApiEndpoint", {
+      clusterName: props.clusterName,
+      network: this.network,
+      securityGroupId: this.securityGroups.loadBalancer.id,
+      endpointAccess: access,
+      deletionProtection: props.loadBalancerDeletionProtection,
+      privateHostedZoneId: props.privateHostedZoneId,
+      internalDnsName: props.internalDnsName,
+      publicHostedZoneId: props.publicHostedZoneId,
+      publicDnsName: props.publicDnsName,
+      tags: props.tags,
+    });
+
+    const stacked = topology === EtcdTopology.STACKED;
+    this.apiServers = new ApiServerNodes(this, "ApiServers", {
+      clusterName: props.clusterName,
+      network: this.network,
+      endpoint: this.endpoint,
+      securityGroupIds: stacked ? [this.securityGroups.apiServer.id, this.securityGroups.etcd.id] : [this.securityGroups.apiServer.id],
+      encryptionKey: this.encryptionKey,
+      autoScalingServiceRoleArn: asgRole.roleArn,
+      count: props.apiServerCount,
+      allowSingleApiServer: props.allowSingleApiServer,
+      instanceType: props.apiServerInstanceType,
+      amiId: props.amiId,
+      metadataHopLimit: props.metadataHopLimit,
+      stackedEtcd: stacked,
+      tags: props.tags,
+    });
+    this.etcd = new EtcdCluster(this, "Etcd", {
+      clusterName: props.clusterName,
+      network: this.network,
+      securityGroupIds: [this.securityGroups.etcd.id],
+      encryptionKey: this.encryptionKey,
+      topology,
+      stackedOn: stacked ? this.apiServers.slots : undefined,
+      memberCount: stacked ? undefined : props.etcdMemberCount,
+      allowNonHaEtcd: props.allowNonHaEtcd,
+      autoScalingServiceRoleArn: asgRole.roleArn,
+      instanceType: props.etcdInstanceType,
+      amiId: props.amiId,
+      dataVolumeSizeGiB: props.etcdDataVolumeSizeGiB,
+      dataVolumeIops: props.etcdDataVolumeIops,
+      dataVolumeThroughputMiBps: props.etcdDataVolumeThroughputMiBps,
+      protectDataVolumes: props.protectEtcdDataVolumes,
+      privateHostedZoneId: props.etcdPrivateHostedZoneId,
+      memberDomain: props.etcdMemberDomain,
+      tags: props.tags,
+    });
+
+    new TerraformOutput(this, "internal_endpoint", {
+      value: `https://${this.endpoint.internalHost}:${this.endpoint.port}`,
+      description: "Kubernetes API endpoint for nodes and in-VPC clients",
+    });
+    if (this.endpoint.publicHost !== undefined) {
+      new TerraformOutput(this, "public_endpoint", {
+        value: `https://${this.endpoint.publicHost}:${this.endpoint.port}`,
+        description: "Kubernetes API endpoint for allowedApiCidrs",
+      });
+    }
+    new TerraformOutput(this, "api_target_group_arns", { value: this.endpoint.targetGroupArns, description: "API target groups" });
+    new TerraformOutput(this, "worker_security_group_id", { value: this.workerSecurityGroupId, description: "Security group worker nodes must carry" });
+    new TerraformOutput(this, "api_server_ips", { value: this.apiServers.slots.map((s) => s.privateIp), description: "Fixed API server addresses" });
+    new TerraformOutput(this, "etcd_client_urls", { value: this.etcd.clientUrls, description: "etcd client URLs" });
+    new TerraformOutput(this, "api_shutdown_delay_seconds", {
+      value: this.endpoint.shutdownDelaySeconds,
+      description: "--shutdown-delay-duration API servers use (LB detection time + interval + margin)",
+    });
+  }
+}
+
+function checkCidrs(vpcCidr: string, serviceCidr: string, podCidr: string): { service: Ipv4Block; pod: Ipv4Block } {
+  const service = parseIpv4Cidr("serviceCidr", serviceCidr);
+  const pod = parseIpv4Cidr("podCidr", podCidr);
+  if (service.prefix < 12 || service.prefix > 28) {
+    throw new ConfigError("serviceCidr", serviceCidr, "kube-apiserver accepts IPv4 service blocks of /12 to /28 (the first address is the kubernetes service)", 'use "10.96.0.0/12"');
+  }
+  if (pod.prefix > 24) {
+    throw new ConfigError("podCidr", podCidr, "too small: each node takes a /24 of it", 'use a /16, e.g. "10.244.0.0/16"');
+  }
+  if (overlaps(service, pod)) {
+    throw new ConfigError("podCidr", podCidr, `overlaps serviceCidr ${serviceCidr}`, "use disjoint blocks");
+  }
+  if (!isUnresolved(vpcCidr)) {
+    const vpc = parseIpv4Cidr("vpcCidr", vpcCidr);
+    if (overlaps(vpc, service)) throw new ConfigError("serviceCidr", serviceCidr, `overlaps the VPC block ${vpcCidr}`, "use a block outside the VPC, e.g. 10.96.0.0/12 with a 10.0.0.0/16 VPC");
+    if (overlaps(vpc, pod)) throw new ConfigError("podCidr", podCidr, `overlaps the VPC block ${vpcCidr}`, "use a block outside the VPC (or an overlay CNI's own block)");
+  }
+  return { service, pod };
+}

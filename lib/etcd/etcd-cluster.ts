@@ -1,0 +1,396 @@
+import { Construct } from "constructs";
+import { AutoscalingGroup } from "@cdktf/provider-aws/lib/autoscaling-group";
+import { EbsVolume } from "@cdktf/provider-aws/lib/ebs-volume";
+import { NetworkInterface } from "@cdktf/provider-aws/lib/network-interface";
+import { Route53Record } from "@cdktf/provider-aws/lib/route53-record";
+import { Annotations } from "../core";
+import { renderNodeUserData } from "../bootstrap/node-user-data";
+import { resolveAmi } from "../compute/ami";
+import { nodeLaunchTemplate } from "../compute/launch-template";
+import { NodeRole } from "../compute/node-role";
+import { NodeSlot, allocateSlots, slotsPerZone } from "../compute/slots";
+import { ConfigError } from "../errors";
+import { NAME_RULES, deriveName } from "../names";
+import { INetwork } from "../network/network";
+import { IEncryptionKey } from "../security/encryption-key";
+import { ETCD_CLIENT_PORT } from "../security/security-groups";
+import { CLUSTER_TAG, ClusterTags, RESERVED_TAG_COUNT, ROLE_TAG, SLOT_TAG } from "../tags";
+import { checkClusterName, checkInstanceType, checkInteger, checkTags, isUnresolved } from "../validate";
+import { faultTolerance, survivesAnyZoneLoss } from "./quorum";
+
+/** Where etcd runs. */
+export enum EtcdTopology {
+  /** Dedicated etcd nodes (default): API server rolls never touch etcd quorum. */
+  EXTERNAL = "EXTERNAL",
+  /** etcd on the API server nodes: fewer machines, but a node loss costs an API server and a member. */
+  STACKED = "STACKED",
+}
+
+/** One etcd member as clients and certificates see it. */
+export interface EtcdMemberInfo {
+  /** Member name (`etcd-0`, or `apiserver-0` when stacked). */
+  readonly name: string;
+  /** Fixed private IP. */
+  readonly privateIp: string;
+  /** Availability zone (may be a token). */
+  readonly availabilityZone: string;
+  /** Stable DNS name, when Route 53 records are created. */
+  readonly dnsName?: string;
+}
+
+/**
+ * An etcd cluster API servers can use. Implemented by {@link EtcdCluster}; use
+ * {@link ExternalEtcdCluster.fromAttributes} for an etcd managed elsewhere.
+ */
+export interface IEtcdCluster {
+  /** Members in a stable order. */
+  readonly members: readonly EtcdMemberInfo[];
+  /** Client URLs (`https://<ip>:2379`), one per member. */
+  readonly clientUrls: readonly string[];
+  /** Topology. */
+  readonly topology: EtcdTopology;
+}
+
+/** Props of {@link EtcdCluster}. */
+export interface EtcdClusterProps {
+  /** Cluster name (DNS label). */
+  readonly clusterName: string;
+  /** Network: members go in its private subnets, round-robin. */
+  readonly network: INetwork;
+  /** Security groups of member interfaces (see `ControlPlaneSecurityGroups.etcd`). */
+  readonly securityGroupIds: readonly string[];
+  /** Key encrypting data and root volumes. */
+  readonly encryptionKey: IEncryptionKey;
+  /**
+   * Topology. With `STACKED`, pass `stackedOn` and no compute is created here: only data volumes.
+   * @default EtcdTopology.EXTERNAL
+   */
+  readonly topology?: EtcdTopology;
+  /**
+   * API server slots etcd runs on (STACKED only; one member per slot).
+   * @default - none
+   */
+  readonly stackedOn?: readonly NodeSlot[];
+  /**
+   * Members: 3 (tolerates 1 failure), 5 (tolerates 2) or 7.
+   * @default 3
+   */
+  readonly memberCount?: number;
+  /**
+   * Accept a single member (no fault tolerance at all).
+   * @default false
+   */
+  readonly allowNonHaEtcd?: boolean;
+  /**
+   * Auto Scaling service-linked role allowed to use the key.
+   * @default - the account's default Auto Scaling role
+   */
+  readonly autoScalingServiceRoleArn?: string;
+  /**
+   * EC2 instance type of members.
+   * @default "m6i.large"
+   */
+  readonly instanceType?: string;
+  /**
+   * AMI id.
+   * @default - newest Ubuntu 24.04 LTS, looked up at plan time
+   */
+  readonly amiId?: string;
+  /**
+   * Data volume size in GiB (gp3).
+   * @default 20
+   */
+  readonly dataVolumeSizeGiB?: number;
+  /**
+   * Data volume IOPS (gp3: 3000–16000).
+   * @default 3000
+   */
+  readonly dataVolumeIops?: number;
+  /**
+   * Data volume throughput in MiB/s (gp3: 125–1000).
+   * @default 125
+   */
+  readonly dataVolumeThroughputMiBps?: number;
+  /**
+   * Refuse to destroy data volumes (`prevent_destroy`), and snapshot one that is deleted anyway.
+   * @default true
+   */
+  readonly protectDataVolumes?: boolean;
+  /**
+   * Host offset of the first member IP in each subnet.
+   * @default 20
+   */
+  readonly slotHostOffset?: number;
+  /**
+   * Root device name of the AMI.
+   * @default "/dev/sda1" (Ubuntu)
+   */
+  readonly rootDeviceName?: string;
+  /**
+   * Private Route 53 zone for member records (`<member>.<memberDomain>`).
+   * @default - no records; members are addressed by IP
+   */
+  readonly privateHostedZoneId?: string;
+  /**
+   * Domain of member records, e.g. `etcd.prod.internal`.
+   * @default - required with `privateHostedZoneId`
+   */
+  readonly memberDomain?: string;
+  /**
+   * User data per member.
+   * @default - `renderNodeUserData` for the member: time sync, slot claim, data volume
+   */
+  readonly userData?: (member: EtcdMemberInfo, dataVolumeId: string) => string;
+  /**
+   * Extra tags.
+   * @default - none
+   */
+  readonly tags?: Readonly<Record<string, string>>;
+}
+
+/** Node role tag of etcd slots. */
+export const ETCD_ROLE = "etcd";
+/** Purpose tag value of etcd data volumes. */
+export const ETCD_DATA_PURPOSE = "etcd-data";
+/** Purpose tag key. */
+export const PURPOSE_TAG = "ha-control-plane/purpose";
+
+/**
+ * One highly available etcd cluster.
+ *
+ * Each member has a fixed identity that survives VM replacement: a network interface with a fixed
+ * IP (its certificates name it), an encrypted gp3 data volume in its zone (protected from destroy),
+ * and an Auto Scaling group of one in that zone whose instances re-attach both at boot. A replaced
+ * VM therefore restarts the same member with the same data; only a lost volume needs the
+ * remove-then-add procedure. Launch-template changes do not roll members by themselves: etcd must
+ * be rolled one member at a time, which groups rolling in parallel would not guarantee.
+ */
+export class EtcdCluster extends Construct implements IEtcdCluster {
+  public readonly members: readonly EtcdMemberInfo[];
+  public readonly clientUrls: readonly string[];
+  public readonly topology: EtcdTopology;
+  /** Member slots. */
+  public readonly slots: readonly NodeSlot[];
+  /** Data volumes, by member index. */
+  public readonly dataVolumes: readonly EbsVolume[];
+  /** Member interfaces, by member index (external topology only). */
+  public readonly interfaces: readonly NetworkInterface[];
+  /** Member roles, by member index (external topology only). */
+  public readonly roles: readonly NodeRole[];
+  /** Member groups, by member index (external topology only). */
+  public readonly autoScalingGroups: readonly AutoscalingGroup[];
+
+  constructor(scope: Construct, id: string, props: EtcdClusterProps) {
+    super(scope, id);
+    checkClusterName("clusterName", props.clusterName);
+    checkTags("tags", props.tags, RESERVED_TAG_COUNT);
+    const topology = props.topology ?? EtcdTopology.EXTERNAL;
+    if (!Object.values(EtcdTopology).includes(topology)) {
+      throw new ConfigError("etcdTopology", topology, "is not an EtcdTopology", "use EtcdTopology.EXTERNAL or EtcdTopology.STACKED");
+    }
+    const stacked = topology === EtcdTopology.STACKED;
+    if (stacked && (props.stackedOn === undefined || props.stackedOn.length === 0)) {
+      throw new ConfigError("stackedOn", props.stackedOn, "stacked etcd needs the API server slots it runs on", "pass ApiServerNodes.slots");
+    }
+    if (!stacked && props.stackedOn !== undefined) {
+      throw new ConfigError("stackedOn", "slots", "only applies to EtcdTopology.STACKED", "drop stackedOn or set topology: EtcdTopology.STACKED");
+    }
+    const count = stacked ? props.stackedOn!.length : (props.memberCount ?? 3);
+    checkMemberCount(stacked ? "apiServerCount (stacked etcd: one member per API server)" : "etcdMemberCount", count, props.allowNonHaEtcd ?? false);
+    if (!stacked) checkInstanceType("etcdInstanceType", props.instanceType ?? "m6i.large");
+    const size = props.dataVolumeSizeGiB ?? 20;
+    checkInteger("etcdDataVolumeSizeGiB", size, 10, 16384, "etcd's quota is 2 GiB by default and 8 GiB at most: 20 GiB leaves room for snapshots and WAL");
+    const iops = props.dataVolumeIops ?? 3000;
+    checkInteger("etcdDataVolumeIops", iops, 3000, 16000, "gp3 volumes have 3000 to 16000 IOPS");
+    const throughput = props.dataVolumeThroughputMiBps ?? 125;
+    checkInteger("etcdDataVolumeThroughputMiBps", throughput, 125, 1000, "gp3 volumes have 125 to 1000 MiB/s");
+    if (!isUnresolved(iops) && !isUnresolved(size) && iops > size * 500) {
+      throw new ConfigError("etcdDataVolumeIops", iops, `gp3 allows at most 500 IOPS per GiB (${size * 500} for ${size} GiB)`, `raise etcdDataVolumeSizeGiB to ${Math.ceil(iops / 500)} or lower the IOPS`);
+    }
+    if (!isUnresolved(iops) && throughput > iops / 4) {
+      throw new ConfigError("etcdDataVolumeThroughputMiBps", throughput, `gp3 allows at most 0.25 MiB/s per IOPS (${Math.floor(iops / 4)} for ${iops} IOPS)`, "raise the IOPS or lower the throughput");
+    }
+    if ((props.privateHostedZoneId === undefined) !== (props.memberDomain === undefined)) {
+      throw new ConfigError(props.privateHostedZoneId === undefined ? "etcdPrivateHostedZoneId" : "etcdMemberDomain", undefined, "member DNS records need both a zone and a domain", "pass both etcdPrivateHostedZoneId and etcdMemberDomain, or neither");
+    }
+    if (props.memberDomain !== undefined && !isUnresolved(props.memberDomain) && !/^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(props.memberDomain)) {
+      throw new ConfigError("etcdMemberDomain", props.memberDomain, "is not a lower-case DNS domain", 'use for example "etcd.prod.internal"');
+    }
+
+    this.topology = topology;
+    const tags = new ClusterTags(props.clusterName, props.tags);
+    this.slots = stacked
+      ? [...props.stackedOn!]
+      : allocateSlots({ namePrefix: ETCD_ROLE, count, subnets: props.network.privateSubnets, hostOffset: props.slotHostOffset ?? 20, prop: "network.privateSubnets" });
+    warnOnWeakSpread(this, this.slots);
+
+    const protect = props.protectDataVolumes ?? true;
+    this.dataVolumes = this.slots.map((slot) => {
+      const volume = new EbsVolume(this, `DataVolume${slot.index}`, {
+        availabilityZone: slot.availabilityZone,
+        size,
+        type: "gp3",
+        iops,
+        throughput,
+        encrypted: true,
+        kmsKeyId: props.encryptionKey.keyArn,
+        finalSnapshot: protect,
+        tags: {
+          ...tags.of(`${props.clusterName}-${slot.name}-data`, { role: stacked ? "apiserver" : ETCD_ROLE, slot: slot.name }),
+          [PURPOSE_TAG]: ETCD_DATA_PURPOSE,
+        },
+      });
+      if (protect) volume.addOverride("lifecycle.prevent_destroy", true);
+      return volume;
+    });
+
+    this.members = this.slots.map((slot) => ({
+      name: slot.name,
+      privateIp: slot.privateIp,
+      availabilityZone: slot.availabilityZone,
+      dnsName: props.memberDomain !== undefined ? `${slot.name}.${props.memberDomain}` : undefined,
+    }));
+    this.clientUrls = this.members.map((m) => `https://${m.privateIp}:${ETCD_CLIENT_PORT}`);
+    if (props.privateHostedZoneId !== undefined) {
+      this.members.forEach((m, i) => {
+        new Route53Record(this, `MemberRecord${i}`, {
+          zoneId: props.privateHostedZoneId!,
+          name: m.dnsName!,
+          type: "A",
+          ttl: 60,
+          records: [m.privateIp],
+        });
+      });
+    }
+
+    if (stacked) {
+      this.interfaces = [];
+      this.roles = [];
+      this.autoScalingGroups = [];
+      return;
+    }
+
+    const instanceType = props.instanceType ?? "m6i.large";
+    const imageId = resolveAmi(this, "Ami", "etcdAmiId", props.amiId, instanceType);
+    const interfaces: NetworkInterface[] = [];
+    const roles: NodeRole[] = [];
+    const groups: AutoscalingGroup[] = [];
+    this.slots.forEach((slot, i) => {
+      const member = this.members[i];
+      const slotTags = tags.of(`${props.clusterName}-${slot.name}`, { role: ETCD_ROLE, slot: slot.name });
+      interfaces.push(
+        new NetworkInterface(this, `MemberInterface${i}`, {
+          subnetId: slot.subnet.subnetId,
+          privateIps: [slot.privateIp],
+          securityGroups: [...props.securityGroupIds],
+          description: `${slot.name} of ${props.clusterName}: fixed etcd member address`,
+          tags: slotTags,
+        }),
+      );
+      const role = new NodeRole(this, `MemberRole${i}`, { clusterName: props.clusterName, nodeRole: slot.name, tags: props.tags });
+      const own = {
+        [`ec2:ResourceTag/${CLUSTER_TAG}`]: props.clusterName,
+        [`ec2:ResourceTag/${ROLE_TAG}`]: ETCD_ROLE,
+        [`ec2:ResourceTag/${SLOT_TAG}`]: slot.name,
+      };
+      role.addStatement({ sid: "DescribeSlot", actions: ["ec2:DescribeNetworkInterfaces", "ec2:DescribeVolumes", "ec2:DescribeInstances"], resources: ["*"] });
+      role.addStatement({ sid: "ClaimMemberInterfaceAndVolume", actions: ["ec2:AttachNetworkInterface", "ec2:AttachVolume"], resources: ["*"], condition: { StringEquals: own } });
+      roles.push(role);
+      const userData = props.userData
+        ? props.userData(member, this.dataVolumes[i].id)
+        : renderNodeUserData({ clusterName: props.clusterName, nodeRole: ETCD_ROLE, slotName: slot.name, dataVolume: "by-slot" });
+      const template = nodeLaunchTemplate(this, `MemberLaunchTemplate${i}`, {
+        clusterName: props.clusterName,
+        nodeRole: slot.name,
+        imageId,
+        instanceType,
+        instanceProfileArn: role.instanceProfile.arn,
+        securityGroupIds: props.securityGroupIds,
+        userData,
+        kmsKeyArn: props.encryptionKey.keyArn,
+        rootVolumeSizeGiB: 30,
+        rootDeviceName: props.rootDeviceName ?? "/dev/sda1",
+        metadataHopLimit: 1,
+        tags: slotTags,
+      });
+      groups.push(
+        new AutoscalingGroup(this, `MemberGroup${i}`, {
+          name: deriveName([props.clusterName, slot.name], NAME_RULES.autoscalingGroup),
+          minSize: 1,
+          maxSize: 1,
+          desiredCapacity: 1,
+          vpcZoneIdentifier: [slot.subnet.subnetId],
+          // "$Default": a template change applies to the member's next replacement, never to all
+          // members at once (see the class comment).
+          launchTemplate: { id: template.id, version: "$Default" },
+          healthCheckType: "EC2",
+          healthCheckGracePeriod: 300,
+          serviceLinkedRoleArn: props.autoScalingServiceRoleArn,
+          waitForCapacityTimeout: "0",
+          enabledMetrics: ["GroupInServiceInstances", "GroupPendingInstances", "GroupTerminatingInstances"],
+          tag: Object.entries(slotTags).map(([key, value]) => ({ key, value, propagateAtLaunch: true })),
+        }),
+      );
+    });
+    this.interfaces = interfaces;
+    this.roles = roles;
+    this.autoScalingGroups = groups;
+  }
+}
+
+/** Validates an etcd member count. */
+export function checkMemberCount(prop: string, count: number, allowNonHa: boolean): void {
+  checkInteger(prop, count, 1, 7, "use 3 or 5");
+  if (count === 1) {
+    if (!allowNonHa) {
+      throw new ConfigError(prop, count, "a single etcd member tolerates no failure: losing it loses the cluster state", "use 3 or 5, or set allowNonHaEtcd: true for a throw-away cluster");
+    }
+    return;
+  }
+  if (count % 2 === 0) {
+    throw new ConfigError(
+      prop,
+      count,
+      `an even member count tolerates no more failures than ${count - 1} (${faultTolerance(count)}) and splits votes`,
+      `use ${count - 1} or ${count + 1}`,
+    );
+  }
+}
+
+function warnOnWeakSpread(scope: Construct, slots: readonly NodeSlot[]): void {
+  const perZone = slotsPerZone(slots);
+  if ([...perZone.keys()].some((z) => isUnresolved(z))) return;
+  if (slots.length > 1 && !survivesAnyZoneLoss([...perZone.values()])) {
+    Annotations.of(scope).addWarning(
+      `etcd members are spread over ${perZone.size} zone(s) (${[...perZone.entries()].map(([z, n]) => `${z}: ${n}`).join(", ")}): losing one zone loses quorum; use at least 3 zones`,
+    );
+  }
+}
+
+/** Attributes of an etcd cluster managed outside this library. */
+export interface ExternalEtcdClusterAttributes {
+  /** Members (name and fixed IP; zone for spread checks). */
+  readonly members: readonly EtcdMemberInfo[];
+}
+
+/** An etcd cluster managed elsewhere, plugged in through {@link IEtcdCluster}. */
+export class ExternalEtcdCluster implements IEtcdCluster {
+  /** Validates and wraps the members of an existing etcd cluster. */
+  public static fromAttributes(attrs: ExternalEtcdClusterAttributes): IEtcdCluster {
+    return new ExternalEtcdCluster(attrs);
+  }
+
+  public readonly members: readonly EtcdMemberInfo[];
+  public readonly clientUrls: readonly string[];
+  public readonly topology = EtcdTopology.EXTERNAL;
+
+  private constructor(attrs: ExternalEtcdClusterAttributes) {
+    checkMemberCount("etcd.members.length", attrs.members.length, false);
+    const names = new Set(attrs.members.map((m) => m.name));
+    if (names.size !== attrs.members.length) {
+      throw new ConfigError("etcd.members", attrs.members.map((m) => m.name), "member names must be unique", "give each member its own name");
+    }
+    this.members = [...attrs.members];
+    this.clientUrls = this.members.map((m) => `https://${m.dnsName ?? m.privateIp}:${ETCD_CLIENT_PORT}`);
+  }
+}

@@ -1,0 +1,223 @@
+import { Construct } from "constructs";
+import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
+import { VpcSecurityGroupEgressRule } from "@cdktf/provider-aws/lib/vpc-security-group-egress-rule";
+import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-security-group-ingress-rule";
+import { ConfigError } from "../errors";
+import { NAME_RULES, deriveName } from "../names";
+import { parseIpv4Cidr } from "../network/cidr";
+import { INetwork } from "../network/network";
+import { ClusterTags, RESERVED_TAG_COUNT } from "../tags";
+import { checkClusterName, checkTags, isUnresolved } from "../validate";
+
+/** Kubernetes API port on the API servers and the load balancer. */
+export const API_PORT = 6443;
+/** etcd client port. */
+export const ETCD_CLIENT_PORT = 2379;
+/** etcd peer port. */
+export const ETCD_PEER_PORT = 2380;
+/** kubelet API port. */
+export const KUBELET_PORT = 10250;
+
+/** Props of {@link ControlPlaneSecurityGroups}. */
+export interface ControlPlaneSecurityGroupsProps {
+  /** Cluster name (DNS label). */
+  readonly clusterName: string;
+  /** The network (VPC id and CIDR). */
+  readonly network: INetwork;
+  /**
+   * IPv4 blocks allowed to reach the API through the load balancer, besides the cluster's own
+   * nodes. No world-open default: `0.0.0.0/0` must be written out by the user.
+   * @default [] - only API servers and worker nodes (the exposed worker group)
+   */
+  readonly allowedApiCidrs?: readonly string[];
+  /**
+   * Extra tags for every security group.
+   * @default - none
+   */
+  readonly tags?: Readonly<Record<string, string>>;
+}
+
+/** One rule as declared, kept for tests and the policy pack. */
+export interface DeclaredRule {
+  /** `ingress` or `egress`. */
+  readonly direction: "ingress" | "egress";
+  /** The group the rule belongs to. */
+  readonly group: string;
+  /** Protocol: `tcp`, `udp`, `icmp` or `-1`. */
+  readonly protocol: string;
+  /** First port (ICMP type). */
+  readonly fromPort?: number;
+  /** Last port (ICMP code). */
+  readonly toPort?: number;
+  /** Peer: a CIDR or a group name. */
+  readonly peer: string;
+  /** Why the rule exists. */
+  readonly description: string;
+}
+
+/**
+ * Least-privilege security groups of the control plane, each rule its own resource with a
+ * description:
+ *
+ * | group | ingress |
+ * |---|---|
+ * | load balancer | 6443 from `allowedApiCidrs`, API servers, worker nodes |
+ * | API servers | 6443 from the load balancer, API servers, worker nodes; 10250 from API servers; ICMP frag-needed from the VPC |
+ * | etcd | 2379 from API servers and etcd; 2380 from etcd only; ICMP frag-needed from the VPC |
+ * | worker nodes | 10250 from API servers; ICMP frag-needed from the VPC |
+ *
+ * No group allows SSH: nodes are reached through Session Manager.
+ */
+export class ControlPlaneSecurityGroups extends Construct {
+  /** Attached to the API load balancer(s). */
+  public readonly loadBalancer: SecurityGroup;
+  /** Attached to API server nodes. */
+  public readonly apiServer: SecurityGroup;
+  /** Attached to etcd members (and API servers when etcd is stacked). */
+  public readonly etcd: SecurityGroup;
+  /** For worker nodes to join: lets them reach the API and lets API servers reach their kubelets. */
+  public readonly workerNodes: SecurityGroup;
+  /** Every rule declared, for inspection. */
+  public readonly rules: readonly DeclaredRule[];
+
+  private readonly declared: DeclaredRule[] = [];
+  private readonly groupNames = new Map<string, string>();
+
+  constructor(scope: Construct, id: string, props: ControlPlaneSecurityGroupsProps) {
+    super(scope, id);
+    checkClusterName("clusterName", props.clusterName);
+    checkTags("tags", props.tags, RESERVED_TAG_COUNT);
+    const allowed = [...(props.allowedApiCidrs ?? [])];
+    allowed.forEach((cidr, i) => {
+      if (!isUnresolved(cidr)) parseIpv4Cidr(`allowedApiCidrs[${i}]`, cidr);
+    });
+    if (new Set(allowed).size !== allowed.length) {
+      throw new ConfigError("allowedApiCidrs", allowed, "lists a block twice", "list each block once");
+    }
+    const tags = new ClusterTags(props.clusterName, props.tags);
+    const vpcId = props.network.vpcId;
+    const vpcCidr = props.network.vpcCidr;
+    const group = (gid: string, role: string, description: string): SecurityGroup => {
+      const name = deriveName([props.clusterName, role], NAME_RULES.securityGroup);
+      const sg = new SecurityGroup(this, gid, {
+        name,
+        description,
+        vpcId,
+        tags: tags.of(name, { role }),
+        revokeRulesOnDelete: true,
+      });
+      this.groupNames.set(sg.friendlyUniqueId, role);
+      return sg;
+    };
+
+    this.loadBalancer = group("LoadBalancer", "api-lb", `Kubernetes API load balancer of ${props.clusterName}`);
+    this.apiServer = group("ApiServer", "apiserver", `Kubernetes API servers of ${props.clusterName}`);
+    this.etcd = group("Etcd", "etcd", `etcd members of ${props.clusterName}`);
+    this.workerNodes = group("WorkerNodes", "nodes", `Worker nodes joining ${props.clusterName}`);
+
+    // Load balancer: who may reach the API endpoint, and where it forwards.
+    allowed.forEach((cidr, i) => {
+      this.ingressCidr(`LbFromAllowedCidr${i}`, this.loadBalancer, "tcp", API_PORT, cidr, `Kubernetes API clients from ${cidr}`);
+    });
+    this.ingressGroup("LbFromApiServers", this.loadBalancer, API_PORT, this.apiServer, "Kubernetes API from API server nodes through the load balancer");
+    this.ingressGroup("LbFromWorkers", this.loadBalancer, API_PORT, this.workerNodes, "Kubernetes API from worker nodes through the load balancer");
+    this.egressGroup("LbToApiServers", this.loadBalancer, API_PORT, this.apiServer, "Forward API traffic and health checks to API servers");
+
+    // API servers.
+    this.ingressGroup("ApiFromLb", this.apiServer, API_PORT, this.loadBalancer, "Kubernetes API and /readyz health checks from the load balancer");
+    this.ingressGroup("ApiFromApi", this.apiServer, API_PORT, this.apiServer, "Kubernetes API between API server nodes");
+    this.ingressGroup("ApiFromWorkers", this.apiServer, API_PORT, this.workerNodes, "Kubernetes API from worker nodes (kubernetes service endpoints)");
+    this.ingressGroup("KubeletFromApiOnApi", this.apiServer, KUBELET_PORT, this.apiServer, "kubelet API of control-plane nodes from API servers");
+    this.ingressCidr("ApiPathMtu", this.apiServer, "icmp", { type: 3, code: 4 }, vpcCidr, "ICMP fragmentation-needed for path MTU discovery");
+    this.egressVpcAndHttps("Api", this.apiServer, vpcCidr, "API servers");
+
+    // etcd: clients are API servers (and members for health checks); peers only members.
+    this.ingressGroup("EtcdClientFromApi", this.etcd, ETCD_CLIENT_PORT, this.apiServer, "etcd client traffic from API servers");
+    this.ingressGroup("EtcdClientFromEtcd", this.etcd, ETCD_CLIENT_PORT, this.etcd, "etcd client traffic between members (health checks, member management)");
+    this.ingressGroup("EtcdPeerFromEtcd", this.etcd, ETCD_PEER_PORT, this.etcd, "etcd peer traffic between members only");
+    this.ingressCidr("EtcdPathMtu", this.etcd, "icmp", { type: 3, code: 4 }, vpcCidr, "ICMP fragmentation-needed for path MTU discovery");
+    this.egressVpcAndHttps("Etcd", this.etcd, vpcCidr, "etcd members");
+
+    // Worker nodes: kubelet from API servers; egress to the API only (their own groups add more).
+    this.ingressGroup("KubeletFromApi", this.workerNodes, KUBELET_PORT, this.apiServer, "kubelet API (logs, exec, metrics) from API servers");
+    this.ingressCidr("WorkersPathMtu", this.workerNodes, "icmp", { type: 3, code: 4 }, vpcCidr, "ICMP fragmentation-needed for path MTU discovery");
+    this.egressGroup("WorkersToLb", this.workerNodes, API_PORT, this.loadBalancer, "Kubernetes API through the load balancer");
+    this.egressGroup("WorkersToApi", this.workerNodes, API_PORT, this.apiServer, "Kubernetes API on API server nodes (service endpoints)");
+
+    this.rules = this.declared;
+  }
+
+  private nameOf(sg: SecurityGroup): string {
+    return this.groupNames.get(sg.friendlyUniqueId) ?? sg.friendlyUniqueId;
+  }
+
+  private ingressGroup(id: string, sg: SecurityGroup, port: number, from: SecurityGroup, description: string): void {
+    new VpcSecurityGroupIngressRule(this, id, {
+      securityGroupId: sg.id,
+      referencedSecurityGroupId: from.id,
+      ipProtocol: "tcp",
+      fromPort: port,
+      toPort: port,
+      description,
+    });
+    this.declared.push({ direction: "ingress", group: this.nameOf(sg), protocol: "tcp", fromPort: port, toPort: port, peer: `sg:${this.nameOf(from)}`, description });
+  }
+
+  private egressGroup(id: string, sg: SecurityGroup, port: number, to: SecurityGroup, description: string): void {
+    new VpcSecurityGroupEgressRule(this, id, {
+      securityGroupId: sg.id,
+      referencedSecurityGroupId: to.id,
+      ipProtocol: "tcp",
+      fromPort: port,
+      toPort: port,
+      description,
+    });
+    this.declared.push({ direction: "egress", group: this.nameOf(sg), protocol: "tcp", fromPort: port, toPort: port, peer: `sg:${this.nameOf(to)}`, description });
+  }
+
+  private ingressCidr(
+    id: string,
+    sg: SecurityGroup,
+    protocol: "tcp" | "icmp",
+    port: number | { type: number; code: number },
+    cidr: string,
+    description: string,
+  ): void {
+    const [from, to] = typeof port === "number" ? [port, port] : [port.type, port.code];
+    new VpcSecurityGroupIngressRule(this, id, {
+      securityGroupId: sg.id,
+      cidrIpv4: cidr,
+      ipProtocol: protocol,
+      fromPort: from,
+      toPort: to,
+      description,
+    });
+    this.declared.push({ direction: "ingress", group: this.nameOf(sg), protocol, fromPort: from, toPort: to, peer: cidr, description });
+  }
+
+  /**
+   * Egress of a node group: anything inside the VPC (etcd, kubelets, admission webhooks and
+   * aggregated APIs in pods, the VPC resolver), and HTTP(S) to the internet for AWS APIs and package
+   * mirrors. Time sync (169.254.169.123) is link-local and not subject to security groups.
+   */
+  private egressVpcAndHttps(prefix: string, sg: SecurityGroup, vpcCidr: string, who: string): void {
+    new VpcSecurityGroupEgressRule(this, `${prefix}EgressVpc`, {
+      securityGroupId: sg.id,
+      cidrIpv4: vpcCidr,
+      ipProtocol: "-1",
+      description: `${who} to anything inside the VPC (etcd, kubelets, webhooks, DNS)`,
+    });
+    this.declared.push({ direction: "egress", group: this.nameOf(sg), protocol: "-1", peer: vpcCidr, description: `${who} to the VPC` });
+    for (const port of [443, 80]) {
+      new VpcSecurityGroupEgressRule(this, `${prefix}EgressInternet${port}`, {
+        securityGroupId: sg.id,
+        cidrIpv4: "0.0.0.0/0",
+        ipProtocol: "tcp",
+        fromPort: port,
+        toPort: port,
+        description: `${who} to AWS APIs and package mirrors over ${port === 443 ? "HTTPS" : "HTTP (signed apt repositories)"}`,
+      });
+      this.declared.push({ direction: "egress", group: this.nameOf(sg), protocol: "tcp", fromPort: port, toPort: port, peer: "0.0.0.0/0", description: `${who} to the internet on ${port}` });
+    }
+  }
+}

@@ -1,0 +1,127 @@
+import { Token } from "./core";
+import { ConfigError } from "./errors";
+
+/**
+ * Construct-time validation helpers. Every check skips values that are unresolved tokens: those
+ * are only known at apply time and AWS validates them then.
+ */
+
+/** True when `value` is (or contains) an unresolved cdktf token. */
+export function isUnresolved(value: unknown): boolean {
+  if (typeof value === "string" || typeof value === "number") return Token.isUnresolved(value);
+  if (Array.isArray(value)) return Token.isUnresolved(value);
+  return false;
+}
+
+/** Throws unless `value` is an integer in [min, max]. Tokens pass. */
+export function checkInteger(prop: string, value: number, min: number, max: number, fix?: string): void {
+  if (isUnresolved(value)) return;
+  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(prop, value, `must be a whole number from ${min} to ${max}`, fix ?? `use a value from ${min} to ${max}`);
+  }
+}
+
+/** Throws unless `value` is a non-empty string without surrounding white space. Tokens pass. */
+export function checkNonEmpty(prop: string, value: string, fix: string): void {
+  if (isUnresolved(value)) return;
+  if (typeof value !== "string" || value.trim().length === 0 || value.trim() !== value) {
+    throw new ConfigError(prop, value, "must be a non-empty string without surrounding white space", fix);
+  }
+}
+
+/** RFC 1123 DNS label: what a cluster name must be, since it becomes host names and tags. */
+export const DNS_LABEL = /^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/** Throws unless `name` is a valid cluster name (a DNS label starting with a letter, ≤ 40 chars). */
+export function checkClusterName(prop: string, name: string): void {
+  if (typeof name !== "string" || isUnresolved(name) || !DNS_LABEL.test(name) || name.length > 40) {
+    throw new ConfigError(
+      prop,
+      name,
+      "must be a DNS label of 1 to 40 characters: lower-case letters, digits and '-', starting with a letter and not ending with '-' (it is used in host names, tags and AWS resource names)",
+      `use for example "${suggestClusterName(name)}"`,
+    );
+  }
+}
+
+function suggestClusterName(name: unknown): string {
+  const base = String(name ?? "")
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, "-")
+    .replace(/^[^a-z]+/, "")
+    .replace(/-+$/, "")
+    .slice(0, 40)
+    .replace(/-+$/, "");
+  return base.length > 0 ? base : "prod-cluster";
+}
+
+/** AWS tag limits (field guide §2). */
+export const TAG_LIMITS = { maxTags: 50, keyMax: 128, valueMax: 256 } as const;
+
+/**
+ * Validates user tags. `reserved` is how many tags the library adds itself to each resource, so
+ * the total stays within AWS's 50.
+ */
+export function checkTags(prop: string, tags: Record<string, string> | undefined, reserved: number): void {
+  if (tags === undefined) return;
+  const keys = Object.keys(tags);
+  const room = TAG_LIMITS.maxTags - reserved;
+  if (keys.length > room) {
+    throw new ConfigError(
+      prop,
+      `${keys.length} tags`,
+      `AWS allows ${TAG_LIMITS.maxTags} tags per resource and the library adds ${reserved} of its own`,
+      `pass at most ${room} tags`,
+    );
+  }
+  for (const key of keys) {
+    const value = tags[key];
+    if (isUnresolved(key)) continue;
+    if (key.length === 0 || key.length > TAG_LIMITS.keyMax) {
+      throw new ConfigError(`${prop}[${JSON.stringify(key)}]`, key, `a tag key must have 1 to ${TAG_LIMITS.keyMax} characters`, "shorten the key");
+    }
+    if (key.toLowerCase().startsWith("aws:")) {
+      throw new ConfigError(`${prop}[${JSON.stringify(key)}]`, key, "the aws: prefix is reserved for AWS", "rename the tag key");
+    }
+    if (typeof value !== "string") {
+      throw new ConfigError(`${prop}[${JSON.stringify(key)}]`, value, "a tag value must be a string", "pass the value as a string");
+    }
+    if (!isUnresolved(value) && value.length > TAG_LIMITS.valueMax) {
+      throw new ConfigError(`${prop}[${JSON.stringify(key)}]`, value, `a tag value may have at most ${TAG_LIMITS.valueMax} characters`, "shorten the value");
+    }
+  }
+}
+
+/** EC2 instance type shape, e.g. `m6i.large`, `c7g.2xlarge`, `u-6tb1.metal`. */
+const INSTANCE_TYPE = /^[a-z][a-z0-9-]*\.[a-z0-9-]+$/;
+
+/** Throws unless `value` looks like an EC2 instance type. */
+export function checkInstanceType(prop: string, value: string): void {
+  if (isUnresolved(value)) return;
+  if (typeof value !== "string" || !INSTANCE_TYPE.test(value)) {
+    throw new ConfigError(prop, value, "is not an EC2 instance type (family.size)", 'use for example "m6i.large"');
+  }
+}
+
+/** True for Graviton (arm64) instance families such as m7g, c6gn, t4g, r8g. */
+export function isArmInstanceType(instanceType: string): boolean {
+  const family = instanceType.split(".")[0];
+  return /^[a-z]+\d+[a-z]*g[a-z]*$/.test(family) && !/^(g|p|inf|trn|dl|vt)\d/.test(family);
+}
+
+/** Throws unless `value` looks like an AMI id. */
+export function checkAmiId(prop: string, value: string): void {
+  if (isUnresolved(value)) return;
+  if (!/^ami-[0-9a-f]{8}([0-9a-f]{9})?$/.test(value)) {
+    throw new ConfigError(prop, value, "is not an AMI id (ami- followed by 8 or 17 hex digits)", "pass the id of an image in your region, or omit it to look up Ubuntu 24.04");
+  }
+}
+
+/** Kubernetes version `1.xx.y` (optionally with a leading v). */
+export function checkKubernetesVersion(prop: string, value: string): void {
+  if (isUnresolved(value)) return;
+  const m = /^v?1\.(\d+)\.(\d+)$/.exec(value ?? "");
+  if (!m || Number(m[1]) < 29) {
+    throw new ConfigError(prop, value, "must be a Kubernetes release 1.29.0 or newer, written MAJOR.MINOR.PATCH", 'use for example "1.31.4"');
+  }
+}
