@@ -19,6 +19,8 @@ DATA_MOUNT=${DATA_MOUNT:-/var/lib/etcd}
 STATE_DIR=${STATE_DIR:-/run/ha-control-plane}
 CLAIM_TIMEOUT_SECONDS=${CLAIM_TIMEOUT_SECONDS:-900}
 ROUTE_TABLE_PRIMARY=${ROUTE_TABLE_PRIMARY:-101}
+SYSFS_NET=${SYSFS_NET:-/sys/class/net}
+DISK_BY_ID=${DISK_BY_ID:-/dev/disk/by-id}
 TAG=ha-control-plane
 
 log() {
@@ -56,7 +58,7 @@ find_interface() {
     filters+=("Name=tag:$TAG/slot,Values=$SLOT_NAME")
   fi
   aws ec2 describe-network-interfaces --filters "${filters[@]}" "$@" \
-    --query 'NetworkInterfaces[].[NetworkInterfaceId,PrivateIpAddress]' --output text | awk 'NF == 2 { print; exit }'
+    --query 'NetworkInterfaces[].[NetworkInterfaceId,PrivateIpAddress]' --output text | awk 'NF == 2 { print $1, $2; exit }'
 }
 
 claim_interface() {
@@ -88,7 +90,7 @@ claim_interface() {
 
 interface_by_mac() {
   local mac=$1 dev
-  for dev in /sys/class/net/*; do
+  for dev in "$SYSFS_NET"/*; do
     if [ "$(cat "$dev/address" 2>/dev/null)" = "$mac" ]; then
       basename "$dev"
       return 0
@@ -130,9 +132,9 @@ configure_routes() {
 
 volume_device() {
   local id=$1 dev
-  local by_id=/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_${id/-/}
+  local by_id=$DISK_BY_ID/nvme-Amazon_Elastic_Block_Store_${id/-/}
   for dev in "$by_id" /dev/xvdf /dev/sdf; do
-    if [ -b "$dev" ]; then
+    if [ -e "$dev" ]; then
       readlink -f "$dev"
       return 0
     fi
