@@ -1,0 +1,89 @@
+/**
+ * Invariants every synthesized control plane must satisfy, whatever the props. Used by the
+ * property tier; each returns a list of violations (empty when satisfied).
+ */
+import { NAME_RULES, NameRule, USER_DATA_LIMIT_BYTES, fitsRule, quorumSize } from "../../lib";
+import { SynthJson, follow, resources, userDataOf } from "./synth";
+
+const NAMED: Array<[string, string, NameRule]> = [
+  ["aws_lb", "name", NAME_RULES.loadBalancer],
+  ["aws_lb_target_group", "name", NAME_RULES.targetGroup],
+  ["aws_iam_role", "name", NAME_RULES.iamRole],
+  ["aws_iam_instance_profile", "name", NAME_RULES.instanceProfile],
+  ["aws_security_group", "name", NAME_RULES.securityGroup],
+  ["aws_launch_template", "name", NAME_RULES.launchTemplate],
+  ["aws_autoscaling_group", "name", NAME_RULES.autoscalingGroup],
+];
+
+/** Every derived AWS name within its limits; the ASG service-linked role name ≤ 64. */
+export function nameViolations(json: SynthJson): string[] {
+  const out: string[] = [];
+  for (const [type, attr, rule] of NAMED) {
+    for (const r of resources(json, type)) {
+      const name = String(r.props[attr]);
+      if (!fitsRule(name, rule)) out.push(`${type}.${r.name}.${attr} = ${JSON.stringify(name)} breaks ${rule.kind}`);
+    }
+  }
+  for (const r of resources(json, "aws_kms_alias")) {
+    const name = String(r.props.name);
+    if (!/^alias\/[A-Za-z0-9/_-]+$/.test(name) || name.startsWith("alias/aws/") || name.length > 256) out.push(`bad KMS alias ${name}`);
+  }
+  for (const r of resources(json, "aws_iam_service_linked_role")) {
+    const roleName = `AWSServiceRoleForAutoScaling_${r.props.custom_suffix}`;
+    if (roleName.length > 64 || !/^[\w+=,.@-]+$/.test(roleName)) out.push(`service-linked role name ${roleName} too long or invalid`);
+  }
+  return out;
+}
+
+/** etcd member count odd (or a deliberate single member), members in distinct zones where possible, quorum through any zone loss with ≥ 3 zones. */
+export function etcdViolations(json: SynthJson): string[] {
+  const out: string[] = [];
+  const volumes = resources(json, "aws_ebs_volume").filter((v) => v.props.tags?.["ha-control-plane/purpose"] === "etcd-data");
+  const n = volumes.length;
+  if (n % 2 === 0) out.push(`even etcd member count ${n}`);
+  const zones = new Map<string, number>();
+  volumes.forEach((v) => zones.set(v.props.availability_zone, (zones.get(v.props.availability_zone) ?? 0) + 1));
+  if (zones.size >= 3) {
+    for (const [zone, inZone] of zones) if (n - inZone < quorumSize(n)) out.push(`losing ${zone} loses etcd quorum`);
+  }
+  const spread = [...zones.values()];
+  if (spread.length > 0 && Math.max(...spread) - Math.min(...spread) > 1) out.push(`etcd members unevenly spread: ${spread.join("/")}`);
+  return out;
+}
+
+/** No ingress from the world except the API port on the load balancer group, and never SSH. */
+export function securityGroupViolations(json: SynthJson): string[] {
+  const out: string[] = [];
+  for (const r of resources(json, "aws_vpc_security_group_ingress_rule")) {
+    const group = follow(json, r.props.security_group_id).props.tags?.["ha-control-plane/role"];
+    if (r.props.ip_protocol === "-1") out.push(`all-protocol ingress on ${group}`);
+    if (r.props.ip_protocol === "tcp" && r.props.from_port <= 22 && r.props.to_port >= 22) out.push(`SSH open on ${group}`);
+    if (r.props.cidr_ipv4 === "0.0.0.0/0" && !(group === "api-lb" && r.props.from_port === 6443 && r.props.to_port === 6443)) {
+      out.push(`world-open ingress on ${group} ${r.props.ip_protocol} ${r.props.from_port}`);
+    }
+    const port = r.props.from_port;
+    if (group === "etcd" && r.props.ip_protocol === "tcp") {
+      const peer = r.props.referenced_security_group_id ? follow(json, r.props.referenced_security_group_id).props.tags?.["ha-control-plane/role"] : "cidr";
+      if (port === 2380 && peer !== "etcd") out.push(`etcd peer port open to ${peer}`);
+      if (port === 2379 && !["etcd", "apiserver"].includes(peer)) out.push(`etcd client port open to ${peer}`);
+    }
+  }
+  return out;
+}
+
+/** Launch templates: IMDSv2, encrypted root, user data ≤ 16 KB. */
+export function nodeViolations(json: SynthJson): string[] {
+  const out: string[] = [];
+  for (const lt of resources(json, "aws_launch_template")) {
+    if (lt.props.metadata_options?.http_tokens !== "required") out.push(`${lt.name} allows IMDSv1`);
+    if (lt.props.block_device_mappings?.[0]?.ebs?.encrypted !== "true") out.push(`${lt.name} root volume unencrypted`);
+    if (Buffer.byteLength(userDataOf(lt)) > USER_DATA_LIMIT_BYTES) out.push(`${lt.name} user data over 16 KB`);
+  }
+  for (const v of resources(json, "aws_ebs_volume")) if (v.props.encrypted !== true) out.push(`${v.name} unencrypted`);
+  return out;
+}
+
+/** All invariants. */
+export function allViolations(json: SynthJson): string[] {
+  return [...nameViolations(json), ...etcdViolations(json), ...securityGroupViolations(json), ...nodeViolations(json)];
+}
