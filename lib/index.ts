@@ -16,3 +16,5 @@ export * from "./etcd/etcd-cluster";
 export * from "./etcd/quorum";
 export * from "./bootstrap/node-user-data";
 export { CLUSTER_TAG, ROLE_TAG, SLOT_TAG } from "./tags";
+export * from "./pki/spec";
+export * from "./pki/openssl";

@@ -24,7 +24,6 @@ const availabilityZones = fc.oneof(
   { weight: 1, arbitrary: fc.constantFrom(["eu-west-1a", "eu-west-1a", "eu-west-1b"], ["x"], [], ["eu-west-1a", "eu-west-1b", "eu-west-1c", "eu-west-1d", "eu-west-1e", "eu-west-1f", "eu-west-1g"]) },
 );
 const cidr = (valid: string[]) => fc.oneof({ weight: 6, arbitrary: fc.constantFrom(...valid) }, { weight: 1, arbitrary: fc.constantFrom("10.0.0.1/16", "300.0.0.0/8", "10.0.0.0/33", "fd00::/64", "nonsense", "10.0.0.0/8", "10.0.0.0/24") });
-const count = fc.oneof({ weight: 5, arbitrary: fc.constantFrom(3, 5) }, { weight: 3, arbitrary: fc.integer({ min: 0, max: 9 }) });
 const tags = fc.oneof(
   { weight: 5, arbitrary: fc.constant(undefined) },
   { weight: 3, arbitrary: fc.dictionary(fc.stringMatching(/^[A-Za-z][A-Za-z0-9_.:/=+@-]{0,20}$/), fc.string({ maxLength: 30 }), { maxKeys: 8 }) },

@@ -1,8 +1,9 @@
 /**
  * Proof that the tier-3 etcd harness itself is sound, before library-rendered configs rely on it:
  * a hand-written 3-member cluster forms, replicates, survives a SIGKILLed leader without losing an
- * acknowledged write, re-admits the killed member, and leaves no process behind. A second cluster
- * repeats the formation with mutual TLS on client and peer listeners.
+ * acknowledged write, re-admits the killed member, accepts a replacement for a member that lost its
+ * disk, and leaves no process behind. A second cluster repeats the formation with mutual TLS on
+ * client and peer listeners; a third case proves start-up failures are reported fast and readably.
  */
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
@@ -20,7 +21,9 @@ import {
 } from "./etcd-cluster";
 import { describeTier, toolAvailable } from "./tiers";
 
-const etcdCheck = toolAvailable("etcd", ["--version"]);
+// Debian ships etcdctl separately (etcd-client); a host with only the server must skip, not crash.
+const etcdServerCheck = toolAvailable("etcd", ["--version"]);
+const etcdCheck = etcdServerCheck.available ? toolAvailable("etcdctl", ["version"]) : etcdServerCheck;
 const tier = { mandatoryInCi: true, tierLabel: "etcd e2e" } as const;
 
 /** Throws unless `pid` is gone; ESRCH is the only acceptable answer from signal 0. */
@@ -32,6 +35,20 @@ function expectNoProcess(pid: number): void {
     code = (err as NodeJS.ErrnoException).code;
   }
   expect({ pid, code }).toEqual({ pid, code: "ESRCH" });
+}
+
+/**
+ * Polls (bounded) serializable reads through `member` until its own store holds every expected
+ * write, and returns what it holds. Serializable reads never leave the member, so this proves the
+ * data was replicated to it rather than fetched from the leader.
+ */
+async function localCopy(cluster: EtcdTestCluster, member: string, expected: ReadonlyMap<string, string>): Promise<Map<string, string>> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const local = await cluster.getPrefix("/harness/w/", { endpoints: [member], consistency: "s" });
+    if ([...expected].every(([k, v]) => local.get(k) === v) || Date.now() > deadline) return local;
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }
 
 describeTier("etcd harness: 3-member plain-HTTP cluster from config files", etcdCheck, tier, () => {
@@ -138,24 +155,40 @@ describeTier("etcd harness: 3-member plain-HTTP cluster from config files", etcd
     // Same identity (member ID), no extra member: it came back from its data dir, not as a new node.
     expect(await cluster.memberList({ endpoints: [victim] })).toEqual(membersBefore);
 
-    // Serializable reads are answered from the victim's own store; poll (bounded) until replication
-    // has caught up, then demand every write it missed is there.
-    const deadline = Date.now() + 10_000;
-    let local = new Map<string, string>();
-    for (;;) {
-      local = await cluster.getPrefix("/harness/w/", { endpoints: [victim], consistency: "s" });
-      if ([...acked].every(([k, v]) => local.get(k) === v) || Date.now() > deadline) break;
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    const local = await localCopy(cluster, victim, acked);
     const missing = [...ackedWhileDown.keys()].filter((k) => local.get(k) !== ackedWhileDown.get(k));
     expect(missing).toEqual([]);
     expect([...acked].filter(([k, v]) => local.get(k) !== v)).toEqual([]);
   }, 40_000);
 
+  it("replaces a member that lost its disk (stop, wipe, member remove/add, start as existing)", async () => {
+    const { name: leaderName } = await cluster.leader();
+    const lost = names.find((n) => n !== leaderName) as string;
+    const survivors = names.filter((n) => n !== lost);
+    const old = cluster.spec(lost);
+    const oldId = (await cluster.memberList()).find((m) => m.name === lost)?.id;
+    await cluster.stop(lost);
+    await cluster.wipe(lost);
+    expect(fs.existsSync(old.dataDir)).toBe(false);
+
+    await cluster.memberRemove(lost, { endpoints: survivors });
+    // Stable identity: same name, address and ports; only the data (and so the member ID) is new.
+    const replacement = await layout.allocateMember(lost, { address: old.address, clientPort: old.clientPort, peerPort: old.peerPort });
+    await cluster.memberAdd(replacement, { endpoints: survivors });
+    await cluster.startMember(replacement, { launch: configFileLaunch });
+    await cluster.waitHealthy(20_000);
+
+    const members = await cluster.memberList();
+    expect(members.map((m) => m.name).sort()).toEqual([...names].sort());
+    expect(members.find((m) => m.name === lost)?.id).not.toBe(oldId);
+    const local = await localCopy(cluster, lost, acked);
+    expect([...acked].filter(([k, v]) => local.get(k) !== v)).toEqual([]);
+  }, 40_000);
+
   it("leaves no process and no temp dir behind after cleanup", async () => {
     const pids = cluster.pids;
-    // Initial 3 members plus the restarted victim.
-    expect(pids.length).toBe(4);
+    // Initial 3 members, the restarted victim and the replacement.
+    expect(pids.length).toBe(5);
     await cluster.cleanup();
     for (const pid of pids) expectNoProcess(pid);
     expect(fs.existsSync(layout.rootDir)).toBe(false);
@@ -232,7 +265,8 @@ describeTier("etcd harness: 3-member mutual-TLS cluster from flags", tlsCheck, t
   }, 30_000);
 
   afterAll(async () => {
-    await cluster?.cleanup();
+    // Without a cluster (PKI generation failed) the layout's temp root still has to go.
+    await (cluster ? cluster.cleanup() : layout?.removeRootDir());
   });
 
   it("forms over https peer URLs and serves https clients holding a CA-signed certificate", async () => {

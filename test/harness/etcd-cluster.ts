@@ -29,8 +29,8 @@ import { stringify as yamlStringify } from "yaml";
 // ---------------------------------------------------------------------------------------------
 
 /**
- * Kept on `process` under a registry symbol rather than in module scope: jest re-evaluates this
- * module for every test file in a worker, and one exit hook per worker is enough.
+ * Kept on the host `process` under a registry symbol rather than in module scope: jest re-evaluates
+ * this module for every test file in a worker, and one exit hook per worker is enough.
  */
 interface ProcessRegistry {
   readonly children: Set<ChildProcess>;
@@ -61,14 +61,15 @@ function registry(): ProcessRegistry {
       for (const child of created.children) {
         if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
           try {
-            process.kill(child.pid, "SIGKILL");
+            // `host`, not the jest sandbox's `process`: the sandbox may be torn down by now.
+            host.kill(child.pid, "SIGKILL");
             killed.push(child.pid);
           } catch {
             // Already gone: nothing to clean.
           }
         }
       }
-      if (keepTempDirs() || created.tempRoots.size === 0) return;
+      if (keepTempDirs(host.env) || created.tempRoots.size === 0) return;
       // A SIGKILLed etcd can still be writing for a moment; deleting its data dir under it would
       // fail with ENOTEMPTY, so wait (bounded) until the kernel has really torn it down.
       const deadline = Date.now() + 2000;
@@ -104,8 +105,8 @@ function processStillRunning(pid: number): boolean {
 }
 
 /** Debug escape hatch: `ETCD_HARNESS_KEEP_TMP=1` keeps data dirs and logs for post-mortem reading. */
-function keepTempDirs(): boolean {
-  return /^(1|true|yes)$/i.test(process.env.ETCD_HARNESS_KEEP_TMP ?? "");
+function keepTempDirs(env: NodeJS.ProcessEnv = process.env): boolean {
+  return /^(1|true|yes)$/i.test(env.ETCD_HARNESS_KEEP_TMP ?? "");
 }
 
 /**
@@ -775,21 +776,46 @@ export class EtcdTestCluster {
     await this.spawnMember(rt);
   }
 
-  /** `member add` for `spec`; returns the new member's hex ID and the `ETCD_INITIAL_CLUSTER` etcd suggests. */
-  async memberAdd(spec: EtcdMemberSpec, options: EtcdctlOptions = {}): Promise<{ readonly id: string; readonly initialCluster: string }> {
-    const out = await this.etcdctlOk(["member", "add", spec.name, `--peer-urls=${peerUrl(spec)}`], options);
+  /**
+   * `member add` for `spec`; returns the new member's hex ID and the `ETCD_INITIAL_CLUSTER` etcd
+   * suggests. Retries (bounded by `reconfigTimeoutMs`) while etcd's strict reconfig check refuses.
+   */
+  async memberAdd(
+    spec: EtcdMemberSpec,
+    options: EtcdctlOptions & { readonly reconfigTimeoutMs?: number } = {},
+  ): Promise<{ readonly id: string; readonly initialCluster: string }> {
+    const out = await this.reconfigure(["member", "add", spec.name, `--peer-urls=${peerUrl(spec)}`], options);
     const id = /Member\s+([0-9a-f]+)\s+added/.exec(out.stdout)?.[1];
     const initialCluster = /ETCD_INITIAL_CLUSTER="([^"]*)"/.exec(out.stdout)?.[1];
     if (!id || initialCluster === undefined) throw new EtcdHarnessError(`etcd harness: unexpected 'member add' output:\n${out.stdout}`);
     return { id, initialCluster };
   }
 
-  /** `member remove` by member name (looked up in `member list`) or hex ID. */
-  async memberRemove(nameOrId: string, options: EtcdctlOptions = {}): Promise<void> {
+  /** `member remove` by member name (looked up in `member list`) or hex ID; retries like {@link memberAdd}. */
+  async memberRemove(nameOrId: string, options: EtcdctlOptions & { readonly reconfigTimeoutMs?: number } = {}): Promise<void> {
     const members = await this.memberList(options);
     const target = members.find((m) => m.name === nameOrId) ?? members.find((m) => m.id === nameOrId);
     if (!target) throw new EtcdHarnessError(`etcd harness: ${nameOrId} is not in member list (${members.map((m) => m.name || m.id).join(", ")})`);
-    await this.etcdctlOk(["member", "remove", target.id], options);
+    await this.reconfigure(["member", "remove", target.id], options);
+  }
+
+  /**
+   * Runs a membership change, retrying while etcd's `--strict-reconfig-check` (on by default)
+   * refuses it: etcd only reconfigures once the remaining voters have been connected to the leader
+   * for 5 s, so a change right after a restart is rejected. Those errors guarantee nothing was
+   * applied, so a retry cannot add or remove twice; any other error fails at once.
+   */
+  private async reconfigure(args: readonly string[], options: EtcdctlOptions & { readonly reconfigTimeoutMs?: number }): Promise<CommandResult> {
+    const deadline = Date.now() + (options.reconfigTimeoutMs ?? 20_000);
+    for (;;) {
+      try {
+        return await this.etcdctlOk(args, options);
+      } catch (err) {
+        const refusedForNow = /unhealthy cluster|not enough started members/.test((err as Error).message);
+        if (!refusedForNow || Date.now() >= deadline) throw err;
+        await sleep(500);
+      }
+    }
   }
 
   /**
@@ -809,12 +835,19 @@ export class EtcdTestCluster {
           throw new EtcdHarnessError(`etcd harness: ${name} ${how} while waiting for health\n${this.logTails([name])}`);
         }
       }
-      const results = await Promise.all(
+      const poll = Promise.all(
         targets.map(async (name) => {
           const r = await this.etcdctl(["endpoint", "health"], { endpoints: [name], dialTimeoutMs: 1000, commandTimeoutMs: 2000 });
           return [name, r.exitCode === 0 ? "" : (r.stderr || r.stdout).trim() || `exit ${r.exitCode}`] as const;
         }),
       );
+      // A member dying mid-poll ends the round at once (the check at the top of the loop then
+      // reports it) instead of after etcdctl's dial timeout against a port nobody listens on.
+      const results = await Promise.race([poll, this.anyExit(targets).then(() => undefined)]);
+      if (results === undefined) {
+        poll.catch(() => undefined);
+        continue;
+      }
       last = new Map(results.filter(([, problem]) => problem !== ""));
       if (last.size === 0) return;
       const remaining = deadline - Date.now();
@@ -1070,16 +1103,23 @@ export class EtcdTestCluster {
     // the members) instead of hanging jest; terminate() re-references while it waits for an exit.
     child.unref();
     rt.child = child;
+    let settleExit: (info: ExitInfo) => void = () => undefined;
     rt.exited = new Promise<ExitInfo>((resolve) => {
-      child.once("exit", (code, signal) => {
+      settleExit = (info) => {
         reg.children.delete(child);
-        rt.lastExit = { code, signal };
-        resolve(rt.lastExit);
-      });
+        rt.lastExit = info;
+        resolve(info);
+      };
+      child.once("exit", (code, signal) => settleExit({ code, signal }));
     });
     await new Promise<void>((resolve, reject) => {
       child.once("spawn", () => resolve());
-      child.once("error", (err) => reject(new EtcdHarnessError(`etcd harness: cannot start ${spec.name}: ${err.message}`)));
+      child.once("error", (err) => {
+        // A process that never started emits no "exit"; settle it here so cleanup() cannot wait forever.
+        rt.child = undefined;
+        settleExit({ code: null, signal: null });
+        reject(new EtcdHarnessError(`etcd harness: cannot start ${spec.name}: ${err.message}`));
+      });
     });
     // Later "error" events (e.g. a kill racing exit) must not crash the test process.
     child.on("error", () => undefined);
@@ -1107,6 +1147,12 @@ export class EtcdTestCluster {
     }
     child.kill("SIGKILL");
     await rt.exited;
+  }
+
+  /** Resolves when any of the named members' current process exits (never, if none is running). */
+  private anyExit(names: readonly string[]): Promise<void> {
+    const exits = names.map((n) => this.runtime(n)).filter((rt) => rt.exited !== undefined).map((rt) => rt.exited as Promise<ExitInfo>);
+    return Promise.race(exits).then(() => undefined);
   }
 
   private logTails(names: readonly string[]): string {

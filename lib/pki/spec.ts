@@ -1,0 +1,328 @@
+import { ConfigError } from "../errors";
+import { host, parseIpv4Cidr } from "../network/cidr";
+
+/**
+ * The certificate spec model: plain data for every certificate of the control plane, built by pure
+ * functions from the cluster's facts. Issuers (the Terraform tls provider, AWS Private CA, openssl in
+ * tests) turn the same specs into certificates, so nothing about a certificate is written twice.
+ */
+
+/** Key algorithms. */
+export enum KeyAlgorithm {
+  /** ECDSA on P-256: small, fast, accepted by Kubernetes and etcd. */
+  ECDSA_P256 = "ECDSA_P256",
+  /** RSA 2048. */
+  RSA_2048 = "RSA_2048",
+  /** RSA 4096. */
+  RSA_4096 = "RSA_4096",
+}
+
+/** Key usages and extended key usages, named as the Terraform tls provider names them. */
+export enum KeyUsage {
+  DIGITAL_SIGNATURE = "digital_signature",
+  KEY_ENCIPHERMENT = "key_encipherment",
+  CERT_SIGNING = "cert_signing",
+  CRL_SIGNING = "crl_signing",
+  SERVER_AUTH = "server_auth",
+  CLIENT_AUTH = "client_auth",
+}
+
+/** What a certificate is for. */
+export enum CertificateKind {
+  CA = "CA",
+  SERVER = "SERVER",
+  CLIENT = "CLIENT",
+  /** Server and client at once (etcd server and peer certificates). */
+  SERVER_AND_CLIENT = "SERVER_AND_CLIENT",
+}
+
+/** The usages of each kind (field guide §5). */
+export const USAGES: Record<CertificateKind, readonly KeyUsage[]> = {
+  [CertificateKind.CA]: [KeyUsage.CERT_SIGNING, KeyUsage.CRL_SIGNING, KeyUsage.DIGITAL_SIGNATURE, KeyUsage.KEY_ENCIPHERMENT],
+  [CertificateKind.SERVER]: [KeyUsage.DIGITAL_SIGNATURE, KeyUsage.KEY_ENCIPHERMENT, KeyUsage.SERVER_AUTH],
+  [CertificateKind.CLIENT]: [KeyUsage.DIGITAL_SIGNATURE, KeyUsage.KEY_ENCIPHERMENT, KeyUsage.CLIENT_AUTH],
+  [CertificateKind.SERVER_AND_CLIENT]: [KeyUsage.DIGITAL_SIGNATURE, KeyUsage.KEY_ENCIPHERMENT, KeyUsage.SERVER_AUTH, KeyUsage.CLIENT_AUTH],
+};
+
+/** One certificate. */
+export interface CertificateSpec {
+  /** Stable id, also the construct id suffix: `kubernetes-ca`, `apiserver-apiserver-0`, `etcd-peer-etcd-1`. */
+  readonly id: string;
+  /** Subject common name. */
+  readonly commonName: string;
+  /** Subject organizations (Kubernetes groups). */
+  readonly organizations: readonly string[];
+  /** DNS subject alternative names. */
+  readonly dnsNames: readonly string[];
+  /** IP subject alternative names. */
+  readonly ipAddresses: readonly string[];
+  /** Kind (drives usages). */
+  readonly kind: CertificateKind;
+  /** Key usages and extended key usages. */
+  readonly usages: readonly KeyUsage[];
+  /** Id of the signing CA spec; undefined for a self-signed CA. */
+  readonly signer?: string;
+  /** Validity in hours. */
+  readonly validityHours: number;
+  /** Re-issue this many hours before expiry (on the next apply inside the window). */
+  readonly earlyRenewalHours: number;
+  /** Key algorithm. */
+  readonly keyAlgorithm: KeyAlgorithm;
+  /** File stem on nodes, relative to the PKI directory: `ca`, `apiserver`, `etcd/peer`. */
+  readonly fileStem: string;
+}
+
+/** A non-certificate key pair (the service-account signing key). */
+export interface KeyPairSpec {
+  /** Stable id. */
+  readonly id: string;
+  /** Algorithm. */
+  readonly keyAlgorithm: KeyAlgorithm;
+  /** File stem on nodes (`sa` → sa.key, sa.pub). */
+  readonly fileStem: string;
+}
+
+/** What goes to one node slot: certificates with keys, CA certificates (no CA key unless listed), key pairs. */
+export interface SecretBundleSpec {
+  /** Slot name (`apiserver-0`, `etcd-2`). */
+  readonly slot: string;
+  /** Certificates whose cert and key go to the slot. */
+  readonly certificates: readonly string[];
+  /** CAs whose certificate (only) goes to the slot. */
+  readonly caCertificates: readonly string[];
+  /** CAs whose private key also goes to the slot (the Kubernetes CA for the controller-manager's signer). */
+  readonly caKeys: readonly string[];
+  /** Key pairs that go to the slot. */
+  readonly keyPairs: readonly string[];
+}
+
+/** Everything the control plane's PKI consists of. */
+export interface ClusterCertificateSet {
+  readonly cas: readonly CertificateSpec[];
+  readonly leaves: readonly CertificateSpec[];
+  readonly keyPairs: readonly KeyPairSpec[];
+  readonly bundles: readonly SecretBundleSpec[];
+}
+
+/** An API server slot as the PKI needs it. */
+export interface ApiServerSlotFacts {
+  readonly name: string;
+  readonly privateIp: string;
+}
+
+/** An etcd member as the PKI needs it. */
+export interface EtcdMemberFacts {
+  readonly name: string;
+  readonly privateIp: string;
+  readonly dnsName?: string;
+}
+
+/** The cluster facts certificates are built from. */
+export interface ClusterFacts {
+  /** Cluster name. */
+  readonly clusterName: string;
+  /** API server slots. */
+  readonly apiServers: readonly ApiServerSlotFacts[];
+  /** etcd members. */
+  readonly etcdMembers: readonly EtcdMemberFacts[];
+  /** Whether etcd runs on the API server nodes (members named like API slots). */
+  readonly stackedEtcd: boolean;
+  /** Every DNS name clients use for the API (load balancers, Route 53 names); may be tokens. */
+  readonly apiServerNames: readonly string[];
+  /** Service CIDR: its first address is the `kubernetes` service IP. */
+  readonly serviceCidr: string;
+  /** Cluster DNS domain. */
+  readonly clusterDomain: string;
+}
+
+/** Validity and algorithm policy. */
+export interface PkiPolicy {
+  /** @default KeyAlgorithm.ECDSA_P256 */
+  readonly keyAlgorithm?: KeyAlgorithm;
+  /** CA validity in hours. @default 87600 (10 years) */
+  readonly caValidityHours?: number;
+  /** Leaf validity in hours, at most 8760 (1 year). @default 8760 */
+  readonly leafValidityHours?: number;
+  /** Leaf early renewal in hours. @default 720 (30 days) */
+  readonly leafEarlyRenewalHours?: number;
+  /** CA early renewal in hours. @default 8760 (1 year: a year to roll the new CA out) */
+  readonly caEarlyRenewalHours?: number;
+}
+
+/** Organization of cluster administrators (kubeadm ≥ 1.29; not system:masters, which RBAC cannot revoke). */
+export const CLUSTER_ADMINS_GROUP = "kubeadm:cluster-admins";
+
+/** Spec ids of the CAs. */
+export const CA_IDS = { kubernetes: "kubernetes-ca", etcd: "etcd-ca", frontProxy: "front-proxy-ca" } as const;
+
+/** The first address of `serviceCidr`: the `kubernetes` service's cluster IP. */
+export function kubernetesServiceIp(serviceCidr: string): string {
+  const block = parseIpv4Cidr("serviceCidr", serviceCidr);
+  if (block.size < 4) {
+    throw new ConfigError("serviceCidr", serviceCidr, "cannot hold the kubernetes service IP and any other service", "use a /28 or larger, e.g. 10.96.0.0/12");
+  }
+  return host(block, 1);
+}
+
+/** The five in-cluster names of the API server. */
+export function kubernetesServiceNames(clusterDomain: string): string[] {
+  return ["kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster", `kubernetes.default.svc.${clusterDomain}`];
+}
+
+/** Validates a PKI policy and fills defaults. */
+export function resolvePolicy(policy: PkiPolicy = {}): Required<PkiPolicy> {
+  const p = {
+    keyAlgorithm: policy.keyAlgorithm ?? KeyAlgorithm.ECDSA_P256,
+    caValidityHours: policy.caValidityHours ?? 87600,
+    leafValidityHours: policy.leafValidityHours ?? 8760,
+    leafEarlyRenewalHours: policy.leafEarlyRenewalHours ?? 720,
+    caEarlyRenewalHours: policy.caEarlyRenewalHours ?? 8760,
+  };
+  if (!Object.values(KeyAlgorithm).includes(p.keyAlgorithm)) {
+    throw new ConfigError("pki.keyAlgorithm", p.keyAlgorithm, "is not a supported key algorithm", "use KeyAlgorithm.ECDSA_P256, RSA_2048 or RSA_4096");
+  }
+  const int = (prop: string, v: number, min: number, max: number, fix: string) => {
+    if (!Number.isInteger(v) || v < min || v > max) throw new ConfigError(prop, v, `must be a whole number of hours from ${min} to ${max}`, fix);
+  };
+  int("pki.leafValidityHours", p.leafValidityHours, 24, 8760, "leaf certificates live at most 1 year (8760 h): use 8760 and let early renewal re-issue them");
+  int("pki.caValidityHours", p.caValidityHours, 8760, 876000, "use 87600 (10 years)");
+  int("pki.leafEarlyRenewalHours", p.leafEarlyRenewalHours, 1, 8760, "use 720 (30 days)");
+  int("pki.caEarlyRenewalHours", p.caEarlyRenewalHours, 1, 876000, "use 8760 (1 year)");
+  if (p.leafEarlyRenewalHours >= p.leafValidityHours) {
+    throw new ConfigError("pki.leafEarlyRenewalHours", p.leafEarlyRenewalHours, `must be shorter than pki.leafValidityHours (${p.leafValidityHours}), or every apply re-issues`, `use at most ${Math.floor(p.leafValidityHours / 2)}`);
+  }
+  if (p.caEarlyRenewalHours >= p.caValidityHours) {
+    throw new ConfigError("pki.caEarlyRenewalHours", p.caEarlyRenewalHours, `must be shorter than pki.caValidityHours (${p.caValidityHours})`, `use at most ${Math.floor(p.caValidityHours / 2)}`);
+  }
+  if (p.leafValidityHours > p.caValidityHours - p.caEarlyRenewalHours) {
+    throw new ConfigError("pki.leafValidityHours", p.leafValidityHours, "outlives the CA's renewal point", "shorten leaf validity or lengthen the CA's");
+  }
+  return p;
+}
+
+const DNS_DOMAIN = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
+
+/**
+ * Builds every certificate spec of the control plane from the cluster's facts.
+ */
+export function buildClusterCertificates(facts: ClusterFacts, policy: PkiPolicy = {}): ClusterCertificateSet {
+  const p = resolvePolicy(policy);
+  if (!DNS_DOMAIN.test(facts.clusterDomain)) {
+    throw new ConfigError("clusterDomain", facts.clusterDomain, "is not a lower-case DNS domain", 'use "cluster.local"');
+  }
+  const serviceIp = kubernetesServiceIp(facts.serviceCidr);
+  const alg = p.keyAlgorithm;
+  const ca = (id: string, commonName: string, fileStem: string): CertificateSpec => ({
+    id,
+    commonName,
+    organizations: [],
+    dnsNames: [],
+    ipAddresses: [],
+    kind: CertificateKind.CA,
+    usages: USAGES[CertificateKind.CA],
+    validityHours: p.caValidityHours,
+    earlyRenewalHours: p.caEarlyRenewalHours,
+    keyAlgorithm: alg,
+    fileStem,
+  });
+  const leaf = (
+    id: string,
+    signer: string,
+    kind: CertificateKind,
+    commonName: string,
+    fileStem: string,
+    extra: { organizations?: string[]; dnsNames?: string[]; ipAddresses?: string[] } = {},
+  ): CertificateSpec => ({
+    id,
+    commonName,
+    organizations: extra.organizations ?? [],
+    dnsNames: dedupe(extra.dnsNames ?? []),
+    ipAddresses: dedupe(extra.ipAddresses ?? []),
+    kind,
+    usages: USAGES[kind],
+    signer,
+    validityHours: p.leafValidityHours,
+    earlyRenewalHours: p.leafEarlyRenewalHours,
+    keyAlgorithm: alg,
+    fileStem,
+  });
+
+  const cas = [
+    ca(CA_IDS.kubernetes, "kubernetes", "ca"),
+    ca(CA_IDS.etcd, "etcd-ca", "etcd/ca"),
+    ca(CA_IDS.frontProxy, "front-proxy-ca", "front-proxy-ca"),
+  ];
+  const K = CertificateKind;
+  const shared = [
+    leaf("apiserver-kubelet-client", CA_IDS.kubernetes, K.CLIENT, "kube-apiserver-kubelet-client", "apiserver-kubelet-client", { organizations: [CLUSTER_ADMINS_GROUP] }),
+    leaf("front-proxy-client", CA_IDS.frontProxy, K.CLIENT, "front-proxy-client", "front-proxy-client"),
+    leaf("apiserver-etcd-client", CA_IDS.etcd, K.CLIENT, "kube-apiserver-etcd-client", "apiserver-etcd-client"),
+    leaf("controller-manager", CA_IDS.kubernetes, K.CLIENT, "system:kube-controller-manager", "controller-manager"),
+    leaf("scheduler", CA_IDS.kubernetes, K.CLIENT, "system:kube-scheduler", "scheduler"),
+    leaf("admin", CA_IDS.kubernetes, K.CLIENT, "kubernetes-admin", "admin", { organizations: [CLUSTER_ADMINS_GROUP] }),
+    leaf("etcd-healthcheck-client", CA_IDS.etcd, K.CLIENT, "kube-etcd-healthcheck-client", "etcd/healthcheck-client"),
+  ];
+  const apiServing = facts.apiServers.map((slot) =>
+    leaf(`apiserver-${slot.name}`, CA_IDS.kubernetes, K.SERVER, "kube-apiserver", "apiserver", {
+      dnsNames: [`${facts.clusterName}-${slot.name}`, ...facts.apiServerNames, ...kubernetesServiceNames(facts.clusterDomain), "localhost"],
+      ipAddresses: [slot.privateIp, serviceIp, "127.0.0.1"],
+    }),
+  );
+  const etcdCerts = facts.etcdMembers.flatMap((m) => {
+    const names = [m.name, ...(m.dnsName ? [m.dnsName] : [])];
+    return [
+      leaf(`etcd-server-${m.name}`, CA_IDS.etcd, K.SERVER_AND_CLIENT, m.name, "etcd/server", {
+        dnsNames: [...names, "localhost"],
+        ipAddresses: [m.privateIp, "127.0.0.1"],
+      }),
+      leaf(`etcd-peer-${m.name}`, CA_IDS.etcd, K.SERVER_AND_CLIENT, m.name, "etcd/peer", { dnsNames: names, ipAddresses: [m.privateIp] }),
+    ];
+  });
+  const keyPairs: KeyPairSpec[] = [{ id: "service-account", keyAlgorithm: alg, fileStem: "sa" }];
+
+  const apiBundle = (slot: ApiServerSlotFacts): SecretBundleSpec => ({
+    slot: slot.name,
+    certificates: [
+      `apiserver-${slot.name}`,
+      "apiserver-kubelet-client",
+      "front-proxy-client",
+      "apiserver-etcd-client",
+      "controller-manager",
+      "scheduler",
+      ...(facts.stackedEtcd ? [`etcd-server-${slot.name}`, `etcd-peer-${slot.name}`, "etcd-healthcheck-client"] : []),
+    ],
+    caCertificates: [CA_IDS.kubernetes, CA_IDS.etcd, CA_IDS.frontProxy],
+    // The controller-manager signs kubelet serving and client CSRs with the Kubernetes CA.
+    caKeys: [CA_IDS.kubernetes],
+    keyPairs: ["service-account"],
+  });
+  const bundles: SecretBundleSpec[] = facts.apiServers.map(apiBundle);
+  if (!facts.stackedEtcd) {
+    for (const m of facts.etcdMembers) {
+      bundles.push({
+        slot: m.name,
+        certificates: [`etcd-server-${m.name}`, `etcd-peer-${m.name}`, "etcd-healthcheck-client"],
+        caCertificates: [CA_IDS.etcd],
+        caKeys: [],
+        keyPairs: [],
+      });
+    }
+  } else {
+    const slots = new Set(facts.apiServers.map((s) => s.name));
+    for (const m of facts.etcdMembers) {
+      if (!slots.has(m.name)) throw new ConfigError("etcd.members", m.name, "stacked etcd members must be named after the API server slots they run on", "pass the API server slots as members");
+    }
+  }
+  return { cas, leaves: [...shared, ...apiServing, ...etcdCerts], keyPairs, bundles };
+}
+
+/** Looks a spec up by id. */
+export function specById(set: ClusterCertificateSet, id: string): CertificateSpec {
+  const spec = [...set.cas, ...set.leaves].find((s) => s.id === id);
+  if (!spec) throw new Error(`no certificate spec ${id}`);
+  return spec;
+}
+
+function dedupe(values: readonly string[]): string[] {
+  return [...new Set(values)];
+}
