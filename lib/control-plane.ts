@@ -8,6 +8,10 @@ import { ApiLoadBalancer, EndpointAccess } from "./loadbalancer/api-load-balance
 import { Ipv4Block, formatCidr, overlaps, parseIpv4Cidr } from "./network/cidr";
 import { ControlPlaneNetwork, INetwork, NatGatewayMode } from "./network/network";
 import { ClusterEncryptionKey, IEncryptionKey } from "./security/encryption-key";
+import { NodeRole } from "./compute/node-role";
+import { ClusterPki } from "./pki/cluster-pki";
+import { ICertificateIssuer } from "./pki/issuer";
+import { KeyAlgorithm } from "./pki/spec";
 import { ControlPlaneSecurityGroups } from "./security/security-groups";
 import { checkClusterName, checkKubernetesVersion, checkTags, isUnresolved } from "./validate";
 import { RESERVED_TAG_COUNT } from "./tags";
@@ -174,12 +178,38 @@ export interface HaControlPlaneProps {
   readonly clusterDomain?: string;
 
   /**
+   * Certificate issuer.
+   * @default - the Terraform tls provider (keys in Terraform state: use an encrypted backend)
+   */
+  readonly certificateIssuer?: ICertificateIssuer;
+  /**
+   * Key algorithm of every certificate and the service-account key.
+   * @default KeyAlgorithm.ECDSA_P256
+   */
+  readonly certificateKeyAlgorithm?: KeyAlgorithm;
+  /**
+   * CA validity in hours.
+   * @default 87600 (10 years)
+   */
+  readonly caValidityHours?: number;
+  /**
+   * Leaf certificate validity in hours (at most 8760).
+   * @default 8760 (1 year)
+   */
+  readonly leafCertificateValidityHours?: number;
+  /**
+   * Hours before expiry a `cdktf deploy` re-issues a leaf certificate.
+   * @default 720 (30 days)
+   */
+  readonly leafCertificateEarlyRenewalHours?: number;
+
+  /**
    * KMS key for volumes (and node secrets).
    * @default - a new key with rotation
    */
   readonly kmsKeyArn?: string;
   /**
-   * Tags for every resource (at most 45: the library adds up to 5).
+   * Tags for every resource (at most 44: the library adds up to 6).
    * @default - none
    */
   readonly tags?: Readonly<Record<string, string>>;
@@ -216,6 +246,8 @@ export class HaControlPlane extends Construct {
   public readonly etcd: EtcdCluster;
   /** Security group worker nodes must carry to join. */
   public readonly workerSecurityGroupId: string;
+  /** The cluster PKI. */
+  public readonly pki: ClusterPki;
 
   constructor(scope: Construct, id: string, props: HaControlPlaneProps) {
     super(scope, id);
@@ -244,7 +276,7 @@ export class HaControlPlane extends Construct {
       if (props.etcdMemberCount !== undefined && props.etcdMemberCount !== apiCount) {
         throw new ConfigError("etcdMemberCount", props.etcdMemberCount, `stacked etcd runs one member per API server (${apiCount})`, "drop etcdMemberCount or set apiServerCount to the member count");
       }
-      checkMemberCount("apiServerCount (stacked etcd: one member per API server)", apiCount, props.allowNonHaEtcd ?? false);
+      checkMemberCount("apiServerCount", apiCount, props.allowNonHaEtcd ?? false, " (stacked etcd runs one member per API server)");
     }
     this.clusterName = props.clusterName;
     this.kubernetesVersion = version.replace(/^v/, "");
@@ -297,6 +329,7 @@ export class HaControlPlane extends Construct {
     });
 
     const stacked = topology === EtcdTopology.STACKED;
+    const secretPrefix = `${props.clusterName}/control-plane`;
     this.apiServers = new ApiServerNodes(this, "ApiServers", {
       clusterName: props.clusterName,
       network: this.network,
@@ -310,6 +343,7 @@ export class HaControlPlane extends Construct {
       amiId: props.amiId,
       metadataHopLimit: props.metadataHopLimit,
       stackedEtcd: stacked,
+      secretPrefix,
       tags: props.tags,
     });
     this.etcd = new EtcdCluster(this, "Etcd", {
@@ -330,6 +364,31 @@ export class HaControlPlane extends Construct {
       protectDataVolumes: props.protectEtcdDataVolumes,
       privateHostedZoneId: props.etcdPrivateHostedZoneId,
       memberDomain: props.etcdMemberDomain,
+      secretPrefix,
+      tags: props.tags,
+    });
+
+    const readers: Record<string, NodeRole> = {};
+    this.apiServers.slots.forEach((slot) => (readers[slot.name] = this.apiServers.role));
+    this.etcd.roles.forEach((role, i) => (readers[this.etcd.members[i].name] = role));
+    this.pki = new ClusterPki(this, "Pki", {
+      facts: {
+        clusterName: props.clusterName,
+        apiServers: this.apiServers.slots.map((s) => ({ name: s.name, privateIp: s.privateIp })),
+        etcdMembers: this.etcd.members,
+        stackedEtcd: stacked,
+        apiServerNames: this.endpoint.serverNames,
+        serviceCidr: this.serviceCidr,
+        clusterDomain: this.clusterDomain,
+      },
+      encryptionKey: this.encryptionKey,
+      secretReaders: readers,
+      issuer: props.certificateIssuer,
+      keyAlgorithm: props.certificateKeyAlgorithm,
+      caValidityHours: props.caValidityHours,
+      leafValidityHours: props.leafCertificateValidityHours,
+      leafEarlyRenewalHours: props.leafCertificateEarlyRenewalHours,
+      adminServerUrl: `https://${this.endpoint.publicHost ?? this.endpoint.internalHost}:${this.endpoint.port}`,
       tags: props.tags,
     });
 

@@ -18,3 +18,6 @@ export * from "./bootstrap/node-user-data";
 export { CLUSTER_TAG, ROLE_TAG, SLOT_TAG } from "./tags";
 export * from "./pki/spec";
 export * from "./pki/openssl";
+export * from "./pki/issuer";
+export * from "./pki/kubeconfig";
+export * from "./pki/cluster-pki";

@@ -10,8 +10,8 @@ export const ROLE_TAG = "ha-control-plane/role";
 /** Tag key naming the slot (`apiserver-0`, `etcd-2`). */
 export const SLOT_TAG = "ha-control-plane/slot";
 
-/** How many tags the library adds to one resource at most (Name, cluster, role, slot, kubernetes.io). */
-export const RESERVED_TAG_COUNT = 5;
+/** How many tags the library adds to one resource at most (Name, cluster, kubernetes.io, role, slot, purpose). */
+export const RESERVED_TAG_COUNT = 6;
 
 /** The Kubernetes cloud-provider ownership tag key for `clusterName`. */
 export function kubernetesClusterTag(clusterName: string): string {

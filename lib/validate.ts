@@ -120,7 +120,7 @@ export function checkAmiId(prop: string, value: string): void {
 /** Kubernetes version `1.xx.y` (optionally with a leading v). */
 export function checkKubernetesVersion(prop: string, value: string): void {
   if (isUnresolved(value)) return;
-  const m = /^v?1\.(\d+)\.(\d+)$/.exec(value ?? "");
+  const m = /^v?1\.(0|[1-9]\d*)\.(0|[1-9]\d*)$/.exec(value ?? "");
   if (!m || Number(m[1]) < 29) {
     throw new ConfigError(prop, value, "must be a Kubernetes release 1.29.0 or newer, written MAJOR.MINOR.PATCH", 'use for example "1.31.4"');
   }

@@ -28,6 +28,17 @@ export interface NodeBootInput {
    * @default "/var/lib/etcd"
    */
   readonly dataMountPath?: string;
+  /**
+   * Secrets Manager name prefix of node secrets: the node reads `<prefix>/<slot>` after claiming its
+   * slot, and again hourly to pick up renewed certificates.
+   * @default - no secrets are fetched
+   */
+  readonly secretPrefix?: string;
+  /**
+   * Where certificates and keys are written.
+   * @default "/etc/kubernetes/pki"
+   */
+  readonly pkiDir?: string;
 }
 
 /** Where the rendered files go on the node. */
@@ -37,17 +48,34 @@ export const NODE_PATHS = {
   claimUnit: "/etc/systemd/system/ha-claim-slot.service",
   chronySources: "/etc/chrony/sources.d/amazon-time-sync.sources",
   chronyConf: "/etc/chrony/conf.d/amazon-time-sync.conf",
+  fetchScript: "/usr/local/sbin/ha-fetch-secrets",
+  fetchUnit: "/etc/systemd/system/ha-fetch-secrets.service",
+  fetchTimer: "/etc/systemd/system/ha-fetch-secrets.timer",
 } as const;
 
 /** EC2 user data limit (raw, before base64). */
 export const USER_DATA_LIMIT_BYTES = 16 * 1024;
 
-let claimScript: string | undefined;
+const scripts = new Map<string, string>();
 
-/** The slot-claim script (`lib/bootstrap/scripts/ha-claim-slot.sh`), read once on first use. */
+/** A script of `lib/bootstrap/scripts/`, read once on first use. */
+export function nodeScript(name: "ha-claim-slot.sh" | "ha-fetch-secrets.sh"): string {
+  let text = scripts.get(name);
+  if (text === undefined) {
+    text = readFileSync(path.join(__dirname, "scripts", name), "utf8");
+    scripts.set(name, text);
+  }
+  return text;
+}
+
+/** The slot-claim script (`lib/bootstrap/scripts/ha-claim-slot.sh`). */
 export function claimSlotScript(): string {
-  claimScript ??= readFileSync(path.join(__dirname, "scripts", "ha-claim-slot.sh"), "utf8");
-  return claimScript;
+  return nodeScript("ha-claim-slot.sh");
+}
+
+/** The secret-fetch script (`lib/bootstrap/scripts/ha-fetch-secrets.sh`). */
+export function fetchSecretsScript(): string {
+  return nodeScript("ha-fetch-secrets.sh");
 }
 
 /** Quotes a value for a shell env file (tokens are quoted as-is: they resolve to plain ids). */
@@ -63,6 +91,8 @@ export function renderNodeEnv(input: NodeBootInput): string {
     SLOT_NAME: input.slotName ?? "",
     DATA_VOLUME: input.dataVolume ?? "none",
     DATA_MOUNT: input.dataMountPath ?? "/var/lib/etcd",
+    SECRET_PREFIX: input.secretPrefix ?? "",
+    PKI_DIR: input.pkiDir ?? "/etc/kubernetes/pki",
   };
   return Object.entries(vars)
     .map(([k, v]) => `${k}=${shellQuote(v)}`)
@@ -107,12 +137,50 @@ export function renderClaimUnit(): string {
   ].join("\n");
 }
 
+/** The unit that writes the node's certificates after the slot is claimed. */
+export function renderFetchUnit(): string {
+  return [
+    "[Unit]",
+    "Description=Write this node's certificates and keys from Secrets Manager",
+    "Requires=ha-claim-slot.service",
+    "After=ha-claim-slot.service",
+    "Before=etcd.service kubelet.service",
+    "",
+    "[Service]",
+    "Type=oneshot",
+    `ExecStart=${NODE_PATHS.fetchScript}`,
+    "StandardOutput=journal",
+    "StandardError=journal",
+    "",
+    "[Install]",
+    "WantedBy=multi-user.target",
+    "",
+  ].join("\n");
+}
+
+/** Hourly re-fetch, so certificates re-issued inside their renewal window reach the node. */
+export function renderFetchTimer(): string {
+  return [
+    "[Unit]",
+    "Description=Refresh this node's certificates hourly",
+    "",
+    "[Timer]",
+    "OnBootSec=1h",
+    "OnUnitActiveSec=1h",
+    "RandomizedDelaySec=5m",
+    "",
+    "[Install]",
+    "WantedBy=timers.target",
+    "",
+  ].join("\n");
+}
+
 /**
  * The node's cloud-config: time sync, slot claim at every boot, no SSH keys or passwords
  * (Session Manager instead).
  */
 export function renderNodeUserData(input: NodeBootInput): string {
-  const doc = {
+  const doc: { write_files: Array<Record<string, string>>; runcmd: string[][]; [key: string]: unknown } = {
     ssh_pwauth: false,
     disable_root: true,
     packages: ["chrony"],
@@ -129,5 +197,13 @@ export function renderNodeUserData(input: NodeBootInput): string {
       ["systemctl", "enable", "--now", "ha-claim-slot.service"],
     ],
   };
+  if (input.secretPrefix !== undefined) {
+    doc.write_files.push(
+      { path: NODE_PATHS.fetchScript, permissions: "0755", owner: "root:root", content: fetchSecretsScript() },
+      { path: NODE_PATHS.fetchUnit, permissions: "0644", owner: "root:root", content: renderFetchUnit() },
+      { path: NODE_PATHS.fetchTimer, permissions: "0644", owner: "root:root", content: renderFetchTimer() },
+    );
+    doc.runcmd.push(["systemctl", "enable", "--now", "ha-fetch-secrets.service", "ha-fetch-secrets.timer"]);
+  }
   return `#cloud-config\n${stringify(doc, { lineWidth: 0 })}`;
 }

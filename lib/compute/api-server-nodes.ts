@@ -88,6 +88,11 @@ export interface ApiServerNodesProps {
    */
   readonly stackedEtcd?: boolean;
   /**
+   * Secrets Manager prefix of node secrets (see `ClusterPki.secretPrefix`).
+   * @default - nodes fetch no secrets
+   */
+  readonly secretPrefix?: string;
+  /**
    * Raw user data (cloud-config) of API server nodes.
    * @default - `renderNodeUserData` for the `apiserver` role: time sync and slot claim
    */
@@ -137,6 +142,9 @@ export class ApiServerNodes extends Construct {
       throw new ConfigError("apiServerCount", count, "a single API server is not highly available", "use 3, or set allowSingleApiServer: true for a throw-away cluster");
     }
     const zones = props.network.privateSubnets.length;
+    if (zones === 0) {
+      throw new ConfigError("network.privateSubnets", [], "API servers need private subnets", "pass at least one private subnet per zone");
+    }
     if (count >= zones && count % zones !== 0) {
       throw new ConfigError(
         "apiServerCount",
@@ -190,7 +198,7 @@ export class ApiServerNodes extends Construct {
     }
 
     const name = deriveName([props.clusterName, API_SERVER_ROLE], NAME_RULES.autoscalingGroup);
-    const imageId = resolveAmi(this, "Ami", "apiServerAmiId", props.amiId, instanceType);
+    const imageId = resolveAmi(this, "Ami", "amiId", props.amiId, instanceType);
     const instanceTags = tags.of(`${props.clusterName}-${API_SERVER_ROLE}`, { role: API_SERVER_ROLE });
     this.launchTemplate = nodeLaunchTemplate(this, "LaunchTemplate", {
       clusterName: props.clusterName,
@@ -205,6 +213,7 @@ export class ApiServerNodes extends Construct {
           clusterName: props.clusterName,
           nodeRole: API_SERVER_ROLE,
           dataVolume: props.stackedEtcd ? "by-slot" : "none",
+          secretPrefix: props.secretPrefix,
         }),
       kmsKeyArn: props.encryptionKey.keyArn,
       rootVolumeSizeGiB: rootSize,

@@ -48,6 +48,8 @@ export class NodeRole extends Construct {
   /** The instance profile to put in launch templates. */
   public readonly instanceProfile: IamInstanceProfile;
   private readonly statements: PolicyStatement[] = [];
+  private readonly secretArns: string[] = [];
+  private readonly secretKeyArns = new Set<string>();
 
   constructor(scope: Construct, id: string, props: NodeRoleProps) {
     super(scope, id);
@@ -86,13 +88,36 @@ export class NodeRole extends Construct {
     this.statements.push(statement);
   }
 
+  /**
+   * Lets the node read `secretArn` (and decrypt it with `kmsKeyArn`, only through Secrets Manager).
+   * Grants accumulate into one statement per action set.
+   */
+  public grantSecretRead(secretArn: string, kmsKeyArn: string): void {
+    this.secretArns.push(secretArn);
+    this.secretKeyArns.add(kmsKeyArn);
+  }
+
   /** The statements added so far (for tests and the policy pack). */
   public get policyStatements(): readonly PolicyStatement[] {
-    return [...this.statements];
+    return [...this.statements, ...this.secretStatements()];
+  }
+
+  private secretStatements(): PolicyStatement[] {
+    if (this.secretArns.length === 0) return [];
+    return [
+      { sid: "ReadOwnSecrets", actions: ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"], resources: [...this.secretArns] },
+      {
+        sid: "DecryptOwnSecrets",
+        actions: ["kms:Decrypt"],
+        resources: [...this.secretKeyArns],
+        condition: { StringLike: { "kms:ViaService": "secretsmanager.*.amazonaws.com" } },
+      },
+    ];
   }
 
   private renderPolicy(): string {
-    const statements = this.statements.length > 0 ? this.statements : [{ sid: "DescribeSelf", actions: ["ec2:DescribeTags"], resources: ["*"] }];
+    const all = this.policyStatements;
+    const statements = all.length > 0 ? all : [{ sid: "DescribeSelf", actions: ["ec2:DescribeTags"], resources: ["*"] }];
     return JSON.stringify({
       Version: "2012-10-17",
       Statement: statements.map((s) => ({

@@ -137,6 +137,11 @@ export interface EtcdClusterProps {
    */
   readonly memberDomain?: string;
   /**
+   * Secrets Manager prefix of node secrets (see `ClusterPki.secretPrefix`).
+   * @default - members fetch no secrets
+   */
+  readonly secretPrefix?: string;
+  /**
    * User data per member.
    * @default - `renderNodeUserData` for the member: time sync, slot claim, data volume
    */
@@ -196,7 +201,7 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
       throw new ConfigError("stackedOn", "slots", "only applies to EtcdTopology.STACKED", "drop stackedOn or set topology: EtcdTopology.STACKED");
     }
     const count = stacked ? props.stackedOn!.length : (props.memberCount ?? 3);
-    checkMemberCount(stacked ? "apiServerCount (stacked etcd: one member per API server)" : "etcdMemberCount", count, props.allowNonHaEtcd ?? false);
+    checkMemberCount(stacked ? "apiServerCount" : "etcdMemberCount", count, props.allowNonHaEtcd ?? false, stacked ? " (stacked etcd runs one member per API server)" : "");
     if (!stacked) checkInstanceType("etcdInstanceType", props.instanceType ?? "m6i.large");
     const size = props.dataVolumeSizeGiB ?? 20;
     checkInteger("etcdDataVolumeSizeGiB", size, 10, 16384, "etcd's quota is 2 GiB by default and 8 GiB at most: 20 GiB leaves room for snapshots and WAL");
@@ -213,6 +218,11 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
     if ((props.privateHostedZoneId === undefined) !== (props.memberDomain === undefined)) {
       throw new ConfigError(props.privateHostedZoneId === undefined ? "etcdPrivateHostedZoneId" : "etcdMemberDomain", undefined, "member DNS records need both a zone and a domain", "pass both etcdPrivateHostedZoneId and etcdMemberDomain, or neither");
     }
+    if (props.privateHostedZoneId !== undefined && !isUnresolved(props.privateHostedZoneId) && !/^Z[0-9A-Z]{1,31}$/.test(props.privateHostedZoneId)) {
+      throw new ConfigError("etcdPrivateHostedZoneId", props.privateHostedZoneId, "is not a Route 53 hosted zone id", 'pass an id like "Z0123456789ABCDEFGHIJ"');
+    }
+    const memberOffset = props.slotHostOffset ?? 20;
+    checkInteger("etcdSlotHostOffset", memberOffset, 4, 250, "AWS reserves the first four addresses of a subnet: use 20");
     if (props.memberDomain !== undefined && !isUnresolved(props.memberDomain) && !/^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(props.memberDomain)) {
       throw new ConfigError("etcdMemberDomain", props.memberDomain, "is not a lower-case DNS domain", 'use for example "etcd.prod.internal"');
     }
@@ -221,7 +231,7 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
     const tags = new ClusterTags(props.clusterName, props.tags);
     this.slots = stacked
       ? [...props.stackedOn!]
-      : allocateSlots({ namePrefix: ETCD_ROLE, count, subnets: props.network.privateSubnets, hostOffset: props.slotHostOffset ?? 20, prop: "network.privateSubnets" });
+      : allocateSlots({ namePrefix: ETCD_ROLE, count, subnets: props.network.privateSubnets, hostOffset: memberOffset, prop: "network.privateSubnets" });
     warnOnWeakSpread(this, this.slots);
 
     const protect = props.protectDataVolumes ?? true;
@@ -271,7 +281,7 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
     }
 
     const instanceType = props.instanceType ?? "m6i.large";
-    const imageId = resolveAmi(this, "Ami", "etcdAmiId", props.amiId, instanceType);
+    const imageId = resolveAmi(this, "Ami", "amiId", props.amiId, instanceType);
     const interfaces: NetworkInterface[] = [];
     const roles: NodeRole[] = [];
     const groups: AutoscalingGroup[] = [];
@@ -298,7 +308,7 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
       roles.push(role);
       const userData = props.userData
         ? props.userData(member, this.dataVolumes[i].id)
-        : renderNodeUserData({ clusterName: props.clusterName, nodeRole: ETCD_ROLE, slotName: slot.name, dataVolume: "by-slot" });
+        : renderNodeUserData({ clusterName: props.clusterName, nodeRole: ETCD_ROLE, slotName: slot.name, dataVolume: "by-slot", secretPrefix: props.secretPrefix });
       const template = nodeLaunchTemplate(this, `MemberLaunchTemplate${i}`, {
         clusterName: props.clusterName,
         nodeRole: slot.name,
@@ -339,11 +349,12 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
 }
 
 /** Validates an etcd member count. */
-export function checkMemberCount(prop: string, count: number, allowNonHa: boolean): void {
-  checkInteger(prop, count, 1, 7, "use 3 or 5");
+export function checkMemberCount(prop: string, count: number, allowNonHa: boolean, context = "", nonHaFlag: string | undefined = "allowNonHaEtcd"): void {
+  checkInteger(prop, count, 1, 7, `use 3 or 5${context}`);
   if (count === 1) {
     if (!allowNonHa) {
-      throw new ConfigError(prop, count, "a single etcd member tolerates no failure: losing it loses the cluster state", "use 3 or 5, or set allowNonHaEtcd: true for a throw-away cluster");
+      const fix = nonHaFlag ? `use 3 or 5, or set ${nonHaFlag}: true for a throw-away cluster` : "use 3 or 5 members";
+      throw new ConfigError(prop, count, `a single etcd member tolerates no failure: losing it loses the cluster state${context}`, fix);
     }
     return;
   }
@@ -351,7 +362,7 @@ export function checkMemberCount(prop: string, count: number, allowNonHa: boolea
     throw new ConfigError(
       prop,
       count,
-      `an even member count tolerates no more failures than ${count - 1} (${faultTolerance(count)}) and splits votes`,
+      `an even member count tolerates no more failures than ${count - 1} (${faultTolerance(count)}) and splits votes${context}`,
       `use ${count - 1} or ${count + 1}`,
     );
   }
@@ -385,7 +396,15 @@ export class ExternalEtcdCluster implements IEtcdCluster {
   public readonly topology = EtcdTopology.EXTERNAL;
 
   private constructor(attrs: ExternalEtcdClusterAttributes) {
-    checkMemberCount("etcd.members.length", attrs.members.length, false);
+    checkMemberCount("etcd.members.length", attrs.members.length, false, "", undefined);
+    attrs.members.forEach((m, i) => {
+      if (typeof m.name !== "string" || !/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(m.name)) {
+        throw new ConfigError(`etcd.members[${i}].name`, m.name, "is not a DNS label", 'use a name like "etcd-0"');
+      }
+      if (!isUnresolved(m.privateIp) && !/^(0|[1-9]\d{0,2})(\.(0|[1-9]\d{0,2})){3}$/.test(m.privateIp ?? "")) {
+        throw new ConfigError(`etcd.members[${i}].privateIp`, m.privateIp, "is not an IPv4 address", "pass the member's private IPv4 address");
+      }
+    });
     const names = new Set(attrs.members.map((m) => m.name));
     if (names.size !== attrs.members.length) {
       throw new ConfigError("etcd.members", attrs.members.map((m) => m.name), "member names must be unique", "give each member its own name");

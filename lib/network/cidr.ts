@@ -21,7 +21,8 @@ function fromInt(n: number): string {
 
 /** Parses an IPv4 CIDR block whose address is its network address; `undefined` when invalid. */
 export function tryParseIpv4Cidr(cidr: string): Ipv4Block | undefined {
-  if (typeof cidr !== "string" || !/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/.test(cidr)) return undefined;
+  // No leading zeros: ipaddr.js reads "010" as octal 8, Terraform refuses it.
+  if (typeof cidr !== "string" || !/^(0|[1-9]\d{0,2})(\.(0|[1-9]\d{0,2})){3}\/(0|[1-9]\d?)$/.test(cidr)) return undefined;
   let parsed: [ipaddr.IPv4 | ipaddr.IPv6, number];
   try {
     parsed = ipaddr.parseCIDR(cidr);

@@ -201,6 +201,9 @@ function resolveZones(scope: Construct, props: ControlPlaneNetworkProps): string
   return Array.from({ length: count }, (_, i) => Fn.element(lookup.names, i));
 }
 
+/** An availability zone name: `eu-west-1a`, or a Local Zone such as `us-east-1-bos-1a`. */
+const ZONE_NAME = /^[a-z]{2}(-[a-z]+)+-\d+[a-z]$|^[a-z]{2}(-[a-z]+)+-\d+-[a-z]+-\d+[a-z]$/;
+
 /** Checks a list of availability zone names: 1–6, distinct, shaped like `eu-west-1a`. */
 export function checkZoneList(prop: string, zones: readonly string[]): void {
   if (!Array.isArray(zones) || zones.length === 0 || zones.length > MAX_AVAILABILITY_ZONES) {
@@ -209,7 +212,7 @@ export function checkZoneList(prop: string, zones: readonly string[]): void {
   const seen = new Set<string>();
   zones.forEach((zone, i) => {
     if (isUnresolved(zone)) return;
-    if (typeof zone !== "string" || !/^[a-z]{2}(-[a-z]+)+-\d+[a-z]$|^[a-z]{2}(-[a-z]+)+-\d+-[a-z]+-\d+[a-z]$/.test(zone)) {
+    if (typeof zone !== "string" || !ZONE_NAME.test(zone)) {
       throw new ConfigError(`${prop}[${i}]`, zone, "is not an availability zone name", 'use a name such as "eu-west-1a"');
     }
     if (seen.has(zone)) {
@@ -286,6 +289,9 @@ function checkSubnets(prop: string, subnets: readonly SubnetAttributes[], vpc: R
     }
     if (typeof s.availabilityZone !== "string" || s.availabilityZone.length === 0) {
       throw new ConfigError(`${p}.availabilityZone`, s.availabilityZone, "is required", "pass the subnet's availability zone");
+    }
+    if (!isUnresolved(s.availabilityZone) && !ZONE_NAME.test(s.availabilityZone)) {
+      throw new ConfigError(`${p}.availabilityZone`, s.availabilityZone, "is not an availability zone name", 'use a name such as "us-east-2a"');
     }
     if (!isUnresolved(s.availabilityZone)) {
       if (zones.has(s.availabilityZone)) {

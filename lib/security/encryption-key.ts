@@ -3,8 +3,8 @@ import { KmsAlias } from "@cdktf/provider-aws/lib/kms-alias";
 import { KmsKey } from "@cdktf/provider-aws/lib/kms-key";
 import { ConfigError } from "../errors";
 import { NAME_RULES, deriveName } from "../names";
-import { ClusterTags } from "../tags";
-import { isUnresolved } from "../validate";
+import { ClusterTags, RESERVED_TAG_COUNT } from "../tags";
+import { checkClusterName, checkTags, isUnresolved } from "../validate";
 
 /** A KMS key the control plane encrypts volumes (and later secrets) with. */
 export interface IEncryptionKey {
@@ -50,6 +50,8 @@ export class ClusterEncryptionKey extends Construct implements IEncryptionKey {
 
   constructor(scope: Construct, id: string, props: ClusterEncryptionKeyProps) {
     super(scope, id);
+    checkClusterName("clusterName", props.clusterName);
+    checkTags("tags", props.tags, RESERVED_TAG_COUNT);
     const window = props.deletionWindowDays ?? 30;
     if (!Number.isInteger(window) || window < 7 || window > 30) {
       throw new ConfigError("deletionWindowDays", window, "KMS deletion windows are 7 to 30 days", "use 30");

@@ -63,11 +63,14 @@ describe("ApiServerNodes", () => {
       "ec2:ResourceTag/ha-control-plane/cluster": "prod-eu1",
       "ec2:ResourceTag/ha-control-plane/role": "apiserver",
     });
-    // No write action without a tag condition.
+    // Every non-Describe action is scoped: by resource ARNs, or on "*" by a tag condition.
     for (const s of doc.Statement) {
       const writes = (s.Action as string[]).filter((a) => !/:Describe/.test(a));
-      if (writes.length > 0) expect(s.Condition).toBeDefined();
+      if (writes.length > 0 && s.Resource === "*") expect(s.Condition).toBeDefined();
     }
+    const read = doc.Statement.find((s: { Sid: string }) => s.Sid === "ReadOwnSecrets");
+    expect(read.Resource).toHaveLength(3);
+    read.Resource.forEach((arn: string) => expect(arn).toMatch(/^\$\{aws_secretsmanager_secret\.[^.]+\.arn\}$/));
   });
 
   it("renders user data that claims an API slot and synchronises time, within 16 KB", () => {

@@ -1,0 +1,110 @@
+import { Construct } from "constructs";
+import { LocallySignedCert } from "@cdktf/provider-tls/lib/locally-signed-cert";
+import { PrivateKey } from "@cdktf/provider-tls/lib/private-key";
+import { CertRequest } from "@cdktf/provider-tls/lib/cert-request";
+import { SelfSignedCert } from "@cdktf/provider-tls/lib/self-signed-cert";
+import { TlsProvider } from "@cdktf/provider-tls/lib/provider";
+import { TerraformStack } from "../core";
+import { CertificateSpec, KeyAlgorithm, KeyPairSpec } from "./spec";
+
+/** A certificate as Terraform values (PEM strings, usually tokens). */
+export interface IssuedCertificate {
+  /** Certificate PEM. */
+  readonly certPem: string;
+  /** Private key PEM; undefined when the key never leaves the issuer (e.g. a Private CA's CA key). */
+  readonly privateKeyPem?: string;
+}
+
+/** A key pair as Terraform values. */
+export interface IssuedKeyPair {
+  readonly privateKeyPem: string;
+  readonly publicKeyPem: string;
+}
+
+/**
+ * Turns certificate specs into Terraform resources. Implementations: {@link TlsProviderIssuer}
+ * (default) and `PrivateCaIssuer` (AWS Private CA).
+ */
+export interface ICertificateIssuer {
+  /** Issues a CA from its spec. */
+  issueCa(scope: Construct, spec: CertificateSpec): IssuedCertificate;
+  /** Issues a leaf signed by `signer`. */
+  issue(scope: Construct, spec: CertificateSpec, signer: IssuedCertificate): IssuedCertificate;
+  /** Generates a key pair (service-account signing key). */
+  keyPair(scope: Construct, spec: KeyPairSpec): IssuedKeyPair;
+}
+
+/** Private key settings of the tls provider for an algorithm. */
+export function tlsKeySettings(algorithm: KeyAlgorithm): { algorithm: string; ecdsaCurve?: string; rsaBits?: number } {
+  switch (algorithm) {
+    case KeyAlgorithm.ECDSA_P256:
+      return { algorithm: "ECDSA", ecdsaCurve: "P256" };
+    case KeyAlgorithm.RSA_2048:
+      return { algorithm: "RSA", rsaBits: 2048 };
+    case KeyAlgorithm.RSA_4096:
+      return { algorithm: "RSA", rsaBits: 4096 };
+  }
+}
+
+/** Declares a `tls` provider in the stack of `scope` unless one exists. */
+export function ensureTlsProvider(scope: Construct): void {
+  const stack = TerraformStack.of(scope);
+  const exists = stack.node.findAll().some((c) => c instanceof TlsProvider);
+  if (!exists) new TlsProvider(stack, "tls", {});
+}
+
+/**
+ * The Terraform tls provider as issuer: keys, CAs and leaves live in Terraform state (use an
+ * encrypted backend). Leaves are re-issued by the first `cdktf deploy` inside their early-renewal
+ * window.
+ */
+export class TlsProviderIssuer implements ICertificateIssuer {
+  public issueCa(scope: Construct, spec: CertificateSpec): IssuedCertificate {
+    ensureTlsProvider(scope);
+    const key = new PrivateKey(scope, `${spec.id}-key`, tlsKeySettings(spec.keyAlgorithm));
+    const cert = new SelfSignedCert(scope, `${spec.id}-cert`, {
+      privateKeyPem: key.privateKeyPem,
+      subject: [subjectOf(spec)],
+      isCaCertificate: true,
+      validityPeriodHours: spec.validityHours,
+      earlyRenewalHours: spec.earlyRenewalHours,
+      allowedUses: [...spec.usages],
+      setSubjectKeyId: true,
+    });
+    return { certPem: cert.certPem, privateKeyPem: key.privateKeyPem };
+  }
+
+  public issue(scope: Construct, spec: CertificateSpec, signer: IssuedCertificate): IssuedCertificate {
+    ensureTlsProvider(scope);
+    if (signer.privateKeyPem === undefined) throw new Error(`${spec.id}: the tls issuer needs the signer's private key`);
+    const key = new PrivateKey(scope, `${spec.id}-key`, tlsKeySettings(spec.keyAlgorithm));
+    const request = new CertRequest(scope, `${spec.id}-csr`, {
+      privateKeyPem: key.privateKeyPem,
+      subject: [subjectOf(spec)],
+      dnsNames: spec.dnsNames.length > 0 ? [...spec.dnsNames] : undefined,
+      ipAddresses: spec.ipAddresses.length > 0 ? [...spec.ipAddresses] : undefined,
+    });
+    const cert = new LocallySignedCert(scope, `${spec.id}-cert`, {
+      certRequestPem: request.certRequestPem,
+      caPrivateKeyPem: signer.privateKeyPem,
+      caCertPem: signer.certPem,
+      validityPeriodHours: spec.validityHours,
+      earlyRenewalHours: spec.earlyRenewalHours,
+      allowedUses: [...spec.usages],
+      isCaCertificate: false,
+      setSubjectKeyId: true,
+    });
+    return { certPem: cert.certPem, privateKeyPem: key.privateKeyPem };
+  }
+
+  public keyPair(scope: Construct, spec: KeyPairSpec): IssuedKeyPair {
+    ensureTlsProvider(scope);
+    const key = new PrivateKey(scope, `${spec.id}-key`, tlsKeySettings(spec.keyAlgorithm));
+    return { privateKeyPem: key.privateKeyPem, publicKeyPem: key.publicKeyPem };
+  }
+}
+
+function subjectOf(spec: CertificateSpec): { commonName: string; organization?: string } {
+  // The tls provider takes one organization; every spec has at most one.
+  return { commonName: spec.commonName, ...(spec.organizations.length > 0 ? { organization: spec.organizations[0] } : {}) };
+}
