@@ -21,3 +21,4 @@ export * from "./pki/openssl";
 export * from "./pki/issuer";
 export * from "./pki/kubeconfig";
 export * from "./pki/cluster-pki";
+export * from "./pki/private-ca-issuer";

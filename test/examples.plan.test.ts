@@ -6,6 +6,7 @@
 import { Testing } from "../lib/core";
 import { HaClusterStack } from "../examples/ha-cluster/main";
 import { ExistingVpcStack } from "../examples/existing-vpc/main";
+import { PrivateCaStack } from "../examples/private-ca/main";
 import { EtcdTopology, HaControlPlane } from "../lib";
 import { planSynthesizedStack, providerPlanCheck } from "./harness/provider-plan";
 import { describeTier } from "./harness/tiers";
@@ -38,6 +39,14 @@ describeTier("examples against the real AWS provider", providerPlanCheck(), { ma
     const result = await planSynthesizedStack(synthesized);
     expectOnlyTlsRemoved(result.prepared.removed);
     expect(result.resourceCount).toBe(awsResourceCount(synthesized));
+  });
+
+  it("plans the AWS Private CA example with every Private CA resource", async () => {
+    const synthesized = Testing.synth(new PrivateCaStack(Testing.app(), "private-ca"));
+    const result = await planSynthesizedStack(synthesized);
+    expectOnlyTlsRemoved(result.prepared.removed);
+    expect(result.resourceCount).toBe(awsResourceCount(synthesized));
+    expect(synthesized).toContain("aws_acmpca_certificate_authority");
   });
 
   it("plans the stacked topology and a 40-character cluster name", async () => {

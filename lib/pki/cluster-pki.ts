@@ -103,7 +103,8 @@ export class ClusterPki extends Construct {
     }
     const issuer = props.issuer ?? new TlsProviderIssuer();
     const issued = new Map<string, IssuedCertificate>();
-    for (const ca of this.certificates.cas) issued.set(ca.id, issuer.issueCa(this, ca));
+    const caKeysOnNodes = new Set(this.certificates.bundles.flatMap((b) => b.caKeys));
+    for (const ca of this.certificates.cas) issued.set(ca.id, issuer.issueCa(this, ca, { keyOnNodes: caKeysOnNodes.has(ca.id) }));
     for (const leaf of this.certificates.leaves) issued.set(leaf.id, issuer.issue(this, leaf, issued.get(leaf.signer!)!));
     const keyPairs = new Map<string, IssuedKeyPair>();
     for (const kp of this.certificates.keyPairs) keyPairs.set(kp.id, issuer.keyPair(this, kp));

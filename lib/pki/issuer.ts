@@ -26,8 +26,11 @@ export interface IssuedKeyPair {
  * (default) and `PrivateCaIssuer` (AWS Private CA).
  */
 export interface ICertificateIssuer {
-  /** Issues a CA from its spec. */
-  issueCa(scope: Construct, spec: CertificateSpec): IssuedCertificate;
+  /**
+   * Issues a CA from its spec. `keyOnNodes` is true for a CA whose private key nodes need (the
+   * Kubernetes CA: the controller-manager signs node CSRs with it); such a CA must return its key.
+   */
+  issueCa(scope: Construct, spec: CertificateSpec, options: { readonly keyOnNodes: boolean }): IssuedCertificate;
   /** Issues a leaf signed by `signer`. */
   issue(scope: Construct, spec: CertificateSpec, signer: IssuedCertificate): IssuedCertificate;
   /** Generates a key pair (service-account signing key). */
@@ -59,7 +62,7 @@ export function ensureTlsProvider(scope: Construct): void {
  * window.
  */
 export class TlsProviderIssuer implements ICertificateIssuer {
-  public issueCa(scope: Construct, spec: CertificateSpec): IssuedCertificate {
+  public issueCa(scope: Construct, spec: CertificateSpec, _options: { readonly keyOnNodes: boolean } = { keyOnNodes: false }): IssuedCertificate {
     ensureTlsProvider(scope);
     const key = new PrivateKey(scope, `${spec.id}-key`, tlsKeySettings(spec.keyAlgorithm));
     const cert = new SelfSignedCert(scope, `${spec.id}-cert`, {
@@ -75,15 +78,8 @@ export class TlsProviderIssuer implements ICertificateIssuer {
   }
 
   public issue(scope: Construct, spec: CertificateSpec, signer: IssuedCertificate): IssuedCertificate {
-    ensureTlsProvider(scope);
     if (signer.privateKeyPem === undefined) throw new Error(`${spec.id}: the tls issuer needs the signer's private key`);
-    const key = new PrivateKey(scope, `${spec.id}-key`, tlsKeySettings(spec.keyAlgorithm));
-    const request = new CertRequest(scope, `${spec.id}-csr`, {
-      privateKeyPem: key.privateKeyPem,
-      subject: [subjectOf(spec)],
-      dnsNames: spec.dnsNames.length > 0 ? [...spec.dnsNames] : undefined,
-      ipAddresses: spec.ipAddresses.length > 0 ? [...spec.ipAddresses] : undefined,
-    });
+    const { key, request } = keyAndRequest(scope, spec);
     const cert = new LocallySignedCert(scope, `${spec.id}-cert`, {
       certRequestPem: request.certRequestPem,
       caPrivateKeyPem: signer.privateKeyPem,
@@ -102,6 +98,19 @@ export class TlsProviderIssuer implements ICertificateIssuer {
     const key = new PrivateKey(scope, `${spec.id}-key`, tlsKeySettings(spec.keyAlgorithm));
     return { privateKeyPem: key.privateKeyPem, publicKeyPem: key.publicKeyPem };
   }
+}
+
+/** A tls_private_key and a tls_cert_request carrying the spec's subject and SANs. */
+export function keyAndRequest(scope: Construct, spec: CertificateSpec): { key: PrivateKey; request: CertRequest } {
+  ensureTlsProvider(scope);
+  const key = new PrivateKey(scope, `${spec.id}-key`, tlsKeySettings(spec.keyAlgorithm));
+  const request = new CertRequest(scope, `${spec.id}-csr`, {
+    privateKeyPem: key.privateKeyPem,
+    subject: [subjectOf(spec)],
+    dnsNames: spec.dnsNames.length > 0 ? [...spec.dnsNames] : undefined,
+    ipAddresses: spec.ipAddresses.length > 0 ? [...spec.ipAddresses] : undefined,
+  });
+  return { key, request };
 }
 
 function subjectOf(spec: CertificateSpec): { commonName: string; organization?: string } {
