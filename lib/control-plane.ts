@@ -1,7 +1,8 @@
 import { Construct } from "constructs";
 import { TerraformOutput } from "./core";
 import { AutoScalingServiceRole } from "./compute/autoscaling-role";
-import { ApiServerNodes } from "./compute/api-server-nodes";
+import { ApiServerNodes, planApiServerSlots } from "./compute/api-server-nodes";
+import { SecretsEncryptionKey } from "./security/secrets-encryption";
 import { ConfigError } from "./errors";
 import { EtcdCluster, EtcdTopology, checkMemberCount } from "./etcd/etcd-cluster";
 import { ApiLoadBalancer, EndpointAccess } from "./loadbalancer/api-load-balancer";
@@ -248,6 +249,8 @@ export class HaControlPlane extends Construct {
   public readonly workerSecurityGroupId: string;
   /** The cluster PKI. */
   public readonly pki: ClusterPki;
+  /** The key Kubernetes Secrets are encrypted with at rest. */
+  public readonly secretsEncryptionKey: SecretsEncryptionKey;
 
   constructor(scope: Construct, id: string, props: HaControlPlaneProps) {
     super(scope, id);
@@ -330,29 +333,15 @@ export class HaControlPlane extends Construct {
 
     const stacked = topology === EtcdTopology.STACKED;
     const secretPrefix = `${props.clusterName}/control-plane`;
-    this.apiServers = new ApiServerNodes(this, "ApiServers", {
-      clusterName: props.clusterName,
-      network: this.network,
-      endpoint: this.endpoint,
-      securityGroupIds: stacked ? [this.securityGroups.apiServer.id, this.securityGroups.etcd.id] : [this.securityGroups.apiServer.id],
-      encryptionKey: this.encryptionKey,
-      autoScalingServiceRoleArn: asgRole.roleArn,
-      count: props.apiServerCount,
-      allowSingleApiServer: props.allowSingleApiServer,
-      instanceType: props.apiServerInstanceType,
-      amiId: props.amiId,
-      metadataHopLimit: props.metadataHopLimit,
-      stackedEtcd: stacked,
-      secretPrefix,
-      tags: props.tags,
-    });
+    // API server slots are planned first: stacked etcd members live on them.
+    const apiSlots = planApiServerSlots({ network: this.network, count: props.apiServerCount, allowSingleApiServer: props.allowSingleApiServer });
     this.etcd = new EtcdCluster(this, "Etcd", {
       clusterName: props.clusterName,
       network: this.network,
       securityGroupIds: [this.securityGroups.etcd.id],
       encryptionKey: this.encryptionKey,
       topology,
-      stackedOn: stacked ? this.apiServers.slots : undefined,
+      stackedOn: stacked ? apiSlots.slots : undefined,
       memberCount: stacked ? undefined : props.etcdMemberCount,
       allowNonHaEtcd: props.allowNonHaEtcd,
       autoScalingServiceRoleArn: asgRole.roleArn,
@@ -368,6 +357,35 @@ export class HaControlPlane extends Construct {
       tags: props.tags,
     });
 
+    this.secretsEncryptionKey = new SecretsEncryptionKey(this, "SecretsEncryption", {
+      clusterName: props.clusterName,
+      encryptionKey: this.encryptionKey,
+      tags: props.tags,
+    });
+    this.apiServers = new ApiServerNodes(this, "ApiServers", {
+      clusterName: props.clusterName,
+      network: this.network,
+      endpoint: this.endpoint,
+      securityGroupIds: stacked ? [this.securityGroups.apiServer.id, this.securityGroups.etcd.id] : [this.securityGroups.apiServer.id],
+      encryptionKey: this.encryptionKey,
+      autoScalingServiceRoleArn: asgRole.roleArn,
+      count: props.apiServerCount,
+      allowSingleApiServer: props.allowSingleApiServer,
+      instanceType: props.apiServerInstanceType,
+      amiId: props.amiId,
+      metadataHopLimit: props.metadataHopLimit,
+      stackedEtcd: stacked,
+      secretPrefix,
+      kubernetes: {
+        kubernetesVersion: this.kubernetesVersion,
+        etcd: this.etcd,
+        serviceCidr: this.serviceCidr,
+        podCidr: this.podCidr,
+        clusterDomain: this.clusterDomain,
+        encryptionKeySecret: this.secretsEncryptionKey,
+      },
+      tags: props.tags,
+    });
     const readers: Record<string, NodeRole> = {};
     this.apiServers.slots.forEach((slot) => (readers[slot.name] = this.apiServers.role));
     this.etcd.roles.forEach((role, i) => (readers[this.etcd.members[i].name] = role));

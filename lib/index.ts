@@ -22,3 +22,6 @@ export * from "./pki/issuer";
 export * from "./pki/kubeconfig";
 export * from "./pki/cluster-pki";
 export * from "./pki/private-ca-issuer";
+export * from "./security/secrets-encryption";
+export * from "./bootstrap/kubernetes/components";
+export * from "./bootstrap/kubernetes/node";

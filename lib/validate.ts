@@ -121,7 +121,7 @@ export function checkAmiId(prop: string, value: string): void {
 export function checkKubernetesVersion(prop: string, value: string): void {
   if (isUnresolved(value)) return;
   const m = /^v?1\.(0|[1-9]\d*)\.(0|[1-9]\d*)$/.exec(value ?? "");
-  if (!m || Number(m[1]) < 29) {
-    throw new ConfigError(prop, value, "must be a Kubernetes release 1.29.0 or newer, written MAJOR.MINOR.PATCH", 'use for example "1.31.4"');
+  if (!m || Number(m[1]) < 32) {
+    throw new ConfigError(prop, value, "must be a Kubernetes release 1.32.0 or newer (anonymous access limited to health endpoints needs 1.32), written MAJOR.MINOR.PATCH", 'use for example "1.33.5"');
   }
 }

@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
+import { gzipSync } from "node:zlib";
 import { stringify } from "yaml";
 
 /**
@@ -51,6 +52,7 @@ export const NODE_PATHS = {
   fetchScript: "/usr/local/sbin/ha-fetch-secrets",
   fetchUnit: "/etc/systemd/system/ha-fetch-secrets.service",
   fetchTimer: "/etc/systemd/system/ha-fetch-secrets.timer",
+  timeSyncUnit: "/etc/systemd/system/ha-time-sync.service",
 } as const;
 
 /** EC2 user data limit (raw, before base64). */
@@ -59,7 +61,7 @@ export const USER_DATA_LIMIT_BYTES = 16 * 1024;
 const scripts = new Map<string, string>();
 
 /** A script of `lib/bootstrap/scripts/`, read once on first use. */
-export function nodeScript(name: "ha-claim-slot.sh" | "ha-fetch-secrets.sh"): string {
+export function nodeScript(name: string): string {
   let text = scripts.get(name);
   if (text === undefined) {
     text = readFileSync(path.join(__dirname, "scripts", name), "utf8");
@@ -83,8 +85,25 @@ export function shellQuote(value: string): string {
   return `'${value.replace(/'/g, `'\\''`)}'`;
 }
 
-/** The env file the claim script reads. */
-export function renderNodeEnv(input: NodeBootInput): string {
+/** A file cloud-init writes. */
+export interface BootFile {
+  readonly path: string;
+  readonly permissions: string;
+  readonly content: string;
+}
+
+/** What a role adds to the common boot (etcd, Kubernetes components). */
+export interface BootExtras {
+  /** Extra files. */
+  readonly files: readonly BootFile[];
+  /** Extra env variables for `/etc/ha-control-plane/node.env`. */
+  readonly env?: Readonly<Record<string, string>>;
+  /** Extra runcmd entries, after the common ones. */
+  readonly runcmd: ReadonlyArray<readonly string[]>;
+}
+
+/** The env file the node scripts read. */
+export function renderNodeEnv(input: NodeBootInput, extraEnv: Readonly<Record<string, string>> = {}): string {
   const vars: Record<string, string> = {
     CLUSTER_NAME: input.clusterName,
     NODE_ROLE: input.nodeRole,
@@ -93,6 +112,7 @@ export function renderNodeEnv(input: NodeBootInput): string {
     DATA_MOUNT: input.dataMountPath ?? "/var/lib/etcd",
     SECRET_PREFIX: input.secretPrefix ?? "",
     PKI_DIR: input.pkiDir ?? "/etc/kubernetes/pki",
+    ...extraEnv,
   };
   return Object.entries(vars)
     .map(([k, v]) => `${k}=${shellQuote(v)}`)
@@ -130,6 +150,28 @@ export function renderClaimUnit(): string {
     `ExecStart=${NODE_PATHS.claimScript}`,
     "StandardOutput=journal",
     "StandardError=journal",
+    "",
+    "[Install]",
+    "WantedBy=multi-user.target",
+    "",
+  ].join("\n");
+}
+
+/**
+ * Waits (bounded) for chrony to synchronise before etcd and the kubelet start: certificates and
+ * leases need a right clock. After 60 s it lets them start anyway with a logged warning.
+ */
+export function renderTimeSyncUnit(): string {
+  return [
+    "[Unit]",
+    "Description=Wait for the clock to be synchronised (bounded)",
+    "After=chrony.service",
+    "Before=etcd.service kubelet.service",
+    "",
+    "[Service]",
+    "Type=oneshot",
+    "RemainAfterExit=yes",
+    `ExecStart=/bin/sh -c 'chronyc waitsync 60 0.1 0 1 || logger -t ha-time-sync "clock not synchronised after 60 s; starting anyway"'`,
     "",
     "[Install]",
     "WantedBy=multi-user.target",
@@ -179,22 +221,25 @@ export function renderFetchTimer(): string {
  * The node's cloud-config: time sync, slot claim at every boot, no SSH keys or passwords
  * (Session Manager instead).
  */
-export function renderNodeUserData(input: NodeBootInput): string {
+export function renderNodeUserData(input: NodeBootInput, extras: BootExtras = { files: [], runcmd: [] }): string {
   const doc: { write_files: Array<Record<string, string>>; runcmd: string[][]; [key: string]: unknown } = {
     ssh_pwauth: false,
     disable_root: true,
     packages: ["chrony"],
     write_files: [
-      { path: NODE_PATHS.env, permissions: "0644", owner: "root:root", content: renderNodeEnv(input) },
+      { path: NODE_PATHS.env, permissions: "0644", owner: "root:root", content: renderNodeEnv(input, extras.env) },
       { path: NODE_PATHS.claimScript, permissions: "0755", owner: "root:root", content: claimSlotScript() },
       { path: NODE_PATHS.claimUnit, permissions: "0644", owner: "root:root", content: renderClaimUnit() },
       { path: NODE_PATHS.chronySources, permissions: "0644", owner: "root:root", content: renderChronySources() },
       { path: NODE_PATHS.chronyConf, permissions: "0644", owner: "root:root", content: renderChronyConf() },
+      { path: NODE_PATHS.timeSyncUnit, permissions: "0644", owner: "root:root", content: renderTimeSyncUnit() },
     ],
     runcmd: [
       ["systemctl", "daemon-reload"],
       ["systemctl", "restart", "chrony"],
+      ["systemctl", "enable", "--now", "ha-time-sync.service"],
       ["systemctl", "enable", "--now", "ha-claim-slot.service"],
+      ["sh", "-c", "snap start --enable amazon-ssm-agent 2>/dev/null || systemctl enable --now amazon-ssm-agent 2>/dev/null || true"],
     ],
   };
   if (input.secretPrefix !== undefined) {
@@ -205,5 +250,15 @@ export function renderNodeUserData(input: NodeBootInput): string {
     );
     doc.runcmd.push(["systemctl", "enable", "--now", "ha-fetch-secrets.service", "ha-fetch-secrets.timer"]);
   }
+  for (const f of extras.files) doc.write_files.push({ path: f.path, permissions: f.permissions, owner: "root:root", content: f.content });
+  for (const c of extras.runcmd) doc.runcmd.push([...c]);
   return `#cloud-config\n${stringify(doc, { lineWidth: 0 })}`;
+}
+
+/**
+ * User data as EC2 takes it: gzip-compressed (cloud-init detects gzip) and base64-encoded. The
+ * 16 KB limit applies to the compressed bytes.
+ */
+export function compressUserData(text: string): Buffer {
+  return gzipSync(Buffer.from(text, "utf8"), { level: 9 });
 }

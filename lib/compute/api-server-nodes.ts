@@ -4,6 +4,9 @@ import { LaunchTemplate } from "@cdktf/provider-aws/lib/launch-template";
 import { NetworkInterface } from "@cdktf/provider-aws/lib/network-interface";
 import { Annotations } from "../core";
 import { renderNodeUserData } from "../bootstrap/node-user-data";
+import { apiServerBootExtras } from "../bootstrap/kubernetes/node";
+import type { IEtcdCluster } from "../etcd/etcd-cluster";
+import { SecretsEncryptionKey } from "../security/secrets-encryption";
 import { ConfigError } from "../errors";
 import { IApiEndpoint } from "../loadbalancer/api-load-balancer";
 import { NAME_RULES, deriveName } from "../names";
@@ -18,6 +21,76 @@ import { NodeSlot, allocateSlots } from "./slots";
 
 /** Node role tag of API server slots and instances. */
 export const API_SERVER_ROLE = "apiserver";
+
+/** Input of {@link planApiServerSlots}. */
+export interface ApiServerSlotPlanInput {
+  /** Network: slots go in its private subnets. */
+  readonly network: INetwork;
+  /** @default 3 */
+  readonly count?: number;
+  /** @default false */
+  readonly allowSingleApiServer?: boolean;
+  /** @default 10 */
+  readonly slotHostOffset?: number;
+}
+
+/**
+ * The API server slots of a network: validates the count (even spread over the zones) and
+ * allocates each slot's fixed IP. Pure and deterministic, so stacked etcd and the PKI can know the
+ * slots before the nodes exist; {@link ApiServerNodes} uses the same plan.
+ */
+export function planApiServerSlots(input: ApiServerSlotPlanInput): { slots: NodeSlot[]; subnetIds: string[] } {
+  const count = input.count ?? 3;
+  checkInteger("apiServerCount", count, 1, 9, "use 3 (one per zone) or another count up to 9");
+  if (count === 1 && !input.allowSingleApiServer) {
+    throw new ConfigError("apiServerCount", count, "a single API server is not highly available", "use 3, or set allowSingleApiServer: true for a throw-away cluster");
+  }
+  const zones = input.network.privateSubnets.length;
+  if (zones === 0) {
+    throw new ConfigError("network.privateSubnets", [], "API servers need private subnets", "pass at least one private subnet per zone");
+  }
+  if (count >= zones && count % zones !== 0) {
+    throw new ConfigError(
+      "apiServerCount",
+      count,
+      `does not spread evenly over ${zones} zones (the Auto Scaling group balances zones, each zone needs as many slots as nodes)`,
+      `use a multiple of ${zones}, e.g. ${zones} or ${zones * 2}`,
+    );
+  }
+  const offset = input.slotHostOffset ?? 10;
+  checkInteger("apiServerSlotHostOffset", offset, 4, 250);
+  const subnets = input.network.privateSubnets.slice(0, Math.min(count, zones));
+  return {
+    slots: allocateSlots({ namePrefix: API_SERVER_ROLE, count, subnets, hostOffset: offset, prop: "network.privateSubnets" }),
+    subnetIds: subnets.map((s) => s.subnetId),
+  };
+}
+
+/** What API server nodes run (see `apiServerBootExtras`). */
+export interface ApiServerKubernetesProps {
+  /** Kubernetes version. */
+  readonly kubernetesVersion: string;
+  /** The etcd cluster (every member goes into `--etcd-servers`). */
+  readonly etcd: IEtcdCluster;
+  /** Service CIDR. */
+  readonly serviceCidr: string;
+  /** Pod CIDR. */
+  readonly podCidr: string;
+  /** Cluster DNS domain. */
+  readonly clusterDomain: string;
+  /** The secrets-encryption key secret (see `SecretsEncryptionKey`). */
+  readonly encryptionKeySecret: SecretsEncryptionKey;
+  /**
+   * Container image registry (a mirror for air-gapped installs).
+   * @default "registry.k8s.io"
+   */
+  readonly imageRepository?: string;
+  /**
+   * Kubernetes apt repository (a mirror for air-gapped installs).
+   * @default - pkgs.k8s.io for the version's minor release
+   */
+  readonly aptRepository?: string;
+}
 
 /** Props of {@link ApiServerNodes}. */
 export interface ApiServerNodesProps {
@@ -93,6 +166,11 @@ export interface ApiServerNodesProps {
    */
   readonly secretPrefix?: string;
   /**
+   * Run the Kubernetes control plane (kube-apiserver, controller-manager, scheduler as static pods).
+   * @default - nodes only claim their slot, sync time and fetch their certificates
+   */
+  readonly kubernetes?: ApiServerKubernetesProps;
+  /**
    * Raw user data (cloud-config) of API server nodes.
    * @default - `renderNodeUserData` for the `apiserver` role: time sync and slot claim
    */
@@ -136,23 +214,9 @@ export class ApiServerNodes extends Construct {
     super(scope, id);
     checkClusterName("clusterName", props.clusterName);
     checkTags("tags", props.tags, RESERVED_TAG_COUNT);
-    const count = props.count ?? 3;
-    checkInteger("apiServerCount", count, 1, 9, "use 3 (one per zone) or another count up to 9");
-    if (count === 1 && !props.allowSingleApiServer) {
-      throw new ConfigError("apiServerCount", count, "a single API server is not highly available", "use 3, or set allowSingleApiServer: true for a throw-away cluster");
-    }
+    const plan = planApiServerSlots({ network: props.network, count: props.count, allowSingleApiServer: props.allowSingleApiServer, slotHostOffset: props.slotHostOffset });
+    const count = plan.slots.length;
     const zones = props.network.privateSubnets.length;
-    if (zones === 0) {
-      throw new ConfigError("network.privateSubnets", [], "API servers need private subnets", "pass at least one private subnet per zone");
-    }
-    if (count >= zones && count % zones !== 0) {
-      throw new ConfigError(
-        "apiServerCount",
-        count,
-        `does not spread evenly over ${zones} zones (the Auto Scaling group balances zones, each zone needs as many slots as nodes)`,
-        `use a multiple of ${zones}, e.g. ${zones} or ${zones * 2}`,
-      );
-    }
     const instanceType = props.instanceType ?? "m6i.large";
     checkInstanceType("apiServerInstanceType", instanceType);
     const rootSize = props.rootVolumeSizeGiB ?? 50;
@@ -161,8 +225,6 @@ export class ApiServerNodes extends Construct {
     checkInteger("metadataHopLimit", hopLimit, 1, 64, "use 1, or 2 when pods need IMDS");
     const grace = props.healthCheckGracePeriodSeconds ?? 600;
     checkInteger("healthCheckGracePeriodSeconds", grace, 60, 7200, "allow at least a minute for boot");
-    const offset = props.slotHostOffset ?? 10;
-    checkInteger("apiServerSlotHostOffset", offset, 4, 250);
     if (props.securityGroupIds.length === 0) {
       throw new ConfigError("securityGroupIds", [], "API servers need their security group", "pass ControlPlaneSecurityGroups.apiServer.id");
     }
@@ -170,9 +232,8 @@ export class ApiServerNodes extends Construct {
       Annotations.of(this).addWarning(`apiServerCount ${count} is less than the ${zones} zones: API servers run in the first ${count} zones only`);
     }
 
-    const subnets = props.network.privateSubnets.slice(0, Math.min(count, zones));
-    this.subnetIds = subnets.map((s) => s.subnetId);
-    this.slots = allocateSlots({ namePrefix: API_SERVER_ROLE, count, subnets, hostOffset: offset, prop: "network.privateSubnets" });
+    this.subnetIds = plan.subnetIds;
+    this.slots = plan.slots;
     const tags = new ClusterTags(props.clusterName, props.tags);
 
     this.interfaces = this.slots.map(
@@ -193,6 +254,7 @@ export class ApiServerNodes extends Construct {
     };
     this.role.addStatement({ sid: "DescribeSlots", actions: ["ec2:DescribeNetworkInterfaces", "ec2:DescribeVolumes", "ec2:DescribeInstances"], resources: ["*"] });
     this.role.addStatement({ sid: "ClaimSlotInterface", actions: ["ec2:AttachNetworkInterface"], resources: ["*"], condition: { StringEquals: ownTags } });
+    if (props.kubernetes !== undefined) props.kubernetes.encryptionKeySecret.grantInitialize(this.role);
     if (props.stackedEtcd) {
       this.role.addStatement({ sid: "ClaimSlotVolume", actions: ["ec2:AttachVolume"], resources: ["*"], condition: { StringEquals: ownTags } });
     }
@@ -209,12 +271,28 @@ export class ApiServerNodes extends Construct {
       securityGroupIds: props.securityGroupIds,
       userData:
         props.userData ??
-        renderNodeUserData({
-          clusterName: props.clusterName,
-          nodeRole: API_SERVER_ROLE,
-          dataVolume: props.stackedEtcd ? "by-slot" : "none",
-          secretPrefix: props.secretPrefix,
-        }),
+        renderNodeUserData(
+          {
+            clusterName: props.clusterName,
+            nodeRole: API_SERVER_ROLE,
+            dataVolume: props.stackedEtcd ? "by-slot" : "none",
+            secretPrefix: props.secretPrefix,
+          },
+          props.kubernetes === undefined
+            ? undefined
+            : apiServerBootExtras({
+                clusterName: props.clusterName,
+                kubernetesVersion: props.kubernetes.kubernetesVersion,
+                etcdServers: props.kubernetes.etcd.clientUrls,
+                serviceCidr: props.kubernetes.serviceCidr,
+                podCidr: props.kubernetes.podCidr,
+                clusterDomain: props.kubernetes.clusterDomain,
+                shutdownDelaySeconds: props.endpoint.shutdownDelaySeconds,
+                encryptionKeySecret: props.kubernetes.encryptionKeySecret.secretName,
+                imageRepository: props.kubernetes.imageRepository,
+                kubernetesAptRepository: props.kubernetes.aptRepository,
+              }),
+        ),
       kmsKeyArn: props.encryptionKey.keyArn,
       rootVolumeSizeGiB: rootSize,
       rootDeviceName: props.rootDeviceName ?? "/dev/sda1",

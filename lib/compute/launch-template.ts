@@ -1,6 +1,7 @@
 import { Construct } from "constructs";
 import { LaunchTemplate } from "@cdktf/provider-aws/lib/launch-template";
 import { Fn, Token } from "../core";
+import { compressUserData } from "../bootstrap/node-user-data";
 import { NAME_RULES, deriveName } from "../names";
 
 /** Input of {@link nodeLaunchTemplate}. */
@@ -77,12 +78,13 @@ export function nodeLaunchTemplate(scope: Construct, id: string, input: NodeLaun
 }
 
 /**
- * Base64 user data for a launch template. Literal text is encoded here, so Terraform never reads
- * the shell's `${VAR}` as an interpolation; text with cdktf tokens is encoded by Terraform, with
- * every literal `${` and `%{` escaped.
+ * Base64 user data for a launch template. Literal text is gzip-compressed and encoded here, so
+ * Terraform never reads the shell's `${VAR}` as an interpolation and the 16 KB limit applies to the
+ * compressed bytes; text with cdktf tokens is encoded by Terraform, with every literal `${` and `%{`
+ * escaped.
  */
 export function encodeUserData(text: string): string {
-  if (!Token.isUnresolved(text)) return Buffer.from(text, "utf8").toString("base64");
+  if (!Token.isUnresolved(text)) return compressUserData(text).toString("base64");
   return Fn.base64encode(escapeTemplateLiterals(text));
 }
 

@@ -62,7 +62,7 @@ export interface DeclaredRule {
  * | group | ingress |
  * |---|---|
  * | load balancer | 6443 from `allowedApiCidrs`, API servers, worker nodes |
- * | API servers | 6443 from the load balancer, API servers, worker nodes; 10250 from API servers; ICMP frag-needed from the VPC |
+ * | API servers | 6443 from the load balancer, API servers, worker nodes; ICMP frag-needed from the VPC (their kubelet listens on 127.0.0.1 only) |
  * | etcd | 2379 from API servers and etcd; 2380 from etcd only; ICMP frag-needed from the VPC |
  * | worker nodes | 10250 from API servers; ICMP frag-needed from the VPC |
  *
@@ -127,7 +127,6 @@ export class ControlPlaneSecurityGroups extends Construct {
     this.ingressGroup("ApiFromLb", this.apiServer, API_PORT, this.loadBalancer, "Kubernetes API and /readyz health checks from the load balancer");
     this.ingressGroup("ApiFromApi", this.apiServer, API_PORT, this.apiServer, "Kubernetes API between API server nodes");
     this.ingressGroup("ApiFromWorkers", this.apiServer, API_PORT, this.workerNodes, "Kubernetes API from worker nodes (kubernetes service endpoints)");
-    this.ingressGroup("KubeletFromApiOnApi", this.apiServer, KUBELET_PORT, this.apiServer, "kubelet API of control-plane nodes from API servers");
     this.ingressCidr("ApiPathMtu", this.apiServer, "icmp", { type: 3, code: 4 }, vpcCidr, "ICMP fragmentation-needed for path MTU discovery");
     this.egressVpcAndHttps("Api", this.apiServer, vpcCidr, "API servers");
 

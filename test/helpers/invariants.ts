@@ -3,7 +3,7 @@
  * property tier; each returns a list of violations (empty when satisfied).
  */
 import { NAME_RULES, NameRule, USER_DATA_LIMIT_BYTES, fitsRule, quorumSize } from "../../lib";
-import { SynthJson, follow, resources, userDataOf } from "./synth";
+import { SynthJson, follow, rawUserDataOf, resources, userDataOf } from "./synth";
 
 const NAMED: Array<[string, string, NameRule]> = [
   ["aws_lb", "name", NAME_RULES.loadBalancer],
@@ -77,7 +77,8 @@ export function nodeViolations(json: SynthJson): string[] {
   for (const lt of resources(json, "aws_launch_template")) {
     if (lt.props.metadata_options?.http_tokens !== "required") out.push(`${lt.name} allows IMDSv1`);
     if (lt.props.block_device_mappings?.[0]?.ebs?.encrypted !== "true") out.push(`${lt.name} root volume unencrypted`);
-    if (Buffer.byteLength(userDataOf(lt)) > USER_DATA_LIMIT_BYTES) out.push(`${lt.name} user data over 16 KB`);
+    if (rawUserDataOf(lt).length > USER_DATA_LIMIT_BYTES) out.push(`${lt.name} user data over 16 KB`);
+    if (/PRIVATE KEY/.test(userDataOf(lt))) out.push(`${lt.name} user data holds a private key`);
   }
   for (const v of resources(json, "aws_ebs_volume")) if (v.props.encrypted !== true) out.push(`${v.name} unencrypted`);
   return out;

@@ -2,7 +2,7 @@
 export { EtcdTopology, HaControlPlane, EndpointAccess, ExistingNetwork } from "../../lib";
 import { USER_DATA_LIMIT_BYTES } from "../../lib";
 
-/** True when raw user data fits EC2's 16 KB limit. */
-export function userDataLimitOk(text: string): boolean {
-  return Buffer.byteLength(text, "utf8") <= USER_DATA_LIMIT_BYTES;
+/** True when user data as EC2 receives it (compressed bytes) fits the 16 KB limit. */
+export function userDataLimitOk(raw: Buffer): boolean {
+  return raw.length <= USER_DATA_LIMIT_BYTES;
 }

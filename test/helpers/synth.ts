@@ -2,6 +2,7 @@
  * Small helpers over synthesized stack JSON: build a stack, find resources of a type, follow a
  * `${type.name.attr}` reference back to its resource.
  */
+import { gunzipSync } from "node:zlib";
 import { Construct } from "constructs";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { App, TerraformStack, Testing } from "../../lib/core";
@@ -77,7 +78,14 @@ export function follow(json: SynthJson, reference: unknown): FoundResource {
   return { type: m[1], name: m[2], props: props as Record<string, unknown> };
 }
 
-/** Decoded user data of a launch template (literal base64). */
+/** Raw user data of a launch template as EC2 receives it (gzip bytes when compressed). */
+export function rawUserDataOf(launchTemplate: FoundResource): Buffer {
+  return Buffer.from(String(launchTemplate.props.user_data), "base64");
+}
+
+/** Decoded user data text of a launch template (literal base64, gunzipped when compressed). */
 export function userDataOf(launchTemplate: FoundResource): string {
-  return Buffer.from(String(launchTemplate.props.user_data), "base64").toString("utf8");
+  const raw = rawUserDataOf(launchTemplate);
+  const gzipped = raw.length > 2 && raw[0] === 0x1f && raw[1] === 0x8b;
+  return (gzipped ? gunzipSync(raw) : raw).toString("utf8");
 }

@@ -97,7 +97,7 @@ describe("ClusterPki in the reference cluster", () => {
   });
 
   it("stores one KMS-encrypted secret per slot and lets each role read only its own", () => {
-    const secrets = resources(json, "aws_secretsmanager_secret");
+    const secrets = resources(json, "aws_secretsmanager_secret").filter((s) => s.props.tags["ha-control-plane/slot"]);
     expect(secrets.map((s) => s.props.name).sort()).toEqual(
       ["apiserver-0", "apiserver-1", "apiserver-2", "etcd-0", "etcd-1", "etcd-2"].map((s) => `prod-eu1/control-plane/${s}`),
     );
@@ -109,7 +109,8 @@ describe("ClusterPki in the reference cluster", () => {
       return JSON.parse(policy.props.policy) as { Statement: Array<{ Sid: string; Resource: string | string[]; Condition?: unknown }> };
     };
     const readable = (roleName: string) => [policyOf(roleName).Statement.find((s) => s.Sid === "ReadOwnSecrets")!.Resource].flat().sort();
-    expect(readable("prod-eu1-apiserver")).toEqual(["/apiserver-0", "/apiserver-1", "/apiserver-2"].map(arnOf).sort());
+    const encryptionKey = `\${aws_secretsmanager_secret.${resources(json, "aws_secretsmanager_secret").find((s) => s.props.name.endsWith("/encryption-key"))!.name}.arn}`;
+    expect(readable("prod-eu1-apiserver")).toEqual([...["/apiserver-0", "/apiserver-1", "/apiserver-2"].map(arnOf), encryptionKey].sort());
     for (const i of [0, 1, 2]) expect(readable(`prod-eu1-etcd-${i}`)).toEqual([arnOf(`/etcd-${i}`)]);
     const decrypt = policyOf("prod-eu1-etcd-0").Statement.find((s) => s.Sid === "DecryptOwnSecrets")!;
     expect(decrypt.Condition).toEqual({ StringLike: { "kms:ViaService": "secretsmanager.*.amazonaws.com" } });
@@ -155,7 +156,7 @@ describe("PKI options and bad input", () => {
 
   it("puts stacked etcd certificates in the API server slot secrets", () => {
     const out = synth((s) => new HaControlPlane(s, "Cp", { clusterName: "st", ...base, etcdTopology: EtcdTopology.STACKED }));
-    expect(resources(out, "aws_secretsmanager_secret")).toHaveLength(3);
+    expect(resources(out, "aws_secretsmanager_secret").filter((s) => s.props.tags["ha-control-plane/slot"])).toHaveLength(3);
     const version = String(resources(out, "aws_secretsmanager_secret_version")[0].props.secret_string);
     expect(version).toContain('"etcd/peer.crt"');
   });

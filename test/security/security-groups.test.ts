@@ -40,7 +40,6 @@ describe("ControlPlaneSecurityGroups", () => {
         "in apiserver tcp 6443-6443 sg:api-lb",
         "in apiserver tcp 6443-6443 sg:apiserver",
         "in apiserver tcp 6443-6443 sg:nodes",
-        "in apiserver tcp 10250-10250 sg:apiserver",
         "in apiserver icmp 3-4 10.0.0.0/16",
         "out apiserver -1 all 10.0.0.0/16",
         "out apiserver tcp 443-443 0.0.0.0/0",

@@ -28,7 +28,7 @@ const sixZones = ["a", "b", "c", "d", "e", "f"].map((z) => `eu-west-1${z}`);
 const rows: Accepted[] = [
   { title: "accepts a 1-character cluster name", props: { clusterName: "a" } },
   { title: "accepts a 40-character cluster name", props: { clusterName: `a${"b".repeat(38)}9` }, verify: (_, cp) => expect(cp.clusterName).toHaveLength(40) },
-  { title: "accepts Kubernetes 1.29.0, the oldest supported release", props: { kubernetesVersion: "1.29.0" } },
+  { title: "accepts Kubernetes 1.32.0, the oldest supported release", props: { kubernetesVersion: "1.32.0" } },
   { title: "accepts a v-prefixed version and strips the v", props: { kubernetesVersion: "v1.33.5" }, verify: (_, cp) => expect(cp.kubernetesVersion).toBe("1.33.5") },
   { title: "accepts 5 etcd members", props: { etcdMemberCount: 5 }, verify: (json) => expect(count(json, "aws_ebs_volume")).toBe(5) },
   { title: "accepts 7 etcd members", props: { etcdMemberCount: 7 }, verify: (json) => expect(count(json, "aws_autoscaling_group")).toBe(1 + 7) },

@@ -45,7 +45,7 @@ describe("HaControlPlane refuses bad input with a ConfigError", () => {
 
   describe("Kubernetes version", () => {
     const rows: Row[] = [
-      { title: "refuses a release older than 1.29", props: { kubernetesVersion: "1.28.15" }, prop: "kubernetesVersion", value: "1.28.15", fix: /1\.31\.4/ },
+      { title: "refuses a release older than 1.32", props: { kubernetesVersion: "1.31.4" }, prop: "kubernetesVersion", value: "1.31.4", fix: /1\.33\.5/ },
       { title: "refuses a version without a patch number", props: { kubernetesVersion: "1.33" }, prop: "kubernetesVersion", value: "1.33" },
       { title: "refuses a v-prefixed version without a patch number", props: { kubernetesVersion: "v1.33" }, prop: "kubernetesVersion", value: "v1.33" },
       { title: "refuses a pre-release suffix", props: { kubernetesVersion: "1.33.0-rc.1" }, prop: "kubernetesVersion", value: "1.33.0-rc.1" },

@@ -1,0 +1,373 @@
+import { stringify } from "yaml";
+import { ConfigError } from "../../errors";
+
+/**
+ * Pure renderers of the Kubernetes control-plane components: static pod manifests of
+ * kube-apiserver, kube-controller-manager and kube-scheduler, and the configuration files they read
+ * (authentication, audit, admission, kubelet). Flags come from functions (`apiServerFlags` …) so the
+ * CIS table test checks exactly what the manifests carry.
+ */
+
+/** Marker replaced at boot by the slot IP the node claimed (one launch template serves every slot). */
+export const SLOT_IP_MARKER = "@@SLOT_IP@@";
+
+/** Paths on control-plane nodes. */
+export const KUBE_PATHS = {
+  pki: "/etc/kubernetes/pki",
+  manifests: "/etc/kubernetes/manifests",
+  authenticationConfig: "/etc/kubernetes/authentication-config.yaml",
+  auditPolicy: "/etc/kubernetes/audit-policy.yaml",
+  admissionConfig: "/etc/kubernetes/admission-config.yaml",
+  eventRateLimitConfig: "/etc/kubernetes/event-rate-limit.yaml",
+  encryptionConfig: "/etc/kubernetes/encryption-config.yaml",
+  auditLogDir: "/var/log/kubernetes/audit",
+  controllerManagerKubeconfig: "/etc/kubernetes/controller-manager.conf",
+  schedulerKubeconfig: "/etc/kubernetes/scheduler.conf",
+  kubeletConfig: "/var/lib/kubelet/config.yaml",
+} as const;
+
+/** What the control-plane components are configured from. */
+export interface ControlPlaneComponentsInput {
+  /** Cluster name. */
+  readonly clusterName: string;
+  /** Kubernetes version, `1.33.5`. */
+  readonly kubernetesVersion: string;
+  /** The API server's advertised address: the slot IP, or {@link SLOT_IP_MARKER} in user data. */
+  readonly advertiseAddress: string;
+  /** etcd client URLs, every member. */
+  readonly etcdServers: readonly string[];
+  /** Service CIDR. */
+  readonly serviceCidr: string;
+  /** Pod CIDR. */
+  readonly podCidr: string;
+  /** Cluster DNS domain. */
+  readonly clusterDomain: string;
+  /** `--shutdown-delay-duration` in seconds (from the load balancer: `IApiEndpoint.shutdownDelaySeconds`). */
+  readonly shutdownDelaySeconds: number;
+  /**
+   * Image registry.
+   * @default "registry.k8s.io"
+   */
+  readonly imageRepository?: string;
+}
+
+/** Strong TLS cipher suites only (CIS 1.2.29); TLS 1.3 suites are not configurable and always on. */
+export const STRONG_CIPHER_SUITES = [
+  "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+  "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+  "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305",
+  "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+  "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+  "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305",
+];
+
+/** Seconds the API server keeps finishing in-flight requests after the shutdown delay. */
+export const REQUEST_DRAIN_SECONDS = 60;
+
+/** kubeadm's probe timings, the floor ours must meet (field guide §1). */
+export const KUBEADM_PROBES = {
+  liveness: { initialDelaySeconds: 10, timeoutSeconds: 15, periodSeconds: 10, failureThreshold: 8 },
+  readiness: { initialDelaySeconds: 0, timeoutSeconds: 15, periodSeconds: 1, failureThreshold: 3 },
+  startup: { initialDelaySeconds: 10, timeoutSeconds: 15, periodSeconds: 10, failureThreshold: 24 },
+} as const;
+
+/** kube-apiserver flags (without the leading `--`). */
+export function apiServerFlags(input: ControlPlaneComponentsInput): Record<string, string> {
+  checkComponentsInput(input);
+  const pki = KUBE_PATHS.pki;
+  return {
+    "advertise-address": input.advertiseAddress,
+    "bind-address": "0.0.0.0",
+    "secure-port": "6443",
+    "etcd-servers": input.etcdServers.join(","),
+    "etcd-cafile": `${pki}/etcd/ca.crt`,
+    "etcd-certfile": `${pki}/apiserver-etcd-client.crt`,
+    "etcd-keyfile": `${pki}/apiserver-etcd-client.key`,
+    "client-ca-file": `${pki}/ca.crt`,
+    "tls-cert-file": `${pki}/apiserver.crt`,
+    "tls-private-key-file": `${pki}/apiserver.key`,
+    "tls-min-version": "VersionTLS12",
+    "tls-cipher-suites": STRONG_CIPHER_SUITES.join(","),
+    "kubelet-client-certificate": `${pki}/apiserver-kubelet-client.crt`,
+    "kubelet-client-key": `${pki}/apiserver-kubelet-client.key`,
+    "kubelet-certificate-authority": `${pki}/ca.crt`,
+    "kubelet-preferred-address-types": "InternalIP,ExternalIP,Hostname",
+    // Anonymous requests are allowed only on /livez, /readyz and /healthz (see the authentication config).
+    "authentication-config": KUBE_PATHS.authenticationConfig,
+    "authorization-mode": "Node,RBAC",
+    "enable-admission-plugins": "NodeRestriction,EventRateLimit,DenyServiceExternalIPs",
+    "admission-control-config-file": KUBE_PATHS.admissionConfig,
+    "enable-bootstrap-token-auth": "true",
+    "profiling": "false",
+    "audit-log-path": `${KUBE_PATHS.auditLogDir}/audit.log`,
+    "audit-log-maxage": "30",
+    "audit-log-maxbackup": "10",
+    "audit-log-maxsize": "100",
+    "audit-policy-file": KUBE_PATHS.auditPolicy,
+    "service-account-lookup": "true",
+    "service-account-key-file": `${pki}/sa.pub`,
+    "service-account-signing-key-file": `${pki}/sa.key`,
+    "service-account-issuer": `https://kubernetes.default.svc.${input.clusterDomain}`,
+    "service-cluster-ip-range": input.serviceCidr,
+    "encryption-provider-config": KUBE_PATHS.encryptionConfig,
+    "encryption-provider-config-automatic-reload": "true",
+    "requestheader-client-ca-file": `${pki}/front-proxy-ca.crt`,
+    "requestheader-allowed-names": "front-proxy-client",
+    "requestheader-extra-headers-prefix": "X-Remote-Extra-",
+    "requestheader-group-headers": "X-Remote-Group",
+    "requestheader-username-headers": "X-Remote-User",
+    "proxy-client-cert-file": `${pki}/front-proxy-client.crt`,
+    "proxy-client-key-file": `${pki}/front-proxy-client.key`,
+    "allow-privileged": "true",
+    "endpoint-reconciler-type": "lease",
+    "shutdown-delay-duration": `${input.shutdownDelaySeconds}s`,
+    "shutdown-send-retry-after": "true",
+    "shutdown-watch-termination-grace-period": "30s",
+  };
+}
+
+/** kube-controller-manager flags. */
+export function controllerManagerFlags(input: ControlPlaneComponentsInput): Record<string, string> {
+  const pki = KUBE_PATHS.pki;
+  const kubeconfig = KUBE_PATHS.controllerManagerKubeconfig;
+  return {
+    "kubeconfig": kubeconfig,
+    "authentication-kubeconfig": kubeconfig,
+    "authorization-kubeconfig": kubeconfig,
+    "bind-address": "127.0.0.1",
+    "leader-elect": "true",
+    "profiling": "false",
+    "use-service-account-credentials": "true",
+    "service-account-private-key-file": `${pki}/sa.key`,
+    "root-ca-file": `${pki}/ca.crt`,
+    "client-ca-file": `${pki}/ca.crt`,
+    "requestheader-client-ca-file": `${pki}/front-proxy-ca.crt`,
+    "cluster-signing-cert-file": `${pki}/ca.crt`,
+    "cluster-signing-key-file": `${pki}/ca.key`,
+    "cluster-name": input.clusterName,
+    "cluster-cidr": input.podCidr,
+    "allocate-node-cidrs": "true",
+    "service-cluster-ip-range": input.serviceCidr,
+    "controllers": "*,bootstrapsigner,tokencleaner",
+    "terminated-pod-gc-threshold": "12500",
+    "tls-min-version": "VersionTLS12",
+    "tls-cipher-suites": STRONG_CIPHER_SUITES.join(","),
+  };
+}
+
+/** kube-scheduler flags. */
+export function schedulerFlags(_input: ControlPlaneComponentsInput): Record<string, string> {
+  const kubeconfig = KUBE_PATHS.schedulerKubeconfig;
+  return {
+    "kubeconfig": kubeconfig,
+    "authentication-kubeconfig": kubeconfig,
+    "authorization-kubeconfig": kubeconfig,
+    "bind-address": "127.0.0.1",
+    "leader-elect": "true",
+    "profiling": "false",
+    "tls-min-version": "VersionTLS12",
+    "tls-cipher-suites": STRONG_CIPHER_SUITES.join(","),
+  };
+}
+
+/** Validates the inputs every component shares. */
+export function checkComponentsInput(input: ControlPlaneComponentsInput): void {
+  if (input.etcdServers.length === 0) {
+    throw new ConfigError("etcdServers", [], "the API server needs every etcd member", "pass IEtcdCluster.clientUrls");
+  }
+  input.etcdServers.forEach((url, i) => {
+    if (!/^https:\/\//.test(url)) throw new ConfigError(`etcdServers[${i}]`, url, "etcd must be reached over TLS", "use https:// client URLs");
+  });
+  if (!Number.isInteger(input.shutdownDelaySeconds) || input.shutdownDelaySeconds < 1 || input.shutdownDelaySeconds > 600) {
+    throw new ConfigError("shutdownDelaySeconds", input.shutdownDelaySeconds, "must be 1 to 600 seconds", "derive it from the load balancer (IApiEndpoint.shutdownDelaySeconds)");
+  }
+}
+
+interface Probe {
+  readonly path: string;
+  readonly port: number;
+  readonly timings: { initialDelaySeconds: number; timeoutSeconds: number; periodSeconds: number; failureThreshold: number };
+}
+
+function probe(p: Probe): Record<string, unknown> {
+  return { httpGet: { host: "127.0.0.1", path: p.path, port: p.port, scheme: "HTTPS" }, ...p.timings };
+}
+
+interface PodInput {
+  readonly name: string;
+  readonly image: string;
+  readonly flags: Record<string, string>;
+  readonly port: number;
+  readonly readiness: boolean;
+  readonly hostPaths: ReadonlyArray<{ name: string; path: string; readOnly: boolean; type: string }>;
+  readonly terminationGracePeriodSeconds?: number;
+  readonly cpu: string;
+}
+
+function staticPod(p: PodInput): string {
+  const pod = {
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { name: p.name, namespace: "kube-system", labels: { component: p.name, tier: "control-plane" } },
+    spec: {
+      hostNetwork: true,
+      priority: 2000001000,
+      priorityClassName: "system-node-critical",
+      securityContext: { seccompProfile: { type: "RuntimeDefault" } },
+      ...(p.terminationGracePeriodSeconds !== undefined ? { terminationGracePeriodSeconds: p.terminationGracePeriodSeconds } : {}),
+      containers: [
+        {
+          name: p.name,
+          image: p.image,
+          imagePullPolicy: "IfNotPresent",
+          command: [p.name, ...Object.entries(p.flags).map(([k, v]) => `--${k}=${v}`)],
+          resources: { requests: { cpu: p.cpu } },
+          livenessProbe: probe({ path: "/livez", port: p.port, timings: KUBEADM_PROBES.liveness }),
+          ...(p.readiness ? { readinessProbe: probe({ path: "/readyz", port: p.port, timings: KUBEADM_PROBES.readiness }) } : {}),
+          startupProbe: probe({ path: "/livez", port: p.port, timings: KUBEADM_PROBES.startup }),
+          volumeMounts: p.hostPaths.map((h) => ({ name: h.name, mountPath: h.path, readOnly: h.readOnly })),
+        },
+      ],
+      volumes: p.hostPaths.map((h) => ({ name: h.name, hostPath: { path: h.path, type: h.type } })),
+    },
+  };
+  return stringify(pod, { lineWidth: 0 });
+}
+
+function image(input: ControlPlaneComponentsInput, component: string): string {
+  return `${input.imageRepository ?? "registry.k8s.io"}/${component}:v${input.kubernetesVersion.replace(/^v/, "")}`;
+}
+
+/** Graceful termination: the shutdown delay, then time to finish in-flight requests. */
+export function apiServerTerminationGraceSeconds(input: ControlPlaneComponentsInput): number {
+  return input.shutdownDelaySeconds + REQUEST_DRAIN_SECONDS;
+}
+
+/** The kube-apiserver static pod. */
+export function renderApiServerManifest(input: ControlPlaneComponentsInput): string {
+  return staticPod({
+    name: "kube-apiserver",
+    image: image(input, "kube-apiserver"),
+    flags: apiServerFlags(input),
+    port: 6443,
+    readiness: true,
+    cpu: "250m",
+    terminationGracePeriodSeconds: apiServerTerminationGraceSeconds(input),
+    hostPaths: [
+      { name: "pki", path: KUBE_PATHS.pki, readOnly: true, type: "DirectoryOrCreate" },
+      { name: "authentication-config", path: KUBE_PATHS.authenticationConfig, readOnly: true, type: "File" },
+      { name: "audit-policy", path: KUBE_PATHS.auditPolicy, readOnly: true, type: "File" },
+      { name: "admission-config", path: KUBE_PATHS.admissionConfig, readOnly: true, type: "File" },
+      { name: "event-rate-limit", path: KUBE_PATHS.eventRateLimitConfig, readOnly: true, type: "File" },
+      { name: "encryption-config", path: KUBE_PATHS.encryptionConfig, readOnly: true, type: "File" },
+      { name: "audit-log", path: KUBE_PATHS.auditLogDir, readOnly: false, type: "DirectoryOrCreate" },
+      { name: "ca-certs", path: "/etc/ssl/certs", readOnly: true, type: "DirectoryOrCreate" },
+    ],
+  });
+}
+
+/** The kube-controller-manager static pod. */
+export function renderControllerManagerManifest(input: ControlPlaneComponentsInput): string {
+  return staticPod({
+    name: "kube-controller-manager",
+    image: image(input, "kube-controller-manager"),
+    flags: controllerManagerFlags(input),
+    port: 10257,
+    readiness: false,
+    cpu: "200m",
+    hostPaths: [
+      { name: "pki", path: KUBE_PATHS.pki, readOnly: true, type: "DirectoryOrCreate" },
+      { name: "kubeconfig", path: KUBE_PATHS.controllerManagerKubeconfig, readOnly: true, type: "FileOrCreate" },
+      { name: "ca-certs", path: "/etc/ssl/certs", readOnly: true, type: "DirectoryOrCreate" },
+    ],
+  });
+}
+
+/** The kube-scheduler static pod. */
+export function renderSchedulerManifest(input: ControlPlaneComponentsInput): string {
+  return staticPod({
+    name: "kube-scheduler",
+    image: image(input, "kube-scheduler"),
+    flags: schedulerFlags(input),
+    port: 10259,
+    readiness: false,
+    cpu: "100m",
+    hostPaths: [{ name: "kubeconfig", path: KUBE_PATHS.schedulerKubeconfig, readOnly: true, type: "FileOrCreate" }],
+  });
+}
+
+/**
+ * Structured authentication: anonymous requests only for the health endpoints, so the load
+ * balancer's HTTPS `/readyz` check and kubelet probes work while everything else needs
+ * credentials (CIS 1.2.1).
+ */
+export function renderAuthenticationConfig(): string {
+  return stringify({
+    apiVersion: "apiserver.config.k8s.io/v1beta1",
+    kind: "AuthenticationConfiguration",
+    anonymous: { enabled: true, conditions: [{ path: "/livez" }, { path: "/readyz" }, { path: "/healthz" }] },
+  });
+}
+
+/** Audit policy: metadata for secrets and tokens (never bodies), requests for writes, nothing for noise. */
+export function renderAuditPolicy(): string {
+  return stringify({
+    apiVersion: "audit.k8s.io/v1",
+    kind: "Policy",
+    omitStages: ["RequestReceived"],
+    rules: [
+      { level: "None", nonResourceURLs: ["/livez*", "/readyz*", "/healthz*", "/version", "/metrics"] },
+      { level: "None", users: ["system:kube-proxy"], verbs: ["watch"], resources: [{ group: "", resources: ["endpoints", "services", "services/status"] }] },
+      { level: "None", userGroups: ["system:nodes"], verbs: ["get"], resources: [{ group: "", resources: ["nodes", "nodes/status"] }] },
+      { level: "None", users: ["system:kube-controller-manager", "system:kube-scheduler"], verbs: ["get", "update"], namespaces: ["kube-system"], resources: [{ group: "coordination.k8s.io", resources: ["leases"] }] },
+      { level: "None", resources: [{ group: "", resources: ["events"] }] },
+      { level: "Metadata", resources: [{ group: "", resources: ["secrets", "configmaps", "serviceaccounts/token"] }, { group: "authentication.k8s.io", resources: ["tokenreviews"] }] },
+      { level: "Request", verbs: ["create", "update", "patch", "delete", "deletecollection"] },
+      { level: "Metadata" },
+    ],
+  });
+}
+
+/** Admission configuration: EventRateLimit (CIS 1.2.9). */
+export function renderAdmissionConfig(): string {
+  return stringify({
+    apiVersion: "apiserver.config.k8s.io/v1",
+    kind: "AdmissionConfiguration",
+    plugins: [{ name: "EventRateLimit", path: KUBE_PATHS.eventRateLimitConfig }],
+  });
+}
+
+/** EventRateLimit limits: per server and per namespace. */
+export function renderEventRateLimitConfig(): string {
+  return stringify({
+    apiVersion: "eventratelimit.admission.k8s.io/v1alpha1",
+    kind: "Configuration",
+    limits: [
+      { type: "Server", qps: 50, burst: 100 },
+      { type: "Namespace", qps: 10, burst: 50, cacheSize: 2000 },
+    ],
+  });
+}
+
+/**
+ * kubelet configuration of control-plane nodes: standalone (static pods only, not registered as a
+ * Node), no anonymous access, no read-only port.
+ */
+export function renderKubeletConfig(): string {
+  return stringify({
+    apiVersion: "kubelet.config.k8s.io/v1beta1",
+    kind: "KubeletConfiguration",
+    staticPodPath: KUBE_PATHS.manifests,
+    cgroupDriver: "systemd",
+    authentication: { anonymous: { enabled: false }, webhook: { enabled: false } },
+    authorization: { mode: "AlwaysAllow" },
+    readOnlyPort: 0,
+    address: "127.0.0.1",
+    protectKernelDefaults: true,
+    makeIPTablesUtilChains: true,
+    eventRecordQPS: 5,
+    shutdownGracePeriod: "120s",
+    shutdownGracePeriodCriticalPods: "100s",
+    tlsMinVersion: "VersionTLS12",
+  });
+}

@@ -1,0 +1,114 @@
+import { renderComponentKubeconfig, ControlPlaneComponent } from "../../pki/kubeconfig";
+import { BootExtras, BootFile, nodeScript } from "../node-user-data";
+import {
+  ControlPlaneComponentsInput,
+  KUBE_PATHS,
+  renderAdmissionConfig,
+  renderApiServerManifest,
+  renderAuditPolicy,
+  renderAuthenticationConfig,
+  renderControllerManagerManifest,
+  renderEventRateLimitConfig,
+  renderKubeletConfig,
+  renderSchedulerManifest,
+} from "./components";
+
+/** Where manifest templates (with the slot-IP marker) wait for `ha-kube-configure`. */
+export const MANIFEST_TEMPLATE_DIR = "/etc/ha-control-plane/manifests";
+
+/** Input of {@link apiServerBootExtras}. */
+export interface ApiServerBootInput extends Omit<ControlPlaneComponentsInput, "advertiseAddress"> {
+  /** Secrets Manager secret holding the secrets-encryption key (created empty by Terraform). */
+  readonly encryptionKeySecret: string;
+  /**
+   * Kubernetes apt repository (a mirror for air-gapped installs).
+   * @default - pkgs.k8s.io for the version's minor release
+   */
+  readonly kubernetesAptRepository?: string;
+}
+
+function unit(description: string, after: string[], execStart: string, extra: string[] = []): string {
+  return [
+    "[Unit]",
+    `Description=${description}`,
+    `Wants=${after.join(" ")}`,
+    `After=${after.join(" ")}`,
+    "",
+    "[Service]",
+    "Type=oneshot",
+    "RemainAfterExit=yes",
+    `ExecStart=${execStart}`,
+    ...extra,
+    "StandardOutput=journal",
+    "StandardError=journal",
+    "",
+    "[Install]",
+    "WantedBy=multi-user.target",
+    "",
+  ].join("\n");
+}
+
+/**
+ * What API server nodes add to the common boot: containerd and a pinned kubelet from the signed
+ * package repository, the static pod manifests (slot IP filled in at boot), the configuration files
+ * they read (0600), component kubeconfigs, and a standalone kubelet that runs the static pods.
+ */
+export function apiServerBootExtras(input: ApiServerBootInput): BootExtras {
+  const components: ControlPlaneComponentsInput = { ...input, advertiseAddress: "@@SLOT_IP@@" };
+  const secret = (path: string, content: string): BootFile => ({ path, permissions: "0600", content });
+  const files: BootFile[] = [
+    { path: "/usr/local/sbin/ha-kube-install", permissions: "0755", content: nodeScript("ha-kube-install.sh") },
+    { path: "/usr/local/sbin/ha-kube-configure", permissions: "0755", content: nodeScript("ha-kube-configure.sh") },
+    secret(`${MANIFEST_TEMPLATE_DIR}/kube-apiserver.yaml`, renderApiServerManifest(components)),
+    secret(`${MANIFEST_TEMPLATE_DIR}/kube-controller-manager.yaml`, renderControllerManagerManifest(components)),
+    secret(`${MANIFEST_TEMPLATE_DIR}/kube-scheduler.yaml`, renderSchedulerManifest(components)),
+    secret(KUBE_PATHS.authenticationConfig, renderAuthenticationConfig()),
+    secret(KUBE_PATHS.auditPolicy, renderAuditPolicy()),
+    secret(KUBE_PATHS.admissionConfig, renderAdmissionConfig()),
+    secret(KUBE_PATHS.eventRateLimitConfig, renderEventRateLimitConfig()),
+    secret(KUBE_PATHS.controllerManagerKubeconfig, renderComponentKubeconfig({ clusterName: input.clusterName, component: ControlPlaneComponent.CONTROLLER_MANAGER })),
+    secret(KUBE_PATHS.schedulerKubeconfig, renderComponentKubeconfig({ clusterName: input.clusterName, component: ControlPlaneComponent.SCHEDULER })),
+    secret(KUBE_PATHS.kubeletConfig, renderKubeletConfig()),
+    {
+      path: "/etc/systemd/system/kubelet.service.d/10-standalone.conf",
+      permissions: "0644",
+      content: [
+        "[Unit]",
+        "After=ha-kube-configure.service ha-time-sync.service containerd.service",
+        "",
+        "[Service]",
+        "ExecStart=",
+        `ExecStart=/usr/bin/kubelet --config=${KUBE_PATHS.kubeletConfig} --container-runtime-endpoint=unix:///run/containerd/containerd.sock`,
+        "",
+      ].join("\n"),
+    },
+    {
+      path: "/etc/systemd/system/ha-kube-install.service",
+      permissions: "0644",
+      content: unit("Install containerd and the pinned kubelet", ["network-online.target"], "/usr/local/sbin/ha-kube-install", ["TimeoutStartSec=900"]),
+    },
+    {
+      path: "/etc/systemd/system/ha-kube-configure.service",
+      permissions: "0644",
+      content: unit(
+        "Write static pod manifests and secrets encryption, start the kubelet",
+        ["ha-kube-install.service", "ha-fetch-secrets.service", "ha-time-sync.service"],
+        "/usr/local/sbin/ha-kube-configure",
+      ),
+    },
+  ];
+  return {
+    files,
+    env: {
+      KUBERNETES_VERSION: input.kubernetesVersion.replace(/^v/, ""),
+      ENCRYPTION_KEY_SECRET: input.encryptionKeySecret,
+      ...(input.kubernetesAptRepository !== undefined ? { K8S_APT_REPO: input.kubernetesAptRepository } : {}),
+    },
+    runcmd: [
+      ["mkdir", "-p", KUBE_PATHS.auditLogDir],
+      ["chmod", "0700", KUBE_PATHS.auditLogDir],
+      ["systemctl", "daemon-reload"],
+      ["systemctl", "enable", "--now", "ha-kube-install.service", "ha-kube-configure.service"],
+    ],
+  };
+}

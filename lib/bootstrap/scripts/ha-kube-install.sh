@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# ha-kube-install: install containerd and a pinned kubelet from the signed Kubernetes package
+# repository (pkgs.k8s.io, or a mirror), with the kernel settings the kubelet requires. Idempotent:
+# a node that already runs the pinned version changes nothing.
+set -euo pipefail
+
+ENV_FILE=${ENV_FILE:-/etc/ha-control-plane/node.env}
+# shellcheck source=/dev/null
+. "$ENV_FILE"
+: "${KUBERNETES_VERSION:?KUBERNETES_VERSION missing}"
+K8S_APT_REPO=${K8S_APT_REPO:-https://pkgs.k8s.io/core:/stable:/v${KUBERNETES_VERSION%.*}/deb/}
+KEYRING=/etc/apt/keyrings/kubernetes-apt-keyring.gpg
+
+log() {
+  logger -t ha-kube-install -- "$*" 2>/dev/null || true
+  echo "ha-kube-install: $*" >&2
+}
+
+if command -v kubelet >/dev/null 2>&1 && kubelet --version | grep -qx "Kubernetes v$KUBERNETES_VERSION"; then
+  log "kubelet $KUBERNETES_VERSION already installed"
+  exit 0
+fi
+
+# Kernel settings: the kubelet runs with protectKernelDefaults and refuses to start without them.
+cat >/etc/modules-load.d/kubernetes.conf <<'EOF'
+overlay
+br_netfilter
+EOF
+modprobe overlay
+modprobe br_netfilter
+cat >/etc/sysctl.d/90-kubernetes.conf <<'EOF'
+net.bridge.bridge-nf-call-iptables = 1
+net.bridge.bridge-nf-call-ip6tables = 1
+net.ipv4.ip_forward = 1
+vm.overcommit_memory = 1
+vm.panic_on_oom = 0
+kernel.panic = 10
+kernel.panic_on_oops = 1
+kernel.keys.root_maxkeys = 1000000
+kernel.keys.root_maxbytes = 25000000
+EOF
+sysctl --system >/dev/null
+swapoff -a
+
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q apt-transport-https ca-certificates curl gpg containerd
+mkdir -p /etc/containerd /etc/apt/keyrings
+containerd config default | sed 's/SystemdCgroup = false/SystemdCgroup = true/' >/etc/containerd/config.toml
+systemctl restart containerd
+
+# Packages are verified against the repository's signing key by apt.
+curl -fsSL --retry 5 "${K8S_APT_REPO}Release.key" | gpg --dearmor --yes -o "$KEYRING"
+echo "deb [signed-by=$KEYRING] $K8S_APT_REPO /" >/etc/apt/sources.list.d/kubernetes.list
+apt-get update -q
+revision=$(apt-cache madison kubelet | awk -v v="$KUBERNETES_VERSION" '$3 ~ "^"v"-" { print $3; exit }')
+if [ -z "$revision" ]; then
+  log "ERROR: kubelet $KUBERNETES_VERSION is not in $K8S_APT_REPO"
+  exit 1
+fi
+apt-get install -y -q --allow-change-held-packages "kubelet=$revision" "cri-tools"
+apt-mark hold kubelet
+log "installed kubelet $revision and containerd"

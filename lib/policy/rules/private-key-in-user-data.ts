@@ -1,0 +1,73 @@
+import { ElementKind, PolicyContext, ResourceView } from "../context";
+import { PolicyLevel, PolicyRule, RuleResult } from "../rule";
+import { userDataTexts } from "../values";
+
+const PEM_MARKER = "PRIVATE KEY";
+const USER_DATA_ATTRIBUTES = ["user_data", "user_data_base64"];
+/** Resources whose output attribute is a copy of an input attribute. */
+const PASSTHROUGH: Record<string, Record<string, string>> = { terraform_data: { output: "input" } };
+const MAX_DEPTH = 8;
+
+function containsPem(value: unknown, decode: boolean): boolean {
+  if (typeof value === "string") return (decode ? userDataTexts(value) : [value]).some((t) => t.includes(PEM_MARKER));
+  if (Array.isArray(value)) return value.some((v) => containsPem(v, decode));
+  if (value !== null && typeof value === "object") return Object.values(value).some((v) => containsPem(v, decode));
+  return false;
+}
+
+/**
+ * How private key material reaches `value`, following references through locals, other
+ * resources' attributes and data sources; `undefined` when it does not.
+ */
+function keyPath(value: unknown, context: PolicyContext, seen: Set<string>, depth: number): string | undefined {
+  if (containsPem(value, depth === 0)) return `contains a PEM "${PEM_MARKER}" block`;
+  if (depth >= MAX_DEPTH) return undefined;
+  for (const ref of context.references(value)) {
+    if (ref.local !== undefined) {
+      if (seen.has(`local.${ref.local}`)) continue;
+      seen.add(`local.${ref.local}`);
+      const via = keyPath(context.locals[ref.local], context, seen, depth + 1);
+      if (via) return `references local.${ref.local}, which ${via}`;
+      continue;
+    }
+    const element = ref.element as ResourceView;
+    if (element.type === "tls_private_key") {
+      if (ref.attribute === undefined || ref.attribute.startsWith("private_key")) return `references ${ref.expression}`;
+      continue;
+    }
+    const key = `${element.address}.${ref.attribute ?? ""}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const attribute = ref.attribute !== undefined ? (PASSTHROUGH[element.type]?.[ref.attribute] ?? ref.attribute) : undefined;
+    // A data source derives every attribute from its arguments; a resource's computed attributes
+    // (id, arn) carry no input, so only attributes present in its configuration are followed.
+    const source =
+      attribute !== undefined && attribute in element.config ? element.config[attribute] : element.kind === ElementKind.DATA || attribute === undefined ? element.config : undefined;
+    if (source === undefined) continue;
+    const via = keyPath(source, context, seen, depth + 1);
+    if (via) return `references ${ref.expression}, which ${via}`;
+  }
+  return undefined;
+}
+
+/**
+ * HA-EC3: no private key in user data. User data is readable by anyone who can call
+ * ec2:DescribeInstanceAttribute and by every process on the node through IMDS, and it is kept in
+ * the launch template's versions forever; nodes fetch keys at boot instead.
+ */
+export const PRIVATE_KEY_IN_USER_DATA: PolicyRule = {
+  id: "HA-EC3",
+  level: PolicyLevel.ERROR,
+  description: "User data of launch templates, launch configurations and instances carries no private key (no tls_private_key reference, no PEM PRIVATE KEY block)",
+  fix: "store the key in Secrets Manager or SSM Parameter Store (KMS-encrypted) and have the node fetch it at boot with its instance role; pass only the secret's name in user data",
+  appliesTo: ["aws_launch_template", "aws_instance", "aws_launch_configuration"],
+  evaluate: (resource: ResourceView, context: PolicyContext): RuleResult => {
+    const present = USER_DATA_ATTRIBUTES.filter((a) => resource.config[a] !== undefined);
+    if (present.length === 0) return RuleResult.notApplicable("no user data");
+    for (const attribute of present) {
+      const via = keyPath(resource.config[attribute], context, new Set(), 0);
+      if (via) return RuleResult.nonCompliant(`${attribute} ${via}`);
+    }
+    return RuleResult.compliant();
+  },
+};
