@@ -25,3 +25,4 @@ export * from "./pki/private-ca-issuer";
 export * from "./security/secrets-encryption";
 export * from "./bootstrap/kubernetes/components";
 export * from "./bootstrap/kubernetes/node";
+export * from "./policy";

@@ -55,7 +55,6 @@ export function describeTier(
   const banner = IN_CI
     ? `\n*** ${options.tierLabel} tier NOT RUN: ${check.reason} ***\n`
     : `${options.tierLabel} tier skipped (${name}): ${check.reason}`;
-  // eslint-disable-next-line no-console
   console.warn(banner);
   const skipped = describe.skip;
   skipped(name, body);
