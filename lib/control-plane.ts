@@ -3,6 +3,7 @@ import { TerraformOutput } from "./core";
 import { AutoScalingServiceRole } from "./compute/autoscaling-role";
 import { ApiServerNodes, planApiServerSlots } from "./compute/api-server-nodes";
 import { SecretsEncryptionKey } from "./security/secrets-encryption";
+import { ControlPlaneAlarms, NODE_METRIC_NAMESPACE } from "./monitoring/control-plane-alarms";
 import { ConfigError } from "./errors";
 import { EtcdCluster, EtcdTopology, checkMemberCount } from "./etcd/etcd-cluster";
 import { ApiLoadBalancer, EndpointAccess } from "./loadbalancer/api-load-balancer";
@@ -205,6 +206,18 @@ export interface HaControlPlaneProps {
   readonly leafCertificateEarlyRenewalHours?: number;
 
   /**
+   * CloudWatch alarms (load balancer health, Auto Scaling groups, clock skew, certificate expiry,
+   * etcd health) and the node metrics they watch.
+   * @default true
+   */
+  readonly monitoring?: boolean;
+  /**
+   * SNS topic alarms notify.
+   * @default - a new topic
+   */
+  readonly alarmTopicArn?: string;
+
+  /**
    * KMS key for volumes (and node secrets).
    * @default - a new key with rotation
    */
@@ -247,10 +260,22 @@ export class HaControlPlane extends Construct {
   public readonly etcd: EtcdCluster;
   /** Security group worker nodes must carry to join. */
   public readonly workerSecurityGroupId: string;
+
+  /** The kubernetes-admin client certificate and key (PEM; sensitive, in Terraform state). */
+  public get adminCredentials(): { readonly certPem: string; readonly privateKeyPem: string } {
+    const admin = this.pki.issued.get("admin")!;
+    return { certPem: admin.certPem, privateKeyPem: admin.privateKeyPem! };
+  }
   /** The cluster PKI. */
   public readonly pki: ClusterPki;
+  /** The alarms (when monitoring is on). */
+  public readonly alarms?: ControlPlaneAlarms;
   /** The key Kubernetes Secrets are encrypted with at rest. */
   public readonly secretsEncryptionKey: SecretsEncryptionKey;
+  /** API URL for clients outside the VPC when there is a public endpoint, else the internal one. */
+  public readonly apiUrl: string;
+  /** API URL for nodes and in-VPC clients. */
+  public readonly internalApiUrl: string;
 
   constructor(scope: Construct, id: string, props: HaControlPlaneProps) {
     super(scope, id);
@@ -333,6 +358,11 @@ export class HaControlPlane extends Construct {
 
     const stacked = topology === EtcdTopology.STACKED;
     const secretPrefix = `${props.clusterName}/control-plane`;
+    const monitoring = props.monitoring ?? true;
+    if (!monitoring && props.alarmTopicArn !== undefined) {
+      throw new ConfigError("alarmTopicArn", props.alarmTopicArn, "there are no alarms with monitoring: false", "drop alarmTopicArn or turn monitoring on");
+    }
+    const metricNamespace = monitoring ? NODE_METRIC_NAMESPACE : undefined;
     // API server slots are planned first: stacked etcd members live on them.
     const apiSlots = planApiServerSlots({ network: this.network, count: props.apiServerCount, allowSingleApiServer: props.allowSingleApiServer });
     this.etcd = new EtcdCluster(this, "Etcd", {
@@ -354,6 +384,7 @@ export class HaControlPlane extends Construct {
       privateHostedZoneId: props.etcdPrivateHostedZoneId,
       memberDomain: props.etcdMemberDomain,
       secretPrefix,
+      metricNamespace,
       tags: props.tags,
     });
 
@@ -376,6 +407,7 @@ export class HaControlPlane extends Construct {
       metadataHopLimit: props.metadataHopLimit,
       stackedEtcd: stacked,
       secretPrefix,
+      metricNamespace,
       kubernetes: {
         kubernetesVersion: this.kubernetesVersion,
         etcd: this.etcd,
@@ -410,8 +442,23 @@ export class HaControlPlane extends Construct {
       tags: props.tags,
     });
 
+    if (monitoring) {
+      this.alarms = new ControlPlaneAlarms(this, "Alarms", {
+        clusterName: props.clusterName,
+        alarmTopicArn: props.alarmTopicArn,
+        loadBalancerTargets: this.endpoint.metricTargets,
+        apiServerCount: this.apiServers.slots.length,
+        apiServerGroupName: this.apiServers.autoScalingGroup.name,
+        etcdGroupNames: this.etcd.autoScalingGroups.map((g) => g.name),
+        apiServerSlots: this.apiServers.slots.map((s) => s.name),
+        etcdMemberSlots: this.etcd.members.map((m) => m.name),
+        tags: props.tags,
+      });
+    }
+    this.internalApiUrl = `https://${this.endpoint.internalHost}:${this.endpoint.port}`;
+    this.apiUrl = `https://${this.endpoint.publicHost ?? this.endpoint.internalHost}:${this.endpoint.port}`;
     new TerraformOutput(this, "internal_endpoint", {
-      value: `https://${this.endpoint.internalHost}:${this.endpoint.port}`,
+      value: this.internalApiUrl,
       description: "Kubernetes API endpoint for nodes and in-VPC clients",
     });
     if (this.endpoint.publicHost !== undefined) {

@@ -26,3 +26,4 @@ export * from "./security/secrets-encryption";
 export * from "./bootstrap/kubernetes/components";
 export * from "./bootstrap/kubernetes/node";
 export * from "./policy";
+export * from "./monitoring/control-plane-alarms";

@@ -40,6 +40,25 @@ export interface NodeBootInput {
    * @default "/etc/kubernetes/pki"
    */
   readonly pkiDir?: string;
+  /**
+   * Publish node health to CloudWatch every minute (clock offset, certificate expiry, and etcd
+   * health when the node runs etcd).
+   * @default - no metrics published
+   */
+  readonly metrics?: NodeMetricsInput;
+}
+
+/** What a node publishes to CloudWatch (see `ha-publish-metrics`). */
+export interface NodeMetricsInput {
+  /** CloudWatch namespace. */
+  readonly namespace: string;
+  /** The node runs an etcd member. */
+  readonly runsEtcd: boolean;
+  /**
+   * etcd backend quota in bytes (for the size-against-quota metric).
+   * @default 2147483648
+   */
+  readonly etcdQuotaBytes?: number;
 }
 
 /** Where the rendered files go on the node. */
@@ -53,6 +72,9 @@ export const NODE_PATHS = {
   fetchUnit: "/etc/systemd/system/ha-fetch-secrets.service",
   fetchTimer: "/etc/systemd/system/ha-fetch-secrets.timer",
   timeSyncUnit: "/etc/systemd/system/ha-time-sync.service",
+  metricsScript: "/usr/local/sbin/ha-publish-metrics",
+  metricsUnit: "/etc/systemd/system/ha-publish-metrics.service",
+  metricsTimer: "/etc/systemd/system/ha-publish-metrics.timer",
 } as const;
 
 /** EC2 user data limit (raw, before base64). */
@@ -112,6 +134,13 @@ export function renderNodeEnv(input: NodeBootInput, extraEnv: Readonly<Record<st
     DATA_MOUNT: input.dataMountPath ?? "/var/lib/etcd",
     SECRET_PREFIX: input.secretPrefix ?? "",
     PKI_DIR: input.pkiDir ?? "/etc/kubernetes/pki",
+    ...(input.metrics !== undefined
+      ? {
+          METRIC_NAMESPACE: input.metrics.namespace,
+          RUNS_ETCD: String(input.metrics.runsEtcd),
+          ETCD_QUOTA_BYTES: String(input.metrics.etcdQuotaBytes ?? 2147483648),
+        }
+      : {}),
     ...extraEnv,
   };
   return Object.entries(vars)
@@ -249,6 +278,24 @@ export function renderNodeUserData(input: NodeBootInput, extras: BootExtras = { 
       { path: NODE_PATHS.fetchTimer, permissions: "0644", owner: "root:root", content: renderFetchTimer() },
     );
     doc.runcmd.push(["systemctl", "enable", "--now", "ha-fetch-secrets.service", "ha-fetch-secrets.timer"]);
+  }
+  if (input.metrics !== undefined) {
+    doc.write_files.push(
+      { path: NODE_PATHS.metricsScript, permissions: "0755", owner: "root:root", content: nodeScript("ha-publish-metrics.sh") },
+      {
+        path: NODE_PATHS.metricsUnit,
+        permissions: "0644",
+        owner: "root:root",
+        content: ["[Unit]", "Description=Publish node health to CloudWatch", "After=ha-claim-slot.service", "", "[Service]", "Type=oneshot", `ExecStart=${NODE_PATHS.metricsScript}`, ""].join("\n"),
+      },
+      {
+        path: NODE_PATHS.metricsTimer,
+        permissions: "0644",
+        owner: "root:root",
+        content: ["[Unit]", "Description=Publish node health every minute", "", "[Timer]", "OnBootSec=2min", "OnUnitActiveSec=1min", "AccuracySec=5s", "", "[Install]", "WantedBy=timers.target", ""].join("\n"),
+      },
+    );
+    doc.runcmd.push(["systemctl", "enable", "--now", "ha-publish-metrics.timer"]);
   }
   for (const f of extras.files) doc.write_files.push({ path: f.path, permissions: f.permissions, owner: "root:root", content: f.content });
   for (const c of extras.runcmd) doc.runcmd.push([...c]);

@@ -166,6 +166,11 @@ export interface ApiServerNodesProps {
    */
   readonly secretPrefix?: string;
   /**
+   * CloudWatch namespace nodes publish health metrics to (see `ControlPlaneAlarms`).
+   * @default - no node metrics
+   */
+  readonly metricNamespace?: string;
+  /**
    * Run the Kubernetes control plane (kube-apiserver, controller-manager, scheduler as static pods).
    * @default - nodes only claim their slot, sync time and fetch their certificates
    */
@@ -277,6 +282,7 @@ export class ApiServerNodes extends Construct {
             nodeRole: API_SERVER_ROLE,
             dataVolume: props.stackedEtcd ? "by-slot" : "none",
             secretPrefix: props.secretPrefix,
+            metrics: props.metricNamespace === undefined ? undefined : { namespace: props.metricNamespace, runsEtcd: props.stackedEtcd ?? false },
           },
           props.kubernetes === undefined
             ? undefined

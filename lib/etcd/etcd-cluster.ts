@@ -142,6 +142,11 @@ export interface EtcdClusterProps {
    */
   readonly secretPrefix?: string;
   /**
+   * CloudWatch namespace members publish health metrics to (see `ControlPlaneAlarms`).
+   * @default - no node metrics
+   */
+  readonly metricNamespace?: string;
+  /**
    * User data per member.
    * @default - `renderNodeUserData` for the member: time sync, slot claim, data volume
    */
@@ -308,7 +313,7 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
       roles.push(role);
       const userData = props.userData
         ? props.userData(member, this.dataVolumes[i].id)
-        : renderNodeUserData({ clusterName: props.clusterName, nodeRole: ETCD_ROLE, slotName: slot.name, dataVolume: "by-slot", secretPrefix: props.secretPrefix });
+        : renderNodeUserData({ clusterName: props.clusterName, nodeRole: ETCD_ROLE, slotName: slot.name, dataVolume: "by-slot", secretPrefix: props.secretPrefix, metrics: props.metricNamespace === undefined ? undefined : { namespace: props.metricNamespace, runsEtcd: true } });
       const template = nodeLaunchTemplate(this, `MemberLaunchTemplate${i}`, {
         clusterName: props.clusterName,
         nodeRole: slot.name,

@@ -51,6 +51,16 @@ export interface IApiEndpoint {
   readonly shutdownDelaySeconds: number;
 }
 
+/** CloudWatch dimensions of one NLB target group. */
+export interface LoadBalancerMetricTarget {
+  /** `internal` or `public`. */
+  readonly label: string;
+  /** `LoadBalancer` dimension (ARN suffix). */
+  readonly loadBalancer: string;
+  /** `TargetGroup` dimension (ARN suffix). */
+  readonly targetGroup: string;
+}
+
 /** Props of {@link ApiLoadBalancer}. */
 export interface ApiLoadBalancerProps {
   /** Cluster name (DNS label). */
@@ -145,6 +155,8 @@ export class ApiLoadBalancer extends Construct implements IApiEndpoint {
   public readonly publicTargetGroup?: LbTargetGroup;
   /** The health-check timing in force. */
   public readonly healthCheck: HealthCheckTiming;
+  /** CloudWatch dimensions of each load balancer / target group pair (for alarms). */
+  public readonly metricTargets: readonly LoadBalancerMetricTarget[];
 
   public readonly internalHost: string;
   public readonly publicHost?: string;
@@ -284,6 +296,12 @@ export class ApiLoadBalancer extends Construct implements IApiEndpoint {
     }
     this.targetGroupArns = arns;
     this.serverNames = names;
+    this.metricTargets = [
+      { label: "internal", loadBalancer: this.internalLoadBalancer.arnSuffix, targetGroup: this.internalTargetGroup.arnSuffix },
+      ...(this.publicLoadBalancer && this.publicTargetGroup
+        ? [{ label: "public", loadBalancer: this.publicLoadBalancer.arnSuffix, targetGroup: this.publicTargetGroup.arnSuffix }]
+        : []),
+    ];
   }
 }
 

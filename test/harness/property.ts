@@ -25,8 +25,8 @@ export function propertyRuns(ciDefault = 1000, localDefault = 100): number {
 }
 
 /** Asserts a property with the project's seed and run count; a failure message carries the seed. */
-export function assertProperty<Ts>(property: fc.IProperty<Ts>, options: { numRuns?: number } = {}): void {
-  const seed = propertySeed();
+export function assertProperty<Ts>(property: fc.IProperty<Ts>, options: { numRuns?: number; seed?: number } = {}): void {
+  const seed = options.seed ?? propertySeed();
   const numRuns = options.numRuns ?? propertyRuns();
   try {
     fc.assert(property, { seed, numRuns, verbose: 1 });

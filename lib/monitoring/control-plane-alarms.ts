@@ -1,0 +1,202 @@
+import { Construct } from "constructs";
+import { CloudwatchMetricAlarm } from "@cdktf/provider-aws/lib/cloudwatch-metric-alarm";
+import { SnsTopic } from "@cdktf/provider-aws/lib/sns-topic";
+import { ConfigError } from "../errors";
+import { LoadBalancerMetricTarget } from "../loadbalancer/api-load-balancer";
+import { NAME_RULES, deriveName } from "../names";
+import { ClusterTags } from "../tags";
+import { checkInteger, isUnresolved } from "../validate";
+
+/** Namespace of the metrics nodes publish (`ha-publish-metrics`). */
+export const NODE_METRIC_NAMESPACE = "HaControlPlane";
+
+/** Props of {@link ControlPlaneAlarms}. */
+export interface ControlPlaneAlarmsProps {
+  /** Cluster name. */
+  readonly clusterName: string;
+  /**
+   * SNS topic alarms notify (and recover to).
+   * @default - a new topic `<cluster>-control-plane-alarms`
+   */
+  readonly alarmTopicArn?: string;
+  /** Load balancer / target group dimensions (`ApiLoadBalancer.metricTargets`). */
+  readonly loadBalancerTargets: readonly LoadBalancerMetricTarget[];
+  /** Number of API servers (healthy targets expected). */
+  readonly apiServerCount: number;
+  /** Auto Scaling group of the API servers. */
+  readonly apiServerGroupName: string;
+  /** Auto Scaling groups of etcd members (one each; empty when stacked). */
+  readonly etcdGroupNames: readonly string[];
+  /** API server slot names (each publishes clock and certificate metrics). */
+  readonly apiServerSlots: readonly string[];
+  /** etcd member slot names (each publishes etcd health; equals API slots when stacked). */
+  readonly etcdMemberSlots: readonly string[];
+  /**
+   * Clock offset that raises an alarm, in milliseconds.
+   * @default 100
+   */
+  readonly clockSkewThresholdMilliseconds?: number;
+  /**
+   * Days before the earliest certificate on a node expires that raise an alarm.
+   * @default 30
+   */
+  readonly certificateExpiryThresholdDays?: number;
+  /**
+   * etcd database size against its quota that raises an alarm, in percent.
+   * @default 80
+   */
+  readonly etcdDbSizeThresholdPercent?: number;
+  /**
+   * Namespace of node metrics.
+   * @default "HaControlPlane"
+   */
+  readonly metricNamespace?: string;
+  /**
+   * Extra tags.
+   * @default - none
+   */
+  readonly tags?: Readonly<Record<string, string>>;
+}
+
+/** One alarm as declared (for tests and docs). */
+export interface DeclaredAlarm {
+  readonly name: string;
+  readonly metric: string;
+  readonly comparison: string;
+  readonly threshold: number;
+}
+
+/**
+ * CloudWatch alarms of the control plane, into one SNS topic:
+ *
+ * | alarm | metric | fires when |
+ * |---|---|---|
+ * | `api-<lb>-unhealthy` | AWS/NetworkELB UnHealthyHostCount | any API server fails `/readyz` for 2 min |
+ * | `api-<lb>-healthy-below-N` | AWS/NetworkELB HealthyHostCount | fewer than N healthy for 10 min (a roll takes less) |
+ * | `<group>-in-service` | AWS/AutoScaling GroupInServiceInstances | a group below its size for 10 min |
+ * | `<slot>-clock-skew` | ClockOffsetMilliseconds | offset above 100 ms for 3 min |
+ * | `<slot>-certificate-expiry` | CertificateDaysLeft | earliest certificate within 30 days |
+ * | `<member>-etcd-members` | EtcdHealthyMembers | a member sees fewer healthy members than the cluster has (or stops reporting) for 5 min |
+ * | `<member>-etcd-leader-changes` | EtcdLeaderChanges | more than 3 leader changes in 15 min |
+ * | `<member>-etcd-db-size` | EtcdDbSizePercentOfQuota | database above 80 % of its quota (NOSPACE blocks writes at 100 %) |
+ */
+export class ControlPlaneAlarms extends Construct {
+  /** Topic the alarms notify. */
+  public readonly topicArn: string;
+  /** Every alarm declared. */
+  public readonly alarms: readonly DeclaredAlarm[];
+  private readonly declared: DeclaredAlarm[] = [];
+  private readonly tags: ClusterTags;
+
+  constructor(scope: Construct, id: string, private readonly props: ControlPlaneAlarmsProps) {
+    super(scope, id);
+    const skew = props.clockSkewThresholdMilliseconds ?? 100;
+    checkInteger("clockSkewThresholdMilliseconds", skew, 1, 60000, "use 100");
+    const certDays = props.certificateExpiryThresholdDays ?? 30;
+    checkInteger("certificateExpiryThresholdDays", certDays, 1, 365, "use 30 (leaves re-issue in their last 30 days)");
+    const dbPercent = props.etcdDbSizeThresholdPercent ?? 80;
+    checkInteger("etcdDbSizeThresholdPercent", dbPercent, 1, 99, "use 80");
+    if (props.alarmTopicArn !== undefined && !isUnresolved(props.alarmTopicArn) && !/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/.test(props.alarmTopicArn)) {
+      throw new ConfigError("alarmTopicArn", props.alarmTopicArn, "is not an SNS topic ARN", 'pass "arn:aws:sns:<region>:<account>:<topic>"');
+    }
+    this.tags = new ClusterTags(props.clusterName, props.tags);
+    this.topicArn =
+      props.alarmTopicArn ??
+      new SnsTopic(this, "Topic", {
+        name: deriveName([props.clusterName, "control-plane-alarms"], NAME_RULES.snsTopic),
+        tags: this.tags.of(`${props.clusterName}-control-plane-alarms`),
+      }).arn;
+    const ns = props.metricNamespace ?? NODE_METRIC_NAMESPACE;
+
+    for (const t of props.loadBalancerTargets) {
+      const dims = { LoadBalancer: t.loadBalancer, TargetGroup: t.targetGroup };
+      this.alarm(`Api${cap(t.label)}Unhealthy`, `api-${t.label}-unhealthy`, {
+        namespace: "AWS/NetworkELB", metric: "UnHealthyHostCount", statistic: "Maximum", dims,
+        comparison: "GreaterThanThreshold", threshold: 0, period: 60, evaluations: 2, missing: "notBreaching",
+        description: `An API server behind the ${t.label} load balancer fails its /readyz check`,
+      });
+      this.alarm(`Api${cap(t.label)}HealthyBelowCount`, `api-${t.label}-healthy-below-${props.apiServerCount}`, {
+        namespace: "AWS/NetworkELB", metric: "HealthyHostCount", statistic: "Minimum", dims,
+        comparison: "LessThanThreshold", threshold: props.apiServerCount, period: 60, evaluations: 10, missing: "breaching",
+        description: `Fewer than ${props.apiServerCount} healthy API servers behind the ${t.label} load balancer for 10 minutes: redundancy is reduced`,
+      });
+    }
+    [props.apiServerGroupName, ...props.etcdGroupNames].forEach((group, i) => {
+      this.alarm(`Group${i}InService`, `${i === 0 ? "apiserver" : `etcd-${i - 1}`}-in-service`, {
+        namespace: "AWS/AutoScaling", metric: "GroupInServiceInstances", statistic: "Minimum", dims: { AutoScalingGroupName: group },
+        comparison: "LessThanThreshold", threshold: i === 0 ? props.apiServerCount : 1, period: 60, evaluations: 10, missing: "breaching",
+        description: `Auto Scaling group ${group} has been below its size for 10 minutes: replacements are failing`,
+      });
+    });
+    const allSlots = [...new Set([...props.apiServerSlots, ...props.etcdMemberSlots])];
+    for (const slot of allSlots) {
+      const dims = { Cluster: props.clusterName, Slot: slot };
+      this.alarm(`${slotId(slot)}ClockSkew`, `${slot}-clock-skew`, {
+        namespace: ns, metric: "ClockOffsetMilliseconds", statistic: "Maximum", dims,
+        comparison: "GreaterThanThreshold", threshold: skew, period: 60, evaluations: 3, missing: "notBreaching",
+        description: `The clock of ${slot} is off by more than ${skew} ms: certificate checks and leases can fail`,
+      });
+      this.alarm(`${slotId(slot)}CertificateExpiry`, `${slot}-certificate-expiry`, {
+        namespace: ns, metric: "CertificateDaysLeft", statistic: "Minimum", dims,
+        comparison: "LessThanThreshold", threshold: certDays, period: 3600, evaluations: 1, missing: "notBreaching",
+        description: `A certificate on ${slot} expires within ${certDays} days: run cdktf deploy to re-issue it`,
+      });
+    }
+    for (const member of props.etcdMemberSlots) {
+      const dims = { Cluster: props.clusterName, Slot: member };
+      this.alarm(`${slotId(member)}EtcdMembers`, `${member}-etcd-members`, {
+        namespace: ns, metric: "EtcdHealthyMembers", statistic: "Minimum", dims,
+        comparison: "LessThanThreshold", threshold: props.etcdMemberSlots.length, period: 60, evaluations: 5, missing: "breaching",
+        description: `etcd member ${member} sees fewer than ${props.etcdMemberSlots.length} healthy members, or stopped reporting`,
+      });
+      this.alarm(`${slotId(member)}EtcdLeaderChanges`, `${member}-etcd-leader-changes`, {
+        namespace: ns, metric: "EtcdLeaderChanges", statistic: "Sum", dims,
+        comparison: "GreaterThanThreshold", threshold: 3, period: 900, evaluations: 1, missing: "notBreaching",
+        description: `etcd leadership changed more than 3 times in 15 minutes (seen by ${member}): disk or network latency`,
+      });
+      this.alarm(`${slotId(member)}EtcdDbSize`, `${member}-etcd-db-size`, {
+        namespace: ns, metric: "EtcdDbSizePercentOfQuota", statistic: "Maximum", dims,
+        comparison: "GreaterThanThreshold", threshold: dbPercent, period: 300, evaluations: 1, missing: "notBreaching",
+        description: `etcd database on ${member} above ${dbPercent} % of its quota: compact and defragment before writes are blocked`,
+      });
+    }
+    this.alarms = this.declared;
+  }
+
+  private alarm(
+    id: string,
+    suffix: string,
+    a: {
+      namespace: string; metric: string; statistic: string; dims: Record<string, string>; comparison: string; threshold: number;
+      period: number; evaluations: number; missing: string; description: string;
+    },
+  ): void {
+    const name = deriveName([this.props.clusterName, suffix], NAME_RULES.cloudwatchAlarm);
+    new CloudwatchMetricAlarm(this, id, {
+      alarmName: name,
+      alarmDescription: a.description,
+      namespace: a.namespace,
+      metricName: a.metric,
+      statistic: a.statistic,
+      dimensions: a.dims,
+      comparisonOperator: a.comparison,
+      threshold: a.threshold,
+      period: a.period,
+      evaluationPeriods: a.evaluations,
+      datapointsToAlarm: a.evaluations,
+      treatMissingData: a.missing,
+      alarmActions: [this.topicArn],
+      okActions: [this.topicArn],
+      tags: this.tags.of(name),
+    });
+    this.declared.push({ name, metric: `${a.namespace}/${a.metric}`, comparison: a.comparison, threshold: a.threshold });
+  }
+}
+
+function cap(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}
+
+function slotId(slot: string): string {
+  return slot.split("-").map(cap).join("");
+}
