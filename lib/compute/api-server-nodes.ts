@@ -66,6 +66,11 @@ export function planApiServerSlots(input: ApiServerSlotPlanInput): { slots: Node
   };
 }
 
+/** Instance-refresh checkpoints after each of `count` replacements (the last is 100). */
+export function rollCheckpoints(count: number): number[] {
+  return Array.from({ length: count }, (_, i) => (i === count - 1 ? 100 : Math.floor((100 * (i + 1)) / count)));
+}
+
 /** What API server nodes run (see `apiServerBootExtras`). */
 export interface ApiServerKubernetesProps {
   /** Kubernetes version. */
@@ -330,6 +335,9 @@ export class ApiServerNodes extends Construct {
           maxHealthyPercentage: 100,
           instanceWarmup: String(warmup),
           skipMatching: true,
+          // Pause after each server until the load balancer has re-admitted it.
+          checkpointPercentages: rollCheckpoints(count),
+          checkpointDelay: String(warmup),
         },
       },
       tag: Object.entries(instanceTags).map(([key, value]) => ({ key, value, propagateAtLaunch: true })),

@@ -37,6 +37,8 @@ describe("ApiServerNodes", () => {
     expect(refresh.preferences.max_healthy_percentage).toBe(100);
     const tg = only(json, "aws_lb_target_group").props.health_check;
     expect(Number(refresh.preferences.instance_warmup)).toBeGreaterThanOrEqual(tg.interval * tg.healthy_threshold);
+    expect(refresh.preferences.checkpoint_percentages).toEqual([33, 66, 100]);
+    expect(Number(refresh.preferences.checkpoint_delay)).toBeGreaterThanOrEqual(tg.interval * tg.healthy_threshold);
   });
 
   it("requires IMDSv2 with hop limit 1, encrypts the gp3 root volume with the cluster key, and sets no key pair", () => {
