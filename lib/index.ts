@@ -27,3 +27,4 @@ export * from "./bootstrap/kubernetes/components";
 export * from "./bootstrap/kubernetes/node";
 export * from "./policy";
 export * from "./monitoring/control-plane-alarms";
+export * from "./etcd/backups";
