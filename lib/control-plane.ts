@@ -4,6 +4,8 @@ import { AutoScalingServiceRole } from "./compute/autoscaling-role";
 import { ApiServerNodes, planApiServerSlots } from "./compute/api-server-nodes";
 import { SecretsEncryptionKey } from "./security/secrets-encryption";
 import { ControlPlaneAlarms, NODE_METRIC_NAMESPACE } from "./monitoring/control-plane-alarms";
+import { EtcdBackups } from "./etcd/backups";
+import { EtcdRelease } from "./bootstrap/etcd";
 import { ConfigError } from "./errors";
 import { EtcdCluster, EtcdTopology, checkMemberCount } from "./etcd/etcd-cluster";
 import { ApiLoadBalancer, EndpointAccess } from "./loadbalancer/api-load-balancer";
@@ -125,6 +127,37 @@ export interface HaControlPlaneProps {
    * @default - none (required with etcdPrivateHostedZoneId)
    */
   readonly etcdMemberDomain?: string;
+
+  /**
+   * The etcd release members install (version, SHA-256 per architecture, optional mirror).
+   * @default DEFAULT_ETCD_RELEASE (etcd 3.5.21)
+   */
+  readonly etcdRelease?: EtcdRelease;
+  /**
+   * etcd backend quota in bytes.
+   * @default 2147483648 (2 GiB)
+   */
+  readonly etcdQuotaBackendBytes?: number;
+  /**
+   * Snapshot etcd to an S3 bucket on a timer.
+   * @default true
+   */
+  readonly etcdBackups?: boolean;
+  /**
+   * Minutes between etcd snapshots.
+   * @default 5
+   */
+  readonly etcdBackupIntervalMinutes?: number;
+  /**
+   * Days an etcd snapshot is kept.
+   * @default 14
+   */
+  readonly etcdBackupRetentionDays?: number;
+  /**
+   * Name of the backup bucket (global).
+   * @default - `<cluster>-etcd-backups-<hash>`
+   */
+  readonly etcdBackupBucketName?: string;
 
   /**
    * Endpoints: internal only, or internal and public.
@@ -268,6 +301,8 @@ export class HaControlPlane extends Construct {
   }
   /** The cluster PKI. */
   public readonly pki: ClusterPki;
+  /** The etcd snapshot bucket (when backups are on). */
+  public readonly etcdBackups?: EtcdBackups;
   /** The alarms (when monitoring is on). */
   public readonly alarms?: ControlPlaneAlarms;
   /** The key Kubernetes Secrets are encrypted with at rest. */
@@ -363,6 +398,20 @@ export class HaControlPlane extends Construct {
       throw new ConfigError("alarmTopicArn", props.alarmTopicArn, "there are no alarms with monitoring: false", "drop alarmTopicArn or turn monitoring on");
     }
     const metricNamespace = monitoring ? NODE_METRIC_NAMESPACE : undefined;
+    const backupsOn = props.etcdBackups ?? true;
+    for (const [p, v] of [["etcdBackupIntervalMinutes", props.etcdBackupIntervalMinutes], ["etcdBackupRetentionDays", props.etcdBackupRetentionDays], ["etcdBackupBucketName", props.etcdBackupBucketName]] as const) {
+      if (!backupsOn && v !== undefined) throw new ConfigError(p, v, "only applies with etcdBackups on", `drop ${p} or set etcdBackups: true`);
+    }
+    this.etcdBackups = backupsOn
+      ? new EtcdBackups(this, "EtcdBackups", {
+          clusterName: props.clusterName,
+          encryptionKey: this.encryptionKey,
+          bucketName: props.etcdBackupBucketName,
+          intervalMinutes: props.etcdBackupIntervalMinutes,
+          retentionDays: props.etcdBackupRetentionDays,
+          tags: props.tags,
+        })
+      : undefined;
     // API server slots are planned first: stacked etcd members live on them.
     const apiSlots = planApiServerSlots({ network: this.network, count: props.apiServerCount, allowSingleApiServer: props.allowSingleApiServer });
     this.etcd = new EtcdCluster(this, "Etcd", {
@@ -385,6 +434,9 @@ export class HaControlPlane extends Construct {
       memberDomain: props.etcdMemberDomain,
       secretPrefix,
       metricNamespace,
+      release: props.etcdRelease,
+      quotaBackendBytes: props.etcdQuotaBackendBytes,
+      backups: this.etcdBackups,
       tags: props.tags,
     });
 
@@ -408,6 +460,7 @@ export class HaControlPlane extends Construct {
       stackedEtcd: stacked,
       secretPrefix,
       metricNamespace,
+      additionalBoot: stacked ? this.etcd.bootExtras() : undefined,
       kubernetes: {
         kubernetesVersion: this.kubernetesVersion,
         etcd: this.etcd,
@@ -418,6 +471,7 @@ export class HaControlPlane extends Construct {
       },
       tags: props.tags,
     });
+    if (stacked) this.etcdBackups?.grantReadWrite(this.apiServers.role);
     const readers: Record<string, NodeRole> = {};
     this.apiServers.slots.forEach((slot) => (readers[slot.name] = this.apiServers.role));
     this.etcd.roles.forEach((role, i) => (readers[this.etcd.members[i].name] = role));

@@ -28,3 +28,5 @@ export * from "./bootstrap/kubernetes/node";
 export * from "./policy";
 export * from "./monitoring/control-plane-alarms";
 export * from "./etcd/backups";
+export * from "./bootstrap/etcd";
+export * from "./bootstrap/etcd-backup";

@@ -82,14 +82,40 @@ export const USER_DATA_LIMIT_BYTES = 16 * 1024;
 
 const scripts = new Map<string, string>();
 
-/** A script of `lib/bootstrap/scripts/`, read once on first use. */
+/**
+ * A script of `lib/bootstrap/scripts/` as nodes receive it ({@link compactScript}), read once on
+ * first use.
+ */
 export function nodeScript(name: string): string {
   let text = scripts.get(name);
   if (text === undefined) {
-    text = readFileSync(path.join(__dirname, "scripts", name), "utf8");
+    text = compactScript(readFileSync(path.join(__dirname, "scripts", name), "utf8"));
     scripts.set(name, text);
   }
   return text;
+}
+
+/**
+ * Drops full-line comments (but the shebang) and blank lines outside here-documents: user data is
+ * limited to 16 KB, and the commented source stays in the package. The tests run and shellcheck
+ * this compacted form, which is what nodes execute.
+ */
+export function compactScript(text: string): string {
+  const out: string[] = [];
+  let heredocEnd: string | undefined;
+  text.split("\n").forEach((line, i) => {
+    if (heredocEnd !== undefined) {
+      out.push(line);
+      if (line === heredocEnd) heredocEnd = undefined;
+      return;
+    }
+    const trimmed = line.trim();
+    if (i > 0 && (trimmed === "" || trimmed.startsWith("#"))) return;
+    out.push(line);
+    const m = /<<-?\s*(['"]?)([A-Za-z_][A-Za-z0-9_]*)\1/.exec(line);
+    if (m) heredocEnd = m[2];
+  });
+  return out.join("\n") + "\n";
 }
 
 /** The slot-claim script (`lib/bootstrap/scripts/ha-claim-slot.sh`). */
@@ -308,4 +334,14 @@ export function renderNodeUserData(input: NodeBootInput, extras: BootExtras = { 
  */
 export function compressUserData(text: string): Buffer {
   return gzipSync(Buffer.from(text, "utf8"), { level: 9 });
+}
+
+/** Combines the extras of several roles (etcd, backups, Kubernetes) into one. */
+export function mergeBootExtras(...parts: ReadonlyArray<BootExtras | undefined>): BootExtras {
+  const present = parts.filter((p): p is BootExtras => p !== undefined);
+  return {
+    files: present.flatMap((p) => p.files),
+    env: Object.assign({}, ...present.map((p) => p.env ?? {})),
+    runcmd: present.flatMap((p) => p.runcmd),
+  };
 }

@@ -3,7 +3,7 @@ import { AutoscalingGroup } from "@cdktf/provider-aws/lib/autoscaling-group";
 import { LaunchTemplate } from "@cdktf/provider-aws/lib/launch-template";
 import { NetworkInterface } from "@cdktf/provider-aws/lib/network-interface";
 import { Annotations } from "../core";
-import { renderNodeUserData } from "../bootstrap/node-user-data";
+import { BootExtras, mergeBootExtras, renderNodeUserData } from "../bootstrap/node-user-data";
 import { apiServerBootExtras } from "../bootstrap/kubernetes/node";
 import type { IEtcdCluster } from "../etcd/etcd-cluster";
 import { SecretsEncryptionKey } from "../security/secrets-encryption";
@@ -181,6 +181,11 @@ export interface ApiServerNodesProps {
    */
   readonly kubernetes?: ApiServerKubernetesProps;
   /**
+   * More boot steps for these nodes (the etcd member boot when etcd is stacked).
+   * @default - none
+   */
+  readonly additionalBoot?: BootExtras;
+  /**
    * Raw user data (cloud-config) of API server nodes.
    * @default - `renderNodeUserData` for the `apiserver` role: time sync and slot claim
    */
@@ -289,9 +294,11 @@ export class ApiServerNodes extends Construct {
             secretPrefix: props.secretPrefix,
             metrics: props.metricNamespace === undefined ? undefined : { namespace: props.metricNamespace, runsEtcd: props.stackedEtcd ?? false },
           },
-          props.kubernetes === undefined
-            ? undefined
-            : apiServerBootExtras({
+          mergeBootExtras(
+            props.additionalBoot,
+            props.kubernetes === undefined
+              ? undefined
+              : apiServerBootExtras({
                 clusterName: props.clusterName,
                 kubernetesVersion: props.kubernetes.kubernetesVersion,
                 etcdServers: props.kubernetes.etcd.clientUrls,
@@ -303,6 +310,7 @@ export class ApiServerNodes extends Construct {
                 imageRepository: props.kubernetes.imageRepository,
                 kubernetesAptRepository: props.kubernetes.aptRepository,
               }),
+          ),
         ),
       kmsKeyArn: props.encryptionKey.keyArn,
       rootVolumeSizeGiB: rootSize,

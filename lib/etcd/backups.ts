@@ -53,8 +53,9 @@ export interface EtcdBackupsProps {
 
 /**
  * The S3 bucket etcd snapshots go to, with every protection: versioning, SSE-KMS with the cluster
- * key (bucket key on), all public access blocked, bucket-owner-enforced ownership, a policy that
- * refuses plain HTTP and unencrypted uploads, and lifecycle retention. Members get write access to
+ * key as the bucket default (bucket key on: every object is encrypted with it, whatever the
+ * uploader sends), all public access blocked, bucket-owner-enforced ownership, a policy that refuses
+ * plain HTTP, and lifecycle retention. Members get write access to
  * their snapshots' prefix; the schedule is a systemd timer on the members (`ha-etcd-backup`).
  */
 export class EtcdBackups extends Construct {
@@ -117,14 +118,6 @@ export class EtcdBackups extends Construct {
             Action: "s3:*",
             Resource: [this.bucket.arn, `${this.bucket.arn}/*`],
             Condition: { Bool: { "aws:SecureTransport": "false" } },
-          },
-          {
-            Sid: "DenyUnencryptedUploads",
-            Effect: "Deny",
-            Principal: "*",
-            Action: "s3:PutObject",
-            Resource: `${this.bucket.arn}/*`,
-            Condition: { StringNotEquals: { "s3:x-amz-server-side-encryption": "aws:kms" } },
           },
         ],
       }),

@@ -4,7 +4,10 @@ import { EbsVolume } from "@cdktf/provider-aws/lib/ebs-volume";
 import { NetworkInterface } from "@cdktf/provider-aws/lib/network-interface";
 import { Route53Record } from "@cdktf/provider-aws/lib/route53-record";
 import { Annotations } from "../core";
-import { renderNodeUserData } from "../bootstrap/node-user-data";
+import { BootExtras, mergeBootExtras, renderNodeUserData } from "../bootstrap/node-user-data";
+import { EtcdRelease, etcdBootExtras, etcdInitialCluster } from "../bootstrap/etcd";
+import { etcdBackupBootExtras } from "../bootstrap/etcd-backup";
+import { EtcdBackups } from "./backups";
 import { resolveAmi } from "../compute/ami";
 import { nodeLaunchTemplate } from "../compute/launch-template";
 import { NodeRole } from "../compute/node-role";
@@ -147,6 +150,32 @@ export interface EtcdClusterProps {
    */
   readonly metricNamespace?: string;
   /**
+   * The etcd release members install (version and SHA-256 per architecture; a mirror URL for
+   * air-gapped installs).
+   * @default DEFAULT_ETCD_RELEASE
+   */
+  readonly release?: EtcdRelease;
+  /**
+   * Backend quota in bytes (etcd refuses writes beyond it).
+   * @default 2147483648 (2 GiB; at most 8 GiB)
+   */
+  readonly quotaBackendBytes?: number;
+  /**
+   * Heartbeat interval in milliseconds.
+   * @default 100
+   */
+  readonly heartbeatIntervalMs?: number;
+  /**
+   * Election timeout in milliseconds (at least 5 × the heartbeat).
+   * @default 1000
+   */
+  readonly electionTimeoutMs?: number;
+  /**
+   * Where snapshots go.
+   * @default - no backups
+   */
+  readonly backups?: EtcdBackups;
+  /**
    * User data per member.
    * @default - `renderNodeUserData` for the member: time sync, slot claim, data volume
    */
@@ -189,6 +218,9 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
   public readonly roles: readonly NodeRole[];
   /** Member groups, by member index (external topology only). */
   public readonly autoScalingGroups: readonly AutoscalingGroup[];
+  /** etcd backend quota in bytes. */
+  public readonly quotaBackendBytes: number;
+  private readonly bootProps: EtcdClusterProps;
 
   constructor(scope: Construct, id: string, props: EtcdClusterProps) {
     super(scope, id);
@@ -233,6 +265,8 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
     }
 
     this.topology = topology;
+    this.bootProps = props;
+    this.quotaBackendBytes = props.quotaBackendBytes ?? 2147483648;
     const tags = new ClusterTags(props.clusterName, props.tags);
     this.slots = stacked
       ? [...props.stackedOn!]
@@ -278,6 +312,8 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
       });
     }
 
+    // Renders (and so validates) the member configuration now, not at first use.
+    this.bootExtras();
     if (stacked) {
       this.interfaces = [];
       this.roles = [];
@@ -311,9 +347,20 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
       role.addStatement({ sid: "DescribeSlot", actions: ["ec2:DescribeNetworkInterfaces", "ec2:DescribeVolumes", "ec2:DescribeInstances"], resources: ["*"] });
       role.addStatement({ sid: "ClaimMemberInterfaceAndVolume", actions: ["ec2:AttachNetworkInterface", "ec2:AttachVolume"], resources: ["*"], condition: { StringEquals: own } });
       roles.push(role);
+      props.backups?.grantReadWrite(role);
       const userData = props.userData
         ? props.userData(member, this.dataVolumes[i].id)
-        : renderNodeUserData({ clusterName: props.clusterName, nodeRole: ETCD_ROLE, slotName: slot.name, dataVolume: "by-slot", secretPrefix: props.secretPrefix, metrics: props.metricNamespace === undefined ? undefined : { namespace: props.metricNamespace, runsEtcd: true } });
+        : renderNodeUserData(
+            {
+              clusterName: props.clusterName,
+              nodeRole: ETCD_ROLE,
+              slotName: slot.name,
+              dataVolume: "by-slot",
+              secretPrefix: props.secretPrefix,
+              metrics: props.metricNamespace === undefined ? undefined : { namespace: props.metricNamespace, runsEtcd: true, etcdQuotaBytes: this.quotaBackendBytes },
+            },
+            this.bootExtras([slot.name]),
+          );
       const template = nodeLaunchTemplate(this, `MemberLaunchTemplate${i}`, {
         clusterName: props.clusterName,
         nodeRole: slot.name,
@@ -350,6 +397,30 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
     this.interfaces = interfaces;
     this.roles = roles;
     this.autoScalingGroups = groups;
+  }
+
+  /**
+   * What a node running members of this cluster adds to its boot: etcd install, configuration,
+   * bootstrap/replacement script and unit (and backups when configured). `nodeMembers` fixes the
+   * member a node serves; omit it for nodes that claim their slot at boot (stacked etcd).
+   */
+  public bootExtras(nodeMembers?: readonly string[]): BootExtras {
+    const p = this.bootProps;
+    const members = this.members.map((m) => ({ name: m.name, ip: m.privateIp }));
+    return mergeBootExtras(
+      etcdBootExtras({
+        members,
+        nodeMembers,
+        initialClusterToken: `${p.clusterName}-etcd`,
+        release: p.release,
+        quotaBackendBytes: this.quotaBackendBytes,
+        heartbeatIntervalMs: p.heartbeatIntervalMs,
+        electionTimeoutMs: p.electionTimeoutMs,
+      }),
+      p.backups === undefined
+        ? undefined
+        : etcdBackupBootExtras({ target: p.backups.target, intervalMinutes: p.backups.intervalMinutes, initialCluster: etcdInitialCluster(members) }),
+    );
   }
 }
 

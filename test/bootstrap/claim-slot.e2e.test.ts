@@ -11,9 +11,10 @@ import * as path from "node:path";
 import { promisify } from "node:util";
 import { renderNodeEnv, NodeBootInput } from "../../lib";
 import { describeTier, toolAvailable } from "../harness/tiers";
+import { renderedScript } from "../helpers/scripts";
 
 const run = promisify(execFile);
-const SCRIPT = path.resolve(__dirname, "../../lib/bootstrap/scripts/ha-claim-slot.sh");
+const SCRIPT = renderedScript("ha-claim-slot.sh");
 
 const STUBS: Record<string, string> = {
   curl: `#!/usr/bin/env bash

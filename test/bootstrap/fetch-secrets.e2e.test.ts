@@ -10,9 +10,10 @@ import * as path from "node:path";
 import { promisify } from "node:util";
 import { renderNodeEnv } from "../../lib";
 import { describeTier, toolAvailable } from "../harness/tiers";
+import { renderedScript } from "../helpers/scripts";
 
 const run = promisify(execFile);
-const SCRIPT = path.resolve(__dirname, "../../lib/bootstrap/scripts/ha-fetch-secrets.sh");
+const SCRIPT = renderedScript("ha-fetch-secrets.sh");
 
 function node(files: Record<string, string>) {
   const dir = mkdtempSync(path.join(tmpdir(), "fetch-secrets-"));

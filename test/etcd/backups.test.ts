@@ -21,11 +21,10 @@ describe("EtcdBackups", () => {
     expect(only(json, "aws_s3_bucket_ownership_controls").props.rule.object_ownership).toBe("BucketOwnerEnforced");
   });
 
-  it("refuses plain HTTP and unencrypted uploads in the bucket policy", () => {
+  it("refuses plain HTTP in the bucket policy", () => {
     const policy = JSON.parse(only(json, "aws_s3_bucket_policy").props.policy);
     const tls = policy.Statement.find((s: { Sid: string }) => s.Sid === "DenyPlainHttp");
     expect(tls).toMatchObject({ Effect: "Deny", Principal: "*", Action: "s3:*", Condition: { Bool: { "aws:SecureTransport": "false" } } });
-    expect(policy.Statement.find((s: { Sid: string }) => s.Sid === "DenyUnencryptedUploads").Effect).toBe("Deny");
   });
 
   it("expires snapshots after the retention and old versions after a week", () => {

@@ -8,6 +8,9 @@
  *   from a flag list, so the same harness serves hand-written proof tests and rendered configs.
  * - Every layout gets its own random 127.A.B.0/24 block and kernel-chosen ports plus a private temp
  *   root, because jest runs test files in parallel workers and they must never collide.
+ * - Members may instead run in network namespaces the caller created (`allocateMember(name,
+ *   { address, netns })`, etcdctl via `clientNetns`): each gets its own stack and a real address, so
+ *   peer connections come from the member's own IP (on loopback they all come from 127.0.0.1).
  * - Nothing may outlive the test run: every child is tracked, `cleanup()` kills and reaps them, a
  *   `process.on("exit")` hook SIGKILLs survivors, and (where util-linux `setpriv` exists) members get
  *   a parent-death signal so even a SIGKILLed jest worker takes its etcd members with it.
@@ -308,6 +311,11 @@ export interface EtcdMemberSpec {
   /** stdout+stderr of every run of this member, appended with a header line per start. */
   readonly logFile: string;
   readonly tls?: EtcdMemberTls;
+  /**
+   * Network namespace the member runs in (`ip netns exec`), for tests that give every member its
+   * own network stack and a real (private) address; undefined: the host's loopback.
+   */
+  readonly netns?: string;
 }
 
 /** Client URL of a member (`https` when client TLS is configured). */
@@ -374,6 +382,11 @@ export interface EtcdMemberAllocation {
   readonly address?: string;
   readonly clientPort?: number;
   readonly peerPort?: number;
+  /**
+   * Run the member in this network namespace (created by the caller, `address` must be one of its
+   * addresses). Ports then default to etcd's 2379/2380: each namespace has its own port space.
+   */
+  readonly netns?: string;
 }
 
 /**
@@ -435,14 +448,16 @@ export class EtcdTestLayout {
   async allocateMember(name: string, overrides: EtcdMemberAllocation = {}): Promise<EtcdMemberSpec> {
     if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) throw new Error(`etcd harness: unsafe member name ${JSON.stringify(name)}`);
     let address = overrides.address;
+    if (overrides.netns !== undefined && address === undefined) throw new Error(`etcd harness: ${name} in netns ${overrides.netns} needs an address`);
     if (address === undefined) {
       if (this.nextHost > 254) throw new Error("etcd harness: loopback /24 exhausted");
       address = `${this.loopbackPrefix}.${this.nextHost++}`;
     }
-    const needed = (overrides.clientPort === undefined ? 1 : 0) + (overrides.peerPort === undefined ? 1 : 0);
+    const inNetns = overrides.netns !== undefined;
+    const needed = inNetns ? 0 : (overrides.clientPort === undefined ? 1 : 0) + (overrides.peerPort === undefined ? 1 : 0);
     const ports = needed > 0 ? await freePorts(address, needed) : [];
-    const clientPort = overrides.clientPort ?? (ports.shift() as number);
-    const peerPort = overrides.peerPort ?? (ports.shift() as number);
+    const clientPort = overrides.clientPort ?? (inNetns ? 2379 : (ports.shift() as number));
+    const peerPort = overrides.peerPort ?? (inNetns ? 2380 : (ports.shift() as number));
     const memberDir = path.join(this.rootDir, `${name}.${this.nextDir++}`);
     await fsp.mkdir(memberDir, { recursive: true, mode: 0o700 });
     const spec: EtcdMemberSpec = {
@@ -453,6 +468,7 @@ export class EtcdTestLayout {
       memberDir,
       dataDir: path.join(memberDir, "data"),
       logFile: path.join(memberDir, "etcd.log"),
+      ...(inNetns ? { netns: overrides.netns } : {}),
     };
     const existing = this.specs.findIndex((s) => s.name === name);
     if (existing >= 0) this.specs[existing] = spec;
@@ -645,6 +661,8 @@ export interface EtcdTestClusterOptions {
    * leader's shutdown-time leadership transfer can only time out, and tests gain nothing by waiting.
    */
   readonly cleanupGraceMs?: number;
+  /** Network namespace etcdctl runs in (members in namespaces are not reachable from the host). */
+  readonly clientNetns?: string;
 }
 
 /** Per-call options of {@link EtcdTestCluster.etcdctl}. */
@@ -743,13 +761,17 @@ export class EtcdTestCluster {
   }
 
   /**
-   * Starts every member of the layout at once with `initial-cluster-state new` (they must start
-   * together: bootstrap blocks until a quorum of peers is up). Does not wait for health.
+   * Starts every member of the layout (or `only` the named ones) at once with
+   * `initial-cluster-state new` (they must start together: bootstrap blocks until a quorum of peers
+   * is up). Does not wait for health.
    */
-  async start(options: { readonly launch?: EtcdLaunchFactory } = {}): Promise<void> {
-    const members = this.layout.members;
-    if (members.length === 0) throw new EtcdHarnessError("etcd harness: layout has no members");
-    const bootstrap: EtcdBootstrap = { initialCluster: initialClusterOf(members), state: "new", token: this.layout.clusterToken };
+  async start(options: { readonly launch?: EtcdLaunchFactory; readonly only?: readonly string[] } = {}): Promise<void> {
+    const all = this.layout.members;
+    if (all.length === 0) throw new EtcdHarnessError("etcd harness: layout has no members");
+    // `only`: start a quorum of the founding members now and the rest later (a slow node at first
+    // boot) with startMember; the initial cluster still lists every member of the layout.
+    const members = options.only === undefined ? all : options.only.map((n) => this.layout.member(n));
+    const bootstrap: EtcdBootstrap = { initialCluster: initialClusterOf(all), state: "new", token: this.layout.clusterToken };
     const factory = options.launch ?? flagLaunch;
     const launches = await Promise.all(members.map(async (m) => ({ spec: m, launch: await factory(m, bootstrap) })));
     for (const { spec, launch } of launches) {
@@ -903,7 +925,10 @@ export class EtcdTestCluster {
       if (tls.certFile) global.push(`--cert=${tls.certFile}`);
       if (tls.keyFile) global.push(`--key=${tls.keyFile}`);
     }
-    return runCommand(this.etcdctlBinary, [...global, ...args], {
+    const [program, argv] = this.options.clientNetns === undefined
+      ? [this.etcdctlBinary, [...global, ...args]]
+      : ["ip", ["netns", "exec", this.options.clientNetns, this.etcdctlBinary, ...global, ...args]];
+    return runCommand(program, argv, {
       timeoutMs: dial + command + 5000,
       input: options.input,
       track: this.commands,
@@ -1084,9 +1109,11 @@ export class EtcdTestCluster {
     const { spec, launch } = rt;
     await fsp.mkdir(spec.memberDir, { recursive: true, mode: 0o700 });
     const args = launch.configFile !== undefined ? ["--config-file", launch.configFile] : [...launch.flags];
+    // `ip netns exec` execs etcd in place (no fork), so the pid, the kill and the pdeathsig all hit etcd.
+    const binary = spec.netns !== undefined ? ["ip", "netns", "exec", spec.netns, this.etcdBinary] : [this.etcdBinary];
     const [command, argv] = (await pdeathsigAvailable())
-      ? ["setpriv", ["--pdeathsig", "KILL", "--", this.etcdBinary, ...args]]
-      : [this.etcdBinary, args];
+      ? ["setpriv", ["--pdeathsig", "KILL", "--", ...binary, ...args]]
+      : [binary[0], [...binary.slice(1), ...args]];
     const fd = fs.openSync(spec.logFile, "a");
     let child: ChildProcess;
     try {

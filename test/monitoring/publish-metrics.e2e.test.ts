@@ -9,9 +9,10 @@ import * as path from "node:path";
 import { promisify } from "node:util";
 import { renderNodeEnv } from "../../lib";
 import { describeTier, toolAvailable } from "../harness/tiers";
+import { renderedScript } from "../helpers/scripts";
 
 const run = promisify(execFile);
-const SCRIPT = path.resolve(__dirname, "../../lib/bootstrap/scripts/ha-publish-metrics.sh");
+const SCRIPT = renderedScript("ha-publish-metrics.sh");
 
 describeTier("ha-publish-metrics (real bash and openssl, stubbed chrony and etcd)", toolAvailable("openssl", ["version"]), { mandatoryInCi: true, tierLabel: "node e2e" }, () => {
   const dir = mkdtempSync(path.join(tmpdir(), "metrics-"));

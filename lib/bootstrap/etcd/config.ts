@@ -129,18 +129,14 @@ export interface EtcdPortDefaults {
   readonly peerPort?: number;
 }
 
-function hostPart(ip: string): string {
-  return ip.includes(":") && !isUnresolved(ip) ? `[${ip}]` : ip;
-}
-
 /** `https://<ip>:<client port>` of a member. */
 export function etcdClientUrl(member: EtcdMemberEndpoint, defaults: EtcdPortDefaults = {}): string {
-  return `https://${hostPart(member.ip)}:${member.clientPort ?? defaults.clientPort ?? ETCD_CONFIG_DEFAULTS.clientPort}`;
+  return `https://${member.ip}:${member.clientPort ?? defaults.clientPort ?? ETCD_CONFIG_DEFAULTS.clientPort}`;
 }
 
 /** `https://<ip>:<peer port>` of a member. */
 export function etcdPeerUrl(member: EtcdMemberEndpoint, defaults: EtcdPortDefaults = {}): string {
-  return `https://${hostPart(member.ip)}:${member.peerPort ?? defaults.peerPort ?? ETCD_CONFIG_DEFAULTS.peerPort}`;
+  return `https://${member.ip}:${member.peerPort ?? defaults.peerPort ?? ETCD_CONFIG_DEFAULTS.peerPort}`;
 }
 
 /** `name=peerURL,...` of every member (`initial-cluster`, also for `snapshot restore`). */

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # ha-etcd-backup: take an etcd snapshot and upload it (systemd timer, every few minutes). Only the
 # current leader takes it, so exactly one member backs up per run without any lock; the snapshot is
-# verified (`snapshot status`) before upload. Targets: s3://bucket/prefix (SSE-KMS) or file:///dir.
+# verified (`snapshot status`) before upload. Targets: s3://bucket/prefix (encrypted by the bucket's
+# default SSE-KMS key) or file:///dir.
 set -euo pipefail
 
 ENV_FILE=${ENV_FILE:-/etc/ha-control-plane/node.env}
@@ -14,7 +15,6 @@ ETCD_ENDPOINT=${ETCD_ENDPOINT:-https://127.0.0.1:2379}
 ETCD_CACERT=${ETCD_CACERT:-$PKI_DIR/etcd/ca.crt}
 ETCD_CERT=${ETCD_CERT:-$PKI_DIR/etcd/healthcheck-client.crt}
 ETCD_KEY=${ETCD_KEY:-$PKI_DIR/etcd/healthcheck-client.key}
-BACKUP_KMS_KEY=${BACKUP_KMS_KEY:-}
 WORK_DIR=${WORK_DIR:-/var/lib/etcd-backup}
 
 log() {
@@ -48,11 +48,7 @@ ETCDCTL_API=3 "$ETCDCTL" snapshot status "$file" -w json >/dev/null
 
 case "$BACKUP_TARGET" in
   s3://*)
-    sse=(--sse aws:kms)
-    if [ -n "$BACKUP_KMS_KEY" ]; then
-      sse+=(--sse-kms-key-id "$BACKUP_KMS_KEY")
-    fi
-    aws s3 cp --only-show-errors "${sse[@]}" "$file" "${BACKUP_TARGET%/}/$name"
+    aws s3 cp --only-show-errors "$file" "${BACKUP_TARGET%/}/$name"
     ;;
   file://*)
     dir=${BACKUP_TARGET#file://}

@@ -11,9 +11,10 @@ import { promisify } from "node:util";
 import { parse } from "yaml";
 import { renderApiServerManifest } from "../../../lib";
 import { describeTier, toolAvailable } from "../../harness/tiers";
+import { renderedScript } from "../../helpers/scripts";
 
 const run = promisify(execFile);
-const SCRIPT = path.resolve(__dirname, "../../../lib/bootstrap/scripts/ha-kube-configure.sh");
+const SCRIPT = renderedScript("ha-kube-configure.sh");
 
 /** A stub Secrets Manager shared by several "nodes": one value, fixed-token idempotency. */
 function stubAws(dir: string): string {

@@ -1,0 +1,45 @@
+import { BootExtras, nodeScript } from "./node-user-data";
+
+/** Input of {@link etcdBackupBootExtras}. */
+export interface EtcdBackupBootInput {
+  /** `s3://bucket/prefix` (or `file:///dir` in tests). */
+  readonly target: string;
+  /** Minutes between snapshots. */
+  readonly intervalMinutes: number;
+  /** The cluster's `initial-cluster` (name=peer URL list), for restores. */
+  readonly initialCluster: string;
+}
+
+/** Paths of the backup and restore tools on etcd nodes. */
+export const ETCD_BACKUP_PATHS = {
+  backupScript: "/usr/local/sbin/ha-etcd-backup",
+  restoreScript: "/usr/local/sbin/ha-etcd-restore",
+  unit: "/etc/systemd/system/ha-etcd-backup.service",
+  timer: "/etc/systemd/system/ha-etcd-backup.timer",
+} as const;
+
+/**
+ * What an etcd node adds for backups: the snapshot script on a timer (every member runs it; only
+ * the leader snapshots) and the restore script for disaster recovery. Snapshots are encrypted by
+ * the bucket's default SSE-KMS key.
+ */
+export function etcdBackupBootExtras(input: EtcdBackupBootInput): BootExtras {
+  return {
+    files: [
+      { path: ETCD_BACKUP_PATHS.backupScript, permissions: "0755", content: nodeScript("ha-etcd-backup.sh") },
+      { path: ETCD_BACKUP_PATHS.restoreScript, permissions: "0755", content: nodeScript("ha-etcd-restore.sh") },
+      {
+        path: ETCD_BACKUP_PATHS.unit,
+        permissions: "0644",
+        content: ["[Unit]", "Description=Snapshot etcd to the backup bucket (leader only)", "After=etcd.service", "Requires=etcd.service", "", "[Service]", "Type=oneshot", `ExecStart=${ETCD_BACKUP_PATHS.backupScript}`, ""].join("\n"),
+      },
+      {
+        path: ETCD_BACKUP_PATHS.timer,
+        permissions: "0644",
+        content: ["[Unit]", `Description=Snapshot etcd every ${input.intervalMinutes} minutes`, "", "[Timer]", "OnBootSec=5min", `OnUnitActiveSec=${input.intervalMinutes}min`, "AccuracySec=10s", "", "[Install]", "WantedBy=timers.target", ""].join("\n"),
+      },
+    ],
+    env: { BACKUP_TARGET: input.target, INITIAL_CLUSTER: input.initialCluster },
+    runcmd: [["systemctl", "daemon-reload"], ["systemctl", "enable", "--now", "ha-etcd-backup.timer"]],
+  };
+}

@@ -1,0 +1,74 @@
+import { ConfigError } from "../../errors";
+
+/** Paths the etcd unit refers to. */
+export interface EtcdUnitInput {
+  /** @default "/usr/local/bin/etcd" */
+  readonly etcdBinary?: string;
+  /** Config written by the bootstrap script. @default "/etc/etcd/etcd.yaml" */
+  readonly configFile?: string;
+  /** @default "/usr/local/sbin/ha-etcd-bootstrap" */
+  readonly bootstrapScript?: string;
+  /**
+   * Install script run before every start (idempotent: a version check when installed), so a
+   * download that failed at boot is retried with the unit's restarts.
+   * @default - none (etcd installed otherwise)
+   */
+  readonly installScript?: string;
+  /** Longest wait for chrony before starting anyway. @default 60 */
+  readonly timeSyncWaitSeconds?: number;
+  /**
+   * Start timeout: time sync, the bootstrap script (quorum wait and reconfiguration retries are
+   * bounded at 300 s each) and, for founding members, waiting for the peers to boot.
+   * @default 900
+   */
+  readonly startTimeoutSeconds?: number;
+}
+
+/**
+ * The systemd unit of an etcd member. Starts after the slot is claimed and the certificates are
+ * written, waits (bounded) for the clock, installs the pinned etcd if needed, lets the bootstrap
+ * script decide new/existing/replace, then runs `etcd --config-file`. `Type=notify`: etcd reports ready once it has joined a quorum.
+ * Restarts forever (`StartLimitIntervalSec=0`), so a node that came up before its peers keeps trying.
+ */
+export function renderEtcdUnit(input: EtcdUnitInput = {}): string {
+  const wait = input.timeSyncWaitSeconds ?? 60;
+  const timeout = input.startTimeoutSeconds ?? 900;
+  if (!Number.isInteger(wait) || wait < 0 || wait > 600) {
+    throw new ConfigError("etcd.timeSyncWaitSeconds", wait, "must be a whole number of seconds from 0 to 600", "use 60");
+  }
+  if (!Number.isInteger(timeout) || timeout < wait + 120 || timeout > 3600) {
+    throw new ConfigError("etcd.startTimeoutSeconds", timeout, `must be a whole number of seconds from ${wait + 120} (time sync wait + 2 min) to 3600`, "use 900");
+  }
+  const tries = Math.ceil(wait / 2);
+  const timeSync =
+    tries > 0
+      ? [`ExecStartPre=-/bin/sh -c 'chronyc waitsync ${tries} 0.1 0 2 >/dev/null 2>&1 || logger -t etcd -p daemon.warning "clock not synchronised after ${wait} s; starting etcd anyway"'`]
+      : [];
+  return [
+    "[Unit]",
+    "Description=etcd member of the HA control plane",
+    "Documentation=https://etcd.io/docs/",
+    "Wants=network-online.target ha-fetch-secrets.service",
+    "Requires=ha-claim-slot.service",
+    "After=network-online.target ha-claim-slot.service ha-fetch-secrets.service ha-time-sync.service chrony.service time-sync.target",
+    "StartLimitIntervalSec=0",
+    "",
+    "[Service]",
+    "Type=notify",
+    "UMask=0077",
+    ...timeSync,
+    ...(input.installScript !== undefined ? [`ExecStartPre=${input.installScript}`] : []),
+    `ExecStartPre=${input.bootstrapScript ?? "/usr/local/sbin/ha-etcd-bootstrap"}`,
+    `ExecStart=${input.etcdBinary ?? "/usr/local/bin/etcd"} --config-file ${input.configFile ?? "/etc/etcd/etcd.yaml"}`,
+    "Restart=always",
+    "RestartSec=10s",
+    `TimeoutStartSec=${timeout}`,
+    "LimitNOFILE=65536",
+    "StandardOutput=journal",
+    "StandardError=journal",
+    "",
+    "[Install]",
+    "WantedBy=multi-user.target",
+    "",
+  ].join("\n");
+}

@@ -1,0 +1,189 @@
+#!/usr/bin/env bash
+# ha-etcd-bootstrap (etcd.service ExecStartPre): decide how this member starts; writes $HA_ETCD_CONFIG.
+#  - data dir holds a member: start from it;
+#  - empty, the others answer as a healthy cluster: replace. Remove the old entry (same name or peer
+#    URL), `member add`, one change at a time, retrying strict-reconfig-check refusals; then start as
+#    `existing` with the member list. A pending (added, never started) entry is reused;
+#  - empty, no other member answers: first bootstrap, start as `new`;
+#  - empty, members answer without quorum: never found a new cluster over it; wait, then fail.
+# Talks TLS to the others with the healthcheck client certificate.
+set -euo pipefail
+
+ENV_FILE=${ENV_FILE:-/etc/ha-control-plane/node.env}
+STATE_DIR=${STATE_DIR:-/run/ha-control-plane}
+# shellcheck source=/dev/null
+. "$ENV_FILE"
+if [ -r "$STATE_DIR/slot.env" ]; then
+  # shellcheck source=/dev/null
+  . "$STATE_DIR/slot.env"
+fi
+MEMBER=${HA_ETCD_MEMBER:-${SLOT_NAME:-}}
+: "${MEMBER:?no member name: set HA_ETCD_MEMBER or run ha-claim-slot first}" "${HA_ETCD_ENDPOINTS:?HA_ETCD_ENDPOINTS missing}"
+PKI_DIR=${PKI_DIR:-/etc/kubernetes/pki}
+BASE=${HA_ETCD_CONFIG_BASE:-${HA_ETCD_CONFIG_DIR:-/etc/ha-control-plane/etcd}/$MEMBER.yaml}
+CONFIG=${HA_ETCD_CONFIG:-/etc/etcd/etcd.yaml}
+ETCDCTL=${HA_ETCDCTL:-${HA_ETCD_BIN_DIR:-/usr/local/bin}/etcdctl}
+CACERT=${HA_ETCD_CACERT:-$PKI_DIR/etcd/ca.crt}
+CERT=${HA_ETCD_CERT:-$PKI_DIR/etcd/healthcheck-client.crt}
+KEY=${HA_ETCD_KEY:-$PKI_DIR/etcd/healthcheck-client.key}
+DIAL_TIMEOUT=${HA_ETCD_DIAL_TIMEOUT:-2s}
+COMMAND_TIMEOUT=${HA_ETCD_COMMAND_TIMEOUT:-5s}
+RECONFIG_TIMEOUT=${HA_ETCD_RECONFIG_TIMEOUT:-300}
+QUORUM_WAIT=${HA_ETCD_QUORUM_WAIT:-300}
+
+log() {
+  logger -t ha-etcd-bootstrap -- "$*" 2>/dev/null || true
+  echo "ha-etcd-bootstrap: $*" >&2
+}
+
+die() {
+  log "ERROR: $*"
+  exit 1
+}
+
+# A top-level scalar of the rendered config (single line, maybe quoted).
+setting() {
+  sed -n "s/^$1: *//p" "$BASE" | head -n 1 | sed -e 's/^"\(.*\)"$/\1/' -e "s/^'\(.*\)'$/\1/"
+}
+
+ctl() {
+  local endpoints=$1
+  shift
+  "$ETCDCTL" --endpoints="$endpoints" --cacert="$CACERT" --cert="$CERT" --key="$KEY" \
+    --dial-timeout="$DIAL_TIMEOUT" --command-timeout="$COMMAND_TIMEOUT" "$@"
+}
+
+# write_config STATE [INITIAL_CLUSTER]: the rendered config with the bootstrap keys set, 0600.
+write_config() {
+  mkdir -p "$(dirname "$CONFIG")"
+  (
+    umask 077
+    awk -v state="$1" -v cluster="${2:-}" '
+      /^initial-cluster-state:/ { print "initial-cluster-state: " state; next }
+      /^initial-cluster:/ && cluster != "" { print "initial-cluster: \"" cluster "\""; next }
+      { print }' "$BASE" >"$CONFIG.tmp"
+  )
+  mv "$CONFIG.tmp" "$CONFIG"
+}
+
+[ -r "$BASE" ] || die "no etcd config for member $MEMBER at $BASE"
+[ "$(setting name)" = "$MEMBER" ] || die "$BASE configures $(setting name), not $MEMBER"
+DATA_DIR=$(setting data-dir)
+PEER_URL=$(setting initial-advertise-peer-urls)
+CLIENT_URL=$(setting advertise-client-urls)
+if [ -z "$DATA_DIR" ] || [ -z "$PEER_URL" ]; then
+  die "$BASE lacks data-dir or initial-advertise-peer-urls"
+fi
+mkdir -p "$DATA_DIR"
+chmod 0700 "$DATA_DIR"
+
+if [ -d "$DATA_DIR/member" ]; then
+  log "$DATA_DIR holds member data: starting $MEMBER from it"
+  write_config "$(setting initial-cluster-state)"
+  exit 0
+fi
+
+others=()
+IFS=, read -ra all <<<"$HA_ETCD_ENDPOINTS"
+for ep in "${all[@]}"; do
+  [ "$ep" = "$CLIENT_URL" ] || others+=("$ep")
+done
+
+# "healthy <url>" (serves a quorum read) or "answering <url>" (a running member: status needs no
+# quorum, unlike member list, which 3.5 serves linearizably).
+probe_one() {
+  if ctl "$1" endpoint status >/dev/null 2>&1; then
+    if ctl "$1" endpoint health >/dev/null 2>&1; then
+      echo "healthy $1"
+    else
+      echo "answering $1"
+    fi
+  fi
+}
+
+# Sets `answering` and `healthy` among the other members, probed in parallel.
+probe() {
+  local results kind ep
+  results=$(
+    for ep in "${others[@]}"; do
+      probe_one "$ep" &
+    done
+    wait
+  )
+  answering=()
+  healthy=()
+  while read -r kind ep; do
+    case "$kind" in
+      healthy) healthy+=("$ep") answering+=("$ep") ;;
+      answering) answering+=("$ep") ;;
+    esac
+  done <<<"$results"
+}
+
+probe
+if [ ${#healthy[@]} -eq 0 ] && [ ${#answering[@]} -gt 0 ]; then
+  deadline=$((SECONDS + QUORUM_WAIT))
+  while [ ${#healthy[@]} -eq 0 ]; do
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      die "members answer (${answering[*]:-none now}) but have no quorum after ${QUORUM_WAIT}s: refusing to bootstrap a new cluster over an existing one (if quorum is lost for good, restore every member from a snapshot)"
+    fi
+    log "members answer but have no quorum yet; waiting"
+    sleep 5
+    probe
+  done
+fi
+
+if [ ${#healthy[@]} -eq 0 ]; then
+  log "no other member answers: $MEMBER founds the cluster (initial-cluster-state new)"
+  write_config new
+  exit 0
+fi
+
+endpoints=$(
+  IFS=,
+  echo "${healthy[*]}"
+)
+deadline=$((SECONDS + RECONFIG_TIMEOUT))
+delay=1
+# Retries refusals that change nothing; the list is read again before every change.
+refused() {
+  if ! grep -qiE 'unhealthy cluster|not enough started members|too soon|timed out|deadline exceeded|leader changed|no leader|unavailable|too many requests' <<<"$1"; then
+    die "$2 failed: $1"
+  fi
+  [ "$SECONDS" -lt "$deadline" ] || die "$2 still refused after ${RECONFIG_TIMEOUT}s: $1"
+  log "$2 refused for now ($(tail -n 1 <<<"$1")); retrying in ${delay}s"
+  sleep "$delay"
+  delay=$((delay * 2 > 8 ? 8 : delay * 2))
+}
+
+while :; do
+  if ! list=$(ctl "$endpoints" member list -w simple 2>&1); then
+    refused "$list" "member list"
+    continue
+  fi
+  # Fields: ID, STATUS, NAME, PEER ADDRS, CLIENT ADDRS, IS LEARNER.
+  old=$(awk -F', ' -v name="$MEMBER" -v peer="$PEER_URL" \
+    '$2 == "started" && ($3 == name || index("," $4 ",", "," peer ",")) { print $1; exit }' <<<"$list")
+  if [ -n "$old" ]; then
+    log "removing the old entry $old of $MEMBER"
+    out=$(ctl "$endpoints" member remove "$old" 2>&1) || refused "$out" "member remove $old"
+    continue
+  fi
+  if awk -F', ' -v peer="$PEER_URL" '$2 == "unstarted" && index("," $4 ",", "," peer ",") { found = 1 } END { exit !found }' <<<"$list"; then
+    break
+  fi
+  log "adding $MEMBER ($PEER_URL)"
+  out=$(ctl "$endpoints" member add "$MEMBER" --peer-urls="$PEER_URL" 2>&1) || refused "$out" "member add $MEMBER"
+done
+
+# initial-cluster from the member list: this member's pending entry gets its name.
+cluster=$(awk -F', ' -v name="$MEMBER" -v peer="$PEER_URL" '
+  NF >= 4 {
+    n = $3
+    if (n == "") n = index("," $4 ",", "," peer ",") ? name : $1
+    k = split($4, urls, ",")
+    for (i = 1; i <= k; i++) out = out (out == "" ? "" : ",") n "=" urls[i]
+  }
+  END { print out }' <<<"$list")
+log "joining as $MEMBER (initial-cluster-state existing, initial-cluster $cluster)"
+write_config existing "$cluster"

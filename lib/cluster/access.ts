@@ -1,0 +1,184 @@
+import { Construct, IConstruct } from "constructs";
+import { TerraformStack } from "../core";
+import { HaControlPlane } from "../control-plane";
+import { ConfigError } from "../errors";
+import { TlsProviderIssuer } from "../pki/issuer";
+import { CA_IDS, CertificateSpec, specById } from "../pki/spec";
+import { checkClusterName, isUnresolved } from "../validate";
+
+/** A client certificate and its key (PEM; usually tokens, sensitive). */
+export interface ClientCredentials {
+  /** Client certificate PEM. */
+  readonly certPem: string;
+  /** Private key PEM. */
+  readonly privateKeyPem: string;
+}
+
+/**
+ * What a second stack needs to talk to a control plane created in another stack. Pass the values of
+ * the control plane's stack as they are: cdktf turns every one of them into an output of that stack
+ * and a `terraform_remote_state` read in the consuming stack, so they are known at plan time.
+ */
+export interface IControlPlaneAccess {
+  /** Cluster name. */
+  readonly clusterName: string;
+  /** API URL Terraform reaches the cluster through (`https://host:port`). */
+  readonly apiUrl: string;
+  /** API URL nodes join through (the internal load balancer). */
+  readonly internalApiUrl: string;
+  /** The Kubernetes CA certificate (PEM). */
+  readonly caCertPem: string;
+  /** kubernetes-admin (group `kubeadm:cluster-admins`): has rights only once that group is bound. */
+  readonly adminCredentials: ClientCredentials;
+  /**
+   * A `system:masters` client certificate for the cluster-objects stack's provider: the one identity
+   * that has rights before any binding exists (see {@link SuperAdminCertificate}).
+   * @default - none: the provider must use the admin identity, which needs the binding to exist already
+   */
+  readonly superAdminCredentials?: ClientCredentials;
+  /**
+   * The construct the values come from, so a stack can refuse to use a control plane created in the
+   * same stack (its endpoint is unknown until apply and the provider would fall back to localhost).
+   * @default - not checked
+   */
+  readonly source?: IConstruct;
+}
+
+/** Id of the super-admin certificate spec. */
+export const SUPER_ADMIN_SPEC_ID = "super-admin";
+/** Common name of the super-admin certificate (as kubeadm's `super-admin.conf`). */
+export const SUPER_ADMIN_COMMON_NAME = "kubernetes-super-admin";
+/** The group the API server grants every right to, without RBAC (and which RBAC cannot revoke). */
+export const SYSTEM_MASTERS_GROUP = "system:masters";
+
+/** Ways to obtain an {@link IControlPlaneAccess}. */
+export class ControlPlaneAccess {
+  /**
+   * The access values of a control plane. Super-admin credentials are taken from `options.superAdmin`,
+   * else from a `super-admin` certificate of the control plane's own PKI when it issues one.
+   */
+  public static fromControlPlane(controlPlane: HaControlPlane, options: { readonly superAdmin?: ClientCredentials } = {}): IControlPlaneAccess {
+    const native = controlPlane.pki.issued.get(SUPER_ADMIN_SPEC_ID);
+    const nativeCredentials = native?.privateKeyPem !== undefined ? { certPem: native.certPem, privateKeyPem: native.privateKeyPem } : undefined;
+    return {
+      clusterName: controlPlane.clusterName,
+      apiUrl: controlPlane.apiUrl,
+      internalApiUrl: controlPlane.internalApiUrl,
+      caCertPem: controlPlane.pki.kubernetesCaPem,
+      adminCredentials: controlPlane.adminCredentials,
+      superAdminCredentials: options.superAdmin ?? nativeCredentials,
+      source: controlPlane,
+    };
+  }
+
+  /** Access values given one by one (e.g. a control plane managed elsewhere); validated. */
+  public static fromAttributes(attributes: IControlPlaneAccess): IControlPlaneAccess {
+    checkAccess("access", attributes);
+    return attributes;
+  }
+
+  private constructor() {}
+}
+
+/** Validates access values; tokens pass. */
+export function checkAccess(prop: string, access: IControlPlaneAccess): void {
+  checkClusterName(`${prop}.clusterName`, access.clusterName);
+  for (const key of ["apiUrl", "internalApiUrl"] as const) {
+    const url = access[key];
+    if (isUnresolved(url)) continue;
+    if (typeof url !== "string" || !/^https:\/\/[^\s/:]+(:\d{1,5})?\/?$/.test(url)) {
+      throw new ConfigError(`${prop}.${key}`, url, "must be an https URL of the API endpoint (https://host[:port])", "pass the control plane's apiUrl / internalApiUrl");
+    }
+  }
+  const pems: [string, string | undefined, string][] = [
+    ["caCertPem", access.caCertPem, "CERTIFICATE"],
+    ["adminCredentials.certPem", access.adminCredentials?.certPem, "CERTIFICATE"],
+    ["adminCredentials.privateKeyPem", access.adminCredentials?.privateKeyPem, "PRIVATE KEY"],
+    ["superAdminCredentials.certPem", access.superAdminCredentials?.certPem, "CERTIFICATE"],
+    ["superAdminCredentials.privateKeyPem", access.superAdminCredentials?.privateKeyPem, "PRIVATE KEY"],
+  ];
+  for (const [key, value, label] of pems) {
+    if (value === undefined) {
+      if (key.startsWith("superAdmin")) continue;
+      throw new ConfigError(`${prop}.${key}`, value, "is required", "pass the PEM from the control plane's stack");
+    }
+    if (isUnresolved(value)) continue;
+    if (typeof value !== "string" || !value.includes(`-----BEGIN `) || !value.includes(label)) {
+      throw new ConfigError(`${prop}.${key}`, value, `is not a PEM ${label.toLowerCase()}`, "pass the PEM from the control plane's stack");
+    }
+  }
+}
+
+/** Props of {@link SuperAdminCertificate}. */
+export interface SuperAdminCertificateProps {
+  /** The control plane whose Kubernetes CA signs the certificate; must be in the same stack. */
+  readonly controlPlane: HaControlPlane;
+  /**
+   * Validity in hours.
+   * @default - the control plane's leaf validity (8760 unless changed)
+   */
+  readonly validityHours?: number;
+  /**
+   * Hours before expiry a deploy of the control-plane stack re-issues it.
+   * @default - the control plane's leaf early renewal (720 unless changed)
+   */
+  readonly earlyRenewalHours?: number;
+}
+
+/**
+ * A `system:masters` client certificate (CN `kubernetes-super-admin`, like kubeadm's
+ * `super-admin.conf`) for the cluster-objects stack's kubernetes provider, and nothing else.
+ *
+ * Why it exists: the admin certificate's group `kubeadm:cluster-admins` has no rights until the
+ * `kubeadm:cluster-admins` ClusterRoleBinding exists, and creating that binding needs rights.
+ * `system:masters` is authorized by the API server without RBAC, so it breaks the cycle.
+ *
+ * It is declared in the control plane's stack (the CA key never leaves that stack's state), goes
+ * to no node and into no kubeconfig output; the cluster-objects stack reads it through cdktf's
+ * cross-stack outputs (sensitive). Anyone who can read that state can already sign any certificate
+ * with the Kubernetes CA key stored there, so it adds no capability to a state reader — but it
+ * cannot be revoked by RBAC: keep state access as tight as for the CA itself.
+ */
+export class SuperAdminCertificate extends Construct implements ClientCredentials {
+  /** Certificate PEM. */
+  public readonly certPem: string;
+  /** Private key PEM. */
+  public readonly privateKeyPem: string;
+
+  constructor(scope: Construct, id: string, props: SuperAdminCertificateProps) {
+    super(scope, id);
+    if (TerraformStack.of(this) !== TerraformStack.of(props.controlPlane)) {
+      throw new ConfigError(
+        "scope",
+        this.node.path,
+        `is not in the stack of the control plane ${props.controlPlane.node.path}: the certificate is signed with the Kubernetes CA key, which must not leave that stack's state`,
+        "create the SuperAdminCertificate in the control plane's stack",
+      );
+    }
+    const ca = props.controlPlane.pki.issued.get(CA_IDS.kubernetes);
+    if (ca?.privateKeyPem === undefined) {
+      throw new ConfigError("controlPlane.certificateIssuer", CA_IDS.kubernetes, "keeps the Kubernetes CA key, so no client certificate can be signed in Terraform", "issue the Kubernetes CA with the tls provider (the default)");
+    }
+    const admin = specById(props.controlPlane.pki.certificates, "admin");
+    const validityHours = props.validityHours ?? admin.validityHours;
+    const earlyRenewalHours = props.earlyRenewalHours ?? admin.earlyRenewalHours;
+    if (!isUnresolved(validityHours) && (!Number.isInteger(validityHours) || validityHours < 24 || validityHours > 8760)) {
+      throw new ConfigError("validityHours", validityHours, "must be a whole number of hours from 24 to 8760", "use 8760 (1 year) and deploy the control-plane stack at least monthly");
+    }
+    if (!isUnresolved(earlyRenewalHours) && (!Number.isInteger(earlyRenewalHours) || earlyRenewalHours < 1 || earlyRenewalHours >= validityHours)) {
+      throw new ConfigError("earlyRenewalHours", earlyRenewalHours, `must be a whole number of hours from 1 to ${validityHours - 1}`, "use 720 (30 days)");
+    }
+    const spec: CertificateSpec = {
+      ...admin,
+      id: SUPER_ADMIN_SPEC_ID,
+      commonName: SUPER_ADMIN_COMMON_NAME,
+      organizations: [SYSTEM_MASTERS_GROUP],
+      validityHours,
+      earlyRenewalHours,
+      fileStem: "super-admin",
+    };
+    const issued = new TlsProviderIssuer().issue(this, spec, ca);
+    this.certPem = issued.certPem;
+    this.privateKeyPem = issued.privateKeyPem!;
+  }
+}

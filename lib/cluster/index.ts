@@ -1,0 +1,9 @@
+// The cluster stack: in-cluster objects Terraform owns, in a second stack configured from the first.
+export * from "./access";
+export * from "./bootstrap-token";
+export * from "./rbac";
+export * from "./join";
+export * from "./cluster-info";
+export * from "./priority-classes";
+export * from "./cluster-objects";
+export * from "./cluster-objects-stack";

@@ -1,0 +1,320 @@
+/**
+ * The etcd node scripts as real bash against stub commands, for the branches a live cluster cannot
+ * reach on demand: the bootstrap script's whole decision table (stub etcdctl that records calls and
+ * plays a scripted member list), and the install script against local release archives (checksum
+ * refusal, mirror first, idempotency). Plus `systemd-analyze verify` on the rendered unit.
+ */
+import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { promisify } from "node:util";
+import { shellQuote } from "../../../lib";
+import { EtcdMemberEndpoint, EtcdRelease, etcdMemberConfigs, etcdNodeEnv, etcdReleaseEnv, renderEtcdUnit } from "../../../lib/bootstrap/etcd";
+import { describeTier, toolAvailable } from "../../harness/tiers";
+import { renderedScript } from "../../helpers/scripts";
+
+const run = promisify(execFile);
+const MEMBERS: EtcdMemberEndpoint[] = [
+  { name: "etcd-0", ip: "10.0.1.10" },
+  { name: "etcd-1", ip: "10.0.2.10" },
+  { name: "etcd-2", ip: "10.0.3.10" },
+];
+const URL = (ip: string, port: number) => `https://${ip}:${port}`;
+
+const ETCDCTL_STUB = `#!/usr/bin/env bash
+echo "etcdctl $*" >> "$CALLS"
+ep=""; peer=""; cmd=()
+for a in "$@"; do
+  case "$a" in
+    --endpoints=*) ep=\${a#--endpoints=} ;;
+    --peer-urls=*) peer=\${a#--peer-urls=} ;;
+    --*) ;;
+    *) cmd+=("$a") ;;
+  esac
+done
+answers() { local e; IFS=, read -ra eps <<<"$ep"; for e in "\${eps[@]}"; do grep -qxF "$e" "$STATE/$1" 2>/dev/null && return 0; done; return 1; }
+refuse() {
+  if [ -s "$STATE/fail" ]; then cat "$STATE/fail" >&2; exit 1; fi
+  n=$(cat "$STATE/refuse" 2>/dev/null || echo 0)
+  if [ "$n" -gt 0 ]; then echo $((n - 1)) > "$STATE/refuse"; echo "Error: etcdserver: unhealthy cluster" >&2; exit 1; fi
+}
+case "\${cmd[*]}" in
+  "endpoint status") answers answering || { echo "Error: context deadline exceeded" >&2; exit 1; } ;;
+  "member list -w simple") answers answering || exit 1; cat "$STATE/list" ;;
+  "endpoint health") answers healthy || { echo "$ep is unhealthy" >&2; exit 1; } ;;
+  "member remove "*) refuse; id=\${cmd[2]}; grep -v "^$id, " "$STATE/list" > "$STATE/list.new"; mv "$STATE/list.new" "$STATE/list"; echo "Member $id removed" ;;
+  "member add "*) refuse; echo "beef, unstarted, , $peer, , false" >> "$STATE/list"; echo "Member beef added to cluster c1" ;;
+  *) echo "unexpected etcdctl $*" >&2; exit 2 ;;
+esac
+`;
+// Backoff and quorum waits take no time; a scripted cluster may regain quorum while the script waits.
+const SLEEP_STUB = `#!/usr/bin/env bash
+echo "sleep $*" >> "$CALLS"
+if [ -e "$STATE/heal-on-sleep" ]; then cp "$STATE/answering" "$STATE/healthy"; fi
+`;
+
+interface Scenario {
+  /** Endpoints (client URLs) that answer requests / serve quorum reads. */
+  answering?: string[];
+  healthy?: string[];
+  /** `member list -w simple` lines. */
+  list?: string[];
+  refuse?: number;
+  fail?: string;
+  healOnSleep?: boolean;
+}
+
+interface Node {
+  readonly dir: string;
+  readonly dataDir: string;
+  readonly config: string;
+  boot(scenario: Scenario, env?: Record<string, string>): Promise<{ code: number; stderr: string; calls: string[] }>;
+}
+
+const roots: string[] = [];
+function node(slot: string, options: { nodeMembers?: string[] } = {}): Node {
+  const dir = mkdtempSync(path.join(tmpdir(), "etcd-bootstrap-"));
+  roots.push(dir);
+  const bin = path.join(dir, "bin");
+  const state = path.join(dir, "state");
+  for (const d of [bin, state, path.join(dir, "run")]) mkdirSync(d, { recursive: true });
+  writeFileSync(path.join(bin, "etcdctl"), ETCDCTL_STUB, { mode: 0o755 });
+  writeFileSync(path.join(bin, "sleep"), SLEEP_STUB, { mode: 0o755 });
+  writeFileSync(path.join(bin, "logger"), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
+  const dataDir = path.join(dir, "var/lib/etcd/data");
+  const input = {
+    members: MEMBERS,
+    initialClusterToken: "prod-etcd",
+    dataDir,
+    nodeMembers: options.nodeMembers,
+    paths: { configDir: path.join(dir, "configs"), config: path.join(dir, "etc/etcd/etcd.yaml"), binDir: bin },
+  };
+  mkdirSync(input.paths.configDir);
+  for (const [member, text] of etcdMemberConfigs(input)) writeFileSync(path.join(input.paths.configDir, `${member}.yaml`), text);
+  const env = { ...etcdNodeEnv(input), PKI_DIR: path.join(dir, "pki") };
+  writeFileSync(path.join(dir, "node.env"), Object.entries(env).map(([k, v]) => `${k}=${shellQuote(v)}\n`).join(""));
+  writeFileSync(path.join(dir, "run/slot.env"), `SLOT_NAME=${slot}\n`);
+  return {
+    dir,
+    dataDir,
+    config: input.paths.config,
+    async boot(scenario, extraEnv = {}) {
+      const calls = path.join(dir, "calls.log");
+      writeFileSync(calls, "");
+      rmSync(state, { recursive: true, force: true });
+      mkdirSync(state);
+      writeFileSync(path.join(state, "answering"), (scenario.answering ?? []).join("\n") + "\n");
+      writeFileSync(path.join(state, "healthy"), (scenario.healthy ?? []).join("\n") + "\n");
+      writeFileSync(path.join(state, "list"), (scenario.list ?? []).map((l) => `${l}\n`).join(""));
+      writeFileSync(path.join(state, "refuse"), String(scenario.refuse ?? 0));
+      writeFileSync(path.join(state, "fail"), scenario.fail ?? "");
+      if (scenario.healOnSleep) writeFileSync(path.join(state, "heal-on-sleep"), "");
+      const result = await run("bash", [renderedScript("etcd-member-bootstrap.sh")], {
+        env: { PATH: `${bin}:/usr/bin:/bin`, CALLS: calls, STATE: state, ENV_FILE: path.join(dir, "node.env"), STATE_DIR: path.join(dir, "run"), ...extraEnv },
+        timeout: 20_000,
+      }).then(
+        (r) => ({ code: 0, stderr: r.stderr }),
+        (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
+      );
+      return { ...result, calls: readFileSync(calls, "utf8").split("\n").filter((l) => l !== "") };
+    },
+  };
+}
+
+const bash = toolAvailable("bash", ["--version"]);
+const tier = { mandatoryInCi: true, tierLabel: "node e2e" } as const;
+const [c0, c1, c2] = MEMBERS.map((m) => URL(m.ip, 2379));
+const [p0, p1, p2] = MEMBERS.map((m) => URL(m.ip, 2380));
+const STARTED = [`aa0, started, etcd-0, ${p0}, ${c0}, false`, `aa1, started, etcd-1, ${p1}, ${c1}, false`, `aa2, started, etcd-2, ${p2}, ${c2}, false`];
+
+describeTier("ha-etcd-bootstrap decision table (real bash, stub etcdctl)", bash, tier, () => {
+  afterAll(() => roots.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+  it("starts a member whose data dir holds member data as it is, without asking anyone", async () => {
+    const n = node("etcd-1", { nodeMembers: ["etcd-1"] });
+    mkdirSync(path.join(n.dataDir, "member"), { recursive: true });
+    const r = await n.boot({ answering: [c0, c2], healthy: [c0, c2], list: STARTED });
+    expect(r.code).toBe(0);
+    expect(r.calls.filter((c) => c.startsWith("etcdctl"))).toEqual([]);
+    expect(readFileSync(n.config, "utf8")).toBe(readFileSync(path.join(n.dir, "configs/etcd-1.yaml"), "utf8"));
+  });
+
+  it("founds the cluster (state new, initial cluster as rendered) when no other member answers; data dir 0700; config 0600", async () => {
+    const n = node("etcd-1", { nodeMembers: ["etcd-1"] });
+    const r = await n.boot({});
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain("founds the cluster");
+    expect(r.calls.filter((c) => c.startsWith("etcdctl")).map((c) => /--endpoints=(\S+)/.exec(c)?.[1]).sort()).toEqual([c0, c2]); // never itself
+    const config = readFileSync(n.config, "utf8");
+    expect(config).toMatch(/^initial-cluster-state: new$/m);
+    expect(config).toContain(`initial-cluster: etcd-0=${p0},etcd-1=${p1},etcd-2=${p2}\n`);
+    expect(statSync(n.dataDir).mode & 0o777).toBe(0o700);
+    expect(statSync(n.config).mode & 0o777).toBe(0o600);
+    expect(r.calls.some((c) => c.includes("--cert=") && c.includes("healthcheck-client.crt"))).toBe(true);
+  });
+
+  it("replaces: removes the old entry found by name (address changed), adds itself, starts as existing", async () => {
+    const n = node("etcd-1", { nodeMembers: ["etcd-1"] });
+    const list = [STARTED[0], `old1, started, etcd-1, https://10.0.9.9:2380, https://10.0.9.9:2379, false`, STARTED[2]];
+    const r = await n.boot({ answering: [c0, c2], healthy: [c0, c2], list });
+    expect(r.code).toBe(0);
+    const changes = r.calls.filter((c) => / member (add|remove) /.test(c)).map((c) => c.replace(/^.* member /, "member "));
+    expect(changes).toEqual(["member remove old1", `member add etcd-1 --peer-urls=${p1}`]);
+    const config = readFileSync(n.config, "utf8");
+    expect(config).toMatch(/^initial-cluster-state: existing$/m);
+    expect(config).toContain(`initial-cluster: "etcd-0=${p0},etcd-2=${p2},etcd-1=${p1}"\n`);
+  });
+
+  it("replaces: removes an entry holding its peer URL under another name", async () => {
+    const n = node("etcd-1", { nodeMembers: ["etcd-1"] });
+    const r = await n.boot({ answering: [c0, c2], healthy: [c0, c2], list: [STARTED[0], `bb1, started, ghost, ${p1}, ${c1}, false`, STARTED[2]] });
+    expect(r.code).toBe(0);
+    expect(r.calls.some((c) => c.endsWith("member remove bb1"))).toBe(true);
+  });
+
+  it("reuses its pending entry (added before, never started) instead of adding a second one", async () => {
+    const n = node("etcd-1", { nodeMembers: ["etcd-1"] });
+    const r = await n.boot({ answering: [c0, c2], healthy: [c0, c2], list: [STARTED[0], `cc1, unstarted, , ${p1}, , false`, STARTED[2]] });
+    expect(r.code).toBe(0);
+    expect(r.calls.filter((c) => / member (add|remove) /.test(c))).toEqual([]);
+    expect(readFileSync(n.config, "utf8")).toContain(`initial-cluster: "etcd-0=${p0},etcd-1=${p1},etcd-2=${p2}"\n`);
+  });
+
+  it("retries strict-reconfig-check refusals with a bounded backoff", async () => {
+    const n = node("etcd-1", { nodeMembers: ["etcd-1"] });
+    const r = await n.boot({ answering: [c0, c2], healthy: [c0, c2], list: [STARTED[0], STARTED[2]], refuse: 3 });
+    expect(r.code).toBe(0);
+    expect(r.calls.filter((c) => / member add /.test(c))).toHaveLength(4);
+    expect(r.calls.filter((c) => c.startsWith("sleep"))).toEqual(["sleep 1", "sleep 2", "sleep 4"]);
+    const timeout = await n.boot({ answering: [c0, c2], healthy: [c0, c2], list: [STARTED[0], STARTED[2]], refuse: 99 }, { HA_ETCD_RECONFIG_TIMEOUT: "0" });
+    expect(timeout.code).toBe(1);
+    expect(timeout.stderr).toContain("still refused");
+  });
+
+  it("fails at once on an error that is not a temporary refusal", async () => {
+    const n = node("etcd-1", { nodeMembers: ["etcd-1"] });
+    const r = await n.boot({ answering: [c0, c2], healthy: [c0, c2], list: [STARTED[0], STARTED[2]], fail: "Error: etcdserver: permission denied" });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("permission denied");
+    expect(existsSync(n.config)).toBe(false);
+  });
+
+  it("never founds a new cluster while existing members answer without quorum; joins once quorum returns", async () => {
+    const n = node("etcd-1", { nodeMembers: ["etcd-1"] });
+    const refused = await n.boot({ answering: [c0], healthy: [], list: STARTED }, { HA_ETCD_QUORUM_WAIT: "0" });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain("no quorum");
+    expect(existsSync(n.config)).toBe(false);
+    const healed = await n.boot({ answering: [c0, c2], healthy: [], list: STARTED, healOnSleep: true });
+    expect(healed.code).toBe(0);
+    expect(healed.stderr).toContain("waiting");
+    expect(readFileSync(n.config, "utf8")).toMatch(/^initial-cluster-state: existing$/m);
+  });
+
+  it("becomes the slot it claimed when the node carries every member's config", async () => {
+    const n = node("etcd-2");
+    const r = await n.boot({});
+    expect(r.code).toBe(0);
+    expect(readFileSync(n.config, "utf8")).toMatch(/^name: etcd-2$/m);
+    expect(r.calls.map((c) => /--endpoints=(\S+)/.exec(c)?.[1]).sort()).toEqual([c0, c1]);
+  });
+
+  it("refuses a config rendered for another member", async () => {
+    const n = node("etcd-0");
+    const r = await n.boot({}, { HA_ETCD_CONFIG_BASE: path.join(n.dir, "configs/etcd-1.yaml") });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("configures etcd-1, not etcd-0");
+  });
+});
+
+describeTier("ha-etcd-install (real bash, curl, sha256sum, tar on local archives)", bash, tier, () => {
+  const dir = mkdtempSync(path.join(tmpdir(), "etcd-install-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const bin = path.join(dir, "bin");
+  const arch = process.arch === "arm64" ? "arm64" : "amd64";
+
+  async function archive(where: string, version: string, marker = ""): Promise<string> {
+    const stage = path.join(dir, "stage", `${where}-${version}${marker}`, `etcd-v${version}-linux-${arch}`);
+    mkdirSync(stage, { recursive: true });
+    for (const b of ["etcd", "etcdctl", "etcdutl"]) writeFileSync(path.join(stage, b), `#!/bin/sh\n# ${marker}\necho "etcd Version: ${version}"\n`, { mode: 0o755 });
+    mkdirSync(path.join(dir, where), { recursive: true });
+    const file = path.join(dir, where, `etcd-v${version}-linux-${arch}.tar.gz`);
+    await run("tar", ["-czf", file, "-C", path.dirname(stage), path.basename(stage)]);
+    return createHash("sha256").update(readFileSync(file)).digest("hex");
+  }
+
+  async function install(release: EtcdRelease, extra: Record<string, string> = {}) {
+    const envFile = path.join(dir, "node.env");
+    const env = { ...etcdReleaseEnv(release), HA_ETCD_BIN_DIR: bin };
+    writeFileSync(envFile, Object.entries(env).map(([k, v]) => `${k}=${shellQuote(v)}\n`).join(""));
+    return run("bash", [renderedScript("etcd-install.sh")], { env: { PATH: "/usr/bin:/bin", ENV_FILE: envFile, ...extra }, timeout: 30_000 }).then(
+      (r) => ({ code: 0, stderr: r.stderr }),
+      (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
+    );
+  }
+  const tpl = (where: string) => `file://${dir}/${where}/etcd-v{version}-linux-{arch}.tar.gz`;
+
+  it("refuses an archive whose checksum differs from the pin and installs nothing", async () => {
+    await archive("upstream", "3.5.21");
+    const r = await install({ version: "3.5.21", sha256: { amd64: "0".repeat(64), arm64: "0".repeat(64) }, downloadUrlTemplate: tpl("upstream") });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("checksum mismatch");
+    expect(existsSync(bin) ? readdirSync(bin) : []).toEqual([]);
+  });
+
+  it("tries the mirror first, skips a tampered mirror archive, installs the verified upstream one (0755)", async () => {
+    const sum = await archive("upstream", "3.5.21");
+    await archive("mirror", "3.5.21", "tampered");
+    const r = await install({ version: "3.5.21", sha256: { amd64: sum, arm64: sum }, downloadUrlTemplate: tpl("upstream"), mirrorUrlTemplate: tpl("mirror") });
+    expect(r.code).toBe(0);
+    expect(r.stderr.indexOf(`checksum mismatch for file://${dir}/mirror/`)).toBeGreaterThanOrEqual(0);
+    expect(r.stderr).toContain(`installed etcd 3.5.21 (${arch}) from file://${dir}/upstream/`);
+    for (const b of ["etcd", "etcdctl", "etcdutl"]) expect(statSync(path.join(bin, b)).mode & 0o777).toBe(0o755);
+    expect(readFileSync(path.join(bin, "etcd"), "utf8")).not.toContain("tampered");
+  });
+
+  it("does nothing when the pinned version is installed (no download at all)", async () => {
+    const r = await install({ version: "3.5.21", sha256: { amd64: "1".repeat(64), arm64: "1".repeat(64) }, downloadUrlTemplate: "file:///nonexistent/{version}" });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain("already installed");
+  });
+
+  it("replaces another installed version; air-gapped installs use only the mirror", async () => {
+    const sum = await archive("mirror2", "3.5.22");
+    const r = await install({ version: "3.5.22", sha256: { amd64: sum, arm64: sum }, mirrorUrlTemplate: tpl("mirror2"), mirrorOnly: true });
+    expect(r.code).toBe(0);
+    expect((await run(path.join(bin, "etcd"), ["--version"])).stdout).toContain("3.5.22");
+    const missing = await install({ version: "3.5.23", sha256: { amd64: sum, arm64: sum }, mirrorUrlTemplate: tpl("mirror2"), mirrorOnly: true });
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).not.toContain("github.com");
+  });
+
+  it("refuses an architecture without a release", async () => {
+    const r = await install({ version: "3.5.21", sha256: { amd64: "1".repeat(64) }, downloadUrlTemplate: tpl("upstream") }, { HA_ETCD_ARCH: "s390x" });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("no etcd release for architecture s390x");
+  });
+});
+
+describeTier("etcd.service passes systemd-analyze verify", toolAvailable("systemd-analyze", ["--version"]), { mandatoryInCi: false, tierLabel: "systemd" }, () => {
+  it("has no unknown keys or bad values", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "etcd-unit-"));
+    try {
+      // Executables that exist here; the dependencies as minimal stand-ins.
+      writeFileSync(path.join(dir, "etcd.service"), renderEtcdUnit({ etcdBinary: "/bin/true", bootstrapScript: "/bin/true", installScript: "/bin/true" }));
+      for (const dep of ["ha-claim-slot.service", "ha-fetch-secrets.service"]) {
+        writeFileSync(path.join(dir, dep), "[Unit]\nDescription=stand-in\n[Service]\nType=oneshot\nExecStart=/bin/true\n");
+      }
+      const files = ["etcd.service", "ha-claim-slot.service", "ha-fetch-secrets.service"].map((f) => path.join(dir, f));
+      const r = await run("systemd-analyze", ["verify", ...files]).then(
+        (x) => ({ code: 0, out: `${x.stdout}${x.stderr}` }),
+        (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, out: `${e.stdout}${e.stderr}` }),
+      );
+      expect(r).toEqual({ code: 0, out: "" });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
