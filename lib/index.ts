@@ -30,3 +30,5 @@ export * from "./monitoring/control-plane-alarms";
 export * from "./etcd/backups";
 export * from "./bootstrap/etcd";
 export * from "./bootstrap/etcd-backup";
+export * from "./cluster";
+export * from "./blueprint";

@@ -456,7 +456,7 @@ function checkConstraints(presetName: string, preset: PresetDefinition, s: Contr
 
   const zoneKey = s.network !== undefined ? "network" : "availabilityZones";
   const zones = s.network !== undefined ? s.network.privateSubnets.length : (s.availabilityZones?.length ?? 3);
-  if (c.minAvailabilityZones !== undefined && zones < c.minAvailabilityZones) {
+  if (c.minAvailabilityZones !== undefined && !isUnresolved(s.availabilityZones) && zones < c.minAvailabilityZones) {
     fail(zoneKey, s.network !== undefined ? `${zones} private subnets` : s.availabilityZones, `needs at least ${c.minAvailabilityZones} availability zones, got ${zones}`, `list ${c.minAvailabilityZones} zones, ${otherPresets}`);
   }
   const apiServers = s.apiServerCount ?? 3;

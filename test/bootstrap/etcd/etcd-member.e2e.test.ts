@@ -13,7 +13,8 @@
 import { rmSync, existsSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import { CA_IDS, buildClusterCertificates } from "../../../lib";
-import { etcdInitialCluster, etcdPeerUrl } from "../../../lib/bootstrap/etcd";
+import { etcdClientUrl, etcdInitialCluster, etcdPeerUrl } from "../../../lib/bootstrap/etcd";
+import { renderedScript } from "../../helpers/scripts";
 import { EtcdTestCluster, runCommand } from "../../harness/etcd-cluster";
 import { issueWithOpenssl } from "../../harness/openssl-pki";
 import { describeTier, toolAvailable } from "../../harness/tiers";
@@ -24,7 +25,6 @@ const VERSION_ARGS: Record<string, string[]> = { etcd: ["--version"], etcdctl: [
 const tools = Object.entries(VERSION_ARGS).map(([tool, args]) => toolAvailable(tool, args));
 const check = tools.find((t) => !t.available) ?? tools[0];
 const tier = { mandatoryInCi: true, tierLabel: "etcd e2e" } as const;
-const etcdutl = toolAvailable("etcdutl", ["version"]).available;
 
 const netns = process.env.ETCD_E2E_NETWORK === "loopback" ? { available: false, reason: "ETCD_E2E_NETWORK=loopback" } : netnsCheck();
 const MODE: "netns" | "loopback" = netns.available ? "netns" : "loopback";
@@ -255,17 +255,36 @@ describeTier(`etcd members from the library's renderers and bootstrap script (${
       console.info(`etcd e2e: replaced ${target} (${oldId} -> ${replaced.id})${retried ? " after strict-reconfig refusals" : ""}`);
   }, 90_000);
 
-  it("restores a snapshot into three fresh members (a new cluster) with the same keys and values", async () => {
+  it("backs up with the library's backup script (leader only) and restores three fresh members with its restore script", async () => {
     const { cluster } = tc;
     await cluster.put("/e2e/w/snapshot-marker", "present");
     acked.set("/e2e/w/snapshot-marker", "present");
     const expected = await cluster.getPrefix("/e2e/");
-    const snapshot = path.join(tc.layout.rootDir, "snapshot.db");
-    const save = await cluster.etcdctl(["snapshot", "save", snapshot], { endpoints: [NAMES[0]], commandTimeoutMs: 20_000 });
-    expect({ exit: save.exitCode, err: save.stderr.slice(-300) }).toMatchObject({ exit: 0 });
+    const backupDir = path.join(tc.layout.rootDir, "backups");
+    const backupTarget = `file://${backupDir}`;
     const oldIds = new Set((await cluster.memberList()).map((m) => m.id));
 
-    // Fresh machines in the same slots: same addresses, empty disks, certificates from the same CA.
+    // Every member runs the timer; only the leader's run takes a snapshot.
+    const taken: string[] = [];
+    for (const name of NAMES) {
+      const node = tc.nodes.get(name)!;
+      const self = tc.members.find((m) => m.name === name)!;
+      const env = [
+        "CLUSTER_NAME=e2e", `BACKUP_TARGET=${backupTarget}`, `ENV_FILE=/dev/null`, `WORK_DIR=${path.join(node.dir, "backup-work")}`,
+        `ETCD_ENDPOINT=${etcdClientUrl(self)}`, `ETCD_CACERT=${tc.clientTls.caFile}`, `ETCD_CERT=${tc.clientTls.certFile}`, `ETCD_KEY=${tc.clientTls.keyFile}`,
+        `PATH=${process.env.PATH}`,
+      ];
+      const argv = ["env", "-i", ...env, "bash", renderedScript("ha-etcd-backup.sh")];
+      const r = node.ns ? await runCommand("ip", ["netns", "exec", node.ns, ...argv], { timeoutMs: 60_000 }) : await runCommand(argv[0], argv.slice(1), { timeoutMs: 60_000 });
+      expect({ name, exit: r.exitCode, stderr: r.stderr.slice(-400) }).toMatchObject({ exit: 0 });
+      if (r.stdout.trim().length > 0) taken.push(r.stdout.trim());
+    }
+    expect(taken).toHaveLength(1);
+    expect(taken[0]).toMatch(/^e2e-\d{8}T\d{6}Z\.db$/);
+    expect(existsSync(path.join(backupDir, taken[0]))).toBe(true);
+
+    // Fresh machines in the same slots: same addresses, empty disks, certificates from the same CA;
+    // each runs the restore script with the latest snapshot and the same new cluster token.
     const subnet = MODE === "netns" ? tc.members[0].ip.split(".").slice(0, 3).join(".") : undefined;
     restored = await startTestCluster({
       mode: MODE,
@@ -275,10 +294,22 @@ describeTier(`etcd members from the library's renderers and bootstrap script (${
       subnet,
       prepareDataDir: async (node, members, token) => {
         const self = members.find((m) => m.name === node.name)!;
-        const args = ["snapshot", "restore", snapshot, `--name=${node.name}`, `--initial-cluster=${etcdInitialCluster(members)}`,
-          `--initial-cluster-token=${token}`, `--initial-advertise-peer-urls=${etcdPeerUrl(self)}`, `--data-dir=${node.dataDir}`];
-        const r = await runCommand(etcdutl ? "etcdutl" : "etcdctl", args, { timeoutMs: 30_000 });
-        if (r.exitCode !== 0) throw new Error(`snapshot restore for ${node.name} failed: ${r.stderr}`);
+        const env = {
+          PATH: process.env.PATH ?? "/usr/bin:/bin",
+          ENV_FILE: "/dev/null",
+          STATE_DIR: path.join(node.dir, "no-state"),
+          SLOT_NAME: node.name,
+          SLOT_IP: self.ip,
+          INITIAL_CLUSTER: etcdInitialCluster(members),
+          BACKUP_TARGET: backupTarget,
+          RESTORE_TOKEN: token,
+          ETCD_DATA_DIR: node.dataDir,
+          ETCD_PEER_PORT: String(self.peerPort ?? 2380),
+          STOP_ETCD: "true",
+          WORK_DIR: path.join(node.dir, "restore-work"),
+        };
+        const r = await runCommand("bash", [renderedScript("ha-etcd-restore.sh"), "latest"], { timeoutMs: 60_000, env });
+        if (r.exitCode !== 0) throw new Error(`ha-etcd-restore for ${node.name} failed: ${r.stderr}`);
       },
     });
     const members = await restored.cluster.memberList();
@@ -291,7 +322,7 @@ describeTier(`etcd members from the library's renderers and bootstrap script (${
     }
     await restored.destroy();
     restored = undefined;
-  }, 90_000);
+  }, 120_000);
 
   it("stops writes when 2 of 3 members are down (no split brain) and recovers when one returns", async () => {
     const { cluster } = tc;

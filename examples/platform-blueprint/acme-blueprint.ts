@@ -1,0 +1,58 @@
+/**
+ * Acme's internal blueprint, as Acme's platform team would publish it in its own package (say
+ * `@acme/k8s-blueprint`): organisation defaults, the built-in presets plus a `staging` one, and the
+ * state backend every cluster uses. Product teams import `acmeBlueprint` and only name their
+ * cluster, preset, zones and network.
+ */
+import { S3Backend, TerraformStack } from "../../lib/core";
+import { NatGatewayMode } from "../../lib";
+import { BUILT_IN_PRESETS, BlueprintStackKind, IStateBackendConfigurator, PlatformBlueprint, PresetDefinition } from "../../lib/blueprint";
+
+/** Acme's region and its pinned node image (Ubuntu 24.04 LTS amd64, eu-west-1). */
+export const ACME_REGION = "eu-west-1";
+
+/** A cheaper highly available shape for pre-production: 3 etcd members, one NAT gateway. */
+export const STAGING_PRESET: PresetDefinition = {
+  description: "pre-production: 3 zones, 3 API servers, 3 etcd members, one NAT gateway",
+  settings: { apiServerCount: 3, etcdMemberCount: 3, natGateways: NatGatewayMode.SINGLE, loadBalancerDeletionProtection: true, protectEtcdDataVolumes: true },
+  constraints: { minAvailabilityZones: 3, minApiServers: 3, minEtcdMembers: 3, allowNonHa: false },
+};
+
+/**
+ * Every stack keeps its state in Acme's encrypted, versioned state bucket, one key per cluster and
+ * stack. The cluster-objects stack reads the control-plane stack's outputs from there.
+ */
+export class AcmeStateBackend implements IStateBackendConfigurator {
+  public configure(stack: TerraformStack, clusterName: string, kind: BlueprintStackKind): void {
+    new S3Backend(stack, {
+      bucket: "acme-terraform-state",
+      key: `kubernetes/${clusterName}/${kind}.tfstate`,
+      region: ACME_REGION,
+      encrypt: true,
+      dynamodbTable: "acme-terraform-locks",
+    });
+  }
+}
+
+/** The blueprint. */
+export const acmeBlueprint = new PlatformBlueprint({
+  name: "acme-platform",
+  defaults: {
+    region: ACME_REGION,
+    tags: { owner: "platform-team", "cost-center": "cc-4711" },
+    apiServerInstanceType: "m7i.large",
+    etcdInstanceType: "m7i.large",
+    // Acme's VPN: the only client network outside the VPC that may reach an API endpoint.
+    allowedApiCidrs: ["10.20.0.0/16"],
+    kubernetesVersion: "1.33.5",
+    amiIds: { [ACME_REGION]: "ami-0a422d70f727fe93e" },
+    alarmTopicArn: "arn:aws:sns:eu-west-1:123456789012:acme-platform-alarms",
+    clusterObjects: {
+      platformAdminGroups: ["acme:platform-sre"],
+      // A weekly scheduled deploy keeps a valid token: 7 days, rotated by any deploy in the last 4.
+      bootstrapToken: { ttlHours: 168, earlyRenewalHours: 96 },
+    },
+  },
+  presets: { ...BUILT_IN_PRESETS, staging: STAGING_PRESET },
+  stateBackend: new AcmeStateBackend(),
+});
