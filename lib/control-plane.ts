@@ -525,6 +525,12 @@ export class HaControlPlane extends Construct {
     new TerraformOutput(this, "worker_security_group_id", { value: this.workerSecurityGroupId, description: "Security group worker nodes must carry" });
     new TerraformOutput(this, "api_server_ips", { value: this.apiServers.slots.map((s) => s.privateIp), description: "Fixed API server addresses" });
     new TerraformOutput(this, "etcd_client_urls", { value: this.etcd.clientUrls, description: "etcd client URLs" });
+    if (this.etcd.autoScalingGroups.length > 0) {
+      new TerraformOutput(this, "etcd_roll_command", {
+        value: `ha-roll-etcd ${props.clusterName} ${this.etcd.autoScalingGroups.map((g) => g.name).join(" ")}`,
+        description: "Rolls etcd members onto their current launch template one at a time (script shipped in dist/lib/bootstrap/scripts/ha-roll-etcd.sh)",
+      });
+    }
     new TerraformOutput(this, "api_shutdown_delay_seconds", {
       value: this.endpoint.shutdownDelaySeconds,
       description: "--shutdown-delay-duration API servers use (LB detection time + interval + margin)",
