@@ -32,7 +32,7 @@ const tags = fc.oneof(
 );
 
 /** A valid configuration: counts that spread evenly, odd etcd, CIDRs apart, public endpoint with CIDRs. */
-const validProps: fc.Arbitrary<HaControlPlaneProps> = zonesOf("eu-west-1").chain((zones) => {
+export const validProps: fc.Arbitrary<HaControlPlaneProps> = zonesOf("eu-west-1").chain((zones) => {
   const z = zones.length;
   const apiCounts = [z, 2 * z, 3 * z].filter((c) => c >= 2 && c <= 9);
   const stackedCounts = apiCounts.filter((c) => c % 2 === 1 && c >= 3);

@@ -84,7 +84,33 @@ export function nodeViolations(json: SynthJson): string[] {
   return out;
 }
 
+/**
+ * Every API server serving certificate names the five kubernetes names, every load balancer's DNS
+ * name, 127.0.0.1, the kubernetes service IP and one API server slot's fixed IP.
+ */
+export function certificateViolations(json: SynthJson): string[] {
+  const out: string[] = [];
+  const lbNames = resources(json, "aws_lb").map((lb) => `\${aws_lb.${lb.name}.dns_name}`);
+  const requests = resources(json, "tls_cert_request").filter((r) => r.props.subject?.[0]?.common_name === "kube-apiserver");
+  const slots = resources(json, "aws_network_interface").filter((e) => e.props.tags?.["ha-control-plane/role"] === "apiserver");
+  if (requests.length !== slots.length) out.push(`${requests.length} API serving certificates for ${slots.length} API server slots`);
+  const slotIps = new Set(slots.map((e) => e.props.private_ips[0]));
+  for (const r of requests) {
+    const dns: string[] = r.props.dns_names ?? [];
+    const ips: string[] = r.props.ip_addresses ?? [];
+    for (const n of ["kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster"]) {
+      if (!dns.includes(n)) out.push(`${r.name} lacks ${n}`);
+    }
+    if (!dns.some((d) => /^kubernetes\.default\.svc\..+\..+/.test(d) || d === "kubernetes.default.svc.cluster.local")) out.push(`${r.name} lacks kubernetes.default.svc.<domain>`);
+    for (const lb of lbNames) if (!dns.includes(lb)) out.push(`${r.name} lacks load balancer name ${lb}`);
+    if (!ips.includes("127.0.0.1")) out.push(`${r.name} lacks 127.0.0.1`);
+    if (!ips.some((ip) => slotIps.has(ip))) out.push(`${r.name} names no API server slot IP`);
+    if (ips.length < 3) out.push(`${r.name} lacks the kubernetes service IP`);
+  }
+  return out;
+}
+
 /** All invariants. */
 export function allViolations(json: SynthJson): string[] {
-  return [...nameViolations(json), ...etcdViolations(json), ...securityGroupViolations(json), ...nodeViolations(json)];
+  return [...nameViolations(json), ...etcdViolations(json), ...securityGroupViolations(json), ...nodeViolations(json), ...certificateViolations(json)];
 }
