@@ -1,4 +1,5 @@
 import { BootExtras, nodeScript } from "./node-user-data";
+import { renderOneshotService, renderTimer } from "./systemd";
 
 /** Input of {@link etcdBackupBootExtras}. */
 export interface EtcdBackupBootInput {
@@ -31,12 +32,12 @@ export function etcdBackupBootExtras(input: EtcdBackupBootInput): BootExtras {
       {
         path: ETCD_BACKUP_PATHS.unit,
         permissions: "0644",
-        content: ["[Unit]", "Description=Snapshot etcd to the backup bucket (leader only)", "After=etcd.service", "Requires=etcd.service", "", "[Service]", "Type=oneshot", `ExecStart=${ETCD_BACKUP_PATHS.backupScript}`, ""].join("\n"),
+        content: renderOneshotService({ description: "Snapshot etcd to the backup bucket (leader only)", after: ["etcd.service"], requires: ["etcd.service"], execStart: ETCD_BACKUP_PATHS.backupScript, install: false }),
       },
       {
         path: ETCD_BACKUP_PATHS.timer,
         permissions: "0644",
-        content: ["[Unit]", `Description=Snapshot etcd every ${input.intervalMinutes} minutes`, "", "[Timer]", "OnBootSec=5min", `OnUnitActiveSec=${input.intervalMinutes}min`, "AccuracySec=10s", "", "[Install]", "WantedBy=timers.target", ""].join("\n"),
+        content: renderTimer({ description: `Snapshot etcd every ${input.intervalMinutes} minutes`, onBootMinutes: 5, everyMinutes: input.intervalMinutes }),
       },
     ],
     env: { BACKUP_TARGET: input.target, INITIAL_CLUSTER: input.initialCluster },

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { gzipSync } from "node:zlib";
 import { stringify } from "yaml";
+import { renderOneshotService, renderTimer } from "./systemd";
 
 /**
  * Pure renderers of node user data (cloud-config). No provider imports: input is plain data (values
@@ -192,24 +193,14 @@ export function renderChronyConf(): string {
 
 /** The systemd unit that runs the claim script before etcd and the kubelet at every boot. */
 export function renderClaimUnit(): string {
-  return [
-    "[Unit]",
-    "Description=Claim this node's control-plane slot (fixed-IP interface, data volume)",
-    "Wants=network-online.target",
-    "After=network-online.target",
-    "Before=etcd.service kubelet.service",
-    "",
-    "[Service]",
-    "Type=oneshot",
-    "RemainAfterExit=yes",
-    `ExecStart=${NODE_PATHS.claimScript}`,
-    "StandardOutput=journal",
-    "StandardError=journal",
-    "",
-    "[Install]",
-    "WantedBy=multi-user.target",
-    "",
-  ].join("\n");
+  return renderOneshotService({
+    description: "Claim this node's control-plane slot (fixed-IP interface, data volume)",
+    wants: ["network-online.target"],
+    after: ["network-online.target"],
+    before: ["etcd.service", "kubelet.service"],
+    remainAfterExit: true,
+    execStart: NODE_PATHS.claimScript,
+  });
 }
 
 /**
@@ -217,59 +208,29 @@ export function renderClaimUnit(): string {
  * leases need a right clock. After 60 s it lets them start anyway with a logged warning.
  */
 export function renderTimeSyncUnit(): string {
-  return [
-    "[Unit]",
-    "Description=Wait for the clock to be synchronised (bounded)",
-    "After=chrony.service",
-    "Before=etcd.service kubelet.service",
-    "",
-    "[Service]",
-    "Type=oneshot",
-    "RemainAfterExit=yes",
-    `ExecStart=/bin/sh -c 'chronyc waitsync 60 0.1 0 1 || logger -t ha-time-sync "clock not synchronised after 60 s; starting anyway"'`,
-    "",
-    "[Install]",
-    "WantedBy=multi-user.target",
-    "",
-  ].join("\n");
+  return renderOneshotService({
+    description: "Wait for the clock to be synchronised (bounded)",
+    after: ["chrony.service"],
+    before: ["etcd.service", "kubelet.service"],
+    remainAfterExit: true,
+    execStart: `/bin/sh -c 'chronyc waitsync 60 0.1 0 1 || logger -t ha-time-sync "clock not synchronised after 60 s; starting anyway"'`,
+  });
 }
 
 /** The unit that writes the node's certificates after the slot is claimed. */
 export function renderFetchUnit(): string {
-  return [
-    "[Unit]",
-    "Description=Write this node's certificates and keys from Secrets Manager",
-    "Requires=ha-claim-slot.service",
-    "After=ha-claim-slot.service",
-    "Before=etcd.service kubelet.service",
-    "",
-    "[Service]",
-    "Type=oneshot",
-    `ExecStart=${NODE_PATHS.fetchScript}`,
-    "StandardOutput=journal",
-    "StandardError=journal",
-    "",
-    "[Install]",
-    "WantedBy=multi-user.target",
-    "",
-  ].join("\n");
+  return renderOneshotService({
+    description: "Write this node's certificates and keys from Secrets Manager",
+    requires: ["ha-claim-slot.service"],
+    after: ["ha-claim-slot.service"],
+    before: ["etcd.service", "kubelet.service"],
+    execStart: NODE_PATHS.fetchScript,
+  });
 }
 
 /** Hourly re-fetch, so certificates re-issued inside their renewal window reach the node. */
 export function renderFetchTimer(): string {
-  return [
-    "[Unit]",
-    "Description=Refresh this node's certificates hourly",
-    "",
-    "[Timer]",
-    "OnBootSec=1h",
-    "OnUnitActiveSec=1h",
-    "RandomizedDelaySec=5m",
-    "",
-    "[Install]",
-    "WantedBy=timers.target",
-    "",
-  ].join("\n");
+  return renderTimer({ description: "Refresh this node's certificates hourly", onBootMinutes: 60, everyMinutes: 60, randomizedDelaySeconds: 300 });
 }
 
 /**
@@ -312,13 +273,13 @@ export function renderNodeUserData(input: NodeBootInput, extras: BootExtras = { 
         path: NODE_PATHS.metricsUnit,
         permissions: "0644",
         owner: "root:root",
-        content: ["[Unit]", "Description=Publish node health to CloudWatch", "After=ha-claim-slot.service", "", "[Service]", "Type=oneshot", `ExecStart=${NODE_PATHS.metricsScript}`, ""].join("\n"),
+        content: renderOneshotService({ description: "Publish node health to CloudWatch", after: ["ha-claim-slot.service"], execStart: NODE_PATHS.metricsScript, install: false }),
       },
       {
         path: NODE_PATHS.metricsTimer,
         permissions: "0644",
         owner: "root:root",
-        content: ["[Unit]", "Description=Publish node health every minute", "", "[Timer]", "OnBootSec=2min", "OnUnitActiveSec=1min", "AccuracySec=5s", "", "[Install]", "WantedBy=timers.target", ""].join("\n"),
+        content: renderTimer({ description: "Publish node health every minute", onBootMinutes: 2, everyMinutes: 1 }),
       },
     );
     doc.runcmd.push(["systemctl", "enable", "--now", "ha-publish-metrics.timer"]);

@@ -1,4 +1,5 @@
 import { ConfigError } from "../../errors";
+import { renderSystemdUnit } from "../systemd";
 
 /** Paths the etcd unit refers to. */
 export interface EtcdUnitInput {
@@ -42,33 +43,29 @@ export function renderEtcdUnit(input: EtcdUnitInput = {}): string {
   const tries = Math.ceil(wait / 2);
   const timeSync =
     tries > 0
-      ? [`ExecStartPre=-/bin/sh -c 'chronyc waitsync ${tries} 0.1 0 2 >/dev/null 2>&1 || logger -t etcd -p daemon.warning "clock not synchronised after ${wait} s; starting etcd anyway"'`]
+      ? [`-/bin/sh -c 'chronyc waitsync ${tries} 0.1 0 2 >/dev/null 2>&1 || logger -t etcd -p daemon.warning "clock not synchronised after ${wait} s; starting etcd anyway"'`]
       : [];
-  return [
-    "[Unit]",
-    "Description=etcd member of the HA control plane",
-    "Documentation=https://etcd.io/docs/",
-    "Wants=network-online.target ha-fetch-secrets.service",
-    "Requires=ha-claim-slot.service",
-    "After=network-online.target ha-claim-slot.service ha-fetch-secrets.service ha-time-sync.service chrony.service time-sync.target",
-    "StartLimitIntervalSec=0",
-    "",
-    "[Service]",
-    "Type=notify",
-    "UMask=0077",
-    ...timeSync,
-    ...(input.installScript !== undefined ? [`ExecStartPre=${input.installScript}`] : []),
-    `ExecStartPre=${input.bootstrapScript ?? "/usr/local/sbin/ha-etcd-bootstrap"}`,
-    `ExecStart=${input.etcdBinary ?? "/usr/local/bin/etcd"} --config-file ${input.configFile ?? "/etc/etcd/etcd.yaml"}`,
-    "Restart=always",
-    "RestartSec=10s",
-    `TimeoutStartSec=${timeout}`,
-    "LimitNOFILE=65536",
-    "StandardOutput=journal",
-    "StandardError=journal",
-    "",
-    "[Install]",
-    "WantedBy=multi-user.target",
-    "",
-  ].join("\n");
+  return renderSystemdUnit({
+    unit: {
+      Description: "etcd member of the HA control plane",
+      Documentation: "https://etcd.io/docs/",
+      Wants: "network-online.target ha-fetch-secrets.service",
+      Requires: "ha-claim-slot.service",
+      After: "network-online.target ha-claim-slot.service ha-fetch-secrets.service ha-time-sync.service chrony.service time-sync.target",
+      StartLimitIntervalSec: 0,
+    },
+    service: {
+      Type: "notify",
+      UMask: "0077",
+      ExecStartPre: [...timeSync, ...(input.installScript !== undefined ? [input.installScript] : []), input.bootstrapScript ?? "/usr/local/sbin/ha-etcd-bootstrap"],
+      ExecStart: `${input.etcdBinary ?? "/usr/local/bin/etcd"} --config-file ${input.configFile ?? "/etc/etcd/etcd.yaml"}`,
+      Restart: "always",
+      RestartSec: "10s",
+      TimeoutStartSec: timeout,
+      LimitNOFILE: 65536,
+      StandardOutput: "journal",
+      StandardError: "journal",
+    },
+    install: { WantedBy: "multi-user.target" },
+  });
 }

@@ -1,5 +1,6 @@
 import { renderComponentKubeconfig, ControlPlaneComponent } from "../../pki/kubeconfig";
 import { BootExtras, BootFile, nodeScript } from "../node-user-data";
+import { renderOneshotService, renderSystemdUnit } from "../systemd";
 import {
   ControlPlaneComponentsInput,
   KUBE_PATHS,
@@ -27,26 +28,6 @@ export interface ApiServerBootInput extends Omit<ControlPlaneComponentsInput, "a
   readonly kubernetesAptRepository?: string;
 }
 
-function unit(description: string, after: string[], execStart: string, extra: string[] = []): string {
-  return [
-    "[Unit]",
-    `Description=${description}`,
-    `Wants=${after.join(" ")}`,
-    `After=${after.join(" ")}`,
-    "",
-    "[Service]",
-    "Type=oneshot",
-    "RemainAfterExit=yes",
-    `ExecStart=${execStart}`,
-    ...extra,
-    "StandardOutput=journal",
-    "StandardError=journal",
-    "",
-    "[Install]",
-    "WantedBy=multi-user.target",
-    "",
-  ].join("\n");
-}
 
 /**
  * What API server nodes add to the common boot: containerd and a pinned kubelet from the signed
@@ -72,29 +53,34 @@ export function apiServerBootExtras(input: ApiServerBootInput): BootExtras {
     {
       path: "/etc/systemd/system/kubelet.service.d/10-standalone.conf",
       permissions: "0644",
-      content: [
-        "[Unit]",
-        "After=ha-kube-configure.service ha-time-sync.service containerd.service",
-        "",
-        "[Service]",
-        "ExecStart=",
-        `ExecStart=/usr/bin/kubelet --config=${KUBE_PATHS.kubeletConfig} --container-runtime-endpoint=unix:///run/containerd/containerd.sock`,
-        "",
-      ].join("\n"),
+      content: renderSystemdUnit({
+        unit: { After: "ha-kube-configure.service ha-time-sync.service containerd.service" },
+        // The empty ExecStart clears the packaged one.
+        service: { ExecStart: ["", `/usr/bin/kubelet --config=${KUBE_PATHS.kubeletConfig} --container-runtime-endpoint=unix:///run/containerd/containerd.sock`] },
+      }),
     },
     {
       path: "/etc/systemd/system/ha-kube-install.service",
       permissions: "0644",
-      content: unit("Install containerd and the pinned kubelet", ["network-online.target"], "/usr/local/sbin/ha-kube-install", ["TimeoutStartSec=900"]),
+      content: renderOneshotService({
+        description: "Install containerd and the pinned kubelet",
+        wants: ["network-online.target"],
+        after: ["network-online.target"],
+        remainAfterExit: true,
+        execStart: "/usr/local/sbin/ha-kube-install",
+        timeoutStartSeconds: 900,
+      }),
     },
     {
       path: "/etc/systemd/system/ha-kube-configure.service",
       permissions: "0644",
-      content: unit(
-        "Write static pod manifests and secrets encryption, start the kubelet",
-        ["ha-kube-install.service", "ha-fetch-secrets.service", "ha-time-sync.service"],
-        "/usr/local/sbin/ha-kube-configure",
-      ),
+      content: renderOneshotService({
+        description: "Write static pod manifests and secrets encryption, start the kubelet",
+        wants: ["ha-kube-install.service", "ha-fetch-secrets.service", "ha-time-sync.service"],
+        after: ["ha-kube-install.service", "ha-fetch-secrets.service", "ha-time-sync.service"],
+        remainAfterExit: true,
+        execStart: "/usr/local/sbin/ha-kube-configure",
+      }),
     },
   ];
   return {

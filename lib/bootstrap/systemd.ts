@@ -1,0 +1,76 @@
+/**
+ * One renderer for every systemd unit, timer and drop-in the nodes get: sections in order, one
+ * `Key=value` line per entry (arrays repeat the key, as systemd does for ExecStartPre and friends).
+ */
+
+/** Values of one section; an array repeats the key, `undefined` drops it. */
+export type SystemdSection = Readonly<Record<string, string | number | readonly string[] | undefined>>;
+
+/** A unit file: `[Unit]`, then `[Service]` or `[Timer]`, then `[Install]`. */
+export interface SystemdUnitFile {
+  readonly unit?: SystemdSection;
+  readonly service?: SystemdSection;
+  readonly timer?: SystemdSection;
+  readonly install?: SystemdSection;
+}
+
+/** Renders a unit file. */
+export function renderSystemdUnit(file: SystemdUnitFile): string {
+  const sections: Array<[string, SystemdSection | undefined]> = [
+    ["Unit", file.unit],
+    ["Service", file.service],
+    ["Timer", file.timer],
+    ["Install", file.install],
+  ];
+  const blocks = sections
+    .filter((entry): entry is [string, SystemdSection] => entry[1] !== undefined)
+    .map(([name, values]) => {
+      const lines = Object.entries(values).flatMap(([key, value]) => {
+        if (value === undefined) return [];
+        return (Array.isArray(value) ? value : [value]).map((v) => `${key}=${v}`);
+      });
+      return [`[${name}]`, ...lines].join("\n");
+    });
+  return `${blocks.join("\n\n")}\n`;
+}
+
+/** A oneshot service that logs to the journal and is wanted by multi-user.target. */
+export function renderOneshotService(input: {
+  readonly description: string;
+  readonly execStart: string;
+  readonly after?: readonly string[];
+  readonly wants?: readonly string[];
+  readonly requires?: readonly string[];
+  readonly before?: readonly string[];
+  readonly remainAfterExit?: boolean;
+  readonly timeoutStartSeconds?: number;
+  readonly install?: boolean;
+}): string {
+  const join = (units?: readonly string[]) => (units && units.length > 0 ? units.join(" ") : undefined);
+  return renderSystemdUnit({
+    unit: { Description: input.description, Wants: join(input.wants), Requires: join(input.requires), After: join(input.after), Before: join(input.before) },
+    service: {
+      Type: "oneshot",
+      RemainAfterExit: input.remainAfterExit ? "yes" : undefined,
+      ExecStart: input.execStart,
+      TimeoutStartSec: input.timeoutStartSeconds,
+      StandardOutput: "journal",
+      StandardError: "journal",
+    },
+    install: input.install === false ? undefined : { WantedBy: "multi-user.target" },
+  });
+}
+
+/** A timer running its service `everyMinutes` after boot and after each run. */
+export function renderTimer(input: { readonly description: string; readonly onBootMinutes: number; readonly everyMinutes: number; readonly randomizedDelaySeconds?: number }): string {
+  return renderSystemdUnit({
+    unit: { Description: input.description },
+    timer: {
+      OnBootSec: `${input.onBootMinutes}min`,
+      OnUnitActiveSec: `${input.everyMinutes}min`,
+      RandomizedDelaySec: input.randomizedDelaySeconds !== undefined ? `${input.randomizedDelaySeconds}s` : undefined,
+      AccuracySec: "10s",
+    },
+    install: { WantedBy: "timers.target" },
+  });
+}
