@@ -5,6 +5,7 @@
 import { HaControlPlane } from "../lib/control-plane";
 import { EndpointAccess } from "../lib/loadbalancer/api-load-balancer";
 import { NAME_HASH_LENGTH, NAME_RULES, NameRule, deriveName, fitsRule, stableHash } from "../lib/names";
+import { SYNTHESIZED_NAME_RULES } from "./helpers/invariants";
 import { SynthJson, resources, synth } from "./helpers/synth";
 import { REFERENCE_PROPS } from "./validation/config-error";
 
@@ -171,17 +172,6 @@ describe("fitsRule", () => {
   });
 });
 
-/** Name attributes of the synthesized control plane, by the rule they must satisfy. */
-const SYNTH_NAMES: Array<[string, string, NameRule]> = [
-  ["aws_lb", "name", NAME_RULES.loadBalancer],
-  ["aws_lb_target_group", "name", NAME_RULES.targetGroup],
-  ["aws_iam_role", "name", NAME_RULES.iamRole],
-  ["aws_iam_instance_profile", "name", NAME_RULES.instanceProfile],
-  ["aws_launch_template", "name", NAME_RULES.launchTemplate],
-  ["aws_security_group", "name", NAME_RULES.securityGroup],
-  ["aws_autoscaling_group", "name", NAME_RULES.autoscalingGroup],
-  ["aws_kms_alias", "name", NAME_RULES.kmsAlias],
-];
 
 describe("names synthesized by HaControlPlane", () => {
   const cases: Array<[string, string, boolean]> = [
@@ -209,7 +199,7 @@ describe("names synthesized by HaControlPlane", () => {
   };
 
   describe.each(cases)("with %s", (_, cluster, pub) => {
-    it.each(SYNTH_NAMES)("keeps every %s.%s within its rule, and distinct", (type, attr, rule) => {
+    it.each(SYNTHESIZED_NAME_RULES)("keeps every %s.%s within its rule, and distinct", (type, attr, rule) => {
       const found = resources(jsonFor(cluster, pub), type);
       expect(found.length).toBeGreaterThan(0);
       const names = found.map((r) => String(r.props[attr]));

@@ -5,7 +5,8 @@
 import { NAME_RULES, NameRule, USER_DATA_LIMIT_BYTES, fitsRule, quorumSize } from "../../lib";
 import { SynthJson, follow, rawUserDataOf, resources, userDataOf } from "./synth";
 
-const NAMED: Array<[string, string, NameRule]> = [
+/** Name attributes of a synthesized control plane, with the AWS rule each must satisfy. */
+export const SYNTHESIZED_NAME_RULES: ReadonlyArray<[string, string, NameRule]> = [
   ["aws_lb", "name", NAME_RULES.loadBalancer],
   ["aws_lb_target_group", "name", NAME_RULES.targetGroup],
   ["aws_iam_role", "name", NAME_RULES.iamRole],
@@ -13,12 +14,13 @@ const NAMED: Array<[string, string, NameRule]> = [
   ["aws_security_group", "name", NAME_RULES.securityGroup],
   ["aws_launch_template", "name", NAME_RULES.launchTemplate],
   ["aws_autoscaling_group", "name", NAME_RULES.autoscalingGroup],
+  ["aws_kms_alias", "name", NAME_RULES.kmsAlias],
 ];
 
 /** Every derived AWS name within its limits; the ASG service-linked role name ≤ 64. */
 export function nameViolations(json: SynthJson): string[] {
   const out: string[] = [];
-  for (const [type, attr, rule] of NAMED) {
+  for (const [type, attr, rule] of SYNTHESIZED_NAME_RULES) {
     for (const r of resources(json, type)) {
       const name = String(r.props[attr]);
       if (!fitsRule(name, rule)) out.push(`${type}.${r.name}.${attr} = ${JSON.stringify(name)} breaks ${rule.kind}`);
