@@ -47,8 +47,8 @@ export function apiServerBootExtras(input: ApiServerBootInput): BootExtras {
     secret(KUBE_PATHS.auditPolicy, renderAuditPolicy()),
     secret(KUBE_PATHS.admissionConfig, renderAdmissionConfig()),
     secret(KUBE_PATHS.eventRateLimitConfig, renderEventRateLimitConfig()),
-    secret(KUBE_PATHS.controllerManagerKubeconfig, renderComponentKubeconfig({ clusterName: input.clusterName, component: ControlPlaneComponent.CONTROLLER_MANAGER })),
-    secret(KUBE_PATHS.schedulerKubeconfig, renderComponentKubeconfig({ clusterName: input.clusterName, component: ControlPlaneComponent.SCHEDULER })),
+    secret(`${KUBE_PATHS.kubeconfigTemplates}/controller-manager.conf`, renderComponentKubeconfig({ clusterName: input.clusterName, component: ControlPlaneComponent.CONTROLLER_MANAGER })),
+    secret(`${KUBE_PATHS.kubeconfigTemplates}/scheduler.conf`, renderComponentKubeconfig({ clusterName: input.clusterName, component: ControlPlaneComponent.SCHEDULER })),
     secret(KUBE_PATHS.kubeletConfig, renderKubeletConfig()),
     {
       path: "/etc/systemd/system/kubelet.service.d/10-standalone.conf",

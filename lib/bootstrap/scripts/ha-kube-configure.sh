@@ -13,6 +13,9 @@ STATE_DIR=${STATE_DIR:-/run/ha-control-plane}
 : "${SLOT_IP:?SLOT_IP missing: has ha-claim-slot run?}" "${ENCRYPTION_KEY_SECRET:?ENCRYPTION_KEY_SECRET missing}"
 TEMPLATE_DIR=${TEMPLATE_DIR:-/etc/ha-control-plane/manifests}
 MANIFEST_DIR=${MANIFEST_DIR:-/etc/kubernetes/manifests}
+KUBECONFIG_TEMPLATE_DIR=${KUBECONFIG_TEMPLATE_DIR:-/etc/ha-control-plane/kubeconfigs}
+KUBE_DIR=${KUBE_DIR:-/etc/kubernetes}
+PKI_DIR=${PKI_DIR:-/etc/kubernetes/pki}
 ENCRYPTION_CONFIG=${ENCRYPTION_CONFIG:-/etc/kubernetes/encryption-config.yaml}
 START_KUBELET=${START_KUBELET:-true}
 # A fixed token makes the first write idempotent: a second node's different value is refused.
@@ -56,6 +59,29 @@ resources:
       - identity: {}
 EOF
 mv "$ENCRYPTION_CONFIG.tmp" "$ENCRYPTION_CONFIG"
+
+# Component kubeconfigs embed their certificates (kubeadm's form), so the scheduler's pod mounts no
+# PKI directory. Certificates come from the node's secret, so user data carries only templates.
+for template in "$KUBECONFIG_TEMPLATE_DIR"/*.conf; do
+  [ -e "$template" ] || continue
+  target="$KUBE_DIR/$(basename "$template")"
+  cp "$template" "$target.tmp"
+  while read -r name; do
+    if [ ! -s "$PKI_DIR/$name" ]; then
+      log "ERROR: $PKI_DIR/$name is missing, cannot write $target: has ha-fetch-secrets run?"
+      rm -f "$target.tmp"
+      exit 1
+    fi
+    sed -i "s|@@PKI_BASE64:$name@@|$(base64 -w0 "$PKI_DIR/$name")|g" "$target.tmp"
+  done < <(grep -o '@@PKI_BASE64:[A-Za-z0-9._-]*@@' "$template" | sed 's/^@@PKI_BASE64:\(.*\)@@$/\1/' | sort -u)
+  if grep -q '@@PKI_BASE64:' "$target.tmp"; then
+    log "ERROR: $template has a malformed PKI marker"
+    rm -f "$target.tmp"
+    exit 1
+  fi
+  chmod 0600 "$target.tmp"
+  mv "$target.tmp" "$target"
+done
 
 for template in "$TEMPLATE_DIR"/*.yaml; do
   target="$MANIFEST_DIR/$(basename "$template")"
