@@ -41,6 +41,16 @@ export enum ControlPlaneComponent {
   SCHEDULER = "scheduler",
 }
 
+/**
+ * Marker a node replaces with the base64 of a file of its PKI directory (`ha-kube-configure`):
+ * `@@PKI_BASE64:scheduler.crt@@`. Certificates and keys are fetched at boot from the node's secret,
+ * so they cannot be in user data; the kubeconfig template can.
+ */
+export function pkiFileMarker(fileName: string): string {
+  if (!/^[A-Za-z0-9._-]+$/.test(fileName)) throw new Error(`not a PKI file name: ${fileName}`);
+  return `@@PKI_BASE64:${fileName}@@`;
+}
+
 /** Input of {@link renderComponentKubeconfig}. */
 export interface ComponentKubeconfigInput {
   /** Cluster name. */
@@ -52,23 +62,22 @@ export interface ComponentKubeconfigInput {
    * @default "https://127.0.0.1:6443"
    */
   readonly server?: string;
-  /**
-   * Directory of the certificates written by ha-fetch-secrets.
-   * @default "/etc/kubernetes/pki"
-   */
-  readonly pkiDir?: string;
 }
 
-/** A node-side kubeconfig for the controller-manager or scheduler, pointing at certificate files. */
+/**
+ * The node-side kubeconfig template of the controller-manager or scheduler, in kubeadm's form:
+ * CA, client certificate and key embedded (`*-data`), so the component's static pod needs no
+ * mount of the PKI directory (the scheduler gets none at all). The `*-data` values are
+ * {@link pkiFileMarker}s that `ha-kube-configure` fills in from `/etc/kubernetes/pki` on every boot.
+ */
 export function renderComponentKubeconfig(input: ComponentKubeconfigInput): string {
-  const dir = input.pkiDir ?? "/etc/kubernetes/pki";
   const user = `system:kube-${input.component}`;
   return stringify(
     {
       apiVersion: "v1",
       kind: "Config",
-      clusters: [{ name: input.clusterName, cluster: { server: input.server ?? "https://127.0.0.1:6443", "certificate-authority": `${dir}/ca.crt` } }],
-      users: [{ name: user, user: { "client-certificate": `${dir}/${input.component}.crt`, "client-key": `${dir}/${input.component}.key` } }],
+      clusters: [{ name: input.clusterName, cluster: { server: input.server ?? "https://127.0.0.1:6443", "certificate-authority-data": pkiFileMarker("ca.crt") } }],
+      users: [{ name: user, user: { "client-certificate-data": pkiFileMarker(`${input.component}.crt`), "client-key-data": pkiFileMarker(`${input.component}.key`) } }],
       contexts: [{ name: `${user}@${input.clusterName}`, context: { cluster: input.clusterName, user } }],
       "current-context": `${user}@${input.clusterName}`,
     },

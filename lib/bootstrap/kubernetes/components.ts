@@ -23,6 +23,8 @@ export const KUBE_PATHS = {
   auditLogDir: "/var/log/kubernetes/audit",
   controllerManagerKubeconfig: "/etc/kubernetes/controller-manager.conf",
   schedulerKubeconfig: "/etc/kubernetes/scheduler.conf",
+  /** Kubeconfig templates (credentials as PKI markers) that `ha-kube-configure` fills in. */
+  kubeconfigTemplates: "/etc/ha-control-plane/kubeconfigs",
   kubeletConfig: "/var/lib/kubelet/config.yaml",
 } as const;
 
@@ -92,6 +94,9 @@ export function apiServerFlags(input: ControlPlaneComponentsInput): Record<strin
     "kubelet-client-key": `${pki}/apiserver-kubelet-client.key`,
     "kubelet-certificate-authority": `${pki}/ca.crt`,
     "kubelet-preferred-address-types": "InternalIP,ExternalIP,Hostname",
+    // API hosts run no kube-proxy, so a Service's cluster IP is unreachable from them: webhooks and
+    // aggregated APIs (metrics-server) are called at an endpoint (pod) IP instead.
+    "enable-aggregator-routing": "true",
     // Anonymous requests are allowed only on /livez, /readyz and /healthz (see the authentication config).
     "authentication-config": KUBE_PATHS.authenticationConfig,
     "authorization-mode": "Node,RBAC",
@@ -277,7 +282,8 @@ export function renderControllerManagerManifest(input: ControlPlaneComponentsInp
     cpu: "200m",
     hostPaths: [
       { name: "pki", path: KUBE_PATHS.pki, readOnly: true, type: "DirectoryOrCreate" },
-      { name: "kubeconfig", path: KUBE_PATHS.controllerManagerKubeconfig, readOnly: true, type: "FileOrCreate" },
+      // "File": a missing kubeconfig fails the pod visibly instead of mounting an empty one.
+      { name: "kubeconfig", path: KUBE_PATHS.controllerManagerKubeconfig, readOnly: true, type: "File" },
       { name: "ca-certs", path: "/etc/ssl/certs", readOnly: true, type: "DirectoryOrCreate" },
     ],
   });
@@ -292,7 +298,8 @@ export function renderSchedulerManifest(input: ControlPlaneComponentsInput): str
     port: 10259,
     readiness: false,
     cpu: "100m",
-    hostPaths: [{ name: "kubeconfig", path: KUBE_PATHS.schedulerKubeconfig, readOnly: true, type: "FileOrCreate" }],
+    // The kubeconfig embeds its certificates (kubeadm's form): the scheduler reads no other file.
+    hostPaths: [{ name: "kubeconfig", path: KUBE_PATHS.schedulerKubeconfig, readOnly: true, type: "File" }],
   });
 }
 
