@@ -15,6 +15,9 @@ const common = {
 const special = ["\\.plan\\.test\\.ts$", "\\.e2e\\.test\\.ts$", "\\.prop\\.test\\.ts$"];
 module.exports = {
   maxWorkers: 2,
+  globalSetup: "<rootDir>/test/harness/global-setup.js",
+  globalTeardown: "<rootDir>/test/harness/global-teardown.js",
+  reporters: ["default", "<rootDir>/test/harness/tier-banner-reporter.js"],
   testTimeout: 30000,
   projects: [
     { ...common, displayName: "unit", testMatch: ["**/*.test.ts"], testPathIgnorePatterns: [...special, "/node_modules/"] },

@@ -19,11 +19,12 @@ import {
   flagLaunch,
   runCommand,
 } from "./etcd-cluster";
+import { etcdBinariesCheck } from "./real-components";
 import { describeTier, toolAvailable } from "./tiers";
 
 // Debian ships etcdctl separately (etcd-client); a host with only the server must skip, not crash.
-const etcdServerCheck = toolAvailable("etcd", ["--version"]);
-const etcdCheck = etcdServerCheck.available ? toolAvailable("etcdctl", ["version"]) : etcdServerCheck;
+// etcd 3.5.21 from scripts/setup-test-env.sh (global setup puts it first on PATH).
+const etcdCheck = etcdBinariesCheck();
 const tier = { mandatoryInCi: true, tierLabel: "etcd e2e" } as const;
 
 /** Throws unless `pid` is gone; ESRCH is the only acceptable answer from signal 0. */

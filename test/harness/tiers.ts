@@ -1,14 +1,16 @@
 /**
  * Tier gating shared by every test that needs an outside tool.
  *
- * Outside CI a tier whose tool is missing is skipped with a printed reason. In CI (`CI=true`):
- * - tools that `.ci/run` always installs (etcd, shellcheck, cloud-init, openssl) are mandatory, so a
- *   missing one fails the run;
- * - the provider-plan tier needs terraform and the local provider mirror, which come with the machine
- *   image: where both exist it must run; where they do not, a loud `provider-plan tier NOT RUN` line is
- *   printed and the tier is skipped.
+ * - In CI (`CI=true`) every tier is mandatory: a tier whose tool is missing fails the run with a
+ *   test named `<tier> tier must run in CI` whose message names the missing tool and the command
+ *   that provides it. Nothing is ever skipped in CI.
+ * - Outside CI the tier is skipped and a `<tier> tier NOT RUN` banner is recorded; the banner
+ *   reporter (`test/harness/tier-banner-reporter.js`) prints every banner after the run, so it
+ *   appears in `npm test`'s output however many files ran.
  */
 import { execFileSync } from "node:child_process";
+import { appendFileSync } from "node:fs";
+import * as path from "node:path";
 
 /** True when running under CI (`CI=true`). */
 export const IN_CI = /^(1|true|yes)$/i.test(process.env.CI ?? "");
@@ -16,7 +18,7 @@ export const IN_CI = /^(1|true|yes)$/i.test(process.env.CI ?? "");
 /** Result of checking whether a tier can run here. */
 export interface TierCheck {
   readonly available: boolean;
-  /** Why the tier cannot run (empty when available). */
+  /** Why the tier cannot run (empty when available); names the tool and how to provide it. */
   readonly reason: string;
 }
 
@@ -26,36 +28,60 @@ export function toolAvailable(command: string, args: readonly string[] = ["--ver
     execFileSync(command, args as string[], { stdio: "ignore", timeout: 20000 });
     return { available: true, reason: "" };
   } catch (err) {
-    return { available: false, reason: `${command} ${args.join(" ")} failed: ${(err as Error).message.split("\n")[0]}` };
+    return {
+      available: false,
+      reason: `${command} ${args.join(" ")} failed: ${(err as Error).message.split("\n")[0]} (run \`bash scripts/setup-test-env.sh\`)`,
+    };
+  }
+}
+
+/** The first unavailable check of `checks`, or an available one. */
+export function allOf(...checks: readonly TierCheck[]): TierCheck {
+  return checks.find((c) => !c.available) ?? { available: true, reason: "" };
+}
+
+/** Options of {@link describeTier}. */
+export interface TierOptions {
+  /** Tier name in messages, e.g. `provider-plan`, `etcd e2e`. */
+  readonly tierLabel: string;
+  /**
+   * Ignored: every tier is mandatory in CI.
+   * @deprecated kept so older call sites compile; remove it from them.
+   */
+  readonly mandatoryInCi?: boolean;
+}
+
+/** Records a banner for the reporter (and prints it, for runs without the reporter). */
+export function recordBanner(text: string): void {
+  console.warn(text);
+  const dir = process.env.HA_CP_TEST_RUN_DIR;
+  if (dir) {
+    try {
+      appendFileSync(path.join(dir, "tier-banners.txt"), `${text}\n`);
+    } catch {
+      // the banner was printed above
+    }
   }
 }
 
 /**
- * `describe` for a tier: runs `body` when `check` is available, otherwise skips with a printed
- * reason. With `mandatoryInCi` a missing tool in CI fails the run instead of skipping.
+ * `describe` for a tier: runs `body` when `check` is available. Otherwise, in CI, a failing test
+ * that names the missing tool; outside CI, a skip with a recorded `NOT RUN` banner.
  */
-export function describeTier(
-  name: string,
-  check: TierCheck,
-  options: { readonly mandatoryInCi: boolean; readonly tierLabel: string },
-  body: () => void,
-): void {
+export function describeTier(name: string, check: TierCheck, options: TierOptions, body: () => void): void {
   if (check.available) {
     describe(name, body);
     return;
   }
-  if (IN_CI && options.mandatoryInCi) {
+  if (IN_CI) {
     describe(name, () => {
       it(`${options.tierLabel} tier must run in CI`, () => {
-        throw new Error(`${options.tierLabel} tier cannot run in CI: ${check.reason}`);
+        throw new Error(`${options.tierLabel} tier cannot run in CI (${name}): ${check.reason}`);
       });
     });
     return;
   }
-  const banner = IN_CI
-    ? `\n*** ${options.tierLabel} tier NOT RUN: ${check.reason} ***\n`
-    : `${options.tierLabel} tier skipped (${name}): ${check.reason}`;
-  console.warn(banner);
+  recordBanner(`*** ${options.tierLabel} tier NOT RUN (${name}): ${check.reason} ***`);
   const skipped = describe.skip;
   skipped(name, body);
 }

@@ -17,13 +17,15 @@ import { etcdClientUrl, etcdInitialCluster, etcdPeerUrl } from "../../../lib/boo
 import { renderedScript } from "../../helpers/scripts";
 import { EtcdTestCluster, runCommand } from "../../harness/etcd-cluster";
 import { issueWithOpenssl } from "../../harness/openssl-pki";
-import { describeTier, toolAvailable } from "../../harness/tiers";
+import { etcdBinariesCheck } from "../../harness/real-components";
+import { allOf, describeTier, toolAvailable } from "../../harness/tiers";
 import { EtcdCa, TestCluster, TestNode, issueEtcdCa, makeWorkDir, startTestCluster } from "./cluster";
 import { netnsCheck, ownedNamespaces } from "./netns";
 
 const VERSION_ARGS: Record<string, string[]> = { etcd: ["--version"], etcdctl: ["version"], openssl: ["version"], bash: ["--version"], curl: ["--version"] };
 const tools = Object.entries(VERSION_ARGS).map(([tool, args]) => toolAvailable(tool, args));
-const check = tools.find((t) => !t.available) ?? tools[0];
+// etcd 3.5.21 (the version nodes install) from scripts/setup-test-env.sh, first on PATH.
+const check = allOf(etcdBinariesCheck(), ...tools);
 const tier = { mandatoryInCi: true, tierLabel: "etcd e2e" } as const;
 
 const netns = process.env.ETCD_E2E_NETWORK === "loopback" ? { available: false, reason: "ETCD_E2E_NETWORK=loopback" } : netnsCheck();

@@ -1,0 +1,271 @@
+#!/usr/bin/env bash
+# setup-test-env: provide every real program the test tiers run, offline, pinned, cached by version
+# outside the repository (so a clean clone - CI's - reuses the cache).
+#
+#   bash scripts/setup-test-env.sh            # everything (idempotent; a warm cache costs seconds)
+#   bash scripts/setup-test-env.sh --print-env # only print the environment the tests read
+#   bash scripts/setup-test-env.sh etcd kubernetes   # only the named components
+#
+# Components (each cached in $HA_CP_CACHE/<name>-<version>/ with a `.complete` marker written last;
+# a directory without the marker is a half-built cache from an interrupted run and is rebuilt):
+#   apt         Debian packages: shellcheck, cloud-init, openssl, iproute2, haproxy, systemd-container,
+#               debootstrap (the last three for the control-plane and boot tiers)
+#   etcd        etcd, etcdctl, etcdutl 3.5.21 built with `go build` from the Go module proxy
+#   kubernetes  kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kubeadm, kubectl
+#               1.33.5 built from k8s.io/kubernetes (staging modules replaced by their v0.33.5 releases)
+#   moto        a virtualenv with moto[server] (the AWS API emulator) and the AWS CLI, from PyPI
+#   providers   a terraform filesystem mirror: hashicorp/aws 5.100.0 from the machine image; tls and
+#               kubernetes when they can be built (see test/README.md: the Go module proxy refuses them)
+#
+# Failures name the component, version and command. Build times are appended to
+# $HA_CP_CACHE/build-times.tsv.
+set -euo pipefail
+
+HA_CP_CACHE=${HA_CP_CACHE:-/var/cache/cdktf-ha-control-plane}
+ETCD_VERSION=3.5.21
+KUBERNETES_VERSION=1.33.5
+MOTO_VERSION=5.1.22
+AWSCLI_VERSION=1.42.25
+AWS_PROVIDER_VERSION=5.100.0
+AWS_PROVIDER_IMAGE_MIRROR=${AWS_PROVIDER_IMAGE_MIRROR:-/opt/tf-plugins}
+TLS_PROVIDER_VERSION=4.1.0
+KUBERNETES_PROVIDER_VERSION=2.38.0
+export GOFLAGS=-mod=mod
+export GOTOOLCHAIN=local
+
+ETCD_DIR=$HA_CP_CACHE/etcd-$ETCD_VERSION
+KUBE_DIR=$HA_CP_CACHE/kubernetes-$KUBERNETES_VERSION
+MOTO_DIR=$HA_CP_CACHE/moto-$MOTO_VERSION-awscli-$AWSCLI_VERSION
+MIRROR_DIR=$HA_CP_CACHE/tf-mirror-aws-$AWS_PROVIDER_VERSION
+
+print_env() {
+  cat <<EOF
+export HA_CP_CACHE=$HA_CP_CACHE
+export HA_CP_ETCD_BIN=$ETCD_DIR/bin
+export HA_CP_KUBE_BIN=$KUBE_DIR/bin
+export HA_CP_MOTO_VENV=$MOTO_DIR
+export HA_CP_TF_MIRROR=$MIRROR_DIR
+EOF
+}
+
+log() { printf '== setup: %s\n' "$*" >&2; }
+die() { printf 'setup-test-env: FAILED: %s\n' "$*" >&2; exit 1; }
+
+# run COMPONENT VERSION -- command...: run a build step; on failure name what failed.
+run() {
+  local component=$1 version=$2; shift 3
+  if ! "$@"; then
+    die "$component $version: command failed: $*"
+  fi
+}
+
+complete() { [ -f "$1/.complete" ]; }
+
+# begin DIR: start (or restart) a build into DIR.tmp; a half-built DIR is removed.
+begin() {
+  local dir=$1
+  if [ -d "$dir" ] && ! complete "$dir"; then
+    log "half-built cache $dir (no .complete marker): rebuilding"
+    rm -rf "$dir"
+  fi
+  rm -rf "$dir.tmp"
+  mkdir -p "$dir.tmp"
+}
+
+# finish DIR NAME VERSION START: mark DIR.tmp complete and move it into place atomically.
+finish() {
+  local dir=$1 name=$2 version=$3 start=$4 secs
+  secs=$(( $(date +%s) - start ))
+  date -u +%FT%TZ > "$dir.tmp/.complete"
+  mv "$dir.tmp" "$dir"
+  printf '%s\t%s\t%s\t%ss\n' "$(date -u +%FT%TZ)" "$name" "$version" "$secs" >> "$HA_CP_CACHE/build-times.tsv"
+  log "$name $version built in ${secs}s"
+}
+
+setup_apt() {
+  local pkgs=(shellcheck cloud-init openssl iproute2 haproxy systemd-container debootstrap python3-venv ca-certificates)
+  local need=() p
+  for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || need+=("$p"); done
+  if [ "${#need[@]}" -gt 0 ]; then
+    log "apt: installing ${need[*]}"
+    local aptlog=$HA_CP_CACHE/apt-install.log
+    if ! { apt-get update -qq && env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"; } >"$aptlog" 2>&1; then
+      tail -n 30 "$aptlog" >&2
+      die "apt ${need[*]}: apt-get install failed (log: $aptlog)"
+    fi
+  fi
+  # haproxy's package starts a system service; the tests start their own.
+  systemctl disable --now haproxy >/dev/null 2>&1 || true
+}
+
+setup_etcd() {
+  if complete "$ETCD_DIR"; then return; fi
+  local start; start=$(date +%s)
+  log "etcd $ETCD_VERSION: building from the Go module proxy (cold: a few minutes)"
+  begin "$ETCD_DIR"
+  local src=$ETCD_DIR.tmp/src
+  mkdir -p "$src/etcd" "$src/etcdctl" "$src/etcdutl" "$ETCD_DIR.tmp/bin"
+  cat > "$src/go.mod" <<EOF
+module hacp.local/etcd-build
+
+go 1.23
+EOF
+  cat > "$src/etcd/main.go" <<'EOF'
+// Command etcd: the etcd server, as the upstream main (go.etcd.io/etcd/v3) calls it.
+package main
+
+import (
+	"os"
+
+	"go.etcd.io/etcd/server/v3/etcdmain"
+)
+
+func main() { etcdmain.Main(os.Args) }
+EOF
+  cat > "$src/etcdctl/main.go" <<'EOF'
+// Command etcdctl: the v3 etcdctl, as the upstream main calls it.
+package main
+
+import "go.etcd.io/etcd/etcdctl/v3/ctlv3"
+
+func main() { ctlv3.MustStart() }
+EOF
+  cat > "$src/etcdutl/main.go" <<'EOF'
+// Command etcdutl: the upstream etcdutl command tree.
+package main
+
+import (
+	"os"
+
+	"github.com/spf13/cobra"
+	"go.etcd.io/etcd/etcdutl/v3/etcdutl"
+)
+
+func main() {
+	root := &cobra.Command{Use: "etcdutl", Short: "An administrative command line tool for etcd3."}
+	root.PersistentFlags().StringVarP(&etcdutl.OutputFormat, "write-out", "w", "simple", "set the output format (fields, json, protobuf, simple, table)")
+	root.AddCommand(
+		etcdutl.NewBackupCommand(),
+		etcdutl.NewDefragCommand(),
+		etcdutl.NewSnapshotCommand(),
+		etcdutl.NewVersionCommand(),
+	)
+	if err := root.Execute(); err != nil {
+		os.Exit(1)
+	}
+}
+EOF
+  (
+    cd "$src"
+    run etcd "$ETCD_VERSION" -- go get "go.etcd.io/etcd/server/v3@v$ETCD_VERSION" "go.etcd.io/etcd/etcdctl/v3@v$ETCD_VERSION" "go.etcd.io/etcd/etcdutl/v3@v$ETCD_VERSION"
+    run etcd "$ETCD_VERSION" -- go mod tidy
+    for b in etcd etcdctl etcdutl; do
+      run etcd "$ETCD_VERSION" -- env CGO_ENABLED=0 go build -trimpath -o "$ETCD_DIR.tmp/bin/$b" "./$b"
+    done
+  )
+  "$ETCD_DIR.tmp/bin/etcd" --version | grep -q "etcd Version: $ETCD_VERSION" || die "etcd $ETCD_VERSION: built binary reports another version"
+  rm -rf "$src"
+  finish "$ETCD_DIR" etcd "$ETCD_VERSION" "$start"
+}
+
+setup_kubernetes() {
+  if complete "$KUBE_DIR"; then return; fi
+  local start; start=$(date +%s)
+  log "kubernetes $KUBERNETES_VERSION: building from the Go module proxy (cold: 20-40 minutes on 2 cores)"
+  begin "$KUBE_DIR"
+  local src=$KUBE_DIR.tmp/src staging=v0${KUBERNETES_VERSION#1}
+  mkdir -p "$src" "$KUBE_DIR.tmp/bin"
+  (
+    cd "$src"
+    printf 'module hacp.local/kubernetes-build\n\ngo 1.24\n' > go.mod
+    run kubernetes "$KUBERNETES_VERSION" -- go mod download -json "k8s.io/kubernetes@v$KUBERNETES_VERSION" > download.json
+    local gomod
+    gomod=$(python3 -c 'import json,sys; print(json.load(open("download.json"))["GoMod"])')
+    # Every staging module k8s.io/kubernetes replaces with ./staging/src/... is replaced here by its
+    # published release of the same minor (k8s.io/X v0.33.5).
+    {
+      printf 'require k8s.io/kubernetes v%s\n' "$KUBERNETES_VERSION"
+      grep -E '^\s*k8s.io/[a-z0-9-]+ => \./staging/' "$gomod" | awk -v v="$staging" '{print "replace " $1 " => " $1 " " v}'
+    } >> go.mod
+    grep -q '^replace k8s.io/api ' go.mod || die "kubernetes $KUBERNETES_VERSION: no staging replacements found in $gomod"
+    cat > tools.go <<'EOF'
+//go:build tools
+
+package tools
+
+import (
+	_ "k8s.io/kubernetes/cmd/kube-apiserver"
+	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
+	_ "k8s.io/kubernetes/cmd/kube-scheduler"
+	_ "k8s.io/kubernetes/cmd/kubelet"
+	_ "k8s.io/kubernetes/cmd/kubeadm"
+	_ "k8s.io/kubectl/pkg/cmd"
+)
+EOF
+    run kubernetes "$KUBERNETES_VERSION" -- go mod tidy
+    local ldflags pkg
+    ldflags="-s -w"
+    for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+      ldflags+=" -X $pkg.gitVersion=v$KUBERNETES_VERSION -X $pkg.gitMajor=${KUBERNETES_VERSION%%.*}"
+      ldflags+=" -X $pkg.gitMinor=$(echo "$KUBERNETES_VERSION" | cut -d. -f2) -X $pkg.gitTreeState=clean"
+      ldflags+=" -X $pkg.buildDate=2025-09-10T00:00:00Z -X $pkg.gitCommit=v$KUBERNETES_VERSION-from-module-proxy"
+    done
+    for b in kube-apiserver kube-controller-manager kube-scheduler kubelet kubeadm kubectl; do
+      local bstart; bstart=$(date +%s)
+      run kubernetes "$KUBERNETES_VERSION" -- env CGO_ENABLED=0 go build -trimpath -tags tools -ldflags "$ldflags" -o "$KUBE_DIR.tmp/bin/$b" "k8s.io/kubernetes/cmd/$b"
+      log "kubernetes: $b built in $(( $(date +%s) - bstart ))s"
+    done
+  )
+  "$KUBE_DIR.tmp/bin/kube-apiserver" --version | grep -q "v$KUBERNETES_VERSION" || die "kubernetes $KUBERNETES_VERSION: kube-apiserver reports another version"
+  rm -rf "$src"
+  finish "$KUBE_DIR" kubernetes "$KUBERNETES_VERSION" "$start"
+}
+
+setup_moto() {
+  if complete "$MOTO_DIR"; then return; fi
+  local start; start=$(date +%s)
+  log "moto $MOTO_VERSION + awscli $AWSCLI_VERSION: virtualenv from PyPI"
+  begin "$MOTO_DIR"
+  rm -rf "$MOTO_DIR.tmp"
+  run moto "$MOTO_VERSION" -- python3 -m venv "$MOTO_DIR.tmp"
+  run moto "$MOTO_VERSION" -- "$MOTO_DIR.tmp/bin/pip" install -q --disable-pip-version-check \
+    "moto[server]==$MOTO_VERSION" "awscli==$AWSCLI_VERSION"
+  "$MOTO_DIR.tmp/bin/moto_server" --help >/dev/null || die "moto $MOTO_VERSION: moto_server does not run"
+  # The venv's scripts name their interpreter by absolute path: rewrite them for the final location.
+  grep -rlI "$MOTO_DIR.tmp" "$MOTO_DIR.tmp/bin" | xargs -r sed -i "s#$MOTO_DIR.tmp#$MOTO_DIR#g"
+  finish "$MOTO_DIR" moto "$MOTO_VERSION" "$start"
+}
+
+setup_providers() {
+  if complete "$MIRROR_DIR"; then return; fi
+  local start; start=$(date +%s)
+  begin "$MIRROR_DIR"
+  local rel=registry.terraform.io/hashicorp/aws/$AWS_PROVIDER_VERSION/linux_amd64
+  local bin=$AWS_PROVIDER_IMAGE_MIRROR/$rel/terraform-provider-aws_v${AWS_PROVIDER_VERSION}_x5
+  [ -x "$bin" ] || die "providers: hashicorp/aws $AWS_PROVIDER_VERSION not found at $bin (the machine image ships it)"
+  mkdir -p "$MIRROR_DIR.tmp/$rel"
+  ln -s "$bin" "$MIRROR_DIR.tmp/$rel/"
+  finish "$MIRROR_DIR" providers "aws-$AWS_PROVIDER_VERSION" "$start"
+}
+
+main() {
+  if [ "${1:-}" = "--print-env" ]; then print_env; return; fi
+  mkdir -p "$HA_CP_CACHE"
+  command -v go >/dev/null || die "go is not on PATH (the machine image ships Go)"
+  local components=("$@")
+  [ "${#components[@]}" -gt 0 ] || components=(apt providers moto etcd kubernetes)
+  local c
+  for c in "${components[@]}"; do
+    case "$c" in
+      apt) setup_apt ;;
+      etcd) setup_etcd ;;
+      kubernetes) setup_kubernetes ;;
+      moto) setup_moto ;;
+      providers) setup_providers ;;
+      *) die "unknown component '$c' (apt, providers, moto, etcd, kubernetes)" ;;
+    esac
+  done
+  print_env
+}
+
+main "$@"

@@ -1,0 +1,92 @@
+/**
+ * Where the real programs the tiers run live: built or installed by `scripts/setup-test-env.sh`,
+ * cached by version outside the repository. The script is the one source of the paths
+ * (`--print-env`); jest's global setup puts the binaries first on PATH for every worker.
+ */
+import { execFileSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import * as path from "node:path";
+import { TierCheck } from "./tiers";
+
+/** The command that provides every real component (what a failing gate tells you to run). */
+export const SETUP_COMMAND = "bash scripts/setup-test-env.sh";
+
+const REPO = path.resolve(__dirname, "..", "..");
+
+/** Paths printed by `setup-test-env.sh --print-env`. */
+export interface RealComponentPaths {
+  readonly cache: string;
+  readonly etcdBin: string;
+  readonly kubeBin: string;
+  readonly motoVenv: string;
+  readonly tfMirror: string;
+}
+
+let cached: RealComponentPaths | undefined;
+
+/** Reads the component paths from the setup script (no build happens). */
+export function realComponentPaths(): RealComponentPaths {
+  if (cached) return cached;
+  const out = execFileSync("bash", [path.join(REPO, "scripts", "setup-test-env.sh"), "--print-env"], {
+    encoding: "utf8",
+    env: process.env,
+  });
+  const vars: Record<string, string> = {};
+  for (const line of out.split("\n")) {
+    const m = /^export ([A-Z_]+)=(.*)$/.exec(line.trim());
+    if (m) vars[m[1]] = m[2];
+  }
+  const need = (k: string): string => {
+    const v = vars[k];
+    if (!v) throw new Error(`${SETUP_COMMAND} --print-env did not print ${k}`);
+    return v;
+  };
+  cached = {
+    cache: need("HA_CP_CACHE"),
+    etcdBin: need("HA_CP_ETCD_BIN"),
+    kubeBin: need("HA_CP_KUBE_BIN"),
+    motoVenv: need("HA_CP_MOTO_VENV"),
+    tfMirror: need("HA_CP_TF_MIRROR"),
+  };
+  return cached;
+}
+
+/**
+ * A cache directory is usable only when its build finished: `root/.complete` is written last, so a
+ * half-built cache from an interrupted setup is never used.
+ */
+function completeDir(root: string, binDir: string, files: readonly string[], what: string, component: string): TierCheck {
+  if (!existsSync(path.join(root, ".complete"))) {
+    return { available: false, reason: `${what} not built: ${root} has no .complete marker (run \`${SETUP_COMMAND} ${component}\`)` };
+  }
+  for (const f of files) {
+    if (!existsSync(path.join(binDir, f))) {
+      return { available: false, reason: `${what}: ${path.join(binDir, f)} missing (run \`${SETUP_COMMAND} ${component}\`)` };
+    }
+  }
+  return { available: true, reason: "" };
+}
+
+/** etcd, etcdctl and etcdutl at the version nodes install (3.5.21). */
+export function etcdBinariesCheck(): TierCheck {
+  const bin = realComponentPaths().etcdBin;
+  return completeDir(path.dirname(bin), bin, ["etcd", "etcdctl", "etcdutl"], "etcd 3.5.21", "etcd");
+}
+
+/** kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kubeadm, kubectl 1.33.5. */
+export function kubernetesBinariesCheck(): TierCheck {
+  const bin = realComponentPaths().kubeBin;
+  return completeDir(
+    path.dirname(bin),
+    bin,
+    ["kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kubeadm", "kubectl"],
+    "Kubernetes 1.33.5 binaries",
+    "kubernetes",
+  );
+}
+
+/** The AWS API emulator (moto server) and the AWS CLI in their virtualenv. */
+export function motoCheck(): TierCheck {
+  const venv = realComponentPaths().motoVenv;
+  return completeDir(venv, path.join(venv, "bin"), ["moto_server", "aws"], "moto + AWS CLI", "moto");
+}
