@@ -60,6 +60,20 @@ describeTier("ha-fetch-secrets (real bash and python3, stubbed AWS)", toolAvaila
     expect((await n.fetch()).stdout.trim()).toBe("etcd/peer.crt");
   });
 
+  it.each([
+    ["a command substitution", "SLOT_NAME=$(touch PWNED)"],
+    ["a command list", "SLOT_NAME=etcd-1; touch PWNED"],
+    ["a quoted command list", "SLOT_NAME='etcd-1'; touch PWNED"],
+    ["an unknown key", "PATH=/tmp/evil"],
+  ])("parses slot.env and refuses %s in it without running anything", async (_what, line) => {
+    const n = node({ "etcd/ca.crt": "CA\n" });
+    dirs.push(n.dir);
+    writeFileSync(path.join(n.dir, "run/slot.env"), `${line.replace("PWNED", path.join(n.dir, "pwned"))}\nSLOT_IP=10.0.16.20\n`);
+    await expect(n.fetch()).rejects.toThrow(/refusing .*slot\.env/);
+    expect(existsSync(path.join(n.dir, "pwned"))).toBe(false);
+    expect(existsSync(path.join(n.dir, "calls.log"))).toBe(false);
+  });
+
   it("refuses a secret that would write outside the PKI directory", async () => {
     const n = node({ "../../etc/passwd": "x" });
     dirs.push(n.dir);

@@ -9,8 +9,30 @@ ENV_FILE=${ENV_FILE:-/etc/ha-control-plane/node.env}
 # shellcheck source=/dev/null
 . "$ENV_FILE"
 STATE_DIR=${STATE_DIR:-/run/ha-control-plane}
-# shellcheck source=/dev/null
-. "$STATE_DIR/slot.env"
+# read_slot_env FILE: sets the variables ha-claim-slot wrote to FILE without running it (the values
+# come from tags); refuses an unknown key or a value not of its exact form.
+read_slot_env() {
+  local line key value re
+  while IFS= read -r line || [ -n "$line" ]; do
+    [ -n "$line" ] || continue
+    key=${line%%=*} value=${line#*=}
+    if [[ $value =~ ^\'(.*)\'$ ]]; then value=${BASH_REMATCH[1]}; fi
+    case "$key" in
+      SLOT_NAME) re='^[a-z][a-z0-9-]{0,61}[a-z0-9]$' ;;
+      SLOT_IP) re='^([0-9]{1,3}\.){3}[0-9]{1,3}$' ;;
+      SLOT_ENI) re='^(eni-[0-9a-f]{8,17})?$' ;;
+      SLOT_INTERFACE) re='^[A-Za-z0-9_.-]{0,15}$' ;;
+      DATA_DEVICE) re='^(/[A-Za-z0-9_./-]*)?$' ;;
+      *) echo "refusing $1: unknown key ${key@Q}" >&2; return 1 ;;
+    esac
+    if ! [[ $value =~ $re ]]; then
+      echo "refusing $1: $key=${value@Q} is not of the expected form" >&2
+      return 1
+    fi
+    printf -v "$key" '%s' "$value"
+  done <"$1"
+}
+read_slot_env "$STATE_DIR/slot.env"
 : "${SECRET_PREFIX:?SECRET_PREFIX missing}" "${SLOT_NAME:?SLOT_NAME missing: has ha-claim-slot run?}"
 PKI_DIR=${PKI_DIR:-/etc/kubernetes/pki}
 
@@ -20,8 +42,18 @@ log() {
 }
 
 if [ -z "${AWS_DEFAULT_REGION:-}" ]; then
-  token=$(curl -fsS --retry 5 -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 300' http://169.254.169.254/latest/api/token)
-  AWS_DEFAULT_REGION=$(curl -fsS --retry 5 -H "X-aws-ec2-metadata-token: $token" http://169.254.169.254/latest/meta-data/placement/region)
+  imds=${AWS_EC2_METADATA_SERVICE_ENDPOINT:-http://169.254.169.254}
+  if ! [[ $imds =~ ^http://(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?/?$ ]]; then
+    log "refusing AWS_EC2_METADATA_SERVICE_ENDPOINT ${imds@Q}: not http://host[:port]"
+    exit 1
+  fi
+  imds=${imds%/}
+  token=$(curl -fsS --retry 5 -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 300' "$imds/latest/api/token")
+  AWS_DEFAULT_REGION=$(curl -fsS --retry 5 -H "X-aws-ec2-metadata-token: $token" "$imds/latest/meta-data/placement/region")
+  if ! [[ $AWS_DEFAULT_REGION =~ ^[a-z]{2}(-[a-z]+)+-[0-9]+$ ]]; then
+    log "refusing region ${AWS_DEFAULT_REGION@Q} from the instance metadata"
+    exit 1
+  fi
   export AWS_DEFAULT_REGION
 fi
 

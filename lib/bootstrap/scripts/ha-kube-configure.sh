@@ -1,15 +1,38 @@
 #!/usr/bin/env bash
 # ha-kube-configure: runs after the slot claim and the certificate fetch. Writes the static pod
 # manifests with this node's slot IP, the secrets-encryption configuration (creating the cluster's
-# key on first boot, first writer wins), and starts the kubelet.
+# key on first boot, first writer wins). It does not start the kubelet: kubelet.service requires
+# and follows this unit, so a start job issued from here would wait for this very unit to finish.
 set -euo pipefail
 
 ENV_FILE=${ENV_FILE:-/etc/ha-control-plane/node.env}
 # shellcheck source=/dev/null
 . "$ENV_FILE"
 STATE_DIR=${STATE_DIR:-/run/ha-control-plane}
-# shellcheck source=/dev/null
-. "$STATE_DIR/slot.env"
+# read_slot_env FILE: sets the variables ha-claim-slot wrote to FILE without running it (the values
+# come from tags); refuses an unknown key or a value not of its exact form.
+read_slot_env() {
+  local line key value re
+  while IFS= read -r line || [ -n "$line" ]; do
+    [ -n "$line" ] || continue
+    key=${line%%=*} value=${line#*=}
+    if [[ $value =~ ^\'(.*)\'$ ]]; then value=${BASH_REMATCH[1]}; fi
+    case "$key" in
+      SLOT_NAME) re='^[a-z][a-z0-9-]{0,61}[a-z0-9]$' ;;
+      SLOT_IP) re='^([0-9]{1,3}\.){3}[0-9]{1,3}$' ;;
+      SLOT_ENI) re='^(eni-[0-9a-f]{8,17})?$' ;;
+      SLOT_INTERFACE) re='^[A-Za-z0-9_.-]{0,15}$' ;;
+      DATA_DEVICE) re='^(/[A-Za-z0-9_./-]*)?$' ;;
+      *) echo "refusing $1: unknown key ${key@Q}" >&2; return 1 ;;
+    esac
+    if ! [[ $value =~ $re ]]; then
+      echo "refusing $1: $key=${value@Q} is not of the expected form" >&2
+      return 1
+    fi
+    printf -v "$key" '%s' "$value"
+  done <"$1"
+}
+read_slot_env "$STATE_DIR/slot.env"
 : "${SLOT_IP:?SLOT_IP missing: has ha-claim-slot run?}" "${ENCRYPTION_KEY_SECRET:?ENCRYPTION_KEY_SECRET missing}"
 TEMPLATE_DIR=${TEMPLATE_DIR:-/etc/ha-control-plane/manifests}
 MANIFEST_DIR=${MANIFEST_DIR:-/etc/kubernetes/manifests}
@@ -17,7 +40,6 @@ KUBECONFIG_TEMPLATE_DIR=${KUBECONFIG_TEMPLATE_DIR:-/etc/ha-control-plane/kubecon
 KUBE_DIR=${KUBE_DIR:-/etc/kubernetes}
 PKI_DIR=${PKI_DIR:-/etc/kubernetes/pki}
 ENCRYPTION_CONFIG=${ENCRYPTION_CONFIG:-/etc/kubernetes/encryption-config.yaml}
-START_KUBELET=${START_KUBELET:-true}
 # A fixed token makes the first write idempotent: a second node's different value is refused.
 INITIAL_TOKEN=ha-control-plane-initial-encryption-key-v1
 
@@ -25,6 +47,24 @@ log() {
   logger -t ha-kube-configure -- "$*" 2>/dev/null || true
   echo "ha-kube-configure: $*" >&2
 }
+
+# Every certificate and key the manifests and kubeconfig templates name must be in place before
+# anything is written: manifests without their certificates only make the API server crash-loop.
+missing=0
+for template in "$TEMPLATE_DIR"/*.yaml "$KUBECONFIG_TEMPLATE_DIR"/*.conf; do
+  [ -e "$template" ] || continue
+  while read -r file; do
+    if [ ! -f "$file" ] || [ ! -s "$file" ] || ! head -c 1 "$file" >/dev/null 2>&1; then
+      log "ERROR: $file is missing, empty or unreadable ($(basename "$template") needs it): has ha-fetch-secrets written this node's certificates?"
+      missing=1
+    fi
+  done < <({ grep -oE '/[A-Za-z0-9._/-]+[.](crt|key|pub|pem)' "$template" || true
+    grep -oE '@@PKI_BASE64:[A-Za-z0-9._-]+@@' "$template" | sed "s|^@@PKI_BASE64:\(.*\)@@\$|$PKI_DIR/\1|" || true; } | sort -u)
+done
+if [ "$missing" -ne 0 ]; then
+  log "ERROR: not writing the static pod manifests"
+  exit 1
+fi
 
 read_key() {
   aws secretsmanager get-secret-value --secret-id "$ENCRYPTION_KEY_SECRET" --query SecretString --output text 2>/dev/null
@@ -90,7 +130,3 @@ for template in "$TEMPLATE_DIR"/*.yaml; do
   mv "$target.tmp" "$target"
 done
 log "manifests written for $SLOT_NAME ($SLOT_IP)"
-
-if [ "$START_KUBELET" = "true" ]; then
-  systemctl enable --now kubelet
-fi
