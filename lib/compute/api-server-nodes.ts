@@ -272,6 +272,7 @@ export class ApiServerNodes extends Construct {
     if (props.kubernetes !== undefined) props.kubernetes.encryptionKeySecret.grantInitialize(this.role);
     if (props.stackedEtcd) {
       this.role.addStatement({ sid: "ClaimSlotVolume", actions: ["ec2:AttachVolume"], resources: ["*"], condition: { StringEquals: ownTags } });
+      this.role.grantAttachEncryptedVolumes(props.encryptionKey.keyArn);
     }
 
     const name = deriveName([props.clusterName, API_SERVER_ROLE], NAME_RULES.autoscalingGroup);

@@ -3,6 +3,7 @@ import { LaunchTemplate } from "@cdktf/provider-aws/lib/launch-template";
 import { Fn, Token } from "../core";
 import { compressUserData } from "../bootstrap/node-user-data";
 import { NAME_RULES, deriveName } from "../names";
+import { ROLE_TAG, SLOT_TAG } from "../tags";
 
 /** Input of {@link nodeLaunchTemplate}. */
 export interface NodeLaunchTemplateInput {
@@ -71,10 +72,19 @@ export function nodeLaunchTemplate(scope: Construct, id: string, input: NodeLaun
     tagSpecifications: [
       { resourceType: "instance", tags: input.tags },
       { resourceType: "volume", tags: input.tags },
-      { resourceType: "network-interface", tags: input.tags },
+      { resourceType: "network-interface", tags: primaryInterfaceTags(input.tags) },
     ],
     tags: input.tags,
   });
+}
+
+/**
+ * Tags of an instance's primary network interface: the instance's tags without the role and slot
+ * keys. Slot interfaces are found by those keys at boot; a primary interface carrying them would
+ * look like a slot the node already holds.
+ */
+export function primaryInterfaceTags(tags: Readonly<Record<string, string>>): Record<string, string> {
+  return Object.fromEntries(Object.entries(tags).filter(([key]) => key !== ROLE_TAG && key !== SLOT_TAG));
 }
 
 /**

@@ -97,6 +97,21 @@ export class NodeRole extends Construct {
     this.secretKeyArns.add(kmsKeyArn);
   }
 
+  /**
+   * Lets the node attach EBS volumes encrypted with `kmsKeyArn`: EC2 creates a grant on the key in
+   * the caller's name, so the caller needs `kms:CreateGrant` - only for grants to an AWS service
+   * (`kms:GrantIsForAWSResource`), only on that key.
+   */
+  public grantAttachEncryptedVolumes(kmsKeyArn: string): void {
+    if (this.statements.some((s) => s.sid === "AttachEncryptedVolumes")) return;
+    this.addStatement({
+      sid: "AttachEncryptedVolumes",
+      actions: ["kms:CreateGrant"],
+      resources: [kmsKeyArn],
+      condition: { Bool: { "kms:GrantIsForAWSResource": "true" } },
+    });
+  }
+
   /** The statements added so far (for tests and the policy pack). */
   public get policyStatements(): readonly PolicyStatement[] {
     return [...this.statements, ...this.secretStatements()];

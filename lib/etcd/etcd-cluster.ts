@@ -346,6 +346,7 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
       };
       role.addStatement({ sid: "DescribeSlot", actions: ["ec2:DescribeNetworkInterfaces", "ec2:DescribeVolumes", "ec2:DescribeInstances"], resources: ["*"] });
       role.addStatement({ sid: "ClaimMemberInterfaceAndVolume", actions: ["ec2:AttachNetworkInterface", "ec2:AttachVolume"], resources: ["*"], condition: { StringEquals: own } });
+      role.grantAttachEncryptedVolumes(props.encryptionKey.keyArn);
       roles.push(role);
       props.backups?.grantReadWrite(role);
       const userData = props.userData
