@@ -130,9 +130,10 @@ describe("kube-apiserver behind the load balancer", () => {
   it("runs controller-manager and scheduler with leader election against the local API server", () => {
     expect(cm.get("leader-elect")).toBe("true");
     expect(sched.get("leader-elect")).toBe("true");
-    const kubeconfig = parse(files["/etc/kubernetes/controller-manager.conf"]);
+    // Templates: ha-kube-configure embeds the certificates (test/bootstrap/kubernetes/static-pod-files*).
+    const kubeconfig = parse(files["/etc/ha-control-plane/kubeconfigs/controller-manager.conf"]);
     expect(kubeconfig.clusters[0].cluster.server).toBe("https://127.0.0.1:6443");
-    expect(parse(files["/etc/kubernetes/scheduler.conf"]).users[0].user["client-certificate"]).toBe("/etc/kubernetes/pki/scheduler.crt");
+    expect(parse(files["/etc/ha-control-plane/kubeconfigs/scheduler.conf"]).users[0].user["client-certificate-data"]).toBe("@@PKI_BASE64:scheduler.crt@@");
   });
 
   it("renders the same flags for a real slot IP as the node writes after substitution", () => {
