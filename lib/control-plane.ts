@@ -1,5 +1,5 @@
 import { Construct } from "constructs";
-import { TerraformOutput } from "./core";
+import { Annotations, TerraformOutput } from "./core";
 import { AutoScalingServiceRole } from "./compute/autoscaling-role";
 import { ApiServerNodes, planApiServerSlots } from "./compute/api-server-nodes";
 import { SecretsEncryptionKey } from "./security/secrets-encryption";
@@ -17,7 +17,7 @@ import { ClusterPki } from "./pki/cluster-pki";
 import { ICertificateIssuer } from "./pki/issuer";
 import { KeyAlgorithm } from "./pki/spec";
 import { ControlPlaneSecurityGroups } from "./security/security-groups";
-import { checkClusterName, checkKubernetesVersion, checkTags, isUnresolved } from "./validate";
+import { checkClusterName, checkKubernetesVersion, checkSingleZone, checkTags, isUnresolved } from "./validate";
 import { RESERVED_TAG_COUNT } from "./tags";
 
 /** Props of {@link HaControlPlane}. */
@@ -92,6 +92,20 @@ export interface HaControlPlaneProps {
    * @default false
    */
   readonly allowNonHaEtcd?: boolean;
+  /**
+   * Accept a control plane whose private subnets all lie in one availability zone: that zone's
+   * outage stops the Kubernetes API and etcd. Also accepts etcd's quorum sitting in that zone
+   * (it cannot be elsewhere). Without it a single zone is a `ConfigError`; with it, a warning.
+   * @default false
+   */
+  readonly allowSingleZone?: boolean;
+  /**
+   * Accept etcd members placed so that one zone holds a quorum's worth of them (e.g. 3 members
+   * over 2 zones): losing that zone loses quorum. Without it such a placement is a `ConfigError`;
+   * with it, a warning.
+   * @default false
+   */
+  readonly allowEtcdZoneQuorumLoss?: boolean;
   /**
    * Instance type of etcd members.
    * @default "m6i.large"
@@ -357,6 +371,13 @@ export class HaControlPlane extends Construct {
         natGateways: props.natGateways,
         tags: props.tags,
       });
+    const singleZone = checkSingleZone(
+      props.network !== undefined ? "network.privateSubnets" : "availabilityZones",
+      props.network !== undefined ? this.network.privateSubnets.map((sn) => sn.subnetId) : props.availabilityZones,
+      this.network.privateSubnets.map((sn) => sn.availabilityZone),
+      props.allowSingleZone ?? false,
+    );
+    if (singleZone) Annotations.of(this).addWarning("every control-plane node is in one availability zone (allowSingleZone): that zone's outage stops the Kubernetes API and etcd");
     const cidrs = checkCidrs(this.network.vpcCidr, props.serviceCidr ?? "10.96.0.0/12", props.podCidr ?? "10.244.0.0/16");
     this.serviceCidr = formatCidr(cidrs.service);
     this.podCidr = formatCidr(cidrs.pod);
@@ -423,6 +444,8 @@ export class HaControlPlane extends Construct {
       stackedOn: stacked ? apiSlots.slots : undefined,
       memberCount: stacked ? undefined : props.etcdMemberCount,
       allowNonHaEtcd: props.allowNonHaEtcd,
+      // In one zone etcd's quorum cannot sit anywhere else: allowSingleZone covers it.
+      allowEtcdZoneQuorumLoss: (props.allowEtcdZoneQuorumLoss ?? false) || singleZone,
       autoScalingServiceRoleArn: asgRole.roleArn,
       instanceType: props.etcdInstanceType,
       amiId: props.amiId,

@@ -125,3 +125,50 @@ export function checkKubernetesVersion(prop: string, value: string): void {
     throw new ConfigError(prop, value, "must be a Kubernetes release 1.32.0 or newer (anonymous access limited to health endpoints needs 1.32), written MAJOR.MINOR.PATCH", 'use for example "1.33.5"');
   }
 }
+
+/**
+ * Throws when every private subnet lies in one availability zone, unless `allowSingleZone` says the
+ * user accepts that one zone's outage stops the whole control plane. Returns whether the zones are
+ * known to be one (so the caller can warn in the accepted case). Zones that are tokens are only
+ * known to be one when there is a single subnet.
+ */
+export function checkSingleZone(prop: string, value: unknown, zones: readonly string[], allowSingleZone: boolean): boolean {
+  if (zones.length === 0) return false;
+  const known = zones.every((z) => !isUnresolved(z));
+  const single = known ? new Set(zones).size === 1 : zones.length === 1;
+  if (single && !allowSingleZone) {
+    const where = known ? zones[0] : "one zone";
+    throw new ConfigError(
+      prop,
+      value,
+      `puts every API server and etcd member in ${where}: that zone's outage stops the Kubernetes API and loses etcd quorum, which is not highly available`,
+      "list at least 3 zones, or set allowSingleZone: true to accept a control plane that one zone outage stops",
+    );
+  }
+  return single;
+}
+
+/**
+ * Throws when one zone holds a quorum's worth of etcd members (losing that zone loses quorum, e.g.
+ * 3 members over 2 zones), unless `allowZoneQuorumLoss` acknowledges it. Returns whether the
+ * placement loses quorum with a zone (so the caller can warn in the accepted case). `perZone`
+ * counts members per zone; zones that are tokens are unknown and pass.
+ */
+export function checkEtcdZonePlacement(prop: string, value: unknown, perZone: ReadonlyMap<string, number>, allowZoneQuorumLoss: boolean): boolean {
+  if ([...perZone.keys()].some((z) => isUnresolved(z))) return false;
+  const total = [...perZone.values()].reduce((a, b) => a + b, 0);
+  if (total <= 1) return false;
+  const quorum = Math.floor(total / 2) + 1;
+  const [zone, most] = [...perZone.entries()].reduce((a, b) => (b[1] > a[1] ? b : a));
+  const weak = total - most < quorum;
+  if (weak && !allowZoneQuorumLoss) {
+    const spread = [...perZone.entries()].map(([z, n]) => `${z}: ${n}`).join(", ");
+    throw new ConfigError(
+      prop,
+      value,
+      `places ${most} of ${total} etcd members in ${zone} (${spread}), and a quorum of ${total} is ${quorum}: losing ${zone} loses etcd quorum and stops the Kubernetes API`,
+      "spread the members over at least 3 zones, or set allowEtcdZoneQuorumLoss: true to accept that one zone outage stops the cluster",
+    );
+  }
+  return weak;
+}

@@ -469,7 +469,7 @@ function checkConstraints(presetName: string, preset: PresetDefinition, s: Contr
     fail(stacked ? "apiServerCount" : "etcdMemberCount", stacked ? s.apiServerCount : s.etcdMemberCount, `needs at least ${c.minEtcdMembers} etcd members${stacked ? " (stacked: one per API server)" : ""}`, `use ${Math.max(c.minEtcdMembers, 3)} or 5, ${otherPresets}`);
   }
   if (!(c.allowNonHa ?? false)) {
-    for (const key of ["allowSingleApiServer", "allowNonHaEtcd"] as const) {
+    for (const key of ["allowSingleApiServer", "allowNonHaEtcd", "allowSingleZone", "allowEtcdZoneQuorumLoss"] as const) {
       if (s[key] === true) fail(key, true, "does not accept a cluster without redundancy", `drop ${key}, ${otherPresets} (e.g. "development")`);
     }
   }

@@ -34,7 +34,8 @@ export interface PresetConstraints {
    */
   readonly minEtcdMembers?: number;
   /**
-   * Whether `allowSingleApiServer` / `allowNonHaEtcd` may be set.
+   * Whether `allowSingleApiServer`, `allowNonHaEtcd`, `allowSingleZone` and `allowEtcdZoneQuorumLoss`
+   * may be set.
    * @default false
    */
   readonly allowNonHa?: boolean;

@@ -18,8 +18,8 @@ import { INetwork } from "../network/network";
 import { IEncryptionKey } from "../security/encryption-key";
 import { ETCD_CLIENT_PORT } from "../security/security-groups";
 import { CLUSTER_TAG, ClusterTags, RESERVED_TAG_COUNT, ROLE_TAG, SLOT_TAG } from "../tags";
-import { checkClusterName, checkInstanceType, checkInteger, checkTags, isUnresolved } from "../validate";
-import { faultTolerance, survivesAnyZoneLoss } from "./quorum";
+import { checkClusterName, checkEtcdZonePlacement, checkInstanceType, checkInteger, checkTags, isUnresolved } from "../validate";
+import { faultTolerance } from "./quorum";
 
 /** Where etcd runs. */
 export enum EtcdTopology {
@@ -84,6 +84,13 @@ export interface EtcdClusterProps {
    * @default false
    */
   readonly allowNonHaEtcd?: boolean;
+  /**
+   * Accept members placed so that one zone holds a quorum's worth of them (e.g. 3 members over 2
+   * zones): losing that zone loses quorum. Without it such a placement is a `ConfigError`; with
+   * it, a warning.
+   * @default false
+   */
+  readonly allowEtcdZoneQuorumLoss?: boolean;
   /**
    * Auto Scaling service-linked role allowed to use the key.
    * @default - the account's default Auto Scaling role
@@ -271,7 +278,8 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
     this.slots = stacked
       ? [...props.stackedOn!]
       : allocateSlots({ namePrefix: ETCD_ROLE, count, subnets: props.network.privateSubnets, hostOffset: memberOffset, prop: "network.privateSubnets" });
-    warnOnWeakSpread(this, this.slots);
+    const weak = checkEtcdZonePlacement(stacked ? "apiServerCount" : "etcdMemberCount", count, slotsPerZone(this.slots), props.allowEtcdZoneQuorumLoss ?? false);
+    if (weak) warnOnWeakSpread(this, this.slots);
 
     const protect = props.protectDataVolumes ?? true;
     this.dataVolumes = this.slots.map((slot) => {
@@ -445,14 +453,12 @@ export function checkMemberCount(prop: string, count: number, allowNonHa: boolea
   }
 }
 
+/** The accepted (allowEtcdZoneQuorumLoss) case of a placement that one zone's loss breaks. */
 function warnOnWeakSpread(scope: Construct, slots: readonly NodeSlot[]): void {
   const perZone = slotsPerZone(slots);
-  if ([...perZone.keys()].some((z) => isUnresolved(z))) return;
-  if (slots.length > 1 && !survivesAnyZoneLoss([...perZone.values()])) {
-    Annotations.of(scope).addWarning(
-      `etcd members are spread over ${perZone.size} zone(s) (${[...perZone.entries()].map(([z, n]) => `${z}: ${n}`).join(", ")}): losing one zone loses quorum; use at least 3 zones`,
-    );
-  }
+  Annotations.of(scope).addWarning(
+    `etcd members are spread over ${perZone.size} zone(s) (${[...perZone.entries()].map(([z, n]) => `${z}: ${n}`).join(", ")}): losing one zone loses quorum; use at least 3 zones`,
+  );
 }
 
 /** Attributes of an etcd cluster managed outside this library. */

@@ -65,7 +65,7 @@ describe("EtcdCluster", () => {
     expect(etcdGroups(ex)).toHaveLength(5);
   });
 
-  it("warns when two zones cannot hold quorum through a zone loss", () => {
+  it("warns when two zones cannot hold quorum through a zone loss (acknowledged with allowEtcdZoneQuorumLoss)", () => {
     const network = ExistingNetwork.fromAttributes({
       vpcId: "vpc-0123456789abcdef0",
       vpcCidr: "10.0.0.0/16",
@@ -76,7 +76,7 @@ describe("EtcdCluster", () => {
     });
     let etcd!: EtcdCluster;
     synth((s) => {
-      etcd = new EtcdCluster(s, "Etcd", { clusterName: "c", network, securityGroupIds: ["sg-0123456789abcdef0"], encryptionKey: { keyArn: "arn:aws:kms:eu-west-1:111122223333:key/11111111-2222-3333-4444-555555555555" }, amiId: "ami-0123456789abcdef0" });
+      etcd = new EtcdCluster(s, "Etcd", { clusterName: "c", network, securityGroupIds: ["sg-0123456789abcdef0"], encryptionKey: { keyArn: "arn:aws:kms:eu-west-1:111122223333:key/11111111-2222-3333-4444-555555555555" }, amiId: "ami-0123456789abcdef0", allowEtcdZoneQuorumLoss: true });
     });
     const warnings = etcd.node.metadata.filter((m) => m.type === "@cdktf/warn").map((m) => String(m.data));
     expect(warnings.join("\n")).toMatch(/losing one zone loses quorum/);

@@ -31,7 +31,12 @@ const tags = fc.oneof(
   { weight: 1, arbitrary: fc.constantFrom({ "aws:owner": "x" }, Object.fromEntries(Array.from({ length: 60 }, (_, i) => [`k${i}`, "v"])), { ["k".repeat(129)]: "v" }) },
 );
 
-/** A valid configuration: counts that spread evenly, odd etcd, CIDRs apart, public endpoint with CIDRs. */
+/**
+ * A valid configuration: counts that spread evenly, odd etcd, CIDRs apart, public endpoint with
+ * CIDRs. One zone carries allowSingleZone and two zones allowEtcdZoneQuorumLoss: with at most two
+ * zones one of them holds an etcd majority (3 over 2 is 2 + 1), so those shapes are only valid
+ * acknowledged; from three zones on, round-robin placement never puts a majority in one zone.
+ */
 export const validProps: fc.Arbitrary<HaControlPlaneProps> = zonesOf("eu-west-1").chain((zones) => {
   const z = zones.length;
   const apiCounts = [z, 2 * z, 3 * z].filter((c) => c >= 2 && c <= 9);
@@ -62,6 +67,8 @@ export const validProps: fc.Arbitrary<HaControlPlaneProps> = zonesOf("eu-west-1"
       ...p,
       apiServerCount: stacked ? stackedCounts[0] : p.apiServerCount,
       etcdMemberCount: stacked ? undefined : p.etcdMemberCount,
+      ...(z === 1 ? { allowSingleZone: true } : {}),
+      ...(z === 2 ? { allowEtcdZoneQuorumLoss: true } : {}),
     } as HaControlPlaneProps;
   });
 });

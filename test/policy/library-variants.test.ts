@@ -24,6 +24,7 @@ describe("the policy pack on HaControlPlane variants", () => {
         new HaControlPlane(s, "ControlPlane", {
           ...base,
           availabilityZones: ["eu-west-1a"],
+          allowSingleZone: true,
           apiServerCount: 1,
           allowSingleApiServer: true,
           etcdMemberCount: 1,

@@ -57,7 +57,7 @@ const rows: Accepted[] = [
   { title: "accepts a /28 service CIDR and a /24 pod CIDR", props: { serviceCidr: "172.31.255.240/28", podCidr: "192.168.0.0/24" }, verify: (_, cp) => expect([cp.serviceCidr, cp.podCidr]).toEqual(["172.31.255.240/28", "192.168.0.0/24"]) },
   { title: "accepts a /22 VPC", props: { vpcCidr: "10.0.0.0/22" }, verify: (json) => expect(resources(json, "aws_subnet").map((s) => s.props.cidr_block)).toContain("10.0.0.0/26") },
   { title: "accepts 6 zones with 6 API servers", props: { availabilityZones: sixZones, apiServerCount: 6 }, verify: (json) => expect(count(json, "aws_nat_gateway")).toBe(6) },
-  { title: "accepts a single zone", props: { availabilityZones: ["eu-west-1a"] } },
+  { title: "accepts a single zone with allowSingleZone", props: { availabilityZones: ["eu-west-1a"], allowSingleZone: true } },
   { title: "accepts Local Zone names", props: { availabilityZones: ["us-west-2-lax-1a", "us-west-2-lax-1b", "us-west-2a"] } },
   {
     title: "accepts the smallest gp3 volume at its IOPS and throughput ceilings (10 GiB, 5000 IOPS, 1000 MiB/s)",
