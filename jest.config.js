@@ -11,6 +11,11 @@ const common = {
   transform,
   moduleFileExtensions: ["ts", "js", "json"],
   roots: ["<rootDir>/test"],
+  // The package's own name (examples import it as a user would) resolves to the sources, like tsconfig.json "paths".
+  moduleNameMapper: {
+    "^cdktf-ha-control-plane$": "<rootDir>/lib/index.ts",
+    "^cdktf-ha-control-plane/(policy|cluster|blueprint)$": "<rootDir>/lib/$1/index.ts",
+  },
 };
 const special = ["\\.plan\\.test\\.ts$", "\\.e2e\\.test\\.ts$", "\\.prop\\.test\\.ts$"];
 module.exports = {

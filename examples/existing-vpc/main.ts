@@ -5,8 +5,8 @@
  */
 import { Construct } from "constructs";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
-import { App, TerraformStack } from "../../lib/core";
-import { EndpointAccess, ExistingNetwork, HaControlPlane } from "../../lib";
+import { App, TerraformStack } from "cdktf";
+import { EndpointAccess, ExistingNetwork, HaControlPlane } from "cdktf-ha-control-plane";
 
 /** The existing-VPC stack. */
 export class ExistingVpcStack extends TerraformStack {

@@ -5,8 +5,8 @@
  */
 import { Construct } from "constructs";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
-import { App, TerraformStack } from "../../lib/core";
-import { HaControlPlane } from "../../lib";
+import { App, TerraformStack } from "cdktf";
+import { HaControlPlane } from "cdktf-ha-control-plane";
 
 /** Props of the reference stack (tests vary the cluster name; the bench builds many copies). */
 export interface HaClusterStackProps {

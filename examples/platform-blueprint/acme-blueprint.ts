@@ -4,9 +4,9 @@
  * state backend every cluster uses. Product teams import `acmeBlueprint` and only name their
  * cluster, preset, zones and network.
  */
-import { S3Backend, TerraformStack } from "../../lib/core";
-import { NatGatewayMode } from "../../lib";
-import { BUILT_IN_PRESETS, BlueprintStackKind, IStateBackendConfigurator, PlatformBlueprint, PresetDefinition } from "../../lib/blueprint";
+import { S3Backend, TerraformStack } from "cdktf";
+import { NatGatewayMode } from "cdktf-ha-control-plane";
+import { BUILT_IN_PRESETS, BlueprintStackKind, IStateBackendConfigurator, PlatformBlueprint, PresetDefinition } from "cdktf-ha-control-plane/blueprint";
 
 /** Acme's region and its pinned node image (Ubuntu 24.04 LTS amd64, eu-west-1). */
 export const ACME_REGION = "eu-west-1";

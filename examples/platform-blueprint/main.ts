@@ -8,8 +8,8 @@
  * `cdktf deploy payments-prod-cluster-objects` from a machine that reaches the internal endpoint.
  */
 import { Construct } from "constructs";
-import { App } from "../../lib/core";
-import { BlueprintCluster, BlueprintPreset } from "../../lib/blueprint";
+import { App } from "cdktf";
+import { BlueprintCluster, BlueprintPreset } from "cdktf-ha-control-plane/blueprint";
 import { ACME_REGION, acmeBlueprint } from "./acme-blueprint";
 
 /** Declares the team's clusters in `scope` (tests build them in their own app). */

@@ -5,8 +5,8 @@
  */
 import { Construct } from "constructs";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
-import { App, TerraformStack } from "../../lib/core";
-import { HaControlPlane, PrivateCaIssuer } from "../../lib";
+import { App, TerraformStack } from "cdktf";
+import { HaControlPlane, PrivateCaIssuer } from "cdktf-ha-control-plane";
 
 /** The Private CA stack. */
 export class PrivateCaStack extends TerraformStack {
