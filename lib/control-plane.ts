@@ -17,6 +17,7 @@ import { ClusterPki } from "./pki/cluster-pki";
 import { ICertificateIssuer } from "./pki/issuer";
 import { KeyAlgorithm } from "./pki/spec";
 import { ControlPlaneSecurityGroups } from "./security/security-groups";
+import { PodNetwork, resolvePodNetwork, warnPodNetwork } from "./network/pod-network";
 import { checkClusterName, checkKubernetesVersion, checkSingleZone, checkTags, isUnresolved } from "./validate";
 import { RESERVED_TAG_COUNT } from "./tags";
 
@@ -217,9 +218,18 @@ export interface HaControlPlaneProps {
   readonly serviceCidr?: string;
   /**
    * Pod IPv4 block.
-   * @default "10.244.0.0/16"
+   * @default "10.244.0.0/16"; with `podNetwork: PodNetwork.VPC_NATIVE`, the VPC block
    */
   readonly podCidr?: string;
+  /**
+   * How the API servers (not Nodes: no CNI agent, no kube-proxy) reach pods, for admission
+   * webhooks and aggregated APIs. `VPC_NATIVE`: pods on VPC addresses (`podCidr` inside the VPC
+   * block). `ROUTED`: `podCidr` outside the VPC, routed by VPC route tables (you own the routes);
+   * API servers get egress to it. `OVERLAY`: API servers cannot reach pods; webhooks and
+   * aggregated APIs must use `hostNetwork` (synth warns).
+   * @default PodNetwork.ROUTED
+   */
+  readonly podNetwork?: PodNetwork;
   /**
    * Cluster DNS domain.
    * @default "cluster.local"
@@ -378,7 +388,9 @@ export class HaControlPlane extends Construct {
       props.allowSingleZone ?? false,
     );
     if (singleZone) Annotations.of(this).addWarning("every control-plane node is in one availability zone (allowSingleZone): that zone's outage stops the Kubernetes API and etcd");
-    const cidrs = checkCidrs(this.network.vpcCidr, props.serviceCidr ?? "10.96.0.0/12", props.podCidr ?? "10.244.0.0/16");
+    const pods = resolvePodNetwork(props.podNetwork ?? PodNetwork.ROUTED, props.podCidr, this.network.vpcCidr, !isUnresolved(this.network.vpcCidr), props.serviceCidr ?? "10.96.0.0/12");
+    warnPodNetwork(this, pods.podNetwork);
+    const cidrs = checkCidrs(this.network.vpcCidr, props.serviceCidr ?? "10.96.0.0/12", pods.podCidr, pods.podNetwork === PodNetwork.VPC_NATIVE);
     this.serviceCidr = formatCidr(cidrs.service);
     this.podCidr = formatCidr(cidrs.pod);
 
@@ -386,6 +398,8 @@ export class HaControlPlane extends Construct {
       clusterName: props.clusterName,
       network: this.network,
       allowedApiCidrs: allowed,
+      podNetwork: pods.podNetwork,
+      podCidr: this.podCidr,
       tags: props.tags,
     });
     this.workerSecurityGroupId = this.securityGroups.workerNodes.id;
@@ -561,7 +575,7 @@ export class HaControlPlane extends Construct {
   }
 }
 
-function checkCidrs(vpcCidr: string, serviceCidr: string, podCidr: string): { service: Ipv4Block; pod: Ipv4Block } {
+function checkCidrs(vpcCidr: string, serviceCidr: string, podCidr: string, podsInVpc: boolean): { service: Ipv4Block; pod: Ipv4Block } {
   const service = parseIpv4Cidr("serviceCidr", serviceCidr);
   const pod = parseIpv4Cidr("podCidr", podCidr);
   if (service.prefix < 12 || service.prefix > 28) {
@@ -576,7 +590,9 @@ function checkCidrs(vpcCidr: string, serviceCidr: string, podCidr: string): { se
   if (!isUnresolved(vpcCidr)) {
     const vpc = parseIpv4Cidr("vpcCidr", vpcCidr);
     if (overlaps(vpc, service)) throw new ConfigError("serviceCidr", serviceCidr, `overlaps the VPC block ${vpcCidr}`, "use a block outside the VPC, e.g. 10.96.0.0/12 with a 10.0.0.0/16 VPC");
-    if (overlaps(vpc, pod)) throw new ConfigError("podCidr", podCidr, `overlaps the VPC block ${vpcCidr}`, "use a block outside the VPC (or an overlay CNI's own block)");
+    if (!podsInVpc && overlaps(vpc, pod)) {
+      throw new ConfigError("podCidr", podCidr, `overlaps the VPC block ${vpcCidr}`, "use a block outside the VPC, or, for pods on VPC addresses (Amazon VPC CNI), podNetwork: PodNetwork.VPC_NATIVE");
+    }
   }
   return { service, pod };
 }

@@ -4,8 +4,9 @@ import { VpcSecurityGroupEgressRule } from "@cdktf/provider-aws/lib/vpc-security
 import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-security-group-ingress-rule";
 import { ConfigError } from "../errors";
 import { NAME_RULES, deriveName } from "../names";
-import { parseIpv4Cidr } from "../network/cidr";
+import { overlaps, parseIpv4Cidr } from "../network/cidr";
 import { INetwork } from "../network/network";
+import { PodNetwork } from "../network/pod-network";
 import { ClusterTags, RESERVED_TAG_COUNT } from "../tags";
 import { checkClusterName, checkTags, isUnresolved } from "../validate";
 
@@ -17,6 +18,15 @@ export const ETCD_CLIENT_PORT = 2379;
 export const ETCD_PEER_PORT = 2380;
 /** kubelet API port. */
 export const KUBELET_PORT = 10250;
+/**
+ * Ports the API servers call pods on: admission webhooks and aggregated APIs listen on HTTPS 443 or
+ * any unprivileged port (metrics-server 10250, controller-runtime webhooks 9443, 8443, 4443 …).
+ * Privileged ports but 443 stay closed (no SSH).
+ */
+export const POD_SERVING_PORT_RANGES: ReadonlyArray<readonly [number, number]> = [
+  [443, 443],
+  [1024, 65535],
+];
 
 /** Props of {@link ControlPlaneSecurityGroups}. */
 export interface ControlPlaneSecurityGroupsProps {
@@ -30,6 +40,18 @@ export interface ControlPlaneSecurityGroupsProps {
    * @default [] - only API servers and worker nodes (the exposed worker group)
    */
   readonly allowedApiCidrs?: readonly string[];
+  /**
+   * How API servers reach pods (webhooks, aggregated APIs). With `PodNetwork.ROUTED` the API
+   * servers get egress to `podCidr` on {@link POD_SERVING_PORT_RANGES}; the other modes add none
+   * (VPC addresses are inside the VPC egress; an overlay is unreachable anyway).
+   * @default - PodNetwork.ROUTED when `podCidr` is given, otherwise no egress to pods beyond the VPC
+   */
+  readonly podNetwork?: PodNetwork;
+  /**
+   * Pod IPv4 block, for the API servers' egress with `PodNetwork.ROUTED`.
+   * @default - none (required with PodNetwork.ROUTED)
+   */
+  readonly podCidr?: string;
   /**
    * Extra tags for every security group.
    * @default - none
@@ -64,7 +86,10 @@ export interface DeclaredRule {
  * | load balancer | 6443 from `allowedApiCidrs`, API servers, worker nodes |
  * | API servers | 6443 from the load balancer, API servers, worker nodes; ICMP frag-needed from the VPC (their kubelet listens on 127.0.0.1 only) |
  * | etcd | 2379 from API servers and etcd; 2380 from etcd only; ICMP frag-needed from the VPC |
- * | worker nodes | 10250 from API servers; ICMP frag-needed from the VPC |
+ * | worker nodes | 10250, 443 and 1024-65535 (webhooks, aggregated APIs) from API servers; ICMP frag-needed from the VPC |
+ *
+ * API servers' egress: the VPC, HTTP(S) to the internet, and with `PodNetwork.ROUTED` the pod
+ * block on 443 and 1024-65535.
  *
  * No group allows SSH: nodes are reached through Session Manager.
  */
@@ -93,6 +118,22 @@ export class ControlPlaneSecurityGroups extends Construct {
     });
     if (new Set(allowed).size !== allowed.length) {
       throw new ConfigError("allowedApiCidrs", allowed, "lists a block twice", "list each block once");
+    }
+    const podNetwork = props.podNetwork ?? (props.podCidr !== undefined ? PodNetwork.ROUTED : undefined);
+    if (podNetwork !== undefined && !Object.values(PodNetwork).includes(podNetwork)) {
+      throw new ConfigError("podNetwork", podNetwork, "is not a supported pod network", "use PodNetwork.VPC_NATIVE, PodNetwork.ROUTED or PodNetwork.OVERLAY");
+    }
+    if (podNetwork === PodNetwork.ROUTED) {
+      if (props.podCidr === undefined) {
+        throw new ConfigError("podCidr", props.podCidr, "is required with podNetwork PodNetwork.ROUTED: the API servers need egress to the pod block to reach webhooks and aggregated APIs", 'pass the cluster\'s pod block, e.g. "10.244.0.0/16"');
+      }
+      if (!isUnresolved(props.podCidr)) {
+        const pods = parseIpv4Cidr("podCidr", props.podCidr);
+        const vpc = isUnresolved(props.network.vpcCidr) ? undefined : parseIpv4Cidr("network.vpcCidr", props.network.vpcCidr);
+        if (vpc !== undefined && overlaps(vpc, pods)) {
+          throw new ConfigError("podCidr", props.podCidr, `overlaps the VPC block ${props.network.vpcCidr}, but podNetwork is PodNetwork.ROUTED (pods outside the VPC)`, "use a block outside the VPC, or podNetwork: PodNetwork.VPC_NATIVE for pods on VPC addresses");
+        }
+      }
     }
     const tags = new ClusterTags(props.clusterName, props.tags);
     const vpcId = props.network.vpcId;
@@ -129,6 +170,12 @@ export class ControlPlaneSecurityGroups extends Construct {
     this.ingressGroup("ApiFromWorkers", this.apiServer, API_PORT, this.workerNodes, "Kubernetes API from worker nodes (kubernetes service endpoints)");
     this.ingressCidr("ApiPathMtu", this.apiServer, "icmp", { type: 3, code: 4 }, vpcCidr, "ICMP fragmentation-needed for path MTU discovery");
     this.egressVpcAndHttps("Api", this.apiServer, vpcCidr, "API servers");
+    if (podNetwork === PodNetwork.ROUTED) {
+      // Webhooks and aggregated APIs are called at the pod IP (--enable-aggregator-routing).
+      for (const [from, to] of POD_SERVING_PORT_RANGES) {
+        this.egressCidr(`ApiToPods${from}`, this.apiServer, from, to, props.podCidr!, `Admission webhooks and aggregated APIs in pods (routed pod block ${props.podCidr})`);
+      }
+    }
 
     // etcd: clients are API servers (and members for health checks); peers only members.
     this.ingressGroup("EtcdClientFromApi", this.etcd, ETCD_CLIENT_PORT, this.apiServer, "etcd client traffic from API servers");
@@ -139,6 +186,10 @@ export class ControlPlaneSecurityGroups extends Construct {
 
     // Worker nodes: kubelet from API servers; egress to the API only (their own groups add more).
     this.ingressGroup("KubeletFromApi", this.workerNodes, KUBELET_PORT, this.apiServer, "kubelet API (logs, exec, metrics) from API servers");
+    // Pod and host-network traffic both arrive on the workers' interfaces, which carry this group.
+    for (const [from, to] of POD_SERVING_PORT_RANGES) {
+      this.ingressGroupRange(`PodServingFromApi${from}`, this.workerNodes, from, to, this.apiServer, "Admission webhooks and aggregated APIs (metrics-server) on worker nodes and their pods, from API servers");
+    }
     this.ingressCidr("WorkersPathMtu", this.workerNodes, "icmp", { type: 3, code: 4 }, vpcCidr, "ICMP fragmentation-needed for path MTU discovery");
     this.egressGroup("WorkersToLb", this.workerNodes, API_PORT, this.loadBalancer, "Kubernetes API through the load balancer");
     this.egressGroup("WorkersToApi", this.workerNodes, API_PORT, this.apiServer, "Kubernetes API on API server nodes (service endpoints)");
@@ -160,6 +211,30 @@ export class ControlPlaneSecurityGroups extends Construct {
       description,
     });
     this.declared.push({ direction: "ingress", group: this.nameOf(sg), protocol: "tcp", fromPort: port, toPort: port, peer: `sg:${this.nameOf(from)}`, description });
+  }
+
+  private ingressGroupRange(id: string, sg: SecurityGroup, fromPort: number, toPort: number, from: SecurityGroup, description: string): void {
+    new VpcSecurityGroupIngressRule(this, id, {
+      securityGroupId: sg.id,
+      referencedSecurityGroupId: from.id,
+      ipProtocol: "tcp",
+      fromPort,
+      toPort,
+      description,
+    });
+    this.declared.push({ direction: "ingress", group: this.nameOf(sg), protocol: "tcp", fromPort, toPort, peer: `sg:${this.nameOf(from)}`, description });
+  }
+
+  private egressCidr(id: string, sg: SecurityGroup, fromPort: number, toPort: number, cidr: string, description: string): void {
+    new VpcSecurityGroupEgressRule(this, id, {
+      securityGroupId: sg.id,
+      cidrIpv4: cidr,
+      ipProtocol: "tcp",
+      fromPort,
+      toPort,
+      description,
+    });
+    this.declared.push({ direction: "egress", group: this.nameOf(sg), protocol: "tcp", fromPort, toPort, peer: cidr, description });
   }
 
   private egressGroup(id: string, sg: SecurityGroup, port: number, to: SecurityGroup, description: string): void {

@@ -52,6 +52,8 @@ describe("ControlPlaneSecurityGroups", () => {
         "out etcd tcp 443-443 0.0.0.0/0",
         "out etcd tcp 80-80 0.0.0.0/0",
         "in nodes tcp 10250-10250 sg:apiserver",
+        "in nodes tcp 443-443 sg:apiserver",
+        "in nodes tcp 1024-65535 sg:apiserver",
         "in nodes icmp 3-4 10.0.0.0/16",
         "out nodes tcp 6443-6443 sg:api-lb",
         "out nodes tcp 6443-6443 sg:apiserver",
