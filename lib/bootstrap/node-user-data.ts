@@ -72,6 +72,7 @@ export const NODE_PATHS = {
   fetchScript: "/usr/local/sbin/ha-fetch-secrets",
   fetchUnit: "/etc/systemd/system/ha-fetch-secrets.service",
   fetchTimer: "/etc/systemd/system/ha-fetch-secrets.timer",
+  refreshUnit: "/etc/systemd/system/ha-refresh-secrets.service",
   timeSyncUnit: "/etc/systemd/system/ha-time-sync.service",
   metricsScript: "/usr/local/sbin/ha-publish-metrics",
   metricsUnit: "/etc/systemd/system/ha-publish-metrics.service",
@@ -217,20 +218,37 @@ export function renderTimeSyncUnit(): string {
   });
 }
 
-/** The unit that writes the node's certificates after the slot is claimed. */
+/**
+ * The unit that writes the node's certificates after the slot is claimed, once per boot. It stays
+ * active (`RemainAfterExit`): it is the hard precondition (`Requires=`) of etcd and the API server
+ * configuration, and an active unit is not run again when those restart, so a passing Secrets
+ * Manager outage cannot stop a restarting etcd that already has its certificates.
+ */
 export function renderFetchUnit(): string {
   return renderOneshotService({
     description: "Write this node's certificates and keys from Secrets Manager",
     requires: ["ha-claim-slot.service"],
     after: ["ha-claim-slot.service"],
     before: ["etcd.service", "kubelet.service"],
+    remainAfterExit: true,
     execStart: NODE_PATHS.fetchScript,
+  });
+}
+
+/** The hourly re-fetch the timer runs (the boot fetch stays active, so a timer cannot re-run it). */
+export function renderRefreshUnit(): string {
+  return renderOneshotService({
+    description: "Refresh this node's certificates and keys from Secrets Manager",
+    requires: ["ha-claim-slot.service"],
+    after: ["ha-claim-slot.service", "ha-fetch-secrets.service"],
+    execStart: NODE_PATHS.fetchScript,
+    install: false,
   });
 }
 
 /** Hourly re-fetch, so certificates re-issued inside their renewal window reach the node. */
 export function renderFetchTimer(): string {
-  return renderTimer({ description: "Refresh this node's certificates hourly", onBootMinutes: 60, everyMinutes: 60, randomizedDelaySeconds: 300 });
+  return renderTimer({ description: "Refresh this node's certificates hourly", onBootMinutes: 60, everyMinutes: 60, randomizedDelaySeconds: 300, unit: "ha-refresh-secrets.service" });
 }
 
 /**
@@ -262,6 +280,7 @@ export function renderNodeUserData(input: NodeBootInput, extras: BootExtras = { 
     doc.write_files.push(
       { path: NODE_PATHS.fetchScript, permissions: "0755", owner: "root:root", content: fetchSecretsScript() },
       { path: NODE_PATHS.fetchUnit, permissions: "0644", owner: "root:root", content: renderFetchUnit() },
+      { path: NODE_PATHS.refreshUnit, permissions: "0644", owner: "root:root", content: renderRefreshUnit() },
       { path: NODE_PATHS.fetchTimer, permissions: "0644", owner: "root:root", content: renderFetchTimer() },
     );
     doc.runcmd.push(["systemctl", "enable", "--now", "ha-fetch-secrets.service", "ha-fetch-secrets.timer"]);

@@ -34,7 +34,14 @@ export function renderSystemdUnit(file: SystemdUnitFile): string {
   return `${blocks.join("\n\n")}\n`;
 }
 
-/** A oneshot service that logs to the journal and is wanted by multi-user.target. */
+/**
+ * A oneshot service that logs to the journal and is wanted by multi-user.target. Hard
+ * preconditions go in `requires` (each also ordered `after`): a failed precondition then fails
+ * this unit's start job ("Dependency failed") instead of running it half-configured; `wants` is
+ * for what may fail without harm. The service must never issue a blocking start job
+ * (`systemctl start`, `enable --now`) for a unit ordered after it: the two jobs would wait for
+ * each other forever.
+ */
 export function renderOneshotService(input: {
   readonly description: string;
   readonly execStart: string;
@@ -61,11 +68,21 @@ export function renderOneshotService(input: {
   });
 }
 
-/** A timer running its service `everyMinutes` after boot and after each run. */
-export function renderTimer(input: { readonly description: string; readonly onBootMinutes: number; readonly everyMinutes: number; readonly randomizedDelaySeconds?: number }): string {
+/**
+ * A timer running its service `everyMinutes` after boot and after each run. `unit` names the
+ * service when it is not the timer's namesake.
+ */
+export function renderTimer(input: {
+  readonly description: string;
+  readonly onBootMinutes: number;
+  readonly everyMinutes: number;
+  readonly randomizedDelaySeconds?: number;
+  readonly unit?: string;
+}): string {
   return renderSystemdUnit({
     unit: { Description: input.description },
     timer: {
+      Unit: input.unit,
       OnBootSec: `${input.onBootMinutes}min`,
       OnUnitActiveSec: `${input.everyMinutes}min`,
       RandomizedDelaySec: input.randomizedDelaySeconds !== undefined ? `${input.randomizedDelaySeconds}s` : undefined,

@@ -57,6 +57,12 @@ export interface EtcdNodeInput extends Omit<EtcdConfigInput, "member" | "initial
   readonly release?: EtcdRelease;
   /** @default ETCD_NODE_PATHS */
   readonly paths?: Partial<EtcdNodePaths>;
+  /**
+   * Where the node's user data mounts the member's data volume (`NodeBootInput.dataMountPath`):
+   * etcd refuses to start unless it is mounted. Empty: no mount required (data on the root disk).
+   * @default "/var/lib/etcd"
+   */
+  readonly dataMountPath?: string;
 }
 
 /** A file cloud-init writes (same shape as the user-data renderer's `BootFile`). */
@@ -101,7 +107,7 @@ export function etcdNodeEnv(input: EtcdNodeInput): Record<string, string> {
 
 /** The rendered config of each member the node may serve, by member name. */
 export function etcdMemberConfigs(input: EtcdNodeInput): Map<string, string> {
-  // The node-only keys (nodeMembers, release, paths) are not config keys; the renderer ignores them.
+  // The node-only keys (nodeMembers, release, paths, dataMountPath) are not config keys; the renderer ignores them.
   return new Map(nodeMembersOf(input).map((member) => [member, renderEtcdConfig({ ...input, member, initialClusterState: "new" })]));
 }
 
@@ -121,7 +127,13 @@ export function etcdBootExtras(input: EtcdNodeInput): EtcdBootExtras {
       {
         path: p.unit,
         permissions: "0644",
-        content: renderEtcdUnit({ etcdBinary: `${p.binDir}/etcd`, configFile: p.config, bootstrapScript: p.bootstrapScript, installScript: p.installScript }),
+        content: renderEtcdUnit({
+          etcdBinary: `${p.binDir}/etcd`,
+          configFile: p.config,
+          bootstrapScript: p.bootstrapScript,
+          installScript: p.installScript,
+          dataMountPath: input.dataMountPath === "" ? undefined : (input.dataMountPath ?? "/var/lib/etcd"),
+        }),
       },
       ...configs,
     ],

@@ -23,11 +23,19 @@ export interface EtcdUnitInput {
    * @default 900
    */
   readonly startTimeoutSeconds?: number;
+  /**
+   * Mount point of the member's data volume: the unit refuses to start (a failed assertion that
+   * names the path) unless a file system is mounted there, so etcd never writes its data to the
+   * root disk, where a replacement node would not find it.
+   * @default - no mount required
+   */
+  readonly dataMountPath?: string;
 }
 
 /**
- * The systemd unit of an etcd member. Starts after the slot is claimed and the certificates are
- * written, waits (bounded) for the clock, installs the pinned etcd if needed, lets the bootstrap
+ * The systemd unit of an etcd member. Requires and starts after the slot claim and the certificate
+ * fetch (and, given `dataMountPath`, asserts the data volume is mounted), waits (bounded) for the
+ * clock, installs the pinned etcd if needed, lets the bootstrap
  * script decide new/existing/replace, then runs `etcd --config-file`. `Type=notify`: etcd reports ready once it has joined a quorum.
  * Restarts forever (`StartLimitIntervalSec=0`), so a node that came up before its peers keeps trying.
  */
@@ -40,6 +48,9 @@ export function renderEtcdUnit(input: EtcdUnitInput = {}): string {
   if (!Number.isInteger(timeout) || timeout < wait + 120 || timeout > 3600) {
     throw new ConfigError("etcd.startTimeoutSeconds", timeout, `must be a whole number of seconds from ${wait + 120} (time sync wait + 2 min) to 3600`, "use 900");
   }
+  if (input.dataMountPath !== undefined && !/^\/[A-Za-z0-9._/-]*$/.test(input.dataMountPath)) {
+    throw new ConfigError("etcd.dataMountPath", input.dataMountPath, "must be an absolute path without white space or quotes", "use /var/lib/etcd");
+  }
   const tries = Math.ceil(wait / 2);
   const timeSync =
     tries > 0
@@ -49,9 +60,12 @@ export function renderEtcdUnit(input: EtcdUnitInput = {}): string {
     unit: {
       Description: "etcd member of the HA control plane",
       Documentation: "https://etcd.io/docs/",
-      Wants: "network-online.target ha-fetch-secrets.service",
-      Requires: "ha-claim-slot.service",
+      Wants: "network-online.target",
+      // Hard preconditions: the slot IP the certificates name, and the certificates. When either
+      // fails, etcd's start fails as "Dependency failed" instead of restarting without them.
+      Requires: ["ha-claim-slot.service", "ha-fetch-secrets.service"],
       After: "network-online.target ha-claim-slot.service ha-fetch-secrets.service ha-time-sync.service chrony.service time-sync.target",
+      AssertPathIsMountPoint: input.dataMountPath,
       StartLimitIntervalSec: 0,
     },
     service: {

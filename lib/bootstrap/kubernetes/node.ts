@@ -33,6 +33,8 @@ export interface ApiServerBootInput extends Omit<ControlPlaneComponentsInput, "a
  * What API server nodes add to the common boot: containerd and a pinned kubelet from the signed
  * package repository, the static pod manifests (slot IP filled in at boot), the configuration files
  * they read (0600), component kubeconfigs, and a standalone kubelet that runs the static pods.
+ * Boot order: ha-kube-install, then ha-kube-configure (requires the slot claim and the
+ * certificates), then the kubelet (requires both); cloud-init starts all three in one transaction.
  */
 export function apiServerBootExtras(input: ApiServerBootInput): BootExtras {
   const components: ControlPlaneComponentsInput = { ...input, advertiseAddress: "@@SLOT_IP@@" };
@@ -51,12 +53,30 @@ export function apiServerBootExtras(input: ApiServerBootInput): BootExtras {
     secret(`${KUBE_PATHS.kubeconfigTemplates}/scheduler.conf`, renderComponentKubeconfig({ clusterName: input.clusterName, component: ControlPlaneComponent.SCHEDULER })),
     secret(KUBE_PATHS.kubeletConfig, renderKubeletConfig()),
     {
-      path: "/etc/systemd/system/kubelet.service.d/10-standalone.conf",
+      // The whole unit, not a drop-in on the packaged one: it exists from the first second of boot
+      // (the package comes later, from ha-kube-install), so cloud-init enables it together with
+      // its preconditions in one transaction and every later boot starts it from
+      // multi-user.target. It requires and follows the install and the configuration, which start
+      // nothing themselves: no unit issues a start job for a unit ordered after it.
+      path: "/etc/systemd/system/kubelet.service",
       permissions: "0644",
       content: renderSystemdUnit({
-        unit: { After: "ha-kube-configure.service ha-time-sync.service containerd.service" },
-        // The empty ExecStart clears the packaged one.
-        service: { ExecStart: ["", `/usr/bin/kubelet --config=${KUBE_PATHS.kubeletConfig} --container-runtime-endpoint=unix:///run/containerd/containerd.sock`] },
+        unit: {
+          Description: "kubelet: standalone, runs the control plane's static pods",
+          Documentation: "https://kubernetes.io/docs/",
+          Requires: "ha-kube-install.service ha-kube-configure.service",
+          Wants: "network-online.target",
+          // containerd comes with ha-kube-install (it fails when containerd does not start), so
+          // ordering suffices: a Requires= on a unit not yet installed would fail the first boot.
+          After: "network-online.target ha-kube-install.service ha-kube-configure.service ha-time-sync.service containerd.service",
+          StartLimitIntervalSec: 0,
+        },
+        service: {
+          ExecStart: `/usr/bin/kubelet --config=${KUBE_PATHS.kubeletConfig} --container-runtime-endpoint=unix:///run/containerd/containerd.sock`,
+          Restart: "always",
+          RestartSec: 10,
+        },
+        install: { WantedBy: "multi-user.target" },
       }),
     },
     {
@@ -75,9 +95,12 @@ export function apiServerBootExtras(input: ApiServerBootInput): BootExtras {
       path: "/etc/systemd/system/ha-kube-configure.service",
       permissions: "0644",
       content: renderOneshotService({
-        description: "Write static pod manifests and secrets encryption, start the kubelet",
-        wants: ["ha-kube-install.service", "ha-fetch-secrets.service", "ha-time-sync.service"],
-        after: ["ha-kube-install.service", "ha-fetch-secrets.service", "ha-time-sync.service"],
+        description: "Write static pod manifests, kubeconfigs and secrets encryption",
+        // The slot IP and the certificates are hard preconditions: without them the unit fails
+        // ("Dependency failed") and writes nothing, instead of leaving an API server crash-looping.
+        requires: ["ha-claim-slot.service", "ha-fetch-secrets.service"],
+        wants: ["ha-time-sync.service"],
+        after: ["ha-claim-slot.service", "ha-fetch-secrets.service", "ha-time-sync.service", "ha-kube-install.service"],
         remainAfterExit: true,
         execStart: "/usr/local/sbin/ha-kube-configure",
       }),
@@ -94,7 +117,8 @@ export function apiServerBootExtras(input: ApiServerBootInput): BootExtras {
       ["mkdir", "-p", KUBE_PATHS.auditLogDir],
       ["chmod", "0700", KUBE_PATHS.auditLogDir],
       ["systemctl", "daemon-reload"],
-      ["systemctl", "enable", "--now", "ha-kube-install.service", "ha-kube-configure.service"],
+      // One transaction: install, then configure, then the kubelet, by their ordering.
+      ["systemctl", "enable", "--now", "ha-kube-install.service", "ha-kube-configure.service", "kubelet.service"],
     ],
   };
 }

@@ -48,18 +48,20 @@ log() {
   echo "ha-kube-configure: $*" >&2
 }
 
-# Every certificate and key the manifests and kubeconfig templates name must be in place before
-# anything is written: manifests without their certificates only make the API server crash-loop.
+# Every certificate and key the manifests (under the pods' /etc/kubernetes/pki, mounted from
+# PKI_DIR) and the kubeconfig templates name must be in place before anything is written: manifests
+# without their certificates only make the API server crash-loop.
 missing=0
 for template in "$TEMPLATE_DIR"/*.yaml "$KUBECONFIG_TEMPLATE_DIR"/*.conf; do
   [ -e "$template" ] || continue
-  while read -r file; do
+  while read -r name; do
+    file="$PKI_DIR/$name"
     if [ ! -f "$file" ] || [ ! -s "$file" ] || ! head -c 1 "$file" >/dev/null 2>&1; then
       log "ERROR: $file is missing, empty or unreadable ($(basename "$template") needs it): has ha-fetch-secrets written this node's certificates?"
       missing=1
     fi
-  done < <({ grep -oE '/[A-Za-z0-9._/-]+[.](crt|key|pub|pem)' "$template" || true
-    grep -oE '@@PKI_BASE64:[A-Za-z0-9._-]+@@' "$template" | sed "s|^@@PKI_BASE64:\(.*\)@@\$|$PKI_DIR/\1|" || true; } | sort -u)
+  done < <({ grep -oE '/etc/kubernetes/pki/[A-Za-z0-9._/-]+' "$template" | sed 's|^/etc/kubernetes/pki/||' || true
+    grep -oE '@@PKI_BASE64:[A-Za-z0-9._-]+@@' "$template" | sed 's/^@@PKI_BASE64:\(.*\)@@$/\1/' || true; } | sort -u)
 done
 if [ "$missing" -ne 0 ]; then
   log "ERROR: not writing the static pod manifests"

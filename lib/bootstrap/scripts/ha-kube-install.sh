@@ -43,6 +43,20 @@ sysctl --system >/dev/null
 swapoff -a
 
 export DEBIAN_FRONTEND=noninteractive
+# Packages must not start their services from here: kubelet.service requires and follows this unit,
+# so a start job issued by the kubelet package's maintainer script would wait for this very unit to
+# finish, forever. policy-rc.d (exit 101: action forbidden) makes deb-systemd-invoke and
+# invoke-rc.d skip every start; containerd is restarted explicitly below and the kubelet is started
+# by systemd once ha-kube-configure is done. An existing policy-rc.d is restored on exit.
+POLICY=/usr/sbin/policy-rc.d
+if [ -e "$POLICY" ]; then mv "$POLICY" "$POLICY.ha-kube-install"; fi
+restore_policy() {
+  rm -f "$POLICY"
+  if [ -e "$POLICY.ha-kube-install" ]; then mv "$POLICY.ha-kube-install" "$POLICY"; fi
+}
+trap restore_policy EXIT
+printf '#!/bin/sh\nexit 101\n' >"$POLICY"
+chmod 0755 "$POLICY"
 apt-get update -q
 apt-get install -y -q apt-transport-https ca-certificates curl gpg containerd
 mkdir -p /etc/containerd /etc/apt/keyrings

@@ -1,10 +1,12 @@
 /**
  * Runs the real ha-kube-configure script against a stub `aws`: the first API server creates the
  * secrets-encryption key, a second one reuses it (first writer wins), manifests get the slot IP
- * and land 0600.
+ * and land 0600. When a certificate or key the manifests name is missing, empty or unreadable, it
+ * fails naming the file and writes no manifest (the unit fails visibly instead of the API server
+ * crash-looping).
  */
 import { execFile } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
@@ -48,24 +50,42 @@ describeTier("ha-kube-configure (real bash, stubbed AWS)", toolAvailable("bash",
   const bin = stubAws(root);
   const template = renderApiServerManifest({ clusterName: "c", kubernetesVersion: "1.33.5", advertiseAddress: "@@SLOT_IP@@", etcdServers: ["https://10.0.0.20:2379"], serviceCidr: "10.96.0.0/12", podCidr: "10.244.0.0/16", clusterDomain: "cluster.local", shutdownDelaySeconds: 20 });
 
-  async function boot(name: string, slotIp: string) {
+  /** Certificate and key files the manifest names (the pod's /etc/kubernetes/pki is PKI_DIR on the host). */
+  const pkiFiles = [...new Set(template.match(/\/etc\/kubernetes\/pki\/[A-Za-z0-9._/-]+/g) ?? [])].map((p) => p.slice("/etc/kubernetes/pki/".length));
+
+  /** A node directory with env, slot, the manifest template and (unless told otherwise) its PKI files. */
+  function node(name: string, slotIp: string, pki: (file: string) => string | undefined = () => "-----BEGIN CERTIFICATE-----\n") {
     const dir = path.join(root, name);
-    for (const d of ["run", "templates", "manifests", "etc"]) mkdirSync(path.join(dir, d), { recursive: true });
-    writeFileSync(path.join(dir, "node.env"), "ENCRYPTION_KEY_SECRET='c/control-plane/encryption-key'\n");
+    for (const d of ["run", "templates", "manifests", "etc", "pki/etcd"]) mkdirSync(path.join(dir, d), { recursive: true });
+    writeFileSync(path.join(dir, "node.env"), `ENCRYPTION_KEY_SECRET='c/control-plane/encryption-key'\nPKI_DIR='${dir}/pki'\n`);
     writeFileSync(path.join(dir, "run/slot.env"), `SLOT_NAME=${name}\nSLOT_IP=${slotIp}\n`);
     writeFileSync(path.join(dir, "templates/kube-apiserver.yaml"), template);
-    await run("bash", [SCRIPT], {
+    for (const f of pkiFiles) {
+      const content = pki(f);
+      if (content !== undefined) writeFileSync(path.join(dir, "pki", f), content, { mode: 0o600 });
+    }
+    return dir;
+  }
+
+  function configure(dir: string) {
+    return run("bash", [SCRIPT], {
       env: {
         PATH: `${bin}:/usr/bin:/bin`,
         ENV_FILE: path.join(dir, "node.env"),
         STATE_DIR: path.join(dir, "run"),
         TEMPLATE_DIR: path.join(dir, "templates"),
         MANIFEST_DIR: path.join(dir, "manifests"),
+        KUBECONFIG_TEMPLATE_DIR: path.join(dir, "kubeconfigs"),
+        KUBE_DIR: path.join(dir, "etc"),
         ENCRYPTION_CONFIG: path.join(dir, "etc/encryption-config.yaml"),
-        START_KUBELET: "false",
       },
       timeout: 20000,
     });
+  }
+
+  async function boot(name: string, slotIp: string) {
+    const dir = node(name, slotIp);
+    await configure(dir);
     return dir;
   }
 
@@ -87,5 +107,45 @@ describeTier("ha-kube-configure (real bash, stubbed AWS)", toolAvailable("bash",
     expect(pod.spec.containers[0].command).toContain("--advertise-address=10.0.32.10");
     expect(readFileSync(manifest, "utf8")).not.toContain("@@SLOT_IP@@");
     expect(statSync(manifest).mode & 0o777).toBe(0o600);
+  });
+
+  it("names the manifest's certificate files (the failure tests below are not vacuous)", () => {
+    expect(pkiFiles).toEqual(expect.arrayContaining(["apiserver.crt", "apiserver.key", "ca.crt", "etcd/ca.crt", "sa.pub"]));
+  });
+
+  it.each([
+    ["missing", "apiserver.key", undefined],
+    ["empty", "etcd/ca.crt", ""],
+  ])("fails naming the certificate file when it is %s (%s) and writes no manifest", async (_kind, file, content) => {
+    const dir = node(`apiserver-${file.replace(/[^a-z]/g, "")}`, "10.0.48.10", (f) => (f === file ? content : "-----BEGIN CERTIFICATE-----\n"));
+    const failure = await configure(dir).then(
+      () => undefined,
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(failure?.code).toBe(1);
+    expect(failure?.stderr).toContain(`ha-kube-configure: ERROR: ${path.join(dir, "pki", file)} is missing, empty or unreadable`);
+    expect(readdirSync(path.join(dir, "manifests"))).toEqual([]);
+    expect(existsSync(path.join(dir, "etc/encryption-config.yaml"))).toBe(false);
+  });
+
+  it("fails when a certificate path is a directory (unreadable as a file)", async () => {
+    const dir = node("apiserver-dir", "10.0.64.10");
+    rmSync(path.join(dir, "pki/ca.crt"));
+    mkdirSync(path.join(dir, "pki/ca.crt"));
+    await expect(configure(dir)).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining(`${path.join(dir, "pki/ca.crt")} is missing, empty or unreadable`) });
+    expect(readdirSync(path.join(dir, "manifests"))).toEqual([]);
+  });
+
+  it("never starts a unit itself (kubelet.service follows this unit; a start job from here would deadlock)", async () => {
+    const calls = path.join(root, "systemctl-calls");
+    writeFileSync(path.join(bin, "systemctl"), `#!/usr/bin/env bash\necho "$*" >> "${calls}"\n`);
+    chmodSync(path.join(bin, "systemctl"), 0o755);
+    try {
+      const dir = await boot("apiserver-3", "10.0.80.10");
+      expect(existsSync(path.join(dir, "manifests/kube-apiserver.yaml"))).toBe(true);
+      expect(existsSync(calls) ? readFileSync(calls, "utf8") : "").toBe("");
+    } finally {
+      rmSync(path.join(bin, "systemctl"));
+    }
   });
 });
