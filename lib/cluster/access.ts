@@ -4,7 +4,11 @@ import { HaControlPlane } from "../control-plane";
 import { ConfigError } from "../errors";
 import { TlsProviderIssuer } from "../pki/issuer";
 import { CA_IDS, CertificateSpec, specById } from "../pki/spec";
-import { checkClusterName, isUnresolved } from "../validate";
+import { parseIpv4Cidr } from "../network/cidr";
+import { checkClusterName, checkKubernetesVersion, isUnresolved } from "../validate";
+
+/** The Kubernetes version assumed when the access values name none (the control plane's default). */
+export const DEFAULT_KUBERNETES_VERSION = "1.33.5";
 
 /** A client certificate and its key (PEM; usually tokens, sensitive). */
 export interface ClientCredentials {
@@ -37,6 +41,33 @@ export interface IControlPlaneAccess {
    */
   readonly superAdminCredentials?: ClientCredentials;
   /**
+   * Kubernetes version of the control plane (`1.33.5`): written into the `kubeadm-config`
+   * ClusterConfiguration joining nodes read, and the kube-proxy image tag.
+   * @default "1.33.5"
+   */
+  readonly kubernetesVersion?: string;
+  /**
+   * Service CIDR of the API servers; CoreDNS's Service takes its 10th address (kubeadm's rule).
+   * @default "10.96.0.0/12"
+   */
+  readonly serviceCidr?: string;
+  /**
+   * Pod CIDR (kube-proxy's clusterCIDR, kubeadm's podSubnet).
+   * @default "10.244.0.0/16"
+   */
+  readonly podCidr?: string;
+  /**
+   * Cluster DNS domain.
+   * @default "cluster.local"
+   */
+  readonly clusterDomain?: string;
+  /**
+   * The VPC's IPv4 block: the only addresses a kubelet serving certificate may name when the
+   * serving-certificate approver is on.
+   * @default - none: the approver then needs `kubeletServingCertificates.nodeIpPrefixes`
+   */
+  readonly vpcCidr?: string;
+  /**
    * The construct the values come from, so a stack can refuse to use a control plane created in the
    * same stack (its endpoint is unknown until apply and the provider would fall back to localhost).
    * @default - not checked
@@ -67,6 +98,11 @@ export class ControlPlaneAccess {
       caCertPem: controlPlane.pki.kubernetesCaPem,
       adminCredentials: controlPlane.adminCredentials,
       superAdminCredentials: options.superAdmin ?? nativeCredentials,
+      kubernetesVersion: controlPlane.kubernetesVersion,
+      serviceCidr: controlPlane.serviceCidr,
+      podCidr: controlPlane.podCidr,
+      clusterDomain: controlPlane.clusterDomain,
+      vpcCidr: controlPlane.network.vpcCidr,
       source: controlPlane,
     };
   }
@@ -89,6 +125,11 @@ export function checkAccess(prop: string, access: IControlPlaneAccess): void {
     if (typeof url !== "string" || !/^https:\/\/[^\s/:]+(:\d{1,5})?\/?$/.test(url)) {
       throw new ConfigError(`${prop}.${key}`, url, "must be an https URL of the API endpoint (https://host[:port])", "pass the control plane's apiUrl / internalApiUrl");
     }
+  }
+  checkKubernetesVersion(`${prop}.kubernetesVersion`, access.kubernetesVersion ?? DEFAULT_KUBERNETES_VERSION);
+  for (const key of ["serviceCidr", "podCidr", "vpcCidr"] as const) {
+    const cidr = access[key];
+    if (cidr !== undefined && !isUnresolved(cidr)) parseIpv4Cidr(`${prop}.${key}`, cidr);
   }
   const pems: [string, string | undefined, string][] = [
     ["caCertPem", access.caCertPem, "CERTIFICATE"],

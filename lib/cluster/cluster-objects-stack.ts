@@ -83,11 +83,16 @@ export class ClusterObjectsStack extends TerraformStack {
       value: o.caCertPem,
       description: "Kubernetes CA certificate (PEM); kubeadm's sha256 pin of it cannot be computed in Terraform: see caCertHash()",
     });
-    new TerraformOutput(this, "discovery_kubeconfig", { value: o.discoveryKubeconfig, description: "kubeadm join --discovery-file content (endpoint and CA; the cluster-info kubeconfig)" });
+    new TerraformOutput(this, "discovery_kubeconfig", {
+      value: o.discoveryKubeconfig,
+      sensitive: true,
+      description: "kubeadm join --discovery-file content: endpoint, CA and the bootstrap token (anonymous discovery is refused with 401 by these API servers)",
+    });
+    new TerraformOutput(this, "cluster_dns_ip", { value: o.clusterDnsIp, description: "Cluster DNS address (kube-dns Service, clusterDNS of the workers' kubelets)" });
     new TerraformOutput(this, "bootstrap_token_id", { value: o.bootstrapToken.tokenId, description: "Id of the current node bootstrap token" });
     new TerraformOutput(this, "bootstrap_token_expiration", { value: o.bootstrapToken.expiration, description: "When the current bootstrap token expires (RFC 3339); deploy before" });
     new TerraformOutput(this, "bootstrap_token", { value: o.bootstrapToken.token, sensitive: true, description: "Node bootstrap token <id>.<secret>" });
     new TerraformOutput(this, "bootstrap_kubeconfig", { value: o.bootstrapKubeconfig, sensitive: true, description: "kubelet --bootstrap-kubeconfig (TLS bootstrapping with the token)" });
-    new TerraformOutput(this, "join_command", { value: o.joinCommand, sensitive: true, description: "kubeadm join with file discovery (write discovery_kubeconfig to the file first)" });
+    new TerraformOutput(this, "join_command", { value: o.joinCommand, description: "kubeadm join with file discovery (write discovery_kubeconfig to /etc/kubernetes/discovery.yaml, mode 0600, first)" });
   }
 }

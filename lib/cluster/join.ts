@@ -63,12 +63,18 @@ export function renderBootstrapKubeconfig(input: BootstrapKubeconfigInput): stri
 export const DISCOVERY_FILE_PATH = "/etc/kubernetes/discovery.yaml";
 
 /**
- * `kubeadm join` with file discovery: the API servers accept anonymous requests only on the health
- * paths, so token discovery (an anonymous read of cluster-info) is refused; the discovery file
- * carries the endpoint and the CA instead, and the token authenticates the TLS bootstrap.
+ * `kubeadm join` with a discovery kubeconfig that carries the bootstrap token (write the
+ * `discovery_kubeconfig` output, i.e. {@link renderBootstrapKubeconfig}, to `discoveryFile` first).
+ *
+ * Why not token discovery or a discovery file without credentials: both make kubeadm read
+ * `kube-public/cluster-info` anonymously, and kubeadm tolerates only a 403 answer there. This
+ * library's API servers admit anonymous requests on the health paths only and answer 401, so such a
+ * join never gets past discovery. With the token in the file, kubeadm reads cluster-info as the
+ * token's group (403 without a grant: tolerated, "TLS cert is valid so proceeding"), trusts the CA
+ * in the file, and uses the same credentials for the TLS bootstrap.
  */
-export function joinCommand(token: string, discoveryFile: string = DISCOVERY_FILE_PATH): string {
-  return `kubeadm join --discovery-file ${discoveryFile} --tls-bootstrap-token ${token}`;
+export function joinCommand(discoveryFile: string = DISCOVERY_FILE_PATH): string {
+  return `kubeadm join --discovery-file ${discoveryFile}`;
 }
 
 /**

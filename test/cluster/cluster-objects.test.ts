@@ -15,6 +15,13 @@ import { TerraformStack, Testing } from "../../lib/core";
 import { FoundResource, SynthJson, follow, only, resources } from "../helpers/synth";
 import { literalAccess, synthObjects } from "./fixtures";
 
+/** The one resource of `type` whose Kubernetes name (and namespace, when given) is as asked. */
+function named(json: SynthJson, type: string, name: string, namespace?: string): FoundResource {
+  const found = resources(json, type).filter((r) => r.props.metadata.name === name && (namespace === undefined || r.props.metadata.namespace === namespace));
+  if (found.length !== 1) throw new Error(`expected one ${type} ${namespace ?? ""}/${name}, found ${found.length}`);
+  return found[0];
+}
+
 /** The ClusterRoleBinding named `name` (the Kubernetes name, not the Terraform one). */
 function binding(json: SynthJson, name: string): FoundResource {
   const found = resources(json, "kubernetes_cluster_role_binding_v1").filter((r) => r.props.metadata.name === name);
@@ -134,8 +141,7 @@ describe("ClusterObjectsStack", () => {
     });
 
     it("lets bootstrap tokens get nodes through kubeadm:get-nodes", () => {
-      const role = only(json, "kubernetes_cluster_role_v1");
-      expect(role.props.metadata.name).toBe(KUBEADM_RBAC.getNodes);
+      const role = named(json, "kubernetes_cluster_role_v1", KUBEADM_RBAC.getNodes);
       expect(role.props.rule).toEqual([{ api_groups: [""], resources: ["nodes"], verbs: ["get"] }]);
       const b = binding(json, KUBEADM_RBAC.getNodes);
       expect(b.props.role_ref.name).toBe(`\${kubernetes_cluster_role_v1.${role.name}.metadata[0].name}`);
@@ -157,7 +163,7 @@ describe("ClusterObjectsStack", () => {
   });
 
   describe("cluster-info", () => {
-    const configMap = only(json, "kubernetes_config_map_v1");
+    const configMap = named(json, "kubernetes_config_map_v1", "cluster-info", "kube-public");
     const data = only(json, "kubernetes_config_map_v1_data");
 
     it("is the ConfigMap cluster-info in kube-public, whose data Terraform leaves to the bootstrap signer", () => {
@@ -187,12 +193,11 @@ describe("ClusterObjectsStack", () => {
     });
 
     it("lets anonymous read it only when asked (our API servers refuse anonymous there anyway)", () => {
-      expect(resources(json, "kubernetes_role_v1")).toHaveLength(0);
+      expect(resources(json, "kubernetes_role_v1").filter((r) => r.props.metadata.namespace === "kube-public")).toHaveLength(0);
       const { json: open } = synthObjects({ allowAnonymousClusterInfo: true });
-      const role = only(open, "kubernetes_role_v1");
-      expect(role.props.metadata).toMatchObject({ name: "kubeadm:bootstrap-signer-clusterinfo", namespace: "kube-public" });
+      const role = named(open, "kubernetes_role_v1", "kubeadm:bootstrap-signer-clusterinfo", "kube-public");
       expect(role.props.rule).toEqual([{ api_groups: [""], resources: ["configmaps"], resource_names: ["cluster-info"], verbs: ["get"] }]);
-      const rb = only(open, "kubernetes_role_binding_v1");
+      const rb = named(open, "kubernetes_role_binding_v1", "kubeadm:bootstrap-signer-clusterinfo", "kube-public");
       expect(rb.props.subject).toEqual([{ api_group: "rbac.authorization.k8s.io", kind: "User", name: "system:anonymous" }]);
     });
   });
@@ -229,15 +234,15 @@ describe("ClusterObjectsStack", () => {
     const outputs = json.output as Record<string, { value: string; sensitive?: boolean }>;
 
     it("publishes the join information, the token and what holds it only as sensitive", () => {
-      for (const name of ["bootstrap_token", "bootstrap_kubeconfig", "join_command"]) expect(outputs[name].sensitive).toBe(true);
-      for (const name of ["join_endpoint", "kubernetes_ca_certificate", "discovery_kubeconfig", "bootstrap_token_id", "bootstrap_token_expiration"]) {
+      for (const name of ["bootstrap_token", "bootstrap_kubeconfig", "discovery_kubeconfig"]) expect(outputs[name].sensitive).toBe(true);
+      for (const name of ["join_endpoint", "kubernetes_ca_certificate", "join_command", "cluster_dns_ip", "bootstrap_token_id", "bootstrap_token_expiration"]) {
         expect(outputs[name].sensitive).toBeUndefined();
       }
       expect(outputs.join_endpoint.value).toBe(literalAccess().internalApiUrl);
     });
 
-    it("joins with file discovery and the token for TLS bootstrap", () => {
-      expect(outputs.join_command.value).toMatch(/^kubeadm join --discovery-file \/etc\/kubernetes\/discovery.yaml --tls-bootstrap-token \$\{nonsensitive\(.*\}\.\$\{join\(/);
+    it("joins with file discovery; the token travels in the discovery file, not on the command line", () => {
+      expect(outputs.join_command.value).toBe("kubeadm join --discovery-file /etc/kubernetes/discovery.yaml");
     });
 
     it("gives the kubelet a bootstrap kubeconfig with the token", () => {

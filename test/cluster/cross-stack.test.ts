@@ -128,3 +128,19 @@ describe("SuperAdminCertificate", () => {
     expect(() => new SuperAdminCertificate(controlPlaneStack, "TooLong", { controlPlane: controlPlaneStack.controlPlane, validityHours: 20000 })).toThrow(/^validityHours is 20000/);
   });
 });
+
+describe("join configuration from the control-plane stack", () => {
+  const configMaps = resources(objects, "kubernetes_config_map_v1");
+  const clusterConfiguration = configMaps.find((r) => r.props.metadata.name === "kubeadm-config")!.props.data.ClusterConfiguration as string;
+
+  it("writes the internal endpoint as host:port into the ClusterConfiguration", () => {
+    expect(clusterConfiguration).toMatch(/controlPlaneEndpoint: \$\{replace\(nonsensitive\("https:\/\/\$\{data\.terraform_remote_state\.cross-stack-reference-input-cp\.outputs\.[^}]+\}:6443"\), "https:\/\/", ""\)\}/);
+    expect(clusterConfiguration).toContain("kubernetesVersion: v1.33.5");
+  });
+
+  it("limits the serving-certificate approver to the control plane's VPC block", () => {
+    const approver = resources(objects, "kubernetes_deployment_v1").find((r) => r.props.metadata.name === "kubelet-csr-approver")!;
+    const args = approver.props.spec.template.spec.container[0].args as string[];
+    expect(args).toContain(`-provider-ip-prefixes=${controlPlaneStack.controlPlane.network.vpcCidr}`);
+  });
+});

@@ -35,6 +35,7 @@ export function literalAccess(overrides: Partial<IControlPlaneAccess> = {}): ICo
     caCertPem: CA_PEM,
     adminCredentials: { certPem: cert("admin"), privateKeyPem: key("admin") },
     superAdminCredentials: { certPem: cert("super-admin"), privateKeyPem: key("super-admin") },
+    vpcCidr: "10.0.0.0/16",
     ...overrides,
   });
 }

@@ -1,4 +1,8 @@
+import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { parse } from "yaml";
 import {
   BOOTSTRAP_TOKEN_PATTERN,
@@ -8,6 +12,7 @@ import {
   renderBootstrapKubeconfig,
   renderDiscoveryKubeconfig,
 } from "../../lib/cluster";
+import { describeTier, toolAvailable } from "../harness/tiers";
 import { CA_PEM, CA_PEM_SPKI_SHA256 } from "./fixtures";
 
 describe("caCertHash", () => {
@@ -17,6 +22,22 @@ describe("caCertHash", () => {
 
   it("refuses what is not a certificate", () => {
     expect(() => caCertHash("-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----\n")).toThrow(/^caCertPem is .*: is not a PEM certificate/);
+  });
+});
+
+describeTier("caCertHash against openssl", toolAvailable("openssl", ["version"]), { tierLabel: "openssl" }, () => {
+  const dir = mkdtempSync(join(tmpdir(), "ca-pin-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it.each([
+    ["rsa:2048", ["-newkey", "rsa:2048"]],
+    ["ec P-256", ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]],
+  ])("matches `openssl x509 -pubkey | openssl pkey -pubin -outform der | sha256sum` for a fresh %s CA", (label, keyArgs) => {
+    const stem = join(dir, label.replace(/\W/g, "_"));
+    execFileSync("openssl", ["req", "-x509", ...keyArgs, "-nodes", "-keyout", `${stem}.key`, "-out", `${stem}.crt`, "-days", "1", "-subj", "/CN=kubernetes"], { stdio: "ignore" });
+    const pin = execFileSync("bash", ["-c", `openssl x509 -pubkey -noout -in '${stem}.crt' | openssl pkey -pubin -outform der | sha256sum`], { encoding: "utf8" }).split(" ")[0];
+    expect(pin).toMatch(/^[0-9a-f]{64}$/);
+    expect(caCertHash(readFileSync(`${stem}.crt`, "utf8"))).toBe(`sha256:${pin}`);
   });
 });
 
@@ -64,7 +85,8 @@ describe("join renderers", () => {
     expect(k.contexts[0].context).toEqual({ cluster: "demo", user: "tls-bootstrap-token-user" });
   });
 
-  it("joins with file discovery (anonymous token discovery is refused by our API servers)", () => {
-    expect(joinCommand("abcdef.0123456789abcdef")).toBe("kubeadm join --discovery-file /etc/kubernetes/discovery.yaml --tls-bootstrap-token abcdef.0123456789abcdef");
+  it("joins with file discovery only: the credentials are in the file (anonymous discovery gets 401 here)", () => {
+    expect(joinCommand()).toBe("kubeadm join --discovery-file /etc/kubernetes/discovery.yaml");
+    expect(joinCommand("/run/discovery.yaml")).toBe("kubeadm join --discovery-file /run/discovery.yaml");
   });
 });
