@@ -144,6 +144,15 @@ describeTier(
       issue(pki, "ca", "kubernetes");
       issue(pki, "scheduler", "system:kube-scheduler");
       issue(pki, "controller-manager", "system:kube-controller-manager");
+    // Every other PKI file a manifest names (the API server's), non-empty as ha-fetch-secrets leaves them.
+    for (const f of files.filter((x) => x.path.startsWith("/etc/ha-control-plane/manifests/"))) {
+      for (const ref of new Set(f.content.match(/\/etc\/kubernetes\/pki\/[\w./-]+/g) ?? [])) {
+        const target = path.join(node, ref);
+        if (existsSync(target)) continue;
+        mkdirSync(path.dirname(target), { recursive: true });
+        writeFileSync(target, readFileSync(path.join(pki, ref.endsWith(".key") ? "ca.key" : "ca.crt")), { mode: 0o600 });
+      }
+    }
       mkdirSync(path.join(node, "run"), { recursive: true });
       writeFileSync(
         path.join(node, "node.env"),
