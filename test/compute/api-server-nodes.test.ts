@@ -66,10 +66,10 @@ describe("ApiServerNodes", () => {
       "ec2:ResourceTag/ha-control-plane/role": "apiserver",
     });
     // Every non-Describe action is scoped: by resource ARNs, or on "*" by a tag condition.
-    for (const s of doc.Statement) {
-      const writes = (s.Action as string[]).filter((a) => !/:Describe/.test(a));
-      if (writes.length > 0 && s.Resource === "*") expect(s.Condition).toBeDefined();
-    }
+    const unscoped = (doc.Statement as Array<{ Sid: string; Action: string[]; Resource: unknown; Condition?: unknown }>)
+      .filter((s) => s.Action.some((a) => !/:Describe/.test(a)) && s.Resource === "*" && s.Condition === undefined)
+      .map((s) => s.Sid);
+    expect(unscoped).toEqual([]);
     const read = doc.Statement.find((s: { Sid: string }) => s.Sid === "ReadOwnSecrets");
     // Its three slot secrets and the secrets-encryption key.
     expect(read.Resource).toHaveLength(4);

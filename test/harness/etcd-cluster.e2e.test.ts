@@ -294,6 +294,33 @@ describeTier("etcd harness: 3-member mutual-TLS cluster from flags", tlsCheck, t
     expect(plain.stdout).not.toContain("secret");
   });
 
+  it("control: the same certificate-less request succeeds against a member that differs only by client certificate auth off", async () => {
+    // Proves the refusal above comes from client certificate authentication, not from something
+    // else in the setup. etcd 3.5 requires client certificates as soon as a client trusted CA is
+    // configured (observed: "tls: certificate required" with --client-cert-auth absent), so the
+    // control drops both --client-cert-auth and --trusted-ca-file; everything else is identical.
+    const ctlLayout = await EtcdTestLayout.create({ members: 1 });
+    const ctlTls = await makeTestPki(ctlLayout);
+    const ctl = new EtcdTestCluster(ctlLayout, { clientTls: ctlTls });
+    try {
+      await ctl.start({
+        launch: async (member, bootstrap) => {
+          const launch = await flagLaunch(member, bootstrap);
+          const flags = launch.flags!.filter((f) => f !== "--client-cert-auth" && !f.startsWith("--trusted-ca-file="));
+          expect(launch.flags!.length - flags.length).toBe(2);
+          return { flags };
+        },
+      });
+      await ctl.waitHealthy(20_000);
+      await ctl.put("/harness/tls", "secret");
+      const noCert = await ctl.etcdctl(["get", "/harness/tls"], { dialTimeoutMs: 1000, commandTimeoutMs: 1000, tls: { caFile: ctlTls.caFile } });
+      expect(noCert.exitCode).toBe(0);
+      expect(noCert.stdout).toContain("secret");
+    } finally {
+      await ctl.cleanup();
+    }
+  }, 40_000);
+
   it("leaves no process behind after cleanup", async () => {
     const pids = cluster.pids;
     expect(pids).toHaveLength(3);
