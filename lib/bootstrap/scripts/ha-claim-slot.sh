@@ -1,15 +1,27 @@
 #!/usr/bin/env bash
 # ha-claim-slot: give this node the identity of the slot it fills. Safe to run at every boot.
 #  1. attach the slot's fixed-IP network interface (keep one already attached to this instance;
-#     otherwise take a free one in this zone, retrying on races until a deadline);
-#  2. route new connections from the slot IP (etcd peers check the source address against the
+#     otherwise take a free one in this zone, retrying on races until a deadline). A slot interface
+#     carries the slot tag and is never device index 0: the instance's own primary interface is not
+#     a slot, whatever tags it has;
+#  2. own the slot interface's configuration: cloud-init's hotplug handler is switched off before
+#     the attach (it would configure the NIC by DHCP with its own policy tables 100 + device index),
+#     systemd-networkd keeps routes and rules it did not create, and on netplan systems a netplan
+#     file declares the slot NIC (address, routes with metric 10, the policy rule); elsewhere
+#     (Debian 12: ifupdown) the same is done with ip alone, again at every boot;
+#  3. route new connections from the slot IP (etcd peers check the source address against the
 #     certificate's IP SANs) while replies for the primary address (load balancer health checks,
-#     Session Manager) still leave through the primary interface;
-#  3. attach the data volume (etcd), create a filesystem only when it has none, mount it 0700;
-#  4. write the claimed identity to $STATE_DIR/slot.env for the services that start after it.
+#     Session Manager) still leave through the primary interface (table $ROUTE_TABLE_PRIMARY);
+#  4. attach the data volume (etcd), create a filesystem only when it has none, mount it 0700;
+#  5. write the claimed identity to $STATE_DIR/slot.env for the services that start after it. Every
+#     value read from tags or metadata is checked against its exact form first, and the file is
+#     parsed by its readers, never sourced: a tag is not a way to run commands as root.
 set -euo pipefail
+# A check failing inside $(...) must stop the boot, not yield an empty value.
+shopt -s inherit_errexit
 
 ENV_FILE=${ENV_FILE:-/etc/ha-control-plane/node.env}
+# node.env is rendered by the deployer into user data (quoted), not read from tags.
 # shellcheck source=/dev/null
 . "$ENV_FILE"
 : "${CLUSTER_NAME:?CLUSTER_NAME missing}" "${NODE_ROLE:?NODE_ROLE missing}"
@@ -18,9 +30,14 @@ DATA_VOLUME=${DATA_VOLUME:-none}
 DATA_MOUNT=${DATA_MOUNT:-/var/lib/etcd}
 STATE_DIR=${STATE_DIR:-/run/ha-control-plane}
 CLAIM_TIMEOUT_SECONDS=${CLAIM_TIMEOUT_SECONDS:-900}
-ROUTE_TABLE_PRIMARY=${ROUTE_TABLE_PRIMARY:-101}
+# Far from cloud-init's policy tables (100 + device index) and the reserved 253-255.
+ROUTE_TABLE_PRIMARY=${ROUTE_TABLE_PRIMARY:-1000}
 SYSFS_NET=${SYSFS_NET:-/sys/class/net}
 DISK_BY_ID=${DISK_BY_ID:-/dev/disk/by-id}
+NETPLAN_DIR=${NETPLAN_DIR:-/etc/netplan}
+NETWORKD_CONF_DIR=${NETWORKD_CONF_DIR:-/etc/systemd/networkd.conf.d}
+CLOUD_CFG_DIR=${CLOUD_CFG_DIR:-/etc/cloud/cloud.cfg.d}
+IMDS_ENDPOINT=${AWS_EC2_METADATA_SERVICE_ENDPOINT:-http://169.254.169.254}
 TAG=ha-control-plane
 
 log() {
@@ -33,10 +50,44 @@ die() {
   exit 1
 }
 
+# valid KIND VALUE: true when VALUE has the exact form of KIND.
+valid() {
+  local kind=$1 v=$2 octet='(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])'
+  case "$kind" in
+    slot) [[ $v =~ ^[a-z][a-z0-9-]{0,61}[a-z0-9]$ ]] ;;
+    ip) [[ $v =~ ^$octet\.$octet\.$octet\.$octet$ ]] ;;
+    cidr) [[ $v =~ ^$octet\.$octet\.$octet\.$octet/(3[0-2]|[12]?[0-9])$ ]] ;;
+    eni) [[ $v =~ ^eni-[0-9a-f]{8,17}$ ]] ;;
+    vol) [[ $v =~ ^vol-[0-9a-f]{8,17}$ ]] ;;
+    instance) [[ $v =~ ^i-[0-9a-f]{8,17}$ ]] ;;
+    zone) [[ $v =~ ^[a-z]{2}(-[a-z0-9]+)+[a-z]$ ]] ;;
+    region) [[ $v =~ ^[a-z]{2}(-[a-z]+)+-[0-9]+$ ]] ;;
+    mac) [[ $v =~ ^[0-9a-f]{2}(:[0-9a-f]{2}){5}$ ]] ;;
+    ifname) [[ $v =~ ^[A-Za-z0-9_.-]{1,15}$ ]] ;;
+    path) [[ $v =~ ^/[A-Za-z0-9_./-]*$ ]] ;;
+    endpoint) [[ $v =~ ^http://(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?/?$ ]] ;;
+    table) [[ $v =~ ^[1-9][0-9]{0,8}$ ]] && { [ "$v" -lt 253 ] || [ "$v" -gt 255 ]; } ;;
+    *) return 1 ;;
+  esac
+}
+
+# checked KIND WHAT VALUE: prints VALUE when it has the form of KIND, else stops the boot.
+checked() {
+  valid "$1" "$3" || die "refusing $2 ${3@Q}: not a valid $1"
+  printf '%s\n' "$3"
+}
+
+checked endpoint AWS_EC2_METADATA_SERVICE_ENDPOINT "$IMDS_ENDPOINT" >/dev/null
+IMDS_ENDPOINT=${IMDS_ENDPOINT%/}
+checked table ROUTE_TABLE_PRIMARY "$ROUTE_TABLE_PRIMARY" >/dev/null
+if [ -n "$SLOT_NAME" ]; then
+  checked slot SLOT_NAME "$SLOT_NAME" >/dev/null
+fi
+
 imds() {
   local token
-  token=$(curl -fsS --retry 5 -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 300' http://169.254.169.254/latest/api/token)
-  curl -fsS --retry 5 -H "X-aws-ec2-metadata-token: $token" "http://169.254.169.254/latest/meta-data/$1"
+  token=$(curl -fsS --retry 5 -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 300' "$IMDS_ENDPOINT/latest/api/token")
+  curl -fsS --retry 5 -H "X-aws-ec2-metadata-token: $token" "$IMDS_ENDPOINT/latest/meta-data/$1"
 }
 
 ensure_aws_cli() {
@@ -51,14 +102,29 @@ ensure_aws_cli() {
   fi
 }
 
-# Prints "<eni-id> <ip>" of the first interface matching the slot filters plus "$@", or nothing.
+# Prints "<eni-id> <ip> <slot>" of the first slot interface matching the slot filters plus "$@", or
+# nothing. Only interfaces carrying the slot tag count, and never one at device index 0 (an
+# instance's primary interface), whatever other tags it has. Values are checked before use.
 find_interface() {
   local filters=("Name=tag:$TAG/cluster,Values=$CLUSTER_NAME" "Name=tag:$TAG/role,Values=$NODE_ROLE" "Name=availability-zone,Values=$AZ")
   if [ -n "$SLOT_NAME" ]; then
     filters+=("Name=tag:$TAG/slot,Values=$SLOT_NAME")
+  else
+    filters+=("Name=tag-key,Values=$TAG/slot")
   fi
-  aws ec2 describe-network-interfaces --filters "${filters[@]}" "$@" \
-    --query 'NetworkInterfaces[].[NetworkInterfaceId,PrivateIpAddress]' --output text | awk 'NF == 2 { print $1, $2; exit }'
+  local line eni ip slot
+  line=$(aws ec2 describe-network-interfaces --filters "${filters[@]}" "$@" \
+    --query "NetworkInterfaces[?Attachment.DeviceIndex != \`0\`].[NetworkInterfaceId,PrivateIpAddress,TagSet[?Key=='$TAG/slot'].Value | [0]]" \
+    --output text | awk 'NR == 1')
+  [ -n "$line" ] || return 0
+  IFS=$'\t' read -r eni ip slot <<<"$line"
+  valid eni "$eni" || die "refusing interface id ${eni@Q}: not an eni- id"
+  valid ip "$ip" || die "refusing address ${ip@Q} of $eni: not an IPv4 address"
+  valid slot "$slot" || die "refusing slot name ${slot@Q} of $eni: not a slot name (lower-case letters, digits, -)"
+  if [ -n "$SLOT_NAME" ] && [ "$slot" != "$SLOT_NAME" ]; then
+    die "interface $eni is tagged for slot ${slot@Q}, not $SLOT_NAME"
+  fi
+  echo "$eni $ip $slot"
 }
 
 claim_interface() {
@@ -88,6 +154,83 @@ claim_interface() {
   done
 }
 
+# write_if_changed FILE MODE: replaces FILE with stdin when the content differs; true when it did.
+write_if_changed() {
+  local file=$1 mode=$2 tmp
+  mkdir -p "$(dirname "$file")"
+  tmp=$(mktemp "$file.XXXXXX")
+  cat >"$tmp"
+  chmod "$mode" "$tmp"
+  if [ -f "$file" ] && cmp -s "$tmp" "$file"; then
+    rm -f "$tmp"
+    return 1
+  fi
+  mv -f "$tmp" "$file"
+}
+
+# Before the slot NIC is attached: cloud-init must not configure it when it appears (its hotplug
+# handler would run DHCP on it and add policy tables 100 + device index), and systemd-networkd must
+# keep the routes and rules this script adds on the primary interface.
+own_slot_networking() {
+  if [ -d "$(dirname "$CLOUD_CFG_DIR")" ]; then
+    write_if_changed "$CLOUD_CFG_DIR/90-ha-control-plane-slot.cfg" 0644 <<'EOF' || true
+# ha-claim-slot configures the slot network interface itself: no network update on hotplug or boot.
+updates:
+  network:
+    when: [boot-new-instance]
+EOF
+  fi
+  if [ -d "$(dirname "$NETWORKD_CONF_DIR")" ]; then
+    if write_if_changed "$NETWORKD_CONF_DIR/60-ha-control-plane.conf" 0644 <<'EOF'; then
+# ha-claim-slot adds a policy rule and a route table for the primary address: keep them.
+[Network]
+ManageForeignRoutes=no
+ManageForeignRoutingPolicyRules=no
+EOF
+      if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet systemd-networkd.service; then
+        log "restarting systemd-networkd to keep foreign routes and rules"
+        systemctl restart systemd-networkd.service
+      fi
+    fi
+  fi
+}
+
+# write_netplan MAC IP PREFIX CIDR GW PRIMARY_IP: declares the slot NIC to netplan (Ubuntu), so
+# systemd-networkd owns its address and routes instead of leaving them to cloud-init or DHCP.
+write_netplan() {
+  local mac=$1 ip=$2 prefix=$3 cidr=$4 gw=$5 primary_ip=$6
+  if write_if_changed "$NETPLAN_DIR/90-ha-control-plane-slot.yaml" 0600 <<EOF; then
+# Written by ha-claim-slot at every boot: the slot network interface of this node.
+network:
+  version: 2
+  ethernets:
+    ha-slot:
+      match:
+        macaddress: "$mac"
+      dhcp4: false
+      dhcp6: false
+      accept-ra: false
+      link-local: []
+      addresses: ["$ip/$prefix"]
+      routes:
+        - to: "$cidr"
+          scope: link
+          from: "$ip"
+          metric: 10
+        - to: default
+          via: "$gw"
+          from: "$ip"
+          metric: 10
+      routing-policy:
+        - from: "$primary_ip"
+          table: $ROUTE_TABLE_PRIMARY
+          priority: 100
+EOF
+    log "applying netplan for the slot interface"
+    netplan apply
+  fi
+}
+
 interface_by_mac() {
   local mac=$1 dev
   for dev in "$SYSFS_NET"/*; do
@@ -100,8 +243,8 @@ interface_by_mac() {
 }
 
 configure_routes() {
-  local eni=$1 ip=$2 mac iface primary_if primary_ip gw cidr prefix i
-  mac=$(aws ec2 describe-network-interfaces --network-interface-ids "$eni" --query 'NetworkInterfaces[0].MacAddress' --output text)
+  local eni=$1 ip=$2 mac iface primary_if primary_ip primary_metric gw cidr prefix i
+  mac=$(checked mac "MAC address of $eni" "$(aws ec2 describe-network-interfaces --network-interface-ids "$eni" --query 'NetworkInterfaces[0].MacAddress' --output text)")
   iface=""
   for i in $(seq 1 60); do
     if iface=$(interface_by_mac "$mac"); then
@@ -110,21 +253,36 @@ configure_routes() {
     [ "$i" -eq 60 ] && die "interface with MAC $mac did not appear"
     sleep 2
   done
-  primary_ip=$(imds local-ipv4)
+  checked ifname "interface name" "$iface" >/dev/null
+  primary_ip=$(checked ip "IMDS local-ipv4" "$(imds local-ipv4)")
   primary_if=$(ip -4 -o addr show | awk -v ip="$primary_ip" '{ split($4, a, "/"); if (a[1] == ip) { print $2; exit } }')
-  cidr=$(imds "network/interfaces/macs/$mac/subnet-ipv4-cidr-block")
+  checked ifname "primary interface name" "$primary_if" >/dev/null
+  [ "$primary_if" != "$iface" ] || die "the slot address $ip is on the primary interface $iface"
+  cidr=$(checked cidr "IMDS subnet-ipv4-cidr-block of $mac" "$(imds "network/interfaces/macs/$mac/subnet-ipv4-cidr-block")")
   prefix=${cidr#*/}
   gw=$(ip -4 route show default dev "$primary_if" | awk '{ print $3; exit }')
   [ -n "$gw" ] || die "no default gateway on $primary_if"
+  checked ip "default gateway" "$gw" >/dev/null
+  if command -v netplan >/dev/null 2>&1 && [ -d "$NETPLAN_DIR" ]; then
+    write_netplan "$mac" "$ip" "$prefix" "$cidr" "$gw" "$primary_ip"
+  fi
+  # The same with ip, at every boot: on systems without netplan (Debian 12's ifupdown) this is the
+  # configuration; with netplan it takes effect before networkd has applied the file.
   ip link set dev "$iface" up
   ip addr replace "$ip/$prefix" dev "$iface"
-  # New connections leave from the slot address...
+  # New connections leave from the slot address (metric 10). A primary default route at metric 0
+  # (Debian's dhclient; networkd uses 100) would win: move it behind, at 100.
+  primary_metric=$(ip -4 route show default dev "$primary_if" | awk '{ m = 0; for (i = 1; i < NF; i++) if ($i == "metric") m = $(i + 1); print m; exit }')
+  if [ "${primary_metric:-0}" -le 10 ]; then
+    ip route replace default via "$gw" dev "$primary_if" metric 100
+    ip route del default via "$gw" dev "$primary_if" metric "${primary_metric:-0}"
+  fi
   ip route replace "$cidr" dev "$iface" src "$ip" metric 10
   ip route replace default via "$gw" dev "$iface" src "$ip" metric 10
   # ...while replies for connections made to the primary address stay on the primary interface.
   ip route replace "$cidr" dev "$primary_if" src "$primary_ip" table "$ROUTE_TABLE_PRIMARY"
   ip route replace default via "$gw" dev "$primary_if" table "$ROUTE_TABLE_PRIMARY"
-  if ! ip rule show | grep -q "from $primary_ip lookup $ROUTE_TABLE_PRIMARY"; then
+  if ! ip rule show | grep -qF "from $primary_ip lookup $ROUTE_TABLE_PRIMARY"; then
     ip rule add from "$primary_ip" lookup "$ROUTE_TABLE_PRIMARY" priority 100
   fi
   SLOT_INTERFACE=$iface
@@ -178,18 +336,15 @@ claim_volume() {
 }
 
 ensure_aws_cli
-INSTANCE_ID=$(imds instance-id)
-AZ=$(imds placement/availability-zone)
-AWS_DEFAULT_REGION=$(imds placement/region)
+INSTANCE_ID=$(checked instance "IMDS instance-id" "$(imds instance-id)")
+AZ=$(checked zone "IMDS placement/availability-zone" "$(imds placement/availability-zone)")
+AWS_DEFAULT_REGION=$(checked region "IMDS placement/region" "$(imds placement/region)")
 export AWS_DEFAULT_REGION
 
+own_slot_networking
 claimed=$(claim_interface)
-SLOT_ENI=${claimed%% *}
-SLOT_IP=${claimed##* }
-if [ -z "$SLOT_NAME" ]; then
-  SLOT_NAME=$(aws ec2 describe-network-interfaces --network-interface-ids "$SLOT_ENI" \
-    --query "NetworkInterfaces[0].TagSet[?Key=='$TAG/slot'].Value | [0]" --output text)
-fi
+read -r SLOT_ENI SLOT_IP claimed_slot <<<"$claimed"
+SLOT_NAME=$(checked slot "slot name" "$claimed_slot")
 log "claimed slot $SLOT_NAME: $SLOT_ENI ($SLOT_IP)"
 SLOT_INTERFACE=""
 configure_routes "$SLOT_ENI" "$SLOT_IP"
@@ -203,20 +358,26 @@ case "$DATA_VOLUME" in
     if [ -z "$volume" ] || [ "$volume" = "None" ]; then
       die "no data volume tagged for slot $SLOT_NAME"
     fi
+    volume=$(checked vol "data volume id" "$volume")
     claim_volume "$volume"
     ;;
-  vol-*) claim_volume "$DATA_VOLUME" ;;
+  vol-*)
+    checked vol DATA_VOLUME "$DATA_VOLUME" >/dev/null
+    claim_volume "$DATA_VOLUME"
+    ;;
   *) die "DATA_VOLUME must be none, by-slot or a volume id, not $DATA_VOLUME" ;;
 esac
+[ -z "$DATA_DEVICE" ] || checked path "data device" "$DATA_DEVICE" >/dev/null
 
+# Readers parse this file (KEY='value', values of the forms checked above); they never source it.
 mkdir -p "$STATE_DIR"
 umask 022
 cat >"$STATE_DIR/slot.env.tmp" <<EOF
-SLOT_NAME=$SLOT_NAME
-SLOT_IP=$SLOT_IP
-SLOT_ENI=$SLOT_ENI
-SLOT_INTERFACE=$SLOT_INTERFACE
-DATA_DEVICE=$DATA_DEVICE
+SLOT_NAME='$SLOT_NAME'
+SLOT_IP='$SLOT_IP'
+SLOT_ENI='$SLOT_ENI'
+SLOT_INTERFACE='$SLOT_INTERFACE'
+DATA_DEVICE='$DATA_DEVICE'
 EOF
 mv "$STATE_DIR/slot.env.tmp" "$STATE_DIR/slot.env"
 log "slot $SLOT_NAME ready"
