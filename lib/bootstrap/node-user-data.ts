@@ -310,9 +310,10 @@ export function renderNodeUserData(input: NodeBootInput, extras: BootExtras = { 
 
 /**
  * User data as EC2 takes it: gzip-compressed (cloud-init detects gzip) and base64-encoded. The
- * 16 KB limit applies to the compressed bytes.
+ * 16 KB limit applies to the compressed bytes. Typed `Uint8Array` (a `Buffer` at run time) so the
+ * published types do not need Node's types.
  */
-export function compressUserData(text: string): Buffer {
+export function compressUserData(text: string): Uint8Array {
   // Level 6: 0.6 % larger than level 9 at 40 % of the time (npm run bench).
   return gzipSync(Buffer.from(text, "utf8"), { level: 6 });
 }

@@ -94,7 +94,7 @@ export function primaryInterfaceTags(tags: Readonly<Record<string, string>>): Re
  * escaped.
  */
 export function encodeUserData(text: string): string {
-  if (!Token.isUnresolved(text)) return compressUserData(text).toString("base64");
+  if (!Token.isUnresolved(text)) return Buffer.from(compressUserData(text)).toString("base64");
   return Fn.base64encode(escapeTemplateLiterals(text));
 }
 
