@@ -16,6 +16,8 @@
 #   moto        a virtualenv with moto[server] (the AWS API emulator) and the AWS CLI, from PyPI
 #   providers   a terraform filesystem mirror: hashicorp/aws 5.100.0 from the machine image; tls and
 #               kubernetes when they can be built (see test/README.md: the Go module proxy refuses them)
+#   tls-standin the hashicorp/tls 4.1.0 stand-in built from test/providers/tls (the proxy refuses the
+#               real module), cached by a hash of its source tree as a one-provider filesystem mirror
 #
 # Failures name the component, version and command. Build times are appended to
 # $HA_CP_CACHE/build-times.tsv.
@@ -37,6 +39,15 @@ ETCD_DIR=$HA_CP_CACHE/etcd-$ETCD_VERSION
 KUBE_DIR=$HA_CP_CACHE/kubernetes-$KUBERNETES_VERSION
 MOTO_DIR=$HA_CP_CACHE/moto-$MOTO_VERSION-awscli-$AWSCLI_VERSION
 MIRROR_DIR=$HA_CP_CACHE/tf-mirror-aws-$AWS_PROVIDER_VERSION
+TLS_STANDIN_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/test/providers/tls
+
+# tls_standin_dir: the stand-in's cache directory, named by a hash of its source tree (so an edit to
+# the provider's source is a new cache entry, never a stale binary).
+tls_standin_dir() {
+  local sum
+  sum=$(cd "$TLS_STANDIN_SRC" && find . -type f \( -name '*.go' -o -name go.mod -o -name go.sum \) | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-12)
+  printf '%s/tls-standin-%s-%s' "$HA_CP_CACHE" "$TLS_PROVIDER_VERSION" "$sum"
+}
 
 print_env() {
   cat <<EOF
@@ -45,6 +56,7 @@ export HA_CP_ETCD_BIN=$ETCD_DIR/bin
 export HA_CP_KUBE_BIN=$KUBE_DIR/bin
 export HA_CP_MOTO_VENV=$MOTO_DIR
 export HA_CP_TF_MIRROR=$MIRROR_DIR
+export HA_CP_TLS_MIRROR=$(tls_standin_dir)
 EOF
 }
 
@@ -248,12 +260,29 @@ setup_providers() {
   finish "$MIRROR_DIR" providers "aws-$AWS_PROVIDER_VERSION" "$start"
 }
 
+setup_tls_standin() {
+  local dir; dir=$(tls_standin_dir)
+  if complete "$dir"; then return; fi
+  local start; start=$(date +%s)
+  log "tls-standin $TLS_PROVIDER_VERSION: building test/providers/tls from the Go module proxy (cold: 2-4 minutes on 2 cores)"
+  begin "$dir"
+  local rel=registry.terraform.io/hashicorp/tls/$TLS_PROVIDER_VERSION/linux_amd64
+  local bin=$dir.tmp/$rel/terraform-provider-tls_v$TLS_PROVIDER_VERSION
+  mkdir -p "$dir.tmp/$rel"
+  # -mod=readonly: the committed go.sum is the pin; a dependency it lacks fails the build.
+  ( cd "$TLS_STANDIN_SRC" && run tls-standin "$TLS_PROVIDER_VERSION" -- env CGO_ENABLED=0 GOFLAGS="-mod=readonly -buildvcs=false" go build -trimpath -o "$bin" . )
+  # Run without terraform's handshake a plugin refuses to start and says so.
+  local banner; banner=$("$bin" 2>&1 || true)
+  [[ $banner == *"This binary is a plugin"* ]] || die "tls-standin $TLS_PROVIDER_VERSION: $bin does not run as a terraform plugin: $banner"
+  finish "$dir" tls-standin "$TLS_PROVIDER_VERSION" "$start"
+}
+
 main() {
   if [ "${1:-}" = "--print-env" ]; then print_env; return; fi
   mkdir -p "$HA_CP_CACHE"
   command -v go >/dev/null || die "go is not on PATH (the machine image ships Go)"
   local components=("$@")
-  [ "${#components[@]}" -gt 0 ] || components=(apt providers moto etcd kubernetes)
+  [ "${#components[@]}" -gt 0 ] || components=(apt providers tls-standin moto etcd kubernetes)
   local c
   for c in "${components[@]}"; do
     case "$c" in
@@ -262,7 +291,8 @@ main() {
       kubernetes) setup_kubernetes ;;
       moto) setup_moto ;;
       providers) setup_providers ;;
-      *) die "unknown component '$c' (apt, providers, moto, etcd, kubernetes)" ;;
+      tls-standin) setup_tls_standin ;;
+      *) die "unknown component '$c' (apt, providers, tls-standin, moto, etcd, kubernetes)" ;;
     esac
   done
   print_env
