@@ -4,9 +4,8 @@
  * state backend every cluster uses. Product teams import `acmeBlueprint` and only name their
  * cluster, preset, zones and network.
  */
-import { S3Backend, TerraformStack } from "cdktf";
 import { NatGatewayMode } from "cdktf-ha-control-plane";
-import { BUILT_IN_PRESETS, BlueprintStackKind, IStateBackendConfigurator, PlatformBlueprint, PresetDefinition } from "cdktf-ha-control-plane/blueprint";
+import { BUILT_IN_PRESETS, PlatformBlueprint, PresetDefinition, S3StateBackend } from "cdktf-ha-control-plane/blueprint";
 
 /** Acme's region and its pinned node image (Ubuntu 24.04 LTS amd64, eu-west-1). */
 export const ACME_REGION = "eu-west-1";
@@ -20,19 +19,10 @@ export const STAGING_PRESET: PresetDefinition = {
 
 /**
  * Every stack keeps its state in Acme's encrypted, versioned state bucket, one key per cluster and
- * stack. The cluster-objects stack reads the control-plane stack's outputs from there.
+ * stack, locked with S3-native lock files (no DynamoDB table). The cluster-objects stack reads the
+ * control-plane stack's outputs from there.
  */
-export class AcmeStateBackend implements IStateBackendConfigurator {
-  public configure(stack: TerraformStack, clusterName: string, kind: BlueprintStackKind): void {
-    new S3Backend(stack, {
-      bucket: "acme-terraform-state",
-      key: `kubernetes/${clusterName}/${kind}.tfstate`,
-      region: ACME_REGION,
-      encrypt: true,
-      dynamodbTable: "acme-terraform-locks",
-    });
-  }
-}
+export const ACME_STATE_BACKEND = new S3StateBackend({ bucket: "acme-terraform-state", region: ACME_REGION, keyPrefix: "kubernetes" });
 
 /** The blueprint. */
 export const acmeBlueprint = new PlatformBlueprint({
@@ -54,5 +44,5 @@ export const acmeBlueprint = new PlatformBlueprint({
     },
   },
   presets: { ...BUILT_IN_PRESETS, staging: STAGING_PRESET },
-  stateBackend: new AcmeStateBackend(),
+  stateBackend: ACME_STATE_BACKEND,
 });

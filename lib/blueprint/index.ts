@@ -2,3 +2,4 @@
 export * from "./presets";
 export * from "./control-plane-stack";
 export * from "./blueprint";
+export * from "./state-backend";
