@@ -220,3 +220,70 @@ export async function createNetwork(members: number, subnet = `10.${randomInt(64
   }
   return { clientNs, clientIp, memberNs, memberIps, destroy };
 }
+
+/** A flat layer-2 network whose hosts carry arbitrary addresses (see {@link createFlatNetwork}). */
+export interface FlatNetwork {
+  /** Host name → its namespace. */
+  readonly namespaces: ReadonlyMap<string, string>;
+  /** Host name → its address. */
+  readonly addresses: ReadonlyMap<string, string>;
+  /** Kills everything still running inside and deletes the namespaces. Idempotent. */
+  destroy(): Promise<void>;
+}
+
+/**
+ * One namespace per host on one bridge (held by a hub namespace), each host with its own address as
+ * a /32 and an on-link route for `cidr` over its veth: hosts in different subnets of a VPC (the
+ * reference example's slot IPs lie in per-zone subnets) reach each other directly, as the VPC
+ * router makes them do. Host names must be short (`[a-z0-9]{1,8}`); cleanup as {@link createNetwork}.
+ */
+export async function createFlatNetwork(hosts: ReadonlyArray<{ readonly name: string; readonly ip: string }>, cidr: string): Promise<FlatNetwork> {
+  sweepStale();
+  const reg = registry();
+  const id = `${PREFIX}-${process.pid}-${randomBytes(3).toString("hex")}`;
+  const hub = `${id}-hub`;
+  const namespaces = new Map(hosts.map((h) => [h.name, `${id}-${h.name}`]));
+  const addresses = new Map(hosts.map((h) => [h.name, h.ip]));
+  for (const h of hosts) if (!/^[a-z0-9]{1,8}$/.test(h.name)) throw new Error(`host name ${h.name}: use [a-z0-9]{1,8}`);
+  const all = [hub, ...namespaces.values()];
+  const created: string[] = [];
+  const watchdog = startWatchdog(all);
+  if (watchdog !== undefined) reg.watchdogs.add(watchdog);
+  let destroyed = false;
+  const destroy = async (): Promise<void> => {
+    if (destroyed) return;
+    destroyed = true;
+    for (const ns of created) for (const pid of nsPids(ns)) killQuietly(pid);
+    for (const ns of created) {
+      await runCommand("ip", ["netns", "del", ns], { timeoutMs: 10_000 }).catch(() => undefined);
+      reg.namespaces.delete(ns);
+    }
+    if (watchdog !== undefined) {
+      killQuietly(watchdog);
+      reg.watchdogs.delete(watchdog);
+    }
+  };
+  try {
+    for (const ns of all) {
+      await ip(["netns", "add", ns]);
+      created.push(ns);
+      reg.namespaces.add(ns);
+      await ip(["-n", ns, "link", "set", "lo", "up"]);
+    }
+    await ip(["-n", hub, "link", "add", "br0", "type", "bridge"]);
+    await ip(["-n", hub, "link", "set", "br0", "up"]);
+    for (const [i, h] of hosts.entries()) {
+      const ns = namespaces.get(h.name) as string;
+      const port = `v${i + 1}`;
+      await ip(["-n", hub, "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", ns]);
+      await ip(["-n", hub, "link", "set", port, "master", "br0", "up"]);
+      await ip(["-n", ns, "addr", "add", `${h.ip}/32`, "dev", "eth0"]);
+      await ip(["-n", ns, "link", "set", "eth0", "up"]);
+      await ip(["-n", ns, "route", "add", cidr, "dev", "eth0", "scope", "link", "src", h.ip]);
+    }
+  } catch (err) {
+    await destroy();
+    throw err;
+  }
+  return { namespaces, addresses, destroy };
+}

@@ -1,0 +1,648 @@
+/**
+ * The control-plane tier's harness: a synthesized stack brought up as real processes.
+ *
+ * - Network: one network namespace per node with the node's slot IP (from the synthesized slot
+ *   interfaces), all on one flat L2 network with an on-link route for the VPC CIDR
+ *   (`createFlatNetwork`), plus a client namespace that holds the load balancer and the clients.
+ * - Node files: the write_files of the synthesized launch templates (decoded user data), laid out
+ *   under a per-node root directory; `run/ha-control-plane/slot.env` is written as ha-claim-slot
+ *   would (the claim itself needs attachable ENIs and is tested in its own tier).
+ * - Secrets: the library's certificate specs (`ClusterPki.certificates`) issued with openssl,
+ *   stored per slot in the AWS emulator (moto) as `{files: {<fileStem>.crt|.key|.pub: PEM}}` under
+ *   the synthesized secret names; the encryption-key secret is created empty, as Terraform does.
+ *   SANs that are Terraform tokens (the NLB's DNS name) cannot be issued and are dropped; clients
+ *   use a literal SAN of the API certificate as TLS server name.
+ * - Programs: the real ha-fetch-secrets and ha-kube-configure (real AWS CLI against moto) and the
+ *   real ha-etcd-bootstrap run in the node view (see node-view.ts); etcd runs with the ExecStart of
+ *   the rendered etcd.service; kube-apiserver, kube-controller-manager and kube-scheduler run with
+ *   `command` + `args` verbatim from the manifests ha-kube-configure wrote, in the pod view.
+ * - Load balancer: haproxy configured from the synthesized listener and target group
+ *   (`nlb-haproxy.ts`), in the client namespace.
+ */
+import { ChildProcess, execFileSync, spawn } from "node:child_process";
+import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { gunzipSync } from "node:zlib";
+import { Token } from "cdktf";
+import { parse, stringify } from "yaml";
+import { Testing } from "../../lib/core";
+import { CertificateSpec, ClusterCertificateSet } from "../../lib";
+import { HaClusterStack } from "../../examples/ha-cluster/main";
+import { SUPER_ADMIN_COMMON_NAME, SUPER_ADMIN_SPEC_ID, SYSTEM_MASTERS_GROUP } from "../../lib/cluster/access";
+import { AwsEmulator, startAwsEmulator } from "../harness/aws-emulator";
+import { CommandResult, runCommand } from "../harness/etcd-cluster";
+import { HaproxyLoadBalancer, NlbModel, nlbModelFromSynth } from "../harness/nlb-haproxy";
+import { IssuedFiles, issueWithOpenssl } from "../harness/openssl-pki";
+import { realComponentPaths } from "../harness/real-components";
+import { resources, userDataOf } from "../helpers/synth";
+import { FlatNetwork, createFlatNetwork } from "../bootstrap/etcd/netns";
+import { PodVolumeMount, ensureMountPoints, inView, nodeViewMounts, podViewMounts, removeMountPoints } from "./node-view";
+
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/** A node of the synthesized stack: its slot, role, address and launch-template files. */
+export interface NodeSpec {
+  readonly slot: string;
+  readonly role: "apiserver" | "etcd";
+  readonly ip: string;
+  /** Short network-namespace host name. */
+  readonly host: string;
+  /** write_files of its launch template. */
+  readonly files: ReadonlyArray<{ readonly path: string; readonly content: string; readonly permissions: string }>;
+}
+
+/** A process the tier started. */
+export interface RunningProcess {
+  readonly slot: string;
+  readonly component: string;
+  readonly child: ChildProcess;
+  readonly logFile: string;
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  readonly startedAt: number;
+}
+
+const CLIENT = { name: "client", host: "client" };
+
+function decodeFile(f: Json): string {
+  const enc = String(f.encoding ?? "");
+  if (enc === "") return String(f.content);
+  const raw = Buffer.from(String(f.content), "base64");
+  return (/gz/.test(enc) ? gunzipSync(raw) : raw).toString("utf8");
+}
+
+/** The synthesized reference stack and what the tier reads from it. */
+export interface SynthesizedCluster {
+  readonly synth: Json;
+  readonly certificates: ClusterCertificateSet;
+  readonly nodes: readonly NodeSpec[];
+  readonly vpcCidr: string;
+  readonly model: NlbModel;
+  /** Synthesized secret names. */
+  readonly secretNames: readonly string[];
+}
+
+/** Synthesizes the reference example and extracts slots, files and the NLB model. */
+export function synthesizeReference(): SynthesizedCluster {
+  const stack = new HaClusterStack(Testing.app(), "cp");
+  const synth = JSON.parse(Testing.synth(stack)) as Json;
+  const writeFilesOf = (lt: ReturnType<typeof resources>[number]) =>
+    (parse(userDataOf(lt).replace(/^#cloud-config\n/, "")).write_files as Json[]).map((f) => ({ path: String(f.path), content: decodeFile(f), permissions: String(f.permissions ?? "0644") }));
+  const envOf = (files: NodeSpec["files"]) => {
+    const env: Record<string, string> = {};
+    const text = files.find((f) => f.path === "/etc/ha-control-plane/node.env")?.content ?? "";
+    for (const line of text.split("\n")) {
+      const m = /^([A-Z_0-9]+)='(.*)'$/.exec(line);
+      if (m) env[m[1]] = m[2];
+    }
+    return env;
+  };
+  const lts = resources(synth, "aws_launch_template").map((lt) => ({ files: writeFilesOf(lt) }));
+  const nodes: NodeSpec[] = [];
+  for (const eni of resources(synth, "aws_network_interface")) {
+    const tags = (eni.props.tags ?? {}) as Record<string, string>;
+    const slot = tags["ha-control-plane/slot"];
+    const role = tags["ha-control-plane/role"];
+    if (!slot || (role !== "apiserver" && role !== "etcd")) continue;
+    const ip = (eni.props.private_ips as string[])[0];
+    const lt = lts.find((l) => {
+      const env = envOf(l.files);
+      return env.NODE_ROLE === role && (role === "apiserver" || env.SLOT_NAME === slot);
+    });
+    if (!lt) throw new Error(`no launch template for ${role} slot ${slot}`);
+    nodes.push({ slot, role, ip, host: slot.replace("apiserver", "api").replace(/[^a-z0-9]/g, "").slice(0, 8), files: lt.files });
+  }
+  const vpc = resources(synth, "aws_vpc")[0];
+  return {
+    synth,
+    certificates: stack.controlPlane.pki.certificates,
+    nodes: nodes.sort((a, b) => a.slot.localeCompare(b.slot)),
+    vpcCidr: String(vpc.props.cidr_block),
+    model: nlbModelFromSynth(synth),
+    secretNames: resources(synth, "aws_secretsmanager_secret").map((s) => String(s.props.name)),
+  };
+}
+
+/** Certificate specs with the SANs that are Terraform tokens removed (they cannot be issued offline). */
+export function issuableCertificates(set: ClusterCertificateSet): { set: ClusterCertificateSet; dropped: string[] } {
+  const dropped: string[] = [];
+  const keep = (values: readonly string[], id: string) =>
+    values.filter((v) => {
+      if (!Token.isUnresolved(v)) return true;
+      dropped.push(`${id}: ${v}`);
+      return false;
+    });
+  const fix = (s: CertificateSpec): CertificateSpec => ({ ...s, dnsNames: keep(s.dnsNames, s.id), ipAddresses: keep(s.ipAddresses, s.id) });
+  return { set: { ...set, cas: set.cas.map(fix), leaves: set.leaves.map(fix) }, dropped };
+}
+
+async function must(r: Promise<CommandResult>, what: string): Promise<CommandResult> {
+  const res = await r;
+  if (res.exitCode !== 0) throw new Error(`${what} failed (exit ${res.exitCode}${res.signal ? `, ${res.signal}` : ""}):\n${res.stderr.slice(-3000)}\n${res.stdout.slice(-1000)}`);
+  return res;
+}
+
+function tail(file: string, lines = 25): string {
+  try {
+    return readFileSync(file, "utf8").split("\n").slice(-lines).join("\n");
+  } catch {
+    return "(no log)";
+  }
+}
+
+/** Removes work dirs of earlier runs whose process is gone. */
+function makeWorkDir(): string {
+  const parent = tmpdir();
+  for (const entry of readdirSync(parent)) {
+    const owner = /^hacp-cp-(\d+)-/.exec(entry);
+    if (!owner) continue;
+    try {
+      process.kill(Number(owner[1]), 0);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ESRCH") rmSync(path.join(parent, entry), { recursive: true, force: true });
+    }
+  }
+  return mkdtempSync(path.join(parent, `hacp-cp-${process.pid}-`));
+}
+
+/** The running control plane. */
+export class ControlPlaneCluster {
+  /** Every process started, newest last. */
+  readonly processes: RunningProcess[] = [];
+  /** Each slot's current node root (a replacement gets a fresh one). */
+  readonly roots = new Map<string, string>();
+  lb!: HaproxyLoadBalancer;
+  private generation = 0;
+
+  private constructor(
+    readonly spec: SynthesizedCluster,
+    readonly workDir: string,
+    readonly net: FlatNetwork,
+    readonly emulator: AwsEmulator,
+    readonly issued: ReadonlyMap<string, IssuedFiles>,
+    readonly droppedSans: readonly string[],
+    /** A literal DNS SAN of the API server certificate, used as TLS server name through the LB. */
+    readonly apiServerName: string,
+    readonly adminKubeconfig: string,
+  ) {}
+
+  get clientNs(): string {
+    return this.net.namespaces.get(CLIENT.host) as string;
+  }
+
+  get clientIp(): string {
+    return this.net.addresses.get(CLIENT.host) as string;
+  }
+
+  /** `https://<lb>:<port>` as clients dial it (with {@link apiServerName} as server name). */
+  get lbAddress(): string {
+    return `${this.clientIp}:${this.spec.model.listenerPort}`;
+  }
+
+  node(slot: string): NodeSpec {
+    const n = this.spec.nodes.find((x) => x.slot === slot);
+    if (!n) throw new Error(`no node ${slot}`);
+    return n;
+  }
+
+  get apiSlots(): string[] {
+    return this.spec.nodes.filter((n) => n.role === "apiserver").map((n) => n.slot);
+  }
+
+  get etcdSlots(): string[] {
+    return this.spec.nodes.filter((n) => n.role === "etcd").map((n) => n.slot);
+  }
+
+  /** Brings up etcd, the API nodes and the load balancer. */
+  static async start(spec: SynthesizedCluster = synthesizeReference()): Promise<ControlPlaneCluster> {
+    const workDir = makeWorkDir();
+    ensureMountPoints();
+    const clientIp = clientAddress(spec);
+    let net: FlatNetwork | undefined;
+    let emulator: AwsEmulator | undefined;
+    try {
+      net = await createFlatNetwork([...spec.nodes.map((n) => ({ name: n.host, ip: n.ip })), { name: CLIENT.host, ip: clientIp }], spec.vpcCidr);
+      emulator = await startAwsEmulator();
+      const { set, dropped } = issuableCertificates(spec.certificates);
+      const pkiDir = path.join(workDir, "pki");
+      // One at a time: every issue updates its CA's serial file (-CAcreateserial); issueSet's
+      // parallel leaves race on it.
+      const issued = new Map<string, IssuedFiles>();
+      for (const ca of set.cas) issued.set(ca.id, await issueWithOpenssl(ca, pkiDir));
+      for (const leaf of set.leaves) issued.set(leaf.id, await issueWithOpenssl(leaf, pkiDir, issued.get(leaf.signer as string)));
+      for (const kp of set.keyPairs) {
+        const key = path.join(pkiDir, `${kp.id}.key`);
+        const pub = path.join(pkiDir, `${kp.id}.pub`);
+        const alg = kp.keyAlgorithm.startsWith("RSA") ? ["-algorithm", "RSA", "-pkeyopt", `rsa_keygen_bits:${kp.keyAlgorithm.split("_")[1]}`] : ["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"];
+        execFileSync("openssl", ["genpkey", ...alg, "-out", key], { stdio: "ignore" });
+        execFileSync("openssl", ["pkey", "-in", key, "-pubout", "-out", pub], { stdio: "ignore" });
+        issued.set(kp.id, { cert: pub, key });
+      }
+      await storeSecrets(emulator, spec, set, issued);
+      const apiLeaf = set.leaves.find((l) => l.fileStem === "apiserver") as CertificateSpec;
+      const apiServerName = apiLeaf.dnsNames.find((n) => n.startsWith("kubernetes")) ?? apiLeaf.dnsNames[0];
+      // The super-admin certificate the cluster-objects stack's provider authenticates with
+      // (SuperAdminCertificate: the admin spec as CN kubernetes-super-admin, O system:masters).
+      const adminSpec = set.leaves.find((l) => l.id === "admin") as CertificateSpec;
+      const superSpec: CertificateSpec = { ...adminSpec, id: SUPER_ADMIN_SPEC_ID, commonName: SUPER_ADMIN_COMMON_NAME, organizations: [SYSTEM_MASTERS_GROUP], fileStem: "super-admin" };
+      issued.set(SUPER_ADMIN_SPEC_ID, await issueWithOpenssl(superSpec, pkiDir, issued.get(adminSpec.signer as string)));
+      const server = `https://${clientIp}:${spec.model.listenerPort}`;
+      const adminKubeconfig = writeAdminKubeconfig(workDir, "admin.conf", set, issued, "admin", server, apiServerName);
+      const superAdminKubeconfig = writeAdminKubeconfig(workDir, "super-admin.conf", set, issued, SUPER_ADMIN_SPEC_ID, server, apiServerName);
+      const cluster = new ControlPlaneCluster(spec, workDir, net, emulator, issued, dropped, apiServerName, adminKubeconfig);
+      try {
+        await Promise.all(cluster.etcdSlots.map((s) => cluster.startEtcdNode(s)));
+        await cluster.waitEtcdHealthy(60_000);
+        await Promise.all(cluster.apiSlots.map((s) => cluster.startApiNode(s)));
+        cluster.lb = await HaproxyLoadBalancer.start(spec.model, {
+          bind: `${clientIp}:${spec.model.listenerPort}`,
+          servers: cluster.apiSlots.map((s) => ({ name: s, address: cluster.node(s).ip })),
+          netns: cluster.clientNs,
+        });
+        await Promise.all(cluster.apiSlots.map((s) => cluster.lb.waitStatus(s, "UP", cluster.readmissionMs() + 180_000)));
+        // What the cluster-objects stack's ClusterAdminBindings creates first (as kubeadm init does):
+        // without it the admin certificate's group kubeadm:cluster-admins has no rights.
+        await must(
+          cluster.inClient(["kubectl", `--kubeconfig=${superAdminKubeconfig}`, "create", "clusterrolebinding", "kubeadm:cluster-admins", "--clusterrole=cluster-admin", "--group=kubeadm:cluster-admins"]),
+          "binding kubeadm:cluster-admins with the super-admin certificate",
+        );
+      } catch (err) {
+        await cluster.destroy();
+        throw err;
+      }
+      return cluster;
+    } catch (err) {
+      await emulator?.stop();
+      await net?.destroy();
+      rmSync(workDir, { recursive: true, force: true });
+      removeMountPoints();
+      throw err;
+    }
+  }
+
+  /** Healthy threshold × interval: how long the target group takes to admit a healthy target. */
+  readmissionMs(): number {
+    const h = this.spec.model.health;
+    return h.healthyThreshold * h.intervalSeconds * 1000;
+  }
+
+  /** Unhealthy threshold × interval. */
+  detectionMs(): number {
+    const h = this.spec.model.health;
+    return h.unhealthyThreshold * h.intervalSeconds * 1000;
+  }
+
+  /** Lays out a fresh node root for `slot` from its launch-template files (a new disk). */
+  private freshRoot(slot: string): string {
+    const node = this.node(slot);
+    const root = path.join(this.workDir, `${slot}-${++this.generation}`);
+    for (const f of node.files) {
+      const target = path.join(root, f.path);
+      mkdirSync(path.dirname(target), { recursive: true });
+      const content = f.path === "/etc/ha-control-plane/node.env" ? resolveNodeEnv(f.content) : f.content;
+      writeFileSync(target, content);
+      chmodSync(target, parseInt(f.permissions, 8));
+    }
+    // What ha-claim-slot writes once it holds the slot's interface.
+    mkdirSync(path.join(root, "run/ha-control-plane"), { recursive: true });
+    writeFileSync(path.join(root, "run/ha-control-plane/slot.env"), `SLOT_NAME=${slot}\nSLOT_IP=${node.ip}\n`);
+    this.roots.set(slot, root);
+    return root;
+  }
+
+  private hostname(slot: string): string {
+    return `ip-${this.node(slot).ip.replace(/\./g, "-")}`;
+  }
+
+  /** Environment of the node scripts: the real AWS CLI against the emulator. */
+  private scriptEnv(): NodeJS.ProcessEnv {
+    return { PATH: `${path.dirname(this.emulator.awsCli)}:${process.env.PATH}`, HOME: "/nonexistent", ...this.emulator.env };
+  }
+
+  /** Runs a node script (from the node's own files) in the node view; host network (the emulator is on loopback). */
+  async runScript(slot: string, script: string, options: { netns?: boolean; extraEnv?: Record<string, string>; timeoutMs?: number } = {}): Promise<CommandResult> {
+    const root = this.roots.get(slot) as string;
+    const node = this.node(slot);
+    const extra = node.role === "etcd" ? [{ kind: "dir" as const, source: realComponentPaths().etcdBin, target: "/usr/local/bin", readOnly: true }] : [];
+    const argv = inView({ netns: options.netns ? this.net.namespaces.get(node.host) : undefined, hostname: this.hostname(slot), mounts: nodeViewMounts(root, extra) }, ["bash", path.join(root, script)]);
+    return must(runCommand(argv[0], argv.slice(1), { env: { ...this.scriptEnv(), ...options.extraEnv }, timeoutMs: options.timeoutMs ?? 120_000 }), `${script} on ${slot}`);
+  }
+
+  private spawnLogged(slot: string, component: string, argv: readonly string[], env: NodeJS.ProcessEnv): RunningProcess {
+    const logFile = path.join(this.workDir, "logs", `${slot}-${component}-${this.generation}-${this.processes.length}.log`);
+    mkdirSync(path.dirname(logFile), { recursive: true });
+    const fd = openSync(logFile, "a");
+    const child = spawn(argv[0], argv.slice(1), { stdio: ["ignore", fd, fd], env });
+    closeSync(fd);
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
+    const p: RunningProcess = { slot, component, child, logFile, exited, startedAt: Date.now() };
+    this.processes.push(p);
+    return p;
+  }
+
+  /** An etcd node boots: secrets, the bootstrap script (ExecStartPre), then etcd (ExecStart). */
+  async startEtcdNode(slot: string, options: { freshDisk?: boolean } = {}): Promise<RunningProcess> {
+    const root = options.freshDisk !== false || !this.roots.has(slot) ? this.freshRoot(slot) : (this.roots.get(slot) as string);
+    await this.runScript(slot, "usr/local/sbin/ha-fetch-secrets");
+    await this.runScript(slot, "usr/local/sbin/ha-etcd-bootstrap", { netns: true });
+    const unit = readFileSync(path.join(root, "etc/systemd/system/etcd.service"), "utf8");
+    const execStart = (/^ExecStart=(.+)$/m.exec(unit) as RegExpExecArray)[1].trim().split(/\s+/);
+    const argv = inView(
+      { netns: this.net.namespaces.get(this.node(slot).host), hostname: this.hostname(slot), mounts: nodeViewMounts(root, [{ kind: "dir", source: realComponentPaths().etcdBin, target: "/usr/local/bin", readOnly: true }]) },
+      execStart,
+    );
+    return this.spawnLogged(slot, "etcd", argv, { PATH: process.env.PATH });
+  }
+
+  /** Waits until every etcd member answers healthy (from the client namespace). */
+  async waitEtcdHealthy(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let last = "";
+    while (Date.now() < deadline) {
+      const r = await this.etcdctl(["endpoint", "health", "--cluster"]);
+      if (r.exitCode === 0) return;
+      last = r.stderr + r.stdout;
+      await sleep(500);
+    }
+    throw new Error(`etcd not healthy after ${timeoutMs} ms: ${last}\n${this.logs("etcd")}`);
+  }
+
+  /** etcdctl in the client namespace with the API servers' etcd client certificate. */
+  etcdctl(args: readonly string[], timeoutMs = 20_000): Promise<CommandResult> {
+    const ca = this.etcdCa();
+    const client = this.issued.get("apiserver-etcd-client") as IssuedFiles;
+    const endpoints = this.etcdSlots.map((s) => `https://${this.node(s).ip}:2379`).join(",");
+    return this.inClient(["etcdctl", `--endpoints=${endpoints}`, `--cacert=${ca.cert}`, `--cert=${client.cert}`, `--key=${client.key}`, "--dial-timeout=2s", "--command-timeout=5s", ...args], timeoutMs);
+  }
+
+  /** Runs a command in the client namespace. */
+  inClient(argv: readonly string[], timeoutMs = 30_000, input?: string): Promise<CommandResult> {
+    return runCommand("ip", ["netns", "exec", this.clientNs, ...argv], { timeoutMs, input, env: { PATH: process.env.PATH, HOME: "/nonexistent" } });
+  }
+
+  /** kubectl with the admin kubeconfig, through the load balancer. */
+  kubectl(args: readonly string[], timeoutMs = 30_000, input?: string): Promise<CommandResult> {
+    return this.inClient(["kubectl", `--kubeconfig=${this.adminKubeconfig}`, "--request-timeout=20s", ...args], timeoutMs, input);
+  }
+
+  /**
+   * An HTTPS request with curl from the client namespace to `target` (`lb` or an API slot).
+   * `auth`: none (anonymous), a client certificate, or a bearer token.
+   */
+  async curl(target: string, urlPath: string, options: { cert?: IssuedFiles; token?: string; method?: string; body?: string; headers?: string[] } = {}): Promise<{ status: number; body: string }> {
+    const address = target === "lb" ? this.lbAddress : `${this.node(target).ip}:6443`;
+    const port = address.split(":")[1];
+    const args = ["curl", "-sS", "-o", "-", "-w", "\n%{http_code}", "--max-time", "15", "--cacert", this.kubernetesCa().cert, "--resolve", `${this.apiServerName}:${port}:${address.split(":")[0]}`];
+    if (options.cert) args.push("--cert", options.cert.cert, "--key", options.cert.key);
+    if (options.token) args.push("-H", `Authorization: Bearer ${options.token}`);
+    for (const h of options.headers ?? []) args.push("-H", h);
+    if (options.method) args.push("-X", options.method);
+    if (options.body !== undefined) args.push("-H", "Content-Type: application/json", "--data-binary", options.body);
+    args.push(`https://${this.apiServerName}:${port}${urlPath}`);
+    const r = await this.inClient(args);
+    const lines = r.stdout.split("\n");
+    const status = Number(lines.pop());
+    return { status: r.exitCode === 0 ? status : -1, body: r.exitCode === 0 ? lines.join("\n") : r.stderr };
+  }
+
+  /** The Kubernetes CA's issued files. */
+  kubernetesCa(): IssuedFiles {
+    const id = this.spec.certificates.cas.find((c) => c.fileStem === "ca")?.id as string;
+    return this.issued.get(id) as IssuedFiles;
+  }
+
+  /** The etcd CA's issued files. */
+  etcdCa(): IssuedFiles {
+    const id = this.spec.certificates.cas.find((c) => c.fileStem === "etcd/ca")?.id as string;
+    return this.issued.get(id) as IssuedFiles;
+  }
+
+  /** An API node boots: secrets, ha-kube-configure, then the static pods it wrote. */
+  async startApiNode(slot: string, options: { freshDisk?: boolean } = {}): Promise<RunningProcess[]> {
+    const root = options.freshDisk !== false || !this.roots.has(slot) ? this.freshRoot(slot) : (this.roots.get(slot) as string);
+    await this.runScript(slot, "usr/local/sbin/ha-fetch-secrets");
+    // runcmd of the API user data.
+    mkdirSync(path.join(root, "var/log/kubernetes/audit"), { recursive: true, mode: 0o700 });
+    await this.runScript(slot, "usr/local/sbin/ha-kube-configure");
+    const manifestDir = path.join(root, "etc/kubernetes/manifests");
+    const order = ["kube-apiserver.yaml", "kube-controller-manager.yaml", "kube-scheduler.yaml"];
+    const manifests = readdirSync(manifestDir).sort((a, b) => order.indexOf(a) - order.indexOf(b));
+    return manifests.map((m) => this.startStaticPod(slot, path.join(manifestDir, m)));
+  }
+
+  /** Runs a static pod's container: its command + args verbatim, in the pod view, in the node's network. */
+  startStaticPod(slot: string, manifestFile: string): RunningProcess {
+    const root = this.roots.get(slot) as string;
+    const pod = parse(readFileSync(manifestFile, "utf8")) as Json;
+    if (pod.spec.hostNetwork !== true) throw new Error(`${manifestFile}: not a hostNetwork pod`);
+    const [container] = pod.spec.containers as Json[];
+    const volumes = new Map<string, Json>((pod.spec.volumes ?? []).map((v: Json) => [v.name, v]));
+    const mounts: PodVolumeMount[] = (container.volumeMounts ?? []).map((m: Json) => {
+      const v = volumes.get(m.name);
+      if (!v?.hostPath) throw new Error(`${manifestFile}: volume ${m.name} is not a hostPath`);
+      return { hostPath: v.hostPath.path, mountPath: m.mountPath, readOnly: m.readOnly === true, type: String(v.hostPath.type ?? "") };
+    });
+    const command = [...(container.command as string[]), ...((container.args ?? []) as string[])];
+    const binary = execFileSync("sh", ["-c", `command -v ${command[0]}`], { encoding: "utf8", env: process.env }).trim();
+    const argv = inView({ netns: this.net.namespaces.get(this.node(slot).host), hostname: this.hostname(slot), mounts: podViewMounts(root, mounts) }, [binary, ...command.slice(1)]);
+    return this.spawnLogged(slot, String(pod.metadata.name), argv, { PATH: process.env.PATH });
+  }
+
+  /** The live process of `component` on `slot` (newest). */
+  process(slot: string, component: string): RunningProcess {
+    const p = [...this.processes].reverse().find((x) => x.slot === slot && x.component === component && x.child.exitCode === null && x.child.signalCode === null);
+    if (!p) throw new Error(`no running ${component} on ${slot}`);
+    return p;
+  }
+
+  /** Sends `signal` to a process and waits for it to exit (bounded). */
+  async stop(p: RunningProcess, signal: NodeJS.Signals, timeoutMs: number): Promise<number> {
+    const start = Date.now();
+    p.child.kill(signal);
+    const timer = setTimeout(() => p.child.kill("SIGKILL"), timeoutMs);
+    await p.exited;
+    clearTimeout(timer);
+    return Date.now() - start;
+  }
+
+  /** Kills every process of a node at once (the instance is gone). */
+  async killNode(slot: string): Promise<void> {
+    const live = this.processes.filter((p) => p.slot === slot && p.child.exitCode === null && p.child.signalCode === null);
+    await Promise.all(live.map((p) => this.stop(p, "SIGKILL", 5000)));
+  }
+
+  /** Last log lines of every process of `component`. */
+  logs(component: string, lines = 15): string {
+    return this.processes
+      .filter((p) => p.component === component)
+      .map((p) => `--- ${p.slot} ${p.component} (${p.logFile})\n${tail(p.logFile, lines)}`)
+      .join("\n");
+  }
+
+  /** Waits until `slot`'s API server answers /readyz 200 directly (not through the LB). */
+  async waitApiReady(slot: string, timeoutMs: number): Promise<number> {
+    const start = Date.now();
+    for (;;) {
+      const r = await this.curl(slot, "/readyz");
+      if (r.status === 200) return Date.now() - start;
+      const p = this.processes.filter((x) => x.slot === slot && x.component === "kube-apiserver").pop();
+      if (p && p.child.exitCode !== null) throw new Error(`kube-apiserver on ${slot} exited ${p.child.exitCode}:\n${tail(p.logFile, 40)}`);
+      if (Date.now() - start > timeoutMs) throw new Error(`kube-apiserver on ${slot} not ready after ${timeoutMs} ms (${r.status} ${r.body.slice(0, 300)}):\n${p ? tail(p.logFile, 40) : ""}`);
+      await sleep(500);
+    }
+  }
+
+  /** Stops everything and removes every namespace, temp dir and created mount point. Idempotent. */
+  async destroy(): Promise<void> {
+    for (const p of this.processes) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill("SIGKILL");
+    await Promise.all(this.processes.map((p) => Promise.race([p.exited, sleep(5000)])));
+    await this.lb?.stop().catch(() => undefined);
+    await this.emulator.stop().catch(() => undefined);
+    await this.net.destroy();
+    rmSync(this.workDir, { recursive: true, force: true });
+    removeMountPoints();
+  }
+}
+
+/** An address for the client namespace inside the VPC CIDR, away from every slot IP. */
+function clientAddress(spec: SynthesizedCluster): string {
+  const [base] = spec.vpcCidr.split("/");
+  const o = base.split(".").map(Number);
+  const ip = `${o[0]}.${o[1]}.250.10`;
+  if (spec.nodes.some((n) => n.ip === ip)) throw new Error(`client address ${ip} collides with a slot`);
+  return ip;
+}
+
+/** node.env as the node gets it: Terraform references would be resolved by then; none may be left. */
+function resolveNodeEnv(text: string): string {
+  const refs = text.match(/\$\{[^}]+\}/g);
+  if (refs) throw new Error(`node.env still holds Terraform references the tier cannot resolve: ${refs.join(", ")}`);
+  return text;
+}
+
+/** Each slot's secret as ClusterPki writes it: `{files: {<fileStem>.crt|.key|.pub: PEM}}`. */
+async function storeSecrets(emulator: AwsEmulator, spec: SynthesizedCluster, set: ClusterCertificateSet, issued: ReadonlyMap<string, IssuedFiles>): Promise<void> {
+  const stem = (id: string) => ([...set.cas, ...set.leaves].find((s) => s.id === id) as CertificateSpec).fileStem;
+  const read = (p: string) => readFileSync(p, "utf8");
+  const prefix = /^SECRET_PREFIX='(.*)'$/m.exec(spec.nodes[0].files.find((f) => f.path === "/etc/ha-control-plane/node.env")?.content ?? "")?.[1];
+  for (const bundle of set.bundles) {
+    const files: Record<string, string> = {};
+    for (const id of bundle.caCertificates) files[`${stem(id)}.crt`] = read((issued.get(id) as IssuedFiles).cert);
+    for (const id of bundle.caKeys) files[`${stem(id)}.key`] = read((issued.get(id) as IssuedFiles).key);
+    for (const id of bundle.certificates) {
+      files[`${stem(id)}.crt`] = read((issued.get(id) as IssuedFiles).cert);
+      files[`${stem(id)}.key`] = read((issued.get(id) as IssuedFiles).key);
+    }
+    for (const id of bundle.keyPairs) {
+      const kp = set.keyPairs.find((k) => k.id === id) as { fileStem: string };
+      files[`${kp.fileStem}.key`] = read((issued.get(id) as IssuedFiles).key);
+      files[`${kp.fileStem}.pub`] = read((issued.get(id) as IssuedFiles).cert);
+    }
+    const name = `${prefix}/${bundle.slot}`;
+    if (!spec.secretNames.includes(name)) throw new Error(`no synthesized secret ${name} (have ${spec.secretNames.join(", ")})`);
+    emulator.aws("secretsmanager", "create-secret", "--name", name, "--secret-string", JSON.stringify({ files }));
+  }
+  const keySecret = /^ENCRYPTION_KEY_SECRET='(.*)'$/m.exec(spec.nodes.find((n) => n.role === "apiserver")?.files.find((f) => f.path === "/etc/ha-control-plane/node.env")?.content ?? "")?.[1];
+  if (!keySecret || !spec.secretNames.includes(keySecret)) throw new Error(`encryption key secret ${keySecret} is not synthesized`);
+  emulator.aws("secretsmanager", "create-secret", "--name", keySecret);
+}
+
+/**
+ * The admin kubeconfig: the user, CA and certificate of the stack's `admin_kubeconfig` output, with
+ * the load balancer's address as server and a literal SAN as TLS server name (the output's server is
+ * the NLB's DNS name, a token until apply).
+ */
+function writeAdminKubeconfig(dir: string, name: string, set: ClusterCertificateSet, issued: ReadonlyMap<string, IssuedFiles>, userId: string, server: string, serverName: string): string {
+  const ca = issued.get((set.cas.find((c) => c.fileStem === "ca") as CertificateSpec).id) as IssuedFiles;
+  const admin = issued.get(userId) as IssuedFiles;
+  const b64 = (p: string) => readFileSync(p).toString("base64");
+  const file = path.join(dir, name);
+  writeFileSync(
+    file,
+    stringify({
+      apiVersion: "v1",
+      kind: "Config",
+      clusters: [{ name: "cp", cluster: { server, "certificate-authority-data": b64(ca.cert), "tls-server-name": serverName } }],
+      users: [{ name: "kubernetes-admin", user: { "client-certificate-data": b64(admin.cert), "client-key-data": b64(admin.key) } }],
+      contexts: [{ name: "admin", context: { cluster: "cp", user: "kubernetes-admin" } }],
+      "current-context": "admin",
+    }),
+    { mode: 0o600 },
+  );
+  return file;
+}
+
+/** Promise-based sleep. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Whether a file exists (re-exported for tests). */
+export const fileExists = existsSync;
+
+/** One request of the client loop. */
+export interface LoopResult {
+  readonly n: number;
+  readonly t0: number;
+  readonly t1: number;
+  readonly status?: number;
+  readonly error?: string;
+}
+
+/** What a client loop did. */
+export interface LoopSummary {
+  readonly sent: number;
+  readonly failed: number;
+  /** Longest time between two consecutive successful responses, ms. */
+  readonly longestGapMs: number;
+  readonly failures: readonly LoopResult[];
+  readonly results: readonly LoopResult[];
+}
+
+/** Summarizes a loop's results; success = `ok(status)`. */
+export function summarize(results: readonly LoopResult[], sent: number, ok: (status: number) => boolean): LoopSummary {
+  const failures = results.filter((r) => r.status === undefined || !ok(r.status));
+  const ends = results.filter((r) => r.status !== undefined && ok(r.status)).map((r) => r.t1).sort((a, b) => a - b);
+  let longestGapMs = 0;
+  for (let i = 1; i < ends.length; i++) longestGapMs = Math.max(longestGapMs, ends[i] - ends[i - 1]);
+  // A request never answered counts as failed too.
+  const missing = sent - results.length;
+  return { sent, failed: failures.length + missing, longestGapMs, failures, results };
+}
+
+/**
+ * Starts the fixed-rate client (client-loop.js) in the client namespace against the load balancer
+ * with the admin certificate. `mode: "get"` reads `path`; `"create"` POSTs ConfigMaps named
+ * `<prefix>-<n>` to `path` (a configmaps collection).
+ */
+export function startClientLoop(cluster: ControlPlaneCluster, options: { mode: "get" | "create"; path: string; rate: number; maxSeconds: number; prefix?: string }): { stop(): Promise<{ sent: number; results: LoopResult[] }> } {
+  const stopFile = path.join(cluster.workDir, `loop-stop-${Date.now()}`);
+  const admin = cluster.issued.get("admin") as IssuedFiles;
+  const cfg = {
+    host: cluster.clientIp,
+    port: cluster.spec.model.listenerPort,
+    path: options.path,
+    servername: cluster.apiServerName,
+    ca: cluster.kubernetesCa().cert,
+    cert: admin.cert,
+    key: admin.key,
+    rate: options.rate,
+    maxSeconds: options.maxSeconds,
+    stopFile,
+    mode: options.mode,
+    prefix: options.prefix ?? "w",
+    timeoutMs: 10_000,
+  };
+  const done = runCommand("ip", ["netns", "exec", cluster.clientNs, process.execPath, path.join(__dirname, "client-loop.js"), JSON.stringify(cfg)], {
+    timeoutMs: (options.maxSeconds + 60) * 1000,
+    env: { PATH: process.env.PATH },
+  });
+  return {
+    async stop() {
+      writeFileSync(stopFile, "");
+      const r = await done;
+      if (r.exitCode !== 0) throw new Error(`client loop failed (exit ${r.exitCode}): ${r.stderr.slice(-2000)}`);
+      return JSON.parse(r.stdout) as { sent: number; results: LoopResult[] };
+    },
+  };
+}
