@@ -88,8 +88,11 @@ export interface TerraformResult {
  * mirrors (no `direct` block: a provider missing from them fails init at once).
  */
 export class StandinWorkspace {
-  /** Creates the directory, writes `main.tf` and the CLI config; call {@link init} next. */
-  static async create(mainTf: string): Promise<StandinWorkspace> {
+  /**
+   * Creates the directory, writes the configuration (HCL as `main.tf`, or a synthesized stack's JSON
+   * as `main.tf.json` when `fileName` says so) and the CLI config; call {@link init} next.
+   */
+  static async create(mainTf: string, fileName = "main.tf"): Promise<StandinWorkspace> {
     const { tlsMirror, awsMirror } = tlsStandinPaths();
     const dir = await mkdtemp(path.join(tmpdir(), "tls-standin-"));
     const cliConfig = path.join(dir, "terraform.tfrc");
@@ -104,7 +107,7 @@ export class StandinWorkspace {
         "",
       ].join("\n"),
     );
-    await writeFile(path.join(dir, "main.tf"), mainTf);
+    await writeFile(path.join(dir, fileName), mainTf);
     return new StandinWorkspace(dir, cliConfig);
   }
 

@@ -9,6 +9,9 @@
 import { execFileSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import * as path from "node:path";
+import { TerraformOutput, TerraformStack, Testing } from "../../lib/core";
+import { TlsProviderIssuer } from "../../lib/pki/issuer";
+import { CertificateKind, CertificateSpec, KeyAlgorithm, USAGES } from "../../lib/pki/spec";
 import { describeTier } from "../harness/tiers";
 import { StandinWorkspace, tlsStandinCheck } from "../harness/tls-standin";
 
@@ -217,6 +220,65 @@ output "leaf_key_pub" { value = tls_private_key.leaf.public_key_pem }`,
       TIMEOUT_MS,
     );
   });
+
+  it(
+    "applies the library's TlsProviderIssuer (CA, etcd server+client leaf, key pair) into a chain openssl verifies",
+    async () => {
+      const app = Testing.app();
+      const stack = new TerraformStack(app, "issuer");
+      const issuer = new TlsProviderIssuer();
+      const base = { organizations: [] as string[], dnsNames: [] as string[], ipAddresses: [] as string[], validityHours: 8760, earlyRenewalHours: 720 };
+      const caSpec: CertificateSpec = {
+        ...base,
+        id: "etcd-ca",
+        commonName: "etcd-ca",
+        kind: CertificateKind.CA,
+        usages: USAGES[CertificateKind.CA],
+        keyAlgorithm: KeyAlgorithm.ECDSA_P256,
+        fileStem: "etcd/ca",
+      };
+      const leafSpec: CertificateSpec = {
+        ...base,
+        id: "etcd-server-etcd-0",
+        commonName: "etcd-0",
+        dnsNames: ["etcd-0.etcd.cluster.internal", "localhost"],
+        ipAddresses: ["127.0.0.1", "10.0.2.10"],
+        kind: CertificateKind.SERVER_AND_CLIENT,
+        usages: USAGES[CertificateKind.SERVER_AND_CLIENT],
+        signer: "etcd-ca",
+        keyAlgorithm: KeyAlgorithm.RSA_2048,
+        fileStem: "etcd/server",
+      };
+      const ca = issuer.issueCa(stack, caSpec, { keyOnNodes: false });
+      const leaf = issuer.issue(stack, leafSpec, ca);
+      const sa = issuer.keyPair(stack, { id: "sa", keyAlgorithm: KeyAlgorithm.RSA_2048, fileStem: "sa" });
+      new TerraformOutput(stack, "ca_pem", { value: ca.certPem });
+      new TerraformOutput(stack, "leaf_pem", { value: leaf.certPem });
+      new TerraformOutput(stack, "sa_pub", { value: sa.publicKeyPem });
+
+      const ws = await StandinWorkspace.create(Testing.synth(stack), "main.tf.json");
+      try {
+        await ws.init();
+        const apply = await ws.terraform(["apply", "-auto-approve", "-input=false", "-no-color"]);
+        expect(`${apply.stderr}${apply.stdout}`).toMatch(/Apply complete!/);
+        expect(apply.code).toBe(0);
+        const caFile = path.join(ws.dir, "ca.pem");
+        const leafFile = path.join(ws.dir, "leaf.pem");
+        writeFileSync(caFile, (await ws.terraform(["output", "-raw", "ca_pem"])).stdout);
+        writeFileSync(leafFile, (await ws.terraform(["output", "-raw", "leaf_pem"])).stdout);
+        expect(openssl(["verify", "-CAfile", caFile, leafFile]).trim()).toBe(`${leafFile}: OK`);
+        const text = openssl(["x509", "-in", leafFile, "-noout", "-text"]);
+        expect(text).toMatch(/DNS:etcd-0\.etcd\.cluster\.internal, DNS:localhost, IP Address:127\.0\.0\.1, IP Address:10\.0\.2\.10/);
+        expect(text).toMatch(/TLS Web Server Authentication, TLS Web Client Authentication/);
+        expect((await ws.terraform(["output", "-raw", "sa_pub"])).stdout).toMatch(/^-----BEGIN PUBLIC KEY-----\n/);
+        const plan = await ws.terraform(["plan", "-detailed-exitcode", "-input=false", "-no-color"]);
+        expect(plan.code).toBe(0);
+      } finally {
+        await ws.dispose();
+      }
+    },
+    TIMEOUT_MS,
+  );
 
   it(
     "refuses at apply a leaf whose ca_private_key_pem is not the key of ca_cert_pem",

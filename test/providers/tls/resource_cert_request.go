@@ -104,4 +104,5 @@ func (r *certRequestResource) Update(ctx context.Context, req resource.UpdateReq
 	resp.Diagnostics.Append(resp.State.Set(ctx, m)...)
 }
 
-func (r *certRequestResource) Delete(context.Context, resource.DeleteRequest, *resource.DeleteResponse) {}
+func (r *certRequestResource) Delete(context.Context, resource.DeleteRequest, *resource.DeleteResponse) {
+}

@@ -154,7 +154,8 @@ func (r *locallySignedCertResource) Update(ctx context.Context, req resource.Upd
 	resp.Diagnostics.Append(resp.State.Set(ctx, m)...)
 }
 
-func (r *locallySignedCertResource) Delete(context.Context, resource.DeleteRequest, *resource.DeleteResponse) {}
+func (r *locallySignedCertResource) Delete(context.Context, resource.DeleteRequest, *resource.DeleteResponse) {
+}
 
 func (r *locallySignedCertResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
 	modifyPlanForRenewal(ctx, req, resp)

@@ -131,4 +131,5 @@ func (r *privateKeyResource) Update(ctx context.Context, req resource.UpdateRequ
 	resp.Diagnostics.Append(resp.State.Set(ctx, m)...)
 }
 
-func (r *privateKeyResource) Delete(context.Context, resource.DeleteRequest, *resource.DeleteResponse) {}
+func (r *privateKeyResource) Delete(context.Context, resource.DeleteRequest, *resource.DeleteResponse) {
+}

@@ -124,7 +124,8 @@ func (r *selfSignedCertResource) Update(ctx context.Context, req resource.Update
 	resp.Diagnostics.Append(resp.State.Set(ctx, m)...)
 }
 
-func (r *selfSignedCertResource) Delete(context.Context, resource.DeleteRequest, *resource.DeleteResponse) {}
+func (r *selfSignedCertResource) Delete(context.Context, resource.DeleteRequest, *resource.DeleteResponse) {
+}
 
 func (r *selfSignedCertResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
 	modifyPlanForRenewal(ctx, req, resp)
