@@ -543,6 +543,7 @@ export class HaControlPlane extends Construct {
         etcdGroupNames: this.etcd.autoScalingGroups.map((g) => g.name),
         apiServerSlots: this.apiServers.slots.map((s) => s.name),
         etcdMemberSlots: this.etcd.members.map((m) => m.name),
+        etcdBackupIntervalMinutes: this.etcdBackups?.intervalMinutes,
         tags: props.tags,
       });
     }

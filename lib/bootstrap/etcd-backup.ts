@@ -21,8 +21,9 @@ export const ETCD_BACKUP_PATHS = {
 
 /**
  * What an etcd node adds for backups: the snapshot script on a timer (every member runs it; only
- * the leader snapshots) and the restore script for disaster recovery. Snapshots are encrypted by
- * the bucket's default SSE-KMS key.
+ * the leader snapshots) and the restore script for disaster recovery. Uploads name SSE-KMS with the
+ * bucket's default key, read from the bucket (the bucket refuses anything else; user data stays
+ * literal text) and carry the snapshot's SHA-256 as metadata.
  */
 export function etcdBackupBootExtras(input: EtcdBackupBootInput): BootExtras {
   return {

@@ -47,12 +47,15 @@ export class NodeRole extends Construct {
   public readonly role: IamRole;
   /** The instance profile to put in launch templates. */
   public readonly instanceProfile: IamInstanceProfile;
+  /** The `nodeRole` it was created for (`apiserver`, an etcd slot name). */
+  public readonly nodeRoleName: string;
   private readonly statements: PolicyStatement[] = [];
   private readonly secretArns: string[] = [];
   private readonly secretKeyArns = new Set<string>();
 
   constructor(scope: Construct, id: string, props: NodeRoleProps) {
     super(scope, id);
+    this.nodeRoleName = props.nodeRole;
     const partition = props.partition ?? "aws";
     const tags = new ClusterTags(props.clusterName, props.tags);
     const name = deriveName([props.clusterName, props.nodeRole], NAME_RULES.iamRole);

@@ -47,6 +47,13 @@ export interface ControlPlaneAlarmsProps {
    */
   readonly etcdDbSizeThresholdPercent?: number;
   /**
+   * Minutes between etcd snapshots: when set, an alarm fires once no snapshot has been uploaded
+   * for 3 intervals (the backup script publishes `EtcdSnapshotsUploaded` after every upload; a
+   * metric that stops arriving counts as breaching).
+   * @default - no backup alarm (backups off)
+   */
+  readonly etcdBackupIntervalMinutes?: number;
+  /**
    * Namespace of node metrics.
    * @default "HaControlPlane"
    */
@@ -79,6 +86,7 @@ export interface DeclaredAlarm {
  * | `<member>-etcd-members` | EtcdHealthyMembers | a member sees fewer healthy members than the cluster has (or stops reporting) for 5 min |
  * | `<member>-etcd-leader-changes` | EtcdLeaderChanges | more than 3 leader changes in 15 min |
  * | `<member>-etcd-db-size` | EtcdDbSizePercentOfQuota | database above 80 % of its quota (NOSPACE blocks writes at 100 %) |
+ * | `etcd-backup-stale` | EtcdSnapshotsUploaded | no snapshot uploaded in 3 backup intervals (newest snapshot older than 3 × the interval) |
  */
 export class ControlPlaneAlarms extends Construct {
   /** Topic the alarms notify. */
@@ -158,6 +166,17 @@ export class ControlPlaneAlarms extends Construct {
         namespace: ns, metric: "EtcdDbSizePercentOfQuota", statistic: "Maximum", dims,
         comparison: "GreaterThanThreshold", threshold: dbPercent, period: 300, evaluations: 1, missing: "notBreaching",
         description: `etcd database on ${member} above ${dbPercent} % of its quota: compact and defragment before writes are blocked`,
+      });
+    }
+    if (props.etcdBackupIntervalMinutes !== undefined) {
+      const interval = props.etcdBackupIntervalMinutes;
+      checkInteger("etcdBackupIntervalMinutes", interval, 1, 1440, "take a snapshot at least daily");
+      // One period per interval, all three must miss: at most 3 days of evaluation, within
+      // CloudWatch's 7-day limit for periods of an hour or more.
+      this.alarm("EtcdBackupStale", "etcd-backup-stale", {
+        namespace: ns, metric: "EtcdSnapshotsUploaded", statistic: "Sum", dims: { Cluster: props.clusterName },
+        comparison: "LessThanThreshold", threshold: 1, period: interval * 60, evaluations: 3, missing: "breaching",
+        description: `No etcd snapshot uploaded for 3 backup intervals (${3 * interval} minutes): the newest backup is getting old`,
       });
     }
     this.alarms = this.declared;

@@ -34,10 +34,10 @@ describe("EtcdBackups", () => {
     expect(backups.target).toBe(`s3://${defaultBucketName("prod-eu1")}/snapshots`);
   });
 
-  it("lets members write and read snapshots only under snapshots/ and use the key only through S3", () => {
+  it("lets members write and read snapshots only under their own snapshots/<member>/ prefix and use the key only through S3", () => {
     const doc = JSON.parse(resources(json, "aws_iam_role_policy")[0].props.policy);
     const write = doc.Statement.find((s: { Sid: string }) => s.Sid === "WriteEtcdSnapshots");
-    expect(write.Resource).toMatch(/\/snapshots\/\*$/);
+    expect(write.Resource).toMatch(/\/snapshots\/etcd-0\/\*$/);
     expect(doc.Statement.find((s: { Sid: string }) => s.Sid === "EncryptEtcdSnapshots").Condition).toEqual({ StringLike: { "kms:ViaService": "s3.*.amazonaws.com" } });
   });
 

@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # ha-etcd-backup: take an etcd snapshot and upload it (systemd timer, every few minutes). Only the
 # current leader takes it, so exactly one member backs up per run without any lock; the snapshot is
-# verified (`snapshot status`) before upload. Targets: s3://bucket/prefix (encrypted by the bucket's
-# default SSE-KMS key) or file:///dir.
+# verified (`snapshot status`) before upload. Targets: s3://bucket/prefix - uploaded to this member's
+# own prefix (<prefix>/<SLOT_NAME, else NODE_ROLE>/, the only one its role may write), naming SSE-KMS
+# with the bucket's default key (read from the bucket; nodes cannot change it; the bucket refuses
+# any other encryption) and carrying its SHA-256 as metadata -
+# or file:///dir (with a .sha256 file beside it). After an upload it publishes EtcdSnapshotsUploaded
+# (METRIC_NAMESPACE, when monitoring is on): the stale-backup alarm fires when it stops.
 set -euo pipefail
 
 ENV_FILE=${ENV_FILE:-/etc/ha-control-plane/node.env}
@@ -46,14 +50,30 @@ ctl snapshot save "$file" >/dev/null
 # A snapshot etcd cannot read back is not a backup.
 ETCDCTL_API=3 "$ETCDCTL" snapshot status "$file" -w json >/dev/null
 
+sum=$(sha256sum "$file" | cut -d ' ' -f 1)
 case "$BACKUP_TARGET" in
   s3://*)
-    aws s3 cp --only-show-errors "$file" "${BACKUP_TARGET%/}/$name"
+    prefix=${SLOT_NAME:-${NODE_ROLE:-}}
+    if ! [[ $prefix =~ ^[a-z][a-z0-9-]{0,61}[a-z0-9]$ ]]; then
+      log "ERROR: no member prefix: SLOT_NAME or NODE_ROLE must be a DNS label, not ${prefix@Q}"
+      exit 1
+    fi
+    bucket=${BACKUP_TARGET#s3://}
+    bucket=${bucket%%/*}
+    BACKUP_KMS_KEY_ARN=$(aws s3api get-bucket-encryption --bucket "$bucket" --output text \
+      --query 'ServerSideEncryptionConfiguration.Rules[0].ApplyServerSideEncryptionByDefault.KMSMasterKeyID')
+    if ! [[ ${BACKUP_KMS_KEY_ARN:-} =~ ^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$ ]]; then
+      log "ERROR: the bucket's default key must be a KMS key ARN, not ${BACKUP_KMS_KEY_ARN:-(unset)}"
+      exit 1
+    fi
+    name="$prefix/$name"
+    aws s3 cp --only-show-errors --sse aws:kms --sse-kms-key-id "$BACKUP_KMS_KEY_ARN" --metadata "sha256=$sum" "$file" "${BACKUP_TARGET%/}/$name"
     ;;
   file://*)
     dir=${BACKUP_TARGET#file://}
     mkdir -p "$dir"
     cp "$file" "$dir/$name.part"
+    printf '%s\n' "$sum" >"$dir/$name.sha256"
     mv "$dir/$name.part" "$dir/$name"
     ;;
   *)
@@ -62,4 +82,8 @@ case "$BACKUP_TARGET" in
     ;;
 esac
 log "snapshot $name uploaded to $BACKUP_TARGET"
+if [ -n "${METRIC_NAMESPACE:-}" ]; then
+  aws cloudwatch put-metric-data --namespace "$METRIC_NAMESPACE" --metric-name EtcdSnapshotsUploaded \
+    --dimensions "Cluster=$CLUSTER_NAME" --value 1 --unit Count
+fi
 echo "$name"

@@ -2,7 +2,13 @@
 # ha-etcd-restore: rebuild this member from a snapshot. Run it on EVERY member with the same
 # snapshot and the same RESTORE_TOKEN: together they form a new cluster holding the snapshot's
 # data. The current data directory is moved aside, never deleted.
-#   ha-etcd-restore <snapshot>      snapshot: latest | <name> | s3://… | /path/file.db
+#   ha-etcd-restore <snapshot>      snapshot: latest | <key under the target> | s3://… | /path/file.db
+# "latest" is the snapshot with the newest LastModified (modification time for file://) under the
+# target, every member's prefix included - never a name sort, which a hostile or clock-skewed name
+# would win. Every snapshot is checked against the SHA-256 recorded at upload (object metadata
+# "sha256" on S3, <name>.sha256 beside a file) before anything is touched; a snapshot without one is
+# refused unless ALLOW_UNVERIFIED_SNAPSHOT=1. Members may read only their own prefix: run it with the
+# credentials of a restore role (EtcdBackups.restoreStatements) or fetch the file and pass its path.
 set -euo pipefail
 
 ENV_FILE=${ENV_FILE:-/etc/ha-control-plane/node.env}
@@ -12,24 +18,19 @@ STATE_DIR=${STATE_DIR:-/run/ha-control-plane}
 # read_slot_env FILE: sets the variables ha-claim-slot wrote to FILE without running it (the values
 # come from tags); refuses an unknown key or a value not of its exact form.
 read_slot_env() {
-  local line key value re
-  while IFS= read -r line || [ -n "$line" ]; do
-    [ -n "$line" ] || continue
-    key=${line%%=*} value=${line#*=}
-    if [[ $value =~ ^\'(.*)\'$ ]]; then value=${BASH_REMATCH[1]}; fi
-    case "$key" in
-      SLOT_NAME) re='^[a-z][a-z0-9-]{0,61}[a-z0-9]$' ;;
-      SLOT_IP) re='^([0-9]{1,3}\.){3}[0-9]{1,3}$' ;;
-      SLOT_ENI) re='^(eni-[0-9a-f]{8,17})?$' ;;
-      SLOT_INTERFACE) re='^[A-Za-z0-9_.-]{0,15}$' ;;
-      DATA_DEVICE) re='^(/[A-Za-z0-9_./-]*)?$' ;;
-      *) echo "refusing $1: unknown key ${key@Q}" >&2; return 1 ;;
-    esac
-    if ! [[ $value =~ $re ]]; then
-      echo "refusing $1: $key=${value@Q} is not of the expected form" >&2
-      return 1
-    fi
-    printf -v "$key" '%s' "$value"
+  local k v
+  while IFS='=' read -r k v; do
+    v=${v#\'} v=${v%\'}
+    case $k in
+      SLOT_NAME) [[ $v =~ ^[a-z][a-z0-9-]{0,61}[a-z0-9]$ ]] ;;
+      SLOT_IP) [[ $v =~ ^([0-9]{1,3}\.){3}[0-9]{1,3}$ ]] ;;
+      SLOT_ENI) [[ $v =~ ^(eni-[0-9a-f]{8,17})?$ ]] ;;
+      SLOT_INTERFACE) [[ $v =~ ^[A-Za-z0-9_.-]{0,15}$ ]] ;;
+      DATA_DEVICE) [[ $v =~ ^(/[A-Za-z0-9_./-]*)?$ ]] ;;
+      '') [ -z "$v" ] ;;
+      *) false ;;
+    esac || { echo "refusing $1: ${k@Q}=${v@Q}" >&2; return 1; }
+    [ -z "$k" ] || printf -v "$k" %s "$v"
   done <"$1"
 }
 if [ -e "$STATE_DIR/slot.env" ]; then
@@ -49,24 +50,100 @@ log() {
   echo "ha-etcd-restore: $*" >&2
 }
 
+# verify FILE EXPECTED WHAT: FILE's SHA-256 must be EXPECTED (64 hex digits).
+verify() {
+  local got
+  if [ -z "$2" ]; then
+    if [ "${ALLOW_UNVERIFIED_SNAPSHOT:-0}" = 1 ]; then
+      log "WARNING: $3 has no recorded SHA-256; restoring it unverified (ALLOW_UNVERIFIED_SNAPSHOT=1)"
+      return 0
+    fi
+    log "ERROR: $3 has no recorded SHA-256: refusing it (set ALLOW_UNVERIFIED_SNAPSHOT=1 to restore it anyway)"
+    return 1
+  fi
+  got=$(sha256sum "$1" | cut -d ' ' -f 1)
+  if [ "$got" != "$2" ]; then
+    log "ERROR: $3 has SHA-256 $got, not the $2 recorded at upload: refusing it"
+    return 1
+  fi
+}
+
+# s3_fetch BUCKET KEY: downloads the current version of KEY after reading its recorded checksum, so
+# the bytes checked are the version whose metadata was read.
+s3_fetch() {
+  local head version expected
+  head=$(aws s3api head-object --bucket "$1" --key "$2" --output json)
+  version=$(printf '%s' "$head" | python3 -c 'import json, sys; print(json.load(sys.stdin).get("VersionId") or "")')
+  expected=$(printf '%s' "$head" | python3 -c '
+import json, re, sys
+v = json.load(sys.stdin).get("Metadata", {}).get("sha256", "")
+print(v if re.fullmatch("[0-9a-f]{64}", v) else "")')
+  if [ -n "$version" ] && [ "$version" != null ]; then
+    aws s3api get-object --bucket "$1" --key "$2" --version-id "$version" "$local_copy" >/dev/null
+  else
+    aws s3api get-object --bucket "$1" --key "$2" "$local_copy" >/dev/null
+  fi
+  verify "$local_copy" "$expected" "s3://$1/$2${version:+ (version $version)}"
+}
+
+# s3_latest BUCKET PREFIX: the key of the newest *.db object by LastModified.
+s3_latest() {
+  aws s3api list-objects-v2 --bucket "$1" --prefix "$2" --output json | python3 -c '
+import json, sys
+from datetime import datetime
+text = sys.stdin.read().strip()
+objs = [o for o in (json.loads(text).get("Contents") or []) if o["Key"].endswith(".db")] if text else []
+if objs:
+    print(max(objs, key=lambda o: datetime.fromisoformat(o["LastModified"].replace("Z", "+00:00")))["Key"])'
+}
+
 umask 077
 mkdir -p "$WORK_DIR"
 local_copy="$WORK_DIR/restore.db"
+rm -f "$local_copy"
 case "$SNAPSHOT" in
-  /*) cp "$SNAPSHOT" "$local_copy" ;;
-  s3://*) aws s3 cp --only-show-errors "$SNAPSHOT" "$local_copy" ;;
+  /*)
+    cp "$SNAPSHOT" "$local_copy"
+    expected=""
+    [ ! -e "$SNAPSHOT.sha256" ] || expected=$(head -c 64 "$SNAPSHOT.sha256")
+    verify "$local_copy" "$expected" "$SNAPSHOT"
+    ;;
+  s3://*)
+    path=${SNAPSHOT#s3://}
+    s3_fetch "${path%%/*}" "${path#*/}"
+    ;;
   *)
-    if [ "$SNAPSHOT" = "latest" ]; then
-      case "$BACKUP_TARGET" in
-        s3://*) SNAPSHOT=$(aws s3 ls "${BACKUP_TARGET%/}/" | awk '{ print $4 }' | grep '\.db$' | sort | tail -n 1) ;;
-        file://*) SNAPSHOT=$(find "${BACKUP_TARGET#file://}" -maxdepth 1 -name '*.db' -printf '%f\n' | sort | tail -n 1) ;;
-      esac
-      [ -n "$SNAPSHOT" ] || { log "ERROR: no snapshot in $BACKUP_TARGET"; exit 1; }
-      log "latest snapshot: $SNAPSHOT"
-    fi
     case "$BACKUP_TARGET" in
-      s3://*) aws s3 cp --only-show-errors "${BACKUP_TARGET%/}/$SNAPSHOT" "$local_copy" ;;
-      file://*) cp "${BACKUP_TARGET#file://}/$SNAPSHOT" "$local_copy" ;;
+      s3://*)
+        path=${BACKUP_TARGET#s3://}
+        bucket=${path%%/*}
+        prefix=${path#"$bucket"}
+        prefix=${prefix#/}
+        prefix=${prefix%/}${prefix:+/}
+        if [ "$SNAPSHOT" = "latest" ]; then
+          SNAPSHOT=$(s3_latest "$bucket" "$prefix")
+          [ -n "$SNAPSHOT" ] || { log "ERROR: no snapshot in $BACKUP_TARGET"; exit 1; }
+          SNAPSHOT=${SNAPSHOT#"$prefix"}
+          log "latest snapshot (newest LastModified): $SNAPSHOT"
+        fi
+        s3_fetch "$bucket" "$prefix$SNAPSHOT"
+        ;;
+      file://*)
+        dir=${BACKUP_TARGET#file://}
+        if [ "$SNAPSHOT" = "latest" ]; then
+          SNAPSHOT=$(find "$dir" -type f -name '*.db' -printf '%T@ %P\n' | sort -n | tail -n 1 | cut -d ' ' -f 2-)
+          [ -n "$SNAPSHOT" ] || { log "ERROR: no snapshot in $BACKUP_TARGET"; exit 1; }
+          log "latest snapshot (newest modification time): $SNAPSHOT"
+        fi
+        cp "$dir/$SNAPSHOT" "$local_copy"
+        expected=""
+        [ ! -e "$dir/$SNAPSHOT.sha256" ] || expected=$(head -c 64 "$dir/$SNAPSHOT.sha256")
+        verify "$local_copy" "$expected" "$dir/$SNAPSHOT"
+        ;;
+      *)
+        log "ERROR: BACKUP_TARGET must be s3://… or file://…, not $BACKUP_TARGET"
+        exit 1
+        ;;
     esac
     ;;
 esac
