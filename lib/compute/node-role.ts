@@ -2,7 +2,6 @@ import { Construct } from "constructs";
 import { IamInstanceProfile } from "@cdktf/provider-aws/lib/iam-instance-profile";
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
-import { IamRolePolicyAttachment } from "@cdktf/provider-aws/lib/iam-role-policy-attachment";
 import { Lazy } from "../core";
 import { NAME_RULES, deriveName } from "../names";
 import { ClusterTags } from "../tags";
@@ -26,10 +25,16 @@ export interface NodeRoleProps {
   /** Role of the nodes, e.g. `apiserver`, `etcd-0`. */
   readonly nodeRole: string;
   /**
-   * AWS partition for managed policy ARNs.
+   * AWS partition. Kept for compatibility: no ARN depends on it since the role attaches no AWS
+   * managed policy.
    * @default "aws"
    */
   readonly partition?: string;
+  /**
+   * The only CloudWatch namespace the nodes may publish metrics to (`cloudwatch:namespace`).
+   * @default "HaControlPlane"
+   */
+  readonly metricNamespace?: string;
   /**
    * Extra tags.
    * @default - none
@@ -38,8 +43,30 @@ export interface NodeRoleProps {
 }
 
 /**
- * An EC2 instance role and profile with the least a control-plane node needs: Session Manager
- * (instead of SSH), the CloudWatch agent, and the statements other constructs add with
+ * Session Manager's instance side, as AWS documents the minimum for Session Manager: the agent
+ * registers (`ssm:UpdateInstanceInformation`) and opens its control/data channels (`ssmmessages`);
+ * `ec2messages` carries Run Command, which the agent still polls. None of these accept a resource
+ * ARN, hence `*`. Unlike `AmazonSSMManagedInstanceCore`, no `ssm:GetParameter(s)` on every
+ * parameter of the account, no documents, associations or inventory.
+ */
+export const SESSION_MANAGER_ACTIONS = [
+  "ssm:UpdateInstanceInformation",
+  "ssmmessages:CreateControlChannel",
+  "ssmmessages:CreateDataChannel",
+  "ssmmessages:OpenControlChannel",
+  "ssmmessages:OpenDataChannel",
+  "ec2messages:AcknowledgeMessage",
+  "ec2messages:DeleteMessage",
+  "ec2messages:FailMessage",
+  "ec2messages:GetEndpoint",
+  "ec2messages:GetMessages",
+  "ec2messages:SendReply",
+] as const;
+
+/**
+ * An EC2 instance role and profile with the least a control-plane node needs, all inline (no AWS
+ * managed policy): Session Manager (instead of SSH), `cloudwatch:PutMetricData` in the cluster's
+ * metric namespace only, and the statements other constructs add with
  * {@link NodeRole.addStatement} (ENI and volume claims, its own secrets).
  */
 export class NodeRole extends Construct {
@@ -56,7 +83,6 @@ export class NodeRole extends Construct {
   constructor(scope: Construct, id: string, props: NodeRoleProps) {
     super(scope, id);
     this.nodeRoleName = props.nodeRole;
-    const partition = props.partition ?? "aws";
     const tags = new ClusterTags(props.clusterName, props.tags);
     const name = deriveName([props.clusterName, props.nodeRole], NAME_RULES.iamRole);
     this.role = new IamRole(this, "Role", {
@@ -68,12 +94,14 @@ export class NodeRole extends Construct {
       }),
       tags: tags.of(name, { role: props.nodeRole }),
     });
-    for (const [pid, policy] of [
-      ["SessionManager", "AmazonSSMManagedInstanceCore"],
-      ["CloudWatchAgent", "CloudWatchAgentServerPolicy"],
-    ]) {
-      new IamRolePolicyAttachment(this, pid, { role: this.role.name, policyArn: `arn:${partition}:iam::aws:policy/${policy}` });
-    }
+    this.addStatement({ sid: "SessionManager", actions: [...SESSION_MANAGER_ACTIONS], resources: ["*"] });
+    // PutMetricData takes no resource ARN; the namespace condition is its only scope.
+    this.addStatement({
+      sid: "PublishNodeMetrics",
+      actions: ["cloudwatch:PutMetricData"],
+      resources: ["*"],
+      condition: { StringEquals: { "cloudwatch:namespace": props.metricNamespace ?? "HaControlPlane" } },
+    });
     new IamRolePolicy(this, "NodePolicy", {
       name: "node",
       role: this.role.name,
