@@ -62,6 +62,7 @@ export interface AwsEmulator {
   /** Path of the real AWS CLI. */
   readonly awsCli: string;
   /** Runs the AWS CLI against the emulator; returns parsed JSON output (or `undefined` when empty). */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the CLI's JSON, shaped per command
   aws(...args: string[]): any;
   /** One EC2 query API call (unsigned; moto does not check signatures); returns the XML. */
   ec2(action: string, params?: Readonly<Record<string, string>>): Promise<string>;

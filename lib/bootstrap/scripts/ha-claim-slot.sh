@@ -66,7 +66,6 @@ valid() {
     ifname) [[ $v =~ ^[A-Za-z0-9_.-]{1,15}$ ]] ;;
     path) [[ $v =~ ^/[A-Za-z0-9_./-]*$ ]] ;;
     endpoint) [[ $v =~ ^http://(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?/?$ ]] ;;
-    table) [[ $v =~ ^[1-9][0-9]{0,8}$ ]] && { [ "$v" -lt 253 ] || [ "$v" -gt 255 ]; } ;;
     *) return 1 ;;
   esac
 }
@@ -79,7 +78,6 @@ checked() {
 
 checked endpoint AWS_EC2_METADATA_SERVICE_ENDPOINT "$IMDS_ENDPOINT" >/dev/null
 IMDS_ENDPOINT=${IMDS_ENDPOINT%/}
-checked table ROUTE_TABLE_PRIMARY "$ROUTE_TABLE_PRIMARY" >/dev/null
 if [ -n "$SLOT_NAME" ]; then
   checked slot SLOT_NAME "$SLOT_NAME" >/dev/null
 fi
@@ -118,12 +116,10 @@ find_interface() {
     --output text | awk 'NR == 1')
   [ -n "$line" ] || return 0
   IFS=$'\t' read -r eni ip slot <<<"$line"
-  valid eni "$eni" || die "refusing interface id ${eni@Q}: not an eni- id"
-  valid ip "$ip" || die "refusing address ${ip@Q} of $eni: not an IPv4 address"
-  valid slot "$slot" || die "refusing slot name ${slot@Q} of $eni: not a slot name (lower-case letters, digits, -)"
-  if [ -n "$SLOT_NAME" ] && [ "$slot" != "$SLOT_NAME" ]; then
-    die "interface $eni is tagged for slot ${slot@Q}, not $SLOT_NAME"
-  fi
+  checked eni "interface id" "$eni" >/dev/null
+  checked ip "address of $eni" "$ip" >/dev/null
+  checked slot "slot name of $eni" "$slot" >/dev/null
+  [ -z "$SLOT_NAME" ] || [ "$slot" = "$SLOT_NAME" ] || die "$eni is tagged for slot ${slot@Q}, not $SLOT_NAME"
   echo "$eni $ip $slot"
 }
 
@@ -154,79 +150,44 @@ claim_interface() {
   done
 }
 
-# write_if_changed FILE MODE: replaces FILE with stdin when the content differs; true when it did.
-write_if_changed() {
-  local file=$1 mode=$2 tmp
-  mkdir -p "$(dirname "$file")"
-  tmp=$(mktemp "$file.XXXXXX")
-  cat >"$tmp"
-  chmod "$mode" "$tmp"
-  if [ -f "$file" ] && cmp -s "$tmp" "$file"; then
-    rm -f "$tmp"
-    return 1
-  fi
-  mv -f "$tmp" "$file"
+# put FILE MODE TEXT: writes TEXT to FILE when it differs; true when it did.
+put() {
+  [ "$(cat "$1" 2>/dev/null)" != "$3" ] || return 1
+  mkdir -p "${1%/*}"
+  printf '%s\n' "$3" >"$1.tmp"
+  chmod "$2" "$1.tmp"
+  mv -f "$1.tmp" "$1"
 }
 
 # Before the slot NIC is attached: cloud-init must not configure it when it appears (its hotplug
 # handler would run DHCP on it and add policy tables 100 + device index), and systemd-networkd must
 # keep the routes and rules this script adds on the primary interface.
 own_slot_networking() {
-  if [ -d "$(dirname "$CLOUD_CFG_DIR")" ]; then
-    write_if_changed "$CLOUD_CFG_DIR/90-ha-control-plane-slot.cfg" 0644 <<'EOF' || true
-# ha-claim-slot configures the slot network interface itself: no network update on hotplug or boot.
-updates:
-  network:
-    when: [boot-new-instance]
-EOF
-  fi
-  if [ -d "$(dirname "$NETWORKD_CONF_DIR")" ]; then
-    if write_if_changed "$NETWORKD_CONF_DIR/60-ha-control-plane.conf" 0644 <<'EOF'; then
-# ha-claim-slot adds a policy rule and a route table for the primary address: keep them.
-[Network]
-ManageForeignRoutes=no
-ManageForeignRoutingPolicyRules=no
-EOF
-      if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet systemd-networkd.service; then
-        log "restarting systemd-networkd to keep foreign routes and rules"
-        systemctl restart systemd-networkd.service
-      fi
-    fi
+  [ ! -d "${CLOUD_CFG_DIR%/*}" ] || put "$CLOUD_CFG_DIR/90-ha-control-plane-slot.cfg" 0644 'updates: {network: {when: [boot-new-instance]}}' || true
+  if [ -d "${NETWORKD_CONF_DIR%/*}" ] && put "$NETWORKD_CONF_DIR/60-ha-control-plane.conf" 0644 $'[Network]\nManageForeignRoutes=no\nManageForeignRoutingPolicyRules=no' &&
+    command -v systemctl >/dev/null && systemctl is-active --quiet systemd-networkd.service; then
+    systemctl restart systemd-networkd.service
   fi
 }
 
 # write_netplan MAC IP PREFIX CIDR GW PRIMARY_IP: declares the slot NIC to netplan (Ubuntu), so
 # systemd-networkd owns its address and routes instead of leaving them to cloud-init or DHCP.
 write_netplan() {
-  local mac=$1 ip=$2 prefix=$3 cidr=$4 gw=$5 primary_ip=$6
-  if write_if_changed "$NETPLAN_DIR/90-ha-control-plane-slot.yaml" 0600 <<EOF; then
-# Written by ha-claim-slot at every boot: the slot network interface of this node.
-network:
+  if put "$NETPLAN_DIR/90-ha-control-plane-slot.yaml" 0600 "network:
   version: 2
   ethernets:
     ha-slot:
-      match:
-        macaddress: "$mac"
+      match: {macaddress: \"$1\"}
       dhcp4: false
       dhcp6: false
       accept-ra: false
       link-local: []
-      addresses: ["$ip/$prefix"]
+      addresses: [\"$2/$3\"]
       routes:
-        - to: "$cidr"
-          scope: link
-          from: "$ip"
-          metric: 10
-        - to: default
-          via: "$gw"
-          from: "$ip"
-          metric: 10
+        - {to: \"$4\", scope: link, from: \"$2\", metric: 10}
+        - {to: default, via: \"$5\", from: \"$2\", metric: 10}
       routing-policy:
-        - from: "$primary_ip"
-          table: $ROUTE_TABLE_PRIMARY
-          priority: 100
-EOF
-    log "applying netplan for the slot interface"
+        - {from: \"$6\", table: $ROUTE_TABLE_PRIMARY, priority: 100}"; then
     netplan apply
   fi
 }
@@ -244,7 +205,7 @@ interface_by_mac() {
 
 configure_routes() {
   local eni=$1 ip=$2 mac iface primary_if primary_ip primary_metric gw cidr prefix i
-  mac=$(checked mac "MAC address of $eni" "$(aws ec2 describe-network-interfaces --network-interface-ids "$eni" --query 'NetworkInterfaces[0].MacAddress' --output text)")
+  mac=$(checked mac "MAC of $eni" "$(aws ec2 describe-network-interfaces --network-interface-ids "$eni" --query 'NetworkInterfaces[0].MacAddress' --output text)")
   iface=""
   for i in $(seq 1 60); do
     if iface=$(interface_by_mac "$mac"); then
@@ -253,12 +214,11 @@ configure_routes() {
     [ "$i" -eq 60 ] && die "interface with MAC $mac did not appear"
     sleep 2
   done
-  checked ifname "interface name" "$iface" >/dev/null
-  primary_ip=$(checked ip "IMDS local-ipv4" "$(imds local-ipv4)")
+  primary_ip=$(checked ip local-ipv4 "$(imds local-ipv4)")
   primary_if=$(ip -4 -o addr show | awk -v ip="$primary_ip" '{ split($4, a, "/"); if (a[1] == ip) { print $2; exit } }')
-  checked ifname "primary interface name" "$primary_if" >/dev/null
-  [ "$primary_if" != "$iface" ] || die "the slot address $ip is on the primary interface $iface"
-  cidr=$(checked cidr "IMDS subnet-ipv4-cidr-block of $mac" "$(imds "network/interfaces/macs/$mac/subnet-ipv4-cidr-block")")
+  checked ifname interface "$iface" >/dev/null
+  checked ifname interface "$primary_if" >/dev/null
+  cidr=$(checked cidr subnet-ipv4-cidr-block "$(imds "network/interfaces/macs/$mac/subnet-ipv4-cidr-block")")
   prefix=${cidr#*/}
   gw=$(ip -4 route show default dev "$primary_if" | awk '{ print $3; exit }')
   [ -n "$gw" ] || die "no default gateway on $primary_if"
@@ -336,9 +296,9 @@ claim_volume() {
 }
 
 ensure_aws_cli
-INSTANCE_ID=$(checked instance "IMDS instance-id" "$(imds instance-id)")
-AZ=$(checked zone "IMDS placement/availability-zone" "$(imds placement/availability-zone)")
-AWS_DEFAULT_REGION=$(checked region "IMDS placement/region" "$(imds placement/region)")
+INSTANCE_ID=$(checked instance instance-id "$(imds instance-id)")
+AZ=$(checked zone availability-zone "$(imds placement/availability-zone)")
+AWS_DEFAULT_REGION=$(checked region region "$(imds placement/region)")
 export AWS_DEFAULT_REGION
 
 own_slot_networking
