@@ -8,7 +8,7 @@
 #
 # Components (each cached in $HA_CP_CACHE/<name>-<version>/ with a `.complete` marker written last;
 # a directory without the marker is a half-built cache from an interrupted run and is rebuilt):
-#   apt         Debian packages: shellcheck, cloud-init, openssl, iproute2, haproxy, systemd-container,
+#   apt         Debian packages: shellcheck, cloud-init, openssl, iproute2, netplan.io, e2fsprogs, haproxy, systemd-container,
 #               debootstrap (the last three for the control-plane and boot tiers)
 #   etcd        etcd, etcdctl, etcdutl 3.5.21 built with `go build` from the Go module proxy
 #   kubernetes  kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kubeadm, kubectl
@@ -95,7 +95,7 @@ finish() {
 }
 
 setup_apt() {
-  local pkgs=(shellcheck cloud-init openssl iproute2 haproxy systemd-container debootstrap python3-venv ca-certificates)
+  local pkgs=(shellcheck cloud-init openssl iproute2 haproxy systemd-container debootstrap python3-venv ca-certificates netplan.io e2fsprogs)
   local need=() p
   for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || need+=("$p"); done
   if [ "${#need[@]}" -gt 0 ]; then
