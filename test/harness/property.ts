@@ -28,10 +28,11 @@ export function propertyRuns(ciDefault = 1000, localDefault = 100): number {
 export function assertProperty<Ts>(property: fc.IProperty<Ts>, options: { numRuns?: number; seed?: number } = {}): void {
   const seed = options.seed ?? propertySeed();
   const numRuns = options.numRuns ?? propertyRuns();
-  try {
-    fc.assert(property, { seed, numRuns, verbose: 1 });
-  } catch (err) {
-    const message = (err as Error).message;
-    throw new Error(`property failed with seed ${seed} (${numRuns} runs; reproduce with FC_SEED=${seed}):\n${message}`);
-  }
+  const details = fc.check(property, { seed, numRuns });
+  if (!details.failed) return;
+  const error = details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
+  throw new Error(
+    `property failed with seed ${seed} after ${details.numRuns} of ${numRuns} runs (shrunk ${details.numShrinks} times; reproduce with FC_SEED=${seed}, path ${JSON.stringify(details.counterexamplePath)}):\n` +
+      `${error}\ncounterexample: ${fc.stringify(details.counterexample)}`,
+  );
 }

@@ -112,7 +112,7 @@ export function nodeViolations(json: SynthJson): string[] {
  * Every API server serving certificate names the five kubernetes names, every load balancer's DNS
  * name, 127.0.0.1, the kubernetes service IP and one API server slot's fixed IP.
  */
-export function certificateViolations(json: SynthJson): string[] {
+export function certificateViolations(json: SynthJson, clusterDomain = "cluster.local"): string[] {
   const out: string[] = [];
   const lbNames = resources(json, "aws_lb").map((lb) => `\${aws_lb.${lb.name}.dns_name}`);
   const requests = resources(json, "tls_cert_request").filter((r) => r.props.subject?.[0]?.common_name === "kube-apiserver");
@@ -128,10 +128,11 @@ export function certificateViolations(json: SynthJson): string[] {
   for (const r of requests) {
     const dns: string[] = r.props.dns_names ?? [];
     const ips: string[] = r.props.ip_addresses ?? [];
-    for (const n of ["kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster"]) {
+    // kubeadm's API server SANs (kubernetes.io "PKI certificates and requirements"): the service
+    // names down to kubernetes.default.svc.<cluster domain>, the domain being the one configured.
+    for (const n of ["kubernetes", "kubernetes.default", "kubernetes.default.svc", `kubernetes.default.svc.${clusterDomain}`]) {
       if (!dns.includes(n)) out.push(`${r.name} lacks ${n}`);
     }
-    if (!dns.some((d) => /^kubernetes\.default\.svc\..+\..+/.test(d) || d === "kubernetes.default.svc.cluster.local")) out.push(`${r.name} lacks kubernetes.default.svc.<domain>`);
     for (const lb of lbNames) if (!dns.includes(lb)) out.push(`${r.name} lacks load balancer name ${lb}`);
     if (!ips.includes("127.0.0.1")) out.push(`${r.name} lacks 127.0.0.1`);
     if (!ips.some((ip) => slotIps.has(ip))) out.push(`${r.name} names no API server slot IP`);
@@ -142,6 +143,6 @@ export function certificateViolations(json: SynthJson): string[] {
 }
 
 /** All invariants. */
-export function allViolations(json: SynthJson): string[] {
-  return [...nameViolations(json), ...etcdViolations(json), ...securityGroupViolations(json), ...nodeViolations(json), ...certificateViolations(json)];
+export function allViolations(json: SynthJson, clusterDomain = "cluster.local"): string[] {
+  return [...nameViolations(json), ...etcdViolations(json), ...securityGroupViolations(json), ...nodeViolations(json), ...certificateViolations(json, clusterDomain)];
 }
