@@ -247,6 +247,12 @@ export interface HaControlPlaneProps {
    */
   readonly certificateKeyAlgorithm?: KeyAlgorithm;
   /**
+   * IAM principals besides each node slot's own role allowed to manage its certificate secret (see
+   * `ClusterPkiProps.secretAdminPrincipalArns`); include the principal that applies this stack.
+   * @default - the account root and the IAM principal applying the stack
+   */
+  readonly secretAdminPrincipalArns?: readonly string[];
+  /**
    * CA validity in hours.
    * @default 87600 (10 years)
    */
@@ -509,6 +515,9 @@ export class HaControlPlane extends Construct {
       tags: props.tags,
     });
     if (stacked) this.etcdBackups?.grantReadWrite(this.apiServers.role);
+    // Node credentials work only for instances in this VPC, through its endpoints or NAT addresses.
+    const boundary = { vpcId: this.network.vpcId, egressPublicIps: this.network.egressPublicIps };
+    for (const role of new Set([this.apiServers.role, ...this.etcd.roles])) role.restrictToNetwork(boundary);
     const readers: Record<string, NodeRole> = {};
     this.apiServers.slots.forEach((slot) => (readers[slot.name] = this.apiServers.role));
     this.etcd.roles.forEach((role, i) => (readers[this.etcd.members[i].name] = role));
@@ -524,6 +533,7 @@ export class HaControlPlane extends Construct {
       },
       encryptionKey: this.encryptionKey,
       secretReaders: readers,
+      secretAdminPrincipalArns: props.secretAdminPrincipalArns,
       issuer: props.certificateIssuer,
       keyAlgorithm: props.certificateKeyAlgorithm,
       caValidityHours: props.caValidityHours,

@@ -16,6 +16,40 @@ export interface PolicyStatement {
   readonly resources: readonly string[];
   /** IAM condition block. @default - none */
   readonly condition?: Record<string, Record<string, string | readonly string[]>>;
+  /**
+   * The action reaches AWS through another AWS service acting for the node (a forward access
+   * session: `kms:Decrypt` via Secrets Manager, `kms:CreateGrant` via EC2). The network keys of
+   * such a request describe that service, not the node, so {@link NodeRole.restrictToNetwork}
+   * leaves the statement alone; it must be scoped otherwise (`kms:ViaService`,
+   * `kms:GrantIsForAWSResource`).
+   * @default false
+   */
+  readonly viaAwsService?: boolean;
+}
+
+/**
+ * Where a node's role credentials work, as IAM sees a request (AWS global condition keys):
+ * `aws:Ec2InstanceSourceVpc` is in every request signed with EC2 instance role credentials and names
+ * the VPC of the instance they were delivered to; `aws:SourceVpc` is present only when the request
+ * travels through a VPC endpoint; `aws:SourceIp` is the public source address of a request to a
+ * public endpoint and absent through a VPC endpoint.
+ */
+export interface NodeNetworkBoundary {
+  /** The cluster's VPC. */
+  readonly vpcId: string;
+  /**
+   * Public IPv4 addresses (or CIDR blocks) the nodes' traffic to public AWS endpoints leaves from:
+   * the NAT gateways' addresses. When given, a call to a public endpoint from anywhere else is
+   * refused.
+   * @default - the source address of public-endpoint calls is not checked
+   */
+  readonly egressPublicIps?: readonly string[];
+  /**
+   * Every AWS call the nodes make goes through a VPC endpoint of `vpcId`: a call that does not
+   * carry `aws:SourceVpc` (the public endpoints) is refused.
+   * @default false
+   */
+  readonly requireVpcEndpoints?: boolean;
 }
 
 /** Props of {@link NodeRole}. */
@@ -79,6 +113,7 @@ export class NodeRole extends Construct {
   private readonly statements: PolicyStatement[] = [];
   private readonly secretArns: string[] = [];
   private readonly secretKeyArns = new Set<string>();
+  private boundary?: NodeNetworkBoundary;
 
   constructor(scope: Construct, id: string, props: NodeRoleProps) {
     super(scope, id);
@@ -114,6 +149,22 @@ export class NodeRole extends Construct {
     });
   }
 
+  /**
+   * Makes every statement the node calls directly (all but {@link PolicyStatement.viaAwsService}
+   * ones) hold only for credentials delivered to an instance in `boundary.vpcId`, used through a VPC
+   * endpoint of that VPC or (when known) from its NAT addresses. Calls through the public endpoints
+   * keep working unless `requireVpcEndpoints` is set; `aws:SourceVpc` alone would refuse them, since
+   * it is absent there.
+   */
+  public restrictToNetwork(boundary: NodeNetworkBoundary): void {
+    this.boundary = boundary;
+  }
+
+  /** The network boundary set with {@link NodeRole.restrictToNetwork}, if any. */
+  public get networkBoundary(): NodeNetworkBoundary | undefined {
+    return this.boundary;
+  }
+
   /** Adds a statement to the node's inline policy. */
   public addStatement(statement: PolicyStatement): void {
     this.statements.push(statement);
@@ -140,6 +191,7 @@ export class NodeRole extends Construct {
       actions: ["kms:CreateGrant"],
       resources: [kmsKeyArn],
       condition: { Bool: { "kms:GrantIsForAWSResource": "true" } },
+      viaAwsService: true,
     });
   }
 
@@ -157,6 +209,7 @@ export class NodeRole extends Construct {
         actions: ["kms:Decrypt"],
         resources: [...this.secretKeyArns],
         condition: { StringLike: { "kms:ViaService": "secretsmanager.*.amazonaws.com" } },
+        viaAwsService: true,
       },
     ];
   }
@@ -171,8 +224,40 @@ export class NodeRole extends Construct {
         Effect: "Allow",
         Action: [...s.actions],
         Resource: s.resources.length === 1 ? s.resources[0] : [...s.resources],
-        ...(s.condition ? { Condition: s.condition } : {}),
+        ...(conditionOf(s, this.boundary) ? { Condition: conditionOf(s, this.boundary) } : {}),
       })),
     });
   }
+}
+
+type Condition = Record<string, Record<string, string | readonly string[]>>;
+
+/** The statement's condition with the network boundary's keys merged in (AND). */
+function conditionOf(s: PolicyStatement, boundary: NodeNetworkBoundary | undefined): Condition | undefined {
+  if (boundary === undefined || s.viaAwsService) return s.condition;
+  const add: Condition = {
+    // A credential delivered to an instance elsewhere (the role passed to another instance) fails.
+    StringEquals: { "aws:Ec2InstanceSourceVpc": boundary.vpcId },
+  };
+  if (boundary.requireVpcEndpoints) {
+    add.StringEquals = { ...add.StringEquals, "aws:SourceVpc": boundary.vpcId };
+  } else {
+    // Through a VPC endpoint: it must be one of the cluster's VPC. Absent on public endpoints.
+    add.StringEqualsIfExists = { "aws:SourceVpc": boundary.vpcId };
+    if (boundary.egressPublicIps !== undefined && boundary.egressPublicIps.length > 0) {
+      // Absent through a VPC endpoint; on a public endpoint, the NAT gateways' addresses.
+      add.IpAddressIfExists = { "aws:SourceIp": boundary.egressPublicIps.map((ip) => (ip.includes("/") ? ip : `${ip}/32`)) };
+    }
+  }
+  const merged: Condition = { ...(s.condition ?? {}) };
+  for (const [op, keys] of Object.entries(add)) {
+    const existing = merged[op] ?? {};
+    for (const key of Object.keys(keys)) {
+      if (Object.keys(existing).some((k) => k.toLowerCase() === key.toLowerCase())) {
+        throw new Error(`statement ${s.sid} already conditions ${key} with ${op}; it cannot also take the node network boundary`);
+      }
+    }
+    merged[op] = { ...existing, ...keys };
+  }
+  return merged;
 }

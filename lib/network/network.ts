@@ -8,6 +8,7 @@ import { RouteTable } from "@cdktf/provider-aws/lib/route-table";
 import { RouteTableAssociation } from "@cdktf/provider-aws/lib/route-table-association";
 import { Subnet } from "@cdktf/provider-aws/lib/subnet";
 import { Vpc } from "@cdktf/provider-aws/lib/vpc";
+import * as ipaddr from "ipaddr.js";
 import { Fn } from "../core";
 import { ConfigError } from "../errors";
 import { ClusterTags } from "../tags";
@@ -35,6 +36,12 @@ export interface INetwork {
   readonly privateSubnets: readonly SubnetAttributes[];
   /** Public subnets, one per availability zone (needed only for a public API endpoint). */
   readonly publicSubnets: readonly SubnetAttributes[];
+  /**
+   * Public IPv4 addresses the private subnets' traffic to the internet leaves from (NAT gateways).
+   * Node credentials used against public AWS endpoints work only from these.
+   * @default - unknown: the source address of node calls is not checked
+   */
+  readonly egressPublicIps?: readonly string[];
 }
 
 /** How private subnets reach the internet. */
@@ -99,6 +106,8 @@ export class ControlPlaneNetwork extends Construct implements INetwork {
   public readonly publicSubnets: readonly SubnetAttributes[];
   /** The zones in use (tokens when looked up). */
   public readonly availabilityZones: readonly string[];
+  /** The NAT gateways' public addresses (tokens). */
+  public readonly egressPublicIps: readonly string[];
 
   constructor(scope: Construct, id: string, props: ControlPlaneNetworkProps) {
     super(scope, id);
@@ -138,6 +147,7 @@ export class ControlPlaneNetwork extends Construct implements INetwork {
     const publicSubnets: SubnetAttributes[] = [];
     const privateSubnets: SubnetAttributes[] = [];
     const nats: NatGateway[] = [];
+    const natIps: string[] = [];
     zones.forEach((zone, i) => {
       const publicCidr = formatCidr(subnet(block, SUBNET_NEW_BITS, PUBLIC_SUBNET_OFFSET + i));
       const privateCidr = formatCidr(subnet(block, SUBNET_NEW_BITS, i));
@@ -153,6 +163,7 @@ export class ControlPlaneNetwork extends Construct implements INetwork {
 
       if (natMode === NatGatewayMode.PER_AZ || i === 0) {
         const eip = new Eip(this, `NatAddress${i}`, { domain: "vpc", tags: tags.of(`${name}-nat-${i}`) });
+        natIps.push(eip.publicIp);
         nats.push(
           new NatGateway(this, `NatGateway${i}`, {
             allocationId: eip.id,
@@ -180,6 +191,7 @@ export class ControlPlaneNetwork extends Construct implements INetwork {
     });
     this.publicSubnets = publicSubnets;
     this.privateSubnets = privateSubnets;
+    this.egressPublicIps = natIps;
   }
 }
 
@@ -235,6 +247,13 @@ export interface ExistingNetworkAttributes {
    * @default - none: only an internal endpoint is possible
    */
   readonly publicSubnets?: readonly SubnetAttributes[];
+  /**
+   * Public IPv4 addresses or CIDR blocks the private subnets' internet traffic leaves from (your NAT
+   * gateways or egress proxies). Node credentials then work against public AWS endpoints only from
+   * these; leave it unset when the egress addresses are not fixed.
+   * @default - not checked
+   */
+  readonly egressPublicIps?: readonly string[];
 }
 
 /** An existing VPC and subnets. */
@@ -248,6 +267,7 @@ export class ExistingNetwork implements INetwork {
   public readonly vpcCidr: string;
   public readonly privateSubnets: readonly SubnetAttributes[];
   public readonly publicSubnets: readonly SubnetAttributes[];
+  public readonly egressPublicIps?: readonly string[];
 
   private constructor(attrs: ExistingNetworkAttributes) {
     if (typeof attrs.vpcId !== "string" || (!isUnresolved(attrs.vpcId) && !/^vpc-[0-9a-f]{8,17}$/.test(attrs.vpcId))) {
@@ -260,6 +280,23 @@ export class ExistingNetwork implements INetwork {
     this.vpcCidr = attrs.vpcCidr;
     this.privateSubnets = [...attrs.privateSubnets];
     this.publicSubnets = [...(attrs.publicSubnets ?? [])];
+    if (attrs.egressPublicIps !== undefined) {
+      if (!Array.isArray(attrs.egressPublicIps)) {
+        throw new ConfigError("network.egressPublicIps", attrs.egressPublicIps, "must be a list of public IPv4 addresses or CIDR blocks", 'pass your NAT gateways\' addresses, e.g. ["203.0.113.10"]');
+      }
+      attrs.egressPublicIps.forEach((ip, i) => {
+        if (isUnresolved(ip)) return;
+        const cidr = typeof ip === "string" && !ip.includes("/") ? `${ip}/32` : ip;
+        if (tryParseIpv4Cidr(cidr) === undefined) {
+          throw new ConfigError(`network.egressPublicIps[${i}]`, ip, "is not an IPv4 address or CIDR block", 'pass an address such as "203.0.113.10" or a block such as "203.0.113.0/28"');
+        }
+        const range = ipaddr.parse(cidr.split("/")[0]).range();
+        if (range !== "unicast" && range !== "reserved") {
+          throw new ConfigError(`network.egressPublicIps[${i}]`, ip, `is a ${range} address: aws:SourceIp only ever holds public addresses (requests through VPC endpoints carry none)`, "pass the NAT gateways' public (Elastic IP) addresses");
+        }
+      });
+      this.egressPublicIps = [...attrs.egressPublicIps];
+    }
   }
 }
 

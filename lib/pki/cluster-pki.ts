@@ -1,11 +1,16 @@
 import { Construct } from "constructs";
+import { DataAwsCallerIdentity } from "@cdktf/provider-aws/lib/data-aws-caller-identity";
+import { DataAwsIamSessionContext } from "@cdktf/provider-aws/lib/data-aws-iam-session-context";
+import { DataAwsPartition } from "@cdktf/provider-aws/lib/data-aws-partition";
 import { SecretsmanagerSecret } from "@cdktf/provider-aws/lib/secretsmanager-secret";
+import { SecretsmanagerSecretPolicy } from "@cdktf/provider-aws/lib/secretsmanager-secret-policy";
 import { SecretsmanagerSecretVersion } from "@cdktf/provider-aws/lib/secretsmanager-secret-version";
 import { Fn, TerraformOutput } from "../core";
 import { NodeRole } from "../compute/node-role";
 import { ConfigError } from "../errors";
 import { NAME_RULES, deriveName } from "../names";
 import { IEncryptionKey } from "../security/encryption-key";
+import { isUnresolved } from "../validate";
 import { ClusterTags } from "../tags";
 import { ICertificateIssuer, IssuedCertificate, IssuedKeyPair, TlsProviderIssuer } from "./issuer";
 import { renderKubeconfig } from "./kubeconfig";
@@ -49,6 +54,17 @@ export interface ClusterPkiProps {
    * @default - no admin kubeconfig output
    */
   readonly adminServerUrl?: string;
+  /**
+   * IAM principals besides the slot's own role that may do anything with a slot's secret (the
+   * resource policy denies everyone else all but reading its metadata): the deployer that applies
+   * this stack and your administrators. Give IAM ARNs as `aws:PrincipalArn` holds them: a role
+   * (`arn:aws:iam::<account>:role/<path/name>`), a user, or the account root
+   * (`arn:aws:iam::<account>:root`, the root user - the break-glass path). Include the principal
+   * that applies this stack, or its next apply cannot update the secrets.
+   * @default - the account root and the IAM principal applying the stack (its role, from the
+   *            caller's session)
+   */
+  readonly secretAdminPrincipalArns?: readonly string[];
   /**
    * Days a deleted secret can be restored.
    * @default 7
@@ -101,6 +117,17 @@ export class ClusterPki extends Construct {
         throw new ConfigError("secretReaders", Object.keys(props.secretReaders), `has no role for slot ${bundle.slot}`, "map every API server slot and etcd member to its node role");
       }
     }
+    (props.secretAdminPrincipalArns ?? []).forEach((arn, i) => {
+      if (isUnresolved(arn)) return;
+      if (typeof arn !== "string" || !/^arn:aws[a-z-]*:iam::\d{12}:(root|role\/[\w+=,.@\/-]+|user\/[\w+=,.@\/-]+)$/.test(arn)) {
+        throw new ConfigError(
+          `secretAdminPrincipalArns[${i}]`,
+          arn,
+          "is not an IAM role, user or account-root ARN (aws:PrincipalArn of an assumed-role session is its role's ARN, so a session ARN would never match and lock the deployer out)",
+          'pass "arn:aws:iam::<account>:role/<name>" for a role, including its path',
+        );
+      }
+    });
     const issuer = props.issuer ?? new TlsProviderIssuer();
     const issued = new Map<string, IssuedCertificate>();
     const caKeysOnNodes = new Set(this.certificates.bundles.flatMap((b) => b.caKeys));
@@ -115,6 +142,7 @@ export class ClusterPki extends Construct {
     this.secretPrefix = `${clusterName}/control-plane`;
     const tags = new ClusterTags(clusterName, props.tags);
     const secrets: Record<string, SecretsmanagerSecret> = {};
+    const admins = props.secretAdminPrincipalArns !== undefined ? [...props.secretAdminPrincipalArns] : this.defaultSecretAdmins();
     for (const bundle of this.certificates.bundles) {
       const name = deriveName([`${this.secretPrefix}/${bundle.slot}`], NAME_RULES.secret);
       const secret = new SecretsmanagerSecret(this, `Secret-${bundle.slot}`, {
@@ -128,7 +156,13 @@ export class ClusterPki extends Construct {
         secretId: secret.id,
         secretString: Fn.jsonencode({ files: this.bundleFiles(bundle, keyPairs) }),
       });
-      props.secretReaders[bundle.slot].grantSecretRead(secret.arn, props.encryptionKey.keyArn);
+      const reader = props.secretReaders[bundle.slot];
+      new SecretsmanagerSecretPolicy(this, `SecretPolicy-${bundle.slot}`, {
+        secretArn: secret.arn,
+        blockPublicPolicy: true,
+        policy: JSON.stringify(slotSecretPolicy(reader.role.arn, admins)),
+      });
+      reader.grantSecretRead(secret.arn, props.encryptionKey.keyArn);
       secrets[bundle.slot] = secret;
     }
     this.secrets = secrets;
@@ -150,6 +184,14 @@ export class ClusterPki extends Construct {
       });
     }
     new TerraformOutput(this, "kubernetes_ca_certificate", { value: this.kubernetesCaPem, description: "Kubernetes CA certificate (PEM)" });
+  }
+
+  private defaultSecretAdmins(): string[] {
+    const caller = new DataAwsCallerIdentity(this, "Deployer");
+    const partition = new DataAwsPartition(this, "Partition");
+    // aws:PrincipalArn of an assumed-role session is the role's ARN, which the session context gives.
+    const deployer = new DataAwsIamSessionContext(this, "DeployerSession", { arn: caller.arn });
+    return [`arn:${partition.partition}:iam::${caller.accountId}:root`, deployer.issuerArn];
   }
 
   /** The files of one bundle: path relative to the node's PKI directory → PEM. */
@@ -175,4 +217,36 @@ export class ClusterPki extends Construct {
     }
     return files;
   }
+}
+
+/** Reading a secret's metadata only: what auditors and AWS Config may still do. */
+const SECRET_METADATA_ACTIONS = ["secretsmanager:DescribeSecret", "secretsmanager:GetResourcePolicy", "secretsmanager:ListSecretVersionIds"];
+
+/**
+ * A slot secret's resource policy: everyone but the slot's role and the admins is denied all but
+ * reading metadata (an explicit deny, so no identity policy in the account can grant more), and the
+ * slot's role is denied everything but reading the value.
+ */
+export function slotSecretPolicy(readerRoleArn: string, adminPrincipalArns: readonly string[]): object {
+  return {
+    Version: "2012-10-17",
+    Statement: [
+      {
+        Sid: "OnlySlotRoleAndAdmins",
+        Effect: "Deny",
+        Principal: "*",
+        NotAction: SECRET_METADATA_ACTIONS,
+        Resource: "*",
+        Condition: { ArnNotEquals: { "aws:PrincipalArn": [readerRoleArn, ...adminPrincipalArns] } },
+      },
+      {
+        Sid: "SlotRoleOnlyReads",
+        Effect: "Deny",
+        Principal: "*",
+        NotAction: ["secretsmanager:GetSecretValue", ...SECRET_METADATA_ACTIONS],
+        Resource: "*",
+        Condition: { ArnEquals: { "aws:PrincipalArn": readerRoleArn } },
+      },
+    ],
+  };
 }

@@ -1,6 +1,6 @@
 import { HaClusterStack } from "../../examples/ha-cluster/main";
 import { EtcdTopology, HaControlPlane, userDataLimitOk } from "../helpers/reference";
-import { SynthJson, follow, only, rawUserDataOf, resources, synth, synthStack, userDataOf } from "../helpers/synth";
+import { SynthJson, follow, nodeFilesOf, only, rawUserDataOf, resources, synth, synthStack, userDataOf } from "../helpers/synth";
 import { Testing } from "../../lib/core";
 
 function reference(): SynthJson {
@@ -60,11 +60,17 @@ describe("ApiServerNodes", () => {
     expect(attach.Condition.StringEquals).toEqual({
       "ec2:ResourceTag/ha-control-plane/cluster": "prod-eu1",
       "ec2:ResourceTag/ha-control-plane/role": "apiserver",
+      // Only credentials delivered to an instance in the cluster's VPC (issue 14 finding 6).
+      "aws:Ec2InstanceSourceVpc": expect.stringMatching(/^\$\{aws_vpc\.[\w-]+\.id\}$/),
     });
     // Every non-Describe action is scoped: by resource ARNs, or on "*" by a condition - except
     // Session Manager's messaging, whose actions accept no resource ARN (AWS's documented minimum).
+    // The node network boundary (finding 6) says where credentials work, not which resources.
+    const NETWORK_KEYS = ["aws:ec2instancesourcevpc", "aws:sourcevpc", "aws:sourceip"];
+    const scopedByCondition = (c: unknown) =>
+      c !== undefined && Object.values(c as Record<string, Record<string, unknown>>).some((keys) => Object.keys(keys).some((k) => !NETWORK_KEYS.includes(k.toLowerCase())));
     const unscoped = (doc.Statement as Array<{ Sid: string; Action: string[]; Resource: unknown; Condition?: unknown }>)
-      .filter((s) => s.Action.some((a) => !/:Describe/.test(a)) && s.Resource === "*" && s.Condition === undefined)
+      .filter((s) => s.Action.some((a) => !/:Describe/.test(a)) && s.Resource === "*" && !scopedByCondition(s.Condition))
       .map((s) => s.Sid);
     expect(unscoped).toEqual(["SessionManager"]);
     const read = doc.Statement.find((s: { Sid: string }) => s.Sid === "ReadOwnSecrets");
@@ -77,8 +83,9 @@ describe("ApiServerNodes", () => {
     const text = userDataOf(apiTemplate(json));
     expect(text.startsWith("#cloud-config\n")).toBe(true);
     expect(text).toContain("NODE_ROLE='apiserver'");
-    expect(text).toContain("server 169.254.169.123 prefer iburst minpoll 4 maxpoll 4");
     expect(text).toContain("DATA_VOLUME='none'");
+    const files = nodeFilesOf(json, apiTemplate(json));
+    expect(files.find((f) => f.path === "/etc/chrony/sources.d/amazon-time-sync.sources")?.content).toContain("server 169.254.169.123 prefer iburst minpoll 4 maxpoll 4");
     expect(userDataLimitOk(rawUserDataOf(apiTemplate(json)))).toBe(true);
   });
 

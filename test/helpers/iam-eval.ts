@@ -13,7 +13,8 @@
  *   `StringNotLike`, `ArnNotEquals`, `ArnNotLike`) the key must match none of them; a key absent from
  *   the request context makes a positive operator false and a negated one true; `...IfExists` holds
  *   when the key is absent; `Null: "true"` holds when the key is absent, `"false"` when present;
- *   `Bool` compares the strings "true"/"false".
+ *   `Bool` compares the strings "true"/"false"; `IpAddress` / `NotIpAddress` match an IPv4 address
+ *   against CIDR blocks (a bare address is a /32), IPv6 throws.
  *
  * Anything it does not know (another operator, a set qualifier, policy variables) throws, so a test
  * cannot pass by the evaluator silently ignoring part of a policy.
@@ -59,6 +60,20 @@ function wildcard(pattern: string, value: string, ignoreCase: boolean): boolean 
   return re.test(value);
 }
 
+function ipv4(text: string): number {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text);
+  if (!m || m.slice(1).some((o) => Number(o) > 255)) throw new Error(`not an IPv4 address (IPv6 is not supported by this evaluator): ${text}`);
+  return m.slice(1).reduce((n, o) => n * 256 + Number(o), 0);
+}
+
+function inCidr(address: string, cidr: string): boolean {
+  const [base, bits = "32"] = cidr.split("/");
+  const prefix = Number(bits);
+  if (!Number.isInteger(prefix) || prefix < 0 || prefix > 32) throw new Error(`bad CIDR ${cidr}`);
+  const size = 2 ** (32 - prefix);
+  return Math.floor(ipv4(address) / size) === Math.floor(ipv4(base) / size);
+}
+
 function conditionHolds(block: Statement["Condition"], context: Readonly<Record<string, string | undefined>>): boolean {
   if (block === undefined) return true;
   return Object.entries(block).every(([rawOp, keys]) =>
@@ -74,7 +89,7 @@ function conditionHolds(block: Statement["Condition"], context: Readonly<Record<
       }
       if (actual === undefined) {
         if (ifExists) return true;
-        return ["StringNotEquals", "StringNotLike", "ArnNotEquals", "ArnNotLike"].includes(op);
+        return ["StringNotEquals", "StringNotLike", "ArnNotEquals", "ArnNotLike", "NotIpAddress"].includes(op);
       }
       const any = (f: (v: string) => boolean) => values.some(f);
       switch (op) {
@@ -92,6 +107,10 @@ function conditionHolds(block: Statement["Condition"], context: Readonly<Record<
         case "ArnNotEquals":
         case "ArnNotLike":
           return !any((v) => wildcard(v, actual, false));
+        case "IpAddress":
+          return any((v) => inCidr(actual, v));
+        case "NotIpAddress":
+          return !any((v) => inCidr(actual, v));
         case "Bool":
           return any((v) => v.toLowerCase() === actual.toLowerCase());
         default:
