@@ -4,6 +4,7 @@ export * from "./context";
 export * from "./values";
 export * from "./security-groups";
 export * from "./buckets";
+export * from "./iam";
 export * from "./api-endpoint";
 export * from "./certificates";
 export * from "./suppressions";
