@@ -37,6 +37,8 @@ export const acmeBlueprint = new PlatformBlueprint({
     kubernetesVersion: "1.33.5",
     amiIds: { [ACME_REGION]: "ami-0a422d70f727fe93e" },
     alarmTopicArn: "arn:aws:sns:eu-west-1:123456789012:acme-platform-alarms",
+    // The CI role applying the cluster-objects stacks: the only reader of their credentials secret.
+    clusterObjectsReaderRoleArn: "arn:aws:iam::123456789012:role/acme-cluster-objects-deployer",
     clusterObjects: {
       platformAdminGroups: ["acme:platform-sre"],
       // A weekly scheduled deploy keeps a valid token: 7 days, rotated by any deploy in the last 4.

@@ -1,7 +1,7 @@
 /**
  * A product team's app using Acme's blueprint for two clusters, each as two stacks: the AWS control
  * plane (`<cluster>-control-plane`) and its in-cluster objects (`<cluster>-cluster-objects`, whose
- * kubernetes provider is configured from the first stack's outputs). Zones and the image are
+ * kubernetes provider reads its endpoint and credentials from a secret the first stack writes). Zones and the image are
  * explicit, so it synthesizes without AWS credentials.
  *
  * Deploy order per cluster: `cdktf deploy payments-prod-control-plane`, then

@@ -3,6 +3,7 @@ import { TerraformStack } from "../core";
 import { HaControlPlaneProps } from "../control-plane";
 import { ClusterObjectsOptions } from "../cluster/cluster-objects";
 import { ClusterObjectsStack } from "../cluster/cluster-objects-stack";
+import { ProviderIdentity } from "../cluster/access-secret";
 import { checkPriorityClasses } from "../cluster/priority-classes";
 import { ConfigError, describeValue } from "../errors";
 import { EtcdTopology } from "../etcd/etcd-cluster";
@@ -61,6 +62,12 @@ export interface OrganisationDefaults {
    * @default - a new topic per cluster
    */
   readonly alarmTopicArn?: string;
+  /**
+   * ARN of the IAM role that applies the clusters' cluster-objects stacks (the only reader of the
+   * secret carrying their API credentials; see `ClusterAccessSecret`).
+   * @default - none: every cluster request must name one
+   */
+  readonly clusterObjectsReaderRoleArn?: string;
   /**
    * Cluster-object settings (admin groups, priority classes, token lifetime).
    * @default - the library's
@@ -125,6 +132,17 @@ export interface ClusterRequest {
    * @default - none
    */
   readonly overrides?: ControlPlaneSettings;
+  /**
+   * ARN of the IAM role that applies this cluster's cluster-objects stack.
+   * @default - the organisation default `clusterObjectsReaderRoleArn`
+   */
+  readonly clusterObjectsReaderRoleArn?: string;
+  /**
+   * Identity delivered to the cluster-objects stack: `SUPER_ADMIN` on the first deploy, `ADMIN` from
+   * the second deploy on (see `ControlPlaneStackProps.providerIdentity`).
+   * @default ProviderIdentity.SUPER_ADMIN
+   */
+  readonly providerIdentity?: ProviderIdentity;
   /**
    * Per-cluster cluster-object settings over the preset's and the organisation's (each key replaces
    * theirs, except `bootstrapToken`, merged field by field).
@@ -287,12 +305,23 @@ export class PlatformBlueprint {
   public createCluster(scope: Construct, request: ClusterRequest): BlueprintCluster {
     const resolved = this.resolve(request);
     const name = resolved.clusterName;
+    const readerRoleArn = request.clusterObjectsReaderRoleArn ?? this.defaults.clusterObjectsReaderRoleArn;
+    if (readerRoleArn === undefined) {
+      throw new ConfigError(
+        "clusterObjectsReaderRoleArn",
+        readerRoleArn,
+        `is required: blueprint ${this.name} has no default, and the cluster-objects stack's credentials are delivered in a secret only that role may read`,
+        'pass the ARN of the role that applies the cluster-objects stack, e.g. "arn:aws:iam::111122223333:role/cluster-objects-deployer" (or set defaults.clusterObjectsReaderRoleArn)',
+      );
+    }
     const controlPlaneStack = withOrigins(
       resolved.origins,
       () =>
         new ControlPlaneStack(scope, `${name}-${BlueprintStackKind.CONTROL_PLANE}`, {
           region: resolved.region,
           controlPlane: resolved.controlPlaneProps,
+          clusterObjectsReaderRoleArn: readerRoleArn,
+          providerIdentity: request.providerIdentity,
           policyPack: this.props.policyPack,
           policySuppressions: resolved.policySuppressions,
         }),
@@ -301,7 +330,7 @@ export class PlatformBlueprint {
     const objectOrigins = this.clusterObjectOrigins(request);
     const clusterObjectsStack = withOrigins(
       objectOrigins,
-      () => new ClusterObjectsStack(scope, `${name}-${BlueprintStackKind.CLUSTER_OBJECTS}`, { ...resolved.clusterObjects, access: controlPlaneStack.access }),
+      () => new ClusterObjectsStack(scope, `${name}-${BlueprintStackKind.CLUSTER_OBJECTS}`, { ...resolved.clusterObjects, access: controlPlaneStack.access, accessSecret: controlPlaneStack.accessSecret }),
     );
     this.props.stateBackend?.configure(clusterObjectsStack, name, BlueprintStackKind.CLUSTER_OBJECTS);
     return { resolved, controlPlaneStack, clusterObjectsStack };

@@ -3,6 +3,7 @@ import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { Aspects, TerraformStack } from "../core";
 import { HaControlPlane, HaControlPlaneProps } from "../control-plane";
 import { ControlPlaneAccess, IControlPlaneAccess, SuperAdminCertificate } from "../cluster/access";
+import { ClusterAccessSecret, ProviderIdentity } from "../cluster/access-secret";
 import { HaPolicyPack } from "../policy/pack";
 import { PresetPolicySuppression } from "./presets";
 
@@ -12,6 +13,18 @@ export interface ControlPlaneStackProps {
   readonly region: string;
   /** The control plane. */
   readonly controlPlane: HaControlPlaneProps;
+  /**
+   * ARN of the IAM role that applies the cluster-objects stack: the only reader (besides this
+   * stack's deployer) of the secret carrying that stack's API credentials (see `ClusterAccessSecret`).
+   */
+  readonly clusterObjectsReaderRoleArn: string;
+  /**
+   * Identity delivered to the cluster-objects stack: `SUPER_ADMIN` for the first deploy, then
+   * `ADMIN` (the second deploy, once the `kubeadm:cluster-admins` binding exists), which also
+   * destroys the super-admin certificate.
+   * @default ProviderIdentity.SUPER_ADMIN
+   */
+  readonly providerIdentity?: ProviderIdentity;
   /**
    * Check the stack with `HaPolicyPack` (errors fail `cdktf synth`).
    * @default true
@@ -25,16 +38,19 @@ export interface ControlPlaneStackProps {
 }
 
 /**
- * The first stack of a cluster: AWS provider, `HaControlPlane`, and the `system:masters`
- * certificate the cluster-objects stack's provider authenticates with (see `SuperAdminCertificate`).
+ * The first stack of a cluster: AWS provider, `HaControlPlane`, and the secret delivering the
+ * cluster-objects stack's endpoint, CA and client certificate (`ClusterAccessSecret`: the
+ * short-lived `system:masters` certificate on the first deploy, kubernetes-admin afterwards).
  */
 export class ControlPlaneStack extends TerraformStack {
   /** The control plane. */
   public readonly controlPlane: HaControlPlane;
-  /** The super-admin certificate. */
-  public readonly superAdmin: SuperAdminCertificate;
-  /** What the cluster-objects stack needs (values of this stack). */
+  /** The super-admin certificate, while `providerIdentity` is `SUPER_ADMIN`. */
+  public readonly superAdmin?: SuperAdminCertificate;
+  /** The cluster's values; pass it with {@link accessSecret} to the cluster-objects stack. */
   public readonly access: IControlPlaneAccess;
+  /** The secret the cluster-objects stack reads its endpoint, CA and credentials from. */
+  public readonly accessSecret: ClusterAccessSecret;
   /** The policy pack, when enabled. */
   public readonly policyPack?: HaPolicyPack;
 
@@ -42,8 +58,14 @@ export class ControlPlaneStack extends TerraformStack {
     super(scope, id);
     new AwsProvider(this, "aws", { region: props.region });
     this.controlPlane = new HaControlPlane(this, "ControlPlane", props.controlPlane);
-    this.superAdmin = new SuperAdminCertificate(this, "SuperAdmin", { controlPlane: this.controlPlane });
-    this.access = ControlPlaneAccess.fromControlPlane(this.controlPlane, { superAdmin: this.superAdmin });
+    this.accessSecret = new ClusterAccessSecret(this, "ClusterObjectsAccess", {
+      controlPlane: this.controlPlane,
+      region: props.region,
+      readerRoleArn: props.clusterObjectsReaderRoleArn,
+      identity: props.providerIdentity,
+    });
+    this.superAdmin = this.accessSecret.superAdmin;
+    this.access = ControlPlaneAccess.fromControlPlane(this.controlPlane);
     for (const s of props.policySuppressions ?? []) HaPolicyPack.suppress(this.controlPlane, s.ruleId, s.reason);
     if (props.policyPack ?? true) {
       this.policyPack = new HaPolicyPack();

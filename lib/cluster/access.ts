@@ -79,6 +79,8 @@ export interface IControlPlaneAccess {
 export const SUPER_ADMIN_SPEC_ID = "super-admin";
 /** Common name of the super-admin certificate (as kubeadm's `super-admin.conf`). */
 export const SUPER_ADMIN_COMMON_NAME = "kubernetes-super-admin";
+/** Default validity of the super-admin certificate (hours). */
+export const SUPER_ADMIN_DEFAULT_VALIDITY_HOURS = 24;
 /** The group the API server grants every right to, without RBAC (and which RBAC cannot revoke). */
 export const SYSTEM_MASTERS_GROUP = "system:masters";
 
@@ -155,13 +157,14 @@ export interface SuperAdminCertificateProps {
   /** The control plane whose Kubernetes CA signs the certificate; must be in the same stack. */
   readonly controlPlane: HaControlPlane;
   /**
-   * Validity in hours.
-   * @default - the control plane's leaf validity (8760 unless changed)
+   * Validity in hours: the super-admin is needed only until the first binding exists, and RBAC
+   * cannot revoke it, so it lives a day.
+   * @default 24
    */
   readonly validityHours?: number;
   /**
    * Hours before expiry a deploy of the control-plane stack re-issues it.
-   * @default - the control plane's leaf early renewal (720 unless changed)
+   * @default - validityHours - 1: any deploy after the certificate's first hour re-issues it
    */
   readonly earlyRenewalHours?: number;
 }
@@ -175,10 +178,10 @@ export interface SuperAdminCertificateProps {
  * `system:masters` is authorized by the API server without RBAC, so it breaks the cycle.
  *
  * It is declared in the control plane's stack (the CA key never leaves that stack's state), goes
- * to no node and into no kubeconfig output; the cluster-objects stack reads it through cdktf's
- * cross-stack outputs (sensitive). Anyone who can read that state can already sign any certificate
- * with the Kubernetes CA key stored there, so it adds no capability to a state reader — but it
- * cannot be revoked by RBAC: keep state access as tight as for the CA itself.
+ * to no node and into no output; `ClusterAccessSecret` creates it and delivers it to the
+ * cluster-objects stack through a Secrets Manager secret only that stack's deployer role can read.
+ * It cannot be revoked by RBAC, so it is short-lived (24 h by default) and only used until the
+ * `kubeadm:cluster-admins` binding exists.
  */
 export class SuperAdminCertificate extends Construct implements ClientCredentials {
   /** Certificate PEM. */
@@ -201,13 +204,13 @@ export class SuperAdminCertificate extends Construct implements ClientCredential
       throw new ConfigError("controlPlane.certificateIssuer", CA_IDS.kubernetes, "keeps the Kubernetes CA key, so no client certificate can be signed in Terraform", "issue the Kubernetes CA with the tls provider (the default)");
     }
     const admin = specById(props.controlPlane.pki.certificates, "admin");
-    const validityHours = props.validityHours ?? admin.validityHours;
-    const earlyRenewalHours = props.earlyRenewalHours ?? admin.earlyRenewalHours;
-    if (!isUnresolved(validityHours) && (!Number.isInteger(validityHours) || validityHours < 24 || validityHours > 8760)) {
-      throw new ConfigError("validityHours", validityHours, "must be a whole number of hours from 24 to 8760", "use 8760 (1 year) and deploy the control-plane stack at least monthly");
+    const validityHours = props.validityHours ?? SUPER_ADMIN_DEFAULT_VALIDITY_HOURS;
+    if (!isUnresolved(validityHours) && (!Number.isInteger(validityHours) || validityHours < 2 || validityHours > 720)) {
+      throw new ConfigError("validityHours", validityHours, "must be a whole number of hours from 2 to 720: a system:masters credential RBAC cannot revoke should not outlive the first deploy by much", "use 24 and switch the cluster-objects stack to ProviderIdentity.ADMIN after its first deploy");
     }
+    const earlyRenewalHours = props.earlyRenewalHours ?? Math.max(1, validityHours - 1);
     if (!isUnresolved(earlyRenewalHours) && (!Number.isInteger(earlyRenewalHours) || earlyRenewalHours < 1 || earlyRenewalHours >= validityHours)) {
-      throw new ConfigError("earlyRenewalHours", earlyRenewalHours, `must be a whole number of hours from 1 to ${validityHours - 1}`, "use 720 (30 days)");
+      throw new ConfigError("earlyRenewalHours", earlyRenewalHours, `must be a whole number of hours from 1 to ${validityHours - 1}`, `use ${validityHours - 1}`);
     }
     const spec: CertificateSpec = {
       ...admin,

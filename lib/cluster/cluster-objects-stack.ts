@@ -1,33 +1,33 @@
 import { Construct } from "constructs";
 import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
-import { TerraformOutput, TerraformStack } from "../core";
+import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
+import { DataAwsSecretsmanagerSecretVersion } from "@cdktf/provider-aws/lib/data-aws-secretsmanager-secret-version";
+import { Fn, TerraformOutput, TerraformStack } from "../core";
 import { ConfigError } from "../errors";
+import { isUnresolved } from "../validate";
 import { ClientCredentials, IControlPlaneAccess, checkAccess } from "./access";
+import { ACCESS_SECRET_KEYS, IClusterAccessSecret, ProviderIdentity } from "./access-secret";
 import { ClusterObjects, ClusterObjectsOptions } from "./cluster-objects";
-
-/** Which identity the cluster-objects stack's kubernetes provider authenticates as. */
-export enum ProviderIdentity {
-  /**
-   * The `system:masters` super-admin certificate: works on a fresh cluster, where nothing is bound
-   * yet (the only identity that does).
-   */
-  SUPER_ADMIN = "SUPER_ADMIN",
-  /**
-   * kubernetes-admin (`kubeadm:cluster-admins`): least privilege (revocable by RBAC), but only once
-   * the `kubeadm:cluster-admins` binding exists — i.e. after a first deploy with SUPER_ADMIN.
-   */
-  ADMIN = "ADMIN",
-}
 
 /** Props of {@link ClusterObjectsStack}. */
 export interface ClusterObjectsStackProps extends ClusterObjectsOptions {
   /**
-   * The cluster, with values from the control plane's stack (`ControlPlaneAccess.fromControlPlane`).
-   * cdktf turns each into an output of that stack and a `terraform_remote_state` read here.
+   * The cluster. With `accessSecret`, only its literal values are used here (name, version, CIDRs);
+   * the endpoint, CA and credentials come from the secret.
    */
   readonly access: IControlPlaneAccess;
   /**
-   * Identity of the kubernetes provider.
+   * The secret the control plane's stack delivers the endpoint, CA and client credentials through
+   * (`ClusterAccessSecret`, or `ControlPlaneStack.accessSecret`), read here with
+   * `aws_secretsmanager_secret_version`. Required when `access` comes from
+   * `ControlPlaneAccess.fromControlPlane`: the alternative, cross-stack outputs read through
+   * `terraform_remote_state`, needs read access to the control plane's whole state (every CA key).
+   * @default - none: `access` must carry literal values (a control plane managed elsewhere)
+   */
+  readonly accessSecret?: IClusterAccessSecret;
+  /**
+   * Identity of the kubernetes provider when `access` carries literal credentials. With
+   * `accessSecret` the identity is chosen where the secret is written (`ClusterAccessSecret.identity`).
    * @default ProviderIdentity.SUPER_ADMIN
    */
   readonly providerIdentity?: ProviderIdentity;
@@ -35,15 +35,16 @@ export interface ClusterObjectsStackProps extends ClusterObjectsOptions {
 
 /**
  * The second stack of a cluster: its in-cluster objects ({@link ClusterObjects}), with a kubernetes
- * provider configured from the control plane's stack through cdktf cross-stack references.
+ * provider configured from values known at plan time.
  *
  * Why a second stack: a provider configured from values only known after apply (the load
  * balancer's name, the CA) silently falls back to localhost when they are unknown at plan time.
- * Here they come from the first stack's state (`terraform_remote_state`), so they are known at
- * plan time; before the first stack is applied this stack fails to plan instead of guessing.
- * Deploy order: the control-plane stack, then this one (cdktf records the dependency).
+ * With `accessSecret` they come from a Secrets Manager secret the control plane's stack writes (a
+ * data source read at plan time), so whoever plans this stack needs no access to the control
+ * plane's state; before the first stack is applied this stack fails to plan instead of guessing.
+ * Deploy order: the control-plane stack, then this one (recorded as a stack dependency).
  *
- * The machine running Terraform must reach `access.apiUrl` (the internal load balancer unless the
+ * The machine running Terraform must reach the API endpoint (the internal load balancer unless the
  * control plane has a public endpoint): run it from the VPC, a peered network or a VPN.
  */
 export class ClusterObjectsStack extends TerraformStack {
@@ -51,31 +52,69 @@ export class ClusterObjectsStack extends TerraformStack {
   public readonly provider: KubernetesProvider;
   /** The cluster objects. */
   public readonly objects: ClusterObjects;
+  /** The secret read, with `accessSecret`. */
+  public readonly accessSecretVersion?: DataAwsSecretsmanagerSecretVersion;
 
   constructor(scope: Construct, id: string, props: ClusterObjectsStackProps) {
     super(scope, id);
     checkAccess("access", props.access);
-    const identity = props.providerIdentity ?? ProviderIdentity.SUPER_ADMIN;
-    if (!Object.values(ProviderIdentity).includes(identity)) {
-      throw new ConfigError("providerIdentity", identity, "is not a provider identity", "use ProviderIdentity.SUPER_ADMIN or ADMIN");
-    }
-    const credentials: ClientCredentials | undefined =
-      identity === ProviderIdentity.SUPER_ADMIN ? props.access.superAdminCredentials : props.access.adminCredentials;
-    if (credentials === undefined) {
-      throw new ConfigError(
-        "access.superAdminCredentials",
-        undefined,
-        "the provider cannot create the kubeadm:cluster-admins binding as kubernetes-admin, whose rights come from that very binding; it needs a system:masters identity the first time",
-        "create a SuperAdminCertificate in the control plane's stack and pass it (ControlPlaneAccess.fromControlPlane(cp, { superAdmin })), or use providerIdentity ADMIN once the binding exists",
-      );
+    let access = props.access;
+    let host: string;
+    let credentials: ClientCredentials | undefined;
+    if (props.accessSecret !== undefined) {
+      const secret = props.accessSecret;
+      if (props.providerIdentity !== undefined) {
+        throw new ConfigError("providerIdentity", props.providerIdentity, "has no effect with accessSecret: the identity is the one the control plane's stack wrote into the secret", "remove it and set ClusterAccessSecret's identity (ControlPlaneStack's providerIdentity) instead");
+      }
+      for (const key of ["secretName", "region"] as const) {
+        if (typeof secret[key] !== "string" || isUnresolved(secret[key])) {
+          throw new ConfigError(`accessSecret.${key}`, secret[key], "must be a literal: a value of another stack would be read through terraform_remote_state", "pass the ClusterAccessSecret (its name and region are literals)");
+        }
+      }
+      new AwsProvider(this, "aws", { region: secret.region });
+      this.accessSecretVersion = new DataAwsSecretsmanagerSecretVersion(this, "AccessSecret", { secretId: secret.secretName, versionStage: "AWSCURRENT" });
+      const value = (key: string) => Fn.lookup(Fn.jsondecode(this.accessSecretVersion!.secretString), key) as string;
+      const K = ACCESS_SECRET_KEYS;
+      access = {
+        ...props.access,
+        apiUrl: value(K.apiUrl),
+        internalApiUrl: value(K.internalApiUrl),
+        caCertPem: value(K.caCertPem),
+      };
+      host = access.apiUrl;
+      credentials = { certPem: value(K.clientCertPem), privateKeyPem: value(K.clientKeyPem) };
+      if (secret instanceof Construct) this.addDependency(TerraformStack.of(secret));
+    } else {
+      if (props.access.source !== undefined && TerraformStack.of(props.access.source) !== this) {
+        throw new ConfigError(
+          "accessSecret",
+          undefined,
+          `is required with access from the control plane in ${TerraformStack.of(props.access.source).node.path}: its credentials would reach this stack as cross-stack outputs through terraform_remote_state, which needs read access to that stack's whole state (every CA key)`,
+          "create a ClusterAccessSecret in the control plane's stack (ControlPlaneStack creates one) and pass it as accessSecret",
+        );
+      }
+      const identity = props.providerIdentity ?? ProviderIdentity.SUPER_ADMIN;
+      if (!Object.values(ProviderIdentity).includes(identity)) {
+        throw new ConfigError("providerIdentity", identity, "is not a provider identity", "use ProviderIdentity.SUPER_ADMIN or ADMIN");
+      }
+      credentials = identity === ProviderIdentity.SUPER_ADMIN ? props.access.superAdminCredentials : props.access.adminCredentials;
+      if (credentials === undefined) {
+        throw new ConfigError(
+          "access.superAdminCredentials",
+          undefined,
+          "the provider cannot create the kubeadm:cluster-admins binding as kubernetes-admin, whose rights come from that very binding; it needs a system:masters identity the first time",
+          "create a SuperAdminCertificate in the control plane's stack and pass it (ControlPlaneAccess.fromControlPlane(cp, { superAdmin })), or use providerIdentity ADMIN once the binding exists",
+        );
+      }
+      host = props.access.apiUrl;
     }
     this.provider = new KubernetesProvider(this, "kubernetes", {
-      host: props.access.apiUrl,
-      clusterCaCertificate: props.access.caCertPem,
+      host,
+      clusterCaCertificate: access.caCertPem,
       clientCertificate: credentials.certPem,
       clientKey: credentials.privateKeyPem,
     });
-    this.objects = new ClusterObjects(this, "ClusterObjects", props);
+    this.objects = new ClusterObjects(this, "ClusterObjects", { ...props, access });
 
     const o = this.objects;
     new TerraformOutput(this, "join_endpoint", { value: o.joinEndpoint, description: "API endpoint nodes join through" });

@@ -1,5 +1,6 @@
 // The cluster stack: in-cluster objects Terraform owns, in a second stack configured from the first.
 export * from "./access";
+export * from "./access-secret";
 export * from "./bootstrap-token";
 export * from "./rbac";
 export * from "./join";

@@ -27,6 +27,7 @@ const DEFAULTS: OrganisationDefaults = {
   kubernetesVersion: "1.33.5",
   amiIds: { "eu-west-1": "ami-0a422d70f727fe93e", "us-east-1": "ami-0123456789abcdef0" },
   alarmTopicArn: "arn:aws:sns:eu-west-1:123456789012:alarms",
+  clusterObjectsReaderRoleArn: "arn:aws:iam::123456789012:role/cluster-objects-deployer",
   clusterObjects: { platformAdminGroups: ["acme:sre"] },
 };
 

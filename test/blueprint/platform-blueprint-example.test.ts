@@ -25,19 +25,19 @@ describe("examples/platform-blueprint", () => {
     ]);
   });
 
-  it.each(["payments-prod", "payments-dev"])("configures %s's cluster objects from its own control-plane stack's state", (name) => {
+  it.each(["payments-prod", "payments-dev"])("configures %s's cluster objects from its own control-plane stack's access secret, not its state", (name) => {
     const cp = read(`${name}-control-plane`);
     const objects = read(`${name}-cluster-objects`);
     const cpBackend = (cp.terraform as { backend: { s3: Record<string, unknown> } }).backend.s3;
     expect(cpBackend).toMatchObject({ bucket: "acme-terraform-state", key: `kubernetes/${name}/control-plane.tfstate`, encrypt: true });
-    const remote = (objects.data as Record<string, Record<string, { backend: string; config: Record<string, unknown> }>>).terraform_remote_state;
-    // The remote-state read uses the backend's settings; the lock-file override only matters to writers.
-    const { use_lockfile: lockfile, ...readConfig } = cpBackend;
-    expect(lockfile).toBe(true);
-    expect(Object.values(remote)).toEqual([expect.objectContaining({ backend: "s3", config: readConfig })]);
+    expect(JSON.stringify(objects)).not.toContain("terraform_remote_state");
+    const secretName = resources(cp, "aws_secretsmanager_secret").find((r) => r.name.startsWith("ClusterObjectsAccess_"))!.props.name;
+    const read2 = (objects.data as Record<string, Record<string, { secret_id: string }>>).aws_secretsmanager_secret_version;
+    expect(Object.values(read2)).toEqual([expect.objectContaining({ secret_id: secretName })]);
+    expect(secretName).toBe(`${name}/control-plane/cluster-objects-access`);
     const provider = (objects.provider as Record<string, Record<string, string>[]>).kubernetes[0];
     for (const key of ["host", "cluster_ca_certificate", "client_certificate", "client_key"]) {
-      expect(provider[key]).toContain(`\${data.terraform_remote_state.cross-stack-reference-input-${name}-control-plane.outputs.cross-stack-output-`);
+      expect(provider[key]).toMatch(/^\$\{jsondecode\(data\.aws_secretsmanager_secret_version\.AccessSecret\.secret_string\)\.[a-z_]+\}$/);
     }
   });
 
