@@ -248,24 +248,40 @@ export class ControlPlaneCluster {
       issued.set(SUPER_ADMIN_SPEC_ID, await issueWithOpenssl(superSpec, pkiDir, issued.get(adminSpec.signer as string)));
       const server = `https://${clientIp}:${spec.model.listenerPort}`;
       const adminKubeconfig = writeAdminKubeconfig(workDir, "admin.conf", set, issued, "admin", server, apiServerName);
-      const superAdminKubeconfig = writeAdminKubeconfig(workDir, "super-admin.conf", set, issued, SUPER_ADMIN_SPEC_ID, server, apiServerName);
       const cluster = new ControlPlaneCluster(spec, workDir, net, emulator, issued, dropped, apiServerName, adminKubeconfig);
       try {
         await Promise.all(cluster.etcdSlots.map((s) => cluster.startEtcdNode(s)));
         await cluster.waitEtcdHealthy(60_000);
         await Promise.all(cluster.apiSlots.map((s) => cluster.startApiNode(s)));
+        for (const s of cluster.apiSlots) await cluster.waitApiReady(s, 300_000);
         cluster.lb = await HaproxyLoadBalancer.start(spec.model, {
           bind: `${clientIp}:${spec.model.listenerPort}`,
           servers: cluster.apiSlots.map((s) => ({ name: s, address: cluster.node(s).ip })),
           netns: cluster.clientNs,
         });
-        await Promise.all(cluster.apiSlots.map((s) => cluster.lb.waitStatus(s, "UP", cluster.readmissionMs() + 180_000)));
+        await Promise.all(cluster.apiSlots.map((s) => cluster.lb.waitHealthy(s, cluster.readmissionMs() * 2 + 30_000)));
         // What the cluster-objects stack's ClusterAdminBindings creates first (as kubeadm init does):
         // without it the admin certificate's group kubeadm:cluster-admins has no rights.
-        await must(
-          cluster.inClient(["kubectl", `--kubeconfig=${superAdminKubeconfig}`, "create", "clusterrolebinding", "kubeadm:cluster-admins", "--clusterrole=cluster-admin", "--group=kubeadm:cluster-admins"]),
-          "binding kubeadm:cluster-admins with the super-admin certificate",
-        );
+        const binding = await cluster.curl("lb", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", {
+          cert: issued.get(SUPER_ADMIN_SPEC_ID),
+          method: "POST",
+          body: JSON.stringify({
+            apiVersion: "rbac.authorization.k8s.io/v1",
+            kind: "ClusterRoleBinding",
+            metadata: { name: "kubeadm:cluster-admins" },
+            roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "cluster-admin" },
+            subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "Group", name: "kubeadm:cluster-admins" }],
+          }),
+        });
+        if (binding.status !== 201) throw new Error(`binding kubeadm:cluster-admins with the super-admin certificate answered ${binding.status}: ${binding.body}`);
+        // Every API server's RBAC cache sees the binding before the scenarios start.
+        for (const s of cluster.apiSlots) {
+          const deadline = Date.now() + 30_000;
+          while ((await cluster.curl(s, "/api/v1/namespaces/default", { cert: cluster.issued.get("admin") })).status !== 200) {
+            if (Date.now() > deadline) throw new Error(`the admin certificate has no rights on ${s} 30 s after the kubeadm:cluster-admins binding`);
+            await sleep(250);
+          }
+        }
       } catch (err) {
         await cluster.destroy();
         throw err;
@@ -299,7 +315,7 @@ export class ControlPlaneCluster {
     for (const f of node.files) {
       const target = path.join(root, f.path);
       mkdirSync(path.dirname(target), { recursive: true });
-      const content = f.path === "/etc/ha-control-plane/node.env" ? resolveNodeEnv(f.content) : f.content;
+      const content = f.path === "/etc/ha-control-plane/node.env" ? resolveNodeEnv(f.content, this.spec.synth) : f.content;
       writeFileSync(target, content);
       chmodSync(target, parseInt(f.permissions, 8));
     }
@@ -495,7 +511,7 @@ export class ControlPlaneCluster {
   /** Stops everything and removes every namespace, temp dir and created mount point. Idempotent. */
   async destroy(): Promise<void> {
     for (const p of this.processes) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill("SIGKILL");
-    await Promise.all(this.processes.map((p) => Promise.race([p.exited, sleep(5000)])));
+    await Promise.all(this.processes.map((p) => Promise.race([p.exited, new Promise((r) => setTimeout(r, 5000).unref())])));
     await this.lb?.stop().catch(() => undefined);
     await this.emulator.stop().catch(() => undefined);
     await this.net.destroy();
@@ -513,11 +529,20 @@ function clientAddress(spec: SynthesizedCluster): string {
   return ip;
 }
 
-/** node.env as the node gets it: Terraform references would be resolved by then; none may be left. */
-function resolveNodeEnv(text: string): string {
-  const refs = text.match(/\$\{[^}]+\}/g);
-  if (refs) throw new Error(`node.env still holds Terraform references the tier cannot resolve: ${refs.join(", ")}`);
-  return text;
+/**
+ * node.env as the node gets it: Terraform resolves `${<type>.<name>.<attribute>}` references at
+ * apply. Here an attribute set literally in the stack is used as is; a computed one gets a
+ * stand-in of the right form (`arn:aws:…` for ARNs, a name otherwise). Nothing else is substituted.
+ */
+function resolveNodeEnv(text: string, synth: Json): string {
+  return text.replace(/\$\{([a-z0-9_]+)\.([A-Za-z0-9_-]+)\.([a-z_]+)\}/g, (ref, type: string, name: string, attr: string) => {
+    const props = synth.resource?.[type]?.[name] as Json | undefined;
+    if (props === undefined) throw new Error(`node.env references ${ref}, which is not in the stack`);
+    const literal = props[attr] ?? (attr === "id" ? props.bucket ?? props.name : undefined);
+    if (typeof literal === "string" && !literal.includes("${")) return literal;
+    const service = type.replace(/^aws_/, "").split("_")[0];
+    return attr === "arn" ? `arn:aws:${service}:eu-west-1:123456789012:${type}/${name}` : `cp-tier-${name.toLowerCase().replace(/[^a-z0-9-]/g, "-")}`.slice(0, 63);
+  });
 }
 
 /** Each slot's secret as ClusterPki writes it: `{files: {<fileStem>.crt|.key|.pub: PEM}}`. */

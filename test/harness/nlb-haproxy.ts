@@ -214,6 +214,36 @@ export class HaproxyLoadBalancer {
     return out;
   }
 
+  /** Server name → haproxy's last check result (`L7OK`, `L7STS`, `L4CON`, `INI`, …). */
+  async checkStatus(): Promise<Record<string, string>> {
+    const csv = await this.command("show stat");
+    const [header, ...rows] = csv.replace(/^# /, "").trim().split("\n");
+    const cols = header.split(",");
+    const out: Record<string, string> = {};
+    for (const row of rows) {
+      const v = row.split(",");
+      if (v[cols.indexOf("pxname")] === "targets" && !["BACKEND", "FRONTEND"].includes(v[cols.indexOf("svname")])) {
+        out[v[cols.indexOf("svname")]] = v[cols.indexOf("check_status")];
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Waits until `server` is healthy the way the target group means it: status exactly `UP` (not
+   * `UP 1/2`, going down) after a passing check (haproxy starts servers UP before any check has
+   * run; the NLB starts them in `initial`). Resolves to the ms waited.
+   */
+  async waitHealthy(server: string, timeoutMs: number): Promise<number> {
+    const start = Date.now();
+    for (;;) {
+      const [status, check] = await Promise.all([this.status(), this.checkStatus()]);
+      if (status[server] === "UP" && /^L[4-7]OK/.test(check[server] ?? "")) return Date.now() - start;
+      if (Date.now() - start > timeoutMs) throw new Error(`${server} is ${status[server]} (last check ${check[server]}) after ${timeoutMs} ms: ${this.logTail()}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
   /** Waits until `server` has status `want` (prefix match), polling every 100 ms; resolves to the ms waited. */
   async waitStatus(server: string, want: string, timeoutMs: number): Promise<number> {
     const start = Date.now();

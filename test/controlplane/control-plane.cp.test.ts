@@ -1,0 +1,269 @@
+/**
+ * The control-plane tier (issue 12): the reference example's etcd members, API servers,
+ * controller-managers and schedulers run as real processes from the files the nodes receive, behind
+ * haproxy configured from the synthesized target group (see control-plane.ts for how). Each scenario
+ * prints the figures it asserts. Expected values come from Kubernetes (anonymous paths, the
+ * encryption-at-rest prefix `k8s:enc:<provider>:v1:<key name>:`, leader-election timing) and from
+ * the synthesized target group (detection and re-admission times), never from the library's helpers.
+ */
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
+import { parse } from "yaml";
+import { allOf, describeTier, toolAvailable } from "../harness/tiers";
+import { etcdBinariesCheck, kubernetesBinariesCheck, motoCheck } from "../harness/real-components";
+import { IssuedFiles } from "../harness/openssl-pki";
+import { ControlPlaneCluster, sleep, startClientLoop, summarize } from "./control-plane";
+
+const CHECK = allOf(kubernetesBinariesCheck(), etcdBinariesCheck(), motoCheck(), toolAvailable("haproxy", ["-v"]));
+
+/** Prints a scenario's figures (jest shows console output with the file). */
+function report(scenario: string, figures: Record<string, unknown>): void {
+  console.log(`[control plane] ${scenario}: ${JSON.stringify(figures)}`);
+}
+
+describeTier("control plane of the reference example", CHECK, { tierLabel: "control plane" }, () => {
+  let cp: ControlPlaneCluster;
+  const tierStart = Date.now();
+
+  beforeAll(async () => {
+    cp = await ControlPlaneCluster.start();
+    report("bring-up", { seconds: (Date.now() - tierStart) / 1000, droppedTokenSans: cp.droppedSans.length, tlsServerName: cp.apiServerName });
+  }, 600_000);
+
+  afterAll(async () => {
+    await cp?.destroy();
+    report("tier", { wallSeconds: (Date.now() - tierStart) / 1000 });
+  }, 120_000);
+
+  const waitAllUp = async (timeoutMs: number) => {
+    for (const s of cp.apiSlots) await cp.lb.waitHealthy(s, timeoutMs);
+  };
+
+  it("1. serves /readyz through the load balancer; admin kubectl works; anonymous only on health paths; service-account tokens and the front proxy work", async () => {
+    expect((await cp.curl("lb", "/readyz")).status).toBe(200);
+    const whoami = await cp.kubectl(["auth", "whoami", "-o", "jsonpath={.status.userInfo.username}"]);
+    expect(whoami.stderr).toBe("");
+    expect(whoami.stdout).toBe("kubernetes-admin");
+    const ns = await cp.kubectl(["get", "namespaces", "-o", "name"]);
+    expect(ns.stdout.split("\n")).toEqual(expect.arrayContaining(["namespace/default", "namespace/kube-system"]));
+
+    // Anonymous: the library's promise (kubeadm hardening) is 200 on the health paths, 401 elsewhere.
+    const healthPaths = ["/livez", "/readyz", "/healthz"];
+    const otherPaths = ["/version", "/api", "/apis", "/metrics", "/api/v1/namespaces", "/openapi/v2"];
+    const anonymous: Record<string, number> = {};
+    for (const target of ["lb", ...cp.apiSlots]) {
+      for (const p of [...healthPaths, ...otherPaths]) anonymous[`${target}${p}`] = (await cp.curl(target, p)).status;
+    }
+    for (const [k, status] of Object.entries(anonymous)) expect([k, status]).toEqual([k, healthPaths.some((p) => k.endsWith(p)) ? 200 : 401]);
+
+    // Service accounts: a token from the TokenRequest API authenticates at every API server (same sa.pub).
+    expect((await cp.kubectl(["create", "serviceaccount", "cp-tier", "-n", "default"])).exitCode).toBe(0);
+    const token = (await cp.kubectl(["create", "token", "cp-tier", "-n", "default", "--duration=10m"])).stdout.trim();
+    expect(token.split(".")).toHaveLength(3);
+    const review = JSON.stringify({ apiVersion: "authentication.k8s.io/v1", kind: "SelfSubjectReview" });
+    const users: Record<string, string> = {};
+    for (const slot of cp.apiSlots) {
+      const r = await cp.curl(slot, "/apis/authentication.k8s.io/v1/selfsubjectreviews", { token, method: "POST", body: review });
+      expect(r.status).toBe(201);
+      users[slot] = JSON.parse(r.body).status.userInfo.username;
+    }
+    expect(Object.values(users)).toEqual(cp.apiSlots.map(() => "system:serviceaccount:default:cp-tier"));
+
+    // Front proxy (aggregated APIs): the front-proxy client certificate may assert a user by header;
+    // any other client certificate may not.
+    const frontProxy = cp.issued.get("front-proxy-client") as IssuedFiles;
+    const headers = ["X-Remote-User: proxied-user", "X-Remote-Group: proxied-group"];
+    const proxied: Record<string, string> = {};
+    for (const slot of cp.apiSlots) {
+      const r = await cp.curl(slot, "/apis/authentication.k8s.io/v1/selfsubjectreviews", { cert: frontProxy, headers, method: "POST", body: review });
+      expect(r.status).toBe(201);
+      const info = JSON.parse(r.body).status.userInfo;
+      proxied[slot] = info.username;
+      expect(info.groups).toContain("proxied-group");
+    }
+    expect(Object.values(proxied)).toEqual(cp.apiSlots.map(() => "proxied-user"));
+    const spoof = await cp.curl(cp.apiSlots[0], "/apis/authentication.k8s.io/v1/selfsubjectreviews", { cert: cp.issued.get("admin") as IssuedFiles, headers, method: "POST", body: review });
+    expect(JSON.parse(spoof.body).status.userInfo.username).toBe("kubernetes-admin");
+    report("1 access", { anonymousChecked: Object.keys(anonymous).length, serviceAccountUsers: users, frontProxyUsers: proxied });
+  }, 120_000);
+
+  it("2. stores Secrets encrypted with the configured provider (read directly from etcd)", async () => {
+    const value = "cp-tier-plaintext-value";
+    expect((await cp.kubectl(["create", "secret", "generic", "cp-tier-secret", "-n", "default", `--from-literal=password=${value}`])).exitCode).toBe(0);
+    const config = parse(readFileSync(path.join(cp.roots.get(cp.apiSlots[0]) as string, "etc/kubernetes/encryption-config.yaml"), "utf8"));
+    const provider = config.resources[0].providers[0] as Record<string, { keys: Array<{ name: string }> }>;
+    const [providerName] = Object.keys(provider);
+    // Kubernetes "Encrypting Confidential Data at Rest": stored values start with k8s:enc:<provider>:v1:<key name>:.
+    const prefix = `k8s:enc:${providerName}:v1:${provider[providerName].keys[0].name}:`;
+    const r = await cp.etcdctl(["get", "/registry/secrets/default/cp-tier-secret", "--print-value-only"]);
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout.startsWith(prefix)).toBe(true);
+    expect(r.stdout).not.toContain(value);
+    expect(providerName).toBe("secretbox");
+    report("2 encryption at rest", { prefix, storedBytes: r.stdout.length });
+  }, 60_000);
+
+  it("4. a SIGKILLed API server leaves the load balancer within the synthesized detection time", async () => {
+    const h = cp.spec.model.health;
+    const slot = cp.apiSlots[0];
+    await waitAllUp(cp.readmissionMs() * 3);
+    const killedAt = Date.now();
+    cp.process(slot, "kube-apiserver").child.kill("SIGKILL");
+    const boundMs = cp.detectionMs() + h.timeoutSeconds * 1000;
+    await cp.lb.waitStatus(slot, "DOWN", boundMs + 5000);
+    const measured = Date.now() - killedAt;
+    // The kubelet restarts the container: the same node, its same manifest.
+    cp.startStaticPod(slot, path.join(cp.roots.get(slot) as string, "etc/kubernetes/manifests/kube-apiserver.yaml"));
+    await cp.waitApiReady(slot, 180_000);
+    const readyAt = Date.now();
+    await cp.lb.waitHealthy(slot, cp.readmissionMs() + h.intervalSeconds * 1000 + 5000);
+    const readmitted = Date.now() - readyAt;
+    report("4 failure detection", {
+      detectionMeasuredMs: measured,
+      detectionConfiguredMs: cp.detectionMs(),
+      bound: `unhealthy threshold ${h.unhealthyThreshold} x interval ${h.intervalSeconds}s + timeout ${h.timeoutSeconds}s`,
+      readmissionMeasuredMs: readmitted,
+      readmissionConfiguredMs: cp.readmissionMs(),
+    });
+    expect(measured).toBeLessThanOrEqual(boundMs);
+    expect(readmitted).toBeLessThanOrEqual(cp.readmissionMs() + h.intervalSeconds * 1000);
+  }, 300_000);
+
+  it("5. drops no request while an API server shuts down and while all three are replaced one at a time", async () => {
+    const h = cp.spec.model.health;
+    await waitAllUp(cp.readmissionMs() * 3);
+    const manifest = (slot: string) => parse(readFileSync(path.join(cp.roots.get(slot) as string, "etc/kubernetes/manifests/kube-apiserver.yaml"), "utf8"));
+    const grace = (slot: string) => Number(manifest(slot).spec.terminationGracePeriodSeconds ?? 30) * 1000;
+    const rate = 20;
+    const phases: Record<string, number> = {};
+    const loop = startClientLoop(cp, { mode: "get", path: "/api/v1/namespaces/default", rate, maxSeconds: 900 });
+    await sleep(3000);
+
+    // a) a node shutdown: the kubelet sends SIGTERM; --shutdown-delay-duration keeps it serving.
+    const first = cp.apiSlots[1];
+    const t0 = Date.now();
+    const stopped = cp.stop(cp.process(first, "kube-apiserver"), "SIGTERM", grace(first));
+    await cp.lb.waitStatus(first, "DOWN", cp.detectionMs() + h.timeoutSeconds * 1000 + 10_000);
+    phases.sigtermToLbDownMs = Date.now() - t0;
+    phases.sigtermToExitMs = await stopped;
+    cp.startStaticPod(first, path.join(cp.roots.get(first) as string, "etc/kubernetes/manifests/kube-apiserver.yaml"));
+    await cp.waitApiReady(first, 180_000);
+    await cp.lb.waitHealthy(first, cp.readmissionMs() + h.intervalSeconds * 1000 + 5000);
+
+    // b) rolling replacement as the Auto Scaling group does it: deregister (drain for the
+    // deregistration delay), terminate (SIGTERM to every pod), a new node with a fresh disk in the
+    // slot, registration, then the checkpoint: re-admission by the target group.
+    const readmission: Record<string, number> = {};
+    for (const slot of cp.apiSlots) {
+      await cp.lb.deregister(slot);
+      const live = cp.processes.filter((p) => p.slot === slot && p.child.exitCode === null && p.child.signalCode === null);
+      await Promise.all(live.map((p) => cp.stop(p, "SIGTERM", grace(slot))));
+      await cp.startApiNode(slot, { freshDisk: true });
+      await cp.waitApiReady(slot, 180_000);
+      await cp.lb.register(slot);
+      const registeredAt = Date.now();
+      await cp.lb.waitHealthy(slot, cp.readmissionMs() + h.intervalSeconds * 1000 + 5000);
+      readmission[slot] = Date.now() - registeredAt;
+    }
+    await sleep(3000);
+    const raw = await loop.stop();
+    const s = summarize(raw.results, raw.sent, (status) => status === 200);
+    report("5 graceful drain and rolling replacement", {
+      rate,
+      sent: s.sent,
+      failed: s.failed,
+      longestGapMs: s.longestGapMs,
+      ...phases,
+      readmissionMs: readmission,
+      readmissionConfiguredMs: cp.readmissionMs(),
+      firstFailures: s.failures.slice(0, 5),
+    });
+    expect(s.sent).toBeGreaterThan(rate * 60);
+    expect(s.failed).toBe(0);
+  }, 900_000);
+
+  it("3. controller-manager and scheduler each hold one lease; another node takes over within the lease duration", async () => {
+    type Lease = { holderIdentity: string; leaseDurationSeconds: number; renewTime: string; acquireTime: string };
+    const lease = async (name: string): Promise<Lease | undefined> => {
+      const r = await cp.kubectl(["get", "lease", name, "-n", "kube-system", "-o", "json"]);
+      return r.exitCode === 0 ? (JSON.parse(r.stdout).spec as Lease) : undefined;
+    };
+    const nodeOf = (holder: string) => cp.apiSlots.find((s) => holder.startsWith(`ip-${cp.node(s).ip.replace(/\./g, "-")}_`));
+    const components = ["kube-controller-manager", "kube-scheduler"];
+    const leases = await cp.kubectl(["get", "lease", "-n", "kube-system", "-o", "name"]);
+    for (const name of components) expect(leases.stdout.split("\n").filter((l) => l === `lease.coordination.k8s.io/${name}`)).toHaveLength(1);
+    // client-go leader election with the components' defaults: candidates retry every 2 s and take
+    // the lease once leaseDuration has passed since they last saw it change; so from the holder's
+    // last renewal, another holder within leaseDuration + 2 retry periods (observation + retry).
+    const retryPeriodMs = 2000;
+    const figures: Record<string, unknown> = {};
+    for (const name of components) {
+      const before = await lease(name);
+      expect(before).toBeDefined();
+      const holder = nodeOf(before!.holderIdentity) as string;
+      expect(holder).toBeDefined();
+      const killedAt = Date.now();
+      await cp.killNode(holder);
+      try {
+        const last = (await lease(name)) as Lease; // the holder's final renewal
+        const boundMs = before!.leaseDurationSeconds * 1000 + 2 * retryPeriodMs;
+        let after = last;
+        while (nodeOf(after.holderIdentity) === holder && Date.now() - killedAt < boundMs + 30_000) {
+          await sleep(250);
+          after = (await lease(name)) ?? after;
+        }
+        const takeoverFromKillMs = Date.now() - killedAt;
+        const takeoverFromRenewalMs = Date.parse(after.acquireTime) - Date.parse(last.renewTime);
+        figures[name] = { from: holder, to: nodeOf(after.holderIdentity), takeoverFromRenewalMs, takeoverFromKillMs, leaseDurationSeconds: before!.leaseDurationSeconds, boundMs };
+        expect(nodeOf(after.holderIdentity)).toBeDefined();
+        expect(nodeOf(after.holderIdentity)).not.toBe(holder);
+        expect(takeoverFromRenewalMs).toBeLessThanOrEqual(boundMs);
+      } finally {
+        // The node comes back (a replacement) before anything else runs.
+        await cp.startApiNode(holder, { freshDisk: true });
+        await cp.waitApiReady(holder, 180_000);
+      }
+    }
+    report("3 leader election", figures);
+  }, 600_000);
+
+  it("6. loses no acknowledged write when an etcd member is killed while the API serves writes", async () => {
+    await waitAllUp(cp.readmissionMs() * 6);
+    const loop = startClientLoop(cp, { mode: "create", path: "/api/v1/namespaces/default/configmaps", rate: 10, maxSeconds: 300, prefix: "s6" });
+    await sleep(3000);
+    // The leader: its loss forces an election while writes are in flight (the harder case).
+    const status = JSON.parse((await cp.etcdctl(["endpoint", "status", "--cluster", "-w", "json"])).stdout) as Array<{ Endpoint: string; Status: { header: { member_id: number }; leader: number } }>;
+    const leader = status.find((e) => e.Status.header.member_id === e.Status.leader) as { Endpoint: string };
+    const victim = cp.etcdSlots.find((s) => leader.Endpoint === `https://${cp.node(s).ip}:2379`) as string;
+    expect(victim).toBeDefined();
+    const killedAt = Date.now();
+    await cp.stop(cp.process(victim, "etcd"), "SIGKILL", 5000);
+    await sleep(5000);
+    // systemd restarts etcd.service: the bootstrap script again, then etcd on the same disk.
+    await cp.startEtcdNode(victim, { freshDisk: false });
+    await cp.waitEtcdHealthy(60_000);
+    const rejoinedMs = Date.now() - killedAt;
+    await sleep(3000);
+    const raw = await loop.stop();
+    const s = summarize(raw.results, raw.sent, (status) => status === 201);
+    const acked = raw.results.filter((r) => r.status === 201).map((r) => `s6-${r.n}`);
+    const listed = new Set(
+      (await cp.kubectl(["get", "configmaps", "-n", "default", "-o", "name"])).stdout
+        .split("\n")
+        .map((l) => l.replace(/^configmap\//, "")),
+    );
+    const lost = acked.filter((n) => !listed.has(n));
+    // The restarted member itself holds every acknowledged write once it has caught up (local read).
+    const victimIp = cp.node(victim).ip;
+    let onVictim = 0;
+    for (let i = 0; i < 40 && onVictim < acked.length; i++) {
+      const r = await cp.etcdctl([`--endpoints=https://${victimIp}:2379`, "get", "--prefix", "/registry/configmaps/default/s6-", "--keys-only", "--consistency=s"]);
+      onVictim = r.stdout.split("\n").filter((l) => l.trim() !== "").length;
+      if (onVictim < acked.length) await sleep(500);
+    }
+    report("6 etcd member kill", { killed: `${victim} (leader)`, sent: s.sent, acknowledged: acked.length, failedWrites: s.failed, lost: lost.length, onRestartedMember: onVictim, rejoinedMs });
+    expect(acked.length).toBeGreaterThan(50);
+    expect(lost).toEqual([]);
+    expect(onVictim).toBeGreaterThanOrEqual(acked.length);
+  }, 600_000);
+});
