@@ -5,6 +5,7 @@ import { ApiServerNodes, planApiServerSlots } from "./compute/api-server-nodes";
 import { SecretsEncryptionKey } from "./security/secrets-encryption";
 import { ControlPlaneAlarms, NODE_METRIC_NAMESPACE } from "./monitoring/control-plane-alarms";
 import { EtcdBackups } from "./etcd/backups";
+import { BootstrapBundles } from "./bootstrap/bundle/bootstrap-bundles";
 import { EtcdRelease } from "./bootstrap/etcd";
 import { ConfigError } from "./errors";
 import { EtcdCluster, EtcdTopology, checkMemberCount } from "./etcd/etcd-cluster";
@@ -175,6 +176,26 @@ export interface HaControlPlaneProps {
   readonly etcdBackupBucketName?: string;
 
   /**
+   * Name of the bucket node bootstrap bundles go in (global). Nodes fetch their role's bundle
+   * (scripts, units, configuration) from it at first boot and check its SHA-256 from the user data:
+   * EC2 user data is limited to 16 KB.
+   * @default - `<cluster>-bootstrap-<hash>`
+   */
+  readonly bootstrapBundleBucketName?: string;
+  /**
+   * An existing bucket for the bootstrap bundles instead of a new one (under
+   * `bootstrapBundleKeyPrefix`). Its encryption, public access block and TLS-only policy are yours
+   * to keep; every bundle object is encrypted with the cluster key either way.
+   * @default - a new bucket
+   */
+  readonly existingBootstrapBundleBucketName?: string;
+  /**
+   * Key prefix of the bootstrap bundles: empty or ending in `/`.
+   * @default ""
+   */
+  readonly bootstrapBundleKeyPrefix?: string;
+
+  /**
    * Endpoints: internal only, or internal and public.
    * @default EndpointAccess.INTERNAL
    */
@@ -333,6 +354,8 @@ export class HaControlPlane extends Construct {
   public readonly pki: ClusterPki;
   /** The etcd snapshot bucket (when backups are on). */
   public readonly etcdBackups?: EtcdBackups;
+  /** Where nodes fetch their bootstrap bundles from. */
+  public readonly bootstrapBundles: BootstrapBundles;
   /** The alarms (when monitoring is on). */
   public readonly alarms?: ControlPlaneAlarms;
   /** The key Kubernetes Secrets are encrypted with at rest. */
@@ -453,6 +476,14 @@ export class HaControlPlane extends Construct {
           tags: props.tags,
         })
       : undefined;
+    this.bootstrapBundles = new BootstrapBundles(this, "BootstrapBundles", {
+      clusterName: props.clusterName,
+      encryptionKey: this.encryptionKey,
+      bucketName: props.bootstrapBundleBucketName,
+      existingBucketName: props.existingBootstrapBundleBucketName,
+      keyPrefix: props.bootstrapBundleKeyPrefix,
+      tags: props.tags,
+    });
     // API server slots are planned first: stacked etcd members live on them.
     const apiSlots = planApiServerSlots({ network: this.network, count: props.apiServerCount, allowSingleApiServer: props.allowSingleApiServer });
     this.etcd = new EtcdCluster(this, "Etcd", {
@@ -480,6 +511,7 @@ export class HaControlPlane extends Construct {
       release: props.etcdRelease,
       quotaBackendBytes: props.etcdQuotaBackendBytes,
       backups: this.etcdBackups,
+      bootstrapBundles: this.bootstrapBundles,
       tags: props.tags,
     });
 
@@ -504,6 +536,7 @@ export class HaControlPlane extends Construct {
       secretPrefix,
       metricNamespace,
       additionalBoot: stacked ? this.etcd.bootExtras() : undefined,
+      bootstrapBundles: this.bootstrapBundles,
       kubernetes: {
         kubernetesVersion: this.kubernetesVersion,
         etcd: this.etcd,

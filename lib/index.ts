@@ -33,3 +33,4 @@ export * from "./monitoring/control-plane-alarms";
 export * from "./etcd/backups";
 export * from "./bootstrap/etcd";
 export * from "./bootstrap/etcd-backup";
+export * from "./bootstrap/bundle";

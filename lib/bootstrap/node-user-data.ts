@@ -77,6 +77,7 @@ export const NODE_PATHS = {
   metricsScript: "/usr/local/sbin/ha-publish-metrics",
   metricsUnit: "/etc/systemd/system/ha-publish-metrics.service",
   metricsTimer: "/etc/systemd/system/ha-publish-metrics.timer",
+  fetchBundleScript: "/usr/local/sbin/ha-fetch-bundle",
 } as const;
 
 /** EC2 user data limit (raw, before base64). */
@@ -251,61 +252,85 @@ export function renderFetchTimer(): string {
   return renderTimer({ description: "Refresh this node's certificates hourly", onBootMinutes: 60, everyMinutes: 60, randomizedDelaySeconds: 300, unit: "ha-refresh-secrets.service" });
 }
 
+/** What cloud-init does on a node: the files it writes, then the commands of `runcmd`. */
+export interface NodeBootPlan {
+  /** Every file, `node.env` first. */
+  readonly files: readonly BootFile[];
+  /** `runcmd` entries: argument vectors, or a line of shell (see {@link renderNodeCloudConfig}). */
+  readonly runcmd: ReadonlyArray<readonly string[] | string>;
+}
+
 /**
- * The node's cloud-config: time sync, slot claim at every boot, no SSH keys or passwords
- * (Session Manager instead).
+ * Everything a node of `input` gets at first boot: time sync, slot claim at every boot, the
+ * secret fetch, metrics, and the role's extras.
  */
-export function renderNodeUserData(input: NodeBootInput, extras: BootExtras = { files: [], runcmd: [] }): string {
-  const doc: { write_files: Array<Record<string, string>>; runcmd: string[][]; [key: string]: unknown } = {
+export function nodeBootPlan(input: NodeBootInput, extras: BootExtras = { files: [], runcmd: [] }): NodeBootPlan {
+  const file = (p: string, permissions: string, content: string): BootFile => ({ path: p, permissions, content });
+  const files: BootFile[] = [
+    file(NODE_PATHS.env, "0644", renderNodeEnv(input, extras.env)),
+    file(NODE_PATHS.claimScript, "0755", claimSlotScript()),
+    file(NODE_PATHS.claimUnit, "0644", renderClaimUnit()),
+    file(NODE_PATHS.chronySources, "0644", renderChronySources()),
+    file(NODE_PATHS.chronyConf, "0644", renderChronyConf()),
+    file(NODE_PATHS.timeSyncUnit, "0644", renderTimeSyncUnit()),
+  ];
+  const runcmd: string[][] = [
+    ["systemctl", "daemon-reload"],
+    ["systemctl", "restart", "chrony"],
+    ["systemctl", "enable", "--now", "ha-time-sync.service"],
+    ["systemctl", "enable", "--now", "ha-claim-slot.service"],
+    ["sh", "-c", "snap start --enable amazon-ssm-agent 2>/dev/null || systemctl enable --now amazon-ssm-agent 2>/dev/null || true"],
+  ];
+  if (input.secretPrefix !== undefined) {
+    files.push(
+      file(NODE_PATHS.fetchScript, "0755", fetchSecretsScript()),
+      file(NODE_PATHS.fetchUnit, "0644", renderFetchUnit()),
+      file(NODE_PATHS.refreshUnit, "0644", renderRefreshUnit()),
+      file(NODE_PATHS.fetchTimer, "0644", renderFetchTimer()),
+    );
+    runcmd.push(["systemctl", "enable", "--now", "ha-fetch-secrets.service", "ha-fetch-secrets.timer"]);
+  }
+  if (input.metrics !== undefined) {
+    files.push(
+      file(NODE_PATHS.metricsScript, "0755", nodeScript("ha-publish-metrics.sh")),
+      file(
+        NODE_PATHS.metricsUnit,
+        "0644",
+        renderOneshotService({ description: "Publish node health to CloudWatch", after: ["ha-claim-slot.service"], execStart: NODE_PATHS.metricsScript, install: false }),
+      ),
+      file(NODE_PATHS.metricsTimer, "0644", renderTimer({ description: "Publish node health every minute", onBootMinutes: 2, everyMinutes: 1 })),
+    );
+    runcmd.push(["systemctl", "enable", "--now", "ha-publish-metrics.timer"]);
+  }
+  for (const f of extras.files) files.push(file(f.path, f.permissions, f.content));
+  for (const c of extras.runcmd) runcmd.push([...c]);
+  return { files, runcmd };
+}
+
+/**
+ * A cloud-config of `plan`: no SSH keys or passwords (Session Manager instead), chrony installed,
+ * the files written (root-owned) and `runcmd`. A string `runcmd` entry is a line of the shell
+ * script cloud-init makes of `runcmd` (an argument vector is quoted): `cmd || exit 1` stops the
+ * entries after it.
+ */
+export function renderNodeCloudConfig(plan: NodeBootPlan): string {
+  const doc = {
     ssh_pwauth: false,
     disable_root: true,
     packages: ["chrony"],
-    write_files: [
-      { path: NODE_PATHS.env, permissions: "0644", owner: "root:root", content: renderNodeEnv(input, extras.env) },
-      { path: NODE_PATHS.claimScript, permissions: "0755", owner: "root:root", content: claimSlotScript() },
-      { path: NODE_PATHS.claimUnit, permissions: "0644", owner: "root:root", content: renderClaimUnit() },
-      { path: NODE_PATHS.chronySources, permissions: "0644", owner: "root:root", content: renderChronySources() },
-      { path: NODE_PATHS.chronyConf, permissions: "0644", owner: "root:root", content: renderChronyConf() },
-      { path: NODE_PATHS.timeSyncUnit, permissions: "0644", owner: "root:root", content: renderTimeSyncUnit() },
-    ],
-    runcmd: [
-      ["systemctl", "daemon-reload"],
-      ["systemctl", "restart", "chrony"],
-      ["systemctl", "enable", "--now", "ha-time-sync.service"],
-      ["systemctl", "enable", "--now", "ha-claim-slot.service"],
-      ["sh", "-c", "snap start --enable amazon-ssm-agent 2>/dev/null || systemctl enable --now amazon-ssm-agent 2>/dev/null || true"],
-    ],
+    write_files: plan.files.map((f) => ({ path: f.path, permissions: f.permissions, owner: "root:root", content: f.content })),
+    runcmd: plan.runcmd.map((c) => (typeof c === "string" ? c : [...c])),
   };
-  if (input.secretPrefix !== undefined) {
-    doc.write_files.push(
-      { path: NODE_PATHS.fetchScript, permissions: "0755", owner: "root:root", content: fetchSecretsScript() },
-      { path: NODE_PATHS.fetchUnit, permissions: "0644", owner: "root:root", content: renderFetchUnit() },
-      { path: NODE_PATHS.refreshUnit, permissions: "0644", owner: "root:root", content: renderRefreshUnit() },
-      { path: NODE_PATHS.fetchTimer, permissions: "0644", owner: "root:root", content: renderFetchTimer() },
-    );
-    doc.runcmd.push(["systemctl", "enable", "--now", "ha-fetch-secrets.service", "ha-fetch-secrets.timer"]);
-  }
-  if (input.metrics !== undefined) {
-    doc.write_files.push(
-      { path: NODE_PATHS.metricsScript, permissions: "0755", owner: "root:root", content: nodeScript("ha-publish-metrics.sh") },
-      {
-        path: NODE_PATHS.metricsUnit,
-        permissions: "0644",
-        owner: "root:root",
-        content: renderOneshotService({ description: "Publish node health to CloudWatch", after: ["ha-claim-slot.service"], execStart: NODE_PATHS.metricsScript, install: false }),
-      },
-      {
-        path: NODE_PATHS.metricsTimer,
-        permissions: "0644",
-        owner: "root:root",
-        content: renderTimer({ description: "Publish node health every minute", onBootMinutes: 2, everyMinutes: 1 }),
-      },
-    );
-    doc.runcmd.push(["systemctl", "enable", "--now", "ha-publish-metrics.timer"]);
-  }
-  for (const f of extras.files) doc.write_files.push({ path: f.path, permissions: f.permissions, owner: "root:root", content: f.content });
-  for (const c of extras.runcmd) doc.runcmd.push([...c]);
   return `#cloud-config\n${stringify(doc, { lineWidth: 0 })}`;
+}
+
+/**
+ * The node's cloud-config with every file in the user data: time sync, slot claim at every boot,
+ * no SSH keys or passwords (Session Manager instead). `BootstrapBundles` moves the files that are
+ * the same on every node of a role into an S3 bundle instead (EC2 user data is limited to 16 KB).
+ */
+export function renderNodeUserData(input: NodeBootInput, extras: BootExtras = { files: [], runcmd: [] }): string {
+  return renderNodeCloudConfig(nodeBootPlan(input, extras));
 }
 
 /**

@@ -3,7 +3,8 @@ import { AutoscalingGroup } from "@cdktf/provider-aws/lib/autoscaling-group";
 import { LaunchTemplate } from "@cdktf/provider-aws/lib/launch-template";
 import { NetworkInterface } from "@cdktf/provider-aws/lib/network-interface";
 import { Annotations } from "../core";
-import { BootExtras, mergeBootExtras, renderNodeUserData } from "../bootstrap/node-user-data";
+import { BootExtras, NodeBootInput, mergeBootExtras, renderNodeUserData } from "../bootstrap/node-user-data";
+import type { IBootstrapBundles } from "../bootstrap/bundle/bootstrap-bundles";
 import { apiServerBootExtras } from "../bootstrap/kubernetes/node";
 import type { IEtcdCluster } from "../etcd/etcd-cluster";
 import { SecretsEncryptionKey } from "../security/secrets-encryption";
@@ -186,6 +187,12 @@ export interface ApiServerNodesProps {
    */
   readonly additionalBoot?: BootExtras;
   /**
+   * Where the files that are the same on every API server go (see `BootstrapBundles`): the user
+   * data then keeps `node.env`, the bundle's location and SHA-256, and the fetch step.
+   * @default - every file in the user data (EC2 limits it to 16 KB)
+   */
+  readonly bootstrapBundles?: IBootstrapBundles;
+  /**
    * Raw user data (cloud-config) of API server nodes.
    * @default - `renderNodeUserData` for the `apiserver` role: time sync and slot claim
    */
@@ -278,6 +285,31 @@ export class ApiServerNodes extends Construct {
     const name = deriveName([props.clusterName, API_SERVER_ROLE], NAME_RULES.autoscalingGroup);
     const imageId = resolveAmi(this, "Ami", "amiId", props.amiId, instanceType);
     const instanceTags = tags.of(`${props.clusterName}-${API_SERVER_ROLE}`, { role: API_SERVER_ROLE });
+    const boot: NodeBootInput = {
+      clusterName: props.clusterName,
+      nodeRole: API_SERVER_ROLE,
+      dataVolume: props.stackedEtcd ? "by-slot" : "none",
+      secretPrefix: props.secretPrefix,
+      metrics: props.metricNamespace === undefined ? undefined : { namespace: props.metricNamespace, runsEtcd: props.stackedEtcd ?? false },
+    };
+    const extras = (): BootExtras => mergeBootExtras(
+      props.additionalBoot,
+      props.kubernetes === undefined
+        ? undefined
+        : apiServerBootExtras({
+          clusterName: props.clusterName,
+          kubernetesVersion: props.kubernetes.kubernetesVersion,
+          etcdServers: props.kubernetes.etcd.clientUrls,
+          serviceCidr: props.kubernetes.serviceCidr,
+          podCidr: props.kubernetes.podCidr,
+          clusterDomain: props.kubernetes.clusterDomain,
+          shutdownDelaySeconds: props.endpoint.shutdownDelaySeconds,
+          encryptionKeySecret: props.kubernetes.encryptionKeySecret.secretName,
+          imageRepository: props.kubernetes.imageRepository,
+          kubernetesAptRepository: props.kubernetes.aptRepository,
+        }),
+    );
+    const bundle = props.userData === undefined ? props.bootstrapBundles?.addNodeBundle({ role: API_SERVER_ROLE, boot, extras: extras(), grantee: this.role }) : undefined;
     this.launchTemplate = nodeLaunchTemplate(this, "LaunchTemplate", {
       clusterName: props.clusterName,
       nodeRole: API_SERVER_ROLE,
@@ -285,34 +317,8 @@ export class ApiServerNodes extends Construct {
       instanceType,
       instanceProfileArn: this.role.instanceProfile.arn,
       securityGroupIds: props.securityGroupIds,
-      userData:
-        props.userData ??
-        renderNodeUserData(
-          {
-            clusterName: props.clusterName,
-            nodeRole: API_SERVER_ROLE,
-            dataVolume: props.stackedEtcd ? "by-slot" : "none",
-            secretPrefix: props.secretPrefix,
-            metrics: props.metricNamespace === undefined ? undefined : { namespace: props.metricNamespace, runsEtcd: props.stackedEtcd ?? false },
-          },
-          mergeBootExtras(
-            props.additionalBoot,
-            props.kubernetes === undefined
-              ? undefined
-              : apiServerBootExtras({
-                clusterName: props.clusterName,
-                kubernetesVersion: props.kubernetes.kubernetesVersion,
-                etcdServers: props.kubernetes.etcd.clientUrls,
-                serviceCidr: props.kubernetes.serviceCidr,
-                podCidr: props.kubernetes.podCidr,
-                clusterDomain: props.kubernetes.clusterDomain,
-                shutdownDelaySeconds: props.endpoint.shutdownDelaySeconds,
-                encryptionKeySecret: props.kubernetes.encryptionKeySecret.secretName,
-                imageRepository: props.kubernetes.imageRepository,
-                kubernetesAptRepository: props.kubernetes.aptRepository,
-              }),
-          ),
-        ),
+      userData: props.userData ?? bundle?.userData ?? renderNodeUserData(boot, extras()),
+      dependsOn: bundle !== undefined ? [bundle.object] : undefined,
       kmsKeyArn: props.encryptionKey.keyArn,
       rootVolumeSizeGiB: rootSize,
       rootDeviceName: props.rootDeviceName ?? "/dev/sda1",

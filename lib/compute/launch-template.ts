@@ -1,6 +1,6 @@
 import { Construct } from "constructs";
 import { LaunchTemplate } from "@cdktf/provider-aws/lib/launch-template";
-import { Fn, Token } from "../core";
+import { Fn, ITerraformDependable, Token } from "../core";
 import { compressUserData } from "../bootstrap/node-user-data";
 import { NAME_RULES, deriveName } from "../names";
 import { ROLE_TAG, SLOT_TAG } from "../tags";
@@ -31,6 +31,11 @@ export interface NodeLaunchTemplateInput {
   readonly metadataHopLimit: number;
   /** Tags for the template, and for instances and volumes it launches. */
   readonly tags: Record<string, string>;
+  /**
+   * What must exist before the template (its nodes' bootstrap bundle).
+   * @default - nothing
+   */
+  readonly dependsOn?: readonly ITerraformDependable[];
 }
 
 /**
@@ -75,6 +80,7 @@ export function nodeLaunchTemplate(scope: Construct, id: string, input: NodeLaun
       { resourceType: "network-interface", tags: primaryInterfaceTags(input.tags) },
     ],
     tags: input.tags,
+    dependsOn: input.dependsOn !== undefined && input.dependsOn.length > 0 ? [...input.dependsOn] : undefined,
   });
 }
 

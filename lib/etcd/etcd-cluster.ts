@@ -4,7 +4,8 @@ import { EbsVolume } from "@cdktf/provider-aws/lib/ebs-volume";
 import { NetworkInterface } from "@cdktf/provider-aws/lib/network-interface";
 import { Route53Record } from "@cdktf/provider-aws/lib/route53-record";
 import { Annotations } from "../core";
-import { BootExtras, mergeBootExtras, renderNodeUserData } from "../bootstrap/node-user-data";
+import { BootExtras, NodeBootInput, mergeBootExtras, renderNodeUserData } from "../bootstrap/node-user-data";
+import type { IBootstrapBundles } from "../bootstrap/bundle/bootstrap-bundles";
 import { EtcdRelease, etcdBootExtras, etcdInitialCluster } from "../bootstrap/etcd";
 import { etcdBackupBootExtras } from "../bootstrap/etcd-backup";
 import { EtcdBackups } from "./backups";
@@ -183,6 +184,13 @@ export interface EtcdClusterProps {
    */
   readonly backups?: EtcdBackups;
   /**
+   * Where the files that are the same on every node of a member go (see `BootstrapBundles`):
+   * each member's user data then keeps `node.env`, the bundle's location and SHA-256, and the
+   * fetch step (external topology; stacked members boot from the API servers' bundle).
+   * @default - every file in the user data (EC2 limits it to 16 KB)
+   */
+  readonly bootstrapBundles?: IBootstrapBundles;
+  /**
    * User data per member.
    * @default - `renderNodeUserData` for the member: time sync, slot claim, data volume
    */
@@ -357,19 +365,16 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
       role.grantAttachEncryptedVolumes(props.encryptionKey.keyArn);
       roles.push(role);
       props.backups?.grantReadWrite(role);
-      const userData = props.userData
-        ? props.userData(member, this.dataVolumes[i].id)
-        : renderNodeUserData(
-            {
-              clusterName: props.clusterName,
-              nodeRole: ETCD_ROLE,
-              slotName: slot.name,
-              dataVolume: "by-slot",
-              secretPrefix: props.secretPrefix,
-              metrics: props.metricNamespace === undefined ? undefined : { namespace: props.metricNamespace, runsEtcd: true, etcdQuotaBytes: this.quotaBackendBytes },
-            },
-            this.bootExtras([slot.name]),
-          );
+      const boot: NodeBootInput = {
+        clusterName: props.clusterName,
+        nodeRole: ETCD_ROLE,
+        slotName: slot.name,
+        dataVolume: "by-slot",
+        secretPrefix: props.secretPrefix,
+        metrics: props.metricNamespace === undefined ? undefined : { namespace: props.metricNamespace, runsEtcd: true, etcdQuotaBytes: this.quotaBackendBytes },
+      };
+      const bundle = props.userData ? undefined : props.bootstrapBundles?.addNodeBundle({ role: slot.name, boot, extras: this.bootExtras([slot.name]), grantee: role });
+      const userData = props.userData ? props.userData(member, this.dataVolumes[i].id) : (bundle?.userData ?? renderNodeUserData(boot, this.bootExtras([slot.name])));
       const template = nodeLaunchTemplate(this, `MemberLaunchTemplate${i}`, {
         clusterName: props.clusterName,
         nodeRole: slot.name,
@@ -383,6 +388,7 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
         rootDeviceName: props.rootDeviceName ?? "/dev/sda1",
         metadataHopLimit: 1,
         tags: slotTags,
+        dependsOn: bundle !== undefined ? [bundle.object] : undefined,
       });
       groups.push(
         new AutoscalingGroup(this, `MemberGroup${i}`, {

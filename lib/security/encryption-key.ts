@@ -1,10 +1,18 @@
 import { Construct } from "constructs";
+import { DataAwsCallerIdentity } from "@cdktf/provider-aws/lib/data-aws-caller-identity";
+import { DataAwsPartition } from "@cdktf/provider-aws/lib/data-aws-partition";
+import { DataAwsRegion } from "@cdktf/provider-aws/lib/data-aws-region";
 import { KmsAlias } from "@cdktf/provider-aws/lib/kms-alias";
 import { KmsKey } from "@cdktf/provider-aws/lib/kms-key";
 import { ConfigError } from "../errors";
 import { NAME_RULES, deriveName } from "../names";
 import { ClusterTags, RESERVED_TAG_COUNT } from "../tags";
 import { checkClusterName, checkTags, isUnresolved } from "../validate";
+
+/** Prefix of the cluster's CloudWatch log group names (the cluster key's policy lets CloudWatch Logs use it for them). */
+export function clusterLogGroupPrefix(clusterName: string): string {
+  return `/ha-control-plane/${clusterName}/`;
+}
 
 /** A KMS key the control plane encrypts volumes (and later secrets) with. */
 export interface IEncryptionKey {
@@ -31,9 +39,11 @@ export interface ClusterEncryptionKeyProps {
 /**
  * A customer-managed KMS key with yearly rotation and an alias `alias/<cluster>-control-plane`.
  *
- * The key keeps AWS's default key policy (the account administers it through IAM); the Auto Scaling
- * service-linked role is given a grant by {@link AutoScalingServiceRole} so instances can launch
- * with volumes encrypted by it.
+ * The key policy is AWS's default (the account administers the key through IAM) plus what
+ * CloudWatch Logs needs to encrypt the cluster's own log groups (`/ha-control-plane/<cluster>/…`,
+ * the audit log group): the logs service principal of the region, only with the encryption context
+ * of those log groups. The Auto Scaling service-linked role is given a grant by
+ * {@link AutoScalingServiceRole} so instances can launch with volumes encrypted by it.
  */
 export class ClusterEncryptionKey extends Construct implements IEncryptionKey {
   /** Wraps an existing key ARN. */
@@ -57,7 +67,24 @@ export class ClusterEncryptionKey extends Construct implements IEncryptionKey {
       throw new ConfigError("deletionWindowDays", window, "KMS deletion windows are 7 to 30 days", "use 30");
     }
     const tags = new ClusterTags(props.clusterName, props.tags);
+    const account = new DataAwsCallerIdentity(this, "Account").accountId;
+    const partition = new DataAwsPartition(this, "Partition").partition;
+    const region = new DataAwsRegion(this, "Region").name;
     this.key = new KmsKey(this, "Key", {
+      policy: JSON.stringify({
+        Version: "2012-10-17",
+        Statement: [
+          { Sid: "EnableIamPolicies", Effect: "Allow", Principal: { AWS: `arn:${partition}:iam::${account}:root` }, Action: "kms:*", Resource: "*" },
+          {
+            Sid: "ClusterLogGroups",
+            Effect: "Allow",
+            Principal: { Service: `logs.${region}.amazonaws.com` },
+            Action: ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+            Resource: "*",
+            Condition: { ArnLike: { "kms:EncryptionContext:aws:logs:arn": `arn:${partition}:logs:${region}:${account}:log-group:${clusterLogGroupPrefix(props.clusterName)}*` } },
+          },
+        ],
+      }),
       description: `Control plane of ${props.clusterName}: EBS volumes and node secrets`,
       enableKeyRotation: true,
       deletionWindowInDays: window,

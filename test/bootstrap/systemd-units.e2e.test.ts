@@ -1,6 +1,7 @@
 /**
- * The systemd units the nodes get, laid out as cloud-init writes them (every `write_files` entry
- * of the synthesized user data, with its mode, in a temp root that carries the host's own unit
+ * The systemd units the nodes get, laid out as cloud-init and the bootstrap bundle write them
+ * (every `write_files` entry of the synthesized user data and every file of the role's bundle
+ * object, with its mode, in a temp root that carries the host's own unit
  * files as the distribution's): the real `systemd-analyze verify` over every unit, timer and
  * drop-in, and static checks on the unit graph and on the scripts the units run:
  * - no unit issues a blocking start job (`systemctl start|restart|enable --now`) for a unit ordered
@@ -13,12 +14,11 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSyn
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
-import { parse } from "yaml";
 import { Testing } from "../../lib/core";
 import { HaClusterStack } from "../../examples/ha-cluster/main";
 import { EtcdTopology, HaControlPlane } from "../../lib";
 import { describeTier, toolAvailable } from "../harness/tiers";
-import { resources, synth, synthStack, userDataOf } from "../helpers/synth";
+import { NodeFile, cloudConfigOf, nodeFilesOf, resources, synth, synthStack } from "../helpers/synth";
 
 const run = promisify(execFile);
 const SYSTEMD_ANALYZE = "/usr/bin/systemd-analyze";
@@ -80,19 +80,20 @@ const HARD_PRECONDITIONS: ReadonlyArray<readonly [string, string, string]> = [
 interface NodeRoot {
   readonly name: string;
   readonly root: string;
-  readonly userData: { write_files: Array<{ path: string; permissions: string; content: string }>; runcmd: string[][] };
+  readonly userData: { write_files: NodeFile[]; runcmd: Array<string[] | string> };
 }
 
 /** Every distinct launch template of the reference example and of the stacked topology. */
-function nodeUserData(): Array<[string, string]> {
+function nodeUserData(): Array<[string, NodeRoot["userData"]]> {
   const ref = synthStack(new HaClusterStack(Testing.app(), "ref"));
   const stacked = synth((s) => new HaControlPlane(s, "Cp", { clusterName: "st", availabilityZones: ["eu-west-1a", "eu-west-1b", "eu-west-1c"], amiId: "ami-0123456789abcdef0", etcdTopology: EtcdTopology.STACKED }));
-  return [...resources(ref, "aws_launch_template"), ...resources(stacked, "aws_launch_template")].map((lt) => [String(lt.props.name), userDataOf(lt)]);
+  const of = (json: ReturnType<typeof synthStack>) =>
+    resources(json, "aws_launch_template").map((lt): [string, NodeRoot["userData"]] => [String(lt.props.name), { write_files: nodeFilesOf(json, lt), runcmd: cloudConfigOf(lt).runcmd }]);
+  return [...of(ref), ...of(stacked)];
 }
 
-function layOut(base: string, name: string, text: string): NodeRoot {
+function layOut(base: string, name: string, userData: NodeRoot["userData"]): NodeRoot {
   const root = path.join(base, name.replace(/[^A-Za-z0-9-]/g, "_"));
-  const userData = parse(text) as NodeRoot["userData"];
   const put = (file: string, content: string | Buffer, mode: number) => {
     const p = path.join(root, file);
     mkdirSync(path.dirname(p), { recursive: true });
@@ -272,7 +273,7 @@ function startJobDeadlocks(root: string, names: readonly string[]): Array<[strin
 describeTier("systemd units of the reference nodes", toolAvailable(SYSTEMD_ANALYZE, ["--version"]), { mandatoryInCi: true, tierLabel: "systemd" }, () => {
   const base = mkdtempSync(path.join(tmpdir(), "systemd-units-"));
   afterAll(() => rmSync(base, { recursive: true, force: true }));
-  const nodes = nodeUserData().map(([name, text]) => layOut(base, name, text));
+  const nodes = nodeUserData().map(([name, userData]) => layOut(base, name, userData));
   const byName = nodes.map((n) => [n.name, n] as const);
 
   it("finds the nodes and their units", () => {
@@ -349,7 +350,7 @@ describeTier("systemd units of the reference nodes", toolAvailable(SYSTEMD_ANALY
     // unit installed later (by a package in ha-kube-install) cannot be enabled from there.
     const written = renderedUnitNames(node).filter((u) => existsSync(path.join(node.root, "etc/systemd/system", u)));
     const beforeRuncmd = ["chrony.service", "amazon-ssm-agent.service"]; // cloud-config `packages`; the AMI
-    const named = node.userData.runcmd.flatMap((cmd) => systemctlCalls(cmd.join(" ")).filter((c) => ["enable", "start", "restart"].includes(c.verb)).flatMap((c) => c.units));
+    const named = node.userData.runcmd.flatMap((cmd) => systemctlCalls(typeof cmd === "string" ? cmd : cmd.join(" ")).filter((c) => ["enable", "start", "restart"].includes(c.verb)).flatMap((c) => c.units));
     expect(named.length).toBeGreaterThan(0);
     expect(named.filter((u) => !written.includes(u) && !beforeRuncmd.includes(u))).toEqual([]);
   });

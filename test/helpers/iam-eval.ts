@@ -7,7 +7,8 @@
  *   resource policy (same account) allows; otherwise the request is implicitly denied;
  * - Action / NotAction and Resource / NotResource with `*` and `?` wildcards (actions compared
  *   case-insensitively, resources case-sensitively);
- * - resource policies apply to a principal when `Principal` is `"*"` or names its ARN;
+ * - resource policies apply to a principal when `Principal` is `"*"` or names its ARN (or, for a
+ *   service principal such as `logs.eu-west-1.amazonaws.com`, its name under `Service`);
  * - conditions: every operator in a block and every key in an operator must hold (AND); several
  *   values of one key match if any does (OR) - for negated operators (`StringNotEquals`,
  *   `StringNotLike`, `ArnNotEquals`, `ArnNotLike`) the key must match none of them; a key absent from
@@ -124,7 +125,7 @@ function applies(s: Statement, req: IamRequest, resourcePolicy: boolean): boolea
   if (resourcePolicy) {
     const p = s.Principal;
     if (p === undefined) throw new Error(`resource policy statement ${s.Sid ?? ""} has no Principal`);
-    if (p !== "*" && !list(p.AWS).some((a) => a === "*" || a === req.principalArn)) return false;
+    if (p !== "*" && !list(p.AWS).some((a) => a === "*" || a === req.principalArn) && !list(p.Service).includes(req.principalArn)) return false;
   }
   if (s.Action !== undefined && !list(s.Action).some((a) => wildcard(a, req.action, true))) return false;
   if (s.NotAction !== undefined && list(s.NotAction).some((a) => wildcard(a, req.action, true))) return false;

@@ -3,7 +3,7 @@
  * property tier; each returns a list of violations (empty when satisfied).
  */
 import { USER_DATA_LIMIT_BYTES } from "../../lib";
-import { SynthJson, follow, rawUserDataOf, resources, userDataOf } from "./synth";
+import { SynthJson, follow, nodeFilesOf, rawUserDataOf, resources, userDataOf } from "./synth";
 
 /**
  * AWS naming rules, written from the AWS documentation (not from the library's own table):
@@ -103,6 +103,7 @@ export function nodeViolations(json: SynthJson): string[] {
     if (lt.props.block_device_mappings?.[0]?.ebs?.encrypted !== "true") out.push(`${lt.name} root volume unencrypted`);
     if (rawUserDataOf(lt).length > USER_DATA_LIMIT_BYTES) out.push(`${lt.name} user data over 16 KB`);
     if (/PRIVATE KEY/.test(userDataOf(lt))) out.push(`${lt.name} user data holds a private key`);
+    if (nodeFilesOf(json, lt).some((f) => f.source === "bundle" && /PRIVATE KEY/.test(f.content))) out.push(`${lt.name} bootstrap bundle holds a private key`);
   }
   for (const v of resources(json, "aws_ebs_volume")) if (v.props.encrypted !== true) out.push(`${v.name} unencrypted`);
   return out;
@@ -122,7 +123,7 @@ export function certificateViolations(json: SynthJson, clusterDomain = "cluster.
   // The kubernetes service IP: the first host of the service CIDR the API servers are started with.
   const serviceCidrs = new Set<string>();
   for (const lt of resources(json, "aws_launch_template")) {
-    for (const m of userDataOf(lt).matchAll(/--service-cluster-ip-range=([0-9./]+)/g)) serviceCidrs.add(m[1]);
+    for (const f of nodeFilesOf(json, lt)) for (const m of f.content.matchAll(/--service-cluster-ip-range=([0-9./]+)/g)) serviceCidrs.add(m[1]);
   }
   const serviceIps = [...serviceCidrs].map(firstHost);
   for (const r of requests) {

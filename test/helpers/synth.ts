@@ -1,8 +1,14 @@
 /**
  * Small helpers over synthesized stack JSON: build a stack, find resources of a type, follow a
- * `${type.name.attr}` reference back to its resource.
+ * `${type.name.attr}` reference back to its resource, and read what a node gets: its user data and
+ * its bootstrap bundle ({@link nodeFilesOf}).
  */
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
 import { gunzipSync } from "node:zlib";
+import { parse as parseYaml } from "yaml";
 import { Construct } from "constructs";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { App, TerraformStack, Testing } from "../../lib/core";
@@ -88,4 +94,84 @@ export function userDataOf(launchTemplate: FoundResource): string {
   const raw = rawUserDataOf(launchTemplate);
   const gzipped = raw.length > 2 && raw[0] === 0x1f && raw[1] === 0x8b;
   return (gzipped ? gunzipSync(raw) : raw).toString("utf8");
+}
+
+/** A file a node gets: from its user data (`write_files`) or from its bootstrap bundle. */
+export interface NodeFile {
+  readonly path: string;
+  readonly content: string;
+  /** Octal mode as four digits, e.g. `0644`. */
+  readonly permissions: string;
+  /** Where the node gets it. */
+  readonly source: "user-data" | "bundle";
+}
+
+/** The parsed cloud-config of a launch template (`write_files`, `runcmd`, ...). */
+export function cloudConfigOf(launchTemplate: FoundResource): { write_files: Array<{ path: string; content: string; permissions: string }>; runcmd: Array<string[] | string>; [key: string]: unknown } {
+  const text = userDataOf(launchTemplate);
+  if (!text.startsWith("#cloud-config\n")) throw new Error(`${launchTemplate.name}: user data is not a cloud-config`);
+  return parseYaml(text) as ReturnType<typeof cloudConfigOf>;
+}
+
+/** `KEY='value'` of the node.env the user data writes, if present. */
+function nodeEnvValue(files: ReadonlyArray<{ path: string; content: string }>, key: string): string | undefined {
+  const env = files.find((f) => f.path === "/etc/ha-control-plane/node.env");
+  const m = env === undefined ? null : new RegExp(`^${key}='([^']*)'$`, "m").exec(env.content);
+  return m?.[1];
+}
+
+/** The bundle object (`aws_s3_object`) a launch template's user data names, if any. */
+export function bundleObjectOf(json: SynthJson, launchTemplate: FoundResource): FoundResource | undefined {
+  const key = nodeEnvValue(cloudConfigOf(launchTemplate).write_files, "HA_BUNDLE_KEY");
+  if (key === undefined) return undefined;
+  const found = resources(json, "aws_s3_object").filter((o) => o.props.key === key);
+  if (found.length !== 1) throw new Error(`${launchTemplate.name}: user data names bundle ${key}, found ${found.length} aws_s3_object with that key`);
+  return found[0];
+}
+
+/**
+ * Files of a bundle object as the real `tar` extracts them (content, and the mode GNU tar
+ * restores), sorted by path.
+ */
+export function bundleFilesOf(object: FoundResource): NodeFile[] {
+  const dir = mkdtempSync(path.join(tmpdir(), "bundle-"));
+  try {
+    const archive = path.join(dir, "bundle.tar.gz");
+    writeFileSync(archive, Buffer.from(String(object.props.content_base64), "base64"));
+    const root = path.join(dir, "root");
+    mkdirSync(root);
+    execFileSync("tar", ["-xzf", archive, "-C", root, "--no-same-owner"]);
+    const out: NodeFile[] = [];
+    const walk = (rel: string) => {
+      for (const name of readdirSync(path.join(root, rel))) {
+        const r = path.posix.join(rel, name);
+        const st = statSync(path.join(root, r));
+        if (st.isDirectory()) walk(r);
+        else out.push({ path: `/${r}`, content: readFileSync(path.join(root, r), "utf8"), permissions: `0${(st.mode & 0o777).toString(8)}`, source: "bundle" });
+      }
+    };
+    walk("");
+    return out.sort((a, b) => a.path.localeCompare(b.path));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Every file a node launched from `launchTemplate` gets: the user data's `write_files`, plus the
+ * files of the bootstrap bundle its `node.env` names (decoded from the synthesized `aws_s3_object`
+ * content by the real `tar`). A path in both is an error (the node would see two versions).
+ */
+export function nodeFilesOf(json: SynthJson, launchTemplate: FoundResource): NodeFile[] {
+  const inline: NodeFile[] = cloudConfigOf(launchTemplate).write_files.map((f) => ({
+    path: f.path,
+    content: f.content,
+    permissions: String(f.permissions).padStart(4, "0"),
+    source: "user-data",
+  }));
+  const object = bundleObjectOf(json, launchTemplate);
+  const bundled = object === undefined ? [] : bundleFilesOf(object);
+  const seen = new Set(inline.map((f) => f.path));
+  for (const f of bundled) if (seen.has(f.path)) throw new Error(`${launchTemplate.name}: ${f.path} is both in the user data and in the bundle`);
+  return [...inline, ...bundled];
 }

@@ -1,7 +1,7 @@
 import { Testing } from "../../lib/core";
 import { HaClusterStack } from "../../examples/ha-cluster/main";
 import { CA_IDS, ConfigError, EtcdTopology, HaControlPlane, KeyAlgorithm, buildClusterCertificates, kubernetesServiceIp } from "../../lib";
-import { FoundResource, SynthJson, follow, resources, synth, synthStack, userDataOf } from "../helpers/synth";
+import { FoundResource, SynthJson, follow, nodeFilesOf, resources, synth, synthStack, userDataOf } from "../helpers/synth";
 
 const json: SynthJson = synthStack(new HaClusterStack(Testing.app(), "ref"));
 
@@ -91,7 +91,7 @@ describe("ClusterPki in the reference cluster", () => {
 
   it("keeps private keys out of user data and launch templates", () => {
     for (const lt of resources(json, "aws_launch_template")) {
-      const text = `${JSON.stringify(lt.props)}\n${userDataOf(lt)}`;
+      const text = `${JSON.stringify(lt.props)}\n${userDataOf(lt)}\n${nodeFilesOf(json, lt).map((f) => f.content).join("\n")}`;
       expect(text).not.toMatch(/PRIVATE KEY|tls_private_key|tls_locally_signed_cert|tls_self_signed_cert|secretsmanager_secret_version/);
     }
   });

@@ -6,7 +6,7 @@
  */
 import { parse } from "yaml";
 import { HaControlPlane, HaControlPlaneProps, PodNetwork } from "../../lib";
-import { FoundResource, SynthJson, follow, resources, synth, userDataOf } from "../helpers/synth";
+import { FoundResource, SynthJson, follow, nodeFilesOf, resources, synth } from "../helpers/synth";
 
 const BASE: HaControlPlaneProps = {
   clusterName: "pn",
@@ -77,7 +77,7 @@ describe("API servers reach pods (webhooks, aggregated APIs)", () => {
   it("calls webhooks and aggregated APIs at endpoint IPs, as Kubernetes requires on hosts without kube-proxy", () => {
     const json = build({});
     const lt = resources(json, "aws_launch_template").find((l) => /apiserver/.test(String(l.props.name)))!;
-    const files = parse(userDataOf(lt).replace(/^#cloud-config\n/, "")).write_files as Array<{ path: string; content: string }>;
+    const files = nodeFilesOf(json, lt);
     const manifest = parse(files.find((f) => f.path.endsWith("/kube-apiserver.yaml"))!.content);
     expect(manifest.spec.containers[0].command).toContain("--enable-aggregator-routing=true");
   });

@@ -1,6 +1,6 @@
 import { renderComponentKubeconfig, ControlPlaneComponent } from "../../pki/kubeconfig";
 import { BootExtras, BootFile, nodeScript } from "../node-user-data";
-import { renderOneshotService, renderSystemdUnit } from "../systemd";
+import { renderOneshotService, renderSystemdUnit, renderTimer } from "../systemd";
 import {
   ControlPlaneComponentsInput,
   KUBE_PATHS,
@@ -26,6 +26,37 @@ export interface ApiServerBootInput extends Omit<ControlPlaneComponentsInput, "a
    * @default - pkgs.k8s.io for the version's minor release
    */
   readonly kubernetesAptRepository?: string;
+  /**
+   * CloudWatch Logs group audit events are shipped to (see `AuditLogs`), into a stream named after
+   * the node's slot.
+   * @default - audit events stay on the node
+   */
+  readonly auditLogGroup?: string;
+}
+
+/** The audit shipper: script, service, and a timer running it every minute. */
+function auditShippingFiles(): BootFile[] {
+  return [
+    { path: "/usr/local/sbin/ha-ship-audit-logs", permissions: "0755", content: nodeScript("ha-ship-audit-logs.sh") },
+    {
+      path: "/etc/systemd/system/ha-ship-audit-logs.service",
+      permissions: "0644",
+      content: renderOneshotService({
+        description: "Ship new kube-apiserver audit events to CloudWatch Logs",
+        // Its stream is named after the slot; the timer only starts it, so nothing waits on it.
+        requires: ["ha-claim-slot.service"],
+        after: ["ha-claim-slot.service", "network-online.target"],
+        execStart: "/usr/local/sbin/ha-ship-audit-logs",
+        timeoutStartSeconds: 300,
+        install: false,
+      }),
+    },
+    {
+      path: "/etc/systemd/system/ha-ship-audit-logs.timer",
+      permissions: "0644",
+      content: renderTimer({ description: "Ship kube-apiserver audit events every minute", onBootMinutes: 2, everyMinutes: 1 }),
+    },
+  ];
 }
 
 
@@ -106,12 +137,15 @@ export function apiServerBootExtras(input: ApiServerBootInput): BootExtras {
       }),
     },
   ];
+  const shipping = input.auditLogGroup !== undefined;
+  if (shipping) files.push(...auditShippingFiles());
   return {
     files,
     env: {
       KUBERNETES_VERSION: input.kubernetesVersion.replace(/^v/, ""),
       ENCRYPTION_KEY_SECRET: input.encryptionKeySecret,
       ...(input.kubernetesAptRepository !== undefined ? { K8S_APT_REPO: input.kubernetesAptRepository } : {}),
+      ...(shipping ? { AUDIT_LOG_GROUP: input.auditLogGroup! } : {}),
     },
     runcmd: [
       ["mkdir", "-p", KUBE_PATHS.auditLogDir],
@@ -119,6 +153,7 @@ export function apiServerBootExtras(input: ApiServerBootInput): BootExtras {
       ["systemctl", "daemon-reload"],
       // One transaction: install, then configure, then the kubelet, by their ordering.
       ["systemctl", "enable", "--now", "ha-kube-install.service", "ha-kube-configure.service", "kubelet.service"],
+      ...(shipping ? [["systemctl", "enable", "--now", "ha-ship-audit-logs.timer"]] : []),
     ],
   };
 }

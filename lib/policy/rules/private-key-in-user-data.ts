@@ -7,6 +7,10 @@ const USER_DATA_ATTRIBUTES = ["user_data", "user_data_base64"];
 /** Resources whose output attribute is a copy of an input attribute. */
 const PASSTHROUGH: Record<string, Record<string, string>> = { terraform_data: { output: "input" } };
 const MAX_DEPTH = 8;
+/** The bootstrap bundle key a node's user data names (`node.env`, see `BootstrapBundles`). */
+const BUNDLE_KEY = /^HA_BUNDLE_KEY='([^'\n]+)'$/m;
+/** Attributes of an `aws_s3_object` that hold its content. */
+const OBJECT_CONTENT_ATTRIBUTES = ["content", "content_base64"];
 
 function containsPem(value: unknown, decode: boolean): boolean {
   if (typeof value === "string") return (decode ? userDataTexts(value) : [value]).some((t) => t.includes(PEM_MARKER));
@@ -51,21 +55,47 @@ function keyPath(value: unknown, context: PolicyContext, seen: Set<string>, dept
 }
 
 /**
- * HA-EC3: no private key in user data. User data is readable by anyone who can call
+ * How private key material reaches the bootstrap bundle(s) the user data names: the
+ * `aws_s3_object` whose key is the user data's `HA_BUNDLE_KEY`, its content decoded (base64, gzip:
+ * a tar archive keeps file contents as they are).
+ */
+function bundleKeyPath(value: unknown, context: PolicyContext): string | undefined {
+  const keys = new Set<string>();
+  for (const text of typeof value === "string" ? userDataTexts(value) : []) {
+    const m = BUNDLE_KEY.exec(text);
+    if (m) keys.add(m[1]);
+  }
+  for (const key of keys) {
+    for (const object of context.ofType("aws_s3_object")) {
+      if (object.config.key !== key) continue;
+      for (const attribute of OBJECT_CONTENT_ATTRIBUTES) {
+        if (object.config[attribute] === undefined) continue;
+        const via = keyPath(object.config[attribute], context, new Set(), 0);
+        if (via) return `names bootstrap bundle ${key}, whose ${object.address}.${attribute} ${via}`;
+      }
+    }
+  }
+  return undefined;
+}
+
+/**
+ * HA-EC3: no private key in user data, nor in the bootstrap bundle the user data names (the bundle
+ * is readable by every node of the role and kept in the bucket's versions). User data is readable by anyone who can call
  * ec2:DescribeInstanceAttribute and by every process on the node through IMDS, and it is kept in
  * the launch template's versions forever; nodes fetch keys at boot instead.
  */
 export const PRIVATE_KEY_IN_USER_DATA: PolicyRule = {
   id: "HA-EC3",
   level: PolicyLevel.ERROR,
-  description: "User data of launch templates, launch configurations and instances carries no private key (no tls_private_key reference, no PEM PRIVATE KEY block)",
+  description:
+    "User data of launch templates, launch configurations and instances, and the bootstrap bundle it names, carry no private key (no tls_private_key reference, no PEM PRIVATE KEY block)",
   fix: "store the key in Secrets Manager or SSM Parameter Store (KMS-encrypted) and have the node fetch it at boot with its instance role; pass only the secret's name in user data",
   appliesTo: ["aws_launch_template", "aws_instance", "aws_launch_configuration"],
   evaluate: (resource: ResourceView, context: PolicyContext): RuleResult => {
     const present = USER_DATA_ATTRIBUTES.filter((a) => resource.config[a] !== undefined);
     if (present.length === 0) return RuleResult.notApplicable("no user data");
     for (const attribute of present) {
-      const via = keyPath(resource.config[attribute], context, new Set(), 0);
+      const via = keyPath(resource.config[attribute], context, new Set(), 0) ?? bundleKeyPath(resource.config[attribute], context);
       if (via) return RuleResult.nonCompliant(`${attribute} ${via}`);
     }
     return RuleResult.compliant();

@@ -7,7 +7,7 @@ import { parse } from "yaml";
 import { Testing } from "../../../lib/core";
 import { HaClusterStack } from "../../../examples/ha-cluster/main";
 import { KUBEADM_PROBES, STRONG_CIPHER_SUITES, nodeScript, renderApiServerManifest, renderAuthenticationConfig, renderControllerManagerManifest, renderKubeletConfig, renderSchedulerManifest } from "../../../lib";
-import { resources, synthStack, userDataOf } from "../../helpers/synth";
+import { nodeFilesOf, resources, synthStack } from "../../helpers/synth";
 
 type Flags = Map<string, string>;
 
@@ -26,9 +26,8 @@ function flagsOf(manifest: string): Flags {
 function manifestsFromUserData(): Record<string, string> {
   const json = synthStack(new HaClusterStack(Testing.app(), "ref"));
   const lt = resources(json, "aws_launch_template").find((l) => l.props.name === "prod-eu1-apiserver")!;
-  const doc = parse(userDataOf(lt).replace(/^#cloud-config\n/, ""));
   const files: Record<string, string> = {};
-  for (const f of doc.write_files as Array<{ path: string; content: string; permissions: string }>) files[f.path] = f.content;
+  for (const f of nodeFilesOf(json, lt)) files[f.path] = f.content;
   return files;
 }
 
@@ -89,8 +88,7 @@ describe("CIS benchmark: automated control-plane items", () => {
   it("keeps every manifest, kubeconfig and key file 0600 on the node", () => {
     const json = synthStack(new HaClusterStack(Testing.app(), "ref"));
     const lt = resources(json, "aws_launch_template").find((l) => l.props.name === "prod-eu1-apiserver")!;
-    const doc = parse(userDataOf(lt).replace(/^#cloud-config\n/, ""));
-    for (const f of doc.write_files as Array<{ path: string; permissions: string }>) {
+    for (const f of nodeFilesOf(json, lt)) {
       if (/\/etc\/kubernetes\/|manifests\/|kubelet\/config/.test(f.path) && !f.path.includes("kubelet.service.d")) expect([f.path, f.permissions]).toEqual([f.path, "0600"]);
     }
   });

@@ -28,7 +28,7 @@ import { HaClusterStack } from "../../../examples/ha-cluster/main";
 import { EtcdTopology, HaControlPlane } from "../../../lib";
 import { describeTier, toolAvailable } from "../../harness/tiers";
 import { renderedScript } from "../../helpers/scripts";
-import { resources, synth, synthStack, userDataOf } from "../../helpers/synth";
+import { nodeFilesOf, resources, synth, synthStack } from "../../helpers/synth";
 import { containerReads, unmountedReads } from "./static-pod-files";
 
 const run = promisify(execFile);
@@ -36,13 +36,12 @@ const SCRIPT = renderedScript("ha-kube-configure.sh");
 
 type WriteFiles = Array<{ path: string; content: string; permissions: string }>;
 
-/** write_files of the first API server launch template of a synthesized stack. */
+/** Every file (user data and bootstrap bundle) of the first API server launch template of a synthesized stack. */
 function apiServerWriteFiles(json: ReturnType<typeof synthStack>): WriteFiles {
   const lt = resources(json, "aws_launch_template").find((l) =>
     /apiserver/.test(String(l.props.name))
   )!;
-  return parse(userDataOf(lt).replace(/^#cloud-config\n/, ""))
-    .write_files as WriteFiles;
+  return nodeFilesOf(json, lt);
 }
 
 const CASES: Array<[string, () => WriteFiles]> = [

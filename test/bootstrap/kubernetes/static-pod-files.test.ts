@@ -6,12 +6,12 @@
 import { parse } from "yaml";
 import { Testing } from "../../../lib/core";
 import { HaClusterStack } from "../../../examples/ha-cluster/main";
-import { resources, synthStack, userDataOf } from "../../helpers/synth";
+import { nodeFilesOf, resources, synthStack } from "../../helpers/synth";
 import { containerReads, kubeconfigFileReferences, unmountedReads } from "./static-pod-files";
 
 const json = synthStack(new HaClusterStack(Testing.app(), "ref"));
 const lt = resources(json, "aws_launch_template").find((l) => l.props.name === "prod-eu1-apiserver")!;
-const writeFiles = parse(userDataOf(lt).replace(/^#cloud-config\n/, "")).write_files as Array<{ path: string; content: string; permissions: string }>;
+const writeFiles = nodeFilesOf(json, lt);
 
 describe("component kubeconfigs in API server user data", () => {
   const kubeconfigs = writeFiles.filter((f) => /^kind: Config$/m.test(f.content));

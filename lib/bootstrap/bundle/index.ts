@@ -1,0 +1,3 @@
+export * from "./archive";
+export * from "./node-bundle";
+export * from "./bootstrap-bundles";
