@@ -5,6 +5,7 @@ import { ApiServerNodes, planApiServerSlots } from "./compute/api-server-nodes";
 import { SecretsEncryptionKey } from "./security/secrets-encryption";
 import { ControlPlaneAlarms, NODE_METRIC_NAMESPACE } from "./monitoring/control-plane-alarms";
 import { EtcdBackups } from "./etcd/backups";
+import { AuditLogs } from "./monitoring/audit-logs";
 import { BootstrapBundles } from "./bootstrap/bundle/bootstrap-bundles";
 import { EtcdRelease } from "./bootstrap/etcd";
 import { ConfigError } from "./errors";
@@ -356,6 +357,8 @@ export class HaControlPlane extends Construct {
   public readonly etcdBackups?: EtcdBackups;
   /** Where nodes fetch their bootstrap bundles from. */
   public readonly bootstrapBundles: BootstrapBundles;
+  /** Where audit events are shipped (unless `auditLogShipping: false`). */
+  public readonly auditLogs?: AuditLogs;
   /** The alarms (when monitoring is on). */
   public readonly alarms?: ControlPlaneAlarms;
   /** The key Kubernetes Secrets are encrypted with at rest. */
@@ -520,6 +523,19 @@ export class HaControlPlane extends Construct {
       encryptionKey: this.encryptionKey,
       tags: props.tags,
     });
+    if (props.auditLogShipping === false && props.auditLogRetentionDays !== undefined) {
+      throw new ConfigError("auditLogRetentionDays", props.auditLogRetentionDays, "there is no audit log group with auditLogShipping: false", "drop auditLogRetentionDays or turn auditLogShipping on");
+    }
+    this.auditLogs =
+      props.auditLogShipping === false
+        ? undefined
+        : new AuditLogs(this, "AuditLogs", {
+          clusterName: props.clusterName,
+          encryptionKey: this.encryptionKey,
+          apiServerSlots: apiSlots.slots.map((s) => s.name),
+          retentionDays: props.auditLogRetentionDays,
+          tags: props.tags,
+        });
     this.apiServers = new ApiServerNodes(this, "ApiServers", {
       clusterName: props.clusterName,
       network: this.network,
@@ -544,9 +560,11 @@ export class HaControlPlane extends Construct {
         podCidr: this.podCidr,
         clusterDomain: this.clusterDomain,
         encryptionKeySecret: this.secretsEncryptionKey,
+        auditLogGroupName: this.auditLogs?.logGroupName,
       },
       tags: props.tags,
     });
+    if (this.auditLogs !== undefined) this.auditLogs.grantShip(this.apiServers.role);
     if (stacked) this.etcdBackups?.grantReadWrite(this.apiServers.role);
     // Node credentials work only for instances in this VPC, through its endpoints or NAT addresses.
     const boundary = { vpcId: this.network.vpcId, egressPublicIps: this.network.egressPublicIps };

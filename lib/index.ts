@@ -30,6 +30,7 @@ export * from "./security/secrets-encryption";
 export * from "./bootstrap/kubernetes/components";
 export * from "./bootstrap/kubernetes/node";
 export * from "./monitoring/control-plane-alarms";
+export * from "./monitoring/audit-logs";
 export * from "./etcd/backups";
 export * from "./bootstrap/etcd";
 export * from "./bootstrap/etcd-backup";

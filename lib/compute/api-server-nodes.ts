@@ -96,6 +96,11 @@ export interface ApiServerKubernetesProps {
    * @default - pkgs.k8s.io for the version's minor release
    */
   readonly aptRepository?: string;
+  /**
+   * CloudWatch Logs group the nodes ship audit events to (see `AuditLogs`).
+   * @default - audit events stay on the nodes
+   */
+  readonly auditLogGroupName?: string;
 }
 
 /** Props of {@link ApiServerNodes}. */
@@ -307,6 +312,7 @@ export class ApiServerNodes extends Construct {
           encryptionKeySecret: props.kubernetes.encryptionKeySecret.secretName,
           imageRepository: props.kubernetes.imageRepository,
           kubernetesAptRepository: props.kubernetes.aptRepository,
+          auditLogGroup: props.kubernetes.auditLogGroupName,
         }),
     );
     const bundle = props.userData === undefined ? props.bootstrapBundles?.addNodeBundle({ role: API_SERVER_ROLE, boot, extras: extras(), grantee: this.role }) : undefined;
