@@ -297,6 +297,18 @@ export interface HaControlPlaneProps {
    */
   readonly monitoring?: boolean;
   /**
+   * Ship kube-apiserver audit events to CloudWatch Logs (a log group encrypted with the cluster key,
+   * one stream per API server slot; nodes may only add events).
+   * @default true
+   */
+  readonly auditLogShipping?: boolean;
+  /**
+   * Days CloudWatch Logs keeps audit events (a value CloudWatch accepts: 1, 3, 5, 7, 14, 30, 60, 90,
+   * 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653).
+   * @default 365
+   */
+  readonly auditLogRetentionDays?: number;
+  /**
    * SNS topic alarms notify.
    * @default - a new topic
    */
