@@ -103,8 +103,13 @@ async function makeWorld(emu: AwsEmulator, o: WorldOptions) {
   const eniTags = { ...slotEniTags(slot), ...(o.slotTagValue !== undefined ? { "ha-control-plane/slot": o.slotTagValue } : {}) };
   const slotEni = emu.aws("ec2", "create-network-interface", "--subnet-id", subnet, "--private-ip-address", slotIp(slot), "--tag-specifications", JSON.stringify([{ ResourceType: "network-interface", Tags: tagList(eniTags) }])).NetworkInterface;
   let volumeId: string | undefined;
+  let decoyVolumeId: string | undefined;
   if (o.template === "etcd-0") {
     const key = emu.aws("kms", "create-key", "--description", "cluster key").KeyMetadata.Arn;
+    // Another cluster in the same account uses the same slot names: its etcd-0 volume, created first,
+    // must never be the one this node claims.
+    const foreignTags = Object.fromEntries(Object.entries(volumeTags(slot)).map(([k, v]) => [k, v.replace(/prod-eu1/g, "prod-eu2")]));
+    decoyVolumeId = emu.aws("ec2", "create-volume", "--availability-zone", ZONE, "--size", "20", "--volume-type", "gp3", "--encrypted", "--kms-key-id", key, "--tag-specifications", JSON.stringify([{ ResourceType: "volume", Tags: tagList(foreignTags) }])).VolumeId;
     volumeId = emu.aws("ec2", "create-volume", "--availability-zone", ZONE, "--size", "20", "--volume-type", "gp3", "--encrypted", "--kms-key-id", key, "--tag-specifications", JSON.stringify([{ ResourceType: "volume", Tags: tagList(volumeTags(slot)) }])).VolumeId;
   }
   const image: string = emu.aws("ec2", "describe-images", "--query", "Images[0].ImageId");
@@ -214,6 +219,7 @@ async function makeWorld(emu: AwsEmulator, o: WorldOptions) {
     primary,
     slotEniId: slotEni.NetworkInterfaceId as string,
     volumeId,
+    decoyVolumeId,
     dataMount,
     boot,
     calls: () => readFileSync(calls, "utf8").trim().split("\n").filter((l) => l !== ""),
@@ -306,6 +312,7 @@ describeTier(`ha-claim-slot against the AWS emulator (real bash, AWS CLI, ip in 
     expect(eni(w.slotEniId).Attachment).toMatchObject({ InstanceId: w.instanceId, DeviceIndex: 1 });
     const vol = emu.aws("ec2", "describe-volumes", "--volume-ids", w.volumeId!).Volumes[0];
     expect(vol.Attachments[0]).toMatchObject({ InstanceId: w.instanceId, Device: "/dev/sdf" });
+    expect(emu.aws("ec2", "describe-volumes", "--volume-ids", w.decoyVolumeId!).Volumes[0]).toMatchObject({ State: "available", Attachments: [] });
     const env = parseSlotEnv(w.slotEnv());
     expect(env).toMatchObject({ SLOT_NAME: "etcd-0", SLOT_IP: "10.0.0.20", SLOT_ENI: w.slotEniId, SLOT_INTERFACE: "eth1" });
     expect(execFileSync("/usr/sbin/blkid", ["-p", "-s", "TYPE", "-o", "value", env.DATA_DEVICE], { encoding: "utf8" }).trim()).toBe("ext4");
