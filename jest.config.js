@@ -4,6 +4,7 @@
 //   *.e2e.test.ts    e2e         real processes: etcd, openssl, shellcheck, cloud-init
 //   *.prop.test.ts   property    fast-check over the public props
 //   *.cp.test.ts     control plane  real etcd + Kubernetes control plane behind haproxy (test/controlplane)
+//   *.apply.test.ts  apply       terraform apply / plan / destroy against the AWS API emulator (moto)
 //   *.consumer.test.ts consumer  the packed tarball in a scratch app: strict tsc, synth, plan
 const transform = {
   "^.+\\.ts$": ["@swc/jest", { jsc: { parser: { syntax: "typescript" }, target: "es2022" }, module: { type: "commonjs" } }],
@@ -19,7 +20,7 @@ const common = {
     "^cdktf-ha-control-plane/(policy|cluster|blueprint)$": "<rootDir>/lib/$1/index.ts",
   },
 };
-const special = ["\\.plan\\.test\\.ts$", "\\.e2e\\.test\\.ts$", "\\.prop\\.test\\.ts$", "\\.consumer\\.test\\.ts$", "\\.cp\\.test\\.ts$"];
+const special = ["\\.plan\\.test\\.ts$", "\\.e2e\\.test\\.ts$", "\\.prop\\.test\\.ts$", "\\.apply\\.test\\.ts$", "\\.consumer\\.test\\.ts$", "\\.cp\\.test\\.ts$"];
 module.exports = {
   maxWorkers: 2,
   globalSetup: "<rootDir>/test/harness/global-setup.js",
@@ -32,6 +33,7 @@ module.exports = {
     { ...common, displayName: "e2e", testMatch: ["**/*.e2e.test.ts"] },
     { ...common, displayName: "property", testMatch: ["**/*.prop.test.ts"] },
     { ...common, displayName: "control plane", testMatch: ["**/*.cp.test.ts"] },
+    { ...common, displayName: "apply", testMatch: ["**/*.apply.test.ts"] },
     // npm pack, install with the lowest and highest peer versions, strict tsc, synth, plan (test/consumer).
     { ...common, displayName: "consumer", testMatch: ["**/*.consumer.test.ts"] },
   ],
