@@ -17,7 +17,7 @@ import { ClusterEncryptionKey, IEncryptionKey } from "./security/encryption-key"
 import { NodeRole } from "./compute/node-role";
 import { ClusterPki } from "./pki/cluster-pki";
 import { ICertificateIssuer } from "./pki/issuer";
-import { KeyAlgorithm } from "./pki/spec";
+import { KeyAlgorithm, PKI_POLICY_PROP_NAMES, resolvePolicy } from "./pki/spec";
 import { ControlPlaneSecurityGroups } from "./security/security-groups";
 import { PodNetwork, resolvePodNetwork, warnPodNetwork } from "./network/pod-network";
 import { checkClusterName, checkKubernetesVersion, checkSingleZone, checkTags, isUnresolved } from "./validate";
@@ -386,6 +386,16 @@ export class HaControlPlane extends Construct {
     checkTags("tags", props.tags, RESERVED_TAG_COUNT);
     const version = props.kubernetesVersion ?? "1.33.5";
     checkKubernetesVersion("kubernetesVersion", version);
+    // The PKI policy under the names the user set (ClusterPki would report pki.leafValidityHours).
+    resolvePolicy(
+      {
+        keyAlgorithm: props.certificateKeyAlgorithm,
+        caValidityHours: props.caValidityHours,
+        leafValidityHours: props.leafCertificateValidityHours,
+        leafEarlyRenewalHours: props.leafCertificateEarlyRenewalHours,
+      },
+      { ...PKI_POLICY_PROP_NAMES, keyAlgorithm: "certificateKeyAlgorithm", caValidityHours: "caValidityHours", leafValidityHours: "leafCertificateValidityHours", leafEarlyRenewalHours: "leafCertificateEarlyRenewalHours" },
+    );
     const topology = props.etcdTopology ?? EtcdTopology.EXTERNAL;
     const access = props.endpointAccess ?? EndpointAccess.INTERNAL;
     const allowed = props.allowedApiCidrs ?? [];

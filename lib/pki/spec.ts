@@ -169,8 +169,29 @@ export function kubernetesServiceNames(clusterDomain: string): string[] {
   return ["kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster", `kubernetes.default.svc.${clusterDomain}`];
 }
 
-/** Validates a PKI policy and fills defaults. */
-export function resolvePolicy(policy: PkiPolicy = {}): Required<PkiPolicy> {
+/** The prop name under which each PKI policy field is reported in a {@link ConfigError}. */
+export interface PkiPolicyPropNames {
+  readonly keyAlgorithm: string;
+  readonly caValidityHours: string;
+  readonly leafValidityHours: string;
+  readonly leafEarlyRenewalHours: string;
+  readonly caEarlyRenewalHours: string;
+}
+
+/** Names of the fields as `ClusterPki` / `buildClusterCertificates` take them. */
+export const PKI_POLICY_PROP_NAMES: PkiPolicyPropNames = {
+  keyAlgorithm: "pki.keyAlgorithm",
+  caValidityHours: "pki.caValidityHours",
+  leafValidityHours: "pki.leafValidityHours",
+  leafEarlyRenewalHours: "pki.leafEarlyRenewalHours",
+  caEarlyRenewalHours: "pki.caEarlyRenewalHours",
+};
+
+/**
+ * Validates a PKI policy and fills defaults. `names` are the prop names errors report (a construct
+ * that takes the fields under other names passes its own, so the user sees the prop they set).
+ */
+export function resolvePolicy(policy: PkiPolicy = {}, names: PkiPolicyPropNames = PKI_POLICY_PROP_NAMES): Required<PkiPolicy> {
   const p = {
     keyAlgorithm: policy.keyAlgorithm ?? KeyAlgorithm.ECDSA_P256,
     caValidityHours: policy.caValidityHours ?? 87600,
@@ -179,23 +200,23 @@ export function resolvePolicy(policy: PkiPolicy = {}): Required<PkiPolicy> {
     caEarlyRenewalHours: policy.caEarlyRenewalHours ?? 8760,
   };
   if (!Object.values(KeyAlgorithm).includes(p.keyAlgorithm)) {
-    throw new ConfigError("pki.keyAlgorithm", p.keyAlgorithm, "is not a supported key algorithm", "use KeyAlgorithm.ECDSA_P256, RSA_2048 or RSA_4096");
+    throw new ConfigError(names.keyAlgorithm, p.keyAlgorithm, "is not a supported key algorithm", "use KeyAlgorithm.ECDSA_P256, RSA_2048 or RSA_4096");
   }
   const int = (prop: string, v: number, min: number, max: number, fix: string) => {
     if (!Number.isInteger(v) || v < min || v > max) throw new ConfigError(prop, v, `must be a whole number of hours from ${min} to ${max}`, fix);
   };
-  int("pki.leafValidityHours", p.leafValidityHours, 24, 8760, "leaf certificates live at most 1 year (8760 h): use 8760 and let early renewal re-issue them");
-  int("pki.caValidityHours", p.caValidityHours, 8760, 876000, "use 87600 (10 years)");
-  int("pki.leafEarlyRenewalHours", p.leafEarlyRenewalHours, 1, 8760, "use 720 (30 days)");
-  int("pki.caEarlyRenewalHours", p.caEarlyRenewalHours, 1, 876000, "use 8760 (1 year)");
+  int(names.leafValidityHours, p.leafValidityHours, 24, 8760, "leaf certificates live at most 1 year (8760 h): use 8760 and let early renewal re-issue them");
+  int(names.caValidityHours, p.caValidityHours, 8760, 876000, "use 87600 (10 years)");
+  int(names.leafEarlyRenewalHours, p.leafEarlyRenewalHours, 1, 8760, "use 720 (30 days)");
+  int(names.caEarlyRenewalHours, p.caEarlyRenewalHours, 1, 876000, "use 8760 (1 year)");
   if (p.leafEarlyRenewalHours >= p.leafValidityHours) {
-    throw new ConfigError("pki.leafEarlyRenewalHours", p.leafEarlyRenewalHours, `must be shorter than pki.leafValidityHours (${p.leafValidityHours}), or every apply re-issues`, `use at most ${Math.floor(p.leafValidityHours / 2)}`);
+    throw new ConfigError(names.leafEarlyRenewalHours, p.leafEarlyRenewalHours, `must be shorter than ${names.leafValidityHours} (${p.leafValidityHours}), or every apply re-issues`, `use at most ${Math.floor(p.leafValidityHours / 2)}`);
   }
   if (p.caEarlyRenewalHours >= p.caValidityHours) {
-    throw new ConfigError("pki.caEarlyRenewalHours", p.caEarlyRenewalHours, `must be shorter than pki.caValidityHours (${p.caValidityHours})`, `use at most ${Math.floor(p.caValidityHours / 2)}`);
+    throw new ConfigError(names.caEarlyRenewalHours, p.caEarlyRenewalHours, `must be shorter than ${names.caValidityHours} (${p.caValidityHours})`, `use at most ${Math.floor(p.caValidityHours / 2)}`);
   }
   if (p.leafValidityHours > p.caValidityHours - p.caEarlyRenewalHours) {
-    throw new ConfigError("pki.leafValidityHours", p.leafValidityHours, "outlives the CA's renewal point", "shorten leaf validity or lengthen the CA's");
+    throw new ConfigError(names.leafValidityHours, p.leafValidityHours, "outlives the CA's renewal point", "shorten leaf validity or lengthen the CA's");
   }
   return p;
 }

@@ -32,9 +32,13 @@ export async function issueWithOpenssl(spec: CertificateSpec, dir: string, ca?: 
 export async function issueSet(set: ClusterCertificateSet, dir: string, filter: (spec: CertificateSpec) => boolean = () => true): Promise<Map<string, IssuedFiles>> {
   const issued = new Map<string, IssuedFiles>();
   for (const ca of set.cas) issued.set(ca.id, await issueWithOpenssl(ca, dir));
+  // Leaves of one CA one at a time: `-CAcreateserial` reads and rewrites the CA's serial file, so
+  // two signings by the same CA at once race on it ("Unable to load number from …srl").
+  const bySigner = new Map<string, CertificateSpec[]>();
+  for (const leaf of set.leaves.filter(filter)) bySigner.set(leaf.signer!, [...(bySigner.get(leaf.signer!) ?? []), leaf]);
   await Promise.all(
-    set.leaves.filter(filter).map(async (leaf) => {
-      issued.set(leaf.id, await issueWithOpenssl(leaf, dir, issued.get(leaf.signer!)));
+    [...bySigner.values()].map(async (leaves) => {
+      for (const leaf of leaves) issued.set(leaf.id, await issueWithOpenssl(leaf, dir, issued.get(leaf.signer!)));
     }),
   );
   return issued;

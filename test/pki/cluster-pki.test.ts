@@ -167,11 +167,11 @@ describe("PKI options and bad input", () => {
   });
 
   it.each([
-    [{ leafCertificateValidityHours: 9000 }, "pki.leafValidityHours"],
-    [{ leafCertificateValidityHours: 700 }, "pki.leafEarlyRenewalHours"],
-    [{ leafCertificateEarlyRenewalHours: 0 }, "pki.leafEarlyRenewalHours"],
-    [{ caValidityHours: 100 }, "pki.caValidityHours"],
-    [{ certificateKeyAlgorithm: "DSA" as KeyAlgorithm }, "pki.keyAlgorithm"],
+    [{ leafCertificateValidityHours: 9000 }, "leafCertificateValidityHours"],
+    [{ leafCertificateValidityHours: 700 }, "leafCertificateEarlyRenewalHours"],
+    [{ leafCertificateEarlyRenewalHours: 0 }, "leafCertificateEarlyRenewalHours"],
+    [{ caValidityHours: 100 }, "caValidityHours"],
+    [{ certificateKeyAlgorithm: "DSA" as KeyAlgorithm }, "certificateKeyAlgorithm"],
   ])("refuses %j naming %s", (extra, prop) => {
     expect.assertions(2);
     try {
