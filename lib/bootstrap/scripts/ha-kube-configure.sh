@@ -109,7 +109,11 @@ for template in "$KUBECONFIG_TEMPLATE_DIR"/*.conf; do
       rm -f "$target.tmp"
       exit 1
     fi
-    sed -i "s|@@PKI_BASE64:$name@@|$(base64 -w0 "$PKI_DIR/$name")|g" "$target.tmp"
+    # Keys go file to file: an argument would show in /proc/<pid>/cmdline to every local user.
+    PKI_FILE="$PKI_DIR/$name" MARKER="@@PKI_BASE64:$name@@" python3 -c 'import base64,os,sys
+v = base64.b64encode(open(os.environ["PKI_FILE"], "rb").read()).decode()
+t = open(sys.argv[1]).read().replace(os.environ["MARKER"], v)
+open(sys.argv[1], "w").write(t)' "$target.tmp"
   done < <(grep -o '@@PKI_BASE64:[A-Za-z0-9._-]*@@' "$template" | sed 's/^@@PKI_BASE64:\(.*\)@@$/\1/' | sort -u)
   if grep -q '@@PKI_BASE64:' "$target.tmp"; then
     log "ERROR: $template has a malformed PKI marker"
