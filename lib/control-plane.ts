@@ -320,6 +320,13 @@ export interface HaControlPlaneProps {
    */
   readonly kmsKeyArn?: string;
   /**
+   * The secrets-encryption key has been written by the first API server: set it in the deploy after
+   * the cluster's first boot. It removes the API servers' `PutSecretValue` grant and denies them
+   * writes in the secret's policy, so no node can replace the key (see `SecretsEncryptionKey`).
+   * @default false
+   */
+  readonly secretsEncryptionKeyInitialized?: boolean;
+  /**
    * Tags for every resource (at most 44: the library adds up to 6).
    * @default - none
    */
@@ -543,6 +550,7 @@ export class HaControlPlane extends Construct {
     this.secretsEncryptionKey = new SecretsEncryptionKey(this, "SecretsEncryption", {
       clusterName: props.clusterName,
       encryptionKey: this.encryptionKey,
+      initialized: props.secretsEncryptionKeyInitialized,
       tags: props.tags,
     });
     if (props.auditLogShipping === false && props.auditLogRetentionDays !== undefined) {

@@ -63,23 +63,109 @@ if [ "$missing" -ne 0 ]; then
   exit 1
 fi
 
-read_key() {
-  aws secretsmanager get-secret-value --secret-id "$ENCRYPTION_KEY_SECRET" --query SecretString --output text 2>/dev/null
+# The secrets-encryption key. Only ResourceNotFoundException means "no key yet"; any other failure
+# (throttling, AccessDenied, network) is retried with bounded backoff and then fails this unit:
+# creating a key because a read failed would split the cluster between two keys.
+KEY_RETRIES=${KEY_RETRIES:-6}
+KEY_RETRY_BASE_SECONDS=${KEY_RETRY_BASE_SECONDS:-2}
+# Staging label an operator gives the next key before it becomes AWSCURRENT (decrypt-only until then).
+NEXT_KEY_STAGE=HA_NEXT
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+errfile="$work/aws.err"
+: >"$work/ids"
+
+# aws_error_code: the error code the last AWS CLI call named on stderr, empty when none.
+aws_error_code() {
+  sed -nE 's/.*An error occurred \(([A-Za-z]+)\).*/\1/p' "$errfile" | head -n 1
 }
 
-if ! key=$(read_key); then
+# with_retries WHAT CMD...: runs CMD until it succeeds; returns 3 at once on ResourceNotFoundException,
+# 4 on ResourceExistsException, and 1 after KEY_RETRIES failures of any other kind.
+with_retries() {
+  local what=$1 attempt=1 code delay
+  shift
+  while :; do
+    if "$@" 2>"$errfile"; then return 0; fi
+    code=$(aws_error_code)
+    case "$code" in
+      ResourceNotFoundException) return 3 ;;
+      ResourceExistsException) return 4 ;;
+    esac
+    if [ "$attempt" -ge "$KEY_RETRIES" ]; then
+      log "ERROR: $what failed $attempt times (${code:-no error code}): $(tr '\n' ' ' <"$errfile")"
+      return 1
+    fi
+    delay=$((KEY_RETRY_BASE_SECONDS * (1 << (attempt - 1))))
+    log "$what failed (${code:-no error code}); retrying in ${delay}s ($attempt/$KEY_RETRIES)"
+    sleep "$delay"
+    attempt=$((attempt + 1))
+  done
+}
+
+# read_version STAGE: writes "<VersionId><TAB><value>" of the version labelled STAGE to $work/STAGE.
+read_version() {
+  with_retries "reading $ENCRYPTION_KEY_SECRET ($1)" \
+    aws secretsmanager get-secret-value --secret-id "$ENCRYPTION_KEY_SECRET" --version-stage "$1" \
+    --query '[VersionId,SecretString]' --output text >"$work/$1"
+}
+
+rc=0
+read_version AWSCURRENT || rc=$?
+if [ "$rc" -eq 3 ]; then
   log "no secrets-encryption key yet: creating one"
-  candidate=$(head -c 32 /dev/urandom | base64)
-  if ! aws secretsmanager put-secret-value --secret-id "$ENCRYPTION_KEY_SECRET" --secret-string "$candidate" \
-    --client-request-token "$INITIAL_TOKEN" >/dev/null 2>&1; then
-    log "another API server created the key first"
-  fi
-  key=$(read_key)
+  (umask 077 && head -c 32 /dev/urandom | base64 -w0 >"$work/candidate")
+  # The value goes through a 0600 file, not the command line. The fixed token makes the first write
+  # idempotent: a second node's different value is refused (ResourceExistsException).
+  rc=0
+  with_retries "writing $ENCRYPTION_KEY_SECRET" \
+    aws secretsmanager put-secret-value --secret-id "$ENCRYPTION_KEY_SECRET" --secret-string "file://$work/candidate" \
+    --client-request-token "$INITIAL_TOKEN" --output text --query VersionId >/dev/null || rc=$?
+  case "$rc" in
+    0) ;;
+    4) log "another API server created the key first" ;;
+    *) log "ERROR: could not create the secrets-encryption key"; exit 1 ;;
+  esac
+  rc=0
+  read_version AWSCURRENT || rc=$?
 fi
-if ! printf '%s' "$key" | base64 -d 2>/dev/null | wc -c | grep -qx 32; then
-  log "ERROR: the secrets-encryption key in $ENCRYPTION_KEY_SECRET is not 32 base64 bytes"
+if [ "$rc" -ne 0 ]; then
+  log "ERROR: no secrets-encryption key from $ENCRYPTION_KEY_SECRET (status $rc); not writing the configuration"
   exit 1
 fi
+
+# key_entry STAGE: prints the EncryptionConfiguration key for the version labelled STAGE, after
+# checking what AWS returned (a version id and 32 base64-encoded bytes).
+key_entry() {
+  local line id value name
+  line=$(cat "$work/$1")
+  id=${line%%$'\t'*} value=${line#*$'\t'}
+  if ! [[ $id =~ ^[A-Za-z0-9-]{1,64}$ ]] || ! [[ $value =~ ^[A-Za-z0-9+/]{43}=$ ]] || [ "$(printf '%s' "$value" | base64 -d 2>/dev/null | wc -c)" -ne 32 ]; then
+    log "ERROR: the $1 secrets-encryption key in $ENCRYPTION_KEY_SECRET is not 32 base64-encoded bytes with a version id"
+    return 1
+  fi
+  # The name is stored with every encrypted object, so it must never change for a key: the first
+  # key keeps the name it always had.
+  if [ "$id" = "$INITIAL_TOKEN" ]; then name=key1; else name="key-$id"; fi
+  printf '            - name: %s\n              secret: %s\n' "$name" "$value"
+  printf '%s\n' "$id" >>"$work/ids"
+}
+
+# The current key encrypts; a next key (labelled HA_NEXT) and the previous one (AWSPREVIOUS) only
+# decrypt, so a rotation never leaves a server unable to read what another one wrote.
+key_entry AWSCURRENT >"$work/keys"
+for stage in "$NEXT_KEY_STAGE" AWSPREVIOUS; do
+  rc=0
+  read_version "$stage" || rc=$?
+  case "$rc" in
+    0)
+      id=$(cut -f1 "$work/$stage")
+      if ! grep -qxF -- "$id" "$work/ids"; then key_entry "$stage" >>"$work/keys"; fi
+      ;;
+    3) ;;
+    *) log "ERROR: could not read the $stage secrets-encryption key"; exit 1 ;;
+  esac
+done
 
 umask 077
 mkdir -p "$MANIFEST_DIR" "$(dirname "$ENCRYPTION_CONFIG")"
@@ -91,8 +177,7 @@ resources:
     providers:
       - secretbox:
           keys:
-            - name: key1
-              secret: $key
+$(cat "$work/keys")
       - identity: {}
 EOF
 mv "$ENCRYPTION_CONFIG.tmp" "$ENCRYPTION_CONFIG"

@@ -1,9 +1,15 @@
 /**
- * Runs the real ha-kube-configure script against a stub `aws`: the first API server creates the
- * secrets-encryption key, a second one reuses it (first writer wins), manifests get the slot IP
- * and land 0600. When a certificate or key the manifests name is missing, empty or unreadable, it
- * fails naming the file and writes no manifest (the unit fails visibly instead of the API server
- * crash-looping).
+ * Runs the real ha-kube-configure script with the real AWS CLI against the AWS emulator (moto), with
+ * a strict fault-injection proxy in front of it for the answers moto never gives by itself.
+ *
+ * Secrets-encryption key (issue 14 finding 4): the first API server creates the key and the others
+ * reuse it; only ResourceNotFoundException means "no key yet" - AccessDenied or throttling is
+ * retried with bounded backoff and then fails the unit without creating a key; a second node racing
+ * the first never replaces the key (the fixed idempotency token makes Secrets Manager refuse its
+ * value); a rotation keeps the old key decrypt-only and the key names stable.
+ *
+ * Manifests get the slot IP and land 0600. When a certificate or key the manifests name is missing,
+ * empty or unreadable, it fails naming the file and writes no manifest.
  */
 import { execFile } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -12,42 +18,65 @@ import * as path from "node:path";
 import { promisify } from "node:util";
 import { parse } from "yaml";
 import { renderApiServerManifest } from "../../../lib";
-import { describeTier, toolAvailable } from "../../harness/tiers";
+import { AwsEmulator, MOTO_SETUP_COMMAND, awsEmulatorCheck, startAwsEmulator } from "../../harness/aws-emulator";
+import { FaultProxy, startFaultProxy } from "../../harness/fault-proxy";
+import { allOf, describeTier, toolAvailable } from "../../harness/tiers";
 import { renderedScript } from "../../helpers/scripts";
 
 const run = promisify(execFile);
 const SCRIPT = renderedScript("ha-kube-configure.sh");
 
-/** A stub Secrets Manager shared by several "nodes": one value, fixed-token idempotency. */
-function stubAws(dir: string): string {
-  const bin = path.join(dir, "bin");
-  mkdirSync(bin, { recursive: true });
-  writeFileSync(
-    path.join(bin, "aws"),
-    `#!/usr/bin/env bash
-store="${dir}/secret"
-case "$*" in
-  "secretsmanager get-secret-value --secret-id c/control-plane/encryption-key --query SecretString --output text")
-    [ -e "$store" ] || { echo "ResourceNotFoundException" >&2; exit 254; }
-    cat "$store" ;;
-  secretsmanager\\ put-secret-value*)
-    value=$(echo "$*" | sed -E 's/.*--secret-string ([^ ]+) .*/\\1/')
-    if [ -e "$store" ] && [ "$(cat "$store")" != "$value" ]; then echo "ResourceExistsException" >&2; exit 254; fi
-    printf '%s' "$value" > "$store" ;;
-  *) echo "unexpected: $*" >&2; exit 2 ;;
-esac
-`,
-  );
-  writeFileSync(path.join(bin, "logger"), "#!/usr/bin/env bash\nexit 0\n");
-  chmodSync(path.join(bin, "aws"), 0o755);
-  chmodSync(path.join(bin, "logger"), 0o755);
-  return bin;
+// The real AWS CLI takes about 2 s to start, and a boot makes 3 to 5 calls.
+jest.setTimeout(180000);
+
+const SECRET = "c/control-plane/encryption-key";
+/** The version id the first key is written with (the script's fixed idempotency token). */
+const INITIAL_TOKEN = "ha-control-plane-initial-encryption-key-v1";
+
+interface KeyEntry {
+  readonly name: string;
+  readonly secret: string;
 }
 
-describeTier("ha-kube-configure (real bash, stubbed AWS)", toolAvailable("bash", ["--version"]), { mandatoryInCi: true, tierLabel: "node e2e" }, () => {
+describeTier(`ha-kube-configure against the AWS emulator (real bash, AWS CLI; setup: ${MOTO_SETUP_COMMAND})`, allOf(toolAvailable("bash", ["--version"]), awsEmulatorCheck()), { mandatoryInCi: true, tierLabel: "AWS emulator" }, () => {
   const root = mkdtempSync(path.join(tmpdir(), "kube-configure-"));
-  afterAll(() => rmSync(root, { recursive: true, force: true }));
-  const bin = stubAws(root);
+  const bin = path.join(root, "bin");
+  let emulator!: AwsEmulator;
+  let proxy!: FaultProxy;
+  beforeAll(async () => {
+    emulator = await startAwsEmulator();
+    proxy = await startFaultProxy(emulator.endpoint);
+    mkdirSync(bin, { recursive: true });
+    writeFileSync(path.join(bin, "logger"), "#!/usr/bin/env bash\nexit 0\n");
+    chmodSync(path.join(bin, "logger"), 0o755);
+    // The node's aws is the real CLI from the emulator's virtualenv.
+    writeFileSync(path.join(bin, "aws"), `#!/usr/bin/env bash\nexec ${JSON.stringify(emulator.awsCli)} "$@"\n`);
+    chmodSync(path.join(bin, "aws"), 0o755);
+  }, 60000);
+  afterAll(async () => {
+    await proxy?.stop();
+    await emulator?.stop();
+    rmSync(root, { recursive: true, force: true });
+  });
+  /** A fresh secret without a value, as Terraform creates it. */
+  async function freshSecret() {
+    proxy.clear();
+    proxy.log.length = 0;
+    await emulator.reset();
+    emulator.aws("secretsmanager", "create-secret", "--name", SECRET);
+  }
+  const versions = (): { VersionId: string; VersionStages: string[] }[] => emulator.aws("secretsmanager", "list-secret-version-ids", "--secret-id", SECRET).Versions;
+  const valueOf = (stage: string): string => emulator.aws("secretsmanager", "get-secret-value", "--secret-id", SECRET, "--version-stage", stage).SecretString;
+  const keysOf = (dir: string): KeyEntry[] => {
+    const config = parse(readFileSync(path.join(dir, "etc/encryption-config.yaml"), "utf8"));
+    expect(config.resources[0].providers[1]).toEqual({ identity: {} });
+    return config.resources[0].providers[0].secretbox.keys;
+  };
+  const failureOf = (p: Promise<unknown>) =>
+    p.then(
+      () => undefined,
+      (e: { code: number; stderr: string }) => e,
+    );
   const template = renderApiServerManifest({ clusterName: "c", kubernetesVersion: "1.33.5", advertiseAddress: "@@SLOT_IP@@", etcdServers: ["https://10.0.0.20:2379"], serviceCidr: "10.96.0.0/12", podCidr: "10.244.0.0/16", clusterDomain: "cluster.local", shutdownDelaySeconds: 20 });
 
   /** Certificate and key files the manifest names (the pod's /etc/kubernetes/pki is PKI_DIR on the host). */
@@ -71,6 +100,13 @@ describeTier("ha-kube-configure (real bash, stubbed AWS)", toolAvailable("bash",
     return run("bash", [SCRIPT], {
       env: {
         PATH: `${bin}:/usr/bin:/bin`,
+        HOME: dir,
+        ...emulator.env,
+        AWS_ENDPOINT_URL: proxy.endpoint,
+        // The CLI's own retries off: the script's bounded backoff is what is tested.
+        AWS_MAX_ATTEMPTS: "1",
+        KEY_RETRIES: "3",
+        KEY_RETRY_BASE_SECONDS: "0",
         ENV_FILE: path.join(dir, "node.env"),
         STATE_DIR: path.join(dir, "run"),
         TEMPLATE_DIR: path.join(dir, "templates"),
@@ -79,7 +115,7 @@ describeTier("ha-kube-configure (real bash, stubbed AWS)", toolAvailable("bash",
         KUBE_DIR: path.join(dir, "etc"),
         ENCRYPTION_CONFIG: path.join(dir, "etc/encryption-config.yaml"),
       },
-      timeout: 20000,
+      timeout: 60000,
     });
   }
 
@@ -90,17 +126,99 @@ describeTier("ha-kube-configure (real bash, stubbed AWS)", toolAvailable("bash",
   }
 
   it("creates the key on the first API server and reuses it on the others", async () => {
+    await freshSecret();
     const a = await boot("apiserver-0", "10.0.0.10");
     const b = await boot("apiserver-1", "10.0.16.10");
-    const configA = parse(readFileSync(path.join(a, "etc/encryption-config.yaml"), "utf8"));
-    const configB = parse(readFileSync(path.join(b, "etc/encryption-config.yaml"), "utf8"));
-    const key = configA.resources[0].providers[0].secretbox.keys[0].secret;
-    expect(Buffer.from(key, "base64")).toHaveLength(32);
-    expect(configB.resources[0].providers[0].secretbox.keys[0].secret).toBe(key);
+    const [keyA, ...restA] = keysOf(a);
+    expect(restA).toEqual([]);
+    expect(keyA.name).toBe("key1");
+    expect(Buffer.from(keyA.secret, "base64")).toHaveLength(32);
+    expect(keysOf(b)).toEqual([keyA]);
+    expect(versions()).toEqual([expect.objectContaining({ VersionId: INITIAL_TOKEN, VersionStages: ["AWSCURRENT"] })]);
+    expect(valueOf("AWSCURRENT")).toBe(keyA.secret);
     expect(statSync(path.join(a, "etc/encryption-config.yaml")).mode & 0o777).toBe(0o600);
   });
 
+  it.each(["AccessDeniedException", "ThrottlingException"])("creates no key when reading the secret answers %s, and fails after bounded retries", async (code) => {
+    await freshSecret();
+    proxy.inject({ target: "secretsmanager.GetSecretValue", code, times: 1000 });
+    const dir = node(`apiserver-${code.slice(0, 6).toLowerCase()}`, "10.0.0.11");
+    const failure = await failureOf(configure(dir));
+    expect(failure?.code).toBe(1);
+    expect(failure?.stderr).toContain(`reading ${SECRET} (AWSCURRENT) failed 3 times (${code})`);
+    expect(proxy.log.filter((l) => l.target === "secretsmanager.GetSecretValue").length).toBe(3);
+    expect(proxy.log.filter((l) => l.target === "secretsmanager.PutSecretValue")).toEqual([]);
+    expect(versions()).toEqual([]);
+    expect(existsSync(path.join(dir, "etc/encryption-config.yaml"))).toBe(false);
+    expect(readdirSync(path.join(dir, "manifests"))).toEqual([]);
+  });
+
+  it("keeps the existing key when a read is throttled and then succeeds", async () => {
+    await freshSecret();
+    const a = await boot("apiserver-0", "10.0.0.10");
+    proxy.inject({ target: "secretsmanager.GetSecretValue", code: "ThrottlingException", times: 2 });
+    const b = await boot("apiserver-1", "10.0.16.10");
+    expect(keysOf(b)).toEqual(keysOf(a));
+    expect(proxy.log.filter((l) => l.injected === "ThrottlingException")).toHaveLength(2);
+    expect(versions()).toHaveLength(1);
+  });
+
+  it("fails without creating a key when AccessDenied persists on an existing key (the deployer removed read access)", async () => {
+    await freshSecret();
+    const a = await boot("apiserver-0", "10.0.0.10");
+    const before = keysOf(a);
+    proxy.inject({ target: "secretsmanager.GetSecretValue", code: "AccessDeniedException", times: 1000 });
+    const failure = await failureOf(configure(a));
+    expect(failure?.code).toBe(1);
+    expect(versions()).toHaveLength(1);
+    expect(valueOf("AWSCURRENT")).toBe(before[0].secret);
+  });
+
+  it("never replaces the key when a second node wrongly believes there is none (a read racing the first write)", async () => {
+    await freshSecret();
+    const a = await boot("apiserver-0", "10.0.0.10");
+    const key = keysOf(a)[0].secret;
+    // The second node's first read answers as if before the first node's write.
+    proxy.inject({ target: "secretsmanager.GetSecretValue", code: "ResourceNotFoundException", times: 1, bodyContains: '"AWSCURRENT"' });
+    const b = await boot("apiserver-1", "10.0.16.10");
+    // It did try to write its own candidate, and Secrets Manager refused it.
+    expect(proxy.log.some((l) => l.target === "secretsmanager.PutSecretValue" && l.injected === undefined)).toBe(true);
+    expect(keysOf(b)).toEqual([{ name: "key1", secret: key }]);
+    expect(versions()).toEqual([expect.objectContaining({ VersionId: INITIAL_TOKEN, VersionStages: ["AWSCURRENT"] })]);
+    expect(valueOf("AWSCURRENT")).toBe(key);
+  });
+
+  it("rotates without a server losing an old key: next key decrypt-only first, then current, old key kept decrypt-only under its name", async () => {
+    await freshSecret();
+    const a = await boot("apiserver-0", "10.0.0.10");
+    const old = keysOf(a)[0];
+    // Step 1 (operator): the next key, labelled HA_NEXT, is only known to the servers.
+    const next = Buffer.alloc(32, 7).toString("base64");
+    const nextId = emulator.aws("secretsmanager", "put-secret-value", "--secret-id", SECRET, "--secret-string", next, "--version-stages", "HA_NEXT").VersionId as string;
+    await configure(a);
+    expect(keysOf(a)).toEqual([old, { name: `key-${nextId}`, secret: next }]);
+    // Step 2 (operator): the next key becomes current; the old one becomes AWSPREVIOUS.
+    emulator.aws("secretsmanager", "update-secret-version-stage", "--secret-id", SECRET, "--version-stage", "AWSCURRENT", "--move-to-version-id", nextId, "--remove-from-version-id", INITIAL_TOKEN);
+    emulator.aws("secretsmanager", "update-secret-version-stage", "--secret-id", SECRET, "--version-stage", "HA_NEXT", "--remove-from-version-id", nextId);
+    await configure(a);
+    expect(keysOf(a)).toEqual([{ name: `key-${nextId}`, secret: next }, old]);
+    // A server booting now gets the same list.
+    const b = await boot("apiserver-1", "10.0.16.10");
+    expect(keysOf(b)).toEqual(keysOf(a));
+  });
+
+  it("refuses a key that is not 32 base64-encoded bytes", async () => {
+    await freshSecret();
+    emulator.aws("secretsmanager", "put-secret-value", "--secret-id", SECRET, "--secret-string", "c2hvcnQ=");
+    const dir = node("apiserver-short", "10.0.0.12");
+    const failure = await failureOf(configure(dir));
+    expect(failure?.code).toBe(1);
+    expect(failure?.stderr).toContain("is not 32 base64-encoded bytes");
+    expect(existsSync(path.join(dir, "etc/encryption-config.yaml"))).toBe(false);
+  });
+
   it("writes the manifest with the node's slot IP, 0600", async () => {
+    await freshSecret();
     const dir = await boot("apiserver-2", "10.0.32.10");
     const manifest = path.join(dir, "manifests/kube-apiserver.yaml");
     const pod = parse(readFileSync(manifest, "utf8"));
@@ -137,6 +255,7 @@ describeTier("ha-kube-configure (real bash, stubbed AWS)", toolAvailable("bash",
   });
 
   it("never starts a unit itself (kubelet.service follows this unit; a start job from here would deadlock)", async () => {
+    await freshSecret();
     const calls = path.join(root, "systemctl-calls");
     writeFileSync(path.join(bin, "systemctl"), `#!/usr/bin/env bash\necho "$*" >> "${calls}"\n`);
     chmodSync(path.join(bin, "systemctl"), 0o755);

@@ -75,7 +75,8 @@ function stubAws(dir: string): string {
   const key = Buffer.alloc(32, 7).toString("base64");
   writeFileSync(
     path.join(bin, "aws"),
-    `#!/usr/bin/env bash\ncase "$1 $2" in\n  "secretsmanager get-secret-value") printf '%s' '${key}' ;;\n  *) echo "unexpected: $*" >&2; exit 2 ;;\nesac\n`
+    // Only AWSCURRENT exists; another stage gets Secrets Manager's answer for a missing label.
+    `#!/usr/bin/env bash\ncase "$1 $2 $*" in\n  "secretsmanager get-secret-value "*"--version-stage AWSCURRENT "*) printf '%s\\t%s\\n' ha-control-plane-initial-encryption-key-v1 '${key}' ;;\n  "secretsmanager get-secret-value "*) echo "An error occurred (ResourceNotFoundException) when calling the GetSecretValue operation: Secrets Manager can't find the specified secret value for staging label" >&2; exit 254 ;;\n  *) echo "unexpected: $*" >&2; exit 2 ;;\nesac\n`
   );
   writeFileSync(path.join(bin, "logger"), "#!/usr/bin/env bash\nexit 0\n");
   chmodSync(path.join(bin, "aws"), 0o755);
