@@ -7,7 +7,10 @@ import { NAME_RULES, deriveName } from "../names";
 import { overlaps, parseIpv4Cidr } from "../network/cidr";
 import { INetwork } from "../network/network";
 import { PodNetwork } from "../network/pod-network";
-import { ClusterTags, RESERVED_TAG_COUNT } from "../tags";
+import { ClusterTags, RESERVED_TAG_COUNT, kubernetesClusterTag } from "../tags";
+
+/** Role tag of the worker nodes' group: the only group the AWS cloud provider may manage. */
+const WORKER_GROUP_ROLE = "nodes";
 import { checkClusterName, checkTags, isUnresolved } from "../validate";
 
 /** Kubernetes API port on the API servers and the load balancer. */
@@ -138,13 +141,21 @@ export class ControlPlaneSecurityGroups extends Construct {
     const tags = new ClusterTags(props.clusterName, props.tags);
     const vpcId = props.network.vpcId;
     const vpcCidr = props.network.vpcCidr;
+    // The AWS cloud provider adds Service load-balancer rules to the one group of an instance
+    // tagged kubernetes.io/cluster/<name> (and fails when it finds several): only the worker group,
+    // where Service traffic lands, invites it; the control plane's groups are ours alone.
+    const groupTags = (name: string, role: string): Record<string, string> => {
+      const t = tags.of(name, { role });
+      if (role !== WORKER_GROUP_ROLE) delete t[kubernetesClusterTag(props.clusterName)];
+      return t;
+    };
     const group = (gid: string, role: string, description: string): SecurityGroup => {
       const name = deriveName([props.clusterName, role], NAME_RULES.securityGroup);
       const sg = new SecurityGroup(this, gid, {
         name,
         description,
         vpcId,
-        tags: tags.of(name, { role }),
+        tags: groupTags(name, role),
         revokeRulesOnDelete: true,
       });
       this.groupNames.set(sg.friendlyUniqueId, role);
@@ -154,7 +165,7 @@ export class ControlPlaneSecurityGroups extends Construct {
     this.loadBalancer = group("LoadBalancer", "api-lb", `Kubernetes API load balancer of ${props.clusterName}`);
     this.apiServer = group("ApiServer", "apiserver", `Kubernetes API servers of ${props.clusterName}`);
     this.etcd = group("Etcd", "etcd", `etcd members of ${props.clusterName}`);
-    this.workerNodes = group("WorkerNodes", "nodes", `Worker nodes joining ${props.clusterName}`);
+    this.workerNodes = group("WorkerNodes", WORKER_GROUP_ROLE, `Worker nodes joining ${props.clusterName}`);
 
     // Load balancer: who may reach the API endpoint, and where it forwards.
     allowed.forEach((cidr, i) => {
