@@ -33,8 +33,12 @@ function rawSizes(): Array<[string, number, number]> {
 }
 
 describe("user data size", () => {
-  it.each(rawSizes())("%s fits EC2's 16 KB limit (%i bytes compressed, %i uncompressed)", (_name, raw) => {
-    expect(raw).toBeLessThanOrEqual(USER_DATA_LIMIT_BYTES);
+  const sizes = rawSizes();
+  afterAll(() => console.log(`user data sizes (bytes as EC2 receives them, limit ${USER_DATA_LIMIT_BYTES}):\n${sizes.map(([n, raw, text]) => `  ${n}: ${raw} compressed, ${text} uncompressed`).join("\n")}`));
+  it.each(sizes)("%s fits EC2's 16 KB limit with room to grow: at most half of it (%i bytes compressed, %i uncompressed)", (_name, raw) => {
+    // The static files live in the bootstrap bundle: what stays (node.env, the fetch step) is small,
+    // and a role's growth goes into the bundle, not here.
+    expect(raw).toBeLessThanOrEqual(USER_DATA_LIMIT_BYTES / 2);
   });
 });
 

@@ -129,7 +129,7 @@ export class BootstrapBundles extends Construct implements IBootstrapBundles {
     checkInteger("bootstrapBundleNoncurrentVersionRetentionDays", retention, 1, 3650, "keep old bundles at least a day (30 is the default)");
     const existing = props.existingBucketName !== undefined;
     const name = props.existingBucketName ?? props.bucketName ?? defaultBundleBucketName(props.clusterName);
-    if (!isUnresolved(name) && (!fitsRule(name, NAME_RULES.s3Bucket) || name.includes("..") || /^\d+\.\d+\.\d+\.\d+$/.test(name))) {
+    if (!isUnresolved(name) && (name.length < 3 || !fitsRule(name, NAME_RULES.s3Bucket) || name.includes("..") || /^\d+\.\d+\.\d+\.\d+$/.test(name))) {
       throw new ConfigError(
         existing ? "existingBootstrapBundleBucketName" : "bootstrapBundleBucketName",
         name,

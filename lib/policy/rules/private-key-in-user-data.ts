@@ -8,7 +8,7 @@ const USER_DATA_ATTRIBUTES = ["user_data", "user_data_base64"];
 const PASSTHROUGH: Record<string, Record<string, string>> = { terraform_data: { output: "input" } };
 const MAX_DEPTH = 8;
 /** The bootstrap bundle key a node's user data names (`node.env`, see `BootstrapBundles`). */
-const BUNDLE_KEY = /^HA_BUNDLE_KEY='([^'\n]+)'$/m;
+const BUNDLE_KEY = /(?:^|\s)HA_BUNDLE_KEY='([^'\s]+)'/;
 /** Attributes of an `aws_s3_object` that hold its content. */
 const OBJECT_CONTENT_ATTRIBUTES = ["content", "content_base64"];
 
