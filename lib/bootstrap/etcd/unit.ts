@@ -36,7 +36,8 @@ export interface EtcdUnitInput {
  * The systemd unit of an etcd member. Requires and starts after the slot claim and the certificate
  * fetch (and, given `dataMountPath`, asserts the data volume is mounted), waits (bounded) for the
  * clock, installs the pinned etcd if needed, lets the bootstrap
- * script decide new/existing/replace, then runs `etcd --config-file`. `Type=notify`: etcd reports ready once it has joined a quorum.
+ * script decide new/existing/replace, then runs `etcd --config-file`. `Type=notify`: etcd reports ready once it has joined a quorum;
+ * then the bootstrap script promotes the member if it joined as a learner.
  * Restarts forever (`StartLimitIntervalSec=0`), so a node that came up before its peers keeps trying.
  */
 export function renderEtcdUnit(input: EtcdUnitInput = {}): string {
@@ -73,6 +74,9 @@ export function renderEtcdUnit(input: EtcdUnitInput = {}): string {
       UMask: "0077",
       ExecStartPre: [...timeSync, ...(input.installScript !== undefined ? [input.installScript] : []), input.bootstrapScript ?? "/usr/local/sbin/ha-etcd-bootstrap"],
       ExecStart: `${input.etcdBinary ?? "/usr/local/bin/etcd"} --config-file ${input.configFile ?? "/etc/etcd/etcd.yaml"}`,
+      // After READY=1: a member the bootstrap script added as a learner becomes a voter once in sync
+      // (bounded retries; a failure fails the start and Restart= tries again).
+      ExecStartPost: `${input.bootstrapScript ?? "/usr/local/sbin/ha-etcd-bootstrap"} promote`,
       Restart: "always",
       RestartSec: "10s",
       TimeoutStartSec: timeout,

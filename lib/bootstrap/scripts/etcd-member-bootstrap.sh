@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # ha-etcd-bootstrap (etcd.service ExecStartPre): decide how this member starts; writes $HA_ETCD_CONFIG.
-#  - data dir holds a member: start from it;
+#  - data dir holds a member: start from it, unless the others answer as a healthy cluster whose
+#    member list has no started entry with this peer URL (it was removed: etcd would exit "member
+#    has already been removed" on every restart): move the data dir aside (kept) and rejoin as below;
 #  - empty, the others answer as a healthy cluster: replace. Remove the old entry (same name or peer
-#    URL), `member add`, one change at a time, retrying strict-reconfig-check refusals; then start as
-#    `existing` with the member list. A pending (added, never started) entry is reused;
+#    URL), `member add --learner`, one change at a time, retrying strict-reconfig-check refusals; then
+#    start as `existing` with the member list. A pending (added, never started) entry is reused;
 #  - empty, no other member answers: first bootstrap, start as `new`;
 #  - empty, members answer without quorum: never found a new cluster over it; wait, then fail.
+# `ha-etcd-bootstrap promote` (ExecStartPost, after etcd is ready): a learner becomes a voter once
+# the leader finds it in sync (retried, bounded). A learner cannot vote, so a new member that never
+# catches up (bad certificate, slow disk) leaves the quorum arithmetic of the others unchanged.
 # Talks TLS to the others with the healthcheck client certificate.
 set -euo pipefail
 
@@ -94,12 +99,6 @@ fi
 mkdir -p "$DATA_DIR"
 chmod 0700 "$DATA_DIR"
 
-if [ -d "$DATA_DIR/member" ]; then
-  log "$DATA_DIR holds member data: starting $MEMBER from it"
-  write_config "$(setting initial-cluster-state)"
-  exit 0
-fi
-
 others=()
 IFS=, read -ra all <<<"$HA_ETCD_ENDPOINTS"
 for ep in "${all[@]}"; do
@@ -137,7 +136,58 @@ probe() {
   done <<<"$results"
 }
 
+# Retries refusals that change nothing; the list is read again before every change.
+refused() {
+  if ! grep -qiE 'unhealthy cluster|not enough started members|too soon|timed out|deadline exceeded|leader changed|no leader|unavailable|too many requests|too many learner|in sync with leader' <<<"$1"; then
+    die "$2 failed: $1"
+  fi
+  [ "$SECONDS" -lt "$deadline" ] || die "$2 still refused after ${RECONFIG_TIMEOUT}s: $1"
+  log "$2 refused for now ($(tail -n 1 <<<"$1")); retrying in ${delay}s"
+  sleep "$delay"
+  delay=$((delay * 2 > 8 ? 8 : delay * 2))
+}
+
+healthy_csv() {
+  local IFS=,
+  echo "${healthy[*]}"
+}
+# Fields of `member list -w simple`: ID, STATUS, NAME, PEER ADDRS, CLIENT ADDRS, IS LEARNER.
+# started_self LIST: the ID and learner flag of the started entry with this peer URL (the slot's
+# address is unique: no other machine can hold it).
+started_self() {
+  awk -F', ' -v peer="$PEER_URL" '$2 == "started" && index("," $4 ",", "," peer ",") { print $1, $6; exit }' <<<"$1"
+}
+
 probe
+if [ "${1:-}" = promote ]; then
+  [ ${#healthy[@]} -gt 0 ] || die "promote: no healthy member to ask"
+  endpoints=$(healthy_csv)
+  deadline=$((SECONDS + RECONFIG_TIMEOUT)) delay=1
+  while :; do
+    if ! list=$(ctl "$endpoints" member list -w simple 2>&1); then
+      refused "$list" "member list"
+      continue
+    fi
+    read -r id learner <<<"$(started_self "$list")"
+    [ -n "${id:-}" ] || die "promote: $PEER_URL is not a started member"
+    [ "$learner" = true ] || exit 0
+    log "promoting learner $id ($MEMBER)"
+    out=$(ctl "$endpoints" member promote "$id" 2>&1) || refused "$out" "member promote $id"
+  done
+fi
+if [ -d "$DATA_DIR/member" ]; then
+  # Moved aside only on a definite answer from a healthy cluster; otherwise (cold start of every
+  # member, no quorum yet) the data is the cluster's and etcd starts from it.
+  if [ ${#healthy[@]} -eq 0 ] || ! list=$(ctl "$(healthy_csv)" member list -w simple 2>/dev/null) || [ -n "$(started_self "$list")" ]; then
+    log "$DATA_DIR holds member data: starting $MEMBER from it"
+    write_config "$(setting initial-cluster-state)"
+    exit 0
+  fi
+  aside="$DATA_DIR.removed-$(date -u +%Y%m%dT%H%M%SZ)"
+  log "$PEER_URL is not a started member of the cluster (removed): moving $DATA_DIR aside to $aside; rejoining as a new member"
+  mv "$DATA_DIR" "$aside"
+  mkdir -m 0700 "$DATA_DIR"
+fi
 if [ ${#healthy[@]} -eq 0 ] && [ ${#answering[@]} -gt 0 ]; then
   deadline=$((SECONDS + QUORUM_WAIT))
   while [ ${#healthy[@]} -eq 0 ]; do
@@ -156,29 +206,13 @@ if [ ${#healthy[@]} -eq 0 ]; then
   exit 0
 fi
 
-endpoints=$(
-  IFS=,
-  echo "${healthy[*]}"
-)
-deadline=$((SECONDS + RECONFIG_TIMEOUT))
-delay=1
-# Retries refusals that change nothing; the list is read again before every change.
-refused() {
-  if ! grep -qiE 'unhealthy cluster|not enough started members|too soon|timed out|deadline exceeded|leader changed|no leader|unavailable|too many requests' <<<"$1"; then
-    die "$2 failed: $1"
-  fi
-  [ "$SECONDS" -lt "$deadline" ] || die "$2 still refused after ${RECONFIG_TIMEOUT}s: $1"
-  log "$2 refused for now ($(tail -n 1 <<<"$1")); retrying in ${delay}s"
-  sleep "$delay"
-  delay=$((delay * 2 > 8 ? 8 : delay * 2))
-}
-
+endpoints=$(healthy_csv)
+deadline=$((SECONDS + RECONFIG_TIMEOUT)) delay=1
 while :; do
   if ! list=$(ctl "$endpoints" member list -w simple 2>&1); then
     refused "$list" "member list"
     continue
   fi
-  # Fields: ID, STATUS, NAME, PEER ADDRS, CLIENT ADDRS, IS LEARNER.
   old=$(awk -F', ' -v name="$MEMBER" -v peer="$PEER_URL" \
     '$2 == "started" && ($3 == name || index("," $4 ",", "," peer ",")) { print $1; exit }' <<<"$list")
   if [ -n "$old" ]; then
@@ -189,8 +223,8 @@ while :; do
   if awk -F', ' -v peer="$PEER_URL" '$2 == "unstarted" && index("," $4 ",", "," peer ",") { found = 1 } END { exit !found }' <<<"$list"; then
     break
   fi
-  log "adding $MEMBER ($PEER_URL)"
-  out=$(ctl "$endpoints" member add "$MEMBER" --peer-urls="$PEER_URL" 2>&1) || refused "$out" "member add $MEMBER"
+  log "adding $MEMBER ($PEER_URL) as a learner"
+  out=$(ctl "$endpoints" member add "$MEMBER" --peer-urls="$PEER_URL" --learner 2>&1) || refused "$out" "member add $MEMBER"
 done
 
 # initial-cluster from the member list: this member's pending entry gets its name.

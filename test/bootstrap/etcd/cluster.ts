@@ -92,8 +92,11 @@ export interface TestCluster {
   readonly clientTls: EtcdClientTls;
   /** What the bootstrap script logged when each member was first started. */
   readonly bootstrapOutput: ReadonlyMap<string, string>;
-  /** Runs the library's bootstrap script on a node (in its namespace), as etcd.service's ExecStartPre. */
-  bootstrap(name: string, env?: Record<string, string>): Promise<CommandResult>;
+  /**
+   * Runs the library's bootstrap script on a node (in its namespace), as etcd.service's ExecStartPre
+   * (no args) or ExecStartPost (`["promote"]`).
+   */
+  bootstrap(name: string, env?: Record<string, string>, args?: readonly string[]): Promise<CommandResult>;
   /**
    * Renders a second set of a node's files, as for a fresh disk: configs with `dataDir`, env file
    * and running-config paths under `dir`. Pass `ENV_FILE: envFile` to {@link bootstrap} to use them.
@@ -246,7 +249,7 @@ export async function startTestCluster(options: TestClusterOptions): Promise<Tes
 
     const clientTls: EtcdClientTls = { caFile: options.ca.ca.cert, certFile: options.ca.apiClient.cert, keyFile: options.ca.apiClient.key };
     cluster = new EtcdTestCluster(layout, { clientTls, clientNetns: net?.clientNs });
-    const bootstrap = (name: string, env: Record<string, string> = {}): Promise<CommandResult> => {
+    const bootstrap = (name: string, env: Record<string, string> = {}, scriptArgs: readonly string[] = []): Promise<CommandResult> => {
       const node = nodes.get(name) as TestNode;
       const vars = {
         PATH: process.env.PATH ?? "/usr/bin:/bin",
@@ -258,7 +261,7 @@ export async function startTestCluster(options: TestClusterOptions): Promise<Tes
         ...env,
       };
       // setpriv: the script dies with this process even when it is SIGKILLed.
-      const argv = [...(node.ns ? ["ip", "netns", "exec", node.ns] : []), "bash", BOOTSTRAP_SCRIPT];
+      const argv = [...(node.ns ? ["ip", "netns", "exec", node.ns] : []), "bash", BOOTSTRAP_SCRIPT, ...scriptArgs];
       const [command, ...args] = SETPRIV ? ["setpriv", "--pdeathsig", "KILL", "--", ...argv] : argv;
       return runCommand(command, args, { env: vars, timeoutMs: 90_000 });
     };
@@ -275,6 +278,10 @@ export async function startTestCluster(options: TestClusterOptions): Promise<Tes
     await cluster.waitHealthy(30_000);
     if (options.lateMember !== undefined) {
       await cluster.startMember(layout.member(options.lateMember), { launch, initialCluster: "(written by ha-etcd-bootstrap)" });
+      // etcd.service's ExecStartPost: a member that joined as a learner is promoted.
+      const promoted = await bootstrap(options.lateMember, {}, ["promote"]);
+      if (promoted.exitCode !== 0) throw new Error(`ha-etcd-bootstrap promote failed on ${options.lateMember} (exit ${promoted.exitCode}):\n${promoted.stderr}`);
+      bootstrapOutput.set(options.lateMember, `${bootstrapOutput.get(options.lateMember) ?? ""}${promoted.stderr}`);
       await cluster.waitHealthy(30_000);
     }
     const renderFreshDisk = async (name: string, dir: string) => {

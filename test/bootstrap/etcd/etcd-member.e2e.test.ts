@@ -10,7 +10,7 @@
  * rejoins from its data dir; a member with an empty disk is replaced by the script; a snapshot
  * restores into fresh members; losing 2 of 3 stops writes until one returns.
  */
-import { rmSync, existsSync, readFileSync } from "node:fs";
+import { rmSync, existsSync, readFileSync, readdirSync } from "node:fs";
 import * as path from "node:path";
 import { CA_IDS, buildClusterCertificates } from "../../../lib";
 import { etcdClientUrl, etcdInitialCluster, etcdPeerUrl } from "../../../lib/bootstrap/etcd";
@@ -231,7 +231,7 @@ describeTier(`etcd members from the library's renderers and bootstrap script (${
     const first = await tc.bootstrap(target);
     expect({ exit: first.exitCode, stderr: first.stderr }).toMatchObject({ exit: 0 });
     expect(first.stderr).toContain(`removing the old entry ${oldId} of ${target}`);
-    expect(first.stderr).toContain(`adding ${target}`);
+    expect(first.stderr).toContain(`adding ${target} (${etcdPeerUrl(tc.members.find((m) => m.name === target)!)}) as a learner`);
     // A node that dies between `member add` and starting etcd runs the script again: the pending
     // entry is reused, never added twice (a 4th entry would cost the cluster its quorum margin).
     const again = await tc.bootstrap(target);
@@ -244,9 +244,15 @@ describeTier(`etcd members from the library's renderers and bootstrap script (${
     expect(config).toMatch(/^initial-cluster-state: existing$/m);
     expect(config).toContain(`${target}=${etcdPeerUrl(tc.members.find((m) => m.name === target)!)}`);
 
+    expect(pending.filter((m) => m.name === "")[0].isLearner).toBe(true);
+
     await cluster.startMember(tc.layout.member(target), { launch: () => ({ configFile: node.configFile }), initialCluster: "(written by ha-etcd-bootstrap)" });
+    // ExecStartPost: the learner becomes a voter once the leader finds it in sync.
+    const promoted = await tc.bootstrap(target, {}, ["promote"]);
+    expect({ exit: promoted.exitCode, stderr: promoted.stderr }).toMatchObject({ exit: 0, stderr: expect.stringContaining("promoting learner") });
     await cluster.waitHealthy(30_000);
     const after = await cluster.memberList();
+    expect(after.every((m) => !m.isLearner)).toBe(true);
     expect(after.map((m) => m.name).sort()).toEqual(NAMES);
     const replaced = after.find((m) => m.name === target)!;
     expect(replaced.id).not.toBe(oldId);
@@ -255,6 +261,37 @@ describeTier(`etcd members from the library's renderers and bootstrap script (${
     expect(lostFrom(local, acked)).toEqual([]);
     const retried = /refused for now/.test(first.stderr);
       console.info(`etcd e2e: replaced ${target} (${oldId} -> ${replaced.id})${retried ? " after strict-reconfig refusals" : ""}`);
+  }, 90_000);
+
+  it("rejoins a member that was removed while its disk holds data: the script moves the data aside and adds it as a learner", async () => {
+    const { cluster } = tc;
+    const leader = (await cluster.leader()).name;
+    const target = NAMES.find((n) => n !== leader)!;
+    const before = await cluster.memberList();
+    const oldId = before.find((m) => m.name === target)!.id;
+    const others = NAMES.filter((n) => n !== target);
+    let removed: Awaited<ReturnType<typeof cluster.etcdctl>> | undefined;
+    for (let i = 0; i < 20 && removed?.exitCode !== 0; i++) {
+      if (i > 0) await sleep(1000); // strict reconfig check: a peer connected for less than 5 s
+      removed = await cluster.etcdctl(["member", "remove", oldId], { endpoints: others });
+    }
+    expect(removed?.exitCode).toBe(0);
+    await cluster.kill(target); // (etcd stops itself once it learns it was removed; a restart loops on that)
+    const node = tc.nodes.get(target)!;
+    expect(existsSync(path.join(node.dataDir, "member"))).toBe(true);
+
+    const r = await tc.bootstrap(target);
+    expect({ exit: r.exitCode, stderr: r.stderr }).toMatchObject({ exit: 0, stderr: expect.stringContaining("(removed): moving") });
+    const aside = readdirSync(path.dirname(node.dataDir)).filter((d) => d.startsWith(`${path.basename(node.dataDir)}.removed-`));
+    expect(aside).toHaveLength(1);
+    expect(existsSync(path.join(path.dirname(node.dataDir), aside[0], "member/wal"))).toBe(true);
+    await cluster.startMember(tc.layout.member(target), { launch: () => ({ configFile: node.configFile }), initialCluster: "(written by ha-etcd-bootstrap)" });
+    expect((await tc.bootstrap(target, {}, ["promote"])).exitCode).toBe(0);
+    await cluster.waitHealthy(30_000);
+    const after = await cluster.memberList();
+    expect(after.map((m) => [m.name, m.isLearner]).sort()).toEqual(NAMES.map((n) => [n, false]));
+    expect(after.find((m) => m.name === target)!.id).not.toBe(oldId);
+    expect(lostFrom(await localCopy(cluster, target, acked), acked)).toEqual([]);
   }, 90_000);
 
   it("backs up with the library's backup script (leader only) and restores three fresh members with its restore script", async () => {

@@ -23,29 +23,31 @@ const MEMBERS: EtcdMemberEndpoint[] = [
 ];
 const URL = (ip: string, port: number) => `https://${ip}:${port}`;
 
+// Accepts only the exact argv the script must send: one endpoint list, the healthcheck client
+// certificate ($TLS), the timeouts, then one of the commands below; anything else exits 2.
 const ETCDCTL_STUB = `#!/usr/bin/env bash
 echo "etcdctl $*" >> "$CALLS"
-ep=""; peer=""; cmd=()
-for a in "$@"; do
-  case "$a" in
-    --endpoints=*) ep=\${a#--endpoints=} ;;
-    --peer-urls=*) peer=\${a#--peer-urls=} ;;
-    --*) ;;
-    *) cmd+=("$a") ;;
-  esac
-done
+ep=\${1#--endpoints=}
+if [ "$1" = "$ep" ] || [ "\${*:2:5}" != "$TLS" ]; then echo "unexpected etcdctl $*" >&2; exit 2; fi
+cmd="\${*:7}"
 answers() { local e; IFS=, read -ra eps <<<"$ep"; for e in "\${eps[@]}"; do grep -qxF "$e" "$STATE/$1" 2>/dev/null && return 0; done; return 1; }
 refuse() {
   if [ -s "$STATE/fail" ]; then cat "$STATE/fail" >&2; exit 1; fi
-  n=$(cat "$STATE/refuse" 2>/dev/null || echo 0)
-  if [ "$n" -gt 0 ]; then echo $((n - 1)) > "$STATE/refuse"; echo "Error: etcdserver: unhealthy cluster" >&2; exit 1; fi
+  n=$(cat "$STATE/$1" 2>/dev/null || echo 0)
+  if [ "$n" -gt 0 ]; then echo $((n - 1)) > "$STATE/$1"; echo "$2" >&2; exit 1; fi
 }
-case "\${cmd[*]}" in
+id=\${cmd##* }
+case "$cmd" in
   "endpoint status") answers answering || { echo "Error: context deadline exceeded" >&2; exit 1; } ;;
   "member list -w simple") answers answering || exit 1; cat "$STATE/list" ;;
   "endpoint health") answers healthy || { echo "$ep is unhealthy" >&2; exit 1; } ;;
-  "member remove "*) refuse; id=\${cmd[2]}; grep -v "^$id, " "$STATE/list" > "$STATE/list.new"; mv "$STATE/list.new" "$STATE/list"; echo "Member $id removed" ;;
-  "member add "*) refuse; echo "beef, unstarted, , $peer, , false" >> "$STATE/list"; echo "Member beef added to cluster c1" ;;
+  "member remove $id") refuse refuse "Error: etcdserver: unhealthy cluster"; grep -v "^$id, " "$STATE/list" > "$STATE/list.new"; mv "$STATE/list.new" "$STATE/list"; echo "Member $id removed" ;;
+  "member add etcd-"[0-2]" --peer-urls=https://10.0."[1-3]".10:2380 --learner")
+    refuse refuse "Error: etcdserver: unhealthy cluster"; peer=\${cmd#*--peer-urls=}; echo "beef, unstarted, , \${peer% *}, , true" >> "$STATE/list"; echo "Member beef added to cluster c1" ;;
+  "member promote $id")
+    grep -q "^$id, started, .*, true$" "$STATE/list" || { echo "Error: etcdserver: can only promote a learner member" >&2; exit 1; }
+    refuse promote-refuse "Error: etcdserver: can only promote a learner member which is in sync with leader"
+    sed -i "s/^$id, \\\\(.*\\\\), true$/$id, \\\\1, false/" "$STATE/list"; echo "Member $id promoted in cluster c1" ;;
   *) echo "unexpected etcdctl $*" >&2; exit 2 ;;
 esac
 `;
@@ -62,6 +64,8 @@ interface Scenario {
   /** `member list -w simple` lines. */
   list?: string[];
   refuse?: number;
+  /** How many `member promote` calls answer "not in sync with leader" first. */
+  refusePromote?: number;
   fail?: string;
   healOnSleep?: boolean;
 }
@@ -70,7 +74,7 @@ interface Node {
   readonly dir: string;
   readonly dataDir: string;
   readonly config: string;
-  boot(scenario: Scenario, env?: Record<string, string>): Promise<{ code: number; stderr: string; calls: string[] }>;
+  boot(scenario: Scenario, env?: Record<string, string>, args?: string[]): Promise<{ code: number; stderr: string; calls: string[]; list: string[] }>;
 }
 
 const roots: string[] = [];
@@ -100,7 +104,7 @@ function node(slot: string, options: { nodeMembers?: string[] } = {}): Node {
     dir,
     dataDir,
     config: input.paths.config,
-    async boot(scenario, extraEnv = {}) {
+    async boot(scenario, extraEnv = {}, args = []) {
       const calls = path.join(dir, "calls.log");
       writeFileSync(calls, "");
       rmSync(state, { recursive: true, force: true });
@@ -109,16 +113,20 @@ function node(slot: string, options: { nodeMembers?: string[] } = {}): Node {
       writeFileSync(path.join(state, "healthy"), (scenario.healthy ?? []).join("\n") + "\n");
       writeFileSync(path.join(state, "list"), (scenario.list ?? []).map((l) => `${l}\n`).join(""));
       writeFileSync(path.join(state, "refuse"), String(scenario.refuse ?? 0));
+      writeFileSync(path.join(state, "promote-refuse"), String(scenario.refusePromote ?? 0));
       writeFileSync(path.join(state, "fail"), scenario.fail ?? "");
       if (scenario.healOnSleep) writeFileSync(path.join(state, "heal-on-sleep"), "");
-      const result = await run("bash", [renderedScript("etcd-member-bootstrap.sh")], {
-        env: { PATH: `${bin}:/usr/bin:/bin`, CALLS: calls, STATE: state, ENV_FILE: path.join(dir, "node.env"), STATE_DIR: path.join(dir, "run"), ...extraEnv },
+      const pki = path.join(dir, "pki/etcd");
+      const tls = `--cacert=${pki}/ca.crt --cert=${pki}/healthcheck-client.crt --key=${pki}/healthcheck-client.key --dial-timeout=2s --command-timeout=5s`;
+      const result = await run("bash", [renderedScript("etcd-member-bootstrap.sh"), ...args], {
+        env: { PATH: `${bin}:/usr/bin:/bin`, CALLS: calls, STATE: state, TLS: tls, ENV_FILE: path.join(dir, "node.env"), STATE_DIR: path.join(dir, "run"), ...extraEnv },
         timeout: 20_000,
       }).then(
         (r) => ({ code: 0, stderr: r.stderr }),
         (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
       );
-      return { ...result, calls: readFileSync(calls, "utf8").split("\n").filter((l) => l !== "") };
+      const lines = (f: string) => readFileSync(f, "utf8").split("\n").filter((l) => l !== "");
+      return { ...result, calls: lines(calls), list: lines(path.join(state, "list")) };
     },
   };
 }
@@ -132,13 +140,74 @@ const STARTED = [`aa0, started, etcd-0, ${p0}, ${c0}, false`, `aa1, started, etc
 describeTier("ha-etcd-bootstrap decision table (real bash, stub etcdctl)", bash, tier, () => {
   afterAll(() => roots.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
-  it("starts a member whose data dir holds member data as it is, without asking anyone", async () => {
+  const reads = (calls: string[]) => calls.filter((c) => c.startsWith("etcdctl")).map((c) => c.split(" ").slice(7).join(" "));
+
+  it("starts a member whose data dir holds member data as it is when the healthy cluster lists it as started (reads only)", async () => {
     const n = node("etcd-1", { nodeMembers: ["etcd-1"] });
     mkdirSync(path.join(n.dataDir, "member"), { recursive: true });
     const r = await n.boot({ answering: [c0, c2], healthy: [c0, c2], list: STARTED });
     expect(r.code).toBe(0);
-    expect(r.calls.filter((c) => c.startsWith("etcdctl"))).toEqual([]);
+    expect(new Set(reads(r.calls))).toEqual(new Set(["endpoint status", "endpoint health", "member list -w simple"]));
     expect(readFileSync(n.config, "utf8")).toBe(readFileSync(path.join(n.dir, "configs/etcd-1.yaml"), "utf8"));
+  });
+
+  it("starts from its data at once when no other member answers or they have no quorum (every member restarting)", async () => {
+    const n = node("etcd-1", { nodeMembers: ["etcd-1"] });
+    mkdirSync(path.join(n.dataDir, "member"), { recursive: true });
+    for (const scenario of [{}, { answering: [c0], list: [STARTED[0], STARTED[2]] }]) {
+      const r = await n.boot(scenario);
+      expect(r.code).toBe(0);
+      expect(r.calls.filter((c) => !/ endpoint (status|health)$/.test(c))).toEqual([]); // no list, no change, no wait
+      expect(readFileSync(n.config, "utf8")).toBe(readFileSync(path.join(n.dir, "configs/etcd-1.yaml"), "utf8"));
+      expect(existsSync(path.join(n.dataDir, "member"))).toBe(true);
+    }
+  });
+
+  it("moves the data of a removed member aside (kept, not deleted) and rejoins as a learner", async () => {
+    const n = node("etcd-1", { nodeMembers: ["etcd-1"] });
+    mkdirSync(path.join(n.dataDir, "member/wal"), { recursive: true });
+    writeFileSync(path.join(n.dataDir, "member/wal/0.wal"), "old member data");
+    const r = await n.boot({ answering: [c0, c2], healthy: [c0, c2], list: [STARTED[0], STARTED[2]] });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain("not a started member of the cluster (removed)");
+    const aside = readdirSync(path.dirname(n.dataDir)).filter((d) => /^data\.removed-\d{8}T\d{6}Z$/.test(d));
+    expect(aside).toHaveLength(1);
+    expect(readFileSync(path.join(path.dirname(n.dataDir), aside[0], "member/wal/0.wal"), "utf8")).toBe("old member data");
+    expect(readdirSync(n.dataDir)).toEqual([]);
+    expect(statSync(n.dataDir).mode & 0o777).toBe(0o700);
+    expect(reads(r.calls).filter((c) => / (add|remove|promote) /.test(c))).toEqual([`member add etcd-1 --peer-urls=${p1} --learner`]);
+    expect(r.list).toContain(`beef, unstarted, , ${p1}, , true`);
+    const config = readFileSync(n.config, "utf8");
+    expect(config).toMatch(/^initial-cluster-state: existing$/m);
+    expect(config).toContain(`initial-cluster: "etcd-0=${p0},etcd-2=${p2},etcd-1=${p1}"\n`);
+  });
+
+  it("moves the data of a removed and re-added member (pending entry) aside and reuses that entry", async () => {
+    const n = node("etcd-1", { nodeMembers: ["etcd-1"] });
+    mkdirSync(path.join(n.dataDir, "member"), { recursive: true });
+    const r = await n.boot({ answering: [c0, c2], healthy: [c0, c2], list: [STARTED[0], `cc1, unstarted, , ${p1}, , true`, STARTED[2]] });
+    expect(r.code).toBe(0);
+    expect(readdirSync(path.dirname(n.dataDir)).filter((d) => d.startsWith("data.removed-"))).toHaveLength(1);
+    expect(reads(r.calls).filter((c) => / (add|remove) /.test(c))).toEqual([]);
+    expect(readFileSync(n.config, "utf8")).toContain(`initial-cluster: "etcd-0=${p0},etcd-1=${p1},etcd-2=${p2}"\n`);
+  });
+
+  it("promote (ExecStartPost): promotes its learner entry, retrying while the leader finds it out of sync; leaves a voter alone", async () => {
+    const n = node("etcd-1", { nodeMembers: ["etcd-1"] });
+    const learner = [STARTED[0], `dd1, started, etcd-1, ${p1}, ${c1}, true`, STARTED[2]];
+    const r = await n.boot({ answering: [c0, c2], healthy: [c0, c2], list: learner, refusePromote: 2 }, {}, ["promote"]);
+    expect(r.code).toBe(0);
+    expect(reads(r.calls).filter((c) => c.startsWith("member promote"))).toEqual(["member promote dd1", "member promote dd1", "member promote dd1"]);
+    expect(r.calls.filter((c) => c.startsWith("sleep"))).toEqual(["sleep 1", "sleep 2"]);
+    expect(r.list).toContain(`dd1, started, etcd-1, ${p1}, ${c1}, false`);
+    expect(existsSync(n.config)).toBe(false); // promote writes no config
+
+    const voter = await n.boot({ answering: [c0, c2], healthy: [c0, c2], list: STARTED }, {}, ["promote"]);
+    expect(voter.code).toBe(0);
+    expect(reads(voter.calls).filter((c) => c.startsWith("member promote"))).toEqual([]);
+    const stuck = await n.boot({ answering: [c0, c2], healthy: [c0, c2], list: learner, refusePromote: 99 }, { HA_ETCD_RECONFIG_TIMEOUT: "0" }, ["promote"]);
+    expect(stuck.code).toBe(1);
+    expect(stuck.stderr).toContain("member promote dd1 still refused");
   });
 
   it("founds the cluster (state new, initial cluster as rendered) when no other member answers; data dir 0700; config 0600", async () => {
@@ -161,7 +230,7 @@ describeTier("ha-etcd-bootstrap decision table (real bash, stub etcdctl)", bash,
     const r = await n.boot({ answering: [c0, c2], healthy: [c0, c2], list });
     expect(r.code).toBe(0);
     const changes = r.calls.filter((c) => / member (add|remove) /.test(c)).map((c) => c.replace(/^.* member /, "member "));
-    expect(changes).toEqual(["member remove old1", `member add etcd-1 --peer-urls=${p1}`]);
+    expect(changes).toEqual(["member remove old1", `member add etcd-1 --peer-urls=${p1} --learner`]);
     const config = readFileSync(n.config, "utf8");
     expect(config).toMatch(/^initial-cluster-state: existing$/m);
     expect(config).toContain(`initial-cluster: "etcd-0=${p0},etcd-2=${p2},etcd-1=${p1}"\n`);
