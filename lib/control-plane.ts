@@ -7,7 +7,7 @@ import { ControlPlaneAlarms, NODE_METRIC_NAMESPACE } from "./monitoring/control-
 import { EtcdBackups } from "./etcd/backups";
 import { AuditLogs } from "./monitoring/audit-logs";
 import { BootstrapBundles } from "./bootstrap/bundle/bootstrap-bundles";
-import { EtcdRelease } from "./bootstrap/etcd";
+import { DEFAULT_ETCD_RELEASE, EtcdRelease } from "./bootstrap/etcd";
 import { ConfigError } from "./errors";
 import { EtcdCluster, EtcdTopology, checkMemberCount } from "./etcd/etcd-cluster";
 import { ApiLoadBalancer, EndpointAccess } from "./loadbalancer/api-load-balancer";
@@ -20,7 +20,7 @@ import { ICertificateIssuer } from "./pki/issuer";
 import { KeyAlgorithm, PKI_POLICY_PROP_NAMES, resolvePolicy } from "./pki/spec";
 import { ControlPlaneSecurityGroups } from "./security/security-groups";
 import { PodNetwork, resolvePodNetwork, warnPodNetwork } from "./network/pod-network";
-import { checkClusterName, checkKubernetesVersion, checkSingleZone, checkTags, isUnresolved } from "./validate";
+import { checkClusterName, checkEtcdUpgrade, checkKubernetesUpgrade, checkKubernetesVersion, checkSingleZone, checkTags, isUnresolved } from "./validate";
 import { RESERVED_TAG_COUNT } from "./tags";
 
 /** Props of {@link HaControlPlane}. */
@@ -32,6 +32,14 @@ export interface HaControlPlaneProps {
    * @default "1.33.5"
    */
   readonly kubernetesVersion?: string;
+  /**
+   * Kubernetes release the running cluster's API servers are on now (what the last deploy set as
+   * `kubernetesVersion`). Synthesis cannot see the running cluster; with this set, a
+   * `kubernetesVersion` below it (a downgrade) or more than one minor above it (Kubernetes' version
+   * skew policy: upgrade one minor at a time) is refused. Update it after each upgrade has rolled.
+   * @default - no check (a new cluster, or the caller takes responsibility for the skew)
+   */
+  readonly kubernetesVersionDeployed?: string;
 
   /**
    * An existing network (see `ExistingNetwork.fromAttributes`).
@@ -150,6 +158,12 @@ export interface HaControlPlaneProps {
    * @default DEFAULT_ETCD_RELEASE (etcd 3.5.21)
    */
   readonly etcdRelease?: EtcdRelease;
+  /**
+   * etcd release the running members are on now. With this set, an `etcdRelease` older than it is
+   * refused: the next (planned or unplanned) member replacement would otherwise install it.
+   * @default - no check
+   */
+  readonly etcdVersionDeployed?: string;
   /**
    * etcd backend quota in bytes.
    * @default 2147483648 (2 GiB)
@@ -393,6 +407,8 @@ export class HaControlPlane extends Construct {
     checkTags("tags", props.tags, RESERVED_TAG_COUNT);
     const version = props.kubernetesVersion ?? "1.33.5";
     checkKubernetesVersion("kubernetesVersion", version);
+    checkKubernetesUpgrade("kubernetesVersion", "kubernetesVersionDeployed", props.kubernetesVersionDeployed, version);
+    checkEtcdUpgrade("etcdRelease.version", "etcdVersionDeployed", props.etcdVersionDeployed, (props.etcdRelease ?? DEFAULT_ETCD_RELEASE).version);
     // The PKI policy under the names the user set (ClusterPki would report pki.leafValidityHours).
     resolvePolicy(
       {

@@ -172,3 +172,71 @@ export function checkEtcdZonePlacement(prop: string, value: unknown, perZone: Re
   }
   return weak;
 }
+
+function parseRelease(value: string): [number, number, number] | undefined {
+  const m = /^v?(\d+)\.(\d+)\.(\d+)$/.exec(value ?? "");
+  return m ? [Number(m[1]), Number(m[2]), Number(m[3])] : undefined;
+}
+
+function compareRelease(a: readonly number[], b: readonly number[]): number {
+  for (let i = 0; i < 3; i++) if (a[i] !== b[i]) return a[i] - b[i];
+  return 0;
+}
+
+/**
+ * Kubernetes' version skew policy for an upgrade of a running control plane: the newest and oldest
+ * kube-apiserver of an HA cluster must be within one minor version, and kubeadm states "Skipping
+ * MINOR versions when upgrading is unsupported". A rolling replacement runs the old and the new
+ * release side by side, so `target` may be at most one minor above `deployed`, and never below it
+ * (a downgrade is unsupported: newer servers may already have written objects at a storage version
+ * older servers cannot read). `deployed` undefined (a new cluster, or the user did not say) skips
+ * the check. Tokens pass.
+ */
+export function checkKubernetesUpgrade(prop: string, deployedProp: string, deployed: string | undefined, target: string): void {
+  if (deployed === undefined || isUnresolved(deployed) || isUnresolved(target)) return;
+  checkKubernetesVersion(deployedProp, deployed);
+  const from = parseRelease(deployed);
+  const to = parseRelease(target);
+  if (from === undefined || to === undefined) return;
+  const plain = (v: string) => v.replace(/^v/, "");
+  if (compareRelease(to, from) < 0) {
+    throw new ConfigError(
+      prop,
+      target,
+      `is older than the deployed ${deployedProp} ${plain(deployed)}: Kubernetes does not support downgrading a control plane (servers of the newer release may already have stored objects the older one cannot read)`,
+      `keep ${prop} at ${plain(deployed)} or newer (to go back, restore an etcd snapshot taken before the upgrade)`,
+    );
+  }
+  if (to[1] - from[1] > 1) {
+    const next = `1.${from[1] + 1}`;
+    throw new ConfigError(
+      prop,
+      target,
+      `skips a minor version from the deployed ${deployedProp} ${plain(deployed)}: Kubernetes' version skew policy keeps the newest and oldest kube-apiserver of an HA cluster within one minor version, and kubeadm does not support skipping minor versions`,
+      `upgrade one minor at a time: deploy the newest ${next}.x patch release first, update ${deployedProp} to it, then deploy ${plain(target)}`,
+    );
+  }
+}
+
+/**
+ * Refuses an etcd downgrade against the deployed release: an etcd member of an older release cannot
+ * be rolled into a cluster whose cluster version is already the newer one (etcd's own downgrade
+ * needs `etcdctl downgrade enable` on the running cluster first). `deployed` undefined skips the check.
+ */
+export function checkEtcdUpgrade(prop: string, deployedProp: string, deployed: string | undefined, target: string): void {
+  if (deployed === undefined || isUnresolved(deployed) || isUnresolved(target)) return;
+  const from = parseRelease(deployed);
+  if (from === undefined) {
+    throw new ConfigError(deployedProp, deployed, "is not an etcd release written MAJOR.MINOR.PATCH", 'use for example "3.5.21"');
+  }
+  const to = parseRelease(target);
+  if (to === undefined) return;
+  if (compareRelease(to, from) < 0) {
+    throw new ConfigError(
+      prop,
+      target,
+      `is older than the deployed ${deployedProp} ${deployed}: a member of an older release does not rejoin a cluster already at ${from[0]}.${from[1]} (etcd downgrades need 'etcdctl downgrade enable' on the running cluster first), and a replacement would pick it up unplanned`,
+      `keep ${prop} at ${deployed} or newer (downgrade etcd by hand following etcd's downgrade guide, then update ${deployedProp})`,
+    );
+  }
+}
