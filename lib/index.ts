@@ -35,3 +35,4 @@ export * from "./etcd/backups";
 export * from "./bootstrap/etcd";
 export * from "./bootstrap/etcd-backup";
 export * from "./bootstrap/bundle";
+export * from "./diagram/mermaid";
