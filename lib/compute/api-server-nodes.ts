@@ -1,11 +1,13 @@
 import { Construct } from "constructs";
 import { AutoscalingGroup } from "@cdktf/provider-aws/lib/autoscaling-group";
+import { AutoscalingLifecycleHook } from "@cdktf/provider-aws/lib/autoscaling-lifecycle-hook";
 import { LaunchTemplate } from "@cdktf/provider-aws/lib/launch-template";
 import { NetworkInterface } from "@cdktf/provider-aws/lib/network-interface";
 import { Annotations } from "../core";
 import { BootExtras, NodeBootInput, mergeBootExtras, renderNodeUserData } from "../bootstrap/node-user-data";
 import type { IBootstrapBundles } from "../bootstrap/bundle/bootstrap-bundles";
 import { apiServerBootExtras } from "../bootstrap/kubernetes/node";
+import { launchHookBootExtras } from "../bootstrap/kubernetes/launch-hook";
 import type { IEtcdCluster } from "../etcd/etcd-cluster";
 import { SecretsEncryptionKey } from "../security/secrets-encryption";
 import { ConfigError } from "../errors";
@@ -66,6 +68,9 @@ export function planApiServerSlots(input: ApiServerSlotPlanInput): { slots: Node
     subnetIds: subnets.map((s) => s.subnetId),
   };
 }
+
+/** Name of the API server group's launch lifecycle hook that `ha-complete-lifecycle` completes. */
+export const LAUNCH_READY_HOOK_NAME = "apiserver-ready";
 
 /** Instance-refresh checkpoints after each of `count` replacements (the last is 100). */
 export function rollCheckpoints(count: number): number[] {
@@ -162,6 +167,16 @@ export interface ApiServerNodesProps {
    */
   readonly healthCheckGracePeriodSeconds?: number;
   /**
+   * Seconds a new API server may take from launch until its local `/readyz` passes. A launch
+   * lifecycle hook holds it out of service (Pending:Wait) until then: the node completes the hook
+   * with CONTINUE once `/readyz` passes (`ha-complete-lifecycle`, by 60 s before this timeout);
+   * otherwise the hook times out and the instance is abandoned, so an instance refresh never
+   * terminates the next server while the new one does not serve. Only with `kubernetes` and the
+   * library's own user data (custom user data would never complete the hook).
+   * @default 900
+   */
+  readonly launchReadyTimeoutSeconds?: number;
+  /**
    * Host offset of the first API server IP in each subnet (AWS reserves offsets 0–3).
    * @default 10
    */
@@ -236,6 +251,8 @@ export class ApiServerNodes extends Construct {
   public readonly autoScalingGroup: AutoscalingGroup;
   /** Zones (subnets) the group spans. */
   public readonly subnetIds: readonly string[];
+  /** The launch lifecycle hook gating new servers on `/readyz` (absent without `kubernetes` or with custom user data). */
+  public readonly launchHook?: AutoscalingLifecycleHook;
 
   constructor(scope: Construct, id: string, props: ApiServerNodesProps) {
     super(scope, id);
@@ -252,6 +269,8 @@ export class ApiServerNodes extends Construct {
     checkInteger("metadataHopLimit", hopLimit, 1, 64, "use 1, or 2 when pods need IMDS");
     const grace = props.healthCheckGracePeriodSeconds ?? 600;
     checkInteger("healthCheckGracePeriodSeconds", grace, 60, 7200, "allow at least a minute for boot");
+    const readyTimeout = props.launchReadyTimeoutSeconds ?? 900;
+    checkInteger("launchReadyTimeoutSeconds", readyTimeout, 300, 7200, "allow the boot (package install, image pulls, first start) at least 5 minutes");
     if (props.securityGroupIds.length === 0) {
       throw new ConfigError("securityGroupIds", [], "API servers need their security group", "pass ControlPlaneSecurityGroups.apiServer.id");
     }
@@ -288,6 +307,16 @@ export class ApiServerNodes extends Construct {
     }
 
     const name = deriveName([props.clusterName, API_SERVER_ROLE], NAME_RULES.autoscalingGroup);
+    // The launch hook needs a node that completes it: the library's user data running the API server.
+    const launchHook = props.kubernetes !== undefined && props.userData === undefined ? { hookName: LAUNCH_READY_HOOK_NAME, groupName: name, deadlineSeconds: readyTimeout - 60 } : undefined;
+    if (launchHook !== undefined) {
+      // Only on its own group (the name is fixed at synth; region, account and group id are not).
+      this.role.addStatement({
+        sid: "CompleteOwnLaunchHook",
+        actions: ["autoscaling:CompleteLifecycleAction"],
+        resources: [`arn:*:autoscaling:*:*:autoScalingGroup:*:autoScalingGroupName/${name}`],
+      });
+    }
     const imageId = resolveAmi(this, "Ami", "amiId", props.amiId, instanceType);
     const instanceTags = tags.of(`${props.clusterName}-${API_SERVER_ROLE}`, { role: API_SERVER_ROLE });
     const boot: NodeBootInput = {
@@ -314,6 +343,7 @@ export class ApiServerNodes extends Construct {
           kubernetesAptRepository: props.kubernetes.aptRepository,
           auditLogGroup: props.kubernetes.auditLogGroupName,
         }),
+      launchHook === undefined ? undefined : launchHookBootExtras(launchHook),
     );
     const bundle = props.userData === undefined ? props.bootstrapBundles?.addNodeBundle({ role: API_SERVER_ROLE, boot, extras: extras(), grantee: this.role }) : undefined;
     this.launchTemplate = nodeLaunchTemplate(this, "LaunchTemplate", {
@@ -363,5 +393,16 @@ export class ApiServerNodes extends Construct {
       },
       tag: Object.entries(instanceTags).map(([key, value]) => ({ key, value, propagateAtLaunch: true })),
     });
+    if (launchHook !== undefined) {
+      // A separate resource, not the group's initial_lifecycle_hook (applied only when a group is
+      // created): existing clusters get the hook on their next deploy.
+      this.launchHook = new AutoscalingLifecycleHook(this, "LaunchReadyHook", {
+        name: LAUNCH_READY_HOOK_NAME,
+        autoscalingGroupName: this.autoScalingGroup.name,
+        lifecycleTransition: "autoscaling:EC2_INSTANCE_LAUNCHING",
+        heartbeatTimeout: readyTimeout,
+        defaultResult: "ABANDON",
+      });
+    }
   }
 }
