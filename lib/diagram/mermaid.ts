@@ -52,7 +52,8 @@ interface Resource {
  * @param synthJson - the synthesized stack: the parsed JSON of `Testing.synth(stack)` or of
  *   `cdktf.out/stacks/<stack>/cdk.tf.json`
  * @param options - rendering options
- * @returns the flowchart source, starting with `flowchart` and ending with a newline
+ * @returns the flowchart source: a `%%` comment line saying it is generated, then `flowchart TB`
+ *   (or `LR`) and the graph, ending with a newline
  * @throws ConfigError when `synthJson` is not a synthesized stack (no `resource` object)
  */
 export function renderMermaid(synthJson: object, options: DiagramOptions = {}): string {

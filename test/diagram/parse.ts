@@ -1,0 +1,53 @@
+/**
+ * The real Mermaid parser as a test oracle: runs test/diagram/mermaid-parse.mjs (the pinned
+ * `mermaid` package under jsdom, in its own Node process because mermaid is ESM only) and returns
+ * the graph Mermaid understood, or throws Mermaid's parse error.
+ */
+import { spawnSync } from "node:child_process";
+import * as path from "node:path";
+
+/** A node as Mermaid's flowchart database holds it. */
+export interface ParsedVertex {
+  readonly id: string;
+  readonly text: string;
+  /** The label as a reader sees it: entities decoded, line breaks as "\n". */
+  readonly shown: string;
+  readonly type: string | null;
+}
+
+/** An edge as Mermaid's flowchart database holds it. */
+export interface ParsedEdge {
+  readonly start: string;
+  readonly end: string;
+  readonly text: string;
+  readonly stroke: string;
+}
+
+/** A subgraph: its id, title and direct members (node or subgraph ids). */
+export interface ParsedSubgraph {
+  readonly id: string;
+  readonly title: string;
+  readonly nodes: string[];
+}
+
+/** What Mermaid parsed. */
+export interface ParsedFlowchart {
+  readonly type: string;
+  readonly direction: string;
+  readonly vertices: ParsedVertex[];
+  readonly edges: ParsedEdge[];
+  readonly subgraphs: ParsedSubgraph[];
+}
+
+/** Parses `text` with the real Mermaid parser; throws with Mermaid's message when it does not parse. */
+export function parseMermaid(text: string): ParsedFlowchart {
+  const result = spawnSync(process.execPath, [path.join(__dirname, "mermaid-parse.mjs")], { input: text, encoding: "utf8", timeout: 60000 });
+  if (result.error) throw result.error;
+  if (result.status !== 0) throw new Error(`Mermaid did not parse the diagram: ${result.stderr}`);
+  return JSON.parse(result.stdout) as ParsedFlowchart;
+}
+
+/** Mermaid's `<br>` line breaks as lines. */
+export function linesOf(text: string): string[] {
+  return text.split(/<br\s*\/?>/);
+}
