@@ -49,6 +49,13 @@ tls_standin_dir() {
   printf '%s/tls-standin-%s-%s' "$HA_CP_CACHE" "$TLS_PROVIDER_VERSION" "$sum"
 }
 
+# plan_mirror_dir: the mirror the plan and apply tiers use: hashicorp/aws from the image and the tls
+# stand-in, keyed by both (a new stand-in build is a new mirror).
+plan_mirror_dir() {
+  local tls; tls=$(basename "$(tls_standin_dir)")
+  printf '%s/tf-mirror-aws-%s-%s' "$HA_CP_CACHE" "$AWS_PROVIDER_VERSION" "$tls"
+}
+
 print_env() {
   cat <<EOF
 export HA_CP_CACHE=$HA_CP_CACHE
@@ -57,6 +64,7 @@ export HA_CP_KUBE_BIN=$KUBE_DIR/bin
 export HA_CP_MOTO_VENV=$MOTO_DIR
 export HA_CP_TF_MIRROR=$MIRROR_DIR
 export HA_CP_TLS_MIRROR=$(tls_standin_dir)
+export HA_CP_PLAN_MIRROR=$(plan_mirror_dir)
 EOF
 }
 
@@ -132,7 +140,24 @@ import (
 	"go.etcd.io/etcd/server/v3/etcdmain"
 )
 
-func main() { etcdmain.Main(os.Args) }
+func setup_plan_mirror() {
+  local dir tls; dir=$(plan_mirror_dir); tls=$(tls_standin_dir)
+  if complete "$dir"; then return; fi
+  complete "$MIRROR_DIR" || die "plan-mirror: run the providers component first"
+  complete "$tls" || die "plan-mirror: run the tls-standin component first"
+  local start; start=$(date +%s)
+  begin "$dir"
+  # Real directories down to <os_arch>/, the binaries linked: terraform does not walk symlinked
+  # directories of a filesystem mirror.
+  local aws_rel=registry.terraform.io/hashicorp/aws/$AWS_PROVIDER_VERSION/linux_amd64
+  local tls_rel=registry.terraform.io/hashicorp/tls/$TLS_PROVIDER_VERSION/linux_amd64
+  mkdir -p "$dir.tmp/$aws_rel" "$dir.tmp/$tls_rel"
+  ln -s "$(readlink -f "$MIRROR_DIR/$aws_rel/terraform-provider-aws_v${AWS_PROVIDER_VERSION}_x5")" "$dir.tmp/$aws_rel/"
+  ln -s "$tls/$tls_rel/terraform-provider-tls_v$TLS_PROVIDER_VERSION" "$dir.tmp/$tls_rel/"
+  finish "$dir" plan-mirror "aws-$AWS_PROVIDER_VERSION+$(basename "$tls")" "$start"
+}
+
+main() { etcdmain.Main(os.Args) }
 EOF
   cat > "$src/etcdctl/main.go" <<'EOF'
 // Command etcdctl: the v3 etcdctl, as the upstream main calls it.
@@ -140,7 +165,24 @@ package main
 
 import "go.etcd.io/etcd/etcdctl/v3/ctlv3"
 
-func main() { ctlv3.MustStart() }
+func setup_plan_mirror() {
+  local dir tls; dir=$(plan_mirror_dir); tls=$(tls_standin_dir)
+  if complete "$dir"; then return; fi
+  complete "$MIRROR_DIR" || die "plan-mirror: run the providers component first"
+  complete "$tls" || die "plan-mirror: run the tls-standin component first"
+  local start; start=$(date +%s)
+  begin "$dir"
+  # Real directories down to <os_arch>/, the binaries linked: terraform does not walk symlinked
+  # directories of a filesystem mirror.
+  local aws_rel=registry.terraform.io/hashicorp/aws/$AWS_PROVIDER_VERSION/linux_amd64
+  local tls_rel=registry.terraform.io/hashicorp/tls/$TLS_PROVIDER_VERSION/linux_amd64
+  mkdir -p "$dir.tmp/$aws_rel" "$dir.tmp/$tls_rel"
+  ln -s "$(readlink -f "$MIRROR_DIR/$aws_rel/terraform-provider-aws_v${AWS_PROVIDER_VERSION}_x5")" "$dir.tmp/$aws_rel/"
+  ln -s "$tls/$tls_rel/terraform-provider-tls_v$TLS_PROVIDER_VERSION" "$dir.tmp/$tls_rel/"
+  finish "$dir" plan-mirror "aws-$AWS_PROVIDER_VERSION+$(basename "$tls")" "$start"
+}
+
+main() { ctlv3.MustStart() }
 EOF
   cat > "$src/etcdutl/main.go" <<'EOF'
 // Command etcdutl: the upstream etcdutl command tree.
@@ -153,7 +195,24 @@ import (
 	"go.etcd.io/etcd/etcdutl/v3/etcdutl"
 )
 
-func main() {
+func setup_plan_mirror() {
+  local dir tls; dir=$(plan_mirror_dir); tls=$(tls_standin_dir)
+  if complete "$dir"; then return; fi
+  complete "$MIRROR_DIR" || die "plan-mirror: run the providers component first"
+  complete "$tls" || die "plan-mirror: run the tls-standin component first"
+  local start; start=$(date +%s)
+  begin "$dir"
+  # Real directories down to <os_arch>/, the binaries linked: terraform does not walk symlinked
+  # directories of a filesystem mirror.
+  local aws_rel=registry.terraform.io/hashicorp/aws/$AWS_PROVIDER_VERSION/linux_amd64
+  local tls_rel=registry.terraform.io/hashicorp/tls/$TLS_PROVIDER_VERSION/linux_amd64
+  mkdir -p "$dir.tmp/$aws_rel" "$dir.tmp/$tls_rel"
+  ln -s "$(readlink -f "$MIRROR_DIR/$aws_rel/terraform-provider-aws_v${AWS_PROVIDER_VERSION}_x5")" "$dir.tmp/$aws_rel/"
+  ln -s "$tls/$tls_rel/terraform-provider-tls_v$TLS_PROVIDER_VERSION" "$dir.tmp/$tls_rel/"
+  finish "$dir" plan-mirror "aws-$AWS_PROVIDER_VERSION+$(basename "$tls")" "$start"
+}
+
+main() {
 	root := &cobra.Command{Use: "etcdutl", Short: "An administrative command line tool for etcd3."}
 	root.PersistentFlags().StringVarP(&etcdutl.OutputFormat, "write-out", "w", "simple", "set the output format (fields, json, protobuf, simple, table)")
 	root.AddCommand(
@@ -277,12 +336,29 @@ setup_tls_standin() {
   finish "$dir" tls-standin "$TLS_PROVIDER_VERSION" "$start"
 }
 
+setup_plan_mirror() {
+  local dir tls; dir=$(plan_mirror_dir); tls=$(tls_standin_dir)
+  if complete "$dir"; then return; fi
+  complete "$MIRROR_DIR" || die "plan-mirror: run the providers component first"
+  complete "$tls" || die "plan-mirror: run the tls-standin component first"
+  local start; start=$(date +%s)
+  begin "$dir"
+  # Real directories down to <os_arch>/, the binaries linked: terraform does not walk symlinked
+  # directories of a filesystem mirror.
+  local aws_rel=registry.terraform.io/hashicorp/aws/$AWS_PROVIDER_VERSION/linux_amd64
+  local tls_rel=registry.terraform.io/hashicorp/tls/$TLS_PROVIDER_VERSION/linux_amd64
+  mkdir -p "$dir.tmp/$aws_rel" "$dir.tmp/$tls_rel"
+  ln -s "$(readlink -f "$MIRROR_DIR/$aws_rel/terraform-provider-aws_v${AWS_PROVIDER_VERSION}_x5")" "$dir.tmp/$aws_rel/"
+  ln -s "$tls/$tls_rel/terraform-provider-tls_v$TLS_PROVIDER_VERSION" "$dir.tmp/$tls_rel/"
+  finish "$dir" plan-mirror "aws-$AWS_PROVIDER_VERSION+$(basename "$tls")" "$start"
+}
+
 main() {
   if [ "${1:-}" = "--print-env" ]; then print_env; return; fi
   mkdir -p "$HA_CP_CACHE"
   command -v go >/dev/null || die "go is not on PATH (the machine image ships Go)"
   local components=("$@")
-  [ "${#components[@]}" -gt 0 ] || components=(apt providers tls-standin moto etcd kubernetes)
+  [ "${#components[@]}" -gt 0 ] || components=(apt providers tls-standin plan-mirror moto etcd kubernetes)
   local c
   for c in "${components[@]}"; do
     case "$c" in
@@ -292,7 +368,8 @@ main() {
       moto) setup_moto ;;
       providers) setup_providers ;;
       tls-standin) setup_tls_standin ;;
-      *) die "unknown component '$c' (apt, providers, tls-standin, moto, etcd, kubernetes)" ;;
+      plan-mirror) setup_plan_mirror ;;
+      *) die "unknown component '$c' (apt, providers, tls-standin, plan-mirror, moto, etcd, kubernetes)" ;;
     esac
   done
   print_env

@@ -1,50 +1,51 @@
 /**
- * Tier 2: both examples synthesize and pass `terraform validate` + `terraform plan` against the real
- * AWS provider (offline mirror). Every AWS resource is planned for real; only the tls provider's
- * resources (not available offline) are replaced by typed placeholders.
+ * Tier 2: the examples synthesize and pass `terraform validate` + `terraform plan` against the real
+ * AWS provider and the tls stand-in (test/providers/tls), offline. Every AWS and tls resource is
+ * planned; nothing is cut out but the data sources that must ask STS (substituted offline).
  */
 import { Testing } from "../lib/core";
 import { HaClusterStack } from "../examples/ha-cluster/main";
 import { ExistingVpcStack } from "../examples/existing-vpc/main";
 import { PrivateCaStack } from "../examples/private-ca/main";
 import { EtcdTopology, HaControlPlane } from "../lib";
-import { planSynthesizedStack, providerPlanCheck } from "./harness/provider-plan";
+import { STS_DATA_SOURCES, planSynthesizedStack, providerPlanCheck } from "./harness/provider-plan";
 import { describeTier } from "./harness/tiers";
 import { testStack } from "./helpers/synth";
 
 jest.setTimeout(240000);
 
-/** Number of AWS resources in a synthesized stack (the ones terraform must plan). */
+/** Number of AWS and tls resources in a synthesized stack (the ones terraform must plan). */
 function awsResourceCount(synthesized: string): number {
   const resources = JSON.parse(synthesized).resource as Record<string, object>;
-  return Object.entries(resources).filter(([type]) => type.startsWith("aws_")).reduce((n, [, r]) => n + Object.keys(r).length, 0);
+  const planned = Object.entries(resources).filter(([type]) => type.startsWith("aws_") || type.startsWith("tls_"));
+  expect(planned.some(([type]) => type.startsWith("tls_"))).toBe(true);
+  return planned.reduce((n, [, r]) => n + Object.keys(r).length, 0);
 }
 
-/** Only tls provider resources may be replaced by placeholders. */
-function expectOnlyTlsRemoved(removed: readonly string[]): void {
-  expect(removed.length).toBeGreaterThan(0);
-  for (const address of removed) expect(address).toMatch(/^tls_/);
+/** Nothing is cut out but the STS data sources: no tls resource, no placeholder for one. */
+function expectNothingCutOut(removed: readonly string[]): void {
+  for (const address of removed) expect(STS_DATA_SOURCES.some((t) => address.startsWith(`data.${t}.`))).toBe(true);
 }
 
-describeTier("examples against the real AWS provider", providerPlanCheck(), { mandatoryInCi: false, tierLabel: "provider-plan" }, () => {
+describeTier("examples against the real AWS provider", providerPlanCheck(), { tierLabel: "provider-plan" }, () => {
   it("plans the reference HA cluster (examples/ha-cluster) with every resource", async () => {
     const synthesized = Testing.synth(new HaClusterStack(Testing.app(), "ha-cluster"));
     const result = await planSynthesizedStack(synthesized);
-    expectOnlyTlsRemoved(result.prepared.removed);
+    expectNothingCutOut(result.prepared.removed);
     expect(result.resourceCount).toBe(awsResourceCount(synthesized));
   });
 
   it("plans the existing-VPC example (5 etcd members, internal and public endpoints, Route 53)", async () => {
     const synthesized = Testing.synth(new ExistingVpcStack(Testing.app(), "existing-vpc"));
     const result = await planSynthesizedStack(synthesized);
-    expectOnlyTlsRemoved(result.prepared.removed);
+    expectNothingCutOut(result.prepared.removed);
     expect(result.resourceCount).toBe(awsResourceCount(synthesized));
   });
 
   it("plans the AWS Private CA example with every Private CA resource", async () => {
     const synthesized = Testing.synth(new PrivateCaStack(Testing.app(), "private-ca"));
     const result = await planSynthesizedStack(synthesized);
-    expectOnlyTlsRemoved(result.prepared.removed);
+    expectNothingCutOut(result.prepared.removed);
     expect(result.resourceCount).toBe(awsResourceCount(synthesized));
     expect(synthesized).toContain("aws_acmpca_certificate_authority");
   });
@@ -60,7 +61,7 @@ describeTier("examples against the real AWS provider", providerPlanCheck(), { ma
     });
     const synthesized = Testing.synth(stack);
     const result = await planSynthesizedStack(synthesized);
-    expectOnlyTlsRemoved(result.prepared.removed);
+    expectNothingCutOut(result.prepared.removed);
     expect(result.resourceCount).toBe(awsResourceCount(synthesized));
   });
 });

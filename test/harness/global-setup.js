@@ -29,6 +29,11 @@ module.exports = async function globalSetup() {
     process.env[m[1]] = m[2];
     if (m[1] === "HA_CP_ETCD_BIN" || m[1] === "HA_CP_KUBE_BIN") bins.push(m[2]);
   }
+  // The plan and apply tiers plan with the AWS provider and the tls stand-in (nothing of tls cut out).
+  const planMirror = process.env.HA_CP_PLAN_MIRROR;
+  if (!process.env.TF_PLUGIN_MIRROR && planMirror && fs.existsSync(path.join(planMirror, ".complete"))) {
+    process.env.TF_PLUGIN_MIRROR = planMirror;
+  }
   const present = bins.filter((b) => fs.existsSync(path.join(path.dirname(b), ".complete")));
   if (present.length > 0) process.env.PATH = `${present.join(":")}:${process.env.PATH}`;
 };

@@ -146,11 +146,14 @@ export function findProviderMirror(): string | undefined {
   return mirrorCandidates().find((dir) => existsSync(dir) && holdsAws(dir));
 }
 
+/** AWS data sources answered by STS (GetCallerIdentity): substituted in every offline plan. */
+export const STS_DATA_SOURCES: readonly string[] = ["aws_caller_identity", "aws_iam_session_context"];
+
 let cachedCheck: TierCheck | undefined;
 
 /**
  * Whether the provider-plan tier can run here: `terraform version` must run and a mirror with
- * hashicorp/aws must exist. Memoized because every plan-tier file asks at load time.
+ * hashicorp/aws and hashicorp/tls (the stand-in) must exist. Memoized because every plan-tier file asks at load time.
  */
 export function providerPlanCheck(): TierCheck {
   if (cachedCheck) return cachedCheck;
@@ -165,6 +168,12 @@ export function providerPlanCheck(): TierCheck {
         ? `TF_PLUGIN_MIRROR=${override} holds no ${AWS_PROVIDER_SOURCE} for ${terraformPlatform()}`
         : `no filesystem mirror with ${AWS_PROVIDER_SOURCE} for ${terraformPlatform()} in ` +
           `${mirrorCandidates().join(", ")} (set TF_PLUGIN_MIRROR)`,
+    };
+  } else if (!mirrorProviders(findProviderMirror()!).some((p) => p.source === "registry.terraform.io/hashicorp/tls")) {
+    // Nothing of tls may be cut out: the mirror must hold the tls stand-in (test/providers/tls).
+    cachedCheck = {
+      available: false,
+      reason: `the provider mirror ${findProviderMirror()} holds no hashicorp/tls (run \`bash scripts/setup-test-env.sh tls-standin plan-mirror\`; jest's global setup uses HA_CP_PLAN_MIRROR)`,
     };
   } else {
     cachedCheck = { available: true, reason: "" };
@@ -993,7 +1002,10 @@ export async function planSynthesizedStack(synth: object | string, options: Plan
   const mirror = options.mirror ?? findProviderMirror();
   if (!mirror) throw new Error(`planSynthesizedStack: ${providerPlanCheck().reason || "no provider mirror found"}`);
   const mirrored = mirrorProviders(mirror).map((p) => p.source);
-  const prepared = prepareForOfflinePlan(synth, { ...options, availableProviders: mirrored });
+  // Data sources that call STS cannot be read offline: they are always substituted in the plan tier
+  // (the apply tier, against the emulator, reads them for real).
+  const substituteDataSources = [...new Set([...STS_DATA_SOURCES, ...(options.substituteDataSources ?? [])])];
+  const prepared = prepareForOfflinePlan(synth, { ...options, substituteDataSources, availableProviders: mirrored });
   const keep = options.keepDir === true || process.env.KEEP_PLAN_DIR === "1";
   const timeoutMs = options.commandTimeoutMs ?? 180_000;
 
