@@ -3,7 +3,7 @@ import { LaunchTemplate } from "@cdktf/provider-aws/lib/launch-template";
 import { Fn, ITerraformDependable, Token } from "../core";
 import { compressUserData } from "../bootstrap/node-user-data";
 import { NAME_RULES, deriveName } from "../names";
-import { ROLE_TAG, SLOT_TAG } from "../tags";
+import { CLUSTER_TAG, ROLE_TAG, SLOT_TAG, kubernetesClusterTag } from "../tags";
 
 /** Input of {@link nodeLaunchTemplate}. */
 export interface NodeLaunchTemplateInput {
@@ -29,7 +29,12 @@ export interface NodeLaunchTemplateInput {
   readonly rootDeviceName: string;
   /** IMDSv2 hop limit (1: only the host; 2: containers too). */
   readonly metadataHopLimit: number;
-  /** Tags for the template, and for instances and volumes it launches. */
+  /**
+   * The node's tags. Only the library's own keys (Name, cluster, role, slot, Kubernetes ownership)
+   * go into the template and its tag specifications: any change to a template makes a new version,
+   * which rolls every API server and each etcd member on its next replacement, so a user tag edit
+   * must not reach it. User tags reach instances through the group's tags (`propagate_at_launch`).
+   */
   readonly tags: Record<string, string>;
   /**
    * What must exist before the template (its nodes' bootstrap bundle).
@@ -45,6 +50,7 @@ export interface NodeLaunchTemplateInput {
  */
 export function nodeLaunchTemplate(scope: Construct, id: string, input: NodeLaunchTemplateInput): LaunchTemplate {
   const name = deriveName([input.clusterName, input.nodeRole], NAME_RULES.launchTemplate);
+  const own = libraryTags(input.clusterName, input.tags);
   return new LaunchTemplate(scope, id, {
     name,
     description: `${input.nodeRole} nodes of ${input.clusterName}`,
@@ -75,13 +81,19 @@ export function nodeLaunchTemplate(scope: Construct, id: string, input: NodeLaun
       },
     ],
     tagSpecifications: [
-      { resourceType: "instance", tags: input.tags },
-      { resourceType: "volume", tags: input.tags },
-      { resourceType: "network-interface", tags: primaryInterfaceTags(input.tags) },
+      { resourceType: "instance", tags: own },
+      { resourceType: "volume", tags: own },
+      { resourceType: "network-interface", tags: primaryInterfaceTags(own) },
     ],
-    tags: input.tags,
+    tags: own,
     dependsOn: input.dependsOn !== undefined && input.dependsOn.length > 0 ? [...input.dependsOn] : undefined,
   });
+}
+
+/** The library's own tags of `tags` (what a launch template may carry without user edits rolling nodes). */
+export function libraryTags(clusterName: string, tags: Readonly<Record<string, string>>): Record<string, string> {
+  const keys = new Set(["Name", CLUSTER_TAG, ROLE_TAG, SLOT_TAG, kubernetesClusterTag(clusterName)]);
+  return Object.fromEntries(Object.entries(tags).filter(([key]) => keys.has(key)));
 }
 
 /**
