@@ -87,8 +87,9 @@ const gp3 = fc.integer({ min: 10, max: 16384 }).chain((size) =>
 /** The shape: zones, topology, counts and the acknowledgements that shape needs. */
 const shape = fc.integer({ min: 1, max: 6 }).chain((z) =>
   fc.tuple(fc.shuffledSubarray(ZONES, { minLength: z, maxLength: z }), fc.constantFrom(EtcdTopology.EXTERNAL, EtcdTopology.STACKED), fc.boolean(), fc.boolean()).chain(([zones, topology, ackZone, ackQuorum]) => {
-    // API server counts: 1–9, spreading evenly (fewer than the zones, or a multiple of them); stacked: odd.
-    const apiCounts = [1, 2, 3, 4, 5, 6, 7, 8, 9].filter((c) => (c < z || c % z === 0) && (topology === EtcdTopology.EXTERNAL || c % 2 === 1));
+    // API server counts: 1–9, spreading evenly (fewer than the zones, or a multiple of them); stacked:
+    // odd and at most 7 (etcd's largest supported cluster; every API server is a member).
+    const apiCounts = [1, 2, 3, 4, 5, 6, 7, 8, 9].filter((c) => (c < z || c % z === 0) && (topology === EtcdTopology.EXTERNAL || (c % 2 === 1 && c <= 7)));
     return fc.tuple(fc.constantFrom(...apiCounts), fc.constantFrom(1, 3, 3, 5, 7), fc.boolean()).map(([apiCount, memberCount, explicitStackedCount]) => {
       const stacked = topology === EtcdTopology.STACKED;
       const members = stacked ? apiCount : memberCount;
@@ -156,6 +157,7 @@ export const validProps: fc.Arbitrary<HaControlPlaneProps> = fc
       clusterDomain: r.clusterDomain,
       monitoring: r.monitoring,
       etcdBackups: r.etcdBackups,
+      allowBackupRemoval: r.etcdBackups === false ? true : undefined,
       tags: r.tags,
     };
     if (r.volume !== undefined) Object.assign(p, { etcdDataVolumeSizeGiB: r.volume.size, etcdDataVolumeIops: r.volume.iops, etcdDataVolumeThroughputMiBps: r.volume.throughput });
@@ -259,6 +261,7 @@ export const INVALID_RULES: readonly InvalidRule[] = [
   { rule: "gp3 throughput is at most 0.25 MiB/s per IOPS", prop: "etcdDataVolumeThroughputMiBps", breakIt: (p) => fc.integer({ min: 3000, max: 3999 }).map((iops) => set(p, { etcdDataVolumeSizeGiB: 100, etcdDataVolumeIops: iops, etcdDataVolumeThroughputMiBps: Math.floor(iops / 4) + 1 })) },
   { rule: "alarmTopicArn needs monitoring", prop: "alarmTopicArn", breakIt: (p) => fc.constant(set(p, { monitoring: false, alarmTopicArn: "arn:aws:sns:us-east-1:123456789012:alerts" })) },
   { rule: "backup settings need backups", prop: "etcdBackupIntervalMinutes", breakIt: (p) => fc.integer({ min: 1, max: 1440 }).map((v) => set(p, { etcdBackups: false, etcdBackupIntervalMinutes: v })) },
+  { rule: "backups off need allowBackupRemoval", prop: "etcdBackups", breakIt: (p) => fc.constant(set(p, { etcdBackups: false, etcdBackupIntervalMinutes: undefined, allowBackupRemoval: undefined })) },
   { rule: "backup interval is 1 to 1440 minutes", prop: "etcdBackupIntervalMinutes", breakIt: (p) => fc.constantFrom(0, -5, 1441, 2.5).map((v) => set(p, { etcdBackups: undefined, etcdBackupIntervalMinutes: v })) },
   { rule: "leaf certificates live at most a year", prop: "leafCertificateValidityHours", breakIt: (p) => fc.integer({ min: 8761, max: 100000 }).map((v) => set(p, { leafCertificateValidityHours: v })) },
 ];
