@@ -133,6 +133,7 @@ export function etcdBootExtras(input: EtcdNodeInput): EtcdBootExtras {
           bootstrapScript: p.bootstrapScript,
           installScript: p.installScript,
           dataMountPath: input.dataMountPath === "" ? undefined : (input.dataMountPath ?? "/var/lib/etcd"),
+          dataDir: input.dataDir,
         }),
       },
       ...configs,

@@ -30,6 +30,17 @@ export interface EtcdUnitInput {
    * @default - no mount required
    */
   readonly dataMountPath?: string;
+  /**
+   * etcd's data directory (the config's `data-dir`): made `etcd:etcd` 0700 before every start, as
+   * are the mount point and everything below it (the bootstrap and restore scripts run as root).
+   * @default "/var/lib/etcd/data"
+   */
+  readonly dataDir?: string;
+  /**
+   * System user etcd runs as (created by the install script).
+   * @default "etcd"
+   */
+  readonly user?: string;
 }
 
 /**
@@ -52,10 +63,19 @@ export function renderEtcdUnit(input: EtcdUnitInput = {}): string {
   if (input.dataMountPath !== undefined && !/^\/[A-Za-z0-9._/-]*$/.test(input.dataMountPath)) {
     throw new ConfigError("etcd.dataMountPath", input.dataMountPath, "must be an absolute path without white space or quotes", "use /var/lib/etcd");
   }
+  const dataDir = input.dataDir ?? "/var/lib/etcd/data";
+  if (!/^\/[A-Za-z0-9._/-]*$/.test(dataDir)) {
+    throw new ConfigError("etcd.dataDir", dataDir, "must be an absolute path without white space or quotes", "use /var/lib/etcd/data");
+  }
+  const user = input.user ?? "etcd";
+  if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(user)) {
+    throw new ConfigError("etcd.user", user, "is not a system user name", 'use "etcd"');
+  }
+  const owned = [...new Set([...(input.dataMountPath !== undefined ? [input.dataMountPath] : []), dataDir])].join(" ");
   const tries = Math.ceil(wait / 2);
   const timeSync =
     tries > 0
-      ? [`-/bin/sh -c 'chronyc waitsync ${tries} 0.1 0 2 >/dev/null 2>&1 || logger -t etcd -p daemon.warning "clock not synchronised after ${wait} s; starting etcd anyway"'`]
+      ? [`-+/bin/sh -c 'chronyc waitsync ${tries} 0.1 0 2 >/dev/null 2>&1 || logger -t etcd -p daemon.warning "clock not synchronised after ${wait} s; starting etcd anyway"'`]
       : [];
   return renderSystemdUnit({
     unit: {
@@ -71,12 +91,26 @@ export function renderEtcdUnit(input: EtcdUnitInput = {}): string {
     },
     service: {
       Type: "notify",
+      // CIS 1.1.11/1.1.12: etcd runs as its own user and owns its data directory (0700). It keeps
+      // one capability, to re-read its certificates, which stay root:root 0600 (CIS 1.1.19) and are
+      // replaced in place by the hourly refresh. The preparation steps ("+") run as root.
+      User: user,
+      Group: user,
+      AmbientCapabilities: "CAP_DAC_READ_SEARCH",
+      CapabilityBoundingSet: "CAP_DAC_READ_SEARCH",
+      NoNewPrivileges: "yes",
       UMask: "0077",
-      ExecStartPre: [...timeSync, ...(input.installScript !== undefined ? [input.installScript] : []), input.bootstrapScript ?? "/usr/local/sbin/ha-etcd-bootstrap"],
+      ExecStartPre: [
+        ...timeSync,
+        ...(input.installScript !== undefined ? [`+${input.installScript}`] : []),
+        `+${input.bootstrapScript ?? "/usr/local/sbin/ha-etcd-bootstrap"}`,
+        `+/bin/chown -R ${user}:${user} ${owned}`,
+        `+/bin/chmod 700 ${owned}`,
+      ],
       ExecStart: `${input.etcdBinary ?? "/usr/local/bin/etcd"} --config-file ${input.configFile ?? "/etc/etcd/etcd.yaml"}`,
       // After READY=1: a member the bootstrap script added as a learner becomes a voter once in sync
       // (bounded retries; a failure fails the start and Restart= tries again).
-      ExecStartPost: `${input.bootstrapScript ?? "/usr/local/sbin/ha-etcd-bootstrap"} promote`,
+      ExecStartPost: `+${input.bootstrapScript ?? "/usr/local/sbin/ha-etcd-bootstrap"} promote`,
       Restart: "always",
       RestartSec: "10s",
       TimeoutStartSec: timeout,

@@ -1,5 +1,6 @@
 import { stringify } from "yaml";
 import { ConfigError } from "../../errors";
+import { pkiFileMarker } from "../../pki/kubeconfig";
 
 /**
  * Pure renderers of the Kubernetes control-plane components: static pod manifests of
@@ -26,6 +27,8 @@ export const KUBE_PATHS = {
   /** Kubeconfig templates (credentials as PKI markers) that `ha-kube-configure` fills in. */
   kubeconfigTemplates: "/etc/ha-control-plane/kubeconfigs",
   kubeletConfig: "/var/lib/kubelet/config.yaml",
+  /** The kubelet's kubeconfig: its webhook authorizer asks the local API server (CIS 4.2.2). */
+  kubeletKubeconfig: "/etc/kubernetes/kubelet.conf",
 } as const;
 
 /** What the control-plane components are configured from. */
@@ -110,6 +113,8 @@ export function apiServerFlags(input: ControlPlaneComponentsInput): Record<strin
     "audit-log-maxsize": "100",
     "audit-policy-file": KUBE_PATHS.auditPolicy,
     "service-account-lookup": "true",
+    // CIS 1.2.30: projected tokens live as long as they ask for, not a year (the default extends them).
+    "service-account-extend-token-expiration": "false",
     "service-account-key-file": `${pki}/sa.pub`,
     "service-account-signing-key-file": `${pki}/sa.key`,
     "service-account-issuer": `https://kubernetes.default.svc.${input.clusterDomain}`,
@@ -357,8 +362,14 @@ export function renderEventRateLimitConfig(): string {
 }
 
 /**
- * kubelet configuration of control-plane nodes: standalone (static pods only, not registered as a
- * Node), no anonymous access, no read-only port.
+ * kubelet configuration of control-plane nodes: runs the static pods and is not registered as a
+ * Node (`registerNode: false`); no anonymous access, no read-only port, listens on 127.0.0.1.
+ *
+ * Its API is authenticated by client certificate against the Kubernetes CA (CIS 4.2.3) and every
+ * request is authorized by the API server through a SubjectAccessReview (`Webhook`, CIS 4.2.2).
+ * A kubelet without a kubeconfig cannot use webhook authorization (it refuses to start: "no client
+ * provided, cannot use webhook authorization"), so it gets {@link KUBE_PATHS.kubeletKubeconfig}
+ * pointing at the local API server; until the API server answers, every request is denied.
  */
 export function renderKubeletConfig(): string {
   return stringify({
@@ -366,8 +377,9 @@ export function renderKubeletConfig(): string {
     kind: "KubeletConfiguration",
     staticPodPath: KUBE_PATHS.manifests,
     cgroupDriver: "systemd",
-    authentication: { anonymous: { enabled: false }, webhook: { enabled: false } },
-    authorization: { mode: "AlwaysAllow" },
+    authentication: { anonymous: { enabled: false }, webhook: { enabled: false }, x509: { clientCAFile: `${KUBE_PATHS.pki}/ca.crt` } },
+    authorization: { mode: "Webhook" },
+    registerNode: false,
     readOnlyPort: 0,
     address: "127.0.0.1",
     protectKernelDefaults: true,
@@ -377,4 +389,26 @@ export function renderKubeletConfig(): string {
     shutdownGracePeriodCriticalPods: "100s",
     tlsMinVersion: "VersionTLS12",
   });
+}
+
+/**
+ * The control-plane kubelet's kubeconfig template: the local API server, the Kubernetes CA, and the
+ * API server's own kubelet-client credential (already on the node; kubeadm:cluster-admins, so its
+ * SubjectAccessReviews are allowed once the cluster stack has bound that group). The `*-data`
+ * values are PKI markers `ha-kube-configure` fills in at boot.
+ */
+export function renderKubeletKubeconfig(clusterName: string): string {
+  const user = "kube-apiserver-kubelet-client";
+  const marker = pkiFileMarker;
+  return stringify(
+    {
+      apiVersion: "v1",
+      kind: "Config",
+      clusters: [{ name: clusterName, cluster: { server: "https://127.0.0.1:6443", "certificate-authority-data": marker("ca.crt") } }],
+      users: [{ name: user, user: { "client-certificate-data": marker("apiserver-kubelet-client.crt"), "client-key-data": marker("apiserver-kubelet-client.key") } }],
+      contexts: [{ name: `${user}@${clusterName}`, context: { cluster: clusterName, user } }],
+      "current-context": `${user}@${clusterName}`,
+    },
+    { lineWidth: 0 },
+  );
 }

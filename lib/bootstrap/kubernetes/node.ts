@@ -11,6 +11,7 @@ import {
   renderControllerManagerManifest,
   renderEventRateLimitConfig,
   renderKubeletConfig,
+  renderKubeletKubeconfig,
   renderSchedulerManifest,
 } from "./components";
 
@@ -82,6 +83,7 @@ export function apiServerBootExtras(input: ApiServerBootInput): BootExtras {
     secret(KUBE_PATHS.eventRateLimitConfig, renderEventRateLimitConfig()),
     secret(`${KUBE_PATHS.kubeconfigTemplates}/controller-manager.conf`, renderComponentKubeconfig({ clusterName: input.clusterName, component: ControlPlaneComponent.CONTROLLER_MANAGER })),
     secret(`${KUBE_PATHS.kubeconfigTemplates}/scheduler.conf`, renderComponentKubeconfig({ clusterName: input.clusterName, component: ControlPlaneComponent.SCHEDULER })),
+    secret(`${KUBE_PATHS.kubeconfigTemplates}/kubelet.conf`, renderKubeletKubeconfig(input.clusterName)),
     secret(KUBE_PATHS.kubeletConfig, renderKubeletConfig()),
     {
       // The whole unit, not a drop-in on the packaged one: it exists from the first second of boot
@@ -90,10 +92,11 @@ export function apiServerBootExtras(input: ApiServerBootInput): BootExtras {
       // multi-user.target. It requires and follows the install and the configuration, which start
       // nothing themselves: no unit issues a start job for a unit ordered after it.
       path: "/etc/systemd/system/kubelet.service",
-      permissions: "0644",
+      // CIS 4.1.1: the kubelet service file 600 or stricter (systemd reads it as root).
+      permissions: "0600",
       content: renderSystemdUnit({
         unit: {
-          Description: "kubelet: standalone, runs the control plane's static pods",
+          Description: "kubelet: runs the control plane's static pods (not registered as a Node)",
           Documentation: "https://kubernetes.io/docs/",
           Requires: "ha-kube-install.service ha-kube-configure.service",
           Wants: "network-online.target",
@@ -103,7 +106,7 @@ export function apiServerBootExtras(input: ApiServerBootInput): BootExtras {
           StartLimitIntervalSec: 0,
         },
         service: {
-          ExecStart: `/usr/bin/kubelet --config=${KUBE_PATHS.kubeletConfig} --container-runtime-endpoint=unix:///run/containerd/containerd.sock`,
+          ExecStart: `/usr/bin/kubelet --config=${KUBE_PATHS.kubeletConfig} --kubeconfig=${KUBE_PATHS.kubeletKubeconfig} --container-runtime-endpoint=unix:///run/containerd/containerd.sock`,
           Restart: "always",
           RestartSec: 10,
         },

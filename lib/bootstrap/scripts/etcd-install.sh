@@ -21,6 +21,10 @@ die() {
   exit 1
 }
 
+# etcd runs as its own system user (CIS 1.1.12); the unit gives it its data directory.
+u=${HA_ETCD_USER:-etcd}
+getent passwd "$u" >/dev/null || useradd -rUM -d /var/lib/etcd -s /usr/sbin/nologin "$u" || die "cannot create user $u"
+
 installed_version() {
   "$BIN_DIR/etcd" --version 2>/dev/null | awk '/^etcd Version:/ { print $3; exit }' || true
 }

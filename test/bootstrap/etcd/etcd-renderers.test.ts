@@ -242,7 +242,7 @@ describe("renderEtcdUnit", () => {
   it("waits for chrony at most 60 s, then starts anyway with a logged warning, before the bootstrap script", () => {
     const lines = unit.split("\n");
     const wait = lines.findIndex((l) => l.includes("chronyc waitsync 30 0.1 0 2"));
-    const bootstrap = lines.indexOf("ExecStartPre=/usr/local/sbin/ha-etcd-bootstrap");
+    const bootstrap = lines.indexOf("ExecStartPre=+/usr/local/sbin/ha-etcd-bootstrap");
     expect(wait).toBeGreaterThan(0);
     expect(lines[wait]).toMatch(/^ExecStartPre=-/); // a failed wait never blocks etcd
     expect(lines[wait]).toContain('logger -t etcd -p daemon.warning "clock not synchronised after 60 s; starting etcd anyway"');
@@ -270,8 +270,9 @@ describe("etcdBootExtras (what user data adds for an etcd node)", () => {
     expect(extras.runcmd).toEqual([["systemctl", "daemon-reload"], ["systemctl", "enable", "--now", "--no-block", "etcd.service"]]);
     // Installed before every start (a version check once installed), so a failed download is retried.
     const unitLines = extras.files[2].content.split("\n");
-    expect(unitLines.indexOf("ExecStartPre=/usr/local/sbin/ha-etcd-install")).toBeGreaterThan(0);
-    expect(unitLines.indexOf("ExecStartPre=/usr/local/sbin/ha-etcd-install")).toBeLessThan(unitLines.indexOf("ExecStartPre=/usr/local/sbin/ha-etcd-bootstrap"));
+    // "+": the preparation steps run as root, etcd itself as the etcd user.
+    expect(unitLines.indexOf("ExecStartPre=+/usr/local/sbin/ha-etcd-install")).toBeGreaterThan(0);
+    expect(unitLines.indexOf("ExecStartPre=+/usr/local/sbin/ha-etcd-install")).toBeLessThan(unitLines.indexOf("ExecStartPre=+/usr/local/sbin/ha-etcd-bootstrap"));
     expect(extras.env).toMatchObject({
       HA_ETCD_MEMBER: "etcd-1",
       HA_ETCD_ENDPOINTS: etcdClientUrls(MEMBERS).join(","),
@@ -307,8 +308,9 @@ describe("etcdBootExtras (what user data adds for an etcd node)", () => {
     const dedicated = sizes(etcdBootExtras({ ...node, nodeMembers: ["etcd-0"] }));
     const anySlot = sizes(etcdBootExtras(node));
       console.info(`etcd boot files: dedicated member ${dedicated.raw} B raw / ${dedicated.gzip} B gzip; any-slot node ${anySlot.raw} B / ${anySlot.gzip} B\n  ${dedicated.files.join("\n  ")}`);
-    expect(dedicated.raw).toBeLessThanOrEqual(12 * 1024);
-    expect(anySlot.raw).toBeLessThanOrEqual(15 * 1024);
+    // +0.5 KiB for etcd's own user (issue 14 finding 8); EC2's 16 KB limit applies to the gzip below.
+    expect(dedicated.raw).toBeLessThanOrEqual(12.5 * 1024);
+    expect(anySlot.raw).toBeLessThanOrEqual(15.5 * 1024);
     expect(dedicated.gzip).toBeLessThanOrEqual(6 * 1024);
     for (const f of etcdBootExtras(node).files) expect(Buffer.byteLength(f.content)).toBeLessThanOrEqual(8 * 1024);
   });

@@ -7,7 +7,7 @@
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { tmpdir, userInfo } from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import { shellQuote } from "../../../lib";
@@ -318,7 +318,8 @@ describeTier("ha-etcd-install (real bash, curl, sha256sum, tar on local archives
     const envFile = path.join(dir, "node.env");
     const env = { ...etcdReleaseEnv(release), HA_ETCD_BIN_DIR: bin };
     writeFileSync(envFile, Object.entries(env).map(([k, v]) => `${k}=${shellQuote(v)}\n`).join(""));
-    return run("bash", [renderedScript("etcd-install.sh")], { env: { PATH: "/usr/bin:/bin", ENV_FILE: envFile, ...extra }, timeout: 30_000 }).then(
+    // An existing user, so the tests create none on this machine (the next test shows the creation).
+    return run("bash", [renderedScript("etcd-install.sh")], { env: { PATH: "/usr/bin:/bin", ENV_FILE: envFile, HA_ETCD_USER: userInfo().username, ...extra }, timeout: 30_000 }).then(
       (r) => ({ code: 0, stderr: r.stderr }),
       (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
     );
@@ -342,6 +343,16 @@ describeTier("ha-etcd-install (real bash, curl, sha256sum, tar on local archives
     expect(r.stderr).toContain(`installed etcd 3.5.21 (${arch}) from file://${dir}/upstream/`);
     for (const b of ["etcd", "etcdctl", "etcdutl"]) expect(statSync(path.join(bin, b)).mode & 0o777).toBe(0o755);
     expect(readFileSync(path.join(bin, "etcd"), "utf8")).not.toContain("tampered");
+  });
+
+  it("creates etcd's system user (no login, no home) when it does not exist, before anything else", async () => {
+    const stubs = path.join(dir, "useradd-stub");
+    mkdirSync(stubs, { recursive: true });
+    writeFileSync(path.join(stubs, "useradd"), `#!/bin/sh\necho "$@" > "${stubs}/calls"\n`, { mode: 0o755 });
+    const r = await install({ version: "3.5.21", sha256: { amd64: "1".repeat(64), arm64: "1".repeat(64) }, downloadUrlTemplate: "file:///nonexistent/{version}" }, { PATH: `${stubs}:/usr/bin:/bin`, HA_ETCD_USER: "ha-no-such-etcd-user" });
+    expect(r.code).toBe(0);
+    // -r system account, -U its own group, -M no home directory created; no login shell.
+    expect(readFileSync(path.join(stubs, "calls"), "utf8").trim()).toBe("-rUM -d /var/lib/etcd -s /usr/sbin/nologin ha-no-such-etcd-user");
   });
 
   it("does nothing when the pinned version is installed (no download at all)", async () => {

@@ -16,8 +16,9 @@ const writeFiles = nodeFilesOf(json, lt);
 describe("component kubeconfigs in API server user data", () => {
   const kubeconfigs = writeFiles.filter((f) => /^kind: Config$/m.test(f.content));
 
-  it("carries the controller-manager and scheduler kubeconfigs, 0600", () => {
-    expect(kubeconfigs.map((f) => f.path.split("/").pop()).sort()).toEqual(["controller-manager.conf", "scheduler.conf"]);
+  it("carries the controller-manager, scheduler and kubelet kubeconfigs, 0600", () => {
+    // kubelet.conf: its webhook authorizer's client (CIS 4.2.2; a kubelet without one cannot use Webhook).
+    expect(kubeconfigs.map((f) => f.path.split("/").pop()).sort()).toEqual(["controller-manager.conf", "kubelet.conf", "scheduler.conf"]);
     for (const f of kubeconfigs) expect(f.permissions).toBe("0600");
   });
 
