@@ -175,6 +175,19 @@ export interface HaControlPlaneProps {
    */
   readonly etcdBackups?: boolean;
   /**
+   * Acknowledge `etcdBackups: false`. On a running cluster, switching backups off deletes the backup
+   * bucket's policy, encryption, Object Lock and lifecycle settings (the bucket itself stays while
+   * `protectEtcdBackupBucket` is on), stops every snapshot and leaves no restore point.
+   * @default false
+   */
+  readonly allowBackupRemoval?: boolean;
+  /**
+   * Refuse to destroy the etcd backup bucket and its snapshots (`prevent_destroy`). Turn it off only
+   * to tear the cluster down on purpose (see the teardown runbook).
+   * @default true
+   */
+  readonly protectEtcdBackupBucket?: boolean;
+  /**
    * Minutes between etcd snapshots.
    * @default 5
    */
@@ -514,6 +527,17 @@ export class HaControlPlane extends Construct {
     for (const [p, v] of [["etcdBackupIntervalMinutes", props.etcdBackupIntervalMinutes], ["etcdBackupRetentionDays", props.etcdBackupRetentionDays], ["etcdBackupBucketName", props.etcdBackupBucketName]] as const) {
       if (!backupsOn && v !== undefined) throw new ConfigError(p, v, "only applies with etcdBackups on", `drop ${p} or set etcdBackups: true`);
     }
+    if (!backupsOn && props.allowBackupRemoval !== true) {
+      throw new ConfigError(
+        "etcdBackups",
+        false,
+        "switches etcd snapshots off: on a running cluster this deletes the backup bucket's policy, encryption, Object Lock and lifecycle settings and leaves no restore point for a lost quorum or a bad write",
+        "keep etcdBackups on, or set allowBackupRemoval: true to accept a cluster without etcd backups",
+      );
+    }
+    if (!backupsOn && props.protectEtcdBackupBucket !== undefined) {
+      throw new ConfigError("protectEtcdBackupBucket", props.protectEtcdBackupBucket, "only applies with etcdBackups on", "drop protectEtcdBackupBucket or set etcdBackups: true");
+    }
     this.etcdBackups = backupsOn
       ? new EtcdBackups(this, "EtcdBackups", {
           clusterName: props.clusterName,
@@ -521,6 +545,7 @@ export class HaControlPlane extends Construct {
           bucketName: props.etcdBackupBucketName,
           intervalMinutes: props.etcdBackupIntervalMinutes,
           retentionDays: props.etcdBackupRetentionDays,
+          protectBucket: props.protectEtcdBackupBucket,
           tags: props.tags,
         })
       : undefined;

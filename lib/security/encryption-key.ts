@@ -30,6 +30,13 @@ export interface ClusterEncryptionKeyProps {
    */
   readonly deletionWindowDays?: number;
   /**
+   * Refuse to destroy the key (`prevent_destroy`): every etcd snapshot, the secrets-encryption key
+   * and the encrypted volumes are unreadable without it. Switch it off only to tear a cluster down
+   * on purpose (the key is then scheduled for deletion after `deletionWindowDays`).
+   * @default true
+   */
+  readonly preventDestroy?: boolean;
+  /**
    * Extra tags.
    * @default - none
    */
@@ -90,6 +97,7 @@ export class ClusterEncryptionKey extends Construct implements IEncryptionKey {
       deletionWindowInDays: window,
       tags: tags.of(`${props.clusterName}-control-plane`),
     });
+    if (props.preventDestroy ?? true) this.key.addOverride("lifecycle.prevent_destroy", true);
     new KmsAlias(this, "Alias", {
       name: `alias/${deriveName([props.clusterName, "control-plane"], NAME_RULES.kmsAlias)}`,
       targetKeyId: this.key.keyId,

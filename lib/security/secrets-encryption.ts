@@ -103,6 +103,8 @@ export class SecretsEncryptionKey extends Construct {
       recoveryWindowInDays: 30,
       tags: new ClusterTags(props.clusterName, props.tags).of(this.secretName),
     });
+    // Without this key no Secret in etcd (or in any snapshot) can be decrypted: never destroyed by a plan.
+    this.secret.addOverride("lifecycle.prevent_destroy", true);
     const caller = new DataAwsCallerIdentity(this, "Deployer");
     const partition = new DataAwsPartition(this, "Partition");
     const admins = props.adminPrincipalArns !== undefined ? [...props.adminPrincipalArns] : [new DataAwsIamSessionContext(this, "DeployerSession", { arn: caller.arn }).issuerArn];

@@ -108,8 +108,16 @@ const EXPECTED_DRIFT = [
   "sg-rule-referenced-group-description",
 ];
 
-/** What terraform must refuse to destroy: the etcd data volumes and the backup bucket. */
-const PROTECTED_TYPES = ["aws_ebs_volume", "aws_s3_bucket"];
+/**
+ * What terraform must refuse to destroy: the etcd data volumes, the backup bucket (the Object Lock
+ * one), the cluster key and the secrets-encryption key secret (issue 18 finding 8).
+ */
+const PROTECTED: ReadonlyArray<readonly [string, (props: Record<string, unknown>) => boolean]> = [
+  ["aws_ebs_volume", () => true],
+  ["aws_s3_bucket", (props) => props.object_lock_enabled === true],
+  ["aws_kms_key", () => true],
+  ["aws_secretsmanager_secret", (props) => String(props.name).endsWith("/control-plane/encryption-key")],
+];
 
 interface Applied {
   readonly scenario: Scenario;
@@ -147,7 +155,7 @@ describeTier("apply tier: stacks applied against the AWS API emulator", allOf(mo
   }
   const replans = phase((a) => a.workspace.replan());
   const destroys = phase(async ({ workspace, synthesized }) => {
-    const protectedAddresses = PROTECTED_TYPES.flatMap((type) => Object.keys(synthesized.resource[type] ?? {}).map((name) => `${type}.${name}`)).sort();
+    const protectedAddresses = PROTECTED.flatMap(([type, is]) => Object.entries(synthesized.resource[type] ?? {}).filter(([, props]) => is(props as Record<string, unknown>)).map(([name]) => `${type}.${name}`)).sort();
     const before = await workspace.state();
     const refused = await workspace.destroy();
     const afterRefused = await workspace.state();
@@ -326,7 +334,7 @@ describeTier("apply tier: stacks applied against the AWS API emulator", allOf(mo
     it("refuses to destroy the etcd volumes and the backup bucket, and destroys everything once protection is off", async () => {
       const { emulator, scenario, synthesized } = get();
       const run = (await destroys()).get(label)!;
-      expect(run.protectedAddresses).toHaveLength(scenario.volumes.length + 1);
+      expect(run.protectedAddresses).toHaveLength(scenario.volumes.length + 3);
 
       expect(run.refused.code).toBe(1);
       const text = terraformText(run.refused);
