@@ -4,7 +4,8 @@
  * - Network: one network namespace per node with the node's slot IP (from the synthesized slot
  *   interfaces), all on one flat L2 network with an on-link route for the VPC CIDR
  *   (`createFlatNetwork`), plus a client namespace that holds the load balancer and the clients.
- * - Node files: the write_files of the synthesized launch templates (decoded user data), laid out
+ * - Node files: the write_files of the synthesized launch templates plus their bootstrap bundles
+ *   (`nodeFilesOf`: the synthesized S3 object extracted by tar), laid out
  *   under a per-node root directory; `run/ha-control-plane/slot.env` is written as ha-claim-slot
  *   would (the claim itself needs attachable ENIs and is tested in its own tier).
  * - Secrets: the library's certificate specs (`ClusterPki.certificates`) issued with openssl,
@@ -23,7 +24,6 @@ import { ChildProcess, execFileSync, spawn } from "node:child_process";
 import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { gunzipSync } from "node:zlib";
 import { Token } from "cdktf";
 import { parse, stringify } from "yaml";
 import { Testing } from "../../lib/core";
@@ -35,7 +35,7 @@ import { CommandResult, runCommand } from "../harness/etcd-cluster";
 import { HaproxyLoadBalancer, NlbModel, nlbModelFromSynth } from "../harness/nlb-haproxy";
 import { IssuedFiles, issueWithOpenssl } from "../harness/openssl-pki";
 import { realComponentPaths } from "../harness/real-components";
-import { resources, userDataOf } from "../helpers/synth";
+import { nodeFilesOf, resources } from "../helpers/synth";
 import { FlatNetwork, createFlatNetwork } from "../bootstrap/etcd/netns";
 import { PodVolumeMount, ensureMountPoints, inView, nodeViewMounts, podViewMounts, removeMountPoints } from "./node-view";
 
@@ -64,13 +64,6 @@ export interface RunningProcess {
 
 const CLIENT = { name: "client", host: "client" };
 
-function decodeFile(f: Json): string {
-  const enc = String(f.encoding ?? "");
-  if (enc === "") return String(f.content);
-  const raw = Buffer.from(String(f.content), "base64");
-  return (/gz/.test(enc) ? gunzipSync(raw) : raw).toString("utf8");
-}
-
 /** The synthesized reference stack and what the tier reads from it. */
 export interface SynthesizedCluster {
   readonly synth: Json;
@@ -86,8 +79,6 @@ export interface SynthesizedCluster {
 export function synthesizeReference(): SynthesizedCluster {
   const stack = new HaClusterStack(Testing.app(), "cp");
   const synth = JSON.parse(Testing.synth(stack)) as Json;
-  const writeFilesOf = (lt: ReturnType<typeof resources>[number]) =>
-    (parse(userDataOf(lt).replace(/^#cloud-config\n/, "")).write_files as Json[]).map((f) => ({ path: String(f.path), content: decodeFile(f), permissions: String(f.permissions ?? "0644") }));
   const envOf = (files: NodeSpec["files"]) => {
     const env: Record<string, string> = {};
     const text = files.find((f) => f.path === "/etc/ha-control-plane/node.env")?.content ?? "";
@@ -97,7 +88,9 @@ export function synthesizeReference(): SynthesizedCluster {
     }
     return env;
   };
-  const lts = resources(synth, "aws_launch_template").map((lt) => ({ files: writeFilesOf(lt) }));
+  // Every node file: the user data's write_files and the bootstrap bundle it names (as the real tar
+  // extracts it); the harness lays them out directly, standing in for ha-fetch-bundle's S3 download.
+  const lts = resources(synth, "aws_launch_template").map((lt) => ({ files: nodeFilesOf(synth, lt).map((f) => ({ path: f.path, content: f.content, permissions: f.permissions })) }));
   const nodes: NodeSpec[] = [];
   for (const eni of resources(synth, "aws_network_interface")) {
     const tags = (eni.props.tags ?? {}) as Record<string, string>;
@@ -336,11 +329,11 @@ export class ControlPlaneCluster {
   }
 
   /** Runs a node script (from the node's own files) in the node view; host network (the emulator is on loopback). */
-  async runScript(slot: string, script: string, options: { netns?: boolean; extraEnv?: Record<string, string>; timeoutMs?: number } = {}): Promise<CommandResult> {
+  async runScript(slot: string, script: string, options: { netns?: boolean; extraEnv?: Record<string, string>; timeoutMs?: number; args?: readonly string[] } = {}): Promise<CommandResult> {
     const root = this.roots.get(slot) as string;
     const node = this.node(slot);
     const extra = node.role === "etcd" ? [{ kind: "dir" as const, source: realComponentPaths().etcdBin, target: "/usr/local/bin", readOnly: true }] : [];
-    const argv = inView({ netns: options.netns ? this.net.namespaces.get(node.host) : undefined, hostname: this.hostname(slot), mounts: nodeViewMounts(root, extra) }, ["bash", path.join(root, script)]);
+    const argv = inView({ netns: options.netns ? this.net.namespaces.get(node.host) : undefined, hostname: this.hostname(slot), mounts: nodeViewMounts(root, extra) }, ["bash", path.join(root, script), ...(options.args ?? [])]);
     return must(runCommand(argv[0], argv.slice(1), { env: { ...this.scriptEnv(), ...options.extraEnv }, timeoutMs: options.timeoutMs ?? 120_000 }), `${script} on ${slot}`);
   }
 
@@ -356,18 +349,38 @@ export class ControlPlaneCluster {
     return p;
   }
 
-  /** An etcd node boots: secrets, the bootstrap script (ExecStartPre), then etcd (ExecStart). */
-  async startEtcdNode(slot: string, options: { freshDisk?: boolean } = {}): Promise<RunningProcess> {
+  /**
+   * An etcd node boots as etcd.service runs: secrets, the bootstrap script (ExecStartPre), etcd
+   * (ExecStart), and once etcd reports ready (Type=notify: its "notifying init daemon" log line)
+   * the ExecStartPost commands. Resolves when the unit would be `active`; `output` collects what the
+   * node scripts logged.
+   */
+  async startEtcdNode(slot: string, options: { freshDisk?: boolean; output?: string[] } = {}): Promise<RunningProcess> {
     const root = options.freshDisk !== false || !this.roots.has(slot) ? this.freshRoot(slot) : (this.roots.get(slot) as string);
     await this.runScript(slot, "usr/local/sbin/ha-fetch-secrets");
-    await this.runScript(slot, "usr/local/sbin/ha-etcd-bootstrap", { netns: true });
     const unit = readFileSync(path.join(root, "etc/systemd/system/etcd.service"), "utf8");
-    const execStart = (/^ExecStart=(.+)$/m.exec(unit) as RegExpExecArray)[1].trim().split(/\s+/);
+    // Exec lines without systemd's prefixes (`-`, `+`, ...): the harness runs as root anyway.
+    const lines = (key: string) => [...unit.matchAll(new RegExp(`^${key}=[-+@!:]*(.+)$`, "gm"))].map((m) => m[1].trim().split(/\s+/));
+    // Only the bootstrap script of the ExecStartPre lines: time sync, install (binaries come from the
+    // setup cache) and the chown to the etcd user (the harness runs etcd as root) are not run here.
+    const pre = lines("ExecStartPre").filter((c) => c[0].endsWith("/ha-etcd-bootstrap"));
+    if (pre.length !== 1) throw new Error(`etcd.service of ${slot} has no ExecStartPre=ha-etcd-bootstrap`);
+    const script = (argv: string[]) => this.runScript(slot, argv[0].replace(/^\//, ""), { netns: true, args: argv.slice(1) });
+    const preOut = (await script(pre[0])).stderr;
+    options.output?.push(preOut);
     const argv = inView(
       { netns: this.net.namespaces.get(this.node(slot).host), hostname: this.hostname(slot), mounts: nodeViewMounts(root, [{ kind: "dir", source: realComponentPaths().etcdBin, target: "/usr/local/bin", readOnly: true }]) },
-      execStart,
+      (lines("ExecStart")[0] as string[]),
     );
-    return this.spawnLogged(slot, "etcd", argv, { PATH: process.env.PATH });
+    const p = this.spawnLogged(slot, "etcd", argv, { PATH: process.env.PATH });
+    const deadline = Date.now() + 120_000;
+    while (!readFileSync(p.logFile, "utf8").includes('"msg":"notifying init daemon"')) {
+      if (p.child.exitCode !== null || p.child.signalCode !== null) throw new Error(`etcd on ${slot} exited before ready:\n${tail(p.logFile, 30)}\nha-etcd-bootstrap said:\n${preOut}`);
+      if (Date.now() > deadline) throw new Error(`etcd on ${slot} not ready after 120 s:\n${tail(p.logFile, 30)}`);
+      await sleep(200);
+    }
+    for (const post of lines("ExecStartPost")) options.output?.push((await script(post)).stderr);
+    return p;
   }
 
   /** Waits until every etcd member answers healthy (from the client namespace). */

@@ -160,6 +160,7 @@ started_self() {
 
 probe
 if [ "${1:-}" = promote ]; then
+  [ ${#others[@]} -gt 0 ] || exit 0
   [ ${#healthy[@]} -gt 0 ] || die "promote: no healthy member to ask"
   endpoints=$(healthy_csv)
   deadline=$((SECONDS + RECONFIG_TIMEOUT)) delay=1
