@@ -17,10 +17,10 @@ import { ClusterEncryptionKey, IEncryptionKey } from "./security/encryption-key"
 import { NodeRole } from "./compute/node-role";
 import { ClusterPki } from "./pki/cluster-pki";
 import { ICertificateIssuer } from "./pki/issuer";
-import { KeyAlgorithm, PKI_POLICY_PROP_NAMES, resolvePolicy } from "./pki/spec";
+import { DEFAULT_LEAF_EARLY_RENEWAL_HOURS, KeyAlgorithm, PKI_POLICY_PROP_NAMES, resolvePolicy } from "./pki/spec";
 import { ControlPlaneSecurityGroups } from "./security/security-groups";
 import { PodNetwork, resolvePodNetwork, warnPodNetwork } from "./network/pod-network";
-import { checkClusterName, checkEtcdUpgrade, checkKubernetesUpgrade, checkKubernetesVersion, checkSingleZone, checkTags, isUnresolved } from "./validate";
+import { checkClusterName, checkEtcdUpgrade, checkRenewalAlarm, checkKubernetesUpgrade, checkKubernetesVersion, checkSingleZone, checkTags, isUnresolved } from "./validate";
 import { RESERVED_TAG_COUNT } from "./tags";
 
 /** Props of {@link HaControlPlane}. */
@@ -312,10 +312,19 @@ export interface HaControlPlaneProps {
    */
   readonly leafCertificateValidityHours?: number;
   /**
-   * Hours before expiry a `cdktf deploy` re-issues a leaf certificate.
-   * @default 720 (30 days)
+   * Hours before expiry a `cdktf deploy` re-issues a leaf certificate. The defaults need at least
+   * one deploy every 60 days (renewal with 30 or more days left); users re-fetch the admin
+   * kubeconfig after a deploy that re-issued it.
+   * @default 2160 (90 days)
    */
   readonly leafCertificateEarlyRenewalHours?: number;
+  /**
+   * Days before the earliest certificate on a node expires that raise the certificate-expiry alarm
+   * (with `monitoring`). Must be below the early-renewal window (`leafCertificateEarlyRenewalHours`
+   * in days): the alarm then means a renewal that should have happened did not.
+   * @default 14 (for an early-renewal window under 28 days: half of it, at least 1)
+   */
+  readonly certificateExpiryAlarmDays?: number;
 
   /**
    * CloudWatch alarms (load balancer health, Auto Scaling groups, clock skew, certificate expiry,
@@ -432,6 +441,14 @@ export class HaControlPlane extends Construct {
       },
       { ...PKI_POLICY_PROP_NAMES, keyAlgorithm: "certificateKeyAlgorithm", caValidityHours: "caValidityHours", leafValidityHours: "leafCertificateValidityHours", leafEarlyRenewalHours: "leafCertificateEarlyRenewalHours" },
     );
+    const renewalHours = props.leafCertificateEarlyRenewalHours ?? DEFAULT_LEAF_EARLY_RENEWAL_HOURS;
+    // The default alarm stays inside a short renewal window (short-lived leaves): half of it, at most 14 days.
+    const certificateAlarmDays = props.certificateExpiryAlarmDays ?? Math.max(1, Math.min(14, Math.floor(renewalHours / 48)));
+    if (props.certificateExpiryAlarmDays !== undefined) {
+      checkRenewalAlarm("certificateExpiryAlarmDays", props.certificateExpiryAlarmDays, "leafCertificateEarlyRenewalHours", renewalHours);
+    } else if (certificateAlarmDays * 24 >= renewalHours) {
+      Annotations.of(this).addWarning(`leafCertificateEarlyRenewalHours ${renewalHours} is under 2 days: the certificate-expiry alarm (whole days, at least 1) fires on every renewal`);
+    }
     const topology = props.etcdTopology ?? EtcdTopology.EXTERNAL;
     const access = props.endpointAccess ?? EndpointAccess.INTERNAL;
     const allowed = props.allowedApiCidrs ?? [];
@@ -676,6 +693,7 @@ export class HaControlPlane extends Construct {
         apiServerSlots: this.apiServers.slots.map((s) => s.name),
         etcdMemberSlots: this.etcd.members.map((m) => m.name),
         etcdBackupIntervalMinutes: this.etcdBackups?.intervalMinutes,
+        certificateExpiryThresholdDays: certificateAlarmDays,
         tags: props.tags,
       });
     }

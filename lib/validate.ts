@@ -240,3 +240,23 @@ export function checkEtcdUpgrade(prop: string, deployedProp: string, deployed: s
     );
   }
 }
+
+/**
+ * Throws unless the certificate-expiry alarm (`alarmDays`) fires inside the early-renewal window
+ * (`renewalHours`): an alarm at or before the window's start fires on every normal renewal, so it
+ * stops meaning "a renewal that should have happened did not". Tokens pass.
+ */
+export function checkRenewalAlarm(alarmProp: string, alarmDays: number, renewalProp: string, renewalHours: number): void {
+  if (isUnresolved(alarmDays) || isUnresolved(renewalHours)) return;
+  checkInteger(alarmProp, alarmDays, 1, 365, "use 14");
+  if (typeof renewalHours !== "number" || !Number.isFinite(renewalHours)) return;
+  const renewalDays = Math.floor(renewalHours / 24);
+  if (alarmDays * 24 >= renewalHours) {
+    throw new ConfigError(
+      alarmProp,
+      alarmDays,
+      `fires ${alarmDays} days before expiry, but ${renewalProp} (${renewalHours} h, ${renewalDays} days) only re-issues leaves on a deploy in their last ${renewalDays} days: the alarm would fire on every normal renewal`,
+      `use a value below ${renewalDays} (e.g. 14), or raise ${renewalProp}`,
+    );
+  }
+}

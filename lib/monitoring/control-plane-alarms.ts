@@ -37,8 +37,9 @@ export interface ControlPlaneAlarmsProps {
    */
   readonly clockSkewThresholdMilliseconds?: number;
   /**
-   * Days before the earliest certificate on a node expires that raise an alarm.
-   * @default 30
+   * Days before the earliest certificate on a node expires that raise an alarm. Keep it below the
+   * leaves' early-renewal window, or it fires on every normal renewal.
+   * @default 14
    */
   readonly certificateExpiryThresholdDays?: number;
   /**
@@ -82,7 +83,7 @@ export interface DeclaredAlarm {
  * | `api-<lb>-healthy-below-N` | AWS/NetworkELB HealthyHostCount | fewer than N healthy for 10 min (a roll takes less) |
  * | `<group>-in-service` | AWS/AutoScaling GroupInServiceInstances | a group below its size for 10 min |
  * | `<slot>-clock-skew` | ClockOffsetMilliseconds | offset above 100 ms for 3 min |
- * | `<slot>-certificate-expiry` | CertificateDaysLeft | earliest certificate within 30 days |
+ * | `<slot>-certificate-expiry` | CertificateDaysLeft | earliest certificate within 14 days (a renewal inside the 90-day window was missed) |
  * | `<member>-etcd-members` | EtcdHealthyMembers | a member sees fewer healthy members than the cluster has (or stops reporting) for 5 min |
  * | `<member>-etcd-leader-changes` | EtcdLeaderChanges | more than 3 leader changes in 15 min |
  * | `<member>-etcd-db-size` | EtcdDbSizePercentOfQuota | database above 80 % of its quota (NOSPACE blocks writes at 100 %) |
@@ -100,8 +101,8 @@ export class ControlPlaneAlarms extends Construct {
     super(scope, id);
     const skew = props.clockSkewThresholdMilliseconds ?? 100;
     checkInteger("clockSkewThresholdMilliseconds", skew, 1, 60000, "use 100");
-    const certDays = props.certificateExpiryThresholdDays ?? 30;
-    checkInteger("certificateExpiryThresholdDays", certDays, 1, 365, "use 30 (leaves re-issue in their last 30 days)");
+    const certDays = props.certificateExpiryThresholdDays ?? 14;
+    checkInteger("certificateExpiryThresholdDays", certDays, 1, 365, "use 14 (leaves re-issue in their last 90 days on a deploy)");
     const dbPercent = props.etcdDbSizeThresholdPercent ?? 80;
     checkInteger("etcdDbSizeThresholdPercent", dbPercent, 1, 99, "use 80");
     if (props.alarmTopicArn !== undefined && !isUnresolved(props.alarmTopicArn) && !/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/.test(props.alarmTopicArn)) {

@@ -46,7 +46,7 @@ export interface ClusterPkiProps {
   readonly leafValidityHours?: number;
   /**
    * Hours before expiry a deploy re-issues a leaf.
-   * @default 720 (30 days)
+   * @default 2160 (90 days)
    */
   readonly leafEarlyRenewalHours?: number;
   /**

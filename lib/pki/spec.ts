@@ -45,6 +45,13 @@ export const USAGES: Record<CertificateKind, readonly KeyUsage[]> = {
 };
 
 /** One certificate. */
+/**
+ * Default leaf early renewal: 2160 h (90 days) of an 8760 h leaf. The tls provider re-issues on the
+ * first apply inside that window, so a deploy at least every 60 days renews each leaf with 30 or
+ * more days left, before the 14-day expiry alarm.
+ */
+export const DEFAULT_LEAF_EARLY_RENEWAL_HOURS = 2160;
+
 export interface CertificateSpec {
   /** Stable id, also the construct id suffix: `kubernetes-ca`, `apiserver-apiserver-0`, `etcd-peer-etcd-1`. */
   readonly id: string;
@@ -143,7 +150,10 @@ export interface PkiPolicy {
   readonly caValidityHours?: number;
   /** Leaf validity in hours, at most 8760 (1 year). @default 8760 */
   readonly leafValidityHours?: number;
-  /** Leaf early renewal in hours. @default 720 (30 days) */
+  /**
+   * Leaf early renewal in hours: the first apply in a leaf's last this-many hours re-issues it.
+   * @default DEFAULT_LEAF_EARLY_RENEWAL_HOURS (2160, 90 days: one deploy every 60 days renews with at least 30 days left)
+   */
   readonly leafEarlyRenewalHours?: number;
   /** CA early renewal in hours. @default 8760 (1 year: a year to roll the new CA out) */
   readonly caEarlyRenewalHours?: number;
@@ -196,7 +206,7 @@ export function resolvePolicy(policy: PkiPolicy = {}, names: PkiPolicyPropNames 
     keyAlgorithm: policy.keyAlgorithm ?? KeyAlgorithm.ECDSA_P256,
     caValidityHours: policy.caValidityHours ?? 87600,
     leafValidityHours: policy.leafValidityHours ?? 8760,
-    leafEarlyRenewalHours: policy.leafEarlyRenewalHours ?? 720,
+    leafEarlyRenewalHours: policy.leafEarlyRenewalHours ?? DEFAULT_LEAF_EARLY_RENEWAL_HOURS,
     caEarlyRenewalHours: policy.caEarlyRenewalHours ?? 8760,
   };
   if (!Object.values(KeyAlgorithm).includes(p.keyAlgorithm)) {
@@ -207,7 +217,7 @@ export function resolvePolicy(policy: PkiPolicy = {}, names: PkiPolicyPropNames 
   };
   int(names.leafValidityHours, p.leafValidityHours, 24, 8760, "leaf certificates live at most 1 year (8760 h): use 8760 and let early renewal re-issue them");
   int(names.caValidityHours, p.caValidityHours, 8760, 876000, "use 87600 (10 years)");
-  int(names.leafEarlyRenewalHours, p.leafEarlyRenewalHours, 1, 8760, "use 720 (30 days)");
+  int(names.leafEarlyRenewalHours, p.leafEarlyRenewalHours, 1, 8760, "use 2160 (90 days)");
   int(names.caEarlyRenewalHours, p.caEarlyRenewalHours, 1, 876000, "use 8760 (1 year)");
   if (p.leafEarlyRenewalHours >= p.leafValidityHours) {
     throw new ConfigError(names.leafEarlyRenewalHours, p.leafEarlyRenewalHours, `must be shorter than ${names.leafValidityHours} (${p.leafValidityHours}), or every apply re-issues`, `use at most ${Math.floor(p.leafValidityHours / 2)}`);

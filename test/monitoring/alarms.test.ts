@@ -39,10 +39,10 @@ describe("ControlPlaneAlarms in the reference cluster", () => {
     for (const i of [0, 1, 2]) expect(byName(`etcd-${i}-in-service`).props.threshold).toBe(1);
   });
 
-  it("alarms per node on clock skew over 100 ms and certificates within 30 days of expiry", () => {
+  it("alarms per node on clock skew over 100 ms and certificates within 14 days of expiry (issue 18: inside the 90-day renewal window)", () => {
     for (const slot of ["apiserver-0", "apiserver-2", "etcd-1"]) {
       expect(byName(`${slot}-clock-skew`).props).toMatchObject({ namespace: "HaControlPlane", metric_name: "ClockOffsetMilliseconds", threshold: 100, comparison_operator: "GreaterThanThreshold", dimensions: { Cluster: "prod-eu1", Slot: slot } });
-      expect(byName(`${slot}-certificate-expiry`).props).toMatchObject({ metric_name: "CertificateDaysLeft", threshold: 30, comparison_operator: "LessThanThreshold" });
+      expect(byName(`${slot}-certificate-expiry`).props).toMatchObject({ metric_name: "CertificateDaysLeft", threshold: 14, comparison_operator: "LessThanThreshold" });
     }
   });
 
