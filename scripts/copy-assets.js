@@ -6,6 +6,5 @@ const root = path.resolve(__dirname, "..");
 for (const rel of ["lib/bootstrap/scripts"]) {
   const from = path.join(root, rel);
   const to = path.join(root, "dist", rel);
-  fs.mkdirSync(to, { recursive: true });
-  for (const file of fs.readdirSync(from)) fs.copyFileSync(path.join(from, file), path.join(to, file));
+  fs.cpSync(from, to, { recursive: true });
 }

@@ -92,7 +92,7 @@ const scripts = new Map<string, string>();
 export function nodeScript(name: string): string {
   let text = scripts.get(name);
   if (text === undefined) {
-    text = compactScript(readFileSync(path.join(__dirname, "scripts", name), "utf8"));
+    text = compactScript(expandIncludes(readFileSync(path.join(__dirname, "scripts", name), "utf8")));
     scripts.set(name, text);
   }
   return text;
@@ -103,6 +103,15 @@ export function nodeScript(name: string): string {
  * limited to 16 KB, and the commented source stays in the package. The tests run and shellcheck
  * this compacted form, which is what nodes execute.
  */
+/**
+ * Inlines shared shell functions: a line `# ha-include: NAME` is replaced by the text of
+ * `scripts/include/NAME`, so every node script stays self-contained (the node runs it alone) while
+ * the function is written once.
+ */
+export function expandIncludes(text: string): string {
+  return text.replace(/^# ha-include: ([a-z0-9-]+\.sh)$/gm, (_, name: string) => readFileSync(path.join(__dirname, "scripts", "include", name), "utf8").trimEnd());
+}
+
 export function compactScript(text: string): string {
   const out: string[] = [];
   let heredocEnd: string | undefined;

@@ -1,5 +1,7 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { parse } from "yaml";
-import { NODE_PATHS, claimSlotScript, renderNodeEnv, renderNodeUserData, shellQuote } from "../../lib";
+import { NODE_PATHS, claimSlotScript, nodeScript, renderNodeEnv, renderNodeUserData, shellQuote } from "../../lib";
 
 describe("node user data renderer", () => {
   const text = renderNodeUserData({ clusterName: "prod", nodeRole: "etcd", slotName: "etcd-1", dataVolume: "by-slot" });
@@ -32,5 +34,28 @@ describe("node user data renderer", () => {
   it("runs the script with strict mode", () => {
     expect(claimSlotScript()).toMatch(/^#!\/usr\/bin\/env bash\n/);
     expect(claimSlotScript()).toContain("set -euo pipefail");
+  });
+});
+
+describe("shared shell functions (# ha-include)", () => {
+  const dir = path.join(__dirname, "../../lib/bootstrap/scripts");
+  const scripts = fs.readdirSync(dir).filter((f: string) => f.endsWith(".sh"));
+  const callers = scripts.filter((f: string) => /\bread_slot_env\b/.test(fs.readFileSync(`${dir}/${f}`, "utf8")));
+
+  it("writes read_slot_env once, in include/read-slot-env.sh, and every caller includes it", () => {
+    expect(callers.length).toBeGreaterThanOrEqual(6);
+    for (const f of callers) {
+      const source = fs.readFileSync(`${dir}/${f}`, "utf8");
+      expect({ f, defines: /^read_slot_env\(\)/m.test(source), includes: source.includes("# ha-include: read-slot-env.sh") }).toEqual({ f, defines: false, includes: true });
+    }
+  });
+
+  it("ships every caller self-contained: the function defined once, before its first use", () => {
+    for (const f of callers) {
+      const shipped = nodeScript(f);
+      expect(shipped.match(/^read_slot_env\(\) \{$/gm)).toHaveLength(1);
+      expect(shipped).not.toContain("ha-include");
+      expect(shipped.indexOf("read_slot_env() {")).toBeLessThan(shipped.search(/^\s*read_slot_env "/m));
+    }
   });
 });
