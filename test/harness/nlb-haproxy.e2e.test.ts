@@ -41,7 +41,7 @@ describe("NLB model from the synthesized stack", () => {
 
 describeTier("haproxy as the NLB", toolAvailable("haproxy", ["-v"]), { tierLabel: "control plane" }, () => {
   let dir: string;
-  let servers: Server[] = [];
+  const servers: Server[] = [];
   let lb: HaproxyLoadBalancer | undefined;
   const healthy = [true];
 
