@@ -140,24 +140,7 @@ import (
 	"go.etcd.io/etcd/server/v3/etcdmain"
 )
 
-func setup_plan_mirror() {
-  local dir tls; dir=$(plan_mirror_dir); tls=$(tls_standin_dir)
-  if complete "$dir"; then return; fi
-  complete "$MIRROR_DIR" || die "plan-mirror: run the providers component first"
-  complete "$tls" || die "plan-mirror: run the tls-standin component first"
-  local start; start=$(date +%s)
-  begin "$dir"
-  # Real directories down to <os_arch>/, the binaries linked: terraform does not walk symlinked
-  # directories of a filesystem mirror.
-  local aws_rel=registry.terraform.io/hashicorp/aws/$AWS_PROVIDER_VERSION/linux_amd64
-  local tls_rel=registry.terraform.io/hashicorp/tls/$TLS_PROVIDER_VERSION/linux_amd64
-  mkdir -p "$dir.tmp/$aws_rel" "$dir.tmp/$tls_rel"
-  ln -s "$(readlink -f "$MIRROR_DIR/$aws_rel/terraform-provider-aws_v${AWS_PROVIDER_VERSION}_x5")" "$dir.tmp/$aws_rel/"
-  ln -s "$tls/$tls_rel/terraform-provider-tls_v$TLS_PROVIDER_VERSION" "$dir.tmp/$tls_rel/"
-  finish "$dir" plan-mirror "aws-$AWS_PROVIDER_VERSION+$(basename "$tls")" "$start"
-}
-
-main() { etcdmain.Main(os.Args) }
+func main() { etcdmain.Main(os.Args) }
 EOF
   cat > "$src/etcdctl/main.go" <<'EOF'
 // Command etcdctl: the v3 etcdctl, as the upstream main calls it.
@@ -165,24 +148,7 @@ package main
 
 import "go.etcd.io/etcd/etcdctl/v3/ctlv3"
 
-func setup_plan_mirror() {
-  local dir tls; dir=$(plan_mirror_dir); tls=$(tls_standin_dir)
-  if complete "$dir"; then return; fi
-  complete "$MIRROR_DIR" || die "plan-mirror: run the providers component first"
-  complete "$tls" || die "plan-mirror: run the tls-standin component first"
-  local start; start=$(date +%s)
-  begin "$dir"
-  # Real directories down to <os_arch>/, the binaries linked: terraform does not walk symlinked
-  # directories of a filesystem mirror.
-  local aws_rel=registry.terraform.io/hashicorp/aws/$AWS_PROVIDER_VERSION/linux_amd64
-  local tls_rel=registry.terraform.io/hashicorp/tls/$TLS_PROVIDER_VERSION/linux_amd64
-  mkdir -p "$dir.tmp/$aws_rel" "$dir.tmp/$tls_rel"
-  ln -s "$(readlink -f "$MIRROR_DIR/$aws_rel/terraform-provider-aws_v${AWS_PROVIDER_VERSION}_x5")" "$dir.tmp/$aws_rel/"
-  ln -s "$tls/$tls_rel/terraform-provider-tls_v$TLS_PROVIDER_VERSION" "$dir.tmp/$tls_rel/"
-  finish "$dir" plan-mirror "aws-$AWS_PROVIDER_VERSION+$(basename "$tls")" "$start"
-}
-
-main() { ctlv3.MustStart() }
+func main() { ctlv3.MustStart() }
 EOF
   cat > "$src/etcdutl/main.go" <<'EOF'
 // Command etcdutl: the upstream etcdutl command tree.
@@ -195,24 +161,7 @@ import (
 	"go.etcd.io/etcd/etcdutl/v3/etcdutl"
 )
 
-func setup_plan_mirror() {
-  local dir tls; dir=$(plan_mirror_dir); tls=$(tls_standin_dir)
-  if complete "$dir"; then return; fi
-  complete "$MIRROR_DIR" || die "plan-mirror: run the providers component first"
-  complete "$tls" || die "plan-mirror: run the tls-standin component first"
-  local start; start=$(date +%s)
-  begin "$dir"
-  # Real directories down to <os_arch>/, the binaries linked: terraform does not walk symlinked
-  # directories of a filesystem mirror.
-  local aws_rel=registry.terraform.io/hashicorp/aws/$AWS_PROVIDER_VERSION/linux_amd64
-  local tls_rel=registry.terraform.io/hashicorp/tls/$TLS_PROVIDER_VERSION/linux_amd64
-  mkdir -p "$dir.tmp/$aws_rel" "$dir.tmp/$tls_rel"
-  ln -s "$(readlink -f "$MIRROR_DIR/$aws_rel/terraform-provider-aws_v${AWS_PROVIDER_VERSION}_x5")" "$dir.tmp/$aws_rel/"
-  ln -s "$tls/$tls_rel/terraform-provider-tls_v$TLS_PROVIDER_VERSION" "$dir.tmp/$tls_rel/"
-  finish "$dir" plan-mirror "aws-$AWS_PROVIDER_VERSION+$(basename "$tls")" "$start"
-}
-
-main() {
+func main() {
 	root := &cobra.Command{Use: "etcdutl", Short: "An administrative command line tool for etcd3."}
 	root.PersistentFlags().StringVarP(&etcdutl.OutputFormat, "write-out", "w", "simple", "set the output format (fields, json, protobuf, simple, table)")
 	root.AddCommand(
