@@ -54,7 +54,7 @@ describe("EtcdCluster", () => {
       expect(claim.Action.sort()).toEqual(["ec2:AttachNetworkInterface", "ec2:AttachVolume"]);
       expect(claim.Condition.StringEquals["ec2:ResourceTag/ha-control-plane/slot"]).toMatch(/^etcd-\d$/);
     });
-    const slots = policies.map((p) => JSON.parse(p.props.policy).Statement[1].Condition.StringEquals["ec2:ResourceTag/ha-control-plane/slot"]);
+    const slots = policies.map((p) => JSON.parse(p.props.policy).Statement.find((s: { Sid: string }) => s.Sid === "ClaimMemberInterfaceAndVolume").Condition.StringEquals["ec2:ResourceTag/ha-control-plane/slot"]);
     expect(new Set(slots).size).toBe(3);
   });
 

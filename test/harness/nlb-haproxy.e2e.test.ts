@@ -7,7 +7,7 @@
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, Server } from "node:https";
-import { AddressInfo } from "node:net";
+import { AddressInfo, createServer as createTcpServer } from "node:net";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { Testing } from "../../lib/core";
@@ -16,6 +16,15 @@ import { HaproxyLoadBalancer, detectionSeconds, haproxyExpect, nlbModelFromSynth
 import { describeTier, toolAvailable } from "./tiers";
 
 const synth = JSON.parse(Testing.synth(new HaClusterStack(Testing.app(), "ref")));
+
+/** A free loopback port (haproxy does not accept port 0 in a bind line). */
+async function freePort(): Promise<number> {
+  const s = createTcpServer();
+  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
 
 describe("NLB model from the synthesized stack", () => {
   it("reads the API listener and target group as the AWS provider receives them", () => {
@@ -56,9 +65,9 @@ describeTier("haproxy as the NLB", toolAvailable("haproxy", ["-v"]), { tierLabel
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it("is accepted by haproxy -c", () => {
+  it("is accepted by haproxy -c", async () => {
     const cfg = path.join(dir, "check.cfg");
-    writeFileSync(cfg, renderHaproxyConfig(nlbModelFromSynth(synth), { bind: "127.0.0.1:0", servers: [{ name: "s0", address: "127.0.0.1" }], socket: path.join(dir, "s.sock") }));
+    writeFileSync(cfg, renderHaproxyConfig(nlbModelFromSynth(synth), { bind: `127.0.0.1:${await freePort()}`, servers: [{ name: "s0", address: "127.0.0.1" }], socket: path.join(dir, "s.sock") }));
     expect(execFileSync("haproxy", ["-c", "-f", cfg], { encoding: "utf8" })).toContain("Configuration file is valid");
   });
 
@@ -78,7 +87,7 @@ describeTier("haproxy as the NLB", toolAvailable("haproxy", ["-v"]), { tierLabel
     // The synthesized model with its target port moved to the test server's (ephemeral) port.
     const base = nlbModelFromSynth(synth);
     const model = { ...base, targetPort: ports[0], health: { ...base.health, port: ports[0] } };
-    lb = await HaproxyLoadBalancer.start(model, { bind: "127.0.0.1:0", servers: [{ name: "t0", address: "127.0.0.1" }] });
+    lb = await HaproxyLoadBalancer.start(model, { bind: `127.0.0.1:${await freePort()}`, servers: [{ name: "t0", address: "127.0.0.1" }] });
     await lb.waitStatus("t0", "UP", 30_000);
     healthy[0] = false;
     const down = await lb.waitStatus("t0", "DOWN", 30_000);

@@ -11,8 +11,13 @@ import * as path from "node:path";
 const REPO = path.resolve(__dirname, "..", "..");
 const JEST = path.join(REPO, "node_modules", "jest", "bin", "jest.js");
 
-function fixtureRun(ci: boolean, extraTest = ""): { status: number | null; output: string } {
+/**
+ * Runs jest over the fixtures with its own, empty temp dir (`tmp`), so files other tests of the outer
+ * run create at the same time cannot show up in the nested run's temp-dir check.
+ */
+function fixtureRun(ci: boolean, extraTest = ""): { status: number | null; output: string; tmp: string } {
   const dir = mkdtempSync(path.join(tmpdir(), "tier-gate-"));
+  const tmp = mkdtempSync(path.join(tmpdir(), "tier-gate-tmp-"));
   try {
     const tiers = JSON.stringify(path.join(REPO, "test", "harness", "tiers"));
     for (const n of [1, 2]) {
@@ -39,7 +44,7 @@ it("an ordinary test in file ${n}", () => { expect(1).toBe(1); });
       maxWorkers: 2,
     };
     writeFileSync(path.join(dir, "jest.config.json"), JSON.stringify(config));
-    const env: NodeJS.ProcessEnv = { ...process.env, CI: ci ? "true" : "", TMPDIR: tmpdir() };
+    const env: NodeJS.ProcessEnv = { ...process.env, CI: ci ? "true" : "", TMPDIR: tmp };
     delete env.JEST_WORKER_ID;
     const r = spawnSync(process.execPath, [JEST, "--config", path.join(dir, "jest.config.json"), "--ci"], {
       cwd: REPO,
@@ -47,9 +52,10 @@ it("an ordinary test in file ${n}", () => { expect(1).toBe(1); });
       encoding: "utf8",
       timeout: 120_000,
     });
-    return { status: r.status, output: `${r.stdout}\n${r.stderr}` };
+    return { status: r.status, output: `${r.stdout}\n${r.stderr}`, tmp };
   } finally {
     rmSync(dir, { recursive: true, force: true });
+    rmSync(tmp, { recursive: true, force: true });
   }
 }
 
@@ -62,9 +68,8 @@ describe("the run's temp dir check (global teardown)", () => {
 it("leaves a file behind", () => { writeFileSync(require("node:path").join(process.env.HA_CP_SYSTEM_TMPDIR!, ${JSON.stringify(leftover)}), "x"); });
 `,
     );
-    rmSync(path.join(tmpdir(), leftover), { force: true });
     expect(r.status).not.toBe(0);
-    expect(r.output).toContain(`the test run left 1 new entry in ${tmpdir()}: ${leftover}`);
+    expect(r.output).toContain(`the test run left 1 new entry in ${r.tmp}: ${leftover}`);
   }, 150_000);
 
   it("puts everything made through os.tmpdir() under the run's root and removes it", () => {
