@@ -130,6 +130,21 @@ describeTier("ha-complete-lifecycle (real bash, AWS CLI, emulator, HTTPS /readyz
   /** Seconds the script has left when started `uptime` seconds after boot (from the synthesized node.env). */
   const deadline = () => Number(/^LAUNCH_READY_DEADLINE_SECONDS='(\d+)'$/m.exec(fileOf("/etc/ha-control-plane/node.env"))![1]);
 
+  it("stand-in: answers CompleteLifecycleAction only for an active action of the named hook and group, once", async () => {
+    // Asynchronous: the stand-in answers from this process's event loop.
+    const complete = (args: string[]) =>
+      new Promise<string>((resolve) => {
+        execFile(emu.awsCli, ["autoscaling", "complete-lifecycle-action", ...args], { env: { PATH: "/usr/bin:/bin", HOME: dir, ...emu.env, AWS_ENDPOINT_URL: actions.endpoint }, timeout: 60000 }, (err, _stdout, stderr) => resolve(err ? String(stderr) : "ok"));
+      });
+    const base = ["--auto-scaling-group-name", GROUP, "--instance-id", instanceId, "--lifecycle-action-result", "CONTINUE"];
+    expect(await complete(["--lifecycle-hook-name", "no-such-hook", ...base])).toContain("No Lifecycle Hook found");
+    expect(await complete(["--lifecycle-hook-name", hook.name, ...base])).toBe("ok");
+    expect(await complete(["--lifecycle-hook-name", hook.name, ...base])).toContain(`No active Lifecycle Action found with instance ID ${instanceId}`);
+    actions.hold(GROUP, hook.name, instanceId);
+    expect(await complete(["--lifecycle-hook-name", hook.name, "--auto-scaling-group-name", GROUP, "--instance-id", "i-0123456789abcdef0", "--lifecycle-action-result", "CONTINUE"])).toContain("No active Lifecycle Action");
+    expect(await complete(["--lifecycle-hook-name", hook.name, "--auto-scaling-group-name", GROUP, "--instance-id", instanceId, "--lifecycle-action-result", "MAYBE"])).toContain("ValidationError");
+  }, 60000);
+
   it("ships the script and its unit to API servers, with the hook and group it completes", () => {
     expect(hook).toMatchObject({ lifecycle_transition: "autoscaling:EC2_INSTANCE_LAUNCHING", default_result: "ABANDON" });
     const env = fileOf("/etc/ha-control-plane/node.env");
