@@ -16,6 +16,8 @@
  */
 import { execFile, execFileSync, spawn } from "node:child_process";
 import { AddressInfo, createServer as createNetServer } from "node:net";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { request as httpsRequest } from "node:https";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -36,7 +38,10 @@ import {
 // ---------------------------------------------------------------------------------------------------
 
 /** The part of an emulator handle the apply tier uses (a subset of ./aws-emulator.ts's `AwsEmulator`). */
-export type ApplyEmulator = Pick<AwsEmulator, "endpoint" | "env" | "awsCli" | "aws" | "stop">;
+export type ApplyEmulator = Pick<AwsEmulator, "endpoint" | "env" | "awsCli" | "aws" | "stop"> & {
+  /** CA bundle (the emulator's self-signed certificate) clients verify its HTTPS endpoint with. */
+  readonly caBundle: string;
+};
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -59,12 +64,56 @@ async function freePort(): Promise<number> {
  * so this is a minimal start/stop of the same virtualenv's `moto_server`; once aws-emulator.ts takes
  * extra environment, use it instead.
  */
+/**
+ * moto_server with one gap closed: moto 5.1.22 evaluates S3 bucket policies without most of their
+ * conditions (its put_bucket_policy docstring: "Conditions are not taken into account"; an operator
+ * it does not know, such as `Bool`, is ignored, so the statement applies), and the stacks'
+ * `Deny … Bool aws:SecureTransport false` then denied every request. This emulator serves only
+ * HTTPS, so a statement whose `Bool`/`BoolIfExists` condition on `aws:SecureTransport` does not hold
+ * for `true` is dropped before moto evaluates the policy — exactly what AWS does for an HTTPS
+ * request; every other statement and condition is left to moto as it is.
+ */
+const MOTO_HTTPS_START = [
+  "import json, sys",
+  "from moto.s3.models import FakeBucket",
+  "from moto.iam.access_control import IAMPolicy, PermissionResult",
+  "CONTEXT = {'aws:SecureTransport': 'true'}",
+  "def applies(statement):",
+  "    for op, pairs in (statement.get('Condition') or {}).items():",
+  "        if op in ('Bool', 'BoolIfExists'):",
+  "            for key, want in pairs.items():",
+  "                wanted = [str(w).lower() for w in (want if isinstance(want, list) else [want])]",
+  "                if key in CONTEXT and CONTEXT[key] not in wanted:",
+  "                    return False",
+  "    return True",
+  "def get_permission(self, action, resource):",
+  "    if self.policy is None:",
+  "        return PermissionResult.NEUTRAL",
+  "    doc = json.loads(self.policy.decode())",
+  "    statements = doc['Statement'] if isinstance(doc['Statement'], list) else [doc['Statement']]",
+  "    doc['Statement'] = [st for st in statements if applies(st)]",
+  "    if not doc['Statement']:",
+  "        return PermissionResult.NEUTRAL",
+  "    return IAMPolicy(json.dumps(doc)).is_action_permitted(action, resource)",
+  "FakeBucket.get_permission = get_permission",
+  "from moto.server import main",
+  "sys.exit(main())",
+].join("\n");
+
 export async function startApplyEmulator(): Promise<ApplyEmulator> {
   const venv = motoVenv();
   if (venv === undefined) throw new Error(`the AWS emulator is not installed: run \`${MOTO_SETUP_COMMAND}\``);
   const awsCli = join(venv, "bin", "aws");
   const port = await freePort();
-  const child = spawn(join(venv, "bin", "moto_server"), ["-H", "127.0.0.1", "-p", String(port)], {
+  // HTTPS, as AWS: the stacks' bucket policies deny requests with aws:SecureTransport false, and
+  // moto evaluates that condition. A self-signed certificate for 127.0.0.1, verified by every client
+  // (terraform's custom_ca_bundle, the AWS CLI's AWS_CA_BUNDLE, the readiness probe): no "insecure".
+  const tlsDir = mkdtempSync(join(tmpdir(), "apply-emulator-tls-"));
+  const caBundle = join(tlsDir, "cert.pem");
+  const keyFile = join(tlsDir, "key.pem");
+  execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", keyFile, "-out", caBundle], { stdio: "ignore" });
+  const child = spawn(join(venv, "bin", "python3"), ["-c", MOTO_HTTPS_START, "-H", "127.0.0.1", "-p", String(port), "--ssl-cert", caBundle, "--ssl-key", keyFile], {
     stdio: ["ignore", "ignore", "pipe"],
     env: { ...process.env, MOTO_IAM_LOAD_MANAGED_POLICIES: "true" },
   });
@@ -76,7 +125,7 @@ export async function startApplyEmulator(): Promise<ApplyEmulator> {
   child.stderr?.on("data", (d: Buffer) => {
     stderr = (stderr + d.toString()).slice(-4000);
   });
-  const endpoint = `http://127.0.0.1:${port}`;
+  const endpoint = `https://127.0.0.1:${port}`;
   const stop = async (): Promise<void> => {
     if (child.exitCode === null && child.signalCode === null) {
       const exited = new Promise((r) => child.once("exit", r));
@@ -86,14 +135,22 @@ export async function startApplyEmulator(): Promise<ApplyEmulator> {
       clearTimeout(timer);
     }
     process.removeListener("exit", kill);
+    rmSync(tlsDir, { recursive: true, force: true });
   };
+  const ca = readFileSync(caBundle);
+  const ready = (): Promise<boolean> =>
+    new Promise((resolve) => {
+      const req = httpsRequest(`${endpoint}/moto-api/data.json`, { ca, timeout: 2000 }, (res) => {
+        res.resume();
+        resolve(res.statusCode === 200);
+      });
+      req.on("error", () => resolve(false));
+      req.on("timeout", () => req.destroy());
+      req.end();
+    });
   const deadline = Date.now() + 30_000;
   for (;;) {
-    try {
-      if ((await fetch(`${endpoint}/moto-api/data.json`)).ok) break;
-    } catch {
-      // not listening yet
-    }
+    if (await ready()) break;
     if (child.exitCode !== null || Date.now() > deadline) {
       await stop();
       throw new Error(`moto_server on 127.0.0.1:${port} did not answer: ${stderr.trim().split("\n").slice(-3).join(" | ")}`);
@@ -108,9 +165,11 @@ export async function startApplyEmulator(): Promise<ApplyEmulator> {
     AWS_CONFIG_FILE: "/dev/null",
     AWS_SHARED_CREDENTIALS_FILE: "/dev/null",
     AWS_EC2_METADATA_DISABLED: "true",
+    AWS_CA_BUNDLE: caBundle,
   };
   return {
     endpoint,
+    caBundle,
     env,
     awsCli,
     aws(...args: string[]) {
@@ -140,6 +199,8 @@ export async function startApplyEmulator(): Promise<ApplyEmulator> {
  */
 export const SERVICE_OF_TYPE: Readonly<Record<string, string | null>> = {
   aws_autoscaling_: "autoscaling",
+  aws_cloudwatch_log_group: "logs",
+  aws_cloudwatch_log_stream: "logs",
   aws_cloudwatch_metric_alarm: "cloudwatch",
   aws_ebs_volume: "ec2",
   aws_eip: "ec2",
@@ -227,6 +288,7 @@ export function prepareForEmulator(
   endpoint: string,
   availableProviders: readonly string[],
   cutTypes: Readonly<Record<string, string>> = EMULATOR_CUT_TYPES,
+  caBundle?: string,
 ): EmulatorPreparedStack {
   const input: JsonObject = typeof synth === "string" ? (JSON.parse(synth) as JsonObject) : (structuredClone(synth) as JsonObject);
   // The emulator's gaps are cut like the resources of an unavailable provider: each is routed to a
@@ -274,6 +336,7 @@ export function prepareForEmulator(
         ...(config as JsonObject),
         endpoints: [{ ...endpoints }],
         s3_use_path_style: true,
+        ...(caBundle ? { custom_ca_bundle: caBundle } : {}),
         skip_requesting_account_id: false,
         max_retries: 2,
       }));
@@ -393,6 +456,17 @@ export const KNOWN_EMULATOR_DRIFT: readonly KnownEmulatorDrift[] = [
     type: "aws_autoscaling_group",
     reason: "moto does not store DefaultInstanceWarmup and answers 0, so a configured warm-up is shown as changing on every plan",
     matches: (c) => c.path === "default_instance_warmup" && (c.before === 0 || c.before === null) && typeof c.after === "number",
+  },
+  {
+    id: "lifecycle-hook-placeholder-targets",
+    type: "aws_autoscaling_lifecycle_hook",
+    reason:
+      "moto fills a hook created without a notification target with its own sample values " +
+      "(arn:aws:sqs:us-east-1:123456789012:my-queue, arn:aws:iam::1234567890:role/my-auto-scaling-role), so the unset " +
+      "notification_target_arn and role_arn show as changing to null on every plan",
+    matches: (c) =>
+      (c.path === "notification_target_arn" && c.before === "arn:aws:sqs:us-east-1:123456789012:my-queue" && c.after === null) ||
+      (c.path === "role_arn" && c.before === "arn:aws:iam::1234567890:role/my-auto-scaling-role" && c.after === null),
   },
   {
     id: "asg-capacity-reservation-unset",
@@ -529,11 +603,11 @@ export class TerraformApplyWorkspace {
    * Prepares `synth` for the emulator at `emulator.endpoint`, writes it to a fresh temporary
    * directory and runs `terraform init` from the filesystem mirror.
    */
-  public static async create(synth: object | string, emulator: Pick<AwsEmulator, "endpoint">, options: ApplyWorkspaceOptions = {}): Promise<TerraformApplyWorkspace> {
+  public static async create(synth: object | string, emulator: Pick<AwsEmulator, "endpoint"> & { readonly caBundle?: string }, options: ApplyWorkspaceOptions = {}): Promise<TerraformApplyWorkspace> {
     const mirror = options.mirror ?? findProviderMirror();
     if (!mirror) throw new Error("TerraformApplyWorkspace: no filesystem mirror with hashicorp/aws (run `bash scripts/setup-test-env.sh`)");
     const mirrored = mirrorProviders(mirror).map((p) => p.source);
-    const prepared = prepareForEmulator(synth, emulator.endpoint, mirrored);
+    const prepared = prepareForEmulator(synth, emulator.endpoint, mirrored, EMULATOR_CUT_TYPES, emulator.caBundle);
     const dir = await mkdtemp(join(tmpdir(), "terraform-apply-"));
     const workspace = new TerraformApplyWorkspace(dir, prepared, options);
     try {
