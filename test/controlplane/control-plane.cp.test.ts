@@ -356,8 +356,10 @@ describeTier("control plane of the reference example", CHECK, { tierLabel: "cont
       apiServerEtcdErrors: cp.processes.filter((p) => p.component === "kube-apiserver").flatMap((p) => readFileSync(p.logFile).subarray(logOffsets.get(p.logFile) ?? 0).toString("utf8").split("\n").filter((l) => /learner|etcdserver:|rpc error/.test(l)).map((l) => `${p.slot}: ${l.slice(0, 300)}`)).slice(-6),
     });
     // Target: 0 failed requests. Measured: 0 in most runs, but 1-2 requests answered 500 in about
-    // half of the runs while a member is removed or a learner promoted (cause not yet found; the
-    // API servers' etcd errors are printed above). Until that is fixed the bound is "at most 3
+    // half of the runs while a member is replaced. Cause (API server log): "etcdserver: rpc not
+    // supported for learner" — --etcd-servers lists every slot IP, so requests balanced to the
+    // learner fail until it is promoted; the fix (learner listens for clients on 127.0.0.1 only
+    // until promoted) is open. Until that is fixed the bound is "at most 3
     // requests and 0.5 % of those sent (at least 1)" — an open defect, not the goal. Acknowledged writes
     // lost stay at exactly 0.
     const bound = (sent: number) => Math.min(3, Math.max(1, Math.ceil(sent * 0.005)));
