@@ -949,10 +949,10 @@ function runTerraform(args: string[], cwd: string, env: NodeJS.ProcessEnv, timeo
  * TF_CLI_CONFIG_FILE may point nowhere (it does on the CI image), TF_CLI_ARGS* would change the
  * commands, and AWS_* variables could make the provider read profiles or call IMDS.
  */
-function childEnv(dir: string, cliConfig: string): NodeJS.ProcessEnv {
+export function childEnv(dir: string, cliConfig: string): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) {
-    if (/^(AWS_|TF_CLI_ARGS|TF_PLUGIN_CACHE_DIR$|TF_WORKSPACE$|TF_DATA_DIR$|TF_CLI_CONFIG_FILE$)/.test(key)) continue;
+    if (/^(AWS_|TF_CLI_ARGS|TF_PLUGIN_CACHE_DIR$|TF_WORKSPACE$|TF_DATA_DIR$|TF_CLI_CONFIG_FILE$|TF_LOG)/.test(key)) continue;
     env[key] = value;
   }
   return {
@@ -966,7 +966,7 @@ function childEnv(dir: string, cliConfig: string): NodeJS.ProcessEnv {
   };
 }
 
-function cliConfigText(mirror: string, include: readonly string[]): string {
+export function cliConfigText(mirror: string, include: readonly string[]): string {
   // Only the mirror and no `direct` block: a provider missing from it fails init at once instead of
   // trying the registry over a network we do not have.
   return [

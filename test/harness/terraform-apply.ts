@@ -27,6 +27,8 @@ import {
   type JsonObject,
   type JsonValue,
   type PreparedStack,
+  childEnv,
+  cliConfigText,
   findProviderMirror,
   mirrorProviders,
   normalizeProviderSource,
@@ -725,36 +727,3 @@ export class TerraformApplyWorkspace {
   }
 }
 
-/**
- * Only this directory's terraform settings reach terraform; AWS_* variables could make the provider
- * read profiles or call IMDS instead of the emulator.
- */
-function childEnv(dir: string, cliConfig: string): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    if (/^(AWS_|TF_CLI_ARGS|TF_PLUGIN_CACHE_DIR$|TF_WORKSPACE$|TF_DATA_DIR$|TF_CLI_CONFIG_FILE$|TF_LOG)/.test(key)) continue;
-    env[key] = value;
-  }
-  return {
-    ...env,
-    TF_CLI_CONFIG_FILE: cliConfig,
-    TF_DATA_DIR: join(dir, ".terraform"),
-    TF_IN_AUTOMATION: "1",
-    TF_INPUT: "0",
-    CHECKPOINT_DISABLE: "1",
-    AWS_EC2_METADATA_DISABLED: "true",
-  };
-}
-
-function cliConfigText(mirror: string, include: readonly string[]): string {
-  return [
-    "provider_installation {",
-    "  filesystem_mirror {",
-    `    path    = ${JSON.stringify(mirror)}`,
-    `    include = ${JSON.stringify(include)}`,
-    "  }",
-    "}",
-    "disable_checkpoint = true",
-    "",
-  ].join("\n");
-}
