@@ -14,6 +14,8 @@ const common = {
   transform,
   moduleFileExtensions: ["ts", "js", "json"],
   roots: ["<rootDir>/test"],
+  // Not the default <tmp>/jest_<uid>: the cache outlives runs, and the temp dir must be left as found.
+  cacheDirectory: "<rootDir>/node_modules/.cache/jest",
   // The package's own name (examples import it as a user would) resolves to the sources, like tsconfig.json "paths".
   moduleNameMapper: {
     "^cdktf-ha-control-plane$": "<rootDir>/lib/index.ts",

@@ -42,7 +42,7 @@ describe("user data size", () => {
   });
 });
 
-describeTier("shellcheck on node scripts", toolAvailable("shellcheck", ["--version"]), { mandatoryInCi: true, tierLabel: "node e2e" }, () => {
+describeTier("shellcheck on node scripts", toolAvailable("shellcheck", ["--version"]), { tierLabel: "node e2e" }, () => {
   const scripts = readdirSync(SCRIPTS).filter((f) => f.endsWith(".sh"));
   it("finds the scripts", () => expect(scripts.length).toBeGreaterThan(0));
   it.each(scripts)("%s is shellcheck clean, as written and as nodes receive it", async (file) => {
@@ -53,7 +53,7 @@ describeTier("shellcheck on node scripts", toolAvailable("shellcheck", ["--versi
   });
 });
 
-describeTier("cloud-init schema on rendered user data", toolAvailable("cloud-init", ["--version"]), { mandatoryInCi: true, tierLabel: "node e2e" }, () => {
+describeTier("cloud-init schema on rendered user data", toolAvailable("cloud-init", ["--version"]), { tierLabel: "node e2e" }, () => {
   const dir = mkdtempSync(path.join(tmpdir(), "user-data-"));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   it.each(allUserData())("%s is a valid cloud-config", async (name, text) => {

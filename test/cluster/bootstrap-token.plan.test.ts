@@ -28,7 +28,7 @@ function synthesizedTokens(): string[] {
   return SEEDS.map((_, i) => outputs[`t${i}`].value);
 }
 
-describeTier("bootstrap token expressions in terraform", toolAvailable("terraform", ["version"]), { mandatoryInCi: false, tierLabel: "provider-plan" }, () => {
+describeTier("bootstrap token expressions in terraform", toolAvailable("terraform", ["version"]), { tierLabel: "provider-plan" }, () => {
   it("evaluate to the TypeScript derivation and kubeadm's token shape", async () => {
     const dir = await mkdtemp(join(tmpdir(), "token-console-"));
     try {

@@ -25,7 +25,7 @@ import { describeTier, toolAvailable } from "./tiers";
 // Debian ships etcdctl separately (etcd-client); a host with only the server must skip, not crash.
 // etcd 3.5.21 from scripts/setup-test-env.sh (global setup puts it first on PATH).
 const etcdCheck = etcdBinariesCheck();
-const tier = { mandatoryInCi: true, tierLabel: "etcd e2e" } as const;
+const tier = { tierLabel: "etcd e2e" } as const;
 
 /** Throws unless `pid` is gone; ESRCH is the only acceptable answer from signal 0. */
 function expectNoProcess(pid: number): void {

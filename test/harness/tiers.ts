@@ -44,11 +44,6 @@ export function allOf(...checks: readonly TierCheck[]): TierCheck {
 export interface TierOptions {
   /** Tier name in messages, e.g. `provider-plan`, `etcd e2e`. */
   readonly tierLabel: string;
-  /**
-   * Ignored: every tier is mandatory in CI.
-   * @deprecated kept so older call sites compile; remove it from them.
-   */
-  readonly mandatoryInCi?: boolean;
 }
 
 /** Records a banner for the reporter (and prints it, for runs without the reporter). */

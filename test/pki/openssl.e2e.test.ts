@@ -26,7 +26,7 @@ const facts = {
   clusterDomain: "cluster.local",
 };
 
-describeTier("PKI specs issued with openssl", toolAvailable("openssl", ["version"]), { mandatoryInCi: true, tierLabel: "node e2e" }, () => {
+describeTier("PKI specs issued with openssl", toolAvailable("openssl", ["version"]), { tierLabel: "node e2e" }, () => {
   jest.setTimeout(120000);
   let dir: string;
   let set: ClusterCertificateSet;

@@ -8,7 +8,7 @@ import { BootstrapBundles, ClusterEncryptionKey, NodeRole } from "../../../lib";
 import { planSynthesizedStack, providerPlanCheck } from "../../harness/provider-plan";
 import { describeTier } from "../../harness/tiers";
 
-describeTier("bootstrap bundle plans with the real AWS provider", providerPlanCheck(), { mandatoryInCi: true, tierLabel: "plan" }, () => {
+describeTier("bootstrap bundle plans with the real AWS provider", providerPlanCheck(), { tierLabel: "plan" }, () => {
   it("plans the bucket, its settings and the role's bundle object", async () => {
     const stack = new TerraformStack(Testing.app(), "bundle");
     new AwsProvider(stack, "aws", { region: "eu-west-1", skipCredentialsValidation: true, skipRequestingAccountId: true, skipMetadataApiCheck: "true", accessKey: "x", secretKey: "x" });

@@ -35,7 +35,7 @@ interface Run {
   readonly stderr: string;
 }
 
-describeTier("bootstrap bundle fetch (real bash, AWS CLI, emulator)", awsEmulatorCheck(), { mandatoryInCi: true, tierLabel: "node e2e" }, () => {
+describeTier("bootstrap bundle fetch (real bash, AWS CLI, emulator)", awsEmulatorCheck(), { tierLabel: "node e2e" }, () => {
   let emu: AwsEmulator;
   let imds: ImdsStandIn;
   let dir: string;

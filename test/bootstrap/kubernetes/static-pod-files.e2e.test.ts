@@ -122,7 +122,7 @@ const KUBECTL_CHECK = toolAvailable(KUBECTL, ["version", "--client"]);
 describeTier(
   "static pods read only mounted files (real ha-kube-configure, stubbed AWS)",
   TOOLS,
-  { mandatoryInCi: true, tierLabel: "node e2e" },
+  { tierLabel: "node e2e" },
   () => {
     const root = mkdtempSync(path.join(tmpdir(), "static-pod-files-"));
     afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -274,7 +274,7 @@ describeTier(
       describeTier(
         "with kubectl",
         KUBECTL_CHECK,
-        { mandatoryInCi: true, tierLabel: "kubectl" },
+        { tierLabel: "kubectl" },
         () => {
           it("kubectl reads the written kubeconfigs (kubectl config view --raw)", () => {
             for (const conf of ["scheduler.conf", "controller-manager.conf"]) {
