@@ -199,8 +199,8 @@ export class HaproxyLoadBalancer {
     });
   }
 
-  /** Server name → haproxy's operational status (`UP`, `DOWN`, `UP 1/2`, `DRAIN`, …). */
-  async status(): Promise<Record<string, string>> {
+  /** Server name → the value of `column` in haproxy's `show stat` for each target server. */
+  private async serverStat(column: string): Promise<Record<string, string>> {
     const csv = await this.command("show stat");
     const [header, ...rows] = csv.replace(/^# /, "").trim().split("\n");
     const cols = header.split(",");
@@ -208,25 +208,20 @@ export class HaproxyLoadBalancer {
     for (const row of rows) {
       const v = row.split(",");
       if (v[cols.indexOf("pxname")] === "targets" && !["BACKEND", "FRONTEND"].includes(v[cols.indexOf("svname")])) {
-        out[v[cols.indexOf("svname")]] = v[cols.indexOf("status")];
+        out[v[cols.indexOf("svname")]] = v[cols.indexOf(column)];
       }
     }
     return out;
   }
 
+  /** Server name → haproxy's operational status (`UP`, `DOWN`, `UP 1/2`, `DRAIN`, …). */
+  status(): Promise<Record<string, string>> {
+    return this.serverStat("status");
+  }
+
   /** Server name → haproxy's last check result (`L7OK`, `L7STS`, `L4CON`, `INI`, …). */
-  async checkStatus(): Promise<Record<string, string>> {
-    const csv = await this.command("show stat");
-    const [header, ...rows] = csv.replace(/^# /, "").trim().split("\n");
-    const cols = header.split(",");
-    const out: Record<string, string> = {};
-    for (const row of rows) {
-      const v = row.split(",");
-      if (v[cols.indexOf("pxname")] === "targets" && !["BACKEND", "FRONTEND"].includes(v[cols.indexOf("svname")])) {
-        out[v[cols.indexOf("svname")]] = v[cols.indexOf("check_status")];
-      }
-    }
-    return out;
+  checkStatus(): Promise<Record<string, string>> {
+    return this.serverStat("check_status");
   }
 
   /**

@@ -24,17 +24,19 @@ export interface RealComponentPaths {
 
 let cached: RealComponentPaths | undefined;
 
-/** Reads the component paths from the setup script (no build happens). */
+/**
+ * The component paths: from the environment jest's global setup exported (it ran `--print-env`
+ * once for the whole run), else from the setup script itself (no build happens).
+ */
 export function realComponentPaths(): RealComponentPaths {
   if (cached) return cached;
-  const out = execFileSync("bash", [path.join(REPO, "scripts", "setup-test-env.sh"), "--print-env"], {
-    encoding: "utf8",
-    env: process.env,
-  });
-  const vars: Record<string, string> = {};
-  for (const line of out.split("\n")) {
-    const m = /^export ([A-Z_]+)=(.*)$/.exec(line.trim());
-    if (m) vars[m[1]] = m[2];
+  const vars: Record<string, string | undefined> = { ...process.env };
+  if (!vars.HA_CP_CACHE) {
+    const out = execFileSync("bash", [path.join(REPO, "scripts", "setup-test-env.sh"), "--print-env"], { encoding: "utf8", env: process.env });
+    for (const line of out.split("\n")) {
+      const m = /^export ([A-Z_]+)=(.*)$/.exec(line.trim());
+      if (m) vars[m[1]] = m[2];
+    }
   }
   const need = (k: string): string => {
     const v = vars[k];

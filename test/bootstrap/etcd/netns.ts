@@ -168,20 +168,14 @@ export function netnsCheck(): { readonly available: boolean; readonly reason: st
 }
 
 /**
- * Creates a client namespace with a bridge and `members` member namespaces attached to it by veth
- * pairs; members get `10.A.B.11`, `.12`, … and the client `10.A.B.254` (`subnet` = `10.A.B`, random
- * by default; the addresses exist only inside these namespaces).
+ * Creates the namespaces `names` (loopback up), registered for the exit hook and watched by a
+ * watchdog; resolves to their idempotent destroy (kills what runs inside, deletes them). A failure
+ * part-way destroys what was made.
  */
-export async function createNetwork(members: number, subnet = `10.${randomInt(64, 250)}.${randomInt(0, 256)}`): Promise<NetnsNetwork> {
-  sweepStale();
+async function createNamespaces(names: readonly string[]): Promise<() => Promise<void>> {
   const reg = registry();
-  const id = `${PREFIX}-${process.pid}-${randomBytes(3).toString("hex")}`;
-  const clientNs = `${id}-c`;
-  const memberNs = Array.from({ length: members }, (_, i) => `${id}-m${i + 1}`);
-  const memberIps = memberNs.map((_, i) => `${subnet}.${11 + i}`);
-  const clientIp = `${subnet}.254`;
   const created: string[] = [];
-  const watchdog = startWatchdog([clientNs, ...memberNs]);
+  const watchdog = startWatchdog([...names]);
   if (watchdog !== undefined) reg.watchdogs.add(watchdog);
   let destroyed = false;
   const destroy = async (): Promise<void> => {
@@ -198,12 +192,33 @@ export async function createNetwork(members: number, subnet = `10.${randomInt(64
     }
   };
   try {
-    for (const ns of [clientNs, ...memberNs]) {
+    for (const ns of names) {
       await ip(["netns", "add", ns]);
       created.push(ns);
       reg.namespaces.add(ns);
       await ip(["-n", ns, "link", "set", "lo", "up"]);
     }
+  } catch (err) {
+    await destroy();
+    throw err;
+  }
+  return destroy;
+}
+
+/**
+ * Creates a client namespace with a bridge and `members` member namespaces attached to it by veth
+ * pairs; members get `10.A.B.11`, `.12`, … and the client `10.A.B.254` (`subnet` = `10.A.B`, random
+ * by default; the addresses exist only inside these namespaces).
+ */
+export async function createNetwork(members: number, subnet = `10.${randomInt(64, 250)}.${randomInt(0, 256)}`): Promise<NetnsNetwork> {
+  sweepStale();
+  const id = `${PREFIX}-${process.pid}-${randomBytes(3).toString("hex")}`;
+  const clientNs = `${id}-c`;
+  const memberNs = Array.from({ length: members }, (_, i) => `${id}-m${i + 1}`);
+  const memberIps = memberNs.map((_, i) => `${subnet}.${11 + i}`);
+  const clientIp = `${subnet}.254`;
+  const destroy = await createNamespaces([clientNs, ...memberNs]);
+  try {
     await ip(["-n", clientNs, "link", "add", "br0", "type", "bridge"]);
     await ip(["-n", clientNs, "addr", "add", `${clientIp}/24`, "dev", "br0"]);
     await ip(["-n", clientNs, "link", "set", "br0", "up"]);
@@ -239,37 +254,14 @@ export interface FlatNetwork {
  */
 export async function createFlatNetwork(hosts: ReadonlyArray<{ readonly name: string; readonly ip: string }>, cidr: string): Promise<FlatNetwork> {
   sweepStale();
-  const reg = registry();
   const id = `${PREFIX}-${process.pid}-${randomBytes(3).toString("hex")}`;
   const hub = `${id}-hub`;
   const namespaces = new Map(hosts.map((h) => [h.name, `${id}-${h.name}`]));
   const addresses = new Map(hosts.map((h) => [h.name, h.ip]));
   for (const h of hosts) if (!/^[a-z0-9]{1,8}$/.test(h.name)) throw new Error(`host name ${h.name}: use [a-z0-9]{1,8}`);
   const all = [hub, ...namespaces.values()];
-  const created: string[] = [];
-  const watchdog = startWatchdog(all);
-  if (watchdog !== undefined) reg.watchdogs.add(watchdog);
-  let destroyed = false;
-  const destroy = async (): Promise<void> => {
-    if (destroyed) return;
-    destroyed = true;
-    for (const ns of created) for (const pid of nsPids(ns)) killQuietly(pid);
-    for (const ns of created) {
-      await runCommand("ip", ["netns", "del", ns], { timeoutMs: 10_000 }).catch(() => undefined);
-      reg.namespaces.delete(ns);
-    }
-    if (watchdog !== undefined) {
-      killQuietly(watchdog);
-      reg.watchdogs.delete(watchdog);
-    }
-  };
+  const destroy = await createNamespaces(all);
   try {
-    for (const ns of all) {
-      await ip(["netns", "add", ns]);
-      created.push(ns);
-      reg.namespaces.add(ns);
-      await ip(["-n", ns, "link", "set", "lo", "up"]);
-    }
     await ip(["-n", hub, "link", "add", "br0", "type", "bridge"]);
     await ip(["-n", hub, "link", "set", "br0", "up"]);
     for (const [i, h] of hosts.entries()) {
