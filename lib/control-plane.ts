@@ -13,6 +13,7 @@ import { EtcdCluster, EtcdTopology, checkMemberCount } from "./etcd/etcd-cluster
 import { ApiLoadBalancer, EndpointAccess } from "./loadbalancer/api-load-balancer";
 import { Ipv4Block, formatCidr, overlaps, parseIpv4Cidr } from "./network/cidr";
 import { ControlPlaneNetwork, INetwork, NatGatewayMode } from "./network/network";
+import { NodeVpcEndpoints } from "./network/vpc-endpoints";
 import { ClusterEncryptionKey, IEncryptionKey } from "./security/encryption-key";
 import { NodeRole } from "./compute/node-role";
 import { ClusterPki } from "./pki/cluster-pki";
@@ -235,6 +236,26 @@ export interface HaControlPlaneProps {
    */
   readonly allowedApiCidrs?: readonly string[];
   /**
+   * VPC endpoints for every AWS service the nodes call ({@link NodeVpcEndpoints}: interface
+   * endpoints with private DNS for EC2, Auto Scaling, Secrets Manager, CloudWatch, CloudWatch Logs
+   * and Session Manager, an S3 gateway endpoint). With this on, node role credentials also work only
+   * through the cluster VPC's endpoints (`aws:SourceVpc`), never against a public endpoint. Costs one
+   * interface endpoint per service and zone. An {@link ExistingNetwork} must give each private
+   * subnet's `routeTableId`.
+   * @default false
+   */
+  readonly vpcEndpoints?: boolean;
+  /**
+   * Destinations outside the VPC that API server and etcd nodes may reach on 443 and 80: IPv4
+   * blocks or managed prefix list ids (`pl-…`), e.g. an egress proxy. `[]` removes internet egress:
+   * it needs `vpcEndpoints: true` and an etcd release mirror (`etcdRelease.mirrorUrlTemplate` with
+   * `mirrorOnly`) reachable inside the VPC; API server nodes additionally need their package
+   * repositories (the Ubuntu archive, `kubernetesPackageRepository`) reachable, e.g. through an
+   * allow-listed proxy or an in-VPC mirror.
+   * @default ["0.0.0.0/0"]
+   */
+  readonly internetEgress?: readonly string[];
+  /**
    * Protect the API load balancers from deletion.
    * @default true
    */
@@ -390,6 +411,8 @@ export class HaControlPlane extends Construct {
   public readonly network: INetwork;
   /** Security groups. */
   public readonly securityGroups: ControlPlaneSecurityGroups;
+  /** The nodes' AWS service endpoints, with `vpcEndpoints: true`. */
+  public readonly vpcEndpoints?: NodeVpcEndpoints;
   /** Encryption key. */
   public readonly encryptionKey: IEncryptionKey;
   /** The API endpoint. */
@@ -507,9 +530,31 @@ export class HaControlPlane extends Construct {
       allowedApiCidrs: allowed,
       podNetwork: pods.podNetwork,
       podCidr: this.podCidr,
+      internetEgress: props.internetEgress,
       tags: props.tags,
     });
     this.workerSecurityGroupId = this.securityGroups.workerNodes.id;
+    if (props.vpcEndpoints !== undefined && typeof props.vpcEndpoints !== "boolean") {
+      throw new ConfigError("vpcEndpoints", props.vpcEndpoints, "must be true or false", "pass true to reach AWS APIs through VPC endpoints");
+    }
+    if (this.securityGroups.internetEgress.length === 0) {
+      if (props.vpcEndpoints !== true) {
+        throw new ConfigError("internetEgress", [], "removes internet egress, but without vpcEndpoints the nodes cannot reach any AWS API (slot claim, secrets, metrics)", "set vpcEndpoints: true, or allow-list an egress proxy");
+      }
+      const release = props.etcdRelease;
+      if (release?.mirrorUrlTemplate === undefined || release.mirrorOnly !== true) {
+        throw new ConfigError("internetEgress", [], "removes internet egress, but etcd members download their release from GitHub", "set etcdRelease.mirrorUrlTemplate (a mirror inside the VPC or on S3) and etcdRelease.mirrorOnly: true");
+      }
+    }
+    if (props.vpcEndpoints === true) {
+      this.vpcEndpoints = new NodeVpcEndpoints(this, "VpcEndpoints", {
+        clusterName: props.clusterName,
+        network: this.network,
+        clientSecurityGroupIds: [this.securityGroups.apiServer.id, this.securityGroups.etcd.id],
+        tags: props.tags,
+      });
+      this.securityGroups.allowHttpsToPrefixList("S3Endpoint", this.vpcEndpoints.s3PrefixListId, "S3 through the VPC gateway endpoint (bootstrap bundles, backups, mirrors)");
+    }
     this.encryptionKey =
       props.kmsKeyArn !== undefined
         ? ClusterEncryptionKey.fromKeyArn(props.kmsKeyArn)
@@ -655,7 +700,7 @@ export class HaControlPlane extends Construct {
     if (this.auditLogs !== undefined) this.auditLogs.grantShip(this.apiServers.role);
     if (stacked) this.etcdBackups?.grantReadWrite(this.apiServers.role);
     // Node credentials work only for instances in this VPC, through its endpoints or NAT addresses.
-    const boundary = { vpcId: this.network.vpcId, egressPublicIps: this.network.egressPublicIps };
+    const boundary = { vpcId: this.network.vpcId, egressPublicIps: this.network.egressPublicIps, requireVpcEndpoints: this.vpcEndpoints !== undefined };
     for (const role of new Set([this.apiServers.role, ...this.etcd.roles])) role.restrictToNetwork(boundary);
     const readers: Record<string, NodeRole> = {};
     this.apiServers.slots.forEach((slot) => (readers[slot.name] = this.apiServers.role));

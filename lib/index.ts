@@ -8,6 +8,7 @@ export * from "./control-plane";
 export * from "./network/network";
 export * from "./network/cidr";
 export * from "./network/pod-network";
+export * from "./network/vpc-endpoints";
 export * from "./security/security-groups";
 export * from "./security/encryption-key";
 export * from "./loadbalancer/api-load-balancer";

@@ -7,7 +7,7 @@ import { Testing } from "../lib/core";
 import { HaClusterStack } from "../examples/ha-cluster/main";
 import { ExistingVpcStack } from "../examples/existing-vpc/main";
 import { PrivateCaStack } from "../examples/private-ca/main";
-import { EtcdTopology, HaControlPlane } from "../lib";
+import { DEFAULT_ETCD_RELEASE, EtcdTopology, HaControlPlane } from "../lib";
 import { STS_DATA_SOURCES, planSynthesizedStack, providerPlanCheck } from "./harness/provider-plan";
 import { describeTier } from "./harness/tiers";
 import { testStack } from "./helpers/synth";
@@ -63,5 +63,22 @@ describeTier("examples against the real AWS provider", providerPlanCheck(), { ti
     const result = await planSynthesizedStack(synthesized);
     expectNothingCutOut(result.prepared.removed);
     expect(result.resourceCount).toBe(awsResourceCount(synthesized));
+  });
+
+  it("plans VPC endpoints with no internet egress (vpcEndpoints, internetEgress: [], an etcd mirror)", async () => {
+    const { stack } = testStack("no-egress");
+    new HaControlPlane(stack, "Cp", {
+      clusterName: "no-egress",
+      availabilityZones: ["eu-west-1a", "eu-west-1b", "eu-west-1c"],
+      amiId: "ami-0123456789abcdef0",
+      vpcEndpoints: true,
+      internetEgress: [],
+      etcdRelease: { ...DEFAULT_ETCD_RELEASE, mirrorUrlTemplate: "https://mirror.internal.example/etcd/etcd-v{version}-linux-{arch}.tar.gz", mirrorOnly: true },
+    });
+    const synthesized = Testing.synth(stack);
+    const result = await planSynthesizedStack(synthesized);
+    expectNothingCutOut(result.prepared.removed);
+    expect(result.resourceCount).toBe(awsResourceCount(synthesized));
+    expect(Object.keys(JSON.parse(synthesized).resource.aws_vpc_endpoint)).toHaveLength(9);
   });
 });

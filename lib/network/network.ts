@@ -24,6 +24,12 @@ export interface SubnetAttributes {
   readonly availabilityZone: string;
   /** Its IPv4 CIDR block; fixed node IPs are allocated from it, so it must be a literal. */
   readonly cidrBlock: string;
+  /**
+   * The route table the subnet is associated with (`rtb-…`). Needed on private subnets only for
+   * `vpcEndpoints: true` (the S3 gateway endpoint is routed from it).
+   * @default - unknown
+   */
+  readonly routeTableId?: string;
 }
 
 /** Where the control plane lives. Implemented by {@link ControlPlaneNetwork} and {@link ExistingNetwork}. */
@@ -187,7 +193,7 @@ export class ControlPlaneNetwork extends Construct implements INetwork {
         natGatewayId: nats[Math.min(i, nats.length - 1)].id,
       });
       new RouteTableAssociation(this, `PrivateSubnet${i}Routes`, { subnetId: priv.id, routeTableId: routes.id });
-      privateSubnets.push({ subnetId: priv.id, availabilityZone: zone, cidrBlock: privateCidr });
+      privateSubnets.push({ subnetId: priv.id, availabilityZone: zone, cidrBlock: privateCidr, routeTableId: routes.id });
     });
     this.publicSubnets = publicSubnets;
     this.privateSubnets = privateSubnets;
@@ -312,6 +318,9 @@ function checkSubnets(prop: string, subnets: readonly SubnetAttributes[], vpc: R
     const p = `${prop}[${i}]`;
     if (!s || typeof s.subnetId !== "string" || (!isUnresolved(s.subnetId) && !/^subnet-[0-9a-f]{8,17}$/.test(s.subnetId))) {
       throw new ConfigError(`${p}.subnetId`, s?.subnetId, "is not a subnet id", 'pass an id like "subnet-0123456789abcdef0"');
+    }
+    if (s.routeTableId !== undefined && (typeof s.routeTableId !== "string" || (!isUnresolved(s.routeTableId) && !/^rtb-[0-9a-f]{8,17}$/.test(s.routeTableId)))) {
+      throw new ConfigError(`${p}.routeTableId`, s.routeTableId, "is not a route table id", 'pass an id like "rtb-0123456789abcdef0", or leave it out');
     }
     const block = tryParseIpv4Cidr(s.cidrBlock);
     if (!block) {

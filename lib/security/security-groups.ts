@@ -56,6 +56,15 @@ export interface ControlPlaneSecurityGroupsProps {
    */
   readonly podCidr?: string;
   /**
+   * Destinations outside the VPC that API server and etcd nodes may reach on 443 and 80 (package
+   * repositories, release downloads, public AWS endpoints): IPv4 blocks, or managed prefix list ids
+   * (`pl-…`, e.g. an egress proxy's). `[]` gives the nodes no internet egress at all: every AWS API
+   * must then be reached through VPC endpoints (`HaControlPlane` `vpcEndpoints: true`) and every
+   * download through a mirror inside the VPC or on the allow-list.
+   * @default ["0.0.0.0/0"]
+   */
+  readonly internetEgress?: readonly string[];
+  /**
    * Extra tags for every security group.
    * @default - none
    */
@@ -107,6 +116,8 @@ export class ControlPlaneSecurityGroups extends Construct {
   public readonly workerNodes: SecurityGroup;
   /** Every rule declared, for inspection. */
   public readonly rules: readonly DeclaredRule[];
+  /** Destinations outside the VPC the API server and etcd groups may reach on 443 and 80. */
+  public readonly internetEgress: readonly string[];
 
   private readonly declared: DeclaredRule[] = [];
   private readonly groupNames = new Map<string, string>();
@@ -138,6 +149,7 @@ export class ControlPlaneSecurityGroups extends Construct {
         }
       }
     }
+    this.internetEgress = checkInternetEgress(props.internetEgress);
     const tags = new ClusterTags(props.clusterName, props.tags);
     const vpcId = props.network.vpcId;
     const vpcCidr = props.network.vpcCidr;
@@ -293,16 +305,64 @@ export class ControlPlaneSecurityGroups extends Construct {
       description: `${who} to anything inside the VPC (etcd, kubelets, webhooks, DNS)`,
     });
     this.declared.push({ direction: "egress", group: this.nameOf(sg), protocol: "-1", peer: vpcCidr, description: `${who} to the VPC` });
-    for (const port of [443, 80]) {
-      new VpcSecurityGroupEgressRule(this, `${prefix}EgressInternet${port}`, {
+    const isDefault = this.internetEgress.length === 1 && this.internetEgress[0] === "0.0.0.0/0";
+    this.internetEgress.forEach((peer, i) => {
+      for (const port of [443, 80]) {
+        // The default keeps its original ids (construct ids are public API).
+        new VpcSecurityGroupEgressRule(this, isDefault ? `${prefix}EgressInternet${port}` : `${prefix}EgressAllowed${i}Port${port}`, {
+          securityGroupId: sg.id,
+          ...(peer.startsWith("pl-") ? { prefixListId: peer } : { cidrIpv4: peer }),
+          ipProtocol: "tcp",
+          fromPort: port,
+          toPort: port,
+          description: `${who} to AWS APIs and package mirrors over ${port === 443 ? "HTTPS" : "HTTP (signed apt repositories)"}${isDefault ? "" : ` (allow-listed ${peer})`}`,
+        });
+        this.declared.push({ direction: "egress", group: this.nameOf(sg), protocol: "tcp", fromPort: port, toPort: port, peer, description: `${who} to the internet on ${port}` });
+      }
+    });
+  }
+
+  /**
+   * HTTPS egress from the API server and etcd groups to a managed prefix list, e.g. the S3 gateway
+   * endpoint's (see `NodeVpcEndpoints.s3PrefixListId`).
+   * @param id construct id suffix of the two rules
+   */
+  public allowHttpsToPrefixList(id: string, prefixListId: string, description: string): void {
+    for (const [prefix, sg, who] of [["Api", this.apiServer, "API servers"], ["Etcd", this.etcd, "etcd members"]] as const) {
+      new VpcSecurityGroupEgressRule(this, `${prefix}EgressTo${id}`, {
         securityGroupId: sg.id,
-        cidrIpv4: "0.0.0.0/0",
+        prefixListId,
         ipProtocol: "tcp",
-        fromPort: port,
-        toPort: port,
-        description: `${who} to AWS APIs and package mirrors over ${port === 443 ? "HTTPS" : "HTTP (signed apt repositories)"}`,
+        fromPort: 443,
+        toPort: 443,
+        description: `${who}: ${description}`,
       });
-      this.declared.push({ direction: "egress", group: this.nameOf(sg), protocol: "tcp", fromPort: port, toPort: port, peer: "0.0.0.0/0", description: `${who} to the internet on ${port}` });
+      this.declared.push({ direction: "egress", group: this.nameOf(sg), protocol: "tcp", fromPort: 443, toPort: 443, peer: `prefix-list:${id}`, description });
     }
   }
+}
+
+/** Validates `internetEgress`: IPv4 blocks or prefix list ids, each once. */
+function checkInternetEgress(list: readonly string[] | undefined): readonly string[] {
+  if (list === undefined) return ["0.0.0.0/0"];
+  if (!Array.isArray(list)) {
+    throw new ConfigError("internetEgress", list, "must be a list of IPv4 blocks or prefix list ids", 'pass e.g. ["0.0.0.0/0"] (the default), ["pl-0123456789abcdef0"] or [] for none');
+  }
+  list.forEach((peer, i) => {
+    if (typeof peer !== "string") {
+      throw new ConfigError(`internetEgress[${i}]`, peer, "is not a string", 'pass an IPv4 block such as "203.0.113.0/24" or a prefix list id "pl-…"');
+    }
+    if (isUnresolved(peer)) return;
+    if (peer.startsWith("pl-")) {
+      if (!/^pl-[0-9a-f]{8,17}$/.test(peer)) {
+        throw new ConfigError(`internetEgress[${i}]`, peer, "is not a managed prefix list id", 'pass an id like "pl-0123456789abcdef0"');
+      }
+      return;
+    }
+    parseIpv4Cidr(`internetEgress[${i}]`, peer);
+  });
+  if (new Set(list).size !== list.length) {
+    throw new ConfigError("internetEgress", list, "lists a destination twice", "list each destination once");
+  }
+  return [...list];
 }

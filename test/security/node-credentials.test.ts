@@ -218,3 +218,20 @@ describe("node credentials in an existing VPC", () => {
     expect(() => network(["not-an-ip"])).toThrow(ConfigError);
   });
 });
+
+describe("node credentials with vpcEndpoints: true (every AWS call through the cluster VPC's endpoints)", () => {
+  const c = cluster(synth((s) => new HaControlPlane(s, "Cp", { clusterName: "prod", availabilityZones: ZONES, vpcEndpoints: true })));
+  const getSecret = (roleSuffix: string, slot: string, context: Record<string, string>) =>
+    evaluate({ principalArn: c.roleArn(roleSuffix), action: "secretsmanager:GetSecretValue", resource: c.secretArn(slot), context }, c.identity(roleSuffix), c.secretPolicy(slot));
+
+  it("allows a node's own secret through an endpoint of its VPC only", () => {
+    expect(getSecret("etcd-0", "etcd-0", fromNodeViaEndpoint())).toMatchObject({ allowed: true });
+    expect(getSecret("apiserver", "apiserver-0", fromNodeViaEndpoint())).toMatchObject({ allowed: true });
+  });
+
+  it("refuses the same node's call through the public endpoint, even from the NAT gateways", () => {
+    expect(getSecret("etcd-0", "etcd-0", fromNodeViaNat())).toMatchObject({ allowed: false });
+    expect(getSecret("apiserver", "apiserver-0", fromNodeViaNat())).toMatchObject({ allowed: false });
+    expect(getSecret("etcd-0", "etcd-0", stolenViaForeignEndpoint())).toMatchObject({ allowed: false });
+  });
+});
