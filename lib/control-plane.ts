@@ -763,6 +763,10 @@ export class HaControlPlane extends Construct {
         value: `ha-roll-etcd ${props.clusterName} ${this.etcd.autoScalingGroups.map((g) => g.name).join(" ")}`,
         description: "Rolls etcd members onto their current launch template one at a time (script shipped in dist/lib/bootstrap/scripts/ha-roll-etcd.sh)",
       });
+      new TerraformOutput(this, "etcd_drift_command", {
+        value: `ha-etcd-drift ${this.etcd.autoScalingGroups.map((g) => g.name).join(" ")}`,
+        description: "Lists etcd members not on their group's current launch template version; exit 1 on drift (script shipped in dist/lib/bootstrap/scripts/ha-etcd-drift.sh). Run after every deploy that changed an etcd template, then ha-roll-etcd",
+      });
     }
     new TerraformOutput(this, "api_shutdown_delay_seconds", {
       value: this.endpoint.shutdownDelaySeconds,

@@ -72,10 +72,36 @@ export interface AwsEmulator {
   stop(): Promise<void>;
 }
 
+/**
+ * EC2 Auto Scaling reports, for each instance, the launch template version it was launched with
+ * (DescribeAutoScalingGroups `Instances[].LaunchTemplate.Version`); moto 5.1.22 reports the group's
+ * template's current default version for every instance, which hides any drift. These lines make
+ * moto record the version the group's version spec (`$Default`, `$Latest` or a number) resolved to
+ * when the instance was launched, and report that.
+ */
+export const MOTO_ASG_LAUNCHED_VERSION: readonly string[] = [
+  "import moto.autoscaling.models as asg_models",
+  "_instance_state_init = asg_models.InstanceState.__init__",
+  "def _record_launched_version(self, *args, **kwargs):",
+  "    _instance_state_init(self, *args, **kwargs)",
+  "    group = self.auto_scaling_group",
+  "    template = getattr(group, 'ec2_launch_template', None)",
+  "    self.launched_version = None if template is None else template.get_version(group.launch_template_version or '$Default').number",
+  "def _launched_template(self):",
+  "    group = self.auto_scaling_group",
+  "    if group is None or group.ec2_launch_template is None:",
+  "        return None",
+  "    template = group.ec2_launch_template",
+  "    return {'LaunchTemplateId': template.id, 'LaunchTemplateName': template.name, 'Version': str(self.launched_version)}",
+  "asg_models.InstanceState.__init__ = _record_launched_version",
+  "asg_models.InstanceState.launch_template = property(_launched_template)",
+];
+
 const MOTO_START = [
   "import random, sys",
   "import moto.ec2.models.elastic_network_interfaces as eni",
   "eni.random_mac_address = lambda: '02:' + ':'.join('%02x' % random.randint(0, 255) for _ in range(5))",
+  ...MOTO_ASG_LAUNCHED_VERSION,
   "from moto.server import main",
   "sys.exit(main())",
 ].join("\n");

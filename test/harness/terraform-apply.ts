@@ -21,7 +21,7 @@ import { request as httpsRequest } from "node:https";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type AwsEmulator, EMULATOR_REGION, MOTO_SETUP_COMMAND, motoVenv } from "./aws-emulator";
+import { type AwsEmulator, EMULATOR_REGION, MOTO_ASG_LAUNCHED_VERSION, MOTO_SETUP_COMMAND, motoVenv } from "./aws-emulator";
 import {
   AWS_PROVIDER_SOURCE,
   type JsonObject,
@@ -98,6 +98,7 @@ const MOTO_HTTPS_START = [
   "        return PermissionResult.NEUTRAL",
   "    return IAMPolicy(json.dumps(doc)).is_action_permitted(action, resource)",
   "FakeBucket.get_permission = get_permission",
+  ...MOTO_ASG_LAUNCHED_VERSION,
   "from moto.server import main",
   "sys.exit(main())",
 ].join("\n");
