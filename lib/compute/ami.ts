@@ -1,5 +1,5 @@
 import { Construct } from "constructs";
-import { DataAwsAmi } from "@cdktf/provider-aws/lib/data-aws-ami";
+import { dataAwsAmi } from "../optional-providers";
 import { checkAmiId, isArmInstanceType } from "../validate";
 
 /** Canonical's AWS account, owner of the official Ubuntu images. */
@@ -16,7 +16,7 @@ export function resolveAmi(scope: Construct, id: string, prop: string, amiId: st
     return amiId;
   }
   const arch = isArmInstanceType(instanceType) ? "arm64" : "amd64";
-  const image = new DataAwsAmi(scope, id, {
+  const image = new (dataAwsAmi())(scope, id, {
     owners: [CANONICAL_OWNER_ID],
     mostRecent: true,
     filter: [

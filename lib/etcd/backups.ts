@@ -3,7 +3,6 @@ import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { S3Bucket } from "@cdktf/provider-aws/lib/s3-bucket";
 import { S3BucketObjectLockConfigurationA } from "@cdktf/provider-aws/lib/s3-bucket-object-lock-configuration";
-import { S3BucketReplicationConfigurationA } from "@cdktf/provider-aws/lib/s3-bucket-replication-configuration";
 import { S3BucketLifecycleConfiguration } from "@cdktf/provider-aws/lib/s3-bucket-lifecycle-configuration";
 import { S3BucketOwnershipControls } from "@cdktf/provider-aws/lib/s3-bucket-ownership-controls";
 import { S3BucketPolicy } from "@cdktf/provider-aws/lib/s3-bucket-policy";
@@ -11,6 +10,7 @@ import { S3BucketPublicAccessBlock } from "@cdktf/provider-aws/lib/s3-bucket-pub
 import { S3BucketServerSideEncryptionConfigurationA } from "@cdktf/provider-aws/lib/s3-bucket-server-side-encryption-configuration";
 import { S3BucketVersioningA } from "@cdktf/provider-aws/lib/s3-bucket-versioning";
 import { NodeRole, PolicyStatement } from "../compute/node-role";
+import { s3BucketReplicationConfiguration } from "../optional-providers";
 import { Lazy } from "../core";
 import { ConfigError } from "../errors";
 import { NAME_RULES, deriveName, fitsRule, stableHash } from "../names";
@@ -260,7 +260,7 @@ export class EtcdBackups extends Construct {
         ],
       }),
     });
-    new S3BucketReplicationConfigurationA(this, "Replication", {
+    new (s3BucketReplicationConfiguration())(this, "Replication", {
       bucket: name,
       role: role.arn,
       dependsOn: [versioning],

@@ -2,7 +2,6 @@ import { Construct } from "constructs";
 import { AutoscalingGroup } from "@cdktf/provider-aws/lib/autoscaling-group";
 import { EbsVolume } from "@cdktf/provider-aws/lib/ebs-volume";
 import { NetworkInterface } from "@cdktf/provider-aws/lib/network-interface";
-import { Route53Record } from "@cdktf/provider-aws/lib/route53-record";
 import { Annotations } from "../core";
 import { BootExtras, NodeBootInput, mergeBootExtras, renderNodeUserData } from "../bootstrap/node-user-data";
 import type { IBootstrapBundles } from "../bootstrap/bundle/bootstrap-bundles";
@@ -15,6 +14,7 @@ import { NodeRole } from "../compute/node-role";
 import { NodeSlot, allocateSlots, slotsPerZone } from "../compute/slots";
 import { ConfigError } from "../errors";
 import { NAME_RULES, deriveName } from "../names";
+import { route53Record } from "../optional-providers";
 import { INetwork } from "../network/network";
 import { IEncryptionKey } from "../security/encryption-key";
 import { ETCD_CLIENT_PORT } from "../security/security-groups";
@@ -318,7 +318,7 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
     this.clientUrls = this.members.map((m) => `https://${m.privateIp}:${ETCD_CLIENT_PORT}`);
     if (props.privateHostedZoneId !== undefined) {
       this.members.forEach((m, i) => {
-        new Route53Record(this, `MemberRecord${i}`, {
+        new (route53Record())(this, `MemberRecord${i}`, {
           zoneId: props.privateHostedZoneId!,
           name: m.dnsName!,
           type: "A",

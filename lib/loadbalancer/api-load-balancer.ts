@@ -2,9 +2,9 @@ import { Construct } from "constructs";
 import { Lb } from "@cdktf/provider-aws/lib/lb";
 import { LbListener } from "@cdktf/provider-aws/lib/lb-listener";
 import { LbTargetGroup } from "@cdktf/provider-aws/lib/lb-target-group";
-import { Route53Record } from "@cdktf/provider-aws/lib/route53-record";
 import { ConfigError } from "../errors";
 import { NAME_RULES, deriveName } from "../names";
+import { route53Record } from "../optional-providers";
 import { INetwork } from "../network/network";
 import { API_PORT } from "../security/security-groups";
 import { ClusterTags, RESERVED_TAG_COUNT } from "../tags";
@@ -263,7 +263,7 @@ export class ApiLoadBalancer extends Construct implements IApiEndpoint {
     const names: string[] = [internal.lb.dnsName];
     let internalHost = internal.lb.dnsName;
     if (props.privateHostedZoneId !== undefined && props.internalDnsName !== undefined) {
-      new Route53Record(this, "InternalRecord", {
+      new (route53Record())(this, "InternalRecord", {
         zoneId: props.privateHostedZoneId,
         name: props.internalDnsName,
         type: "A",
@@ -283,7 +283,7 @@ export class ApiLoadBalancer extends Construct implements IApiEndpoint {
       names.push(pub.lb.dnsName);
       let publicHost = pub.lb.dnsName;
       if (props.publicHostedZoneId !== undefined && props.publicDnsName !== undefined) {
-        new Route53Record(this, "PublicRecord", {
+        new (route53Record())(this, "PublicRecord", {
           zoneId: props.publicHostedZoneId,
           name: props.publicDnsName,
           type: "A",

@@ -1,5 +1,4 @@
 import { Construct } from "constructs";
-import { DataAwsAvailabilityZones } from "@cdktf/provider-aws/lib/data-aws-availability-zones";
 import { Eip } from "@cdktf/provider-aws/lib/eip";
 import { InternetGateway } from "@cdktf/provider-aws/lib/internet-gateway";
 import { NatGateway } from "@cdktf/provider-aws/lib/nat-gateway";
@@ -11,6 +10,7 @@ import { Vpc } from "@cdktf/provider-aws/lib/vpc";
 import * as ipaddr from "ipaddr.js";
 import { Fn } from "../core";
 import { ConfigError } from "../errors";
+import { dataAwsAvailabilityZones } from "../optional-providers";
 import { ClusterTags } from "../tags";
 import { checkClusterName, checkInteger, checkTags, isUnresolved } from "../validate";
 import { RESERVED_TAG_COUNT } from "../tags";
@@ -212,7 +212,7 @@ function resolveZones(scope: Construct, props: ControlPlaneNetworkProps): string
   }
   const count = props.availabilityZoneCount ?? 3;
   checkInteger("availabilityZoneCount", count, 1, MAX_AVAILABILITY_ZONES, "use 3 (one zone loss tolerated by a 3-member etcd)");
-  const lookup = new DataAwsAvailabilityZones(scope, "Zones", {
+  const lookup = new (dataAwsAvailabilityZones())(scope, "Zones", {
     state: "available",
     filter: [{ name: "opt-in-status", values: ["opt-in-not-required"] }],
   });

@@ -1,8 +1,6 @@
 import { Construct } from "constructs";
-import { AcmpcaCertificate } from "@cdktf/provider-aws/lib/acmpca-certificate";
-import { AcmpcaCertificateAuthority } from "@cdktf/provider-aws/lib/acmpca-certificate-authority";
-import { AcmpcaCertificateAuthorityCertificate } from "@cdktf/provider-aws/lib/acmpca-certificate-authority-certificate";
 import { ConfigError } from "../errors";
+import { acmpcaCertificate, acmpcaCertificateAuthority, acmpcaCertificateAuthorityCertificate } from "../optional-providers";
 import { isUnresolved } from "../validate";
 import { ICertificateIssuer, IssuedCertificate, IssuedKeyPair, TlsProviderIssuer, keyAndRequest } from "./issuer";
 import { CertificateKind, CertificateSpec, KeyAlgorithm, KeyPairSpec } from "./spec";
@@ -73,7 +71,7 @@ export class PrivateCaIssuer implements ICertificateIssuer {
     if (options.keyOnNodes) return this.tls.issueCa(scope, spec);
     const { keyAlgorithm, signingAlgorithm } = pcaAlgorithms(spec.keyAlgorithm);
     const subordinate = this.props.parentCaArn !== undefined;
-    const ca = new AcmpcaCertificateAuthority(scope, `${spec.id}-authority`, {
+    const ca = new (acmpcaCertificateAuthority())(scope, `${spec.id}-authority`, {
       type: subordinate ? "SUBORDINATE" : "ROOT",
       usageMode: this.usageMode,
       permanentDeletionTimeInDays: this.props.permanentDeletionTimeInDays ?? 30,
@@ -83,7 +81,7 @@ export class PrivateCaIssuer implements ICertificateIssuer {
         subject: { commonName: spec.commonName, ...(spec.organizations.length > 0 ? { organization: spec.organizations[0] } : {}) },
       },
     });
-    const cert = new AcmpcaCertificate(scope, `${spec.id}-cert`, {
+    const cert = new (acmpcaCertificate())(scope, `${spec.id}-cert`, {
       certificateAuthorityArn: subordinate ? this.props.parentCaArn! : ca.arn,
       certificateSigningRequest: ca.certificateSigningRequest,
       signingAlgorithm,
@@ -92,7 +90,7 @@ export class PrivateCaIssuer implements ICertificateIssuer {
     });
     // Each attribute read makes a new token: keep one string so the signer can be recognised later.
     const certPem = cert.certificate;
-    new AcmpcaCertificateAuthorityCertificate(scope, `${spec.id}-install`, {
+    new (acmpcaCertificateAuthorityCertificate())(scope, `${spec.id}-install`, {
       certificateAuthorityArn: ca.arn,
       certificate: certPem,
       certificateChain: subordinate ? cert.certificateChain : undefined,
@@ -108,7 +106,7 @@ export class PrivateCaIssuer implements ICertificateIssuer {
       throw new ConfigError("leafCertificateValidityHours", spec.validityHours, "short-lived Private CAs issue certificates of at most 7 days (168 h)", "use 168 or less, and deploy at least weekly");
     }
     const { key, request } = keyAndRequest(scope, spec);
-    const cert = new AcmpcaCertificate(scope, `${spec.id}-cert`, {
+    const cert = new (acmpcaCertificate())(scope, `${spec.id}-cert`, {
       certificateAuthorityArn: authority.arn,
       certificateSigningRequest: request.certRequestPem,
       signingAlgorithm: authority.signingAlgorithm,
