@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { gzipSync } from "node:zlib";
-import { stringify } from "yaml";
+import { toYaml } from "../yaml";
 import { renderOneshotService, renderTimer } from "./systemd";
 
 /**
@@ -330,7 +330,7 @@ export function renderNodeCloudConfig(plan: NodeBootPlan): string {
     write_files: plan.files.map((f) => ({ path: f.path, permissions: f.permissions, owner: "root:root", content: f.content })),
     runcmd: plan.runcmd.map((c) => (typeof c === "string" ? c : [...c])),
   };
-  return `#cloud-config\n${stringify(doc, { lineWidth: 0 })}`;
+  return `#cloud-config\n${toYaml(doc, { lineWidth: 0 })}`;
 }
 
 /**

@@ -1,5 +1,5 @@
 import { X509Certificate, createHash } from "node:crypto";
-import { stringify } from "yaml";
+import { toYaml } from "../yaml";
 import { ConfigError } from "../errors";
 
 /**
@@ -21,7 +21,7 @@ export interface DiscoveryKubeconfigInput {
  * no users or contexts. Also what `kubeadm join --discovery-file` reads.
  */
 export function renderDiscoveryKubeconfig(input: DiscoveryKubeconfigInput): string {
-  return stringify(
+  return toYaml(
     {
       apiVersion: "v1",
       clusters: [{ cluster: { "certificate-authority-data": input.caDataBase64, server: input.server }, name: "" }],
@@ -46,7 +46,7 @@ export interface BootstrapKubeconfigInput extends DiscoveryKubeconfigInput {
 /** The kubelet's `--bootstrap-kubeconfig` (TLS bootstrapping with a bootstrap token). */
 export function renderBootstrapKubeconfig(input: BootstrapKubeconfigInput): string {
   const user = "tls-bootstrap-token-user";
-  return stringify(
+  return toYaml(
     {
       apiVersion: "v1",
       kind: "Config",

@@ -1,4 +1,4 @@
-import { stringify } from "yaml";
+import { toYaml } from "../yaml";
 import { ConfigError } from "../errors";
 import { host, parseIpv4Cidr } from "../network/cidr";
 
@@ -99,7 +99,7 @@ export interface ClusterConfigurationInput {
  * `kubeadm upgrade`, no control-plane join).
  */
 export function renderClusterConfiguration(input: ClusterConfigurationInput): string {
-  return stringify(
+  return toYaml(
     {
       apiVersion: KUBEADM_API_VERSION,
       kind: "ClusterConfiguration",
@@ -134,7 +134,7 @@ export interface KubeletConfigurationInput {
  * `resolvConf` is left out: kubeadm sets it per node when systemd-resolved runs.
  */
 export function renderKubeletConfiguration(input: KubeletConfigurationInput): string {
-  return stringify(
+  return toYaml(
     {
       apiVersion: "kubelet.config.k8s.io/v1beta1",
       kind: "KubeletConfiguration",
@@ -160,7 +160,7 @@ export function renderKubeletConfiguration(input: KubeletConfigurationInput): st
 
 /** The KubeProxyConfiguration (kubeproxy.config.k8s.io/v1alpha1) of the kube-proxy addon. */
 export function renderKubeProxyConfiguration(input: { readonly podCidr: string }): string {
-  return stringify(
+  return toYaml(
     {
       apiVersion: "kubeproxy.config.k8s.io/v1alpha1",
       kind: "KubeProxyConfiguration",
@@ -176,7 +176,7 @@ export function renderKubeProxyConfiguration(input: { readonly podCidr: string }
 
 /** kube-proxy's kubeconfig: the endpoint, its service-account token and CA (kubeadm's form). */
 export function renderKubeProxyKubeconfig(server: string): string {
-  return stringify(
+  return toYaml(
     {
       apiVersion: "v1",
       kind: "Config",

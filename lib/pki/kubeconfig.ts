@@ -1,4 +1,4 @@
-import { stringify } from "yaml";
+import { toYaml } from "../yaml";
 
 /**
  * Kubeconfig renderers (pure). Values may be cdktf string tokens; they pass through as text.
@@ -22,7 +22,7 @@ export interface EmbeddedKubeconfigInput {
 
 /** A kubeconfig with embedded credentials (the admin kubeconfig). */
 export function renderKubeconfig(input: EmbeddedKubeconfigInput): string {
-  return stringify(
+  return toYaml(
     {
       apiVersion: "v1",
       kind: "Config",
@@ -72,7 +72,7 @@ export interface ComponentKubeconfigInput {
  */
 export function renderComponentKubeconfig(input: ComponentKubeconfigInput): string {
   const user = `system:kube-${input.component}`;
-  return stringify(
+  return toYaml(
     {
       apiVersion: "v1",
       kind: "Config",

@@ -1,4 +1,4 @@
-import { stringify } from "yaml";
+import { toYaml } from "../../yaml";
 import { ConfigError } from "../../errors";
 import { isUnresolved } from "../../validate";
 
@@ -304,5 +304,5 @@ export function renderEtcdConfig(input: EtcdConfigInput): string {
     "log-level": "info",
   };
   // lineWidth 0: never fold; the bootstrap script reads and rewrites single-line top-level keys.
-  return stringify(config, { lineWidth: 0 });
+  return toYaml(config, { lineWidth: 0 });
 }

@@ -1,4 +1,4 @@
-import { stringify } from "yaml";
+import { toYaml } from "../../yaml";
 import { ConfigError } from "../../errors";
 import { pkiFileMarker } from "../../pki/kubeconfig";
 
@@ -241,7 +241,7 @@ function staticPod(p: PodInput): string {
       volumes: p.hostPaths.map((h) => ({ name: h.name, hostPath: { path: h.path, type: h.type } })),
     },
   };
-  return stringify(pod, { lineWidth: 0 });
+  return toYaml(pod, { lineWidth: 0 });
 }
 
 function image(input: ControlPlaneComponentsInput, component: string): string {
@@ -314,7 +314,7 @@ export function renderSchedulerManifest(input: ControlPlaneComponentsInput): str
  * credentials (CIS 1.2.1).
  */
 export function renderAuthenticationConfig(): string {
-  return stringify({
+  return toYaml({
     apiVersion: "apiserver.config.k8s.io/v1beta1",
     kind: "AuthenticationConfiguration",
     anonymous: { enabled: true, conditions: [{ path: "/livez" }, { path: "/readyz" }, { path: "/healthz" }] },
@@ -323,7 +323,7 @@ export function renderAuthenticationConfig(): string {
 
 /** Audit policy: metadata for secrets and tokens (never bodies), requests for writes, nothing for noise. */
 export function renderAuditPolicy(): string {
-  return stringify({
+  return toYaml({
     apiVersion: "audit.k8s.io/v1",
     kind: "Policy",
     omitStages: ["RequestReceived"],
@@ -342,7 +342,7 @@ export function renderAuditPolicy(): string {
 
 /** Admission configuration: EventRateLimit (CIS 1.2.9). */
 export function renderAdmissionConfig(): string {
-  return stringify({
+  return toYaml({
     apiVersion: "apiserver.config.k8s.io/v1",
     kind: "AdmissionConfiguration",
     plugins: [{ name: "EventRateLimit", path: KUBE_PATHS.eventRateLimitConfig }],
@@ -351,7 +351,7 @@ export function renderAdmissionConfig(): string {
 
 /** EventRateLimit limits: per server and per namespace. */
 export function renderEventRateLimitConfig(): string {
-  return stringify({
+  return toYaml({
     apiVersion: "eventratelimit.admission.k8s.io/v1alpha1",
     kind: "Configuration",
     limits: [
@@ -372,7 +372,7 @@ export function renderEventRateLimitConfig(): string {
  * pointing at the local API server; until the API server answers, every request is denied.
  */
 export function renderKubeletConfig(): string {
-  return stringify({
+  return toYaml({
     apiVersion: "kubelet.config.k8s.io/v1beta1",
     kind: "KubeletConfiguration",
     staticPodPath: KUBE_PATHS.manifests,
@@ -400,7 +400,7 @@ export function renderKubeletConfig(): string {
 export function renderKubeletKubeconfig(clusterName: string): string {
   const user = "kube-apiserver-kubelet-client";
   const marker = pkiFileMarker;
-  return stringify(
+  return toYaml(
     {
       apiVersion: "v1",
       kind: "Config",
