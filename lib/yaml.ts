@@ -47,6 +47,11 @@ export function toYaml(value: unknown, options: YamlOptions = {}): string {
   return yamlStringify(value, options);
 }
 
+/** Whether the `yaml` package has been loaded by this module (tests: the reference cluster must not need it). */
+export function yamlPackageLoaded(): boolean {
+  return yamlModule !== undefined;
+}
+
 /** Whether {@link toYaml} writes `value` itself (for tests: the documents of the library must). */
 export function isFastYaml(value: unknown, options: YamlOptions = {}): boolean {
   try {

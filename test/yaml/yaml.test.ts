@@ -76,3 +76,22 @@ describe("toYaml", () => {
     }
   });
 });
+
+describe("the reference cluster's node files", () => {
+  it("are written without loading yaml (every document is inside the subset toYaml writes itself)", () => {
+    jest.isolateModules(() => {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { HaClusterStack } = require("../../examples/ha-cluster/main") as typeof import("../../examples/ha-cluster/main");
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const yamlModule = require("../../lib/yaml") as typeof import("../../lib/yaml");
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { Testing } = require("cdktf") as typeof import("cdktf");
+      const json = Testing.synth(new HaClusterStack(Testing.app(), "ha-cluster"));
+      expect(json).toContain("aws_launch_template");
+      expect(yamlModule.yamlPackageLoaded()).toBe(false);
+      // The probe works: a document outside the subset loads it.
+      yamlModule.toYaml({ shared: undefined });
+      expect(yamlModule.yamlPackageLoaded()).toBe(true);
+    });
+  });
+});
