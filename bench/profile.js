@@ -6,7 +6,7 @@
  * code: validation / name hashing / user data / script file, synth resolution, JSON write, GC) and
  * module loading into packages.
  *
- *   node bench/profile.js d50          # one case (ids: a b c d1 d10 d50 e)
+ *   node bench/profile.js d50          # one case (ids: a b c d1 d10 d50 e g)
  *   node bench/profile.js a --keep     # keep the .cpuprofile (open it in Chrome DevTools)
  *
  * bench/run.js calls {@link profileCase} by itself for every case behind a missed target.
@@ -206,7 +206,7 @@ if (require.main === module) {
   const ids = process.argv.slice(2).filter((a) => !a.startsWith("--"));
   const keep = process.argv.includes("--keep");
   if (ids.length === 0) {
-    process.stderr.write("usage: node bench/profile.js <case id...> [--keep]   (ids: a b c d1 d10 d50 e)\n");
+    process.stderr.write("usage: node bench/profile.js <case id...> [--keep]   (ids: a b c d1 d10 d50 e g)\n");
     process.exit(2);
   }
   if (!fs.existsSync(path.join(ROOT, "dist", "lib", "index.js"))) {

@@ -16,7 +16,7 @@
  *   --reps-50 N      measured runs of the 50-cluster case (default: --reps)
  *   --plan-reps N    measured runs of the offline plan (default 3, at least 3)
  *   --warmup N       discarded warm-up rounds (default 1)
- *   --only a,b,...   run only these cases (a b c d1 d10 d50 e f); targets need their cases
+ *   --only a,b,...   run only these cases (a b c d1 d10 d50 e f g); targets need their cases
  *   --no-plan        skip (f)
  *   --no-profile     do not profile the cases behind missed targets
  *   --wait-idle S    wait up to S seconds for the 1-minute load average to drop below --idle-load
@@ -202,6 +202,9 @@ function evaluateTargets(stats) {
   if (has("d1", "d50")) {
     add("d50/d1-wall", "50 clusters / 1 cluster wall", (k) => of("wallMs", "d50")(k) / of("wallMs", "d1")(k), "≤ 8", (v) => v <= 8, ["d1", "d50"]);
     add("d50-rss", "50 clusters peak RSS (MB)", of("peakRssMB", "d50"), "< 400", (v) => v < 400, ["d50"]);
+  }
+  if (has("a", "g")) {
+    add("a/g-wall", "(a)/(g) wall: library over raw cdktf", (k) => of("wallMs", "a")(k) / of("wallMs", "g")(k), "≤ 1.25", (v) => v <= 1.25, ["a", "g"]);
   }
   if (has("e")) {
     add("e-wall", "(e) require(dist/lib) (s)", (k) => of("wallMs", "e")(k) / 1000, "≤ 0.5", (v) => v <= 0.5, ["e"]);

@@ -31,8 +31,36 @@ const CASES = [
   { id: "d10", label: "(d) 10 clusters", script: "synth-reference.js", args: ["--clusters", "10"], wall: (r) => r.marks.synthesized },
   { id: "d50", label: "(d) 50 clusters", script: "synth-reference.js", args: ["--clusters", "50"], wall: (r) => r.marks.synthesized },
   { id: "e", label: "(e) require(dist/lib)", script: "require-lib.js", args: [], wall: (r) => r.requireMs },
+  {
+    id: "g",
+    label: "(g) raw cdktf, the reference's resources",
+    script: "synth-raw.js",
+    args: [],
+    fixture: true,
+    wall: (r) => r.marks.synthesized,
+  },
   { id: "f", label: "(f) offline terraform plan", script: "plan-reference.js", args: [], wall: (r) => r.planMs, plan: true },
 ];
+
+let fixtureDir;
+
+/**
+ * The reference cluster's synthesized cdk.tf.json, written once per bench process (untimed) into a
+ * temporary directory removed at exit: case (g) declares the same resources from it.
+ */
+function referenceFixture() {
+  if (!fixtureDir) {
+    fixtureDir = fs.mkdtempSync(path.join(os.tmpdir(), "ha-bench-fixture-"));
+    process.on("exit", () => fs.rmSync(fixtureDir, { recursive: true, force: true }));
+    const { execFileSync } = require("node:child_process");
+    execFileSync(process.execPath, [path.join(ROOT, "dist", "examples", "ha-cluster", "main.js")], {
+      cwd: ROOT,
+      env: childEnv({ CDKTF_OUTDIR: fixtureDir }),
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+  }
+  return path.join(fixtureDir, "stacks", "ha-cluster", "cdk.tf.json");
+}
 
 /** Case by id. */
 function caseById(id) {
@@ -92,7 +120,8 @@ function machineBusySeconds() {
  */
 function runCase(benchCase, { nodeArgs = [], extraArgs = [], env = {}, useTime = gnuTimeAvailable(), timeoutMs = 600_000 } = {}) {
   const script = path.join(CHILDREN, benchCase.script);
-  const nodeCommand = [process.execPath, ...nodeArgs, script, ...benchCase.args, ...extraArgs];
+  const fixtureArgs = benchCase.fixture ? ["--fixture", referenceFixture()] : [];
+  const nodeCommand = [process.execPath, ...nodeArgs, script, ...benchCase.args, ...fixtureArgs, ...extraArgs];
   const timeFile = useTime ? path.join(os.tmpdir(), `ha-bench-time-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}.txt`) : undefined;
   const [command, ...args] = useTime ? [GNU_TIME, "-v", "-o", timeFile, ...nodeCommand] : nodeCommand;
   return new Promise((resolve, reject) => {
