@@ -18,6 +18,10 @@
 #               kubernetes when they can be built (see test/README.md: the Go module proxy refuses them)
 #   tls-standin the hashicorp/tls 4.1.0 stand-in built from test/providers/tls (the proxy refuses the
 #               real module), cached by a hash of its source tree as a one-provider filesystem mirror
+#   kubernetes-standin
+#               the hashicorp/kubernetes 2.38.0 plan-time stand-in built from test/providers/kubernetes
+#               (the proxy refuses the real module), cached the same way
+#   plan-mirror the mirror the plan and apply tiers use: aws + both stand-ins
 #
 # Failures name the component, version and command. Build times are appended to
 # $HA_CP_CACHE/build-times.tsv.
@@ -40,20 +44,28 @@ KUBE_DIR=$HA_CP_CACHE/kubernetes-$KUBERNETES_VERSION
 MOTO_DIR=$HA_CP_CACHE/moto-$MOTO_VERSION-awscli-$AWSCLI_VERSION
 MIRROR_DIR=$HA_CP_CACHE/tf-mirror-aws-$AWS_PROVIDER_VERSION
 TLS_STANDIN_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/test/providers/tls
+KUBERNETES_STANDIN_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/test/providers/kubernetes
 
-# tls_standin_dir: the stand-in's cache directory, named by a hash of its source tree (so an edit to
-# the provider's source is a new cache entry, never a stale binary).
-tls_standin_dir() {
-  local sum
-  sum=$(cd "$TLS_STANDIN_SRC" && find . -type f \( -name '*.go' -o -name go.mod -o -name go.sum \) | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-12)
-  printf '%s/tls-standin-%s-%s' "$HA_CP_CACHE" "$TLS_PROVIDER_VERSION" "$sum"
+# source_hash DIR: a hash of a stand-in's source tree (Go sources, go.mod/go.sum and the embedded
+# schema.json), so an edit to the provider's source is a new cache entry, never a stale binary.
+source_hash() {
+  (cd "$1" && find . -type f \( -name '*.go' -o -name go.mod -o -name go.sum -o -name schema.json \) | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-12)
 }
 
-# plan_mirror_dir: the mirror the plan and apply tiers use: hashicorp/aws from the image and the tls
-# stand-in, keyed by both (a new stand-in build is a new mirror).
+# tls_standin_dir / kubernetes_standin_dir: each stand-in's cache directory, named by its source hash.
+tls_standin_dir() {
+  printf '%s/tls-standin-%s-%s' "$HA_CP_CACHE" "$TLS_PROVIDER_VERSION" "$(source_hash "$TLS_STANDIN_SRC")"
+}
+kubernetes_standin_dir() {
+  printf '%s/kubernetes-standin-%s-%s' "$HA_CP_CACHE" "$KUBERNETES_PROVIDER_VERSION" "$(source_hash "$KUBERNETES_STANDIN_SRC")"
+}
+
+# plan_mirror_dir: the mirror the plan and apply tiers use: hashicorp/aws from the image and both
+# stand-ins, keyed by all three (a new stand-in build is a new mirror).
 plan_mirror_dir() {
-  local tls; tls=$(basename "$(tls_standin_dir)")
-  printf '%s/tf-mirror-aws-%s-%s' "$HA_CP_CACHE" "$AWS_PROVIDER_VERSION" "$tls"
+  local key
+  key=$(printf '%s\n%s\n' "$(basename "$(tls_standin_dir)")" "$(basename "$(kubernetes_standin_dir)")" | sha256sum | cut -c1-12)
+  printf '%s/tf-mirror-aws-%s-standins-%s' "$HA_CP_CACHE" "$AWS_PROVIDER_VERSION" "$key"
 }
 
 print_env() {
@@ -64,6 +76,7 @@ export HA_CP_KUBE_BIN=$KUBE_DIR/bin
 export HA_CP_MOTO_VENV=$MOTO_DIR
 export HA_CP_TF_MIRROR=$MIRROR_DIR
 export HA_CP_TLS_MIRROR=$(tls_standin_dir)
+export HA_CP_KUBERNETES_MIRROR=$(kubernetes_standin_dir)
 export HA_CP_PLAN_MIRROR=$(plan_mirror_dir)
 EOF
 }
@@ -285,21 +298,41 @@ setup_tls_standin() {
   finish "$dir" tls-standin "$TLS_PROVIDER_VERSION" "$start"
 }
 
+# setup_kubernetes_standin: test/providers/kubernetes, a plan-time stand-in for hashicorp/kubernetes
+# 2.38.0 (schema.json from the cdktf bindings; a unit test checks it is fresh: this runs before npm ci).
+setup_kubernetes_standin() {
+  local dir; dir=$(kubernetes_standin_dir)
+  if complete "$dir"; then return; fi
+  local start; start=$(date +%s)
+  log "kubernetes-standin $KUBERNETES_PROVIDER_VERSION: building test/providers/kubernetes from the Go module proxy (cold: 2-4 minutes on 2 cores)"
+  begin "$dir"
+  local rel=registry.terraform.io/hashicorp/kubernetes/$KUBERNETES_PROVIDER_VERSION/linux_amd64
+  local bin=$dir.tmp/$rel/terraform-provider-kubernetes_v$KUBERNETES_PROVIDER_VERSION
+  mkdir -p "$dir.tmp/$rel"
+  ( cd "$KUBERNETES_STANDIN_SRC" && run kubernetes-standin "$KUBERNETES_PROVIDER_VERSION" -- env CGO_ENABLED=0 GOFLAGS="-mod=readonly -buildvcs=false" go build -trimpath -o "$bin" . )
+  local banner; banner=$("$bin" 2>&1 || true)
+  [[ $banner == *"This binary is a plugin"* ]] || die "kubernetes-standin $KUBERNETES_PROVIDER_VERSION: $bin does not run as a terraform plugin: $banner"
+  finish "$dir" kubernetes-standin "$KUBERNETES_PROVIDER_VERSION" "$start"
+}
+
 setup_plan_mirror() {
-  local dir tls; dir=$(plan_mirror_dir); tls=$(tls_standin_dir)
+  local dir tls k8s; dir=$(plan_mirror_dir); tls=$(tls_standin_dir); k8s=$(kubernetes_standin_dir)
   if complete "$dir"; then return; fi
   complete "$MIRROR_DIR" || die "plan-mirror: run the providers component first"
   complete "$tls" || die "plan-mirror: run the tls-standin component first"
+  complete "$k8s" || die "plan-mirror: run the kubernetes-standin component first"
   local start; start=$(date +%s)
   begin "$dir"
   # Real directories down to <os_arch>/, the binaries linked: terraform does not walk symlinked
   # directories of a filesystem mirror.
   local aws_rel=registry.terraform.io/hashicorp/aws/$AWS_PROVIDER_VERSION/linux_amd64
   local tls_rel=registry.terraform.io/hashicorp/tls/$TLS_PROVIDER_VERSION/linux_amd64
-  mkdir -p "$dir.tmp/$aws_rel" "$dir.tmp/$tls_rel"
+  local k8s_rel=registry.terraform.io/hashicorp/kubernetes/$KUBERNETES_PROVIDER_VERSION/linux_amd64
+  mkdir -p "$dir.tmp/$aws_rel" "$dir.tmp/$tls_rel" "$dir.tmp/$k8s_rel"
   ln -s "$(readlink -f "$MIRROR_DIR/$aws_rel/terraform-provider-aws_v${AWS_PROVIDER_VERSION}_x5")" "$dir.tmp/$aws_rel/"
   ln -s "$tls/$tls_rel/terraform-provider-tls_v$TLS_PROVIDER_VERSION" "$dir.tmp/$tls_rel/"
-  finish "$dir" plan-mirror "aws-$AWS_PROVIDER_VERSION+$(basename "$tls")" "$start"
+  ln -s "$k8s/$k8s_rel/terraform-provider-kubernetes_v$KUBERNETES_PROVIDER_VERSION" "$dir.tmp/$k8s_rel/"
+  finish "$dir" plan-mirror "aws-$AWS_PROVIDER_VERSION+$(basename "$tls")+$(basename "$k8s")" "$start"
 }
 
 main() {
@@ -307,7 +340,7 @@ main() {
   mkdir -p "$HA_CP_CACHE"
   command -v go >/dev/null || die "go is not on PATH (the machine image ships Go)"
   local components=("$@")
-  [ "${#components[@]}" -gt 0 ] || components=(apt providers tls-standin plan-mirror moto etcd kubernetes)
+  [ "${#components[@]}" -gt 0 ] || components=(apt providers tls-standin kubernetes-standin plan-mirror moto etcd kubernetes)
   local c
   for c in "${components[@]}"; do
     case "$c" in
@@ -317,8 +350,9 @@ main() {
       moto) setup_moto ;;
       providers) setup_providers ;;
       tls-standin) setup_tls_standin ;;
+      kubernetes-standin) setup_kubernetes_standin ;;
       plan-mirror) setup_plan_mirror ;;
-      *) die "unknown component '$c' (apt, providers, tls-standin, plan-mirror, moto, etcd, kubernetes)" ;;
+      *) die "unknown component '$c' (apt, providers, tls-standin, kubernetes-standin, plan-mirror, moto, etcd, kubernetes)" ;;
     esac
   done
   print_env
