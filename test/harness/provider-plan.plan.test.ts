@@ -181,11 +181,13 @@ describeTier("provider plan harness (real hashicorp/aws)", providerPlanCheck(), 
   it(
     "cuts out a provider the mirror lacks, with typed placeholders in place of its values",
     async () => {
-      // The cutting mechanism (used today for hashicorp/kubernetes, which cannot be built here) shown
-      // on tls with the aws-only mirror: the plan tier's own mirror holds the tls stand-in.
+      // The cutting mechanism, opt-in since the plan mirror holds every provider the stacks use (aws
+      // and the tls and kubernetes stand-ins), shown on tls with the aws-only mirror.
       const awsOnly = process.env.HA_CP_TF_MIRROR;
       if (!awsOnly) throw new Error("HA_CP_TF_MIRROR is not set (jest global setup sets it from scripts/setup-test-env.sh)");
-      const result = await planSynthesizedStack(tlsFedStack(), { planJson: true, mirror: awsOnly });
+      // Without the opt-in a missing provider fails the plan instead of planning less.
+      await expect(planSynthesizedStack(tlsFedStack(), { mirror: awsOnly })).rejects.toThrow(/lacks registry\.terraform\.io\/hashicorp\/tls: nothing may be cut out/);
+      const result = await planSynthesizedStack(tlsFedStack(), { planJson: true, mirror: awsOnly, allowCutProviders: true });
       expect(result.prepared.removed).toEqual(["data.tls_public_key.ca-pub", "tls_private_key.ca-key", "tls_self_signed_cert.ca"]);
       expect(result.prepared.removedProviders).toEqual(["registry.terraform.io/hashicorp/tls"]);
       expect(result.prepared.replaced).toEqual([

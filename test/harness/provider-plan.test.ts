@@ -164,6 +164,28 @@ describe("prepareForOfflinePlan: placeholders", () => {
     expect(nested.replaced).toEqual(["tls_private_key.k[tls_private_key.j.id].id"]);
   });
 
+  it("uses a value given for a substituted data source's reference instead of the guessed placeholder", () => {
+    const secret = JSON.stringify({ api_url: "https://h:6443" });
+    const { json, removed, replaced } = prepareForOfflinePlan(
+      {
+        data: { aws_secretsmanager_secret_version: { s: { secret_id: "x" } } },
+        output: {
+          url: { value: "${jsondecode(data.aws_secretsmanager_secret_version.s.secret_string).api_url}" },
+          raw: { value: "${data.aws_secretsmanager_secret_version.s.secret_string}" },
+          arn: { value: "${data.aws_secretsmanager_secret_version.s.arn}" },
+        },
+      },
+      { substituteDataSources: ["aws_secretsmanager_secret_version"], substituteValues: { "data.aws_secretsmanager_secret_version.s.secret_string": secret } },
+    );
+    expect(removed).toEqual(["data.aws_secretsmanager_secret_version.s"]);
+    expect(replaced).toContain("data.aws_secretsmanager_secret_version.s.secret_string");
+    const output = json.output as Record<string, { value: string }>;
+    expect(output.url.value).toBe(`\${jsondecode(${hclLiteral(secret)}).api_url}`);
+    expect(output.raw.value).toBe(secret);
+    // Not listed: the guessed placeholder.
+    expect(output.arn.value).toMatch(/^arn:aws:iam::123456789012:placeholder\//);
+  });
+
   it("escapes placeholder text for HCL templates", () => {
     expect(hclLiteral('a"b\\c\nd${e}%{f}')).toBe('"a\\"b\\\\c\\nd$${e}%%{f}"');
     expect(hclLiteral(["x", 1, true])).toBe('["x", 1, true]');

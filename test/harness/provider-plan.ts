@@ -1,14 +1,15 @@
 /**
  * Tier 2 — provider plan: `terraform validate` + `terraform plan` of a synthesized stack against the
- * real hashicorp/aws provider, installed from a local filesystem mirror, with no network and no AWS
- * account.
+ * real hashicorp/aws provider and the repository's strict stand-ins for hashicorp/tls 4.1.0 and
+ * hashicorp/kubernetes 2.38.0 (test/providers/; the Go module proxy refuses both real modules), all
+ * installed from a local filesystem mirror, with no network and no AWS account.
  *
- * The AWS provider runs its own schema and plan-time validation (name lengths, allowed characters,
- * value ranges, conflicting arguments), which the unit tier cannot see. Only the providers in the
- * mirror can run, so resources of other providers (tls, kubernetes, ...) are cut out of the stack
- * and every reference to them is replaced by a typed placeholder literal before terraform sees it
- * (see {@link prepareForOfflinePlan}). The placeholders are shaped like the real values but are never
- * checked by those providers — that is the limit of this tier.
+ * The providers run their own schema and plan-time validation (name lengths, allowed characters,
+ * value ranges, conflicting arguments, Kubernetes object names and label keys), which the unit tier
+ * cannot see. Nothing is cut out: a stack using a provider the mirror lacks fails to plan (see
+ * {@link PlanOptions.allowCutProviders}). What is substituted offline is data sources that need AWS
+ * credentials (STS, a secret's value): {@link prepareForOfflinePlan} replaces every reference to
+ * them by a typed placeholder literal, or by a value the test gives ({@link PrepareOptions.substituteValues}).
  *
  * Environment:
  * - `TF_PLUGIN_MIRROR`: the filesystem mirror to use (no fallback to the default locations when set);
@@ -146,6 +147,9 @@ export function findProviderMirror(): string | undefined {
   return mirrorCandidates().find((dir) => existsSync(dir) && holdsAws(dir));
 }
 
+/** Providers the plan tier plans through this repository's stand-ins (test/providers/): never cut out. */
+export const STANDIN_PROVIDERS: readonly string[] = ["registry.terraform.io/hashicorp/tls", "registry.terraform.io/hashicorp/kubernetes"];
+
 /** AWS data sources answered by STS (GetCallerIdentity): substituted in every offline plan. */
 export const STS_DATA_SOURCES: readonly string[] = ["aws_caller_identity", "aws_iam_session_context"];
 
@@ -169,13 +173,19 @@ export function providerPlanCheck(): TierCheck {
         : `no filesystem mirror with ${AWS_PROVIDER_SOURCE} for ${terraformPlatform()} in ` +
           `${mirrorCandidates().join(", ")} (set TF_PLUGIN_MIRROR)`,
     };
-  } else if (!mirrorProviders(findProviderMirror()!).some((p) => p.source === "registry.terraform.io/hashicorp/tls")) {
-    // Nothing of tls may be cut out: the mirror must hold the tls stand-in (test/providers/tls).
-    cachedCheck = {
-      available: false,
-      reason: `the provider mirror ${findProviderMirror()} holds no hashicorp/tls (run \`bash scripts/setup-test-env.sh tls-standin plan-mirror\`; jest's global setup uses HA_CP_PLAN_MIRROR)`,
-    };
   } else {
+    // Nothing of tls or kubernetes may be cut out: the mirror must hold both stand-ins
+    // (test/providers/tls, test/providers/kubernetes).
+    const held = mirrorProviders(findProviderMirror()!).map((p) => p.source);
+    const missing = STANDIN_PROVIDERS.filter((source) => !held.includes(source));
+    if (missing.length > 0) {
+      cachedCheck = {
+        available: false,
+        reason: `the provider mirror ${findProviderMirror()} holds no ${missing.join(", ")} (run \`bash scripts/setup-test-env.sh tls-standin kubernetes-standin plan-mirror\`; jest's global setup uses HA_CP_PLAN_MIRROR)`,
+      };
+    }
+  }
+  if (!cachedCheck) {
     cachedCheck = { available: true, reason: "" };
   }
   return cachedCheck;
@@ -200,6 +210,14 @@ export interface PrepareOptions {
    * @default []
    */
   readonly substituteDataSources?: readonly string[];
+  /**
+   * Values for references to substituted data sources, by the reference as written (e.g.
+   * `data.aws_secretsmanager_secret_version.AccessSecret.secret_string`), used instead of the
+   * placeholder guessed from the attribute name: for a value whose shape the stack depends on (a
+   * secret it `jsondecode`s). A reference not listed gets the guessed placeholder.
+   * @default {}
+   */
+  readonly substituteValues?: Readonly<Record<string, PlaceholderValue>>;
 }
 
 /** Result of {@link prepareForOfflinePlan}. */
@@ -625,6 +643,11 @@ interface RemovalContext {
   readonly removedLocalNames: ReadonlySet<string>;
   readonly removedTypes: Record<Mode, Set<string>>;
   readonly replaced: Set<string>;
+  readonly values: Readonly<Record<string, PlaceholderValue>>;
+}
+
+function valueFor(ref: ParsedReference, ctx: RemovalContext): PlaceholderValue {
+  return Object.prototype.hasOwnProperty.call(ctx.values, ref.text) ? ctx.values[ref.text] : placeholderFor(ref);
 }
 
 function makeIsRemoved(ctx: RemovalContext): (mode: Mode, type: string) => boolean {
@@ -641,11 +664,11 @@ function substituteString(text: string, ctx: RemovalContext, allowRaw: boolean):
   for (const m of scanner.matches) ctx.replaced.add(m.text);
   if (allowRaw && scanner.matches.length === 1) {
     const only = scanner.matches[0];
-    if (new RegExp(`^\\$\\{\\s*${escapeRegExp(only.text)}\\s*\\}$`).test(text)) return rawJson(placeholderFor(only));
+    if (new RegExp(`^\\$\\{\\s*${escapeRegExp(only.text)}\\s*\\}$`).test(text)) return rawJson(valueFor(only, ctx));
   }
   let out = text;
   for (const m of [...scanner.matches].reverse()) {
-    out = out.slice(0, m.start) + hclLiteral(placeholderFor(m)) + out.slice(m.end);
+    out = out.slice(0, m.start) + hclLiteral(valueFor(m, ctx)) + out.slice(m.end);
   }
   return out;
 }
@@ -780,6 +803,7 @@ export function prepareForOfflinePlan(synth: object | string, options: PrepareOp
     removedLocalNames,
     removedTypes: { "": new Set(), data: new Set(options.substituteDataSources ?? []), ephemeral: new Set() },
     replaced: new Set(),
+    values: options.substituteValues ?? {},
   };
   const removed: string[] = [];
   const output: JsonObject = {};
@@ -880,6 +904,14 @@ export interface PlanOptions extends PrepareOptions {
   readonly variables?: Readonly<Record<string, unknown>>;
   /** Timeout of each terraform command in milliseconds. @default 180000 */
   readonly commandTimeoutMs?: number;
+  /**
+   * Let the plan cut out a provider the mirror lacks (placeholders in place of its values). Off by
+   * default: the plan mirror holds every provider the stacks use (aws, and the tls and kubernetes
+   * stand-ins), so a cut-out provider means a missing mirror entry, and the plan fails instead of
+   * planning less. Only the harness's own test of the mechanism turns it on.
+   * @default false
+   */
+  readonly allowCutProviders?: boolean;
 }
 
 /** Result of a successful {@link planSynthesizedStack}. */
@@ -1006,6 +1038,12 @@ export async function planSynthesizedStack(synth: object | string, options: Plan
   // (the apply tier, against the emulator, reads them for real).
   const substituteDataSources = [...new Set([...STS_DATA_SOURCES, ...(options.substituteDataSources ?? [])])];
   const prepared = prepareForOfflinePlan(synth, { ...options, substituteDataSources, availableProviders: mirrored });
+  if (prepared.removedProviders.length > 0 && options.allowCutProviders !== true) {
+    throw new Error(
+      `planSynthesizedStack: the mirror ${mirror} lacks ${prepared.removedProviders.join(", ")}: ` +
+        `nothing may be cut out of a plan (run \`bash scripts/setup-test-env.sh\`; a provider that cannot be built needs a stand-in in test/providers/)`,
+    );
+  }
   const keep = options.keepDir === true || process.env.KEEP_PLAN_DIR === "1";
   const timeoutMs = options.commandTimeoutMs ?? 180_000;
 
