@@ -18,8 +18,8 @@ export interface EtcdUnitInput {
   /** Longest wait for chrony before starting anyway. @default 60 */
   readonly timeSyncWaitSeconds?: number;
   /**
-   * Start timeout: time sync, the bootstrap script (quorum wait and reconfiguration retries are
-   * bounded at 300 s each) and, for founding members, waiting for the peers to boot.
+   * Start timeout: time sync, the bootstrap script (quorum wait, reconfiguration retries and the
+   * learner's promotion are bounded at 300 s each; they rarely all take long) and, for founding members, waiting for the peers to boot.
    * @default 900
    */
   readonly startTimeoutSeconds?: number;
@@ -47,8 +47,10 @@ export interface EtcdUnitInput {
  * The systemd unit of an etcd member. Requires and starts after the slot claim and the certificate
  * fetch (and, given `dataMountPath`, asserts the data volume is mounted), waits (bounded) for the
  * clock, installs the pinned etcd if needed, lets the bootstrap
- * script decide new/existing/replace, then runs `etcd --config-file`. `Type=notify`: etcd reports ready once it has joined a quorum;
- * then the bootstrap script promotes the member if it joined as a learner.
+ * script decide new/existing/replace, then runs `etcd --config-file`. `Type=notify`: etcd reports ready once it has joined a quorum.
+ * A member that joins a running cluster does so as a learner inside the bootstrap script (clients on
+ * 127.0.0.1 only, promoted once in sync, bounded retries), so the etcd this unit starts always votes
+ * and API servers never reach a learner.
  * Restarts forever (`StartLimitIntervalSec=0`), so a node that came up before its peers keeps trying.
  */
 export function renderEtcdUnit(input: EtcdUnitInput = {}): string {
@@ -108,9 +110,6 @@ export function renderEtcdUnit(input: EtcdUnitInput = {}): string {
         `+/bin/chmod 700 ${owned}`,
       ],
       ExecStart: `${input.etcdBinary ?? "/usr/local/bin/etcd"} --config-file ${input.configFile ?? "/etc/etcd/etcd.yaml"}`,
-      // After READY=1: a member the bootstrap script added as a learner becomes a voter once in sync
-      // (bounded retries; a failure fails the start and Restart= tries again).
-      ExecStartPost: `+${input.bootstrapScript ?? "/usr/local/sbin/ha-etcd-bootstrap"} promote`,
       Restart: "always",
       RestartSec: "10s",
       TimeoutStartSec: timeout,

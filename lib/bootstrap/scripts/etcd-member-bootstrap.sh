@@ -3,14 +3,22 @@
 #  - data dir holds a member: start from it, unless the others answer as a healthy cluster whose
 #    member list has no started entry with this peer URL (it was removed: etcd would exit "member
 #    has already been removed" on every restart): move the data dir aside (kept) and rejoin as below;
+#    a member still listed as a learner (its node died before the promotion) finishes the learner
+#    phase below first;
 #  - empty, the others answer as a healthy cluster: replace. Remove the old entry (same name or peer
-#    URL), `member add --learner`, one change at a time, retrying strict-reconfig-check refusals; then
-#    start as `existing` with the member list. A pending (added, never started) entry is reused;
+#    URL), `member add --learner`, one change at a time, retrying strict-reconfig-check refusals.
+#    A pending (added, never started) entry is reused. Then the learner phase: etcd runs from this
+#    script with its client listener narrowed to 127.0.0.1 (peers reach it as usual) until the
+#    leader finds it in sync and it is promoted (bounded retries), then it is stopped and the
+#    running config (`existing`, full client listener) written. A learner answers linearizable reads
+#    and writes with "rpc not supported for learner" (etcd-io/etcd#12789), and the API servers'
+#    --etcd-servers name every slot address: a learner listening there fails the requests the
+#    client balances to it, so a member is reachable at its slot address only once it votes;
 #  - empty, no other member answers: first bootstrap, start as `new`;
 #  - empty, members answer without quorum: never found a new cluster over it; wait, then fail.
-# `ha-etcd-bootstrap promote` (ExecStartPost, after etcd is ready): a learner becomes a voter once
-# the leader finds it in sync (retried, bounded). A learner cannot vote, so a new member that never
-# catches up (bad certificate, slow disk) leaves the quorum arithmetic of the others unchanged.
+# `ha-etcd-bootstrap promote`: promotes this member if it is a learner (for operators; the learner
+# phase does it at start). A learner cannot vote, so a new member that never catches up (bad
+# certificate, slow disk) leaves the quorum arithmetic of the others unchanged.
 # Talks TLS to the others with the healthcheck client certificate.
 set -euo pipefail
 
@@ -37,6 +45,9 @@ DIAL_TIMEOUT=${HA_ETCD_DIAL_TIMEOUT:-2s}
 COMMAND_TIMEOUT=${HA_ETCD_COMMAND_TIMEOUT:-5s}
 RECONFIG_TIMEOUT=${HA_ETCD_RECONFIG_TIMEOUT:-300}
 QUORUM_WAIT=${HA_ETCD_QUORUM_WAIT:-300}
+ETCD_BIN=${HA_ETCD_BINARY:-${HA_ETCD_BIN_DIR:-/usr/local/bin}/etcd}
+# etcd's own log during the learner phase (the journal gets its tail if the phase fails).
+LEARNER_LOG=${HA_ETCD_LEARNER_LOG:-$STATE_DIR/etcd-learner.log}
 
 log() {
   logger -t ha-etcd-bootstrap -- "$*" 2>/dev/null || true
@@ -60,14 +71,27 @@ ctl() {
     --dial-timeout="$DIAL_TIMEOUT" --command-timeout="$COMMAND_TIMEOUT" "$@"
 }
 
-# write_config STATE [INITIAL_CLUSTER]: the rendered config with the bootstrap keys set, 0600.
+# write_config STATE [INITIAL_CLUSTER [learner]]: the rendered config with the bootstrap keys set,
+# 0600. `learner`: the client listener narrowed to its 127.0.0.1 URLs (the slot address's port on
+# 127.0.0.1 if the rendered list has none).
 write_config() {
   mkdir -p "$(dirname "$CONFIG")"
   (
     umask 077
-    awk -v state="$1" -v cluster="${2:-}" '
+    awk -v state="$1" -v cluster="${2:-}" -v learner="${3:-}" -v port="${CLIENT_URL##*:}" '
       /^initial-cluster-state:/ { print "initial-cluster-state: " state; next }
       /^initial-cluster:/ && cluster != "" { print "initial-cluster: \"" cluster "\""; next }
+      /^listen-client-urls:/ && learner != "" {
+        v = $0
+        sub(/^listen-client-urls: */, "", v)
+        gsub(/["\047]/, "", v)
+        n = split(v, urls, ",")
+        out = ""
+        for (i = 1; i <= n; i++) if (urls[i] ~ /^https?:\/\/127\.0\.0\.1:[0-9]+$/) out = out (out == "" ? "" : ",") urls[i]
+        if (out == "") out = "https://127.0.0.1:" port
+        print "listen-client-urls: " out
+        next
+      }
       { print }' "$BASE" >"$CONFIG.tmp"
   )
   mv "$CONFIG.tmp" "$CONFIG"
@@ -143,30 +167,86 @@ started_self() {
   awk -F', ' -v peer="$PEER_URL" '$2 == "started" && index("," $4 ",", "," peer ",") { print $1, $6; exit }' <<<"$1"
 }
 
-probe
-if [ "${1:-}" = promote ]; then
-  [ ${#others[@]} -gt 0 ] || exit 0
-  [ ${#healthy[@]} -gt 0 ] || die "promote: no healthy member to ask"
+# promote_self: promotes this member's learner entry once the leader finds it in sync (bounded
+# retries); returns when the entry is a voter. During the learner phase it also waits for etcd to
+# publish its entry (`started`) and fails when that etcd exits.
+promote_self() {
+  local endpoints list id learner out
   endpoints=$(healthy_csv)
   deadline=$((SECONDS + RECONFIG_TIMEOUT)) delay=1
   while :; do
+    if [ -n "${learner_pid:-}" ] && ! kill -0 "$learner_pid" 2>/dev/null; then
+      learner_pid=
+      die "etcd exited during the learner phase; its last lines: $(tail -n 5 "$LEARNER_LOG" 2>/dev/null | tr '\n' ' ')"
+    fi
     if ! list=$(ctl "$endpoints" member list -w simple 2>&1); then
       refused "$list" "member list"
       continue
     fi
-    read -r id learner <<<"$(started_self "$list")"
-    [ -n "${id:-}" ] || die "promote: $PEER_URL is not a started member"
-    [ "$learner" = true ] || exit 0
+    id='' learner=''
+    read -r id learner <<<"$(started_self "$list")" || true
+    if [ -z "$id" ]; then
+      [ -n "${learner_pid:-}" ] || die "promote: $PEER_URL is not a started member"
+      [ "$SECONDS" -lt "$deadline" ] || die "the learner $MEMBER did not join the cluster within ${RECONFIG_TIMEOUT}s; its last lines: $(tail -n 5 "$LEARNER_LOG" 2>/dev/null | tr '\n' ' ')"
+      sleep 1
+      continue
+    fi
+    [ "$learner" = true ] || return 0
     log "promoting learner $id ($MEMBER)"
     out=$(ctl "$endpoints" member promote "$id" 2>&1) || refused "$out" "member promote $id"
   done
+}
+
+stop_learner() {
+  [ -n "${learner_pid:-}" ] || return 0
+  kill -TERM "$learner_pid" 2>/dev/null || true
+  local i
+  for ((i = 0; i < 300; i++)); do
+    kill -0 "$learner_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$learner_pid" 2>/dev/null || true
+  wait "$learner_pid" 2>/dev/null || true
+  learner_pid=
+}
+
+# learner_phase STATE [INITIAL_CLUSTER]: runs etcd as a learner reachable by clients on 127.0.0.1
+# only, promotes it, stops it; then writes the running config.
+learner_phase() {
+  write_config "$1" "${2:-}" learner
+  mkdir -p "$(dirname "$LEARNER_LOG")"
+  log "starting $MEMBER as a learner, clients on 127.0.0.1 only until it is promoted (etcd log: $LEARNER_LOG)"
+  trap stop_learner EXIT
+  "$ETCD_BIN" --config-file "$CONFIG" >"$LEARNER_LOG" 2>&1 &
+  learner_pid=$!
+  promote_self
+  stop_learner
+  trap - EXIT
+  log "$MEMBER is a voter: it starts with its client listener on $CLIENT_URL"
+  write_config "$1" "${2:-}"
+}
+
+probe
+if [ "${1:-}" = promote ]; then
+  [ ${#others[@]} -gt 0 ] || exit 0
+  [ ${#healthy[@]} -gt 0 ] || die "promote: no healthy member to ask"
+  promote_self
+  exit 0
 fi
 if [ -d "$DATA_DIR/member" ]; then
   # Moved aside only on a definite answer from a healthy cluster; otherwise (cold start of every
   # member, no quorum yet) the data is the cluster's and etcd starts from it.
-  if [ ${#healthy[@]} -eq 0 ] || ! list=$(ctl "$(healthy_csv)" member list -w simple 2>/dev/null) || [ -n "$(started_self "$list")" ]; then
+  self='' listed=''
+  if [ ${#healthy[@]} -gt 0 ] && list=$(ctl "$(healthy_csv)" member list -w simple 2>/dev/null); then
+    listed=yes self=$(started_self "$list")
+  fi
+  if [ -z "$listed" ] || [ -n "$self" ]; then
     log "$DATA_DIR holds member data: starting $MEMBER from it"
-    write_config "$(setting initial-cluster-state)"
+    if [ "${self##* }" = true ]; then
+      learner_phase "$(setting initial-cluster-state)"
+    else
+      write_config "$(setting initial-cluster-state)"
+    fi
     exit 0
   fi
   aside="$DATA_DIR.removed-$(date -u +%Y%m%dT%H%M%SZ)"
@@ -223,4 +303,4 @@ cluster=$(awk -F', ' -v name="$MEMBER" -v peer="$PEER_URL" '
   }
   END { print out }' <<<"$list")
 log "joining as $MEMBER (initial-cluster-state existing, initial-cluster $cluster)"
-write_config existing "$cluster"
+learner_phase existing "$cluster"

@@ -94,7 +94,7 @@ export interface TestCluster {
   readonly bootstrapOutput: ReadonlyMap<string, string>;
   /**
    * Runs the library's bootstrap script on a node (in its namespace), as etcd.service's ExecStartPre
-   * (no args) or ExecStartPost (`["promote"]`).
+   * (no args) or as an operator would (`["promote"]`).
    */
   bootstrap(name: string, env?: Record<string, string>, args?: readonly string[]): Promise<CommandResult>;
   /**
@@ -277,11 +277,8 @@ export async function startTestCluster(options: TestClusterOptions): Promise<Tes
     await cluster.start({ launch, only: early });
     await cluster.waitHealthy(30_000);
     if (options.lateMember !== undefined) {
+      // The bootstrap script joins it as a learner (loopback clients only) and promotes it before it returns.
       await cluster.startMember(layout.member(options.lateMember), { launch, initialCluster: "(written by ha-etcd-bootstrap)" });
-      // etcd.service's ExecStartPost: a member that joined as a learner is promoted.
-      const promoted = await bootstrap(options.lateMember, {}, ["promote"]);
-      if (promoted.exitCode !== 0) throw new Error(`ha-etcd-bootstrap promote failed on ${options.lateMember} (exit ${promoted.exitCode}):\n${promoted.stderr}`);
-      bootstrapOutput.set(options.lateMember, `${bootstrapOutput.get(options.lateMember) ?? ""}${promoted.stderr}`);
       await cluster.waitHealthy(30_000);
     }
     const renderFreshDisk = async (name: string, dir: string) => {

@@ -51,6 +51,21 @@ case "$cmd" in
   *) echo "unexpected etcdctl $*" >&2; exit 2 ;;
 esac
 `;
+// etcd as the learner phase runs it: records the client listener of its config, publishes its
+// pending entry (name, client URL) as a joining member does, and runs until SIGTERM.
+const ETCD_STUB = `#!/usr/bin/env bash
+echo "etcd $*" >> "$CALLS"
+if [ "$#" -ne 2 ] || [ "$1" != --config-file ] || [ ! -r "$2" ]; then echo "unexpected etcd $*" >&2; exit 2; fi
+grep '^listen-client-urls:' "$2" >> "$STATE/etcd-listen"
+if [ -s "$STATE/etcd-fail" ]; then cat "$STATE/etcd-fail" >&2; exit 1; fi
+name=$(sed -n 's/^name: //p' "$2")
+client=$(sed -n 's/^advertise-client-urls: //p' "$2")
+peer=$(sed -n 's/^initial-advertise-peer-urls: //p' "$2")
+awk -F', ' -v OFS=', ' -v peer="$peer" -v name="$name" -v client="$client" '$2 == "unstarted" && $4 == peer { $2 = "started"; $3 = name; $5 = client } { print }' "$STATE/list" > "$STATE/list.etcd"
+mv "$STATE/list.etcd" "$STATE/list"
+trap 'echo stopped >> "$STATE/etcd-listen"; exit 0' TERM
+while :; do /bin/sleep 0.05; done
+`;
 // Backoff and quorum waits take no time; a scripted cluster may regain quorum while the script waits.
 const SLEEP_STUB = `#!/usr/bin/env bash
 echo "sleep $*" >> "$CALLS"
@@ -68,13 +83,15 @@ interface Scenario {
   refusePromote?: number;
   fail?: string;
   healOnSleep?: boolean;
+  /** The learner etcd exits at once with this message. */
+  etcdFails?: string;
 }
 
 interface Node {
   readonly dir: string;
   readonly dataDir: string;
   readonly config: string;
-  boot(scenario: Scenario, env?: Record<string, string>, args?: string[]): Promise<{ code: number; stderr: string; calls: string[]; list: string[] }>;
+  boot(scenario: Scenario, env?: Record<string, string>, args?: string[]): Promise<{ code: number; stderr: string; calls: string[]; list: string[]; etcdListen: string[] }>;
 }
 
 const roots: string[] = [];
@@ -85,6 +102,7 @@ function node(slot: string, options: { nodeMembers?: string[] } = {}): Node {
   const state = path.join(dir, "state");
   for (const d of [bin, state, path.join(dir, "run")]) mkdirSync(d, { recursive: true });
   writeFileSync(path.join(bin, "etcdctl"), ETCDCTL_STUB, { mode: 0o755 });
+  writeFileSync(path.join(bin, "etcd"), ETCD_STUB, { mode: 0o755 });
   writeFileSync(path.join(bin, "sleep"), SLEEP_STUB, { mode: 0o755 });
   writeFileSync(path.join(bin, "logger"), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
   const dataDir = path.join(dir, "var/lib/etcd/data");
@@ -115,6 +133,8 @@ function node(slot: string, options: { nodeMembers?: string[] } = {}): Node {
       writeFileSync(path.join(state, "refuse"), String(scenario.refuse ?? 0));
       writeFileSync(path.join(state, "promote-refuse"), String(scenario.refusePromote ?? 0));
       writeFileSync(path.join(state, "fail"), scenario.fail ?? "");
+      writeFileSync(path.join(state, "etcd-fail"), scenario.etcdFails ?? "");
+      writeFileSync(path.join(state, "etcd-listen"), "");
       if (scenario.healOnSleep) writeFileSync(path.join(state, "heal-on-sleep"), "");
       const pki = path.join(dir, "pki/etcd");
       const tls = `--cacert=${pki}/ca.crt --cert=${pki}/healthcheck-client.crt --key=${pki}/healthcheck-client.key --dial-timeout=2s --command-timeout=5s`;
@@ -126,7 +146,7 @@ function node(slot: string, options: { nodeMembers?: string[] } = {}): Node {
         (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
       );
       const lines = (f: string) => readFileSync(f, "utf8").split("\n").filter((l) => l !== "");
-      return { ...result, calls: lines(calls), list: lines(path.join(state, "list")) };
+      return { ...result, calls: lines(calls), list: lines(path.join(state, "list")), etcdListen: lines(path.join(state, "etcd-listen")) };
     },
   };
 }
@@ -175,8 +195,8 @@ describeTier("ha-etcd-bootstrap decision table (real bash, stub etcdctl)", bash,
     expect(readFileSync(path.join(path.dirname(n.dataDir), aside[0], "member/wal/0.wal"), "utf8")).toBe("old member data");
     expect(readdirSync(n.dataDir)).toEqual([]);
     expect(statSync(n.dataDir).mode & 0o777).toBe(0o700);
-    expect(reads(r.calls).filter((c) => / (add|remove|promote) /.test(c))).toEqual([`member add etcd-1 --peer-urls=${p1} --learner`]);
-    expect(r.list).toContain(`beef, unstarted, , ${p1}, , true`);
+    expect(reads(r.calls).filter((c) => / (add|remove|promote) /.test(c))).toEqual([`member add etcd-1 --peer-urls=${p1} --learner`, "member promote beef"]);
+    expect(r.list).toContain(`beef, started, etcd-1, ${p1}, ${c1}, false`);
     const config = readFileSync(n.config, "utf8");
     expect(config).toMatch(/^initial-cluster-state: existing$/m);
     expect(config).toContain(`initial-cluster: "etcd-0=${p0},etcd-2=${p2},etcd-1=${p1}"\n`);
@@ -192,7 +212,7 @@ describeTier("ha-etcd-bootstrap decision table (real bash, stub etcdctl)", bash,
     expect(readFileSync(n.config, "utf8")).toContain(`initial-cluster: "etcd-0=${p0},etcd-1=${p1},etcd-2=${p2}"\n`);
   });
 
-  it("promote (ExecStartPost): promotes its learner entry, retrying while the leader finds it out of sync; leaves a voter alone", async () => {
+  it("promote (operator command): promotes its learner entry, retrying while the leader finds it out of sync; leaves a voter alone", async () => {
     const n = node("etcd-1", { nodeMembers: ["etcd-1"] });
     const learner = [STARTED[0], `dd1, started, etcd-1, ${p1}, ${c1}, true`, STARTED[2]];
     const r = await n.boot({ answering: [c0, c2], healthy: [c0, c2], list: learner, refusePromote: 2 }, {}, ["promote"]);
@@ -208,6 +228,43 @@ describeTier("ha-etcd-bootstrap decision table (real bash, stub etcdctl)", bash,
     const stuck = await n.boot({ answering: [c0, c2], healthy: [c0, c2], list: learner, refusePromote: 99 }, { HA_ETCD_RECONFIG_TIMEOUT: "0" }, ["promote"]);
     expect(stuck.code).toBe(1);
     expect(stuck.stderr).toContain("member promote dd1 still refused");
+  });
+
+  it("joins as a learner whose client listener is on 127.0.0.1 only, is promoted, stopped, and then configured on its slot address", async () => {
+    const n = node("etcd-1", { nodeMembers: ["etcd-1"] });
+    const r = await n.boot({ answering: [c0, c2], healthy: [c0, c2], list: [STARTED[0], STARTED[2]], refusePromote: 1 });
+    expect({ code: r.code, stderr: r.stderr }).toMatchObject({ code: 0 });
+    // The learner's etcd: loopback only (etcd reads listen-client-urls as a comma-separated list), until SIGTERM.
+    expect(r.etcdListen).toEqual(["listen-client-urls: https://127.0.0.1:2379", "stopped"]);
+    const order = r.calls.filter((c) => /^etcd |member (add|promote)/.test(c)).map((c) => c.replace(/^etcdctl .* member /, "member ").replace(/^etcd .*/, "etcd"));
+    expect(order).toEqual([`member add etcd-1 --peer-urls=${p1} --learner`, "etcd", "member promote beef", "member promote beef"]);
+    expect(r.list).toContain(`beef, started, etcd-1, ${p1}, ${c1}, false`);
+    // The running config (the unit's etcd) listens on the slot address again, as rendered.
+    const rendered = readFileSync(path.join(n.dir, "configs/etcd-1.yaml"), "utf8");
+    const config = readFileSync(n.config, "utf8");
+    expect(config.match(/^listen-client-urls: .*$/m)?.[0]).toBe(rendered.match(/^listen-client-urls: .*$/m)?.[0]);
+    expect(config).toContain(`listen-client-urls: ${c1},https://127.0.0.1:2379\n`);
+    expect(config).toMatch(/^initial-cluster-state: existing$/m);
+  });
+
+  it("a member whose data dir holds data but is still a learner (node died before the promotion) finishes the learner phase first", async () => {
+    const n = node("etcd-1", { nodeMembers: ["etcd-1"] });
+    mkdirSync(path.join(n.dataDir, "member"), { recursive: true });
+    const r = await n.boot({ answering: [c0, c2], healthy: [c0, c2], list: [STARTED[0], `dd1, started, etcd-1, ${p1}, ${c1}, true`, STARTED[2]] });
+    expect({ code: r.code, stderr: r.stderr }).toMatchObject({ code: 0 });
+    expect(r.etcdListen).toEqual(["listen-client-urls: https://127.0.0.1:2379", "stopped"]);
+    expect(reads(r.calls).filter((c) => / (add|remove|promote) /.test(c))).toEqual(["member promote dd1"]);
+    expect(readFileSync(n.config, "utf8")).toContain(`listen-client-urls: ${c1},https://127.0.0.1:2379\n`);
+  });
+
+  it("fails the start when the learner's etcd exits: no promotion, and the config stays the loopback-only one", async () => {
+    const n = node("etcd-1", { nodeMembers: ["etcd-1"] });
+    const r = await n.boot({ answering: [c0, c2], healthy: [c0, c2], list: [STARTED[0], STARTED[2]], etcdFails: "etcd: cannot access data directory" });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("etcd exited during the learner phase");
+    expect(reads(r.calls).filter((c) => c.startsWith("member promote"))).toEqual([]);
+    // Only the learner's config was written: the unit's etcd would not start on the slot address.
+    expect(readFileSync(n.config, "utf8")).toContain("listen-client-urls: https://127.0.0.1:2379\n");
   });
 
   it("founds the cluster (state new, initial cluster as rendered) when no other member answers; data dir 0700; config 0600", async () => {
@@ -256,7 +313,8 @@ describeTier("ha-etcd-bootstrap decision table (real bash, stub etcdctl)", bash,
     const r = await n.boot({ answering: [c0, c2], healthy: [c0, c2], list: [STARTED[0], STARTED[2]], refuse: 3 });
     expect(r.code).toBe(0);
     expect(r.calls.filter((c) => / member add /.test(c))).toHaveLength(4);
-    expect(r.calls.filter((c) => c.startsWith("sleep"))).toEqual(["sleep 1", "sleep 2", "sleep 4"]);
+    const beforeEtcd = r.calls.slice(0, r.calls.findIndex((c) => c.startsWith("etcd ")));
+    expect(beforeEtcd.filter((c) => c.startsWith("sleep"))).toEqual(["sleep 1", "sleep 2", "sleep 4"]);
     const timeout = await n.boot({ answering: [c0, c2], healthy: [c0, c2], list: [STARTED[0], STARTED[2]], refuse: 99 }, { HA_ETCD_RECONFIG_TIMEOUT: "0" });
     expect(timeout.code).toBe(1);
     expect(timeout.stderr).toContain("still refused");
