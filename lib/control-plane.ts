@@ -8,6 +8,7 @@ import { EtcdBackups } from "./etcd/backups";
 import { AuditLogs } from "./monitoring/audit-logs";
 import { BootstrapBundles } from "./bootstrap/bundle/bootstrap-bundles";
 import { DEFAULT_ETCD_RELEASE, EtcdRelease } from "./bootstrap/etcd";
+import { DEFAULT_IMAGE_REPOSITORY, KubernetesBinaryMirror, checkImageRepository, checkKubernetesBinaryMirror } from "./bootstrap/kubernetes/binaries";
 import { ConfigError } from "./errors";
 import { EtcdCluster, EtcdTopology, checkMemberCount } from "./etcd/etcd-cluster";
 import { ApiLoadBalancer, EndpointAccess } from "./loadbalancer/api-load-balancer";
@@ -41,6 +42,22 @@ export interface HaControlPlaneProps {
    * @default - no check (a new cluster, or the caller takes responsibility for the skew)
    */
   readonly kubernetesVersionDeployed?: string;
+  /**
+   * Registry (`host[:port][/path]`, no scheme) every Kubernetes image comes from: the static pods
+   * (kube-apiserver, kube-controller-manager, kube-scheduler), containerd's pause image, and, through
+   * `ControlPlaneAccess.fromControlPlane`, the cluster objects' kube-proxy and CoreDNS. A mirror
+   * holds them under their upstream names (`kubeadm config images list`; see the README's
+   * "Air-gapped installs").
+   * @default "registry.k8s.io"
+   */
+  readonly imageRepository?: string;
+  /**
+   * Binary mirror API server nodes install kubelet, kubeadm and kubectl from instead of the
+   * Kubernetes apt repository: an `https://` or `s3://` URL template and the SHA-256 of every file,
+   * checked on the node before anything is installed (the etcd side: `etcdRelease.mirrorUrlTemplate`).
+   * @default - the signed apt repository pkgs.k8s.io
+   */
+  readonly kubernetesBinaryMirror?: KubernetesBinaryMirror;
 
   /**
    * An existing network (see `ExistingNetwork.fromAttributes`).
@@ -401,6 +418,8 @@ export class HaControlPlane extends Construct {
   public readonly clusterName: string;
   /** Kubernetes version. */
   public readonly kubernetesVersion: string;
+  /** Registry of the Kubernetes images (`imageRepository`, default `registry.k8s.io`). */
+  public readonly imageRepository: string;
   /** Service CIDR. */
   public readonly serviceCidr: string;
   /** Pod CIDR. */
@@ -452,6 +471,8 @@ export class HaControlPlane extends Construct {
     checkTags("tags", props.tags, RESERVED_TAG_COUNT);
     const version = props.kubernetesVersion ?? "1.33.5";
     checkKubernetesVersion("kubernetesVersion", version);
+    checkImageRepository("imageRepository", props.imageRepository);
+    if (props.kubernetesBinaryMirror !== undefined) checkKubernetesBinaryMirror("kubernetesBinaryMirror", props.kubernetesBinaryMirror, version);
     checkKubernetesUpgrade("kubernetesVersion", "kubernetesVersionDeployed", props.kubernetesVersionDeployed, version);
     checkEtcdUpgrade("etcdRelease.version", "etcdVersionDeployed", props.etcdVersionDeployed, (props.etcdRelease ?? DEFAULT_ETCD_RELEASE).version);
     // The PKI policy under the names the user set (ClusterPki would report pki.leafValidityHours).
@@ -497,6 +518,7 @@ export class HaControlPlane extends Construct {
     }
     this.clusterName = props.clusterName;
     this.kubernetesVersion = version.replace(/^v/, "");
+    this.imageRepository = props.imageRepository ?? DEFAULT_IMAGE_REPOSITORY;
     this.clusterDomain = props.clusterDomain ?? "cluster.local";
     if (!/^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/.test(this.clusterDomain) || this.clusterDomain.length > 253) {
       throw new ConfigError("clusterDomain", props.clusterDomain, "is not a lower-case DNS domain", 'use "cluster.local" or your own domain');
@@ -694,6 +716,8 @@ export class HaControlPlane extends Construct {
         clusterDomain: this.clusterDomain,
         encryptionKeySecret: this.secretsEncryptionKey,
         auditLogGroupName: this.auditLogs?.logGroupName,
+        imageRepository: props.imageRepository,
+        binaryMirror: props.kubernetesBinaryMirror,
       },
       tags: props.tags,
     });

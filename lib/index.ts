@@ -30,6 +30,7 @@ export * from "./pki/private-ca-issuer";
 export * from "./security/secrets-encryption";
 export * from "./bootstrap/kubernetes/components";
 export * from "./bootstrap/kubernetes/node";
+export * from "./bootstrap/kubernetes/binaries";
 export * from "./monitoring/control-plane-alarms";
 export * from "./monitoring/audit-logs";
 export * from "./etcd/backups";

@@ -2,6 +2,7 @@ import { Construct } from "constructs";
 import { TerraformStack } from "../core";
 import { HaControlPlaneProps } from "../control-plane";
 import { ClusterObjectsOptions } from "../cluster/cluster-objects";
+import type { KubernetesBinaryMirror } from "../bootstrap/kubernetes/binaries";
 import { ClusterObjectsStack } from "../cluster/cluster-objects-stack";
 import { ProviderIdentity } from "../cluster/access-secret";
 import { checkPriorityClasses } from "../cluster/priority-classes";
@@ -57,6 +58,18 @@ export interface OrganisationDefaults {
    * @default - none: Ubuntu 24.04 looked up at plan time (needs credentials)
    */
   readonly amiIds?: Readonly<Record<string, string>>;
+  /**
+   * Registry mirror of the Kubernetes images (`HaControlPlane.imageRepository`; also the cluster
+   * objects' kube-proxy and CoreDNS).
+   * @default - "registry.k8s.io"
+   */
+  readonly imageRepository?: string;
+  /**
+   * Binary mirror of kubelet, kubeadm and kubectl with pinned checksums
+   * (`HaControlPlane.kubernetesBinaryMirror`); its `version` must match every cluster's Kubernetes release.
+   * @default - the Kubernetes apt repository
+   */
+  readonly kubernetesBinaryMirror?: KubernetesBinaryMirror;
   /**
    * SNS topic the control planes' alarms notify (passed through as `HaControlPlane.alarmTopicArn`).
    * @default - a new topic per cluster
@@ -364,6 +377,8 @@ export class PlatformBlueprint {
       kmsKeyArn: d.kmsKeyArn,
       kubernetesVersion: d.kubernetesVersion,
       amiId: d.amiIds?.[region],
+      imageRepository: d.imageRepository,
+      kubernetesBinaryMirror: d.kubernetesBinaryMirror,
       alarmTopicArn: d.alarmTopicArn,
     };
   }

@@ -62,6 +62,12 @@ export interface IControlPlaneAccess {
    */
   readonly clusterDomain?: string;
   /**
+   * Registry of the Kubernetes images (the control plane's `imageRepository`): the default of the
+   * cluster objects' `addons.imageRepository`.
+   * @default "registry.k8s.io"
+   */
+  readonly imageRepository?: string;
+  /**
    * The VPC's IPv4 block: the only addresses a kubelet serving certificate may name when the
    * serving-certificate approver is on.
    * @default - none: the approver then needs `kubeletServingCertificates.nodeIpPrefixes`
@@ -104,6 +110,7 @@ export class ControlPlaneAccess {
       serviceCidr: controlPlane.serviceCidr,
       podCidr: controlPlane.podCidr,
       clusterDomain: controlPlane.clusterDomain,
+      imageRepository: controlPlane.imageRepository,
       vpcCidr: controlPlane.network.vpcCidr,
       source: controlPlane,
     };

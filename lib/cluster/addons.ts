@@ -9,6 +9,7 @@ import { ServiceAccountV1 } from "@cdktf/provider-kubernetes/lib/service-account
 import { ServiceV1 } from "@cdktf/provider-kubernetes/lib/service-v1";
 import { KUBEADM_JOIN_OBJECTS, kubernetesTag, renderCorefile, renderKubeProxyConfiguration, renderKubeProxyKubeconfig } from "./kubeadm-config";
 import { KUBE_SYSTEM, configMapReader } from "./node-config";
+import { DEFAULT_IMAGE_REPOSITORY } from "../bootstrap/kubernetes/binaries";
 import { MANAGED_BY_LABELS, RBAC_API_GROUP } from "./rbac";
 
 /** The names kubeadm 1.33's addon phase gives kube-proxy's and CoreDNS's objects. */
@@ -197,7 +198,9 @@ export class CoreDnsAddon extends Construct {
             container: [
               {
                 name,
-                image: `${props.imageRepository}/coredns/coredns:${props.imageTag}`,
+                // kubeadm's path: registry.k8s.io keeps CoreDNS under coredns/coredns, a mirror
+                // (`kubeadm config images list --image-repository`) directly under coredns.
+                image: props.imageRepository === DEFAULT_IMAGE_REPOSITORY ? `${props.imageRepository}/coredns/coredns:${props.imageTag}` : `${props.imageRepository}/coredns:${props.imageTag}`,
                 imagePullPolicy: "IfNotPresent",
                 args: ["-conf", "/etc/coredns/Corefile"],
                 resources: { limits: { memory: "170Mi" }, requests: { cpu: "100m", memory: "70Mi" } },

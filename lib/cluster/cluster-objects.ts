@@ -7,6 +7,7 @@ import { CoreDnsAddon, KubeProxyAddon } from "./addons";
 import { BootstrapToken, BootstrapTokenProps, NODE_BOOTSTRAP_GROUP } from "./bootstrap-token";
 import { ClusterInfo } from "./cluster-info";
 import { joinCommand, renderBootstrapKubeconfig } from "./join";
+import { DEFAULT_IMAGE_REPOSITORY, checkImageRepository } from "../bootstrap/kubernetes/binaries";
 import { clusterDnsIp, coreDnsTagFor, renderClusterConfiguration, renderKubeletConfiguration } from "./kubeadm-config";
 import { KubeletServingApprover } from "./kubelet-serving-approver";
 import { NodeJoinConfiguration } from "./node-config";
@@ -38,9 +39,9 @@ export interface ClusterAddonsOptions {
   readonly coreDnsVersion?: string;
   /**
    * Registry of the kube-proxy and CoreDNS images (kubeadm's `imageRepository`), e.g. a mirror.
-   * @default "registry.k8s.io"
+   * @default - the control plane's `imageRepository` (`access.imageRepository`), else "registry.k8s.io"
    */
-  readonly imageRegistry?: string;
+  readonly imageRepository?: string;
 }
 
 /** How the API server can verify worker kubelets' serving certificates. */
@@ -186,10 +187,9 @@ export class ClusterObjects extends Construct {
     const serviceCidr = access.serviceCidr ?? "10.96.0.0/12";
     const podCidr = access.podCidr ?? "10.244.0.0/16";
     const clusterDomain = access.clusterDomain ?? "cluster.local";
-    const imageRepository = addons.imageRegistry ?? "registry.k8s.io";
-    if (!isUnresolved(imageRepository) && !/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d+)?(\/[a-z0-9._-]+)*$/.test(imageRepository)) {
-      throw new ConfigError("addons.imageRegistry", imageRepository, "is not an image registry (host[:port][/path], no scheme, no trailing slash)", 'use "registry.k8s.io" or your mirror, e.g. "123456789012.dkr.ecr.eu-west-1.amazonaws.com/k8s"');
-    }
+    checkImageRepository("addons.imageRepository", addons.imageRepository);
+    checkImageRepository("access.imageRepository", access.imageRepository);
+    const imageRepository = addons.imageRepository ?? access.imageRepository ?? DEFAULT_IMAGE_REPOSITORY;
     for (const key of ["kubernetesVersion", "serviceCidr"] as const) {
       if (isUnresolved(access[key])) {
         throw new ConfigError(`access.${key}`, access[key], "is only known after apply, but the cluster objects derive image tags and the DNS address from it", "pass the literal value (HaControlPlane exposes it as a plain string)");

@@ -42,6 +42,27 @@ export const NODE_CA_PATH = "/etc/kubernetes/pki/ca.crt";
  */
 export const KUBEADM_COREDNS_VERSIONS: Readonly<Record<string, string>> = { "1.32": "v1.11.3", "1.33": "v1.12.0", "1.34": "v1.12.1" };
 
+/**
+ * The pause (sandbox) image tag kubeadm pins for each Kubernetes minor (kubeadm's `PauseVersion`;
+ * `kubeadm config images list` shows it).
+ */
+export const KUBEADM_PAUSE_VERSIONS: Readonly<Record<string, string>> = { "1.32": "3.10", "1.33": "3.10", "1.34": "3.10.1" };
+
+/** The pause image tag kubeadm pins for `kubernetesVersion`, or a ConfigError naming `prop` for an unknown minor. */
+export function pauseTagFor(prop: string, kubernetesVersion: string): string {
+  const minor = /^v?(1\.\d+)\./.exec(kubernetesVersion)?.[1];
+  const tag = minor === undefined ? undefined : KUBEADM_PAUSE_VERSIONS[minor];
+  if (tag === undefined) {
+    throw new ConfigError(
+      prop,
+      kubernetesVersion,
+      `kubeadm's pause image for this Kubernetes release is not known here (known minors: ${Object.keys(KUBEADM_PAUSE_VERSIONS).join(", ")})`,
+      "use a listed minor, or leave the image repository at its default",
+    );
+  }
+  return tag;
+}
+
 /** `v1.33.5` from `1.33.5` or `v1.33.5`. */
 export function kubernetesTag(version: string): string {
   return version.startsWith("v") ? version : `v${version}`;

@@ -3,10 +3,12 @@ import { AutoscalingGroup } from "@cdktf/provider-aws/lib/autoscaling-group";
 import { AutoscalingLifecycleHook } from "@cdktf/provider-aws/lib/autoscaling-lifecycle-hook";
 import { LaunchTemplate } from "@cdktf/provider-aws/lib/launch-template";
 import { NetworkInterface } from "@cdktf/provider-aws/lib/network-interface";
+import { DataAwsPartition } from "@cdktf/provider-aws/lib/data-aws-partition";
 import { Annotations } from "../core";
 import { BootExtras, NodeBootInput, mergeBootExtras, renderNodeUserData } from "../bootstrap/node-user-data";
 import type { IBootstrapBundles } from "../bootstrap/bundle/bootstrap-bundles";
 import { apiServerBootExtras } from "../bootstrap/kubernetes/node";
+import { KubernetesBinaryMirror, checkImageRepository, checkKubernetesBinaryMirror, s3MirrorLocation } from "../bootstrap/kubernetes/binaries";
 import { launchHookBootExtras } from "../bootstrap/kubernetes/launch-hook";
 import type { IEtcdCluster } from "../etcd/etcd-cluster";
 import { SecretsEncryptionKey } from "../security/secrets-encryption";
@@ -16,7 +18,7 @@ import { NAME_RULES, deriveName } from "../names";
 import { INetwork } from "../network/network";
 import { IEncryptionKey } from "../security/encryption-key";
 import { CLUSTER_TAG, ClusterTags, RESERVED_TAG_COUNT, ROLE_TAG } from "../tags";
-import { checkClusterName, checkInstanceType, checkInteger, checkTags } from "../validate";
+import { checkClusterName, checkInstanceType, checkInteger, checkTags, isUnresolved } from "../validate";
 import { resolveAmi } from "./ami";
 import { nodeLaunchTemplate } from "./launch-template";
 import { NodeRole } from "./node-role";
@@ -92,7 +94,9 @@ export interface ApiServerKubernetesProps {
   /** The secrets-encryption key secret (see `SecretsEncryptionKey`). */
   readonly encryptionKeySecret: SecretsEncryptionKey;
   /**
-   * Container image registry (a mirror for air-gapped installs).
+   * Registry (`host[:port][/path]`) the control-plane images (kube-apiserver,
+   * kube-controller-manager, kube-scheduler, and containerd's pause image) are pulled from: a
+   * mirror for air-gapped installs, holding them under their upstream names.
    * @default "registry.k8s.io"
    */
   readonly imageRepository?: string;
@@ -101,6 +105,13 @@ export interface ApiServerKubernetesProps {
    * @default - pkgs.k8s.io for the version's minor release
    */
   readonly aptRepository?: string;
+  /**
+   * Binary mirror of kubelet, kubeadm and kubectl (HTTPS or S3, SHA-256 of every file pinned and
+   * checked on the node): installs from files instead of the apt repository. An `s3://` mirror is
+   * readable by the node role (`s3:GetObject` on its key prefix).
+   * @default - the apt repository (`aptRepository`)
+   */
+  readonly binaryMirror?: KubernetesBinaryMirror;
   /**
    * CloudWatch Logs group the nodes ship audit events to (see `AuditLogs`).
    * @default - audit events stay on the nodes
@@ -258,6 +269,9 @@ export class ApiServerNodes extends Construct {
     super(scope, id);
     checkClusterName("clusterName", props.clusterName);
     checkTags("tags", props.tags, RESERVED_TAG_COUNT);
+    checkImageRepository("imageRepository", props.kubernetes?.imageRepository);
+    const mirror = props.kubernetes?.binaryMirror;
+    if (mirror !== undefined) checkKubernetesBinaryMirror("kubernetesBinaryMirror", mirror, (props.kubernetes as ApiServerKubernetesProps).kubernetesVersion);
     const plan = planApiServerSlots({ network: props.network, count: props.count, allowSingleApiServer: props.allowSingleApiServer, slotHostOffset: props.slotHostOffset });
     const count = plan.slots.length;
     const zones = props.network.privateSubnets.length;
@@ -301,6 +315,10 @@ export class ApiServerNodes extends Construct {
     this.role.addStatement({ sid: "DescribeSlots", actions: ["ec2:DescribeNetworkInterfaces", "ec2:DescribeVolumes", "ec2:DescribeInstances"], resources: ["*"] });
     this.role.addStatement({ sid: "ClaimSlotInterface", actions: ["ec2:AttachNetworkInterface"], resources: ["*"], condition: { StringEquals: ownTags } });
     if (props.kubernetes !== undefined) props.kubernetes.encryptionKeySecret.grantInitialize(this.role);
+    const s3Mirror = mirror !== undefined && !isUnresolved(mirror.mirrorUrlTemplate) ? s3MirrorLocation(mirror.mirrorUrlTemplate) : undefined;
+    if (s3Mirror !== undefined) {
+      this.role.addStatement({ sid: "ReadKubernetesBinaryMirror", actions: ["s3:GetObject"], resources: [`arn:${new DataAwsPartition(this, "MirrorPartition").partition}:s3:::${s3Mirror.bucket}/${s3Mirror.keyPrefix}*`] });
+    }
     if (props.stackedEtcd) {
       this.role.addStatement({ sid: "ClaimSlotVolume", actions: ["ec2:AttachVolume"], resources: ["*"], condition: { StringEquals: ownTags } });
       this.role.grantAttachEncryptedVolumes(props.encryptionKey.keyArn);
@@ -341,6 +359,7 @@ export class ApiServerNodes extends Construct {
           encryptionKeySecret: props.kubernetes.encryptionKeySecret.secretName,
           imageRepository: props.kubernetes.imageRepository,
           kubernetesAptRepository: props.kubernetes.aptRepository,
+          binaryMirror: props.kubernetes.binaryMirror,
           auditLogGroup: props.kubernetes.auditLogGroupName,
         }),
       launchHook === undefined ? undefined : launchHookBootExtras(launchHook),

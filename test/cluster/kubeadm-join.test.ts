@@ -206,13 +206,13 @@ describe("addons are opt-out", () => {
   });
 
   it("pulls from a mirror registry when asked", () => {
-    const { json: mirror } = synthObjects({ addons: { imageRegistry: "123456789012.dkr.ecr.eu-west-1.amazonaws.com/k8s" } });
+    const { json: mirror } = synthObjects({ addons: { imageRepository: "123456789012.dkr.ecr.eu-west-1.amazonaws.com/k8s" } });
     expect(named(mirror, "kubernetes_daemon_set_v1", "kube-proxy").props.spec.template.spec.container[0].image).toBe("123456789012.dkr.ecr.eu-west-1.amazonaws.com/k8s/kube-proxy:v1.33.5");
-    expect(named(mirror, "kubernetes_deployment_v1", "coredns").props.spec.template.spec.container[0].image).toBe("123456789012.dkr.ecr.eu-west-1.amazonaws.com/k8s/coredns/coredns:v1.12.0");
+    expect(named(mirror, "kubernetes_deployment_v1", "coredns").props.spec.template.spec.container[0].image).toBe("123456789012.dkr.ecr.eu-west-1.amazonaws.com/k8s/coredns:v1.12.0");
   });
 
   it("refuses a registry URL, a single CoreDNS replica and an unknown Kubernetes minor without a CoreDNS version", () => {
-    expect(() => synthObjects({ addons: { imageRegistry: "https://registry.k8s.io/" } })).toThrow(ConfigError);
+    expect(() => synthObjects({ addons: { imageRepository: "https://registry.k8s.io/" } })).toThrow(ConfigError);
     expect(() => synthObjects({ addons: { coreDnsReplicas: 1 } })).toThrow(/^addons.coreDnsReplicas is 1/);
     expect(() => synthObjects({ access: literalAccess({ kubernetesVersion: "1.40.0" }) })).toThrow(/^addons.coreDnsVersion/);
     expect(() => synthObjects({ access: literalAccess({ kubernetesVersion: "1.40.0" }), addons: { coreDnsVersion: "v1.14.0" } })).not.toThrow();

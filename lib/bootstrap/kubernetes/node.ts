@@ -1,5 +1,7 @@
 import { renderComponentKubeconfig, ControlPlaneComponent } from "../../pki/kubeconfig";
 import { BootExtras, BootFile, nodeScript } from "../node-user-data";
+import { pauseTagFor } from "../../cluster/kubeadm-config";
+import { DEFAULT_IMAGE_REPOSITORY, KubernetesBinaryMirror, checkImageRepository, checkKubernetesBinaryMirror, kubernetesBinaryMirrorEnv } from "./binaries";
 import { renderOneshotService, renderSystemdUnit, renderTimer } from "../systemd";
 import {
   ControlPlaneComponentsInput,
@@ -15,6 +17,9 @@ import {
   renderSchedulerManifest,
 } from "./components";
 
+/** Where kubelet, kubeadm and kubectl go when installed from a binary mirror. */
+export const KUBE_BINARY_DIR = "/usr/local/bin";
+
 /** Where manifest templates (with the slot-IP marker) wait for `ha-kube-configure`. */
 export const MANIFEST_TEMPLATE_DIR = "/etc/ha-control-plane/manifests";
 
@@ -27,6 +32,12 @@ export interface ApiServerBootInput extends Omit<ControlPlaneComponentsInput, "a
    * @default - pkgs.k8s.io for the version's minor release
    */
   readonly kubernetesAptRepository?: string;
+  /**
+   * Binary mirror of kubelet, kubeadm and kubectl (checked against pinned SHA-256s on the node);
+   * installs from files into /usr/local/bin instead of the apt repository.
+   * @default - the apt repository
+   */
+  readonly binaryMirror?: KubernetesBinaryMirror;
   /**
    * CloudWatch Logs group audit events are shipped to (see `AuditLogs`), into a stream named after
    * the node's slot.
@@ -70,10 +81,18 @@ function auditShippingFiles(): BootFile[] {
  */
 export function apiServerBootExtras(input: ApiServerBootInput): BootExtras {
   const components: ControlPlaneComponentsInput = { ...input, advertiseAddress: "@@SLOT_IP@@" };
+  checkImageRepository("imageRepository", input.imageRepository);
+  if (input.binaryMirror !== undefined) checkKubernetesBinaryMirror("kubernetesBinaryMirror", input.binaryMirror, input.kubernetesVersion);
+  const kubeletPath = input.binaryMirror !== undefined ? `${KUBE_BINARY_DIR}/kubelet` : "/usr/bin/kubelet";
+  // containerd runs every pod in a pause container: from the mirror too when one is set.
+  const sandboxImage = input.imageRepository !== undefined && input.imageRepository !== DEFAULT_IMAGE_REPOSITORY
+    ? `${input.imageRepository}/pause:${pauseTagFor("imageRepository", input.kubernetesVersion)}`
+    : undefined;
   const secret = (path: string, content: string): BootFile => ({ path, permissions: "0600", content });
   const files: BootFile[] = [
     { path: "/usr/local/sbin/ha-kube-install", permissions: "0755", content: nodeScript("ha-kube-install.sh") },
     { path: "/usr/local/sbin/ha-kube-configure", permissions: "0755", content: nodeScript("ha-kube-configure.sh") },
+    ...(input.binaryMirror !== undefined ? [{ path: "/usr/local/sbin/ha-kube-binaries", permissions: "0755", content: nodeScript("ha-kube-binaries.sh") }] : []),
     secret(`${MANIFEST_TEMPLATE_DIR}/kube-apiserver.yaml`, renderApiServerManifest(components)),
     secret(`${MANIFEST_TEMPLATE_DIR}/kube-controller-manager.yaml`, renderControllerManagerManifest(components)),
     secret(`${MANIFEST_TEMPLATE_DIR}/kube-scheduler.yaml`, renderSchedulerManifest(components)),
@@ -106,7 +125,7 @@ export function apiServerBootExtras(input: ApiServerBootInput): BootExtras {
           StartLimitIntervalSec: 0,
         },
         service: {
-          ExecStart: `/usr/bin/kubelet --config=${KUBE_PATHS.kubeletConfig} --kubeconfig=${KUBE_PATHS.kubeletKubeconfig} --container-runtime-endpoint=unix:///run/containerd/containerd.sock`,
+          ExecStart: `${kubeletPath} --config=${KUBE_PATHS.kubeletConfig} --kubeconfig=${KUBE_PATHS.kubeletKubeconfig} --container-runtime-endpoint=unix:///run/containerd/containerd.sock`,
           Restart: "always",
           RestartSec: 10,
         },
@@ -148,6 +167,8 @@ export function apiServerBootExtras(input: ApiServerBootInput): BootExtras {
       KUBERNETES_VERSION: input.kubernetesVersion.replace(/^v/, ""),
       ENCRYPTION_KEY_SECRET: input.encryptionKeySecret,
       ...(input.kubernetesAptRepository !== undefined ? { K8S_APT_REPO: input.kubernetesAptRepository } : {}),
+      ...(input.binaryMirror !== undefined ? { ...kubernetesBinaryMirrorEnv(input.binaryMirror), HA_KUBE_BIN_DIR: KUBE_BINARY_DIR } : {}),
+      ...(sandboxImage !== undefined ? { HA_SANDBOX_IMAGE: sandboxImage } : {}),
       ...(shipping ? { AUDIT_LOG_GROUP: input.auditLogGroup! } : {}),
     },
     runcmd: [

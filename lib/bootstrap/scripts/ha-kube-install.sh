@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# ha-kube-install: install containerd and a pinned kubelet from the signed Kubernetes package
-# repository (pkgs.k8s.io, or a mirror), with the kernel settings the kubelet requires. Idempotent:
-# a node that already runs the pinned version changes nothing.
+# ha-kube-install: install containerd and a pinned kubelet, with the kernel settings the kubelet
+# requires. The kubelet comes from the signed Kubernetes package repository (pkgs.k8s.io, or a
+# mirror: K8S_APT_REPO) or, with a binary mirror (HA_KUBE_BINARY_URL_TEMPLATE), as files checked
+# against pinned SHA-256s by ha-kube-binaries (kubelet, kubeadm, kubectl into HA_KUBE_BIN_DIR);
+# containerd then comes from the OS repository unless the image has it. HA_SANDBOX_IMAGE: the pause
+# image containerd runs pods with (a registry mirror's). Idempotent: a node that already runs the
+# pinned version changes nothing.
 set -euo pipefail
 
 ENV_FILE=${ENV_FILE:-/etc/ha-control-plane/node.env}
@@ -16,7 +20,21 @@ log() {
   echo "ha-kube-install: $*" >&2
 }
 
-if command -v kubelet >/dev/null 2>&1 && kubelet --version | grep -qx "Kubernetes v$KUBERNETES_VERSION"; then
+FROM_FILES=${HA_KUBE_BINARY_URL_TEMPLATE:+yes}
+BINARIES=${HA_KUBE_BINARIES:-/usr/local/sbin/ha-kube-binaries}
+if [ -n "${HA_SANDBOX_IMAGE:-}" ] && ! [[ $HA_SANDBOX_IMAGE =~ ^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?(/[a-z0-9._-]+)*:[A-Za-z0-9._-]+$ ]]; then
+  log "ERROR: refusing HA_SANDBOX_IMAGE ${HA_SANDBOX_IMAGE@Q}"
+  exit 1
+fi
+
+if [ -n "$FROM_FILES" ]; then
+  kubelet=${HA_KUBE_BIN_DIR:-/usr/local/bin}/kubelet
+else
+  kubelet=$(command -v kubelet || true)
+fi
+if [ -n "$kubelet" ] && [ -x "$kubelet" ] && "$kubelet" --version | grep -qx "Kubernetes v$KUBERNETES_VERSION" && command -v containerd >/dev/null 2>&1; then
+  # From files: the checksums are checked again (a replaced file is fetched anew).
+  if [ -n "$FROM_FILES" ]; then "$BINARIES"; fi
   log "kubelet $KUBERNETES_VERSION already installed"
   exit 0
 fi
@@ -57,11 +75,26 @@ restore_policy() {
 trap restore_policy EXIT
 printf '#!/bin/sh\nexit 101\n' >"$POLICY"
 chmod 0755 "$POLICY"
-apt-get update -q
-apt-get install -y -q apt-transport-https ca-certificates curl gpg containerd
+if [ -n "$FROM_FILES" ]; then
+  # Nothing from the Kubernetes repository; containerd from the OS repository (or the image).
+  if ! command -v containerd >/dev/null 2>&1; then
+    apt-get update -q
+    apt-get install -y -q containerd
+  fi
+else
+  apt-get update -q
+  apt-get install -y -q apt-transport-https ca-certificates curl gpg containerd
+fi
 mkdir -p /etc/containerd /etc/apt/keyrings
-containerd config default | sed 's/SystemdCgroup = false/SystemdCgroup = true/' >/etc/containerd/config.toml
+containerd config default | sed -e 's/SystemdCgroup = false/SystemdCgroup = true/' \
+  -e "${HA_SANDBOX_IMAGE:+s#^\\( *sandbox_image = \\).*#\\1\"$HA_SANDBOX_IMAGE\"#}" >/etc/containerd/config.toml
 systemctl restart containerd
+
+if [ -n "$FROM_FILES" ]; then
+  "$BINARIES"
+  log "installed kubelet $KUBERNETES_VERSION from the binary mirror, and containerd"
+  exit 0
+fi
 
 # Packages are verified against the repository's signing key by apt.
 curl -fsSL --retry 5 "${K8S_APT_REPO}Release.key" | gpg --dearmor --yes -o "$KEYRING"

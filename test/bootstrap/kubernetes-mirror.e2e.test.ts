@@ -1,0 +1,162 @@
+/**
+ * The binary mirror for real: ha-kube-binaries (as nodes receive it) installs the real kubelet,
+ * kubeadm and kubectl (the pinned release from the setup cache) from a local HTTPS server, each file
+ * checked against a SHA-256 the test computes from the files themselves (the outside oracle); a
+ * checksum that does not match refuses the install and installs nothing. And the image mirror
+ * against the real kubeadm: the images the library references are exactly the ones
+ * `kubeadm config images list --image-repository` names (etcd aside: it runs from its release).
+ */
+import { ChildProcess, execFile, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { promisify } from "node:util";
+import { parse } from "yaml";
+import { HaControlPlane, KubernetesBinaryMirror, checkKubernetesBinaryMirror, kubernetesBinaryMirrorEnv, shellQuote } from "../../lib";
+import { ClusterObjects, ControlPlaneAccess } from "../../lib/cluster";
+import { allOf, describeTier, toolAvailable } from "../harness/tiers";
+import { kubernetesBinariesCheck, realComponentPaths } from "../harness/real-components";
+import { renderedScript } from "../helpers/scripts";
+import { follow, nodeFilesOf, resources, synth } from "../helpers/synth";
+
+const run = promisify(execFile);
+const VERSION = "1.33.5";
+const FILES = ["kubelet", "kubeadm", "kubectl"] as const;
+const ARCH = process.arch === "arm64" ? "arm64" : "amd64";
+const CHECK = allOf(kubernetesBinariesCheck(), toolAvailable("openssl", ["version"]), toolAvailable("python3", ["--version"]), toolAvailable("curl", ["--version"]));
+
+// A static HTTPS server on 127.0.0.1 (port chosen by the kernel, printed first); one log line per GET.
+const SERVER = `
+import http.server, ssl, sys, os
+root, cert, key = sys.argv[1:4]
+class H(http.server.SimpleHTTPRequestHandler):
+    def __init__(self, *a, **k): super().__init__(*a, directory=root, **k)
+    def log_message(self, fmt, *args): sys.stderr.write("GET %s\\n" % self.path); sys.stderr.flush()
+httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); ctx.load_cert_chain(cert, key)
+httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
+print(httpd.server_address[1], flush=True)
+httpd.serve_forever()
+`;
+
+const sha256 = (file: string) => createHash("sha256").update(readFileSync(file)).digest("hex");
+
+describeTier("Kubernetes binary mirror: ha-kube-binaries against a local HTTPS mirror (real kubelet, kubeadm, kubectl)", CHECK, { tierLabel: "node e2e" }, () => {
+  let dir: string;
+  let server: ChildProcess | undefined;
+  let port = 0;
+  let requests: string[] = [];
+  let sums: Record<(typeof FILES)[number], string>;
+  let caFile: string;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), "kube-mirror-"));
+    const kubeBin = realComponentPaths().kubeBin;
+    const served = path.join(dir, "www", `v${VERSION}`, "bin", "linux", ARCH);
+    mkdirSync(served, { recursive: true });
+    for (const f of FILES) symlinkSync(path.join(kubeBin, f), path.join(served, f));
+    sums = Object.fromEntries(FILES.map((f) => [f, sha256(path.join(kubeBin, f))])) as typeof sums;
+    caFile = path.join(dir, "mirror.crt");
+    const key = path.join(dir, "mirror.key");
+    await run("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", caFile]);
+    server = spawn("python3", ["-c", SERVER, path.join(dir, "www"), caFile, key], { stdio: ["ignore", "pipe", "pipe"] });
+    server.stderr?.on("data", (d: Buffer) => requests.push(...d.toString().split("\n").filter((l) => l.startsWith("GET "))));
+    port = await new Promise<number>((resolve, reject) => {
+      server?.stdout?.once("data", (d: Buffer) => resolve(Number(d.toString().trim())));
+      server?.once("exit", (code) => reject(new Error(`mirror server exited (${code})`)));
+    });
+  }, 60_000);
+
+  afterAll(() => {
+    server?.kill("SIGKILL");
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+  });
+
+  const mirror = (template?: string, amd64?: Partial<Record<string, string>>): KubernetesBinaryMirror => ({
+    version: VERSION,
+    mirrorUrlTemplate: template ?? `https://127.0.0.1:${port}/v{version}/bin/linux/{arch}/{file}`,
+    sha256: { [ARCH]: { ...sums, ...amd64 } } as unknown as KubernetesBinaryMirror["sha256"],
+  });
+
+  async function install(name: string, m: KubernetesBinaryMirror, extraEnv: Record<string, string> = {}, caBundle = caFile) {
+    const binDir = path.join(dir, name, "bin");
+    const envFile = path.join(dir, name, "node.env");
+    mkdirSync(path.dirname(envFile), { recursive: true });
+    const env = { KUBERNETES_VERSION: VERSION, ...kubernetesBinaryMirrorEnv(m), HA_KUBE_BIN_DIR: binDir, ...extraEnv };
+    writeFileSync(envFile, Object.entries(env).map(([k, v]) => `${k}=${shellQuote(v)}\n`).join(""));
+    requests = [];
+    const r = await run("bash", [renderedScript("ha-kube-binaries.sh")], { env: { PATH: "/usr/bin:/bin", ENV_FILE: envFile, CURL_CA_BUNDLE: caBundle }, timeout: 120_000 }).then(
+      (x) => ({ code: 0, stderr: x.stderr }),
+      (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
+    );
+    return { ...r, binDir, requests: [...requests] };
+  }
+
+  it("installs the three binaries from the mirror, each checked against the SHA-256 of the real file; they run and report the pinned release", async () => {
+    const m = mirror();
+    checkKubernetesBinaryMirror("kubernetesBinaryMirror", m, VERSION); // the template the test uses is one the library accepts
+    const r = await install("ok", m);
+    expect({ code: r.code, stderr: r.stderr }).toMatchObject({ code: 0 });
+    expect(r.requests.sort()).toEqual(FILES.map((f) => `GET /v${VERSION}/bin/linux/${ARCH}/${f}`).sort());
+    for (const f of FILES) expect([f, sha256(path.join(r.binDir, f))]).toEqual([f, sums[f]]);
+    expect((await run(path.join(r.binDir, "kubelet"), ["--version"])).stdout.trim()).toBe(`Kubernetes v${VERSION}`);
+    expect((await run(path.join(r.binDir, "kubeadm"), ["version", "-o", "short"])).stdout.trim()).toBe(`v${VERSION}`);
+    expect(JSON.parse((await run(path.join(r.binDir, "kubectl"), ["version", "--client", "-o", "json"])).stdout).clientVersion.gitVersion).toBe(`v${VERSION}`);
+
+    // Idempotent: nothing is fetched when the installed files carry the pinned checksums...
+    const again = await install("ok", m);
+    expect(again.code).toBe(0);
+    expect(again.requests).toEqual([]);
+    expect(again.stderr).toContain("already installed");
+    // ...and a replaced file is fetched and checked anew.
+    writeFileSync(path.join(r.binDir, "kubectl"), "#!/bin/sh\necho tampered\n", { mode: 0o755 });
+    const repaired = await install("ok", m);
+    expect(repaired.code).toBe(0);
+    expect(sha256(path.join(r.binDir, "kubectl"))).toBe(sums.kubectl);
+  }, 180_000);
+
+  it("refuses the install when one file does not match its pinned checksum, and installs none of them", async () => {
+    const r = await install("mismatch", mirror(undefined, { kubeadm: sums.kubectl }));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`checksum mismatch for https://127.0.0.1:${port}/v${VERSION}/bin/linux/${ARCH}/kubeadm: got ${sums.kubeadm}, pinned ${sums.kubectl}`);
+    expect(existsSync(r.binDir) ? readdirSync(r.binDir) : []).toEqual([]);
+  }, 120_000);
+
+  it("refuses a file without a pinned checksum, a plain-http mirror and an unverifiable TLS certificate before installing anything", async () => {
+    const noSum = await install("nosum", mirror(), { [`HA_KUBE_SHA256_${ARCH.toUpperCase()}_KUBECTL`]: "" });
+    expect(noSum.code).toBe(1);
+    expect(noSum.stderr).toContain("no SHA-256 pinned for kubectl");
+    expect(noSum.requests).toEqual([]);
+    const http = await install("http", mirror(`http://127.0.0.1:${port}/v{version}/bin/linux/{arch}/{file}`));
+    expect(http.code).toBe(1);
+    expect(http.stderr).toContain("not https:// or s3://");
+    // The mirror's certificate from a CA the node does not trust: curl refuses it, nothing is installed.
+    const untrusted = await install("untrusted", mirror(), {}, "/etc/ssl/certs/ca-certificates.crt");
+    expect(untrusted.stderr).toContain("cannot download");
+    expect(untrusted.code).toBe(1);
+    expect(existsSync(untrusted.binDir) ? readdirSync(untrusted.binDir) : []).toEqual([]);
+  }, 180_000);
+});
+
+describeTier("image mirror: the images the library references are kubeadm's list under the mirror (real kubeadm)", kubernetesBinariesCheck(), { tierLabel: "node e2e" }, () => {
+  it("static pods, containerd's pause and the addons use exactly `kubeadm config images list --image-repository <mirror>` (etcd runs from its release)", async () => {
+    const registry = "mirror.example.com:5000/k8s";
+    const listed = (await run(path.join(realComponentPaths().kubeBin, "kubeadm"), ["config", "images", "list", "--kubernetes-version", `v${VERSION}`, "--image-repository", registry])).stdout
+      .split("\n")
+      .filter((l) => l !== "" && !l.startsWith(`${registry}/etcd:`))
+      .sort();
+    let access: ReturnType<typeof ControlPlaneAccess.fromControlPlane> | undefined;
+    const json = synth((s) => {
+      const cp = new HaControlPlane(s, "Cp", { clusterName: "c", availabilityZones: ["eu-west-1a", "eu-west-1b", "eu-west-1c"], amiId: "ami-0123456789abcdef0", imageRepository: registry });
+      access = ControlPlaneAccess.fromControlPlane(cp);
+    });
+    const template = follow(json, resources(json, "aws_autoscaling_group").find((g) => g.props.name.endsWith("-apiserver"))!.props.launch_template.id);
+    const files = nodeFilesOf(json, template);
+    const podImages = files.filter((f) => f.path.startsWith("/etc/ha-control-plane/manifests/")).flatMap((f) => (parse(f.content).spec.containers as Array<{ image: string }>).map((c) => c.image));
+    const sandbox = /^HA_SANDBOX_IMAGE='([^']+)'$/m.exec(files.find((f) => f.path === "/etc/ha-control-plane/node.env")!.content)![1];
+    const objects = synth((s) => new ClusterObjects(s, "Objects", { access: { ...(access as object), apiUrl: "https://api.example.com:6443", internalApiUrl: "https://api.example.com:6443", source: undefined } as never, kubeletServingCertificates: { approver: false } }));
+    const addonImages = [...JSON.stringify(objects).matchAll(/"image":"([^"]+)"/g)].map((m) => m[1]);
+    expect([...new Set([...podImages, sandbox, ...addonImages])].sort()).toEqual(listed);
+  }, 60_000);
+});
