@@ -72,8 +72,7 @@ ctl() {
 }
 
 # write_config STATE [INITIAL_CLUSTER [learner]]: the rendered config with the bootstrap keys set,
-# 0600. `learner`: the client listener narrowed to its 127.0.0.1 URLs (the slot address's port on
-# 127.0.0.1 if the rendered list has none).
+# 0600. `learner`: the client listener only on 127.0.0.1 (the client port of the slot address).
 write_config() {
   mkdir -p "$(dirname "$CONFIG")"
   (
@@ -81,17 +80,7 @@ write_config() {
     awk -v state="$1" -v cluster="${2:-}" -v learner="${3:-}" -v port="${CLIENT_URL##*:}" '
       /^initial-cluster-state:/ { print "initial-cluster-state: " state; next }
       /^initial-cluster:/ && cluster != "" { print "initial-cluster: \"" cluster "\""; next }
-      /^listen-client-urls:/ && learner != "" {
-        v = $0
-        sub(/^listen-client-urls: */, "", v)
-        gsub(/["\047]/, "", v)
-        n = split(v, urls, ",")
-        out = ""
-        for (i = 1; i <= n; i++) if (urls[i] ~ /^https?:\/\/127\.0\.0\.1:[0-9]+$/) out = out (out == "" ? "" : ",") urls[i]
-        if (out == "") out = "https://127.0.0.1:" port
-        print "listen-client-urls: " out
-        next
-      }
+      /^listen-client-urls:/ && learner != "" { print "listen-client-urls: https://127.0.0.1:" port; next }
       { print }' "$BASE" >"$CONFIG.tmp"
   )
   mv "$CONFIG.tmp" "$CONFIG"

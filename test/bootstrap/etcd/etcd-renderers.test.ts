@@ -308,10 +308,11 @@ describe("etcdBootExtras (what user data adds for an etcd node)", () => {
     const dedicated = sizes(etcdBootExtras({ ...node, nodeMembers: ["etcd-0"] }));
     const anySlot = sizes(etcdBootExtras(node));
       console.info(`etcd boot files: dedicated member ${dedicated.raw} B raw / ${dedicated.gzip} B gzip; any-slot node ${anySlot.raw} B / ${anySlot.gzip} B\n  ${dedicated.files.join("\n  ")}`);
-    // +0.5 KiB for etcd's own user (issue 14 finding 8); EC2's 16 KB limit applies to the gzip below.
-    expect(dedicated.raw).toBeLessThanOrEqual(12.5 * 1024);
-    expect(anySlot.raw).toBeLessThanOrEqual(15.5 * 1024);
+    // +0.5 KiB for etcd's own user (issue 14 finding 8), +2 KiB for the learner phase on 127.0.0.1
+    // (issue 12: API servers never reach a learner); EC2's 16 KB limit applies to the gzip below.
+    expect(dedicated.raw).toBeLessThanOrEqual(14.5 * 1024);
+    expect(anySlot.raw).toBeLessThanOrEqual(17.5 * 1024);
     expect(dedicated.gzip).toBeLessThanOrEqual(6 * 1024);
-    for (const f of etcdBootExtras(node).files) expect(Buffer.byteLength(f.content)).toBeLessThanOrEqual(8 * 1024);
+    for (const f of etcdBootExtras(node).files) expect(Buffer.byteLength(f.content)).toBeLessThanOrEqual(9.5 * 1024);
   });
 });
