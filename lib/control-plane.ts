@@ -266,9 +266,10 @@ export interface HaControlPlaneProps {
    * Destinations outside the VPC that API server and etcd nodes may reach on 443 and 80: IPv4
    * blocks or managed prefix list ids (`pl-…`), e.g. an egress proxy. `[]` removes internet egress:
    * it needs `vpcEndpoints: true` and an etcd release mirror (`etcdRelease.mirrorUrlTemplate` with
-   * `mirrorOnly`) reachable inside the VPC; API server nodes additionally need their package
-   * repositories (the Ubuntu archive, `kubernetesPackageRepository`) reachable, e.g. through an
-   * allow-listed proxy or an in-VPC mirror.
+   * `mirrorOnly`) reachable inside the VPC; API server nodes additionally need containerd (the OS
+   * archive, unless the image has it), kubelet (`kubernetesBinaryMirror`) and the control-plane
+   * images (`imageRepository`) from mirrors reachable inside the VPC, or an allow-listed proxy
+   * (synth warns when those are left at the public sources).
    * @default ["0.0.0.0/0"]
    */
   readonly internetEgress?: readonly string[];
@@ -566,6 +567,14 @@ export class HaControlPlane extends Construct {
       const release = props.etcdRelease;
       if (release?.mirrorUrlTemplate === undefined || release.mirrorOnly !== true) {
         throw new ConfigError("internetEgress", [], "removes internet egress, but etcd members download their release from GitHub", "set etcdRelease.mirrorUrlTemplate (a mirror inside the VPC or on S3) and etcdRelease.mirrorOnly: true");
+      }
+      // Not refused: an image may carry the binaries and images already.
+      const publicSources = [
+        ...(props.kubernetesBinaryMirror === undefined ? ["kubelet from pkgs.k8s.io (set kubernetesBinaryMirror)"] : []),
+        ...(props.imageRepository === undefined ? ["control-plane images from registry.k8s.io (set imageRepository)"] : []),
+      ];
+      if (publicSources.length > 0) {
+        Annotations.of(this).addWarning(`internetEgress is []: API server nodes still fetch ${publicSources.join(" and ")}; unless the node image carries them, they never start`);
       }
     }
     if (props.vpcEndpoints === true) {

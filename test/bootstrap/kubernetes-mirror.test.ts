@@ -6,7 +6,7 @@
  */
 import { parse } from "yaml";
 import { App } from "cdktf";
-import { ConfigError, HaControlPlane, KubernetesBinaryMirror } from "../../lib";
+import { ConfigError, DEFAULT_ETCD_RELEASE, HaControlPlane, HaControlPlaneProps, KubernetesBinaryMirror } from "../../lib";
 import { ClusterObjects, ControlPlaneAccess } from "../../lib/cluster";
 import { PlatformBlueprint } from "../../lib/blueprint";
 import { SynthJson, follow, nodeFilesOf, resources, synth } from "../helpers/synth";
@@ -88,6 +88,20 @@ describe("Kubernetes binary mirror", () => {
     }
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as Error).message).toContain(prop);
+  });
+});
+
+describe("no internet egress", () => {
+  const ETCD_MIRROR = { ...DEFAULT_ETCD_RELEASE, mirrorUrlTemplate: "https://mirror.internal.example.com/etcd/etcd-v{version}-linux-{arch}.tar.gz", mirrorOnly: true };
+  const warnings = (props: Partial<HaControlPlaneProps>) => {
+    let cp: HaControlPlane | undefined;
+    synth((s) => (cp = new HaControlPlane(s, "Cp", { clusterName: "c", ...base, vpcEndpoints: true, internetEgress: [], etcdRelease: ETCD_MIRROR, ...props })));
+    return (cp as HaControlPlane).node.metadata.filter((m) => m.type === "@cdktf/warn").map((m) => String(m.data)).join("\n");
+  };
+  it("warns while API server nodes would still fetch kubelet and the images from the public sources", () => {
+    expect(warnings({})).toMatch(/internetEgress is \[\]: API server nodes still fetch kubelet from pkgs\.k8s\.io \(set kubernetesBinaryMirror\) and control-plane images from registry\.k8s\.io \(set imageRepository\)/);
+    expect(warnings({ kubernetesBinaryMirror: MIRROR })).toMatch(/still fetch control-plane images from registry\.k8s\.io/);
+    expect(warnings({ kubernetesBinaryMirror: MIRROR, imageRepository: "registry.internal.example.com/k8s" })).not.toMatch(/internetEgress/);
   });
 });
 
