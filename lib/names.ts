@@ -30,8 +30,47 @@ export interface NameRule {
 /** Length of the hash appended to shortened names. */
 export const NAME_HASH_LENGTH = 8;
 
-/** Rules from the AWS API limits (field guide §2). */
-export const NAME_RULES = {
+/**
+ * The name rule of every AWS name the library derives, one member per resource kind. Each limit is
+ * the one the AWS API enforces (field guide §2); {@link deriveName} shortens and sanitises to fit.
+ */
+export interface NameRules {
+  /** `aws_lb.name`: at most 32 alphanumerics and hyphens; AWS refuses a name starting with `internal-`. */
+  readonly loadBalancer: NameRule;
+  /** `aws_lb_target_group.name`: at most 32 alphanumerics and hyphens. */
+  readonly targetGroup: NameRule;
+  /** `aws_iam_role.name`: at most 64 characters of `[\w+=,.@-]`. */
+  readonly iamRole: NameRule;
+  /** `aws_iam_policy.name`: at most 128 characters of `[\w+=,.@-]`. */
+  readonly iamPolicy: NameRule;
+  /** `aws_iam_instance_profile.name`: at most 128 characters of `[\w+=,.@-]`. */
+  readonly instanceProfile: NameRule;
+  /** `aws_security_group.name`: at most 255 characters of the EC2-VPC set; AWS refuses a name starting with `sg-`. */
+  readonly securityGroup: NameRule;
+  /**
+   * `aws_s3_bucket.bucket`: at most 63 lower-case letters, digits and hyphens (the library uses no
+   * dots); the reserved prefixes `xn--`, `sthree-`, `amzn-s3-demo-` and suffixes
+   * `-s3alias`, `--ol-s3`, `--x-s3` are refused by S3.
+   */
+  readonly s3Bucket: NameRule;
+  /** `aws_launch_template.name`: at most 128 characters of `[a-zA-Z0-9().\-/_]`. */
+  readonly launchTemplate: NameRule;
+  /** `aws_autoscaling_group.name`: at most 255 characters of `[\w.\-/]`. */
+  readonly autoscalingGroup: NameRule;
+  /** `aws_kms_alias.name` (after `alias/`): at most 250 characters of `[A-Za-z0-9/_-]`. */
+  readonly kmsAlias: NameRule;
+  /** `aws_secretsmanager_secret.name`: at most 512 characters of `[A-Za-z0-9/_+=.@-]`. */
+  readonly secret: NameRule;
+  /** `aws_sns_topic.name`: at most 256 alphanumerics, hyphens and underscores. */
+  readonly snsTopic: NameRule;
+  /** `aws_cloudwatch_metric_alarm.alarm_name`: at most 255 printable ASCII characters. */
+  readonly cloudwatchAlarm: NameRule;
+  /** An RFC 1123 DNS label (host names, Route 53 records): at most 63 lower-case letters, digits and hyphens. */
+  readonly dnsLabel: NameRule;
+}
+
+/** The rules from the AWS API limits (field guide §2); see {@link NameRules} for each. */
+export const NAME_RULES: NameRules = {
   loadBalancer: {
     kind: "aws_lb.name",
     maxLength: 32,
@@ -75,9 +114,8 @@ export const NAME_RULES = {
   secret: { kind: "aws_secretsmanager_secret.name", maxLength: 512, allowedChar: /[A-Za-z0-9/_+=.@-]/, replacement: "-" },
   snsTopic: { kind: "aws_sns_topic.name", maxLength: 256, allowedChar: /[A-Za-z0-9_-]/, replacement: "-" },
   cloudwatchAlarm: { kind: "aws_cloudwatch_metric_alarm.alarm_name", maxLength: 255, allowedChar: /[\x20-\x7e]/, replacement: "-" },
-  /** An RFC 1123 DNS label, used for host names and Route 53 records. */
   dnsLabel: { kind: "DNS label", maxLength: 63, allowedChar: /[a-z0-9-]/, replacement: "-", lowercase: true },
-} satisfies Record<string, NameRule>;
+};
 
 /** A stable short hash (lower-case hex) of `input`. */
 export function stableHash(input: string, length: number = NAME_HASH_LENGTH): string {

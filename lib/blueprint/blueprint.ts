@@ -29,12 +29,14 @@ export interface OrganisationDefaults {
    */
   readonly tags?: Readonly<Record<string, string>>;
   /**
-   * API server instance type.
+   * EC2 instance type of every cluster's API server nodes (family.size; a malformed type is a
+   * ConfigError); a preset or a cluster may override it.
    * @default - the library's ("m6i.large")
    */
   readonly apiServerInstanceType?: string;
   /**
-   * etcd instance type.
+   * EC2 instance type of every cluster's dedicated etcd nodes (unused when etcd is stacked); a
+   * preset or a cluster may override it.
    * @default - the library's ("m6i.large")
    */
   readonly etcdInstanceType?: string;
@@ -166,11 +168,11 @@ export interface ClusterRequest {
 
 /** A cluster as the blueprint resolved it. */
 export interface ResolvedCluster {
-  /** Blueprint name. */
+  /** Name of the blueprint that resolved the cluster (tagged as `blueprint/name`). */
   readonly blueprint: string;
-  /** Cluster name. */
+  /** The requested cluster's name, as passed to `HaControlPlane`. */
   readonly clusterName: string;
-  /** Preset name. */
+  /** The preset the cluster was resolved with (tagged as `blueprint/preset`). */
   readonly preset: string;
   /** AWS region. */
   readonly region: string;
@@ -178,7 +180,10 @@ export interface ResolvedCluster {
   readonly controlPlaneProps: HaControlPlaneProps;
   /** Options of the cluster-objects stack. */
   readonly clusterObjects: ClusterObjectsOptions;
-  /** The SNS topic alarms notify, when the organisation or the cluster names one. */
+  /**
+   * The SNS topic alarms notify, when the organisation or the cluster names one.
+   * @default - none: alarms are declared without a notification target
+   */
   readonly alarmTopicArn?: string;
   /** Where each set prop came from: `defaults`, `presets.<name>.settings` or `overrides`. */
   readonly origins: Readonly<Record<string, string>>;
@@ -197,7 +202,12 @@ export interface BlueprintCluster {
 }
 
 /** Tags a blueprint adds to every resource. */
-export const BLUEPRINT_TAGS = { name: "blueprint/name", preset: "blueprint/preset" } as const;
+export const BLUEPRINT_TAGS = {
+  /** Tag key holding the blueprint's name: find every cluster one blueprint produced. */
+  name: "blueprint/name",
+  /** Tag key holding the preset a cluster was resolved with (`production`, `development`, ...). */
+  preset: "blueprint/preset",
+} as const;
 
 const REGION = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$/;
 const SNS_TOPIC_ARN = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$/;

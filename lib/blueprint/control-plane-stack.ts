@@ -11,7 +11,7 @@ import { PresetPolicySuppression } from "./presets";
 export interface ControlPlaneStackProps {
   /** AWS region. */
   readonly region: string;
-  /** The control plane. */
+  /** Props of the stack's {@link HaControlPlane}, usually a blueprint's `ResolvedCluster.controlPlaneProps`. */
   readonly controlPlane: HaControlPlaneProps;
   /**
    * ARN of the IAM role that applies the cluster-objects stack: the only reader (besides this
@@ -43,7 +43,7 @@ export interface ControlPlaneStackProps {
  * short-lived `system:masters` certificate on the first deploy, kubernetes-admin afterwards).
  */
 export class ControlPlaneStack extends TerraformStack {
-  /** The control plane. */
+  /** The stack's {@link HaControlPlane} (construct id `ControlPlane`: changing it would replace every resource). */
   public readonly controlPlane: HaControlPlane;
   /** The super-admin certificate, while `providerIdentity` is `SUPER_ADMIN`. */
   public readonly superAdmin?: SuperAdminCertificate;

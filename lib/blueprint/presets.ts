@@ -82,7 +82,11 @@ export interface PresetDefinition {
   readonly policySuppressions?: readonly PresetPolicySuppression[];
 }
 
-/** The production preset. */
+/**
+ * The `production` preset: 3 API servers, 5 etcd members, a NAT gateway per zone, deletion
+ * protection on the load balancer and etcd volumes; a cluster must span at least 3 zones and
+ * cannot lower the counts below 3 or set any non-HA acknowledgement (ConfigError).
+ */
 export const PRODUCTION_PRESET: PresetDefinition = {
   description: "highly available: 3 zones, 3 API servers, 5 etcd members, deletion protection, a NAT gateway per zone",
   settings: {
@@ -102,7 +106,10 @@ export const PRODUCTION_PRESET: PresetDefinition = {
   },
 };
 
-/** The development preset. */
+/**
+ * The `development` preset: explicitly not highly available — 1 API server, 1 etcd member (both
+ * acknowledged), one NAT gateway, no deletion protection; silences policy rule HA-AZ1.
+ */
 export const DEVELOPMENT_PRESET: PresetDefinition = {
   description: "explicitly not highly available: 1 API server, 1 etcd member, one NAT gateway, no deletion protection",
   settings: {

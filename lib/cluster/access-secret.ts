@@ -29,11 +29,17 @@ export enum ProviderIdentity {
 
 /** Keys of the JSON document the access secret holds. */
 export const ACCESS_SECRET_KEYS = {
+  /** `api_url`: the API URL the cluster-objects stack's kubernetes provider connects to (`https://host:port`). */
   apiUrl: "api_url",
+  /** `internal_api_url`: the internal load balancer's URL, written into bootstrap objects nodes join through. */
   internalApiUrl: "internal_api_url",
+  /** `ca_cert_pem`: the Kubernetes CA certificate (PEM) the provider verifies the API server with. */
   caCertPem: "ca_cert_pem",
+  /** `client_cert_pem`: the client certificate (PEM) of the identity in `identity`. */
   clientCertPem: "client_cert_pem",
+  /** `client_key_pem`: that certificate's private key (PEM). */
   clientKeyPem: "client_key_pem",
+  /** `identity`: which {@link ProviderIdentity} the credentials belong to (`SUPER_ADMIN` or `ADMIN`). */
   identity: "identity",
 } as const;
 
@@ -110,7 +116,7 @@ const METADATA_ACTIONS = ["secretsmanager:DescribeSecret", "secretsmanager:GetRe
  * identity.
  */
 export class ClusterAccessSecret extends Construct implements IClusterAccessSecret {
-  /** The secret. */
+  /** The Secrets Manager secret (KMS-encrypted, readable only by the reader role and the deployer) holding the JSON document. */
   public readonly secret: SecretsmanagerSecret;
   public readonly secretName: string;
   public readonly region: string;

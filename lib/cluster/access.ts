@@ -12,9 +12,9 @@ export const DEFAULT_KUBERNETES_VERSION = "1.33.5";
 
 /** A client certificate and its key (PEM; usually tokens, sensitive). */
 export interface ClientCredentials {
-  /** Client certificate PEM. */
+  /** The client certificate, PEM-encoded: its subject names the Kubernetes user and groups. */
   readonly certPem: string;
-  /** Private key PEM. */
+  /** The certificate's private key, PEM-encoded (sensitive: it is in Terraform state). */
   readonly privateKeyPem: string;
 }
 
@@ -24,7 +24,7 @@ export interface ClientCredentials {
  * and a `terraform_remote_state` read in the consuming stack, so they are known at plan time.
  */
 export interface IControlPlaneAccess {
-  /** Cluster name. */
+  /** The control plane's cluster name (kubeconfig cluster entry, `kubernetes.io/cluster/<name>` tag). */
   readonly clusterName: string;
   /** API URL Terraform reaches the cluster through (`https://host:port`). */
   readonly apiUrl: string;
@@ -191,9 +191,9 @@ export interface SuperAdminCertificateProps {
  * `kubeadm:cluster-admins` binding exists.
  */
 export class SuperAdminCertificate extends Construct implements ClientCredentials {
-  /** Certificate PEM. */
+  /** The `system:masters` client certificate, PEM-encoded. */
   public readonly certPem: string;
-  /** Private key PEM. */
+  /** The certificate's private key, PEM-encoded (in Terraform state: destroy the construct after the first deploy). */
   public readonly privateKeyPem: string;
 
   constructor(scope: Construct, id: string, props: SuperAdminCertificateProps) {

@@ -14,11 +14,15 @@ import { MANAGED_BY_LABELS, RBAC_API_GROUP } from "./rbac";
 
 /** The names kubeadm 1.33's addon phase gives kube-proxy's and CoreDNS's objects. */
 export const KUBEADM_ADDON_NAMES = {
+  /** kube-proxy's ServiceAccount, ConfigMap, DaemonSet, Role and RoleBinding (all `kube-proxy` in kube-system). */
   kubeProxy: "kube-proxy",
   /** ClusterRoleBinding of kube-proxy's service account to the built-in `system:node-proxier`. */
   nodeProxierBinding: "kubeadm:node-proxier",
+  /** The built-in ClusterRole kube-proxy is bound to (Kubernetes' bootstrap policy creates it). */
   nodeProxierRole: "system:node-proxier",
+  /** CoreDNS's ServiceAccount, ConfigMap (Corefile) and Deployment (`coredns` in kube-system). */
   coreDns: "coredns",
+  /** The ClusterRole and ClusterRoleBinding letting CoreDNS list and watch Services, Endpoints, EndpointSlices, Pods and Namespaces. */
   coreDnsRole: "system:coredns",
   /** The DNS Service keeps its historic name, which pods' resolv.conf and tooling expect. */
   dnsService: "kube-dns",
@@ -36,7 +40,7 @@ export interface KubeProxyAddonProps {
   readonly kubernetesVersion: string;
   /** API URL kube-proxy talks to (the internal load balancer). */
   readonly server: string;
-  /** Pod CIDR. */
+  /** The cluster's pod CIDR (`clusterCIDR` of the KubeProxyConfiguration): how kube-proxy tells pod traffic from external traffic. */
   readonly podCidr: string;
   /** The groups bootstrap tokens authenticate as (may read kube-proxy's ConfigMap during join). */
   readonly bootstrapGroups: readonly string[];
@@ -49,9 +53,9 @@ export interface KubeProxyAddonProps {
  * lets bootstrap tokens read the ConfigMap during join.
  */
 export class KubeProxyAddon extends Construct {
-  /** The DaemonSet. */
+  /** The `kube-proxy` DaemonSet: one pod per Linux node, host network. */
   public readonly daemonSet: DaemonSetV1;
-  /** The ConfigMap. */
+  /** The `kube-proxy` ConfigMap: `config.conf` (KubeProxyConfiguration) and `kubeconfig.conf`. */
   public readonly configMap: ConfigMapV1;
 
   constructor(scope: Construct, id: string, props: KubeProxyAddonProps) {
@@ -136,7 +140,7 @@ export interface CoreDnsAddonProps {
  * PodDisruptionBudget so a node drain never takes every replica at once.
  */
 export class CoreDnsAddon extends Construct {
-  /** The Deployment. */
+  /** The `coredns` Deployment (`replicas` pods, guarded by the PodDisruptionBudget). */
   public readonly deployment: DeploymentV1;
   /** The Service `kube-dns`. */
   public readonly service: ServiceV1;

@@ -25,7 +25,12 @@ const SECRET_LENGTH = 16;
  * (`element` wraps around), so each carries log2(36) − 0.002 bits: the 16-character secret has about
  * 82.7 bits, as much as kubeadm's random tokens.
  */
-export function bootstrapTokenExpressions(hexDigest: string): { readonly id: string; readonly secret: string } {
+export function bootstrapTokenExpressions(hexDigest: string): {
+  /** Terraform expression of the 6-character token id (`[a-z0-9]{6}`, public: it names the Secret). */
+  readonly id: string;
+  /** Terraform expression of the 16-character token secret (`[a-z0-9]{16}`, sensitive). */
+  readonly secret: string;
+} {
   const chars = (from: number, count: number): string =>
     Fn.join(
       "",
@@ -38,7 +43,12 @@ export function bootstrapTokenExpressions(hexDigest: string): { readonly id: str
  * The same derivation as {@link bootstrapTokenExpressions}, computed here for a literal digest (tests
  * compare both, and a token can be predicted from a known digest).
  */
-export function bootstrapTokenFromDigest(hexDigest: string): { readonly id: string; readonly secret: string } {
+export function bootstrapTokenFromDigest(hexDigest: string): {
+  /** The 6-character token id, `[a-z0-9]{6}`. */
+  readonly id: string;
+  /** The 16-character token secret, `[a-z0-9]{16}`. */
+  readonly secret: string;
+} {
   if (!/^[0-9a-f]{44,}$/.test(hexDigest)) throw new ConfigError("hexDigest", hexDigest, "must be at least 44 lower-case hex digits", "pass a sha512 hex digest");
   const char = (i: number) => BOOTSTRAP_TOKEN_ALPHABET[parseInt(hexDigest.slice(i * 2, i * 2 + 2), 16) % BOOTSTRAP_TOKEN_ALPHABET.length];
   const take = (from: number, count: number) => Array.from({ length: count }, (_, i) => char(from + i)).join("");
@@ -104,7 +114,7 @@ export class BootstrapToken extends Construct {
   public readonly token: string;
   /** Expiry, RFC 3339. */
   public readonly expiration: string;
-  /** The Secret. */
+  /** The `bootstrap-token-<id>` Secret in kube-system (type `bootstrap.kubernetes.io/token`) kubelets authenticate with. */
   public readonly secret: SecretV1;
   /** Lifetime in hours. */
   public readonly ttlHours: number;

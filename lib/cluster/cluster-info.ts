@@ -7,7 +7,12 @@ import { MANAGED_BY_LABELS, RBAC_API_GROUP } from "./rbac";
 import { renderDiscoveryKubeconfig } from "./join";
 
 /** Name and namespace of the cluster-info ConfigMap (fixed by the bootstrap signer). */
-export const CLUSTER_INFO = { name: "cluster-info", namespace: "kube-public" } as const;
+export const CLUSTER_INFO = {
+  /** The ConfigMap's name, `cluster-info`: kubeadm join's discovery reads it by this name. */
+  name: "cluster-info",
+  /** Its namespace, `kube-public`: readable without authentication, so a joining node can fetch it. */
+  namespace: "kube-public",
+} as const;
 /** kubeadm's name of the Role (and RoleBinding) letting anonymous read cluster-info. */
 export const CLUSTER_INFO_READER_ROLE = "kubeadm:bootstrap-signer-clusterinfo";
 /** Field manager owning the `kubeconfig` key. */
@@ -42,7 +47,7 @@ export interface ClusterInfoProps {
 export class ClusterInfo extends Construct {
   /** The discovery kubeconfig. */
   public readonly kubeconfig: string;
-  /** The ConfigMap. */
+  /** The `cluster-info` ConfigMap in kube-public; the bootstrap signer adds a `jws-kubeconfig-<id>` signature per token. */
   public readonly configMap: ConfigMapV1;
 
   constructor(scope: Construct, id: string, props: ClusterInfoProps) {

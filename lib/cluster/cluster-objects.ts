@@ -64,7 +64,8 @@ export interface KubeletServingCertificatesOptions {
    */
   readonly nodeIpPrefixes?: readonly string[];
   /**
-   * Approver image.
+   * Container image of the kubelet serving-certificate approver (postfinance/kubelet-csr-approver);
+   * pin a digest or a mirrored copy in air-gapped clusters.
    * @default DEFAULT_KUBELET_SERVING_APPROVER_IMAGE ("ghcr.io/postfinance/kubelet-csr-approver:v1.2.15")
    */
   readonly approverImage?: string;
@@ -125,13 +126,13 @@ export interface ClusterObjectsProps extends ClusterObjectsOptions {
  * time: use {@link ClusterObjectsStack}, which configures one from the control plane's stack.
  */
 export class ClusterObjects extends Construct {
-  /** The bootstrap token. */
+  /** The kubeadm bootstrap token worker nodes join with (rotated by `bootstrapToken.rotation`). */
   public readonly bootstrapToken: BootstrapToken;
-  /** cluster-info. */
+  /** The `cluster-info` ConfigMap in kube-public and its anonymous-read Role: discovery for `kubeadm join`. */
   public readonly clusterInfo: ClusterInfo;
   /** Cluster-admin bindings. */
   public readonly adminBindings: ClusterAdminBindings;
-  /** Priority classes. */
+  /** The platform PriorityClasses (`platform-critical`, `platform-high` unless configured otherwise). */
   public readonly priorityClasses: PriorityClasses;
   /** API URL nodes join through. */
   public readonly joinEndpoint: string;

@@ -13,13 +13,13 @@ import { host, parseIpv4Cidr } from "../network/cidr";
 export const KUBEADM_JOIN_OBJECTS = {
   /** ConfigMap in kube-system holding the ClusterConfiguration. */
   kubeadmConfigMap: "kubeadm-config",
-  /** Its key. */
+  /** Key of `kubeadm-config` holding the ClusterConfiguration YAML. */
   clusterConfigurationKey: "ClusterConfiguration",
   /** Role and RoleBinding letting joining nodes read `kubeadm-config`. */
   kubeadmConfigRole: "kubeadm:nodes-kubeadm-config",
   /** ConfigMap in kube-system holding the KubeletConfiguration every joining node writes to disk. */
   kubeletConfigMap: "kubelet-config",
-  /** Its key. */
+  /** Key of `kubelet-config` holding the KubeletConfiguration YAML. */
   kubeletConfigKey: "kubelet",
   /** Role and RoleBinding letting joining nodes read `kubelet-config`. */
   kubeletConfigRole: "kubeadm:kubelet-config",
@@ -94,17 +94,17 @@ export function clusterDnsIp(serviceCidr: string): string {
 
 /** Input of {@link renderClusterConfiguration}. */
 export interface ClusterConfigurationInput {
-  /** Cluster name. */
+  /** The cluster's name (`clusterName` of the ClusterConfiguration). */
   readonly clusterName: string;
-  /** `1.33.5`. */
+  /** Kubernetes version without `v`, e.g. `1.33.5` (`kubernetesVersion`, rendered as `v1.33.5`). */
   readonly kubernetesVersion: string;
   /** `host:port` of the endpoint nodes join through. */
   readonly controlPlaneEndpoint: string;
-  /** Service CIDR. */
+  /** Cluster IP range of Services (`networking.serviceSubnet`). */
   readonly serviceCidr: string;
-  /** Pod CIDR. */
+  /** IP range of pods (`networking.podSubnet`). */
   readonly podCidr: string;
-  /** DNS domain. */
+  /** Cluster DNS domain (`networking.dnsDomain`), e.g. `cluster.local`. */
   readonly clusterDomain: string;
   /** Image registry. */
   readonly imageRepository: string;

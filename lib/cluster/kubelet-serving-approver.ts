@@ -32,7 +32,8 @@ export interface KubeletServingApproverProps {
   /** IPv4 blocks every IP address of a kubelet serving CSR must lie in (`-provider-ip-prefixes`). */
   readonly nodeIpPrefixes: readonly string[];
   /**
-   * Image.
+   * Container image of postfinance/kubelet-csr-approver; pin a digest or a mirrored copy in
+   * air-gapped clusters.
    * @default DEFAULT_KUBELET_SERVING_APPROVER_IMAGE
    */
   readonly image?: string;
@@ -46,7 +47,7 @@ export interface KubeletServingApproverProps {
  * for the kubelet-serving signer only (no other signer, no signing, no secrets).
  */
 export class KubeletServingApprover extends Construct {
-  /** The Deployment. */
+  /** The approver's Deployment in kube-system. */
   public readonly deployment: DeploymentV1;
 
   constructor(scope: Construct, id: string, props: KubeletServingApproverProps) {

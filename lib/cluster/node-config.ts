@@ -12,7 +12,19 @@ export const KUBE_SYSTEM = "kube-system";
  * A Role allowing `get` on one ConfigMap of `namespace`, and its RoleBinding to `groups` (both named
  * `name`), as kubeadm creates them for the configuration joining nodes read.
  */
-export function configMapReader(scope: Construct, id: string, name: string, namespace: string, configMap: string, groups: readonly string[]): { role: RoleV1; binding: RoleBindingV1 } {
+export function configMapReader(
+  scope: Construct,
+  id: string,
+  name: string,
+  namespace: string,
+  configMap: string,
+  groups: readonly string[],
+): {
+  /** The Role (`<id>Role`) granting `get` on that one ConfigMap. */
+  role: RoleV1;
+  /** The RoleBinding (`<id>Binding`) of the Role to `groups`. */
+  binding: RoleBindingV1;
+} {
   const role = new RoleV1(scope, `${id}Role`, {
     metadata: { name, namespace, labels: { ...MANAGED_BY_LABELS } },
     rule: [{ apiGroups: [""], resources: ["configmaps"], resourceNames: [configMap], verbs: ["get"] }],
@@ -43,9 +55,9 @@ export interface NodeJoinConfigurationProps {
  * preflight ("unable to fetch the kubeadm-config ConfigMap").
  */
 export class NodeJoinConfiguration extends Construct {
-  /** `kubeadm-config`. */
+  /** The `kubeadm-config` ConfigMap (key `ClusterConfiguration`) joining nodes read after discovery. */
   public readonly kubeadmConfig: ConfigMapV1;
-  /** `kubelet-config`. */
+  /** The `kubelet-config` ConfigMap (key `kubelet`): the KubeletConfiguration every joining node writes to disk. */
   public readonly kubeletConfig: ConfigMapV1;
 
   constructor(scope: Construct, id: string, props: NodeJoinConfigurationProps) {

@@ -23,7 +23,8 @@ export interface PriorityClassSpec {
    */
   readonly description?: string;
   /**
-   * Preemption policy.
+   * Whether pods of the class evict lower-priority pods to be scheduled; a value outside
+   * {@link PreemptionPolicy} is a ConfigError.
    * @default PreemptionPolicy.PREEMPT_LOWER_PRIORITY
    */
   readonly preemptionPolicy?: PreemptionPolicy;
@@ -89,7 +90,9 @@ export function checkPriorityClasses(prop: string, classes: readonly PriorityCla
 /** Props of {@link PriorityClasses}. */
 export interface PriorityClassesProps {
   /**
-   * The classes.
+   * The PriorityClasses to create. Each name must be a lower-case DNS subdomain without the reserved
+   * `system-` prefix, unique, with a whole-number value up to 1000000000; at most one may be
+   * `globalDefault` (ConfigError otherwise).
    * @default DEFAULT_PRIORITY_CLASSES (platform-critical, platform-high)
    */
   readonly classes?: readonly PriorityClassSpec[];

@@ -26,9 +26,13 @@ export const KUBEADM_RBAC = {
 
 /** Built-in cluster roles the bindings refer to (created by the API server's RBAC bootstrap policy). */
 export const BUILTIN_CLUSTER_ROLES = {
+  /** May create and read CSRs: bound to bootstrap-token groups so a joining kubelet can request its client certificate. */
   nodeBootstrapper: "system:node-bootstrapper",
+  /** Lets the csrapproving controller auto-approve a bootstrap token's first node client CSR. */
   nodeClient: "system:certificates.k8s.io:certificatesigningrequests:nodeclient",
+  /** Lets the csrapproving controller auto-approve a node's renewal of its own client certificate. */
   selfNodeClient: "system:certificates.k8s.io:certificatesigningrequests:selfnodeclient",
+  /** Every right on every resource: bound to `kubeadm:cluster-admins` and the configured admin groups. */
   clusterAdmin: "cluster-admin",
 } as const;
 

@@ -25,12 +25,13 @@ export interface ClusterPkiProps {
   /** Role that may read each slot's secret, by slot name (every bundle needs one). */
   readonly secretReaders: Readonly<Record<string, NodeRole>>;
   /**
-   * Issuer.
+   * Turns the certificate specs into Terraform resources. An issuer that keeps the Kubernetes CA's
+   * key (AWS Private CA) is a ConfigError: the controller-manager signs node CSRs with it.
    * @default - the Terraform tls provider ({@link TlsProviderIssuer})
    */
   readonly issuer?: ICertificateIssuer;
   /**
-   * Key algorithm.
+   * Algorithm of every key the PKI generates; a value outside {@link KeyAlgorithm} is a ConfigError.
    * @default KeyAlgorithm.ECDSA_P256
    */
   readonly keyAlgorithm?: KeyAlgorithm;

@@ -9,15 +9,20 @@ import { CertificateSpec, KeyAlgorithm, KeyPairSpec } from "./spec";
 
 /** A certificate as Terraform values (PEM strings, usually tokens). */
 export interface IssuedCertificate {
-  /** Certificate PEM. */
+  /** The certificate, PEM-encoded. */
   readonly certPem: string;
-  /** Private key PEM; undefined when the key never leaves the issuer (e.g. a Private CA's CA key). */
+  /**
+   * The private key, PEM-encoded (it lands in Terraform state: use an encrypted backend).
+   * @default - none: the key never leaves the issuer (e.g. an AWS Private CA's CA key)
+   */
   readonly privateKeyPem?: string;
 }
 
 /** A key pair as Terraform values. */
 export interface IssuedKeyPair {
+  /** The private key, PEM-encoded (`sa.key` on API server nodes: signs service-account tokens). */
   readonly privateKeyPem: string;
+  /** The public key, PEM-encoded (`sa.pub`: the API server verifies tokens with it). */
   readonly publicKeyPem: string;
 }
 
@@ -38,7 +43,20 @@ export interface ICertificateIssuer {
 }
 
 /** Private key settings of the tls provider for an algorithm. */
-export function tlsKeySettings(algorithm: KeyAlgorithm): { algorithm: string; ecdsaCurve?: string; rsaBits?: number } {
+export function tlsKeySettings(algorithm: KeyAlgorithm): {
+  /** `tls_private_key.algorithm`: `ECDSA` or `RSA`. */
+  algorithm: string;
+  /**
+   * `tls_private_key.ecdsa_curve` (`P256`).
+   * @default - unset for RSA
+   */
+  ecdsaCurve?: string;
+  /**
+   * `tls_private_key.rsa_bits` (2048 or 4096).
+   * @default - unset for ECDSA
+   */
+  rsaBits?: number;
+} {
   switch (algorithm) {
     case KeyAlgorithm.ECDSA_P256:
       return { algorithm: "ECDSA", ecdsaCurve: "P256" };
@@ -101,7 +119,15 @@ export class TlsProviderIssuer implements ICertificateIssuer {
 }
 
 /** A tls_private_key and a tls_cert_request carrying the spec's subject and SANs. */
-export function keyAndRequest(scope: Construct, spec: CertificateSpec): { key: PrivateKey; request: CertRequest } {
+export function keyAndRequest(
+  scope: Construct,
+  spec: CertificateSpec,
+): {
+  /** The `tls_private_key` (`<id>-key`), generated in Terraform state. */
+  key: PrivateKey;
+  /** The `tls_cert_request` (`<id>-csr`) signed by `key`, for the issuer to sign. */
+  request: CertRequest;
+} {
   ensureTlsProvider(scope);
   const key = new PrivateKey(scope, `${spec.id}-key`, tlsKeySettings(spec.keyAlgorithm));
   const request = new CertRequest(scope, `${spec.id}-csr`, {

@@ -37,7 +37,9 @@ export function renderKubeconfig(input: EmbeddedKubeconfigInput): string {
 
 /** Control-plane components that get a kubeconfig on the node. */
 export enum ControlPlaneComponent {
+  /** kube-controller-manager: user `system:kube-controller-manager`, `controller-manager.conf`. */
   CONTROLLER_MANAGER = "controller-manager",
+  /** kube-scheduler: user `system:kube-scheduler`, `scheduler.conf`. */
   SCHEDULER = "scheduler",
 }
 
@@ -53,9 +55,9 @@ export function pkiFileMarker(fileName: string): string {
 
 /** Input of {@link renderComponentKubeconfig}. */
 export interface ComponentKubeconfigInput {
-  /** Cluster name. */
+  /** The cluster's name: the kubeconfig's cluster entry and context (`<user>@<clusterName>`). */
   readonly clusterName: string;
-  /** Component. */
+  /** Which component the kubeconfig is for; picks the user and the embedded certificate files. */
   readonly component: ControlPlaneComponent;
   /**
    * API server URL: the local API server, so a component never depends on the load balancer.

@@ -52,11 +52,21 @@ export function renderOpensslConfig(spec: CertificateSpec): string {
 export interface OpensslPaths {
   /** Config file (write `renderOpensslConfig(spec)` there first). */
   readonly config: string;
+  /** Where `openssl genpkey` writes the new private key (PEM). */
   readonly key: string;
+  /** Where `openssl req -new` writes the certificate request. */
   readonly csr: string;
+  /** Where `openssl x509 -req` writes the signed certificate. */
   readonly cert: string;
-  /** The signer's certificate and key (leaves only). */
+  /**
+   * The signer's certificate (`-CA`); required for a spec with a `signer` (an Error otherwise).
+   * @default - none: the spec is a self-signed CA and signs itself with `key`
+   */
   readonly caCert?: string;
+  /**
+   * The signer's private key (`-CAkey`); required together with `caCert`.
+   * @default - none: the spec is a self-signed CA
+   */
   readonly caKey?: string;
 }
 

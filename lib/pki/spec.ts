@@ -11,26 +11,35 @@ import { host, parseIpv4Cidr } from "../network/cidr";
 export enum KeyAlgorithm {
   /** ECDSA on P-256: small, fast, accepted by Kubernetes and etcd. */
   ECDSA_P256 = "ECDSA_P256",
-  /** RSA 2048. */
+  /** RSA with a 2048-bit modulus: the smallest size Kubernetes and etcd accept, for HSM/PCA setups that require RSA. */
   RSA_2048 = "RSA_2048",
-  /** RSA 4096. */
+  /** RSA with a 4096-bit modulus: larger certificates and slower TLS handshakes, for policies that demand it. */
   RSA_4096 = "RSA_4096",
 }
 
 /** Key usages and extended key usages, named as the Terraform tls provider names them. */
 export enum KeyUsage {
+  /** keyUsage digitalSignature: the key signs TLS handshakes (every certificate). */
   DIGITAL_SIGNATURE = "digital_signature",
+  /** keyUsage keyEncipherment: the key may encrypt key material (RSA key exchange). */
   KEY_ENCIPHERMENT = "key_encipherment",
+  /** keyUsage keyCertSign: the key signs certificates (CAs only). */
   CERT_SIGNING = "cert_signing",
+  /** keyUsage cRLSign: the key signs revocation lists (CAs only). */
   CRL_SIGNING = "crl_signing",
+  /** extendedKeyUsage serverAuth: the certificate may serve TLS (API server, etcd). */
   SERVER_AUTH = "server_auth",
+  /** extendedKeyUsage clientAuth: the certificate may authenticate a TLS client (components, etcd peers). */
   CLIENT_AUTH = "client_auth",
 }
 
 /** What a certificate is for. */
 export enum CertificateKind {
+  /** A certificate authority: signs other certificates, `isCA` set, usages {@link USAGES}[CA]. */
   CA = "CA",
+  /** A TLS server certificate (the API server's serving certificate). */
   SERVER = "SERVER",
+  /** A TLS client certificate; its common name and organizations are the Kubernetes user and groups. */
   CLIENT = "CLIENT",
   /** Server and client at once (etcd server and peer certificates). */
   SERVER_AND_CLIENT = "SERVER_AND_CLIENT",
@@ -44,7 +53,6 @@ export const USAGES: Record<CertificateKind, readonly KeyUsage[]> = {
   [CertificateKind.SERVER_AND_CLIENT]: [KeyUsage.DIGITAL_SIGNATURE, KeyUsage.KEY_ENCIPHERMENT, KeyUsage.SERVER_AUTH, KeyUsage.CLIENT_AUTH],
 };
 
-/** One certificate. */
 /**
  * Default leaf early renewal: 2160 h (90 days) of an 8760 h leaf. The tls provider re-issues on the
  * first apply inside that window, so a deploy at least every 60 days renews each leaf with 30 or
@@ -52,6 +60,10 @@ export const USAGES: Record<CertificateKind, readonly KeyUsage[]> = {
  */
 export const DEFAULT_LEAF_EARLY_RENEWAL_HOURS = 2160;
 
+/**
+ * One certificate, as plain data: subject, SANs, usages, validity and where it lands on a node. An
+ * issuer turns it into a key and a certificate; {@link buildClusterCertificates} produces them all.
+ */
 export interface CertificateSpec {
   /** Stable id, also the construct id suffix: `kubernetes-ca`, `apiserver-apiserver-0`, `etcd-peer-etcd-1`. */
   readonly id: string;
@@ -67,13 +79,16 @@ export interface CertificateSpec {
   readonly kind: CertificateKind;
   /** Key usages and extended key usages. */
   readonly usages: readonly KeyUsage[];
-  /** Id of the signing CA spec; undefined for a self-signed CA. */
+  /**
+   * Id of the signing CA spec (one of {@link CA_IDS}).
+   * @default - none: the certificate is a self-signed CA
+   */
   readonly signer?: string;
   /** Validity in hours. */
   readonly validityHours: number;
   /** Re-issue this many hours before expiry (on the next apply inside the window). */
   readonly earlyRenewalHours: number;
-  /** Key algorithm. */
+  /** Algorithm of the certificate's private key; every spec of a cluster uses the policy's one. */
   readonly keyAlgorithm: KeyAlgorithm;
   /** File stem on nodes, relative to the PKI directory: `ca`, `apiserver`, `etcd/peer`. */
   readonly fileStem: string;
@@ -81,9 +96,9 @@ export interface CertificateSpec {
 
 /** A non-certificate key pair (the service-account signing key). */
 export interface KeyPairSpec {
-  /** Stable id. */
+  /** Stable id, also the construct id suffix (`service-account`). */
   readonly id: string;
-  /** Algorithm. */
+  /** Algorithm of the generated key pair, the PKI policy's {@link PkiPolicy.keyAlgorithm}. */
   readonly keyAlgorithm: KeyAlgorithm;
   /** File stem on nodes (`sa` → sa.key, sa.pub). */
   readonly fileStem: string;
@@ -105,32 +120,44 @@ export interface SecretBundleSpec {
 
 /** Everything the control plane's PKI consists of. */
 export interface ClusterCertificateSet {
+  /** The three self-signed CAs: Kubernetes, etcd and front-proxy ({@link CA_IDS}). */
   readonly cas: readonly CertificateSpec[];
+  /** Every leaf certificate: shared component clients, one serving certificate per API server slot, server and peer per etcd member. */
   readonly leaves: readonly CertificateSpec[];
+  /** Key pairs without a certificate: the service-account signing key. */
   readonly keyPairs: readonly KeyPairSpec[];
+  /** What each node slot receives (API server slots, and etcd members unless etcd is stacked). */
   readonly bundles: readonly SecretBundleSpec[];
 }
 
 /** An API server slot as the PKI needs it. */
 export interface ApiServerSlotFacts {
+  /** Slot name (`apiserver-0`); the serving certificate gets the SAN `<cluster>-<name>`. */
   readonly name: string;
+  /** The slot's fixed private IPv4 address, put in the serving certificate's IP SANs. */
   readonly privateIp: string;
 }
 
 /** An etcd member as the PKI needs it. */
 export interface EtcdMemberFacts {
+  /** Member name (`etcd-0`, or the API slot name when stacked): the certificates' common name and first DNS SAN. */
   readonly name: string;
+  /** The member's fixed private IPv4 address, put in its server and peer certificates' IP SANs. */
   readonly privateIp: string;
+  /**
+   * A DNS name the member is also reached by (a Route 53 record), added to its SANs.
+   * @default - no extra name: the member is addressed by its name and IP only
+   */
   readonly dnsName?: string;
 }
 
 /** The cluster facts certificates are built from. */
 export interface ClusterFacts {
-  /** Cluster name. */
+  /** The cluster's name; prefixes each API slot's DNS SAN (`<clusterName>-apiserver-0`). */
   readonly clusterName: string;
   /** API server slots. */
   readonly apiServers: readonly ApiServerSlotFacts[];
-  /** etcd members. */
+  /** Every etcd member; each gets a server and a peer certificate. */
   readonly etcdMembers: readonly EtcdMemberFacts[];
   /** Whether etcd runs on the API server nodes (members named like API slots). */
   readonly stackedEtcd: boolean;
@@ -144,18 +171,31 @@ export interface ClusterFacts {
 
 /** Validity and algorithm policy. */
 export interface PkiPolicy {
-  /** @default KeyAlgorithm.ECDSA_P256 */
+  /**
+   * Algorithm of every key of the cluster (CAs, leaves, service-account key). A value outside
+   * {@link KeyAlgorithm} is a ConfigError.
+   * @default KeyAlgorithm.ECDSA_P256
+   */
   readonly keyAlgorithm?: KeyAlgorithm;
-  /** CA validity in hours. @default 87600 (10 years) */
+  /** CA validity in hours, a whole number from 8760 to 876000 (ConfigError otherwise). @default 87600 (10 years) */
   readonly caValidityHours?: number;
-  /** Leaf validity in hours, at most 8760 (1 year). @default 8760 */
+  /**
+   * Leaf validity in hours, a whole number from 24 to 8760 (1 year), and no longer than the CA lives
+   * before its own renewal (ConfigError otherwise).
+   * @default 8760
+   */
   readonly leafValidityHours?: number;
   /**
-   * Leaf early renewal in hours: the first apply in a leaf's last this-many hours re-issues it.
+   * Leaf early renewal in hours: the first apply in a leaf's last this-many hours re-issues it. A
+   * whole number from 1, shorter than the leaf validity (ConfigError otherwise).
    * @default DEFAULT_LEAF_EARLY_RENEWAL_HOURS (2160, 90 days: one deploy every 60 days renews with at least 30 days left)
    */
   readonly leafEarlyRenewalHours?: number;
-  /** CA early renewal in hours. @default 8760 (1 year: a year to roll the new CA out) */
+  /**
+   * CA early renewal in hours: the first apply in a CA's last this-many hours re-issues it. Shorter
+   * than the CA validity (ConfigError otherwise).
+   * @default 8760 (1 year: a year to roll the new CA out)
+   */
   readonly caEarlyRenewalHours?: number;
 }
 
@@ -163,7 +203,14 @@ export interface PkiPolicy {
 export const CLUSTER_ADMINS_GROUP = "kubeadm:cluster-admins";
 
 /** Spec ids of the CAs. */
-export const CA_IDS = { kubernetes: "kubernetes-ca", etcd: "etcd-ca", frontProxy: "front-proxy-ca" } as const;
+export const CA_IDS = {
+  /** The Kubernetes CA: signs the API server, component and kubelet certificates (`ca.crt` on nodes). */
+  kubernetes: "kubernetes-ca",
+  /** The etcd CA: signs etcd server, peer and client certificates only (`etcd/ca.crt`). */
+  etcd: "etcd-ca",
+  /** The front-proxy CA: signs the aggregation layer's client certificate (`front-proxy-ca.crt`). */
+  frontProxy: "front-proxy-ca",
+} as const;
 
 /** The first address of `serviceCidr`: the `kubernetes` service's cluster IP. */
 export function kubernetesServiceIp(serviceCidr: string): string {
@@ -181,10 +228,15 @@ export function kubernetesServiceNames(clusterDomain: string): string[] {
 
 /** The prop name under which each PKI policy field is reported in a {@link ConfigError}. */
 export interface PkiPolicyPropNames {
+  /** Name reported for {@link PkiPolicy.keyAlgorithm}, e.g. `pki.keyAlgorithm`. */
   readonly keyAlgorithm: string;
+  /** Name reported for {@link PkiPolicy.caValidityHours}. */
   readonly caValidityHours: string;
+  /** Name reported for {@link PkiPolicy.leafValidityHours}. */
   readonly leafValidityHours: string;
+  /** Name reported for {@link PkiPolicy.leafEarlyRenewalHours}. */
   readonly leafEarlyRenewalHours: string;
+  /** Name reported for {@link PkiPolicy.caEarlyRenewalHours}. */
   readonly caEarlyRenewalHours: string;
 }
 

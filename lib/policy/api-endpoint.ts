@@ -11,7 +11,12 @@ export const TARGET_GROUPS_OUTPUT = "api_target_group_arns";
 export const SHUTDOWN_DELAY_OUTPUT = "api_shutdown_delay_seconds";
 
 /** Provider defaults of `health_check` when not set (NLB and ALB alike). */
-export const HEALTH_CHECK_DEFAULTS = { interval: 30, unhealthyThreshold: 3 } as const;
+export const HEALTH_CHECK_DEFAULTS = {
+  /** `health_check.interval` in seconds when unset. */
+  interval: 30,
+  /** `health_check.unhealthy_threshold` (consecutive failed checks) when unset. */
+  unhealthyThreshold: 3,
+} as const;
 
 function referencedBy(output: OutputView, tg: ResourceView, context: PolicyContext): boolean {
   return list(output.value).some((v) => context.follow(v)?.address === tg.address);

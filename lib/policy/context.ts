@@ -23,7 +23,10 @@ export interface ResourceView {
   readonly name: string;
   /** Terraform address: `aws_subnet.<name>` or `data.aws_subnet.<name>`. */
   readonly address: string;
-  /** Construct path, from the element's `//` metadata (absent for raw overrides). */
+  /**
+   * Construct path, from the element's `//` metadata.
+   * @default - undefined for elements added as raw overrides (no metadata)
+   */
   readonly path?: string;
   /**
    * Attributes and meta-arguments exactly as synthesized (snake_case, blocks as objects or lists,
@@ -38,7 +41,10 @@ export interface OutputView {
   readonly name: string;
   /** Construct id, e.g. `api_shutdown_delay_seconds`. */
   readonly id: string;
-  /** Construct path, when known. */
+  /**
+   * Construct path, from the output's `//` metadata.
+   * @default - undefined when the output carries no metadata
+   */
   readonly path?: string;
   /** The synthesized value. */
   readonly value: unknown;
@@ -46,11 +52,20 @@ export interface OutputView {
 
 /** Where a reference found in a value points. */
 export interface ReferenceTarget {
-  /** The resource or data source referenced (absent for a local). */
+  /**
+   * The resource or data source referenced.
+   * @default - undefined when the reference is a local
+   */
   readonly element?: ResourceView;
-  /** The local referenced (`local.<name>`), when it is one. */
+  /**
+   * The local referenced (`local.<name>`).
+   * @default - undefined when the reference is a resource or data source
+   */
   readonly local?: string;
-  /** The first attribute after the address, e.g. `id`, `names`, `private_key_pem`. */
+  /**
+   * The first attribute after the address, e.g. `id`, `names`, `private_key_pem`.
+   * @default - undefined when the whole element or local is referenced
+   */
   readonly attribute?: string;
   /** The matched reference text, e.g. `aws_subnet.a.id`. */
   readonly expression: string;

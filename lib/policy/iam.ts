@@ -5,8 +5,14 @@ import { CLUSTER_TAG } from "../tags";
 
 /** One statement of a policy as rules read it (strings may hold Terraform references). */
 export interface PolicyStatementView {
+  /**
+   * `Allow` or `Deny` as written; an `aws_iam_policy_document` statement without one reads `Allow`
+   * (its default), a JSON statement without one reads `""`.
+   */
   readonly effect: string;
+  /** The statement's actions, e.g. `ec2:DescribeInstances` or `s3:*`; a single string becomes a one-element list. */
   readonly actions: readonly string[];
+  /** The statement's resource ARNs or references, e.g. `*` or `${aws_s3_bucket.b.arn}/*`. */
   readonly resources: readonly string[];
 }
 

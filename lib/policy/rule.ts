@@ -69,7 +69,7 @@ export interface PolicyRule {
 
 /** A reported (not suppressed) finding. */
 export interface PolicyFinding {
-  /** Rule id. */
+  /** Id of the rule that reported the finding, e.g. `HA-AZ1`; what suppressions name. */
   readonly ruleId: string;
   /** Rule level. */
   readonly level: PolicyLevel;

@@ -11,11 +11,20 @@ export const INGRESS_TYPES = ["aws_vpc_security_group_ingress_rule", "aws_securi
 
 /** One ingress permission. */
 export interface IngressPermission {
-  /** `tcp`, `udp`, `icmp`, `icmpv6`, `all`, or `undefined` when not a literal. */
+  /**
+   * `tcp`, `udp`, `icmp`, `icmpv6` or `all` (protocol numbers and `-1` normalised).
+   * @default - undefined when the protocol is not a literal
+   */
   readonly protocol?: string;
-  /** First port (ICMP type); `undefined` for all ports or an expression. */
+  /**
+   * First port (ICMP type).
+   * @default - undefined for all ports or an expression
+   */
   readonly fromPort?: number;
-  /** Last port (ICMP code); `undefined` for all ports or an expression. */
+  /**
+   * Last port (ICMP code).
+   * @default - undefined for all ports or an expression
+   */
   readonly toPort?: number;
   /** True when a port is an expression. */
   readonly portsUnknown: boolean;
@@ -33,7 +42,7 @@ export interface IngressPermission {
 export interface GroupIngress {
   /** The value naming the group (a reference, a literal id) or the group itself (inline rules). */
   readonly group: ResourceView | unknown;
-  /** The permissions. */
+  /** Every ingress permission the resource declares for the group (one per rule, or per inline `ingress` block). */
   readonly permissions: readonly IngressPermission[];
 }
 
