@@ -12,9 +12,9 @@ import { ROLE_TAG, SLOT_TAG } from "../tags";
 
 /** Direction of the flowchart. */
 export enum DiagramDirection {
-  /** Top to bottom. */
+  /** Mermaid `flowchart TB`: zones stacked vertically, each zone's resources flowing downwards. */
   TOP_DOWN = "TB",
-  /** Left to right. */
+  /** Mermaid `flowchart LR`: zones side by side, wider than tall (suits a README page). */
   LEFT_RIGHT = "LR",
 }
 

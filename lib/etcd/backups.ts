@@ -36,7 +36,7 @@ export class BackupLockMode {
 
 /** Props of {@link EtcdBackups}. */
 export interface EtcdBackupsProps {
-  /** Cluster name. */
+  /** The cluster's name: the default bucket name is derived from it (`<cluster>-etcd-backups-<hash>`, shortened to fit S3's 63 characters). */
   readonly clusterName: string;
   /** Key the snapshots are encrypted with (SSE-KMS). */
   readonly encryptionKey: IEncryptionKey;
@@ -112,7 +112,7 @@ export interface EtcdBackupsProps {
  * snapshot by `LastModified` and verifies that checksum.
  */
 export class EtcdBackups extends Construct {
-  /** The bucket. */
+  /** The S3 bucket holding the snapshots (versioned, SSE-KMS, public access blocked). */
   public readonly bucket: S3Bucket;
   /** Its name (known at synth time, for user data). */
   public readonly bucketName: string;

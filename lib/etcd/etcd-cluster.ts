@@ -38,7 +38,10 @@ export interface EtcdMemberInfo {
   readonly privateIp: string;
   /** Availability zone (may be a token). */
   readonly availabilityZone: string;
-  /** Stable DNS name, when Route 53 records are created. */
+  /**
+   * Stable DNS name of the member, in its certificates' SANs.
+   * @default - none: no Route 53 records are created, clients use the fixed IP
+   */
   readonly dnsName?: string;
 }
 
@@ -51,7 +54,7 @@ export interface IEtcdCluster {
   readonly members: readonly EtcdMemberInfo[];
   /** Client URLs (`https://<ip>:2379`), one per member. */
   readonly clientUrls: readonly string[];
-  /** Topology. */
+  /** Whether etcd runs on dedicated nodes (`EXTERNAL`) or on the API server nodes (`STACKED`). */
   readonly topology: EtcdTopology;
 }
 
@@ -103,7 +106,8 @@ export interface EtcdClusterProps {
    */
   readonly instanceType?: string;
   /**
-   * AMI id.
+   * AMI of the etcd nodes (`ami-` and 8 or 17 hex digits; ConfigError otherwise): an Ubuntu 24.04
+   * image for the instance type's architecture. Pin one to plan offline and to decide when nodes roll.
    * @default - newest Ubuntu 24.04 LTS, looked up at plan time
    */
   readonly amiId?: string;

@@ -33,7 +33,10 @@ export enum EndpointAccess {
 export interface IApiEndpoint {
   /** DNS name in-cluster components and worker nodes use (Route 53 name when configured). */
   readonly internalHost: string;
-  /** DNS name external clients use, when there is a public endpoint. */
+  /**
+   * DNS name external clients use (the public NLB's, or its Route 53 record).
+   * @default - none: the API is private (no public endpoint)
+   */
   readonly publicHost?: string;
   /** Every DNS name clients may use to reach the API (for serving-certificate SANs). */
   readonly serverNames: readonly string[];

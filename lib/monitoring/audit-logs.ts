@@ -36,7 +36,7 @@ export interface AuditLogsProps {
  * `CreateLogStream` or `PutRetentionPolicy`): a node can add events, never shorten what is kept.
  */
 export class AuditLogs extends Construct {
-  /** The log group. */
+  /** The CloudWatch Logs group receiving the API servers' audit events (KMS-encrypted, with `retentionDays`). */
   public readonly logGroup: CloudwatchLogGroup;
   /** The log group's name. */
   public readonly logGroupName: string;

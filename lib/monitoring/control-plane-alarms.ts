@@ -12,7 +12,7 @@ export const NODE_METRIC_NAMESPACE = "HaControlPlane";
 
 /** Props of {@link ControlPlaneAlarms}. */
 export interface ControlPlaneAlarmsProps {
-  /** Cluster name. */
+  /** The cluster's name: every alarm is named `<clusterName>-<alarm>` (shortened to CloudWatch's 255 characters). */
   readonly clusterName: string;
   /**
    * SNS topic alarms notify (and recover to).
@@ -68,9 +68,13 @@ export interface ControlPlaneAlarmsProps {
 
 /** One alarm as declared (for tests and docs). */
 export interface DeclaredAlarm {
+  /** The alarm's name in CloudWatch, `<cluster>-<alarm>`, e.g. `prod-api-internal-unhealthy`. */
   readonly name: string;
+  /** `<namespace>/<metric>` it watches, e.g. `AWS/NetworkELB/UnHealthyHostCount`. */
   readonly metric: string;
+  /** CloudWatch comparison operator, e.g. `GreaterThanThreshold`. */
   readonly comparison: string;
+  /** The value the metric is compared with (a count, seconds of clock skew or days to certificate expiry). */
   readonly threshold: number;
 }
 

@@ -91,6 +91,11 @@ export function host(block: Ipv4Block, offset: number): string {
 /**
  * The usable host offsets of an AWS subnet: AWS reserves the first four addresses and the last one.
  */
-export function awsUsableHostRange(block: Ipv4Block): { readonly first: number; readonly last: number } {
+export function awsUsableHostRange(block: Ipv4Block): {
+  /** Offset of the first usable address: 4 (network address, VPC router, DNS, reserved). */
+  readonly first: number;
+  /** Offset of the last usable address: the block size minus 2 (the broadcast address is reserved). */
+  readonly last: number;
+} {
   return { first: 4, last: block.size - 2 };
 }

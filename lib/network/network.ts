@@ -18,7 +18,7 @@ import { formatCidr, parseIpv4Cidr, subnet, tryParseIpv4Cidr } from "./cidr";
 
 /** A subnet the control plane can be placed in. */
 export interface SubnetAttributes {
-  /** The subnet id (`subnet-…`). */
+  /** The EC2 id of the subnet (`subnet-…`), or a reference to one. */
   readonly subnetId: string;
   /** Its availability zone, e.g. `eu-west-1a`. May be a token when looked up. */
   readonly availabilityZone: string;
@@ -34,7 +34,7 @@ export interface SubnetAttributes {
 
 /** Where the control plane lives. Implemented by {@link ControlPlaneNetwork} and {@link ExistingNetwork}. */
 export interface INetwork {
-  /** The VPC id. */
+  /** EC2 id of the VPC (`vpc-…`) the security groups and load balancers are created in. */
   readonly vpcId: string;
   /** The VPC's primary IPv4 CIDR block (a literal). */
   readonly vpcCidr: string;
@@ -104,7 +104,7 @@ const PUBLIC_SUBNET_OFFSET = 8;
  * package mirrors without public IPs.
  */
 export class ControlPlaneNetwork extends Construct implements INetwork {
-  /** The VPC. */
+  /** The `aws_vpc` this construct created (DNS support and host names enabled). */
   public readonly vpc: Vpc;
   public readonly vpcId: string;
   public readonly vpcCidr: string;
@@ -242,7 +242,7 @@ export function checkZoneList(prop: string, zones: readonly string[]): void {
 
 /** Props of {@link ExistingNetwork.fromAttributes}. */
 export interface ExistingNetworkAttributes {
-  /** The VPC id. */
+  /** EC2 id of the existing VPC (`vpc-…`), or a reference to one. */
   readonly vpcId: string;
   /** The VPC's IPv4 CIDR block (used for ICMP path-MTU rules and overlap checks). */
   readonly vpcCidr: string;

@@ -16,7 +16,7 @@ export function clusterLogGroupPrefix(clusterName: string): string {
 
 /** A KMS key the control plane encrypts volumes (and later secrets) with. */
 export interface IEncryptionKey {
-  /** The key ARN. */
+  /** ARN of the KMS key (`arn:aws:kms:<region>:<account>:key/<id>`) the control plane encrypts EBS volumes and secrets with. */
   readonly keyArn: string;
 }
 
@@ -61,7 +61,7 @@ export class ClusterEncryptionKey extends Construct implements IEncryptionKey {
     return { keyArn };
   }
 
-  /** The key. */
+  /** The customer-managed `aws_kms_key` (rotation enabled) this construct created. */
   public readonly key: KmsKey;
   public readonly keyArn: string;
 

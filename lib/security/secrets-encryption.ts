@@ -14,7 +14,7 @@ import { IEncryptionKey } from "./encryption-key";
 
 /** Props of {@link SecretsEncryptionKey}. */
 export interface SecretsEncryptionKeyProps {
-  /** Cluster name. */
+  /** The cluster's name: the secret is named `<clusterName>/control-plane/encryption-key`. */
   readonly clusterName: string;
   /** KMS key encrypting the secret. */
   readonly encryptionKey: IEncryptionKey;
@@ -72,7 +72,7 @@ const PRINCIPAL_ARN = /^arn:aws[a-z-]*:iam::\d{12}:(root|role\/[\w+=,.@/-]+|user
  * - the API server roles.
  */
 export class SecretsEncryptionKey extends Construct {
-  /** The secret. */
+  /** The Secrets Manager secret, created without a value (the first API server writes it). */
   public readonly secret: SecretsmanagerSecret;
   /** Its name (known at synth time, for user data). */
   public readonly secretName: string;

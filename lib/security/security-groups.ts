@@ -15,9 +15,9 @@ import { checkClusterName, checkTags, isUnresolved } from "../validate";
 
 /** Kubernetes API port on the API servers and the load balancer. */
 export const API_PORT = 6443;
-/** etcd client port. */
+/** etcd's client port (IANA-registered): API servers and etcdctl reach members here over mutual TLS. */
 export const ETCD_CLIENT_PORT = 2379;
-/** etcd peer port. */
+/** etcd's peer port (IANA-registered): members replicate Raft traffic to each other here over mutual TLS. */
 export const ETCD_PEER_PORT = 2380;
 /** kubelet API port. */
 export const KUBELET_PORT = 10250;
@@ -79,9 +79,15 @@ export interface DeclaredRule {
   readonly group: string;
   /** Protocol: `tcp`, `udp`, `icmp` or `-1`. */
   readonly protocol: string;
-  /** First port (ICMP type). */
+  /**
+   * First port (ICMP type).
+   * @default - none: the rule covers every port (protocol `-1`)
+   */
   readonly fromPort?: number;
-  /** Last port (ICMP code). */
+  /**
+   * Last port (ICMP code).
+   * @default - none: the rule covers every port (protocol `-1`)
+   */
   readonly toPort?: number;
   /** Peer: a CIDR or a group name. */
   readonly peer: string;
