@@ -3,7 +3,7 @@
  * time as the real provider on what the library declares: terraform installs it from the plan
  * mirror, and a configuration the real provider rejects fails `terraform validate` with the error
  * terraform (schema: unknown attribute, wrong type, missing required block) or the provider's own
- * validators (metadata name, label key, role_ref kind) give for it. Each case changes one thing in a
+ * validators (metadata name, label key, role_ref kind, name with generate_name, quantities) give for it. Each case changes one thing in a
  * baseline that plans clean, so the error can only come from that one change.
  *
  * Oracles from outside: the attribute set, types and blocks come from the cdktf bindings generated
@@ -151,5 +151,18 @@ describeTier("hashicorp/kubernetes stand-in: plan-time strictness", providerPlan
     expect(label.message).toMatch(/metadata\.0\.labels \("-bad key"\) name part must consist of alphanumeric characters/);
     const kind = await failure(withChange((r) => ((r.kubernetes_cluster_role_binding_v1.binding.role_ref as JsonObject).kind = "Role_")));
     expect(kind.message).toMatch(/expected role_ref\.0\.kind to be one of \["Role" "ClusterRole"\], got Role_/);
+  });
+
+  it("rejects name together with generate_name, and a memory limit that is not a Kubernetes quantity", async () => {
+    const both = await failure(withChange((r) => ((r.kubernetes_config_map_v1.cm.metadata as JsonObject).generate_name = "kubeadm-")));
+    expect(both.message).toMatch(/conflicts with metadata\.0\.(generate_name|name)/);
+    const quantity = await failure(
+      withChange((r) => {
+        const spec = ((r.kubernetes_deployment_v1.dns.spec as JsonObject).template as JsonObject).spec as JsonObject;
+        ((spec.container as JsonObject[])[0].resources as JsonObject).limits = { memory: "170MB!" };
+      }),
+    );
+    // Kubernetes' own parser (resource.ParseQuantity) rejects it.
+    expect(quantity.message).toMatch(/limits\.memory \("170MB!"\): quantities must match the regular expression/);
   });
 });
