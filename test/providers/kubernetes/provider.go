@@ -183,5 +183,10 @@ func newProvider() *schema.Provider {
 		ConfigureContextFunc: configure,
 	}
 	applyProviderOverlay(p)
+	// The SDK's own consistency checks (what the real provider's tests run): a schema the generator
+	// or the overlay got wrong stops the plugin at start instead of serving it.
+	if err := p.InternalValidate(); err != nil {
+		panic(fmt.Sprintf("kubernetes stand-in schema: %v", err))
+	}
 	return p
 }
