@@ -41,9 +41,9 @@ function octal(value: number, width: number): string {
 }
 
 function putString(header: Buffer, offset: number, width: number, text: string): void {
-  const bytes = Buffer.from(text, "utf8");
-  if (bytes.length > width) throw new Error(`ustar field overflow: ${text}`);
-  bytes.copy(header, offset);
+  // Written in place (no intermediate Buffer per field: a bundle has ~15 fields × dozens of files).
+  if (Buffer.byteLength(text, "utf8") > width) throw new Error(`ustar field overflow: ${text}`);
+  header.write(text, offset, width, "utf8");
 }
 
 /** Splits a relative path into ustar `prefix` (≤155 bytes) and `name` (≤100 bytes). */
@@ -77,7 +77,7 @@ function header(rel: string, original: string, mode: number, size: number): Buff
   putString(h, 337, 8, octal(0, 8));
   putString(h, 345, 155, prefix);
   let sum = 0;
-  for (const b of h) sum += b;
+  for (let i = 0; i < BLOCK; i++) sum += h[i];
   putString(h, 148, 8, sum.toString(8).padStart(6, "0") + "\0 ");
   return h;
 }
