@@ -17,6 +17,7 @@ import { ControlPlaneNetwork, INetwork, NatGatewayMode } from "./network/network
 import { NodeVpcEndpoints } from "./network/vpc-endpoints";
 import { ClusterEncryptionKey, IEncryptionKey } from "./security/encryption-key";
 import { NodeRole } from "./compute/node-role";
+import { NodeImage, nodeImageFacts } from "./compute/ami";
 import { ClusterPki } from "./pki/cluster-pki";
 import { ICertificateIssuer } from "./pki/issuer";
 import { DEFAULT_LEAF_EARLY_RENEWAL_HOURS, KeyAlgorithm, PKI_POLICY_PROP_NAMES, resolvePolicy } from "./pki/spec";
@@ -96,10 +97,17 @@ export interface HaControlPlaneProps {
    */
   readonly apiServerInstanceType?: string;
   /**
-   * AMI of every control-plane node. Pin it: a change rolls the API servers.
-   * @default - newest Ubuntu 24.04 LTS, looked up at plan time (needs AWS credentials)
+   * AMI of every control-plane node (built from `nodeImage`). Pin it: a change rolls the API servers.
+   * @default - newest official image of `nodeImage`, looked up at plan time (needs AWS credentials)
    */
   readonly amiId?: string;
+  /**
+   * Operating system of every control-plane node: Ubuntu 24.04 LTS or Debian 12. Chooses the image
+   * lookup (Canonical's or the Debian project's official images) and the root device name; also
+   * describes `amiId` when given (an image built from that OS).
+   * @default NodeImage.UBUNTU_24_04
+   */
+  readonly nodeImage?: NodeImage;
   /**
    * IMDSv2 hop limit of control-plane nodes.
    * @default 1
@@ -473,6 +481,7 @@ export class HaControlPlane extends Construct {
     const version = props.kubernetesVersion ?? "1.33.5";
     checkKubernetesVersion("kubernetesVersion", version);
     checkImageRepository("imageRepository", props.imageRepository);
+    nodeImageFacts("nodeImage", props.nodeImage);
     if (props.kubernetesBinaryMirror !== undefined) checkKubernetesBinaryMirror("kubernetesBinaryMirror", props.kubernetesBinaryMirror, version);
     checkKubernetesUpgrade("kubernetesVersion", "kubernetesVersionDeployed", props.kubernetesVersionDeployed, version);
     checkEtcdUpgrade("etcdRelease.version", "etcdVersionDeployed", props.etcdVersionDeployed, (props.etcdRelease ?? DEFAULT_ETCD_RELEASE).version);
@@ -666,6 +675,7 @@ export class HaControlPlane extends Construct {
       autoScalingServiceRoleArn: asgRole.roleArn,
       instanceType: props.etcdInstanceType,
       amiId: props.amiId,
+      nodeImage: props.nodeImage,
       dataVolumeSizeGiB: props.etcdDataVolumeSizeGiB,
       dataVolumeIops: props.etcdDataVolumeIops,
       dataVolumeThroughputMiBps: props.etcdDataVolumeThroughputMiBps,
@@ -711,6 +721,7 @@ export class HaControlPlane extends Construct {
       allowSingleApiServer: props.allowSingleApiServer,
       instanceType: props.apiServerInstanceType,
       amiId: props.amiId,
+      nodeImage: props.nodeImage,
       metadataHopLimit: props.metadataHopLimit,
       stackedEtcd: stacked,
       secretPrefix,

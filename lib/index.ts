@@ -13,6 +13,7 @@ export * from "./security/security-groups";
 export * from "./security/encryption-key";
 export * from "./loadbalancer/api-load-balancer";
 export * from "./loadbalancer/timing";
+export { CANONICAL_OWNER_ID, DEBIAN_OWNER_ID, NodeImage } from "./compute/ami";
 export * from "./compute/api-server-nodes";
 export * from "./compute/autoscaling-role";
 export * from "./compute/node-role";

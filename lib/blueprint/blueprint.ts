@@ -3,6 +3,7 @@ import { TerraformStack } from "../core";
 import { HaControlPlaneProps } from "../control-plane";
 import { ClusterObjectsOptions } from "../cluster/cluster-objects";
 import type { KubernetesBinaryMirror } from "../bootstrap/kubernetes/binaries";
+import type { NodeImage } from "../compute/ami";
 import { ClusterObjectsStack } from "../cluster/cluster-objects-stack";
 import { ProviderIdentity } from "../cluster/access-secret";
 import { checkPriorityClasses } from "../cluster/priority-classes";
@@ -56,10 +57,15 @@ export interface OrganisationDefaults {
    */
   readonly kubernetesVersion?: string;
   /**
-   * The organisation's node image per region (pinned: a new image rolls the API servers).
-   * @default - none: Ubuntu 24.04 looked up at plan time (needs credentials)
+   * The organisation's node image per region (pinned: a new image rolls the API servers), built from `nodeImage`.
+   * @default - none: the newest official image of `nodeImage` looked up at plan time (needs credentials)
    */
   readonly amiIds?: Readonly<Record<string, string>>;
+  /**
+   * Operating system of the control-plane nodes (`HaControlPlane.nodeImage`).
+   * @default - NodeImage.UBUNTU_24_04
+   */
+  readonly nodeImage?: NodeImage;
   /**
    * Registry mirror of the Kubernetes images (`HaControlPlane.imageRepository`; also the cluster
    * objects' kube-proxy and CoreDNS).
@@ -387,6 +393,7 @@ export class PlatformBlueprint {
       kmsKeyArn: d.kmsKeyArn,
       kubernetesVersion: d.kubernetesVersion,
       amiId: d.amiIds?.[region],
+      nodeImage: d.nodeImage,
       imageRepository: d.imageRepository,
       kubernetesBinaryMirror: d.kubernetesBinaryMirror,
       alarmTopicArn: d.alarmTopicArn,

@@ -19,7 +19,7 @@ import { INetwork } from "../network/network";
 import { IEncryptionKey } from "../security/encryption-key";
 import { CLUSTER_TAG, ClusterTags, RESERVED_TAG_COUNT, ROLE_TAG } from "../tags";
 import { checkClusterName, checkInstanceType, checkInteger, checkTags, isUnresolved } from "../validate";
-import { resolveAmi } from "./ami";
+import { NodeImage, nodeImageFacts, resolveAmi } from "./ami";
 import { nodeLaunchTemplate } from "./launch-template";
 import { NodeRole } from "./node-role";
 import { NodeSlot, allocateSlots } from "./slots";
@@ -153,10 +153,15 @@ export interface ApiServerNodesProps {
    */
   readonly instanceType?: string;
   /**
-   * AMI id.
-   * @default - newest Ubuntu 24.04 LTS for the instance type's architecture, looked up at plan time
+   * AMI id (built from `nodeImage`).
+   * @default - newest official image of `nodeImage` for the instance type's architecture, looked up at plan time
    */
   readonly amiId?: string;
+  /**
+   * Operating system of the nodes: which official images are looked up, and the root device name.
+   * @default NodeImage.UBUNTU_24_04
+   */
+  readonly nodeImage?: NodeImage;
   /**
    * Root volume size in GiB.
    * @default 50
@@ -164,7 +169,7 @@ export interface ApiServerNodesProps {
   readonly rootVolumeSizeGiB?: number;
   /**
    * Root device name of the AMI.
-   * @default "/dev/sda1" (Ubuntu)
+   * @default - the node image's ("/dev/sda1" for Ubuntu, "/dev/xvda" for Debian)
    */
   readonly rootDeviceName?: string;
   /**
@@ -335,7 +340,7 @@ export class ApiServerNodes extends Construct {
         resources: [`arn:*:autoscaling:*:*:autoScalingGroup:*:autoScalingGroupName/${name}`],
       });
     }
-    const imageId = resolveAmi(this, "Ami", "amiId", props.amiId, instanceType);
+    const imageId = resolveAmi(this, "Ami", "amiId", props.amiId, instanceType, props.nodeImage);
     const instanceTags = tags.of(`${props.clusterName}-${API_SERVER_ROLE}`, { role: API_SERVER_ROLE });
     const boot: NodeBootInput = {
       clusterName: props.clusterName,
@@ -376,7 +381,7 @@ export class ApiServerNodes extends Construct {
       dependsOn: bundle !== undefined ? [bundle.object] : undefined,
       kmsKeyArn: props.encryptionKey.keyArn,
       rootVolumeSizeGiB: rootSize,
-      rootDeviceName: props.rootDeviceName ?? "/dev/sda1",
+      rootDeviceName: props.rootDeviceName ?? nodeImageFacts("nodeImage", props.nodeImage).rootDeviceName,
       metadataHopLimit: hopLimit,
       tags: instanceTags,
     });

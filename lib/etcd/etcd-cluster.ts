@@ -8,7 +8,7 @@ import type { IBootstrapBundles } from "../bootstrap/bundle/bootstrap-bundles";
 import { EtcdRelease, etcdBootExtras, etcdInitialCluster } from "../bootstrap/etcd";
 import { etcdBackupBootExtras } from "../bootstrap/etcd-backup";
 import { EtcdBackups } from "./backups";
-import { resolveAmi } from "../compute/ami";
+import { NodeImage, nodeImageFacts, resolveAmi } from "../compute/ami";
 import { nodeLaunchTemplate } from "../compute/launch-template";
 import { NodeRole } from "../compute/node-role";
 import { NodeSlot, allocateSlots, slotsPerZone } from "../compute/slots";
@@ -106,9 +106,9 @@ export interface EtcdClusterProps {
    */
   readonly instanceType?: string;
   /**
-   * AMI of the etcd nodes (`ami-` and 8 or 17 hex digits; ConfigError otherwise): an Ubuntu 24.04
-   * image for the instance type's architecture. Pin one to plan offline and to decide when nodes roll.
-   * @default - newest Ubuntu 24.04 LTS, looked up at plan time
+   * AMI of the etcd nodes (`ami-` and 8 or 17 hex digits; ConfigError otherwise): an image of
+   * `nodeImage` for the instance type's architecture. Pin one to plan offline and to decide when nodes roll.
+   * @default - newest official image of `nodeImage`, looked up at plan time
    */
   readonly amiId?: string;
   /**
@@ -138,9 +138,14 @@ export interface EtcdClusterProps {
   readonly slotHostOffset?: number;
   /**
    * Root device name of the AMI.
-   * @default "/dev/sda1" (Ubuntu)
+   * @default - the node image's ("/dev/sda1" for Ubuntu, "/dev/xvda" for Debian)
    */
   readonly rootDeviceName?: string;
+  /**
+   * Operating system of the members: which official images are looked up, and the root device name.
+   * @default NodeImage.UBUNTU_24_04
+   */
+  readonly nodeImage?: NodeImage;
   /**
    * Private Route 53 zone for member records (`<member>.<memberDomain>`).
    * @default - no records; members are addressed by IP
@@ -342,7 +347,7 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
     }
 
     const instanceType = props.instanceType ?? "m6i.large";
-    const imageId = resolveAmi(this, "Ami", "amiId", props.amiId, instanceType);
+    const imageId = resolveAmi(this, "Ami", "amiId", props.amiId, instanceType, props.nodeImage);
     const interfaces: NetworkInterface[] = [];
     const roles: NodeRole[] = [];
     const groups: AutoscalingGroup[] = [];
@@ -389,7 +394,7 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
         userData,
         kmsKeyArn: props.encryptionKey.keyArn,
         rootVolumeSizeGiB: 30,
-        rootDeviceName: props.rootDeviceName ?? "/dev/sda1",
+        rootDeviceName: props.rootDeviceName ?? nodeImageFacts("nodeImage", props.nodeImage).rootDeviceName,
         metadataHopLimit: 1,
         tags: slotTags,
         dependsOn: bundle !== undefined ? [bundle.object] : undefined,

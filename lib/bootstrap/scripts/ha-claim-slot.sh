@@ -7,8 +7,9 @@
 #  2. own the slot interface's configuration: cloud-init's hotplug handler is switched off before
 #     the attach (it would configure the NIC by DHCP with its own policy tables 100 + device index),
 #     systemd-networkd keeps routes and rules it did not create, and on netplan systems a netplan
-#     file declares the slot NIC (address, routes with metric 10, the policy rule); elsewhere
-#     (Debian 12: ifupdown) the same is done with ip alone, again at every boot;
+#     file declares the slot NIC (address, routes with metric 10, the policy rule: Ubuntu 24.04
+#     and Debian 12's official cloud images, both netplan with networkd); elsewhere (ifupdown, e.g.
+#     a Debian root built by debootstrap) the same is done with ip alone, again at every boot;
 #  3. route new connections from the slot IP (etcd peers check the source address against the
 #     certificate's IP SANs) while replies for the primary address (load balancer health checks,
 #     Session Manager) still leave through the primary interface (table $ROUTE_TABLE_PRIMARY);
@@ -226,7 +227,7 @@ configure_routes() {
   if command -v netplan >/dev/null 2>&1 && [ -d "$NETPLAN_DIR" ]; then
     write_netplan "$mac" "$ip" "$prefix" "$cidr" "$gw" "$primary_ip"
   fi
-  # The same with ip, at every boot: on systems without netplan (Debian 12's ifupdown) this is the
+  # The same with ip, at every boot: on systems without netplan (ifupdown) this is the
   # configuration; with netplan it takes effect before networkd has applied the file.
   ip link set dev "$iface" up
   ip addr replace "$ip/$prefix" dev "$iface"
