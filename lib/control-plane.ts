@@ -1,5 +1,5 @@
 import { Construct } from "constructs";
-import { Annotations, TerraformOutput } from "./core";
+import { Annotations, TerraformOutput, TerraformResource, dependable } from "./core";
 import { AutoScalingServiceRole } from "./compute/autoscaling-role";
 import { ApiServerNodes, planApiServerSlots } from "./compute/api-server-nodes";
 import { SecretsEncryptionKey } from "./security/secrets-encryption";
@@ -25,6 +25,19 @@ import { ControlPlaneSecurityGroups } from "./security/security-groups";
 import { PodNetwork, resolvePodNetwork, warnPodNetwork } from "./network/pod-network";
 import { checkClusterName, checkEtcdUpgrade, checkRenewalAlarm, checkKubernetesUpgrade, checkKubernetesVersion, checkSingleZone, checkTags, isUnresolved } from "./validate";
 import { RESERVED_TAG_COUNT } from "./tags";
+
+/**
+ * Resource types a node's first boot reads or claims; every node group is created after all of
+ * them (see the end of the HaControlPlane constructor).
+ */
+const BOOT_DEPENDENCY_TYPES: ReadonlySet<string> = new Set([
+  "aws_network_interface",
+  "aws_ebs_volume",
+  "aws_secretsmanager_secret_version",
+  "aws_secretsmanager_secret_policy",
+  "aws_iam_role_policy",
+  "aws_iam_role_policy_attachment",
+]);
 
 /** Props of {@link HaControlPlane}. */
 export interface HaControlPlaneProps {
@@ -785,6 +798,17 @@ export class HaControlPlane extends Construct {
         certificateExpiryThresholdDays: certificateAlarmDays,
         tags: props.tags,
       });
+    }
+    // A node boots into what its group's first instances claim and read: slot interfaces and
+    // volumes, slot secrets with their values and resource policies, its role's permissions.
+    // Terraform would otherwise create those in parallel with the groups, and a fast first boot (or
+    // a scale-out) races them (issue 18 finding 5).
+    const bootDependencies = this.node
+      .findAll()
+      .filter((c): c is TerraformResource => c instanceof TerraformResource && BOOT_DEPENDENCY_TYPES.has(c.terraformResourceType))
+      .map((r) => dependable(r));
+    for (const group of [this.apiServers.autoScalingGroup, ...this.etcd.autoScalingGroups]) {
+      group.dependsOn = [...(group.dependsOn ?? []), ...bootDependencies];
     }
     this.internalApiUrl = `https://${this.endpoint.internalHost}:${this.endpoint.port}`;
     this.apiUrl = `https://${this.endpoint.publicHost ?? this.endpoint.internalHost}:${this.endpoint.port}`;

@@ -17,6 +17,7 @@ export {
   TerraformStack,
   Testing,
   Token,
+  dependable,
 } from "cdktf";
 export type { IAspect, ITerraformDependable } from "cdktf";
 
