@@ -836,6 +836,10 @@ export class HaControlPlane extends Construct {
         description: "Lists etcd members not on their group's current launch template version; exit 1 on drift (script shipped in dist/lib/bootstrap/scripts/ha-etcd-drift.sh). Run after every deploy that changed an etcd template, then ha-roll-etcd",
       });
     }
+    new TerraformOutput(this, "api_scale_in_command", {
+      value: `ha-scale-in ${props.clusterName} ${this.apiServers.autoScalingGroup.name} <new count>`,
+      description: "Run before a deploy that lowers apiServerCount: removes the servers of the highest slots first (script shipped in dist/lib/bootstrap/scripts/ha-scale-in.sh)",
+    });
     new TerraformOutput(this, "api_shutdown_delay_seconds", {
       value: this.endpoint.shutdownDelaySeconds,
       description: "--shutdown-delay-duration API servers use (LB detection time + interval + margin)",

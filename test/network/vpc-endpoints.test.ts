@@ -32,7 +32,7 @@ const CLI_TO_ENDPOINT: Readonly<Record<string, string>> = {
 /** Session Manager's agent: ssm, ssmmessages, ec2messages (AWS Systems Manager docs, "VPC endpoints"). */
 const SESSION_MANAGER = ["ssm", "ssmmessages", "ec2messages"];
 /** Scripts an operator runs from a workstation, not on a node (they never go through the nodes' endpoints). */
-const OPERATOR_SCRIPTS = new Set(["ha-roll-etcd.sh", "ha-etcd-drift.sh"]);
+const OPERATOR_SCRIPTS = new Set(["ha-roll-etcd.sh", "ha-etcd-drift.sh", "ha-scale-in.sh"]);
 
 function cliServicesOfNodeScripts(): Set<string> {
   const dir = join(__dirname, "../../lib/bootstrap/scripts");

@@ -1,0 +1,80 @@
+/**
+ * Issue 18 finding 5 (second half): scaling the API servers in removes the servers of the highest
+ * slots, not whichever Auto Scaling would pick. The real `ha-scale-in` (bash, as shipped) with the
+ * real AWS CLI against the AWS emulator: six servers in one group, each holding a slot interface
+ * tagged as the library tags them, attached in an order unrelated to launch order (as slot claims
+ * race at boot), so neither "oldest" nor "newest" would be right.
+ */
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { AwsEmulator, EMULATOR_REGION, awsEmulatorCheck, startAwsEmulator } from "../harness/aws-emulator";
+import { describeTier } from "../harness/tiers";
+import { renderedScript } from "../helpers/scripts";
+
+const run = promisify(execFile);
+const SCRIPT = renderedScript("ha-scale-in.sh");
+const GROUP = "prod-apiserver";
+/** Slot held by the n-th launched instance. */
+const SLOT_OF_INSTANCE = [4, 0, 5, 2, 1, 3];
+
+jest.setTimeout(300000);
+
+describeTier("ha-scale-in (real bash and AWS CLI against the AWS emulator)", awsEmulatorCheck(), { tierLabel: "node e2e" }, () => {
+  let aws: AwsEmulator;
+  let subnet: string;
+  const holderOfSlot: Record<number, string> = {};
+
+  beforeAll(async () => {
+    aws = await startAwsEmulator();
+    const vpc = aws.aws("ec2", "create-vpc", "--cidr-block", "10.0.0.0/16").Vpc.VpcId;
+    subnet = aws.aws("ec2", "create-subnet", "--vpc-id", vpc, "--cidr-block", "10.0.0.0/24", "--availability-zone", `${EMULATOR_REGION}a`).Subnet.SubnetId;
+    const lt = aws.aws("ec2", "create-launch-template", "--launch-template-name", GROUP, "--launch-template-data", JSON.stringify({ ImageId: "ami-12c6146b", InstanceType: "t3.micro" })).LaunchTemplate;
+    aws.aws("autoscaling", "create-auto-scaling-group", "--auto-scaling-group-name", GROUP, "--launch-template", JSON.stringify({ LaunchTemplateId: lt.LaunchTemplateId, Version: "$Default" }),
+      "--min-size", "6", "--max-size", "6", "--desired-capacity", "6", "--vpc-zone-identifier", subnet);
+    const instances: string[] = aws.aws("autoscaling", "describe-auto-scaling-groups", "--auto-scaling-group-names", GROUP).AutoScalingGroups[0].Instances.map((i: { InstanceId: string }) => i.InstanceId);
+    expect(instances).toHaveLength(6);
+    instances.forEach((instance, n) => {
+      const slot = SLOT_OF_INSTANCE[n];
+      const eni = aws.aws("ec2", "create-network-interface", "--subnet-id", subnet, "--private-ip-address", `10.0.0.${10 + slot}`,
+        "--tag-specifications", JSON.stringify([{ ResourceType: "network-interface", Tags: [{ Key: "ha-control-plane/cluster", Value: "prod" }, { Key: "ha-control-plane/slot", Value: `apiserver-${slot}` }, { Key: "ha-control-plane/role", Value: "apiserver" }] }])).NetworkInterface.NetworkInterfaceId;
+      aws.aws("ec2", "attach-network-interface", "--network-interface-id", eni, "--instance-id", instance, "--device-index", "1");
+      holderOfSlot[slot] = instance;
+    });
+    // Another cluster's interface with the same slot name must not be taken for ours.
+    aws.aws("ec2", "create-network-interface", "--subnet-id", subnet, "--tag-specifications", JSON.stringify([{ ResourceType: "network-interface", Tags: [{ Key: "ha-control-plane/cluster", Value: "staging" }, { Key: "ha-control-plane/slot", Value: "apiserver-5" }] }]));
+  });
+  afterAll(async () => aws?.stop());
+
+  const scaleIn = async (...args: string[]) => {
+    try {
+      const { stdout, stderr } = await run("bash", [SCRIPT, ...args], { env: { PATH: `${aws.awsCli.replace(/\/aws$/, "")}:/usr/bin:/bin`, HOME: "/nonexistent", POLL_SECONDS: "1", TIMEOUT_SECONDS: "60", ...aws.env }, timeout: 240000 });
+      return { code: 0, stdout, stderr };
+    } catch (err) {
+      const e = err as { code: number; stdout: string; stderr: string };
+      return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+    }
+  };
+  const group = () => aws.aws("autoscaling", "describe-auto-scaling-groups", "--auto-scaling-group-names", GROUP).AutoScalingGroups[0];
+
+  it("refuses bad usage and a count that is not fewer", async () => {
+    expect((await scaleIn("prod", GROUP)).code).toBe(2);
+    expect((await scaleIn("prod", GROUP, "three")).code).toBe(2);
+    expect((await scaleIn("prod;id", GROUP, "3")).code).toBe(2);
+    const notFewer = await scaleIn("prod", GROUP, "6");
+    expect(notFewer.code).toBe(1);
+    expect(notFewer.stderr).toMatch(/6 is not fewer/);
+    expect(group().Instances).toHaveLength(6);
+  });
+
+  it("removes exactly the servers of slots 3-5 and keeps the holders of slots 0-2", async () => {
+    const started = Date.now();
+    const r = await scaleIn("prod", GROUP, "3");
+    console.log(`ha-scale-in 6 → 3 in ${((Date.now() - started) / 1000).toFixed(1)} s:\n${r.stderr}`);
+    expect(r.code).toBe(0);
+    // Highest slot first.
+    expect([...r.stderr.matchAll(/terminating (i-[0-9a-f]+) \((apiserver-\d)\)/g)].map((m) => [m[1], m[2]])).toEqual([5, 4, 3].map((s) => [holderOfSlot[s], `apiserver-${s}`]));
+    const g = group();
+    expect([g.MinSize, g.DesiredCapacity]).toEqual([3, 3]);
+    expect(g.Instances.map((i: { InstanceId: string }) => i.InstanceId).sort()).toEqual([0, 1, 2].map((s) => holderOfSlot[s]).sort());
+  });
+});
