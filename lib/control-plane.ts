@@ -128,7 +128,9 @@ export interface HaControlPlaneProps {
   readonly metadataHopLimit?: number;
 
   /**
-   * etcd topology.
+   * Where etcd runs: `EXTERNAL` on dedicated nodes (API server rolls never touch quorum), or
+   * `STACKED` on the API server nodes (fewer machines; one member per API server, so a lost node
+   * costs both).
    * @default EtcdTopology.EXTERNAL
    */
   readonly etcdTopology?: EtcdTopology;
@@ -167,7 +169,8 @@ export interface HaControlPlaneProps {
    */
   readonly etcdDataVolumeSizeGiB?: number;
   /**
-   * etcd data volume IOPS.
+   * Provisioned IOPS of each etcd member's gp3 data volume: 3000 to 16000, and at most 500 per GiB
+   * of `etcdDataVolumeSizeGiB` (ConfigError otherwise). etcd's fsync latency bounds its write rate.
    * @default 3000
    */
   readonly etcdDataVolumeIops?: number;
@@ -346,7 +349,9 @@ export interface HaControlPlaneProps {
   readonly clusterDomain?: string;
 
   /**
-   * Certificate issuer.
+   * Turns the cluster's certificate specs into Terraform resources (e.g. an AWS Private CA issuer).
+   * It must hand out the Kubernetes CA's key: the controller-manager signs node CSRs with it
+   * (ConfigError otherwise).
    * @default - the Terraform tls provider (keys in Terraform state: use an encrypted backend)
    */
   readonly certificateIssuer?: ICertificateIssuer;
@@ -436,29 +441,29 @@ export interface HaControlPlaneProps {
  * → etcd (external or stacked) → API servers, plus Terraform outputs for worker nodes and clients.
  */
 export class HaControlPlane extends Construct {
-  /** Cluster name. */
+  /** The cluster's name (`clusterName` prop): prefix of every AWS name and the `kubernetes.io/cluster/<name>` tag. */
   public readonly clusterName: string;
-  /** Kubernetes version. */
+  /** The Kubernetes version the API server nodes run, e.g. `1.33.5`. */
   public readonly kubernetesVersion: string;
   /** Registry of the Kubernetes images (`imageRepository`, default `registry.k8s.io`). */
   public readonly imageRepository: string;
-  /** Service CIDR. */
+  /** The Services' cluster IP range in effect (the prop, or `10.96.0.0/12`). */
   public readonly serviceCidr: string;
-  /** Pod CIDR. */
+  /** The pods' IP range in effect (the prop, the VPC block with VPC-native pod networking, or `10.244.0.0/16`). */
   public readonly podCidr: string;
   /** Cluster DNS domain. */
   public readonly clusterDomain: string;
-  /** The network. */
+  /** The network the control plane lives in: the one passed as `network`, or a new `ControlPlaneNetwork`. */
   public readonly network: INetwork;
-  /** Security groups. */
+  /** The least-privilege security groups of API servers, etcd, the load balancer and workers. */
   public readonly securityGroups: ControlPlaneSecurityGroups;
   /** The nodes' AWS service endpoints, with `vpcEndpoints: true`. */
   public readonly vpcEndpoints?: NodeVpcEndpoints;
-  /** Encryption key. */
+  /** The KMS key encrypting volumes, secrets, bundles and backups: `kmsKeyArn`'s, or a new key with rotation. */
   public readonly encryptionKey: IEncryptionKey;
   /** The API endpoint. */
   public readonly endpoint: ApiLoadBalancer;
-  /** The API servers. */
+  /** The API server nodes: launch template, Auto Scaling group and their fixed-IP slots. */
   public readonly apiServers: ApiServerNodes;
   /** The etcd cluster. */
   public readonly etcd: EtcdCluster;
@@ -466,7 +471,12 @@ export class HaControlPlane extends Construct {
   public readonly workerSecurityGroupId: string;
 
   /** The kubernetes-admin client certificate and key (PEM; sensitive, in Terraform state). */
-  public get adminCredentials(): { readonly certPem: string; readonly privateKeyPem: string } {
+  public get adminCredentials(): {
+    /** The kubernetes-admin client certificate, PEM (organization `kubeadm:cluster-admins`). */
+    readonly certPem: string;
+    /** The certificate's private key, PEM-encoded (sensitive: it is in Terraform state). */
+    readonly privateKeyPem: string;
+  } {
     const admin = this.pki.issued.get("admin")!;
     return { certPem: admin.certPem, privateKeyPem: admin.privateKeyPem! };
   }

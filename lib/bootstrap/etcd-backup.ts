@@ -13,9 +13,13 @@ export interface EtcdBackupBootInput {
 
 /** Paths of the backup and restore tools on etcd nodes. */
 export const ETCD_BACKUP_PATHS = {
+  /** Script that takes a snapshot (only on the current leader), verifies it and uploads it to the backup target. */
   backupScript: "/usr/local/sbin/ha-etcd-backup",
+  /** Script an operator runs on every member with the same snapshot to rebuild the cluster from it (old data moved aside). */
   restoreScript: "/usr/local/sbin/ha-etcd-restore",
+  /** Oneshot unit running the backup script. */
   unit: "/etc/systemd/system/ha-etcd-backup.service",
+  /** Timer starting the backup unit every backup interval. */
   timer: "/etc/systemd/system/ha-etcd-backup.timer",
 } as const;
 

@@ -11,7 +11,7 @@ import { renderOneshotService, renderTimer } from "./systemd";
 
 /** What a node needs to find its identity at boot. */
 export interface NodeBootInput {
-  /** Cluster name. */
+  /** The cluster's name (`CLUSTER_NAME` in `node.env`): scripts find the slot interfaces and secrets tagged with it. */
   readonly clusterName: string;
   /** Node role tag value of the slot interfaces to claim (`apiserver`, `etcd`). */
   readonly nodeRole: string;
@@ -64,19 +64,33 @@ export interface NodeMetricsInput {
 
 /** Where the rendered files go on the node. */
 export const NODE_PATHS = {
+  /** The node's environment file (`KEY='value'` lines, validated by the scripts, never sourced as shell). */
   env: "/etc/ha-control-plane/node.env",
+  /** Script that claims a free slot: attaches the slot's network interface and fixed IP. */
   claimScript: "/usr/local/sbin/ha-claim-slot",
+  /** Oneshot unit running the slot claim at boot, before anything needs the slot IP. */
   claimUnit: "/etc/systemd/system/ha-claim-slot.service",
+  /** chrony source for the Amazon Time Sync Service (169.254.169.123). */
   chronySources: "/etc/chrony/sources.d/amazon-time-sync.sources",
+  /** chrony settings that go with it (`makestep 1.0 3`: step a clock more than 1 s off during the first three updates). */
   chronyConf: "/etc/chrony/conf.d/amazon-time-sync.conf",
+  /** Script that fetches the slot's certificates and keys from Secrets Manager into the PKI directory. */
   fetchScript: "/usr/local/sbin/ha-fetch-secrets",
+  /** Oneshot unit running the secret fetch at boot, after the slot claim. */
   fetchUnit: "/etc/systemd/system/ha-fetch-secrets.service",
+  /** Timer re-running the fetch hourly, so re-issued certificates reach running nodes. */
   fetchTimer: "/etc/systemd/system/ha-fetch-secrets.timer",
+  /** Unit the timer starts: the same fetch again; files change only when their content does. */
   refreshUnit: "/etc/systemd/system/ha-refresh-secrets.service",
+  /** Oneshot unit that waits (up to 60 s) for chrony to synchronise before etcd and the kubelet start. */
   timeSyncUnit: "/etc/systemd/system/ha-time-sync.service",
+  /** Script that publishes the node's clock offset and certificate lifetimes to CloudWatch. */
   metricsScript: "/usr/local/sbin/ha-publish-metrics",
+  /** Oneshot unit running the metrics script. */
   metricsUnit: "/etc/systemd/system/ha-publish-metrics.service",
+  /** Timer running the metrics unit every minute. */
   metricsTimer: "/etc/systemd/system/ha-publish-metrics.timer",
+  /** Script that downloads the node's bootstrap bundle from S3 and extracts it only if its SHA-256 matches. */
   fetchBundleScript: "/usr/local/sbin/ha-fetch-bundle",
 } as const;
 
@@ -99,11 +113,6 @@ export function nodeScript(name: string): string {
 }
 
 /**
- * Drops full-line comments (but the shebang) and blank lines outside here-documents: user data is
- * limited to 16 KB, and the commented source stays in the package. The tests run and shellcheck
- * this compacted form, which is what nodes execute.
- */
-/**
  * Inlines shared shell functions: a line `# ha-include: NAME` is replaced by the text of
  * `scripts/include/NAME`, so every node script stays self-contained (the node runs it alone) while
  * the function is written once.
@@ -112,6 +121,11 @@ export function expandIncludes(text: string): string {
   return text.replace(/^# ha-include: ([a-z0-9-]+\.sh)$/gm, (_, name: string) => readFileSync(path.join(__dirname, "scripts", "include", name), "utf8").trimEnd());
 }
 
+/**
+ * Drops full-line comments (but the shebang) and blank lines outside here-documents: user data is
+ * limited to 16 KB, and the commented source stays in the package. The tests run and shellcheck
+ * this compacted form, which is what nodes execute.
+ */
 export function compactScript(text: string): string {
   const out: string[] = [];
   let heredocEnd: string | undefined;
@@ -147,8 +161,11 @@ export function shellQuote(value: string): string {
 
 /** A file cloud-init writes. */
 export interface BootFile {
+  /** Absolute path on the node (cloud-init `write_files[].path`). */
   readonly path: string;
+  /** Octal mode as a string, e.g. `0600` for secrets, `0755` for scripts. */
   readonly permissions: string;
+  /** The file's text, written as is. */
   readonly content: string;
 }
 
@@ -156,7 +173,10 @@ export interface BootFile {
 export interface BootExtras {
   /** Extra files. */
   readonly files: readonly BootFile[];
-  /** Extra env variables for `/etc/ha-control-plane/node.env`. */
+  /**
+   * Extra env variables for `/etc/ha-control-plane/node.env`.
+   * @default - none beyond the common ones
+   */
   readonly env?: Readonly<Record<string, string>>;
   /** Extra runcmd entries, after the common ones. */
   readonly runcmd: ReadonlyArray<readonly string[]>;

@@ -31,11 +31,22 @@ export const API_SERVER_ROLE = "apiserver";
 export interface ApiServerSlotPlanInput {
   /** Network: slots go in its private subnets. */
   readonly network: INetwork;
-  /** @default 3 */
+  /**
+   * Number of API server slots, 1 to 9; with at least as many slots as zones, a multiple of the
+   * zone count (the Auto Scaling group balances zones). ConfigError otherwise.
+   * @default 3
+   */
   readonly count?: number;
-  /** @default false */
+  /**
+   * Accept `count: 1`, which is not highly available (ConfigError without it).
+   * @default false
+   */
   readonly allowSingleApiServer?: boolean;
-  /** @default 10 */
+  /**
+   * Host offset of the first slot IP in each subnet, 4 to 250 (AWS reserves offsets 0–3); later
+   * slots in the same subnet take the following offsets.
+   * @default 10
+   */
   readonly slotHostOffset?: number;
 }
 
@@ -44,7 +55,12 @@ export interface ApiServerSlotPlanInput {
  * allocates each slot's fixed IP. Pure and deterministic, so stacked etcd and the PKI can know the
  * slots before the nodes exist; {@link ApiServerNodes} uses the same plan.
  */
-export function planApiServerSlots(input: ApiServerSlotPlanInput): { slots: NodeSlot[]; subnetIds: string[] } {
+export function planApiServerSlots(input: ApiServerSlotPlanInput): {
+  /** The slots, `apiserver-0` … , spread over the zones round-robin, each with its fixed IP. */
+  slots: NodeSlot[];
+  /** Ids of the private subnets the slots use (the Auto Scaling group's zones), one per zone in use. */
+  subnetIds: string[];
+} {
   const count = input.count ?? 3;
   checkInteger("apiServerCount", count, 1, 9, "use 3 (one per zone) or another count up to 9");
   if (count === 1 && !input.allowSingleApiServer) {
@@ -81,13 +97,13 @@ export function rollCheckpoints(count: number): number[] {
 
 /** What API server nodes run (see `apiServerBootExtras`). */
 export interface ApiServerKubernetesProps {
-  /** Kubernetes version. */
+  /** Kubernetes version the nodes run (kubelet, kubeadm and the control-plane images), e.g. `1.33.5`. */
   readonly kubernetesVersion: string;
   /** The etcd cluster (every member goes into `--etcd-servers`). */
   readonly etcd: IEtcdCluster;
-  /** Service CIDR. */
+  /** Cluster IP range of Services (`--service-cluster-ip-range`). */
   readonly serviceCidr: string;
-  /** Pod CIDR. */
+  /** IP range of pods (kube-controller-manager's `--cluster-cidr`). */
   readonly podCidr: string;
   /** Cluster DNS domain. */
   readonly clusterDomain: string;
@@ -153,7 +169,9 @@ export interface ApiServerNodesProps {
    */
   readonly instanceType?: string;
   /**
-   * AMI id (built from `nodeImage`).
+   * AMI of the API server nodes (`ami-` and 8 or 17 hex digits; ConfigError otherwise), an image of
+   * `nodeImage`. Pin one to plan offline and to decide when nodes roll: a new AMI replaces the
+   * nodes one by one.
    * @default - newest official image of `nodeImage` for the instance type's architecture, looked up at plan time
    */
   readonly amiId?: string;
@@ -261,9 +279,9 @@ export class ApiServerNodes extends Construct {
   public readonly interfaces: readonly NetworkInterface[];
   /** Instance role. */
   public readonly role: NodeRole;
-  /** Launch template. */
+  /** The launch template every API server node boots from (one for all slots; the node claims its slot at boot). */
   public readonly launchTemplate: LaunchTemplate;
-  /** The Auto Scaling group. */
+  /** The Auto Scaling group keeping `count` API server nodes, spread over the slots' zones. */
   public readonly autoScalingGroup: AutoscalingGroup;
   /** Zones (subnets) the group spans. */
   public readonly subnetIds: readonly string[];

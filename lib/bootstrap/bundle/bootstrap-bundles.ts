@@ -47,7 +47,7 @@ export interface NodeBundleRef {
 
 /** Where node groups put their bootstrap bundles (see {@link BootstrapBundles}). */
 export interface IBootstrapBundles {
-  /** Bucket name. */
+  /** Name of the S3 bucket the bundles are stored in (a literal: it goes into user data). */
   readonly bucketName: string;
   /** Renders the role's bundle, declares its object, grants the role read access. */
   addNodeBundle(request: NodeBundleRequest): NodeBundleRef;
@@ -55,7 +55,7 @@ export interface IBootstrapBundles {
 
 /** Props of {@link BootstrapBundles}. */
 export interface BootstrapBundlesProps {
-  /** Cluster name. */
+  /** The cluster's name: the default bucket name is derived from it. */
   readonly clusterName: string;
   /** Key the bundles are encrypted with (SSE-KMS); nodes decrypt them through S3 only. */
   readonly encryptionKey: IEncryptionKey;

@@ -39,7 +39,14 @@ export interface NodeBundle {
 }
 
 /** `node.env` keys the fetch step reads. */
-export const BUNDLE_ENV = { bucket: "HA_BUNDLE_BUCKET", key: "HA_BUNDLE_KEY", sha256: "HA_BUNDLE_SHA256" } as const;
+export const BUNDLE_ENV = {
+  /** `HA_BUNDLE_BUCKET`: the bucket holding the node's bundle. */
+  bucket: "HA_BUNDLE_BUCKET",
+  /** `HA_BUNDLE_KEY`: the bundle's object key, `<prefix>bundles/<role>/<sha256>.tar.gz` (a changed bundle is a new key). */
+  key: "HA_BUNDLE_KEY",
+  /** `HA_BUNDLE_SHA256`: the SHA-256 the fetch step checks the downloaded bundle against. */
+  sha256: "HA_BUNDLE_SHA256",
+} as const;
 
 /** Checks a bundle key prefix: empty, or `segment/` segments of letters, digits, `_`, `.`, `-`. */
 export function checkBundleKeyPrefix(prop: string, prefix: string): void {

@@ -15,17 +15,25 @@ import { isUnresolved } from "../../validate";
 
 /** Defaults of the rendered configuration (field guide §4, kubeadm's layout). */
 export const ETCD_CONFIG_DEFAULTS = {
+  /** etcd's client port (`listen-client-urls`). */
   clientPort: 2379,
+  /** etcd's peer port (`listen-peer-urls`). */
   peerPort: 2380,
+  /** Plain-HTTP `/metrics` and `/health` on 127.0.0.1 (`listen-metrics-urls`), kubeadm's choice. */
   metricsPort: 2381,
+  /** `data-dir`, inside the data volume's mount point `/var/lib/etcd`. */
   dataDir: "/var/lib/etcd/data",
+  /** Directory of the kubeadm-layout certificates (`etcd/server.crt`, …). */
   pkiDir: "/etc/kubernetes/pki",
+  /** `heartbeat-interval` in milliseconds, etcd's default. */
   heartbeatIntervalMs: 100,
+  /** `election-timeout` in milliseconds, etcd's default (10 heartbeats). */
   electionTimeoutMs: 1000,
   /** 2 GiB, etcd's own default. */
   quotaBackendBytes: 2 * 1024 ** 3,
   /** 8 GiB, etcd's suggested maximum. */
   maxQuotaBackendBytes: 8 * 1024 ** 3,
+  /** `auto-compaction-retention` with `auto-compaction-mode: periodic`: keep one hour of history. */
   autoCompactionRetention: "1h",
 } as const;
 
@@ -60,11 +68,13 @@ export interface EtcdMemberEndpoint {
 export interface EtcdTlsPaths {
   /** Serving certificate of the client listener (`etcd/server.crt`). */
   readonly certFile: string;
+  /** Private key of the client listener's certificate (`etcd/server.key`). */
   readonly keyFile: string;
   /** CA that client certificates must chain to (`etcd/ca.crt`: the etcd CA, not the Kubernetes CA). */
   readonly trustedCaFile: string;
   /** Peer certificate, server and client at once (`etcd/peer.crt`). */
   readonly peerCertFile: string;
+  /** Private key of the peer certificate (`etcd/peer.key`). */
   readonly peerKeyFile: string;
   /** CA that peer certificates must chain to. */
   readonly peerTrustedCaFile: string;
@@ -84,11 +94,11 @@ export interface EtcdConfigInput {
    * @default "new"
    */
   readonly initialClusterState?: "new" | "existing";
-  /** @default "/var/lib/etcd/data" */
+  /** `data-dir`: an absolute path without white space or quotes (ConfigError otherwise). @default "/var/lib/etcd/data" */
   readonly dataDir?: string;
-  /** @default 2379 */
+  /** Client port the member listens on, 1–65535 (ConfigError otherwise). @default 2379 */
   readonly clientPort?: number;
-  /** @default 2380 */
+  /** Peer port the member listens on, 1–65535 (ConfigError otherwise). @default 2380 */
   readonly peerPort?: number;
   /** Metrics (`/metrics`, `/health`) listen on 127.0.0.1 only. @default 2381 */
   readonly metricsPort?: number;
@@ -97,9 +107,16 @@ export interface EtcdConfigInput {
    * @default "/etc/kubernetes/pki"
    */
   readonly pkiDir?: string;
-  /** Override single TLS paths (default: kubeadm layout under `pkiDir`). */
+  /**
+   * Override single TLS paths.
+   * @default - kubeadm layout under `pkiDir` ({@link etcdTlsPaths})
+   */
   readonly tls?: Partial<EtcdTlsPaths>;
-  /** @default 100 */
+  /**
+   * `heartbeat-interval` in milliseconds: how often the leader tells followers it is alive; a whole
+   * number from 10 to 5000, about the peer round-trip time (ConfigError otherwise).
+   * @default 100
+   */
   readonly heartbeatIntervalMs?: number;
   /** At least 5× the heartbeat; guidance: ≥ 10× the peer round trip. @default 1000 */
   readonly electionTimeoutMs?: number;
@@ -125,7 +142,15 @@ export function etcdTlsPaths(pkiDir: string = ETCD_CONFIG_DEFAULTS.pkiDir): Etcd
 
 /** Ports shared by every member unless a member overrides them. */
 export interface EtcdPortDefaults {
+  /**
+   * Client port of members that name none.
+   * @default 2379
+   */
   readonly clientPort?: number;
+  /**
+   * Peer port of members that name none.
+   * @default 2380
+   */
   readonly peerPort?: number;
 }
 
@@ -171,9 +196,13 @@ function checkAbsolute(prop: string, value: string): void {
 
 /** Validates the timing, quota and compaction settings; returns them with defaults filled in. */
 export function resolveEtcdTuning(input: Pick<EtcdConfigInput, "heartbeatIntervalMs" | "electionTimeoutMs" | "quotaBackendBytes" | "autoCompactionRetention">): {
+  /** `heartbeat-interval` in milliseconds, 10–5000. */
   heartbeatIntervalMs: number;
+  /** `election-timeout` in milliseconds, at least 5 heartbeats and at most 50000. */
   electionTimeoutMs: number;
+  /** `quota-backend-bytes`, 64 MiB to 8 GiB. */
   quotaBackendBytes: number;
+  /** `auto-compaction-retention`, e.g. `1h` or `30m`. */
   autoCompactionRetention: string;
 } {
   const d = ETCD_CONFIG_DEFAULTS;

@@ -53,9 +53,16 @@ export interface EtcdNodeInput extends Omit<EtcdConfigInput, "member" | "initial
    * @default - every member
    */
   readonly nodeMembers?: readonly string[];
-  /** @default DEFAULT_ETCD_RELEASE */
+  /**
+   * The etcd release the node installs (version, SHA-256 per architecture, download/mirror URLs);
+   * validated by `etcdReleaseUrls` (ConfigError on a bad version, checksum or URL).
+   * @default DEFAULT_ETCD_RELEASE
+   */
   readonly release?: EtcdRelease;
-  /** @default ETCD_NODE_PATHS */
+  /**
+   * Where the binary, configuration, scripts and units go on the node; override single paths.
+   * @default ETCD_NODE_PATHS
+   */
   readonly paths?: Partial<EtcdNodePaths>;
   /**
    * Where the node's user data mounts the member's data volume (`NodeBootInput.dataMountPath`):
@@ -67,13 +74,17 @@ export interface EtcdNodeInput extends Omit<EtcdConfigInput, "member" | "initial
 
 /** A file cloud-init writes (same shape as the user-data renderer's `BootFile`). */
 export interface EtcdBootFile {
+  /** Absolute path on the node (cloud-init `write_files[].path`). */
   readonly path: string;
+  /** Octal mode as a string, e.g. `0600` for the configuration, `0755` for scripts. */
   readonly permissions: string;
+  /** The file's text, written as is. */
   readonly content: string;
 }
 
 /** What the user-data renderer adds for an etcd node (same shape as its `BootExtras`). */
 export interface EtcdBootExtras {
+  /** Files cloud-init writes: each member's configuration, the bootstrap and install scripts, the systemd unit. */
   readonly files: readonly EtcdBootFile[];
   /** Variables for `/etc/ha-control-plane/node.env`. */
   readonly env: Readonly<Record<string, string>>;

@@ -13,11 +13,29 @@ export const ETCD_UPSTREAM_URL_TEMPLATE = "https://github.com/etcd-io/etcd/relea
 export interface EtcdRelease {
   /** `3.5.21` (3.4.x and 3.5.x: the configuration is rendered for those). */
   readonly version: string;
-  /** SHA-256 of `etcd-v<version>-linux-<arch>.tar.gz`, per architecture. */
-  readonly sha256: { readonly amd64: string; readonly arm64?: string };
-  /** @default ETCD_UPSTREAM_URL_TEMPLATE */
+  /**
+   * SHA-256 of `etcd-v<version>-linux-<arch>.tar.gz`, per architecture (64 lower-case hex digits;
+   * ConfigError otherwise). Nodes refuse an archive whose checksum differs.
+   */
+  readonly sha256: {
+    /** Checksum of the `amd64` archive (x86_64 instance types). */
+    readonly amd64: string;
+    /**
+     * Checksum of the `arm64` archive (Graviton instance types).
+     * @default - none: an arm64 node refuses to install etcd ("no SHA-256 pinned")
+     */
+    readonly arm64?: string;
+  };
+  /**
+   * Upstream archive URL template: an https, http or file URL with `{version}` and `{arch}`
+   * placeholders, without spaces, quotes or `$` (ConfigError otherwise).
+   * @default ETCD_UPSTREAM_URL_TEMPLATE
+   */
   readonly downloadUrlTemplate?: string;
-  /** Mirror URL template (same placeholders), tried before the upstream one. */
+  /**
+   * Mirror URL template (same placeholders and rules), tried before the upstream one.
+   * @default - none: nodes download from `downloadUrlTemplate` only
+   */
   readonly mirrorUrlTemplate?: string;
   /** Never fall back to the upstream URL (air-gapped). Needs `mirrorUrlTemplate`. @default false */
   readonly mirrorOnly?: boolean;

@@ -3,11 +3,14 @@ import { renderSystemdUnit } from "../systemd";
 
 /** Paths the etcd unit refers to. */
 export interface EtcdUnitInput {
-  /** @default "/usr/local/bin/etcd" */
+  /** Absolute path of the etcd binary the unit executes. @default "/usr/local/bin/etcd" */
   readonly etcdBinary?: string;
   /** Config written by the bootstrap script. @default "/etc/etcd/etcd.yaml" */
   readonly configFile?: string;
-  /** @default "/usr/local/sbin/ha-etcd-bootstrap" */
+  /**
+   * The member bootstrap script the unit runs before every start (`ExecStartPre`) and, with `promote`, after it.
+   * @default "/usr/local/sbin/ha-etcd-bootstrap"
+   */
   readonly bootstrapScript?: string;
   /**
    * Install script run before every start (idempotent: a version check when installed), so a

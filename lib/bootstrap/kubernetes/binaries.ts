@@ -44,7 +44,15 @@ export interface KubernetesBinaryMirror {
    */
   readonly mirrorUrlTemplate: string;
   /** SHA-256 of every file, per architecture (`arm64` only if arm64 nodes are used). */
-  readonly sha256: { readonly amd64: KubernetesBinarySha256; readonly arm64?: KubernetesBinarySha256 };
+  readonly sha256: {
+    /** Checksums of the `amd64` files (x86_64 instance types); required (ConfigError without them). */
+    readonly amd64: KubernetesBinarySha256;
+    /**
+     * Checksums of the `arm64` files (Graviton instance types).
+     * @default - none: an arm64 node refuses to install ("no SHA-256 pinned")
+     */
+    readonly arm64?: KubernetesBinarySha256;
+  };
 }
 
 const SHA256 = /^[0-9a-f]{64}$/;
@@ -53,7 +61,14 @@ const S3_TEMPLATE = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])\/([^\s"'\\`$]*)$
 const PLACEHOLDER = /\{([a-z]+)\}/g;
 
 /** The S3 bucket and key prefix (up to the first placeholder) of an `s3://` template. */
-export function s3MirrorLocation(template: string): { readonly bucket: string; readonly keyPrefix: string } | undefined {
+export function s3MirrorLocation(template: string):
+  | {
+      /** The bucket name from `s3://<bucket>/…`. */
+      readonly bucket: string;
+      /** The key up to the first `{` placeholder: the prefix the node role may read. */
+      readonly keyPrefix: string;
+    }
+  | undefined {
   const m = S3_TEMPLATE.exec(template);
   if (!m) return undefined;
   const key = m[2];

@@ -14,18 +14,29 @@ export const SLOT_IP_MARKER = "@@SLOT_IP@@";
 
 /** Paths on control-plane nodes. */
 export const KUBE_PATHS = {
+  /** kubeadm's PKI directory: certificates and keys fetched from the slot's secret (`ca.crt`, `apiserver.key`, `etcd/…`). */
   pki: "/etc/kubernetes/pki",
+  /** The kubelet's static pod directory: kube-apiserver, kube-controller-manager and kube-scheduler manifests. */
   manifests: "/etc/kubernetes/manifests",
+  /** The API server's `--authentication-config` (AuthenticationConfiguration: anonymous requests allowed for `/livez`, `/readyz`, `/healthz` only). */
   authenticationConfig: "/etc/kubernetes/authentication-config.yaml",
+  /** The API server's `--audit-policy-file`. */
   auditPolicy: "/etc/kubernetes/audit-policy.yaml",
+  /** The API server's `--admission-control-config-file` (points at the EventRateLimit configuration). */
   admissionConfig: "/etc/kubernetes/admission-config.yaml",
+  /** The EventRateLimit admission plugin's configuration. */
   eventRateLimitConfig: "/etc/kubernetes/event-rate-limit.yaml",
+  /** The API server's `--encryption-provider-config`: Secrets encrypted at rest with the key from Secrets Manager. */
   encryptionConfig: "/etc/kubernetes/encryption-config.yaml",
+  /** Directory of the API server's audit log (`--audit-log-path` is `audit.log` in it). */
   auditLogDir: "/var/log/kubernetes/audit",
+  /** kube-controller-manager's kubeconfig (client certificate embedded), filled in at boot. */
   controllerManagerKubeconfig: "/etc/kubernetes/controller-manager.conf",
+  /** kube-scheduler's kubeconfig (client certificate embedded), filled in at boot. */
   schedulerKubeconfig: "/etc/kubernetes/scheduler.conf",
   /** Kubeconfig templates (credentials as PKI markers) that `ha-kube-configure` fills in. */
   kubeconfigTemplates: "/etc/ha-control-plane/kubeconfigs",
+  /** The control-plane kubelet's KubeletConfiguration (`--config`). */
   kubeletConfig: "/var/lib/kubelet/config.yaml",
   /** The kubelet's kubeconfig: its webhook authorizer asks the local API server (CIS 4.2.2). */
   kubeletKubeconfig: "/etc/kubernetes/kubelet.conf",
@@ -33,7 +44,7 @@ export const KUBE_PATHS = {
 
 /** What the control-plane components are configured from. */
 export interface ControlPlaneComponentsInput {
-  /** Cluster name. */
+  /** The cluster's name (kube-controller-manager's `--cluster-name`). */
   readonly clusterName: string;
   /** Kubernetes version, `1.33.5`. */
   readonly kubernetesVersion: string;
@@ -41,9 +52,9 @@ export interface ControlPlaneComponentsInput {
   readonly advertiseAddress: string;
   /** etcd client URLs, every member. */
   readonly etcdServers: readonly string[];
-  /** Service CIDR. */
+  /** Cluster IP range of Services (`--service-cluster-ip-range`); its first address is the `kubernetes` Service. */
   readonly serviceCidr: string;
-  /** Pod CIDR. */
+  /** IP range of pods (kube-controller-manager's `--cluster-cidr`, split into per-node ranges). */
   readonly podCidr: string;
   /** Cluster DNS domain. */
   readonly clusterDomain: string;
@@ -69,12 +80,31 @@ export const STRONG_CIPHER_SUITES = [
 /** Seconds the API server keeps finishing in-flight requests after the shutdown delay. */
 export const REQUEST_DRAIN_SECONDS = 60;
 
+/** Timings of one Kubernetes probe (the fields of a container's `livenessProbe` and friends). */
+export interface ProbeTimings {
+  /** Seconds after the container starts before the first probe. */
+  readonly initialDelaySeconds: number;
+  /** Seconds a probe may take before it counts as failed. */
+  readonly timeoutSeconds: number;
+  /** Seconds between probes. */
+  readonly periodSeconds: number;
+  /** Consecutive failures before the kubelet acts (restarts the container, or marks it unready). */
+  readonly failureThreshold: number;
+}
+
 /** kubeadm's probe timings, the floor ours must meet (field guide §1). */
-export const KUBEADM_PROBES = {
+export const KUBEADM_PROBES: {
+  /** `/livez`: 8 failures 10 s apart (80 s) before the kubelet restarts the component. */
+  readonly liveness: ProbeTimings;
+  /** `/readyz` (API server only): 3 failures 1 s apart take the pod out of readiness. */
+  readonly readiness: ProbeTimings;
+  /** `/livez` while starting: up to 24 × 10 s (4 minutes) before liveness takes over. */
+  readonly startup: ProbeTimings;
+} = {
   liveness: { initialDelaySeconds: 10, timeoutSeconds: 15, periodSeconds: 10, failureThreshold: 8 },
   readiness: { initialDelaySeconds: 0, timeoutSeconds: 15, periodSeconds: 1, failureThreshold: 3 },
   startup: { initialDelaySeconds: 10, timeoutSeconds: 15, periodSeconds: 10, failureThreshold: 24 },
-} as const;
+};
 
 /** kube-apiserver flags (without the leading `--`). */
 export function apiServerFlags(input: ControlPlaneComponentsInput): Record<string, string> {
