@@ -2,7 +2,7 @@
  * Issue 10, defect 3: every file a control-plane container reads must be inside a hostPath it
  * mounts. The API server user data of the reference cluster (and a stacked one) is laid out in a
  * temporary root as cloud-init writes it, real certificates from openssl stand where
- * ha-fetch-secrets puts them, and the real ha-kube-configure (bash, stubbed AWS) writes manifests
+ * ha-fetch-secrets puts them, and the real ha-kube-configure (bash, the real AWS CLI against the AWS emulator) writes manifests
  * and kubeconfigs. Then every manifest is parsed and every flag path, every file referenced by a
  * kubeconfig as written, and every admission plugin file is checked against the container's mounts.
  * When kubectl is available (HA_CP_KUBE_BIN), it reads the written kubeconfigs too.
@@ -26,7 +26,8 @@ import { parse } from "yaml";
 import { Testing } from "../../../lib/core";
 import { HaClusterStack } from "../../../examples/ha-cluster/main";
 import { EtcdTopology, HaControlPlane } from "../../../lib";
-import { describeTier, toolAvailable } from "../../harness/tiers";
+import { AwsEmulator, awsEmulatorCheck, startAwsEmulator } from "../../harness/aws-emulator";
+import { allOf, describeTier, toolAvailable } from "../../harness/tiers";
 import { renderedScript } from "../../helpers/scripts";
 import { nodeFilesOf, resources, synth, synthStack } from "../../helpers/synth";
 import { containerReads, unmountedReads } from "./static-pod-files";
@@ -68,16 +69,16 @@ const CASES: Array<[string, () => WriteFiles]> = [
   ],
 ];
 
-/** A stub Secrets Manager that already holds the cluster's encryption key. */
-function stubAws(dir: string): string {
+/**
+ * The node's bin directory: the real AWS CLI (from the emulator's virtualenv) and a silent logger.
+ * The emulator's Secrets Manager already holds the cluster's encryption key, written with the
+ * script's fixed first-write token as the first API server leaves it.
+ */
+function nodeBin(dir: string, emulator: AwsEmulator): string {
   const bin = path.join(dir, "bin");
   mkdirSync(bin, { recursive: true });
-  const key = Buffer.alloc(32, 7).toString("base64");
-  writeFileSync(
-    path.join(bin, "aws"),
-    // Only AWSCURRENT exists; another stage gets Secrets Manager's answer for a missing label.
-    `#!/usr/bin/env bash\ncase "$1 $2 $*" in\n  "secretsmanager get-secret-value "*"--version-stage AWSCURRENT "*) printf '%s\\t%s\\n' ha-control-plane-initial-encryption-key-v1 '${key}' ;;\n  "secretsmanager get-secret-value "*) echo "An error occurred (ResourceNotFoundException) when calling the GetSecretValue operation: Secrets Manager can't find the specified secret value for staging label" >&2; exit 254 ;;\n  *) echo "unexpected: $*" >&2; exit 2 ;;\nesac\n`
-  );
+  emulator.aws("secretsmanager", "create-secret", "--name", "c/control-plane/encryption-key", "--secret-string", Buffer.alloc(32, 7).toString("base64"), "--client-request-token", "ha-control-plane-initial-encryption-key-v1");
+  writeFileSync(path.join(bin, "aws"), `#!/usr/bin/env bash\nexec ${JSON.stringify(emulator.awsCli)} "$@"\n`);
   writeFileSync(path.join(bin, "logger"), "#!/usr/bin/env bash\nexit 0\n");
   chmodSync(path.join(bin, "aws"), 0o755);
   chmodSync(path.join(bin, "logger"), 0o755);
@@ -116,17 +117,26 @@ const KUBECTL = path.join(
   "kubectl"
 );
 
-const TOOLS = [toolAvailable("bash", ["--version"]), toolAvailable("openssl", ["version"])].find((c) => !c.available) ?? { available: true, reason: "" };
+const TOOLS = allOf(toolAvailable("bash", ["--version"]), toolAvailable("openssl", ["version"]), awsEmulatorCheck());
 const KUBECTL_CHECK = toolAvailable(KUBECTL, ["version", "--client"]);
 
 describeTier(
-  "static pods read only mounted files (real ha-kube-configure, stubbed AWS)",
+  "static pods read only mounted files (real ha-kube-configure, AWS CLI against moto)",
   TOOLS,
   { tierLabel: "node e2e" },
   () => {
     const root = mkdtempSync(path.join(tmpdir(), "static-pod-files-"));
-    afterAll(() => rmSync(root, { recursive: true, force: true }));
-    const bin = stubAws(root);
+    jest.setTimeout(180000);
+    let emulator!: AwsEmulator;
+    let bin!: string;
+    beforeAll(async () => {
+      emulator = await startAwsEmulator();
+      bin = nodeBin(root, emulator);
+    }, 60000);
+    afterAll(async () => {
+      await emulator?.stop();
+      rmSync(root, { recursive: true, force: true });
+    });
 
     /** Boots one node root from `files`; returns a reader of host paths inside it. */
     async function boot(
@@ -164,6 +174,8 @@ describeTier(
       );
       await run("bash", [SCRIPT], {
         env: {
+          ...emulator.env,
+          HOME: node,
           PATH: `${bin}:/usr/bin:/bin`,
           ENV_FILE: path.join(node, "node.env"),
           STATE_DIR: path.join(node, "run"),
@@ -181,7 +193,7 @@ describeTier(
           ),
           START_KUBELET: "false",
         },
-        timeout: 20000,
+        timeout: 90000,
       });
       const read = (p: string) => {
         const f = path.join(node, p);
@@ -196,12 +208,17 @@ describeTier(
       let booted: { node: string; read: (p: string) => string | undefined };
       beforeAll(async () => {
         booted = await boot(name.replace(/\W+/g, "-"), filesOf());
-      }, 60000);
+      }, 180000);
 
       const manifests = () =>
         readdirSync(path.join(booted.node, "etc/kubernetes/manifests")).filter(
           (f) => f.endsWith(".yaml")
         );
+
+      it("writes the secrets-encryption configuration with the key Secrets Manager holds", () => {
+        const config = parse(booted.read("/etc/kubernetes/encryption-config.yaml")!);
+        expect(config.resources[0].providers[0].secretbox.keys[0].secret).toBe(Buffer.alloc(32, 7).toString("base64"));
+      });
 
       it("writes the three control-plane static pods", () => {
         expect(manifests().sort()).toEqual([
@@ -326,6 +343,8 @@ describeTier(
       );
       const result = run("bash", [SCRIPT], {
         env: {
+          ...emulator.env,
+          HOME: node,
           PATH: `${bin}:/usr/bin:/bin`,
           ENV_FILE: path.join(node, "node.env"),
           STATE_DIR: path.join(node, "run"),
@@ -343,7 +362,7 @@ describeTier(
           ),
           START_KUBELET: "false",
         },
-        timeout: 20000,
+        timeout: 90000,
       });
       await expect(result).rejects.toMatchObject({
         stderr: expect.stringMatching(/pki\/ca\.crt is missing/),
