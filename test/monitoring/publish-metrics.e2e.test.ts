@@ -1,28 +1,25 @@
 /**
- * Runs the real ha-publish-metrics script (bash, as nodes receive it) with the real AWS CLI against
- * the AWS emulator (moto's CloudWatch) and real certificates from openssl, then reads back from
- * CloudWatch what was actually sent: metric names, dimensions, units and values.
+ * Runs the real ha-publish-metrics script (bash, as nodes receive it) on a member of a real
+ * 3-member etcd 3.5.21 cluster (TLS, configured by the library's renderers and started by its
+ * bootstrap script), with the real etcdctl, curl, openssl and AWS CLI against the AWS emulator
+ * (moto's CloudWatch), then reads back from CloudWatch what was actually sent: metric names,
+ * dimensions, units and values. One follower is stopped first, so the health call must ask the
+ * whole cluster (`endpoint health --cluster`, with the health-check client certificate) to count 2;
+ * the leader-change and database-size values are checked against the member's own /metrics, read
+ * by the test, and the certificate expiry against the certificates' notAfter read with node:crypto.
  *
- * chronyc, etcdctl and curl are stand-ins (no chronyd or TLS etcd member runs here) that accept
- * exactly the argument vector the script must use and fail loudly on anything else: the etcd health
- * call must ask the whole cluster (`endpoint health --cluster`) with the health-check client
- * certificate, and the scrape must hit the metrics listener the rendered etcd configuration opens
- * (`listen-metrics-urls`), not the client port.
+ * chronyc is the one stand-in left (no chronyd runs here: it would need the host's clock): it
+ * answers exactly `chronyc -c tracking` and records and fails on any other argument vector.
  */
-import { execFile } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { X509Certificate } from "node:crypto";
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { promisify } from "node:util";
-import { parse as parseYaml } from "yaml";
-import { renderEtcdConfig, renderNodeEnv } from "../../lib";
 import { AwsEmulator, awsEmulatorCheck, startAwsEmulator } from "../harness/aws-emulator";
+import { etcdBinariesCheck } from "../harness/real-components";
 import { allOf, describeTier, toolAvailable } from "../harness/tiers";
-import { renderedScript } from "../helpers/scripts";
-
-const run = promisify(execFile);
-const SCRIPT = renderedScript("ha-publish-metrics.sh");
-const NAMESPACE = "HaControlPlane";
+import { EtcdCa, TestCluster, TestNode, issueEtcdCa, makeWorkDir, startTestCluster } from "../bootstrap/etcd/cluster";
+import { METRIC_NAMESPACE, publishMetrics, scrapeMetrics } from "./publish-node";
+import { netnsCheck } from "../bootstrap/etcd/netns";
 
 /** What the script must publish, written from its contract (units are CloudWatch StandardUnit names). */
 const EXPECTED_UNITS: Record<string, string> = {
@@ -32,93 +29,147 @@ const EXPECTED_UNITS: Record<string, string> = {
   EtcdLeaderChanges: "Count",
   EtcdDbSizePercentOfQuota: "Percent",
 };
+const NAMES = ["etcd-0", "etcd-1", "etcd-2"];
+// Namespaces where available (the script runs with its own defaults), else loopback.
+const MODE: "netns" | "loopback" = netnsCheck().available ? "netns" : "loopback";
+const QUOTA_BYTES = 2147483648;
+
+/** A stand-in that answers `output` for exactly `argv` and records and fails on anything else. */
+function strictStandIn(bin: string, name: string, argv: readonly string[], output: string, violations: string): void {
+  const q = (s: string) => `'${s.replace(/'/g, "'\\''")}'`;
+  writeFileSync(
+    path.join(bin, name),
+    [
+      "#!/usr/bin/env bash",
+      `expected=(${argv.map(q).join(" ")})`,
+      'if [ "$#" -ne "${#expected[@]}" ]; then ok=no; else ok=yes; for i in "${!expected[@]}"; do [ "${expected[$i]}" = "${@:$((i + 1)):1}" ] || ok=no; done; fi',
+      'if [ "$ok" != yes ]; then',
+      `  printf '%s: unexpected argv: %s\\n' ${name} "$*" | tee -a ${q(violations)} >&2`,
+      "  exit 97",
+      "fi",
+      `printf '%s' ${q(output)}`,
+    ].join("\n") + "\n",
+  );
+  chmodSync(path.join(bin, name), 0o755);
+}
+
+/** One sample of a Prometheus text exposition (first line of that name without labels). */
+function sample(text: string, name: string): number {
+  const m = new RegExp(`^${name} (\\S+)$`, "m").exec(text);
+  if (!m) throw new Error(`${name} not in the scrape`);
+  return Number(m[1]);
+}
 
 describeTier(
-  "ha-publish-metrics (real bash, openssl and AWS CLI against moto's CloudWatch; exact-argv chrony, etcdctl and curl stand-ins)",
-  allOf(toolAvailable("openssl", ["version"]), awsEmulatorCheck()),
+  `ha-publish-metrics on a real etcd member (${MODE}; real bash, etcdctl, curl, openssl, AWS CLI against moto's CloudWatch; exact-argv chronyc)`,
+  allOf(etcdBinariesCheck(), toolAvailable("openssl", ["version"]), toolAvailable("curl", ["--version"]), awsEmulatorCheck()),
   { tierLabel: "node e2e" },
   () => {
-    jest.setTimeout(120000);
-    const dir = mkdtempSync(path.join(tmpdir(), "metrics-"));
-    const pki = path.join(dir, "pki");
-    const violations = path.join(dir, "stub-violations");
-    let emulator: AwsEmulator;
-    let metricsUrl: string;
-
-    afterAll(async () => {
-      await emulator?.stop();
-      rmSync(dir, { recursive: true, force: true });
-    });
+    jest.setTimeout(180000);
+    let workDir!: string;
+    let ca: EtcdCa;
+    let tc: TestCluster | undefined;
+    let emulator: AwsEmulator | undefined;
+    let node!: TestNode;
+    let bin!: string;
+    let violations!: string;
+    let stopped!: string;
 
     beforeAll(async () => {
-      emulator = await startAwsEmulator();
-      const bin = path.join(dir, "bin");
-      for (const d of [bin, path.join(pki, "etcd"), path.join(dir, "run")]) mkdirSync(d, { recursive: true });
-      // The metrics listener etcd opens, read from the configuration the member is started with.
-      const config = parseYaml(renderEtcdConfig({ member: "etcd-0", members: [{ name: "etcd-0", ip: "10.0.0.20" }], initialClusterToken: "prod" })) as Record<string, string>;
-      metricsUrl = `${config["listen-metrics-urls"]}/metrics`;
-      /** A stand-in that answers `output` for exactly `argv` and records and fails on anything else. */
-      const strict = (name: string, argv: string[], output: string) => {
-        const expected = argv.map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(" ");
-        writeFileSync(
-          path.join(bin, name),
-          [
-            "#!/usr/bin/env bash",
-            `expected=(${expected})`,
-            'if [ "$#" -ne "${#expected[@]}" ] || [ "$*" != "${expected[*]}" ]; then',
-            `  printf '%s: unexpected argv: %s\\n' ${name} "$*" | tee -a '${violations}' >&2`,
-            "  exit 97",
-            "fi",
-            `printf '%s' '${output.replace(/'/g, "'\\''")}'`,
-          ].join("\n") + "\n",
-        );
-        chmodSync(path.join(bin, name), 0o755);
-      };
-      strict("chronyc", ["-c", "tracking"], "A9FEA97B,169.254.169.123,3,1764158400.0,-0.000250000,0.000001,0.000002,1.0,0.1,0.01,0.001,0.002,64.0,Normal\n");
-      strict(
-        "etcdctl",
-        ["--cacert", `${pki}/etcd/ca.crt`, "--cert", `${pki}/etcd/healthcheck-client.crt`, "--key", `${pki}/etcd/healthcheck-client.key`, "--endpoints", "https://127.0.0.1:2379", "--command-timeout=5s", "endpoint", "health", "--cluster"],
-        "https://10.0.0.20:2379 is healthy: successfully committed proposal: took = 2ms\nhttps://10.0.16.20:2379 is healthy: successfully committed proposal: took = 3ms\nhttps://10.0.32.20:2379 is unhealthy: failed to commit proposal: context deadline exceeded\n",
-      );
-      strict("curl", ["-fsS", "--max-time", "5", metricsUrl], "etcd_server_leader_changes_seen_total 7\netcd_mvcc_db_total_size_in_bytes 536870912\n");
-      // Two real certificates: the earlier expiry (10 days) wins.
-      for (const [name, days] of [["ca", 3650], ["etcd/peer", 10]] as const) {
-        await run("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", `/CN=${name.replace("/", "-")}`, "-days", String(days), "-keyout", path.join(pki, `${name}.key`), "-out", path.join(pki, `${name}.crt`)]);
-      }
-      writeFileSync(path.join(dir, "node.env"), renderNodeEnv({ clusterName: "prod", nodeRole: "etcd", pkiDir: pki, metrics: { namespace: NAMESPACE, runsEtcd: true, etcdQuotaBytes: 2147483648 } }));
-      writeFileSync(path.join(dir, "run/slot.env"), "SLOT_NAME=etcd-0\n");
-      writeFileSync(path.join(dir, "run/etcd-leader-changes"), "5\n");
+      workDir = makeWorkDir();
+      [emulator, ca] = await Promise.all([startAwsEmulator(), issueEtcdCa(path.join(workDir, "ca"), NAMES.map((name, i) => ({ name, privateIp: `10.0.0.${i + 1}` })))]);
+      tc = await startTestCluster({ mode: MODE, names: NAMES, ca, workDir });
+      node = tc.nodes.get("etcd-0")!;
+      // Stop a follower other than the publishing member: no election, so leader changes stay put.
+      const leader = (await tc.cluster.leader()).name;
+      stopped = NAMES.find((n) => n !== "etcd-0" && n !== leader)!;
+      await tc.cluster.stop(stopped);
+      bin = path.join(workDir, "bin");
+      mkdirSync(bin);
+      violations = path.join(workDir, "stand-in-violations");
+      strictStandIn(bin, "chronyc", ["-c", "tracking"], "A9FEA97B,169.254.169.123,3,1764158400.0,-0.000250000,0.000001,0.000002,1.0,0.1,0.01,0.001,0.002,64.0,Normal\n", violations);
+    }, 180000);
+
+    afterAll(async () => {
+      await tc?.destroy();
+      await emulator?.stop();
+      if (workDir) rmSync(workDir, { recursive: true, force: true });
     });
 
-    it("sends clock offset, earliest certificate expiry and etcd health to CloudWatch with their units and the Cluster and Slot dimensions", async () => {
-      await run("bash", [SCRIPT], {
-        env: { ...emulator.env, HOME: dir, PATH: `${path.join(dir, "bin")}:${path.dirname(emulator.awsCli)}:/usr/bin:/bin`, ENV_FILE: path.join(dir, "node.env"), STATE_DIR: path.join(dir, "run") },
-        timeout: 60000,
-      });
-      expect(existsSync(violations) ? readFileSync(violations, "utf8") : "").toBe("");
+    const sent = (name: string, now: number): Array<{ value: number; unit: string }> => {
+      const out = emulator!.aws(
+        "cloudwatch", "get-metric-statistics", "--namespace", METRIC_NAMESPACE, "--metric-name", name,
+        "--dimensions", "Name=Cluster,Value=e2e", "Name=Slot,Value=etcd-0",
+        "--start-time", new Date(now - 3600_000).toISOString(), "--end-time", new Date(now + 3600_000).toISOString(),
+        "--period", "60", "--statistics", "Maximum",
+      ) as { Datapoints: Array<{ Maximum: number; Unit: string }> };
+      return out.Datapoints.map((d) => ({ value: d.Maximum, unit: d.Unit }));
+    };
 
-      const listed = emulator.aws("cloudwatch", "list-metrics", "--namespace", NAMESPACE).Metrics as Array<{ MetricName: string; Dimensions: Array<{ Name: string; Value: string }> }>;
+    it("sends clock offset, earliest certificate expiry and the member's etcd health to CloudWatch with their units and the Cluster and Slot dimensions", async () => {
+      writeFileSync(path.join(node.stateDir, "etcd-leader-changes"), "0\n");
+      const before = await scrapeMetrics(node);
+      const result = await publishMetrics({ node, emulator: emulator!, clusterName: "e2e", pathFirst: [bin] });
+      const after = await scrapeMetrics(node);
+      expect(existsSync(violations) ? readFileSync(violations, "utf8") : "").toBe("");
+      expect({ exit: result.exitCode, stderr: result.stderr }).toEqual({ exit: 0, stderr: "" });
+
+      const listed = emulator!.aws("cloudwatch", "list-metrics", "--namespace", METRIC_NAMESPACE).Metrics as Array<{ MetricName: string; Dimensions: Array<{ Name: string; Value: string }> }>;
       expect(listed.map((m) => m.MetricName).sort()).toEqual(Object.keys(EXPECTED_UNITS).sort());
-      for (const m of listed) expect([...m.Dimensions].sort((a, b) => a.Name.localeCompare(b.Name))).toEqual([{ Name: "Cluster", Value: "prod" }, { Name: "Slot", Value: "etcd-0" }]);
+      for (const m of listed) expect([...m.Dimensions].sort((a, b) => a.Name.localeCompare(b.Name))).toEqual([{ Name: "Cluster", Value: "e2e" }, { Name: "Slot", Value: "etcd-0" }]);
 
       const now = Date.now();
-      const sent = (name: string): { value: number; unit: string } => {
-        const out = emulator.aws(
-          "cloudwatch", "get-metric-statistics", "--namespace", NAMESPACE, "--metric-name", name,
-          "--dimensions", "Name=Cluster,Value=prod", "Name=Slot,Value=etcd-0",
-          "--start-time", new Date(now - 3600_000).toISOString(), "--end-time", new Date(now + 3600_000).toISOString(),
-          "--period", "60", "--statistics", "Maximum",
-        ) as { Datapoints: Array<{ Maximum: number; Unit: string }> };
-        expect(out.Datapoints).toHaveLength(1);
-        return { value: out.Datapoints[0].Maximum, unit: out.Datapoints[0].Unit };
+      const one = (name: string) => {
+        const points = sent(name, now);
+        expect(points).toHaveLength(1);
+        return points[0];
       };
-      for (const [name, unit] of Object.entries(EXPECTED_UNITS)) expect([name, sent(name).unit]).toEqual([name, unit]);
-      expect(sent("ClockOffsetMilliseconds").value).toBeCloseTo(0.25, 3);
-      expect(sent("CertificateDaysLeft").value).toBeGreaterThanOrEqual(9);
-      expect(sent("CertificateDaysLeft").value).toBeLessThanOrEqual(10);
-      expect(sent("EtcdHealthyMembers").value).toBe(2);
-      expect(sent("EtcdLeaderChanges").value).toBe(2);
-      expect(sent("EtcdDbSizePercentOfQuota").value).toBe(25);
+      for (const [name, unit] of Object.entries(EXPECTED_UNITS)) expect([name, one(name).unit]).toEqual([name, unit]);
+      expect(one("ClockOffsetMilliseconds").value).toBeCloseTo(0.25, 3);
+      // Two of three members answer: the stopped one counts as unhealthy, seen from etcd-0.
+      expect(one("EtcdHealthyMembers").value).toBe(2);
+      // Leader changes since the last run (state file 0): the member's own counter.
+      const changes = sample(before, "etcd_server_leader_changes_seen_total");
+      expect(sample(after, "etcd_server_leader_changes_seen_total")).toBe(changes);
+      expect(changes).toBeGreaterThanOrEqual(1);
+      expect(one("EtcdLeaderChanges").value).toBe(changes);
+      expect(one("EtcdDbSizePercentOfQuota").value).toBeCloseTo((sample(after, "etcd_mvcc_db_total_size_in_bytes") * 100) / QUOTA_BYTES, 2);
+      // The earliest notAfter of the certificates under the PKI directory, in whole days.
+      const certs = readdirSync(path.join(node.pkiDir, "etcd")).filter((f) => f.endsWith(".crt")).map((f) => new X509Certificate(readFileSync(path.join(node.pkiDir, "etcd", f))));
+      const earliest = Math.min(...certs.map((c) => Date.parse(c.validTo)));
+      expect(one("CertificateDaysLeft").value).toBe(Math.floor((earliest - Date.now()) / 86400_000));
+    });
+
+    it("reports no leader change on the next run, and all three members once the stopped one is back", async () => {
+      await tc!.cluster.restart(stopped);
+      await tc!.cluster.waitHealthy(30_000);
+      const result = await publishMetrics({ node, emulator: emulator!, clusterName: "e2e", pathFirst: [bin] });
+      expect(result.exitCode).toBe(0);
+      const now = Date.now();
+      // Both runs fall into one 60 s period: its maximum is this run's 3, its minimum the earlier 2.
+      const health = emulator!.aws(
+        "cloudwatch", "get-metric-statistics", "--namespace", METRIC_NAMESPACE, "--metric-name", "EtcdHealthyMembers",
+        "--dimensions", "Name=Cluster,Value=e2e", "Name=Slot,Value=etcd-0",
+        "--start-time", new Date(now - 3600_000).toISOString(), "--end-time", new Date(now + 3600_000).toISOString(),
+        "--period", "3600", "--statistics", "Maximum", "Minimum", "SampleCount",
+      ).Datapoints as Array<{ Maximum: number; Minimum: number; SampleCount: number }>;
+      expect(health).toEqual([expect.objectContaining({ Maximum: 3, Minimum: 2, SampleCount: 2 })]);
+      const changes = emulator!.aws(
+        "cloudwatch", "get-metric-statistics", "--namespace", METRIC_NAMESPACE, "--metric-name", "EtcdLeaderChanges",
+        "--dimensions", "Name=Cluster,Value=e2e", "Name=Slot,Value=etcd-0",
+        "--start-time", new Date(now - 3600_000).toISOString(), "--end-time", new Date(now + 3600_000).toISOString(),
+        "--period", "3600", "--statistics", "Minimum", "SampleCount",
+      ).Datapoints as Array<{ Minimum: number; SampleCount: number }>;
+      expect(changes).toEqual([expect.objectContaining({ Minimum: 0, SampleCount: 2 })]);
+    });
+
+    it("stand-in chronyc refuses any other argument vector (it cannot pass a wrong call)", async () => {
+      const other = path.join(workDir, "other-violations");
+      strictStandIn(bin, "chronyc-check", ["-c", "tracking"], "x", other);
+      const { runCommand } = await import("../harness/etcd-cluster");
+      const r = await runCommand(path.join(bin, "chronyc-check"), ["tracking"]);
+      expect(r.exitCode).toBe(97);
+      expect(readFileSync(other, "utf8")).toBe("chronyc-check: unexpected argv: tracking\n");
     });
   },
 );

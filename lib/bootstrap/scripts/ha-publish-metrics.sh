@@ -71,8 +71,4 @@ if [ "${#metrics[@]}" -eq 0 ]; then
   exit 0
 fi
 payload="[$(IFS=,; echo "${metrics[*]}")]"
-if [ "${DRY_RUN:-false}" = "true" ]; then
-  echo "$payload"
-else
-  aws cloudwatch put-metric-data --namespace "$NAMESPACE" --metric-data "$payload"
-fi
+aws cloudwatch put-metric-data --namespace "$NAMESPACE" --metric-data "$payload"
