@@ -63,7 +63,7 @@ describeTier(
       writeFileSync(path.join(dir, "node.env"), renderNodeEnv({ clusterName: "prod", nodeRole: "etcd", slotName: "etcd-1", secretPrefix: "prod/control-plane", pkiDir: path.join(dir, "pki") }));
       writeFileSync(path.join(dir, "run/slot.env"), "SLOT_NAME=etcd-1\nSLOT_IP=10.0.16.20\n");
       const fetch = (env: Record<string, string> = { AWS_DEFAULT_REGION: EMULATOR_REGION }) => {
-        const { AWS_DEFAULT_REGION: _region, ...withoutRegion } = emulator.env;
+        const withoutRegion = Object.fromEntries(Object.entries(emulator.env).filter(([k]) => k !== "AWS_DEFAULT_REGION"));
         return run("bash", [SCRIPT], {
           env: { ...withoutRegion, HOME: dir, PATH: `${bin}:/usr/bin:/bin`, ENV_FILE: path.join(dir, "node.env"), STATE_DIR: path.join(dir, "run"), ...env },
           timeout: 30000,

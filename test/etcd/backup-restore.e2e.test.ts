@@ -1,6 +1,9 @@
 /**
  * Finding 2 (issue 14) with the real programs: the library's ha-etcd-backup and ha-etcd-restore
- * scripts, the real AWS CLI against moto, a real etcd 3.5.21 on loopback and the real etcdutl.
+ * scripts, the real AWS CLI against moto, a real etcd 3.5.21 member on loopback with client TLS
+ * (configured by the library's renderers, started by its bootstrap script, certificates from
+ * openssl), the real etcdctl with the health-check client certificate the script names, and the
+ * real etcdutl.
  *
  * - the bucket is created in moto from the synthesized Object Lock configuration; a locked version
  *   cannot be deleted (moto enforces Object Lock retention);
@@ -11,7 +14,7 @@
  *   recorded checksum before touching the data directory.
  * moto does not evaluate bucket-policy conditions: the policy side is backup-attacks.test.ts.
  */
-import { ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -21,20 +24,18 @@ import { AwsEmulator, awsEmulatorCheck, startAwsEmulator } from "../harness/aws-
 import { allOf, describeTier, TierCheck } from "../harness/tiers";
 import { renderedScript } from "../helpers/scripts";
 import { only, synth } from "../helpers/synth";
+import { TestCluster, TestNode, issueEtcdCa, startTestCluster } from "../bootstrap/etcd/cluster";
+import { localEndpoints } from "../monitoring/publish-node";
 
 const ETCD_BIN = process.env.HA_CP_ETCD_BIN ?? "/var/cache/cdktf-ha-control-plane/etcd-3.5.21/bin";
 const etcdCheck: TierCheck = existsSync(path.join(ETCD_BIN, "etcdutl"))
   ? { available: true, reason: "" }
   : { available: false, reason: `no etcd binaries in ${ETCD_BIN}: run \`bash scripts/setup-test-env.sh\`` };
 
-function freePortSync(): number {
-  const out = execFileSync(process.execPath, ["-e", "const s=require('net').createServer();s.listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"], { encoding: "utf8" });
-  return Number(out.trim());
-}
-
-describeTier("etcd backup and restore scripts against moto (real AWS CLI, etcd, etcdutl)", allOf(awsEmulatorCheck(), etcdCheck), { tierLabel: "emulator e2e" }, () => {
+describeTier("etcd backup and restore scripts against moto (real AWS CLI, TLS etcd member, etcdctl, etcdutl)", allOf(awsEmulatorCheck(), etcdCheck), { tierLabel: "emulator e2e" }, () => {
   let emulator!: AwsEmulator;
-  let etcd: ChildProcess | undefined;
+  let tc: TestCluster | undefined;
+  let node!: TestNode;
   let dir!: string;
   let keyArn!: string;
   let env!: Record<string, string>;
@@ -42,7 +43,10 @@ describeTier("etcd backup and restore scripts against moto (real AWS CLI, etcd, 
   const bucketProps = synth((s) => new EtcdBackups(s, "Backups", { clusterName: "prod", bucketName: "prod-etcd-backups-e2e", encryptionKey: { keyArn: "arn:aws:kms:eu-west-1:111122223333:key/11111111-2222-3333-4444-555555555555" } }));
   const bucket = "prod-etcd-backups-e2e";
 
-  const etcdctl = (...args: string[]) => execFileSync(path.join(ETCD_BIN, "etcdctl"), ["--endpoints", clientUrl, ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+  const etcdctl = async (...args: string[]) => {
+    const r = await tc!.cluster.etcdctl(args);
+    if (r.exitCode !== 0) throw new Error(`etcdctl ${args.join(" ")}: ${r.stderr}`);
+  };
   const sha256 = (file: string) => createHash("sha256").update(readFileSync(file)).digest("hex");
   const script = (name: string, args: string[], extra: Record<string, string>) => spawnSync("bash", [renderedScript(name), ...args], { env: { ...env, ...extra }, encoding: "utf8", timeout: 60000 });
 
@@ -51,13 +55,7 @@ describeTier("etcd backup and restore scripts against moto (real AWS CLI, etcd, 
     dir = mkdtempSync(path.join(tmpdir(), "etcd-backup-e2e-"));
     const bin = path.join(dir, "bin");
     mkdirSync(bin);
-    // etcd here serves plain HTTP on loopback: the wrapper drops the TLS file flags the script passes.
-    writeFileSync(
-      path.join(bin, "etcdctl-plain"),
-      `#!/usr/bin/env bash\nargs=()\nwhile [ $# -gt 0 ]; do case "$1" in --cacert|--cert|--key) shift 2 ;; *) args+=("$1"); shift ;; esac; done\nexec ${ETCD_BIN}/etcdctl "\${args[@]}"\n`,
-    );
     writeFileSync(path.join(bin, "logger"), "#!/usr/bin/env bash\nexit 0\n");
-    chmodSync(path.join(bin, "etcdctl-plain"), 0o755);
     chmodSync(path.join(bin, "logger"), 0o755);
     env = { ...emulator.env, HOME: dir, PATH: `${bin}:${path.dirname(emulator.awsCli)}:${ETCD_BIN}:/usr/bin:/bin`, ENV_FILE: "/dev/null" };
     keyArn = emulator.aws("kms", "create-key").KeyMetadata.Arn;
@@ -72,26 +70,14 @@ describeTier("etcd backup and restore scripts against moto (real AWS CLI, etcd, 
     emulator.aws("s3api", "put-bucket-encryption", "--bucket", bucket, "--server-side-encryption-configuration", JSON.stringify({ Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: "aws:kms", KMSMasterKeyID: keyArn }, BucketKeyEnabled: true }] }));
     emulator.aws("s3api", "put-object-lock-configuration", "--bucket", bucket, "--object-lock-configuration", JSON.stringify({ ObjectLockEnabled: "Enabled", Rule: { DefaultRetention: { Mode: lock.mode, Days: lock.days } } }));
 
-    const [client, peer] = [freePortSync(), freePortSync()];
-    clientUrl = `http://127.0.0.1:${client}`;
-    const peerUrl = `http://127.0.0.1:${peer}`;
-    etcd = spawn(path.join(ETCD_BIN, "etcd"), [
-      "--name", "e2e", "--data-dir", path.join(dir, "etcd-data"), "--listen-client-urls", clientUrl, "--advertise-client-urls", clientUrl,
-      "--listen-peer-urls", peerUrl, "--initial-advertise-peer-urls", peerUrl, "--initial-cluster", `e2e=${peerUrl}`,
-    ], { stdio: "ignore" });
-    for (let i = 0; i < 100; i++) {
-      try {
-        etcdctl("endpoint", "health");
-        return;
-      } catch {
-        await new Promise((r) => setTimeout(r, 200));
-      }
-    }
-    throw new Error("etcd did not become healthy");
+    const ca = await issueEtcdCa(path.join(dir, "ca"), [{ name: "etcd-0", privateIp: "10.0.0.10" }]);
+    tc = await startTestCluster({ mode: "loopback", names: ["etcd-0"], ca, workDir: dir });
+    node = tc.nodes.get("etcd-0")!;
+    clientUrl = localEndpoints(node).client;
   }, 90000);
 
   afterAll(async () => {
-    etcd?.kill("SIGKILL");
+    await tc?.destroy();
     await emulator?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
@@ -103,16 +89,16 @@ describeTier("etcd backup and restore scripts against moto (real AWS CLI, etcd, 
 
   it("uploads to the member's prefix with SSE-KMS, the checksum, and a metric; restore takes the newest LastModified; a tampered version is refused; a locked version cannot be deleted", async () => {
     // An earlier upload whose name sorts last (what "latest by name" would take).
-    etcdctl("put", "/e2e/value", "hostile");
+    await etcdctl("put", "/e2e/value", "hostile");
     const hostile = path.join(dir, "hostile.db");
-    etcdctl("snapshot", "save", hostile);
+    await etcdctl("snapshot", "save", hostile);
     emulator.aws("s3api", "put-object", "--bucket", bucket, "--key", "snapshots/zzzz/prod-99991231T000000Z.db", "--body", hostile, "--server-side-encryption", "aws:kms", "--ssekms-key-id", keyArn, "--metadata", `sha256=${sha256(hostile)}`);
     await new Promise((r) => setTimeout(r, 1500));
 
-    etcdctl("put", "/e2e/value", "good");
+    await etcdctl("put", "/e2e/value", "good");
     const backup = script("ha-etcd-backup.sh", [], {
       CLUSTER_NAME: "prod", BACKUP_TARGET: `s3://${bucket}/snapshots`, SLOT_NAME: "etcd-0", METRIC_NAMESPACE: "HaControlPlane",
-      ETCDCTL: path.join(dir, "bin/etcdctl-plain"), ETCD_ENDPOINT: clientUrl, WORK_DIR: path.join(dir, "backup-work"),
+      PKI_DIR: node.pkiDir, ETCD_ENDPOINT: clientUrl, WORK_DIR: path.join(dir, "backup-work"),
     });
     expect(backup.stderr).not.toMatch(/ERROR/);
     expect(backup.status).toBe(0);

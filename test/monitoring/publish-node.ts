@@ -42,11 +42,14 @@ export interface PublishOptions {
   readonly env?: Readonly<Record<string, string>>;
 }
 
+let script: string | undefined;
+
 /** Runs ha-publish-metrics once on `node`; resolves with its result (never throws on exit status). */
 export async function publishMetrics(o: PublishOptions): Promise<CommandResult> {
   const envFile = path.join(o.node.dir, "metrics.env");
   writeFileSync(envFile, renderNodeEnv({ clusterName: o.clusterName, nodeRole: "etcd", pkiDir: o.node.pkiDir, metrics: { namespace: METRIC_NAMESPACE, runsEtcd: true, etcdQuotaBytes: 2147483648 } }));
-  const script = renderedScript("ha-publish-metrics.sh");
+  // Rendered once: renderedScript rewrites the file, and bash reads a running script as it goes.
+  script ??= renderedScript("ha-publish-metrics.sh");
   const env = { ...o.emulator.env, HOME: o.node.dir, ENV_FILE: envFile, STATE_DIR: o.node.stateDir, ...o.env };
   const pathRest = process.env.PATH ?? "/usr/bin:/bin";
   if (o.node.ns === undefined) {
