@@ -116,7 +116,7 @@ finish() {
 }
 
 setup_apt() {
-  local pkgs=(shellcheck cloud-init openssl iproute2 haproxy systemd-container debootstrap python3-venv ca-certificates netplan.io e2fsprogs)
+  local pkgs=(shellcheck cloud-init openssl iproute2 haproxy systemd-container debootstrap python3-venv ca-certificates netplan.io e2fsprogs libfaketime)
   local need=() p
   for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || need+=("$p"); done
   if [ "${#need[@]}" -gt 0 ]; then

@@ -98,10 +98,15 @@ export const MOTO_ASG_LAUNCHED_VERSION: readonly string[] = [
 ];
 
 const MOTO_START = [
-  "import random, sys",
+  "import os, random, sys",
   "import moto.ec2.models.elastic_network_interfaces as eni",
   "eni.random_mac_address = lambda: '02:' + ':'.join('%02x' % random.randint(0, 255) for _ in range(5))",
   ...MOTO_ASG_LAUNCHED_VERSION,
+  // A controlled clock for CloudWatch's datapoint stamps (AwsEmulatorOptions.clockFile).
+  "clock = os.environ.get('HA_CP_MOTO_CLOCK_FILE')",
+  "if clock:",
+  "    import datetime, moto.cloudwatch.models as cw",
+  "    cw.utcnow = lambda: datetime.datetime.strptime(open(clock).read().strip(), '%Y-%m-%d %H:%M:%S')",
   "from moto.server import main",
   "sys.exit(main())",
 ].join("\n");
@@ -126,8 +131,24 @@ function killOnExit(child: ChildProcess): () => void {
   return () => process.removeListener("exit", kill);
 }
 
+/** Options of {@link startAwsEmulator}. */
+export interface AwsEmulatorOptions {
+  /**
+   * Extra environment of the moto process, e.g. a controlled clock (libfaketime's `LD_PRELOAD` and
+   * `FAKETIME_TIMESTAMP_FILE`) for tests whose subject reads CloudWatch periods.
+   */
+  readonly env?: Readonly<Record<string, string>>;
+  /**
+   * A file holding `YYYY-MM-DD HH:MM:SS` (UTC, libfaketime's FAKETIME_TIMESTAMP_FILE format): CloudWatch
+   * stamps the datapoints it receives with that time instead of the real one, so a test can move time
+   * on a minute at once for a subject that reads one-minute periods.
+   * @default - the real clock
+   */
+  readonly clockFile?: string;
+}
+
 /** Starts moto on a free loopback port and waits until it answers. */
-export async function startAwsEmulator(): Promise<AwsEmulator> {
+export async function startAwsEmulator(options: AwsEmulatorOptions = {}): Promise<AwsEmulator> {
   const venv = motoVenv();
   if (venv === undefined) throw new Error(`the AWS emulator is not installed: run \`${MOTO_SETUP_COMMAND}\``);
   const python = path.join(venv, "bin/python3");
@@ -135,7 +156,7 @@ export async function startAwsEmulator(): Promise<AwsEmulator> {
   let lastError = "";
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort();
-    const child = spawn(python, ["-c", MOTO_START, "-H", "127.0.0.1", "-p", String(port)], { stdio: ["ignore", "ignore", "pipe"] });
+    const child = spawn(python, ["-c", MOTO_START, "-H", "127.0.0.1", "-p", String(port)], { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, ...options.env, ...(options.clockFile ? { HA_CP_MOTO_CLOCK_FILE: options.clockFile } : {}) } });
     const forget = killOnExit(child);
     let stderr = "";
     child.stderr!.on("data", (d: Buffer) => {

@@ -1,80 +1,217 @@
 /**
- * Runs the real ha-roll-etcd script against a stub AWS CLI that simulates instance refreshes and
- * the EtcdHealthyMembers metric: members are refreshed strictly one at a time, each only after the
- * whole cluster reported healthy, and the roll stops when the cluster is not healthy.
+ * Runs the real ha-roll-etcd script (bash, the real AWS CLI) against the AWS emulator's CloudWatch
+ * (moto), fed by the real ha-publish-metrics on each member of a real 3-member etcd 3.5.21 cluster
+ * (TLS; network namespaces where available), as the members' timers feed it in production:
+ *
+ * - members are refreshed strictly one at a time, each only after every member reported the full
+ *   member count in its last two one-minute datapoints (the stopped member's absence shows as 2
+ *   healthy members on the others until it is back);
+ * - the roll stops before the next member when the cluster does not come back healthy.
+ *
+ * Time: the script asks CloudWatch for the last two one-minute datapoints over three minutes, so
+ * the test controls the clock, in one file: the script's `date` (the real one) reads it through
+ * libfaketime, the emulator's CloudWatch stamps datapoints with it (AwsEmulatorOptions.clockFile). Each "minute"
+ * the members publish and the clock moves on 60 s, instead of waiting real minutes.
+ *
+ * The one stand-in left: moto 5.1.22 has no StartInstanceRefresh or DescribeInstanceRefreshes. The
+ * node's `aws` passes every other call to the real CLI; these two must carry exactly the argument
+ * vector the script must use (group, preferences, `--query`, `--output`), anything else under
+ * `autoscaling` is recorded as a violation and fails. A refresh stops the member's etcd (the old
+ * instance terminates) and, a minute later, starts it again on the same data (the new instance
+ * claims the slot's volume), then reports Successful.
  */
-import { execFile } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { promisify } from "node:util";
+import { AwsEmulator, awsEmulatorCheck, startAwsEmulator } from "../harness/aws-emulator";
+import { CommandResult, runCommand } from "../harness/etcd-cluster";
+import { etcdBinariesCheck } from "../harness/real-components";
+import { TierCheck, allOf, describeTier } from "../harness/tiers";
+import { EtcdCa, TestCluster, issueEtcdCa, makeWorkDir, startTestCluster } from "../bootstrap/etcd/cluster";
+import { netnsCheck } from "../bootstrap/etcd/netns";
 import { renderedScript } from "../helpers/scripts";
-import { describeTier, toolAvailable } from "../harness/tiers";
+import { publishMetrics } from "../monitoring/publish-node";
 
-const run = promisify(execFile);
+const NAMES = ["etcd-0", "etcd-1", "etcd-2"];
+const GROUPS = NAMES.map((n) => `prod-${n}`);
+const MODE: "netns" | "loopback" = netnsCheck().available ? "netns" : "loopback";
+const PREFERENCES = '{"MinHealthyPercentage":0,"MaxHealthyPercentage":100,"SkipMatching":true}';
 
-function stub(dir: string, healthyAfterRefresh: boolean): string {
-  const bin = path.join(dir, "bin");
-  mkdirSync(bin, { recursive: true });
-  // State: "refreshing" while a refresh runs (two polls), "degraded" for one health poll after it.
-  writeFileSync(
-    path.join(bin, "aws"),
-    `#!/usr/bin/env bash
-echo "$*" >> "${dir}/calls.log"
-state="${dir}/state"
-case "$*" in
-  autoscaling\\ start-instance-refresh*)
-    [ -e "$state.refreshing" ] && { echo "refresh already running" >&2; exit 1; }
-    echo 2 > "$state.refreshing"; echo "refresh-$(date +%s%N)" ;;
-  autoscaling\\ describe-instance-refreshes*)
-    n=$(cat "$state.refreshing")
-    if [ "$n" -gt 0 ]; then echo $((n - 1)) > "$state.refreshing"; echo InProgress
-    else rm -f "$state.refreshing"; echo ${healthyAfterRefresh ? "1 > \"$state.degraded\"" : "999 > \"$state.degraded\""}; echo Successful; fi ;;
-  cloudwatch\\ get-metric-statistics*)
-    if [ -e "$state.refreshing" ]; then printf '2.0\\t2.0\\n'; exit 0; fi
-    d=$(cat "$state.degraded" 2>/dev/null || echo 0)
-    if [ "$d" -gt 0 ]; then echo $((d - 1)) > "$state.degraded"; printf '2.0\\t3.0\\n'; else printf '3.0\\t3.0\\n'; fi ;;
-  *) echo "unexpected: $*" >&2; exit 2 ;;
-esac
-`,
-  );
-  chmodSync(path.join(bin, "aws"), 0o755);
-  return bin;
+/** libfaketime from Debian's package (scripts/setup-test-env.sh installs it). */
+const FAKETIME_LIB = ["/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1", "/usr/lib/aarch64-linux-gnu/faketime/libfaketimeMT.so.1"].find((f) => existsSync(f));
+const faketimeCheck: TierCheck = FAKETIME_LIB
+  ? { available: true, reason: "" }
+  : { available: false, reason: "no libfaketime: run `bash scripts/setup-test-env.sh` (Debian package libfaketime)" };
+
+/** The aws the operator's machine runs: the real CLI, except the two calls moto cannot answer. */
+function awsWrapper(realAws: string, state: string): string {
+  return `#!/usr/bin/env bash
+# Records every call with the (controlled) time it was made.
+printf '%s %s\\n' "$(date -u +%s)" "$*" >> ${JSON.stringify(`${state}/calls.log`)}
+[ "$1" = autoscaling ] || exec ${JSON.stringify(realAws)} "$@"
+violation() { printf 'unexpected argv: %s\\n' "$*" | tee -a ${JSON.stringify(`${state}/violations`)} >&2; exit 97; }
+group=$4
+case "$group" in ${GROUPS.join("|")}) ;; *) violation "$@" ;; esac
+if [ "$#" -eq 10 ] && [ "$2" = start-instance-refresh ] && [ "$3" = --auto-scaling-group-name ] && [ "$5" = --preferences ] && [ "$6" = '${PREFERENCES}' ] && [ "$7" = --query ] && [ "$8" = InstanceRefreshId ] && [ "$9" = --output ] && [ "\${10}" = text ]; then
+  if [ -e ${JSON.stringify(state)}/"$group.status" ] && [ "$(cat ${JSON.stringify(state)}/"$group.status")" != Successful ]; then
+    echo "An error occurred (InstanceRefreshInProgress) when calling the StartInstanceRefresh operation: An Instance Refresh is already in progress" >&2; exit 254
+  fi
+  id=$(cat /proc/sys/kernel/random/uuid)
+  echo "$id" > ${JSON.stringify(state)}/"$group.id"
+  echo Pending > ${JSON.stringify(state)}/"$group.status"
+  echo "$id"; exit 0
+fi
+if [ "$#" -eq 10 ] && [ "$2" = describe-instance-refreshes ] && [ "$3" = --auto-scaling-group-name ] && [ "$5" = --instance-refresh-ids ] && [ "$6" = "$(cat ${JSON.stringify(state)}/"$group.id" 2>/dev/null)" ] && [ "$7" = --query ] && [ "$8" = 'InstanceRefreshes[0].Status' ] && [ "$9" = --output ] && [ "\${10}" = text ]; then
+  cat ${JSON.stringify(state)}/"$group.status"; exit 0
+fi
+violation "$@"
+`;
 }
 
-describeTier("ha-roll-etcd (real bash, stubbed AWS)", toolAvailable("bash", ["--version"]), { tierLabel: "node e2e" }, () => {
-  const dirs: string[] = [];
-  afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
-  const roll = (healthy: boolean) => {
-    const dir = mkdtempSync(path.join(tmpdir(), "roll-etcd-"));
-    dirs.push(dir);
-    const bin = stub(dir, healthy);
-    const result = run("bash", [renderedScript("ha-roll-etcd.sh"), "prod", "prod-etcd-0", "prod-etcd-1", "prod-etcd-2"], {
-      env: { PATH: `${bin}:/usr/bin:/bin`, POLL_SECONDS: "0", HEALTH_TIMEOUT_SECONDS: "5", REFRESH_TIMEOUT_SECONDS: "5" },
-      timeout: 30000,
+describeTier(
+  `ha-roll-etcd against moto's CloudWatch fed by a real etcd cluster (${MODE}; real bash, AWS CLI, etcdctl; controlled clock; exact-argv instance-refresh stand-in)`,
+  allOf(etcdBinariesCheck(), awsEmulatorCheck(), faketimeCheck),
+  { tierLabel: "node e2e" },
+  () => {
+    jest.setTimeout(600_000);
+    let workDir!: string;
+    let ca: EtcdCa;
+    let tc: TestCluster | undefined;
+    let emulator: AwsEmulator | undefined;
+    let clockFile!: string;
+    let clock = 0;
+
+    const setClock = (seconds: number) => {
+      clock = seconds;
+      const d = new Date(seconds * 1000).toISOString();
+      // Atomic: libfaketime reads the file at every clock call, and must never see it half written.
+      writeFileSync(`${clockFile}.tmp`, `${d.slice(0, 10)} ${d.slice(11, 19)}\n`);
+      renameSync(`${clockFile}.tmp`, clockFile);
+    };
+
+    beforeAll(async () => {
+      workDir = makeWorkDir();
+      clockFile = path.join(workDir, "clock");
+      setClock(Math.floor(Date.now() / 60_000) * 60);
+      [emulator, ca] = await Promise.all([
+        startAwsEmulator({ clockFile }),
+        issueEtcdCa(path.join(workDir, "ca"), NAMES.map((name, i) => ({ name, privateIp: `10.0.0.${i + 1}` }))),
+      ]);
+      tc = await startTestCluster({ mode: MODE, names: NAMES, ca, workDir });
+    }, 300_000);
+
+    afterAll(async () => {
+      await tc?.destroy();
+      await emulator?.stop();
+      if (workDir) rmSync(workDir, { recursive: true, force: true });
     });
-    return { dir, result };
-  };
 
-  it("refreshes members one at a time, each after every member reported the full count healthy", async () => {
-    const { dir, result } = roll(true);
-    await result;
-    const calls = readFileSync(path.join(dir, "calls.log"), "utf8").trim().split("\n");
-    const starts = calls.map((c, i) => [c, i] as const).filter(([c]) => c.startsWith("autoscaling start-instance-refresh"));
-    expect(starts.map(([c]) => /--auto-scaling-group-name (\S+)/.exec(c)![1])).toEqual(["prod-etcd-0", "prod-etcd-1", "prod-etcd-2"]);
-    // Between two refreshes: the first finished (Successful) and health was checked for all three members.
-    for (let k = 1; k < starts.length; k++) {
-      const between = calls.slice(starts[k - 1][1], starts[k][1]);
-      expect(between.some((c) => c.startsWith("autoscaling describe-instance-refreshes"))).toBe(true);
-      for (const slot of ["etcd-0", "etcd-1", "etcd-2"]) expect(between.some((c) => c.includes(`Name=Slot,Value=${slot}`))).toBe(true);
+    interface Tick {
+      readonly at: number;
+      /** EtcdHealthyMembers each publishing member sent this minute. */
+      readonly healthy: Record<string, number>;
     }
-    expect(calls.filter((c) => c.includes("MinHealthyPercentage")).every((c) => c.includes('"SkipMatching":true'))).toBe(true);
-  });
 
-  it("stops before the next member when the cluster does not come back healthy", async () => {
-    const { dir, result } = roll(false);
-    await expect(result).rejects.toThrow(/cluster not healthy; not rolling prod-etcd-1/);
-    const starts = readFileSync(path.join(dir, "calls.log"), "utf8").split("\n").filter((c) => c.startsWith("autoscaling start-instance-refresh"));
-    expect(starts).toHaveLength(1);
-  });
-});
+    /**
+     * One minute of the members' life: refreshes move on (a requested one stops the member; one
+     * stopped a minute ago starts it again, unless `neverBack`, and reports Successful), every
+     * running member publishes, then the clock moves 60 s.
+     */
+    async function minute(state: string, ticks: Tick[], neverBack = false): Promise<void> {
+      for (const [i, group] of GROUPS.entries()) {
+        const statusFile = path.join(state, `${group}.status`);
+        const status = existsSync(statusFile) ? readFileSync(statusFile, "utf8").trim() : "";
+        if (status === "Pending") {
+          await tc!.cluster.stop(NAMES[i]);
+          writeFileSync(statusFile, "InProgress\n");
+        } else if (status === "InProgress") {
+          if (!neverBack) {
+            await tc!.cluster.restart(NAMES[i]);
+            await tc!.cluster.waitHealthy(30_000);
+          }
+          writeFileSync(statusFile, "Successful\n");
+        }
+      }
+      const running = NAMES.filter((n) => tc!.cluster.isRunning(n));
+      const results = await Promise.all(running.map((n) => publishMetrics({ node: tc!.nodes.get(n)!, emulator: emulator!, clusterName: "prod" })));
+      const healthy: Record<string, number> = {};
+      for (const [k, n] of running.entries()) {
+        const r = results[k];
+        if (r.exitCode !== 0) throw new Error(`ha-publish-metrics on ${n} failed (${r.exitCode}): ${r.stderr}`);
+        const sent = emulator!.aws(
+          "cloudwatch", "get-metric-statistics", "--namespace", "HaControlPlane", "--metric-name", "EtcdHealthyMembers",
+          "--dimensions", "Name=Cluster,Value=prod", `Name=Slot,Value=${n}`,
+          "--start-time", new Date(clock * 1000).toISOString(), "--end-time", new Date((clock + 60) * 1000).toISOString(),
+          "--period", "60", "--statistics", "Minimum",
+        ).Datapoints as Array<{ Minimum: number }>;
+        if (sent.length !== 1) {
+          const all = emulator!.aws("cloudwatch", "get-metric-statistics", "--namespace", "HaControlPlane", "--metric-name", "EtcdHealthyMembers", "--dimensions", "Name=Cluster,Value=prod", `Name=Slot,Value=${n}`, "--start-time", "2000-01-01T00:00:00Z", "--end-time", "2100-01-01T00:00:00Z", "--period", "60", "--statistics", "Minimum");
+          throw new Error(`${n} published no EtcdHealthyMembers at ${new Date(clock * 1000).toISOString()}: ${JSON.stringify(all.Datapoints)}; stderr: ${r.stderr}`);
+        }
+        healthy[n] = sent[0].Minimum;
+      }
+      ticks.push({ at: clock, healthy });
+      setClock(clock + 60);
+    }
+
+    /** Runs the roll while the members live minute by minute; returns its result, calls and minutes. */
+    async function roll(label: string, env: Record<string, string>, neverBack = false): Promise<{ result: CommandResult; calls: Array<{ at: number; argv: string }>; ticks: Tick[]; violations: string }> {
+      const state = path.join(workDir, label);
+      const bin = path.join(state, "bin");
+      mkdirSync(bin, { recursive: true });
+      writeFileSync(path.join(bin, "aws"), awsWrapper(emulator!.awsCli, state), { mode: 0o755 });
+      // The script's clock: the real date under libfaketime, preloaded into date alone (a shell
+      // under libfaketime shares its state with its subshells, and the first to exit tears it down).
+      writeFileSync(path.join(bin, "date"), `#!/bin/sh\nLD_PRELOAD=${FAKETIME_LIB} FAKETIME_TIMESTAMP_FILE=${clockFile} FAKETIME_NO_CACHE=1 exec /bin/date "$@"\n`, { mode: 0o755 });
+      for (const n of NAMES) if (!tc!.cluster.isRunning(n)) await tc!.cluster.restart(n);
+      await tc!.cluster.waitHealthy(30_000);
+      const ticks: Tick[] = [];
+      // Every member up (whatever an earlier scenario left), then two minutes of history before the operator starts the roll.
+      await minute(state, ticks);
+      await minute(state, ticks);
+      let done = false;
+      const running = runCommand("bash", [renderedScript("ha-roll-etcd.sh"), "prod", ...GROUPS], {
+        env: { ...emulator!.env, HOME: state, PATH: `${bin}:/usr/bin:/bin`, POLL_SECONDS: "1", ...env },
+        timeoutMs: 540_000,
+      }).finally(() => {
+        done = true;
+      });
+      for (let i = 0; i < 40 && !done; i++) {
+        await new Promise((r) => setTimeout(r, 2500));
+        if (!done) await minute(state, ticks, neverBack);
+      }
+      const result = await running;
+      const calls = readFileSync(path.join(state, "calls.log"), "utf8").trim().split("\n").map((l) => ({ at: Number(l.split(" ")[0]), argv: l.slice(l.indexOf(" ") + 1) }));
+      const violations = existsSync(path.join(state, "violations")) ? readFileSync(path.join(state, "violations"), "utf8") : "";
+      return { result, calls, ticks, violations };
+    }
+
+    it("refreshes members one at a time, each after every member reported the full count in its last two minutes", async () => {
+      const { result, calls, ticks, violations } = await roll("healthy", { HEALTH_TIMEOUT_SECONDS: "1200", REFRESH_TIMEOUT_SECONDS: "1200" });
+      expect(violations).toBe("");
+      expect({ exit: result.exitCode, tail: result.stderr.trim().split("\n").slice(-1) }).toEqual({ exit: 0, tail: ["ha-roll-etcd: all 3 members rolled"] });
+      const starts = calls.filter((c) => c.argv.startsWith("autoscaling start-instance-refresh"));
+      expect(starts.map((c) => /--auto-scaling-group-name (\S+)/.exec(c.argv)![1])).toEqual(GROUPS);
+      // The member really went away during its refresh: the others counted 2.
+      expect(ticks.some((t) => Object.values(t.healthy).includes(2))).toBe(true);
+      for (const start of starts) {
+        // The two minutes before the start (datapoints stamped before it): every member published 3.
+        const before = ticks.filter((t) => t.at < start.at).slice(-2);
+        expect(before).toHaveLength(2);
+        for (const t of before) expect([start.argv, t.at, t.healthy]).toEqual([start.argv, t.at, Object.fromEntries(NAMES.map((n) => [n, 3]))]);
+      }
+      // One at a time: a refresh starts only after the previous one was reported Successful.
+      for (let k = 1; k < starts.length; k++) {
+        const between = calls.filter((c) => c.at >= starts[k - 1].at && c.at <= starts[k].at && c.argv.startsWith("autoscaling describe-instance-refreshes"));
+        expect(between.length).toBeGreaterThan(0);
+      }
+    });
+
+    it("stops before the next member when the cluster does not come back healthy", async () => {
+      const { result, calls, violations } = await roll("unhealthy", { HEALTH_TIMEOUT_SECONDS: "300", REFRESH_TIMEOUT_SECONDS: "600" }, true);
+      expect(violations).toBe("");
+      expect(result.exitCode).toBe(1);
+      expect(result.stderr).toMatch(/cluster not healthy; not rolling prod-etcd-1/);
+      expect(calls.filter((c) => c.argv.startsWith("autoscaling start-instance-refresh"))).toHaveLength(1);
+    });
+  },
+);
