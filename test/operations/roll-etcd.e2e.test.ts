@@ -72,7 +72,7 @@ describeTier(
   allOf(etcdBinariesCheck(), awsEmulatorCheck(), faketimeCheck),
   { tierLabel: "node e2e" },
   () => {
-    jest.setTimeout(600_000);
+    jest.setTimeout(900_000);
     let workDir!: string;
     let ca: EtcdCa;
     let tc: TestCluster | undefined;
@@ -171,7 +171,7 @@ describeTier(
       let done = false;
       const running = runCommand("bash", [renderedScript("ha-roll-etcd.sh"), "prod", ...GROUPS], {
         env: { ...emulator!.env, HOME: state, PATH: `${bin}:/usr/bin:/bin`, POLL_SECONDS: "1", ...env },
-        timeoutMs: 540_000,
+        timeoutMs: 840_000,
       }).finally(() => {
         done = true;
       });
