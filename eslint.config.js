@@ -32,7 +32,7 @@ const noProviderRootRequire = {
 };
 
 module.exports = tseslint.config(
-  { ignores: ["node_modules/**", "dist/**", "cdktf.out/**", "coverage/**", "**/.terraform/**"] },
+  { ignores: ["node_modules/**", "dist/**", "cdktf.out/**", "coverage/**", "**/.terraform/**", ".stryker-tmp/**", ".shell-mutation-tmp/**", "reports/**"] },
   ...tseslint.configs.recommended,
   {
     files: ["**/*.ts", "**/*.js"],
