@@ -4,6 +4,7 @@ import { HaControlPlaneProps } from "../control-plane";
 import { ClusterObjectsOptions } from "../cluster/cluster-objects";
 import type { KubernetesBinaryMirror } from "../bootstrap/kubernetes/binaries";
 import type { NodeImage } from "../compute/ami";
+import type { EtcdRelease } from "../bootstrap/etcd";
 import { ClusterObjectsStack } from "../cluster/cluster-objects-stack";
 import { ProviderIdentity } from "../cluster/access-secret";
 import { checkPriorityClasses } from "../cluster/priority-classes";
@@ -78,6 +79,24 @@ export interface OrganisationDefaults {
    * @default - the Kubernetes apt repository
    */
   readonly kubernetesBinaryMirror?: KubernetesBinaryMirror;
+  /**
+   * The etcd release every cluster installs, e.g. with the organisation's mirror
+   * (`HaControlPlane.etcdRelease`).
+   * @default - the library's (etcd 3.5.21 from GitHub)
+   */
+  readonly etcdRelease?: EtcdRelease;
+  /**
+   * VPC endpoints for the AWS services nodes call, node credentials usable only through them
+   * (`HaControlPlane.vpcEndpoints`).
+   * @default false
+   */
+  readonly vpcEndpoints?: boolean;
+  /**
+   * Destinations outside the VPC nodes may reach on 443/80 (`HaControlPlane.internetEgress`); `[]`
+   * for none (needs `vpcEndpoints` and a mirror-only `etcdRelease`).
+   * @default ["0.0.0.0/0"]
+   */
+  readonly internetEgress?: readonly string[];
   /**
    * SNS topic the control planes' alarms notify (passed through as `HaControlPlane.alarmTopicArn`).
    * @default - a new topic per cluster
@@ -396,6 +415,9 @@ export class PlatformBlueprint {
       nodeImage: d.nodeImage,
       imageRepository: d.imageRepository,
       kubernetesBinaryMirror: d.kubernetesBinaryMirror,
+      etcdRelease: d.etcdRelease,
+      vpcEndpoints: d.vpcEndpoints,
+      internetEgress: d.internetEgress,
       alarmTopicArn: d.alarmTopicArn,
     };
   }

@@ -12,7 +12,7 @@ import {
 import { ClusterObjectsStack } from "../../lib/cluster";
 import { Testing } from "../../lib/core";
 import { ConfigError } from "../../lib/errors";
-import { EtcdTopology, ExistingNetwork, NatGatewayMode } from "../../lib";
+import { DEFAULT_ETCD_RELEASE, EtcdTopology, ExistingNetwork, NatGatewayMode } from "../../lib";
 
 const ZONES = ["eu-west-1a", "eu-west-1b", "eu-west-1c"];
 const KMS_EU = "arn:aws:kms:eu-west-1:123456789012:key/0b9bc1f6-6a3e-4c1c-9f3e-1d2b3c4d5e6f";
@@ -281,5 +281,18 @@ describe("PlatformBlueprint.createCluster", () => {
     const cidr = configError(() => loose.createCluster(Testing.app(), { clusterName: "y", preset: "open", overrides: { availabilityZones: ZONES, serviceCidr: "10.0.0.0/16" } }));
     expect(cidr.prop).toBe("overrides.serviceCidr");
     expect(cidr.message).toMatch(/overlaps the VPC block 10.0.0.0\/16/);
+  });
+
+  it("applies an organisation-wide network lock-down (VPC endpoints, no internet egress) to every cluster", () => {
+    const etcdRelease = { ...DEFAULT_ETCD_RELEASE, mirrorUrlTemplate: "https://mirror.acme.internal/etcd/etcd-v{version}-linux-{arch}.tar.gz", mirrorOnly: true };
+    const locked = blueprint({ defaults: { ...DEFAULTS, vpcEndpoints: true, internetEgress: [], etcdRelease } });
+    const { controlPlaneStack } = locked.createCluster(Testing.app(), prod());
+    const json = JSON.parse(Testing.synth(controlPlaneStack)) as { resource: Record<string, Record<string, Record<string, unknown>>> };
+    expect(Object.keys(json.resource.aws_vpc_endpoint)).toHaveLength(9);
+    const open = Object.values(json.resource.aws_vpc_security_group_egress_rule).filter((r) => r.cidr_ipv4 === "0.0.0.0/0");
+    expect(open).toEqual([]);
+    const half = blueprint({ defaults: { ...DEFAULTS, internetEgress: [] } });
+    const e = configError(() => half.createCluster(Testing.app(), prod()));
+    expect([e.prop, e.message]).toEqual(["defaults.internetEgress", expect.stringMatching(/vpcEndpoints/)]);
   });
 });
