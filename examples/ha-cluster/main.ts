@@ -6,7 +6,7 @@
 import { Construct } from "constructs";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { App, TerraformStack } from "cdktf";
-import { HaControlPlane } from "cdktf-ha-control-plane";
+import { EtcdTopology, HaControlPlane } from "cdktf-ha-control-plane";
 
 /** Props of the reference stack (tests vary the cluster name; the bench builds many copies). */
 export interface HaClusterStackProps {
@@ -14,6 +14,8 @@ export interface HaClusterStackProps {
   readonly clusterName?: string;
   /** Region. @default "eu-west-1" */
   readonly region?: string;
+  /** etcd topology (the control-plane tier runs both). @default EtcdTopology.EXTERNAL */
+  readonly etcdTopology?: EtcdTopology;
 }
 
 /** The reference control plane in one stack. */
@@ -33,7 +35,8 @@ export class HaClusterStack extends TerraformStack {
       vpcCidr: "10.0.0.0/16",
       availabilityZones: [`${region}a`, `${region}b`, `${region}c`],
       apiServerCount: 3,
-      etcdMemberCount: 3,
+      etcdMemberCount: props.etcdTopology === EtcdTopology.STACKED ? undefined : 3,
+      etcdTopology: props.etcdTopology,
       // Ubuntu 24.04 LTS (amd64) in eu-west-1; pin the image so a new release never rolls nodes unasked.
       amiId: "ami-0a422d70f727fe93e",
       allowedApiCidrs: ["10.20.0.0/16"],

@@ -27,7 +27,7 @@ import * as path from "node:path";
 import { Token } from "cdktf";
 import { parse, stringify } from "yaml";
 import { Testing } from "../../lib/core";
-import { CertificateSpec, ClusterCertificateSet } from "../../lib";
+import { CertificateSpec, ClusterCertificateSet, EtcdTopology } from "../../lib";
 import { HaClusterStack } from "../../examples/ha-cluster/main";
 import { SUPER_ADMIN_COMMON_NAME, SUPER_ADMIN_SPEC_ID, SYSTEM_MASTERS_GROUP } from "../../lib/cluster/access";
 import { AwsEmulator, startAwsEmulator } from "../harness/aws-emulator";
@@ -48,6 +48,8 @@ export interface NodeSpec {
   readonly ip: string;
   /** Short network-namespace host name. */
   readonly host: string;
+  /** Whether the node runs an etcd member (etcd nodes, and API nodes with stacked etcd). */
+  readonly runsEtcd: boolean;
   /** write_files of its launch template. */
   readonly files: ReadonlyArray<{ readonly path: string; readonly content: string; readonly permissions: string }>;
 }
@@ -76,8 +78,8 @@ export interface SynthesizedCluster {
 }
 
 /** Synthesizes the reference example and extracts slots, files and the NLB model. */
-export function synthesizeReference(): SynthesizedCluster {
-  const stack = new HaClusterStack(Testing.app(), "cp");
+export function synthesizeReference(options: { readonly etcdTopology?: EtcdTopology } = {}): SynthesizedCluster {
+  const stack = new HaClusterStack(Testing.app(), "cp", { etcdTopology: options.etcdTopology });
   const synth = JSON.parse(Testing.synth(stack)) as Json;
   const envOf = (files: NodeSpec["files"]) => {
     const env: Record<string, string> = {};
@@ -103,7 +105,8 @@ export function synthesizeReference(): SynthesizedCluster {
       return env.NODE_ROLE === role && (role === "apiserver" || env.SLOT_NAME === slot);
     });
     if (!lt) throw new Error(`no launch template for ${role} slot ${slot}`);
-    nodes.push({ slot, role, ip, host: slot.replace("apiserver", "api").replace(/[^a-z0-9]/g, "").slice(0, 8), files: lt.files });
+    const runsEtcd = lt.files.some((f) => f.path === "/etc/systemd/system/etcd.service");
+    nodes.push({ slot, role, ip, runsEtcd, host: slot.replace("apiserver", "api").replace(/[^a-z0-9]/g, "").slice(0, 8), files: lt.files });
   }
   const vpc = resources(synth, "aws_vpc")[0];
   return {
@@ -203,7 +206,7 @@ export class ControlPlaneCluster {
   }
 
   get etcdSlots(): string[] {
-    return this.spec.nodes.filter((n) => n.role === "etcd").map((n) => n.slot);
+    return this.spec.nodes.filter((n) => n.runsEtcd).map((n) => n.slot);
   }
 
   /** Brings up etcd, the API nodes and the load balancer. */
@@ -245,7 +248,8 @@ export class ControlPlaneCluster {
       try {
         await Promise.all(cluster.etcdSlots.map((s) => cluster.startEtcdNode(s)));
         await cluster.waitEtcdHealthy(60_000);
-        await Promise.all(cluster.apiSlots.map((s) => cluster.startApiNode(s)));
+        // Stacked: the API node's etcd member started on this root already.
+        await Promise.all(cluster.apiSlots.map((s) => cluster.startApiNode(s, { freshDisk: !cluster.node(s).runsEtcd })));
         for (const s of cluster.apiSlots) await cluster.waitApiReady(s, 300_000);
         cluster.lb = await HaproxyLoadBalancer.start(spec.model, {
           bind: `${clientIp}:${spec.model.listenerPort}`,
@@ -332,7 +336,7 @@ export class ControlPlaneCluster {
   async runScript(slot: string, script: string, options: { netns?: boolean; extraEnv?: Record<string, string>; timeoutMs?: number; args?: readonly string[] } = {}): Promise<CommandResult> {
     const root = this.roots.get(slot) as string;
     const node = this.node(slot);
-    const extra = node.role === "etcd" ? [{ kind: "dir" as const, source: realComponentPaths().etcdBin, target: "/usr/local/bin", readOnly: true }] : [];
+    const extra = node.runsEtcd ? [{ kind: "dir" as const, source: realComponentPaths().etcdBin, target: "/usr/local/bin", readOnly: true }] : [];
     const argv = inView({ netns: options.netns ? this.net.namespaces.get(node.host) : undefined, hostname: this.hostname(slot), mounts: nodeViewMounts(root, extra) }, ["bash", path.join(root, script), ...(options.args ?? [])]);
     return must(runCommand(argv[0], argv.slice(1), { env: { ...this.scriptEnv(), ...options.extraEnv }, timeoutMs: options.timeoutMs ?? 120_000 }), `${script} on ${slot}`);
   }

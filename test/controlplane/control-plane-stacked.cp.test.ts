@@ -1,0 +1,89 @@
+/**
+ * The control-plane tier with the stacked topology (the reference example with
+ * `etcdTopology: STACKED`): one etcd member on each API server node, from the same node files as in
+ * production (etcd.service and its bootstrap script next to the static pods). Scenarios: the
+ * cluster forms and serves through the load balancer; an API node's member is replaced with an
+ * empty disk under load (learner on 127.0.0.1, promoted, then on the slot address: the local API
+ * server's --etcd-servers includes that address) with 0 failed requests and no write lost.
+ */
+import { readFileSync } from "node:fs";
+import { EtcdTopology } from "../../lib";
+import { allOf, describeTier, toolAvailable } from "../harness/tiers";
+import { etcdBinariesCheck, kubernetesBinariesCheck, motoCheck } from "../harness/real-components";
+import { ControlPlaneCluster, sleep, startClientLoop, summarize, synthesizeReference } from "./control-plane";
+
+const CHECK = allOf(kubernetesBinariesCheck(), etcdBinariesCheck(), motoCheck(), toolAvailable("haproxy", ["-v"]));
+
+function report(scenario: string, figures: Record<string, unknown>): void {
+  console.log(`[control plane, stacked] ${scenario}: ${JSON.stringify(figures)}`);
+}
+
+describeTier("control plane of the reference example, stacked etcd", CHECK, { tierLabel: "control plane" }, () => {
+  let cp: ControlPlaneCluster;
+  const tierStart = Date.now();
+
+  beforeAll(async () => {
+    cp = await ControlPlaneCluster.start(synthesizeReference({ etcdTopology: EtcdTopology.STACKED }));
+    report("bring-up", { seconds: (Date.now() - tierStart) / 1000 });
+  }, 600_000);
+
+  afterAll(async () => {
+    await cp?.destroy();
+    report("tier", { wallSeconds: (Date.now() - tierStart) / 1000 });
+  }, 120_000);
+
+  it("S1. every API node runs an etcd member (3 voters on the API slot addresses); /readyz and kubectl through the load balancer", async () => {
+    expect(cp.etcdSlots).toEqual(cp.apiSlots);
+    expect(cp.apiSlots).toHaveLength(3);
+    type Member = { name: string; peerURLs: string[]; isLearner?: boolean };
+    const members = JSON.parse((await cp.etcdctl(["member", "list", "-w", "json"])).stdout).members as Member[];
+    expect(members.map((m) => [m.name, m.peerURLs, m.isLearner === true]).sort()).toEqual(cp.apiSlots.map((s) => [s, [`https://${cp.node(s).ip}:2380`], false]).sort());
+    expect((await cp.curl("lb", "/readyz")).status).toBe(200);
+    const ns = await cp.kubectl(["get", "namespaces", "-o", "name"]);
+    expect(ns.stdout.split("\n")).toEqual(expect.arrayContaining(["namespace/default", "namespace/kube-system"]));
+    const cm = await cp.kubectl(["create", "configmap", "stacked-s1", "-n", "default", "--from-literal=k=v"]);
+    expect(cm.exitCode).toBe(0);
+  }, 120_000);
+
+  it("S2. replaces an API node's etcd member with an empty disk while the API serves: 0 failed requests, no acknowledged write lost", async () => {
+    const logOffsets = new Map(cp.processes.map((p) => [p.logFile, readFileSync(p.logFile).length]));
+    const reads = startClientLoop(cp, { mode: "get", path: "/api/v1/namespaces/default", rate: 20, maxSeconds: 600 });
+    const writes = startClientLoop(cp, { mode: "create", path: "/api/v1/namespaces/default/configmaps", rate: 5, maxSeconds: 600, prefix: "st2" });
+    await sleep(3000);
+    const st = JSON.parse((await cp.etcdctl(["endpoint", "status", "--cluster", "-w", "json"])).stdout) as Array<{ Endpoint: string; Status: { header: { member_id: number }; leader: number } }>;
+    const leaderEndpoint = (st.find((e) => e.Status.header.member_id === e.Status.leader) as { Endpoint: string }).Endpoint;
+    const slot = cp.etcdSlots.find((s) => leaderEndpoint !== `https://${cp.node(s).ip}:2379`) as string;
+    await cp.stop(cp.process(slot, "etcd"), "SIGTERM", 30_000);
+    const t = Date.now();
+    const out: string[] = [];
+    await cp.startEtcdNode(slot, { freshDisk: true, output: out });
+    await cp.waitEtcdHealthy(60_000);
+    const replacedMs = Date.now() - t;
+    await sleep(3000);
+    const [rawReads, rawWrites] = await Promise.all([reads.stop(), writes.stop()]);
+    const sr = summarize(rawReads.results, rawReads.sent, (s) => s === 200);
+    const sw = summarize(rawWrites.results, rawWrites.sent, (s) => s === 201);
+    const acked = rawWrites.results.filter((x) => x.status === 201).map((x) => `st2-${x.n}`);
+    const listed = new Set((await cp.kubectl(["get", "configmaps", "-n", "default", "-o", "name"])).stdout.split("\n").map((l) => l.replace(/^configmap\//, "")));
+    const lost = acked.filter((n) => !listed.has(n));
+    const learnerErrors = cp.processes
+      .filter((p) => p.component === "kube-apiserver")
+      .flatMap((p) => readFileSync(p.logFile).subarray(logOffsets.get(p.logFile) ?? 0).toString("utf8").split("\n"))
+      .filter((l) => l.includes("not supported for learner"));
+    report("S2 member replacement on an API node", {
+      slot,
+      replacedMs,
+      reads: { sent: sr.sent, failed: sr.failed, longestGapMs: sr.longestGapMs, firstFailures: sr.failures.slice(0, 3) },
+      writes: { sent: sw.sent, acknowledged: acked.length, failed: sw.failed, lost: lost.length, firstFailures: sw.failures.slice(0, 3) },
+      learnerErrors: learnerErrors.length,
+      script: out.join("").split("\n").filter((l) => /removing|adding|promoting|learner|voter/.test(l)),
+    });
+    expect(out.join("")).toContain("clients on 127.0.0.1 only until it is promoted");
+    expect(out.join("")).toContain("promoting learner");
+    expect(sr.failed).toBe(0);
+    expect(sw.failed).toBe(0);
+    expect(acked.length).toBeGreaterThan(20);
+    expect(lost).toEqual([]);
+    expect(learnerErrors).toEqual([]);
+  }, 600_000);
+});
