@@ -134,8 +134,9 @@ describe("subnet (Terraform's cidrsubnet)", () => {
     ["10.0.0.0/16", 4, 16],
     ["10.0.0.0/16", 4, -1],
     ["10.0.0.0/30", 3, 0],
-  ])("refuses cidrsubnet(%s, %i, %i) with a RangeError", (cidr, newBits, index) => {
+  ])("refuses cidrsubnet(%s, %i, %i) with a RangeError naming the sub-block", (cidr, newBits, index) => {
     expect(() => subnet(block(cidr), newBits, index)).toThrow(RangeError);
+    expect(() => subnet(block(cidr), newBits, index)).toThrow(`cannot take sub-block ${index} of /${cidr.split("/")[1]} with ${newBits} new bits`);
   });
 });
 
@@ -156,8 +157,9 @@ describe("host (Terraform's cidrhost)", () => {
     ["10.0.0.0/24", 256],
     ["10.0.0.0/24", -1],
     ["10.0.0.0/32", 1],
-  ])("refuses cidrhost(%s, %i) with a RangeError", (cidr, offset) => {
+  ])("refuses cidrhost(%s, %i) with a RangeError naming the offset", (cidr, offset) => {
     expect(() => host(block(cidr), offset)).toThrow(RangeError);
+    expect(() => host(block(cidr), offset)).toThrow(`host ${offset} is outside a /${cidr.split("/")[1]}`);
   });
 });
 

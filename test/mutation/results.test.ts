@@ -1,0 +1,81 @@
+/**
+ * The committed mutation-testing results (test/mutation-results.json, written by
+ * `npm run test:mutation`) cannot silently rot: every module issue 15 names is either recorded or
+ * listed as pending with its status (so what is left is in the file, not hidden), each recorded
+ * module was measured on the code that is there now (its code hash matches), scores at least the
+ * target, the score follows from the recorded counts, and every surviving mutant carries the reason
+ * it is equivalent (test/mutation/equivalent.json) rather than "not yet classified".
+ */
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- the hash the recorder uses (a CommonJS script)
+const { codeHash } = require("../../scripts/mutation-hash") as { codeHash: (file: string) => string };
+
+const ROOT = path.join(__dirname, "../..");
+
+interface ModuleResult {
+  readonly codeSha256: string;
+  readonly killed: number;
+  readonly timeout: number;
+  readonly survived: number;
+  readonly noCoverage: number;
+  readonly scorePercent: number;
+  readonly survivors: ReadonlyArray<{ readonly id: string; readonly reason: string }>;
+}
+interface Results {
+  readonly targetPercent: number;
+  readonly typescript: { readonly modules: Readonly<Record<string, ModuleResult>>; readonly pending?: Readonly<Record<string, { readonly status: string }>> };
+  readonly shell: { readonly modules?: Readonly<Record<string, ModuleResult>> };
+}
+
+const results = JSON.parse(readFileSync(path.join(ROOT, "test/mutation-results.json"), "utf8")) as Results;
+
+/** The modules issue 15 item 5 names (the policy rules one file each), and its target. */
+const REQUIRED_TS = [
+  "lib/names.ts",
+  "lib/validate.ts",
+  "lib/network/cidr.ts",
+  "lib/loadbalancer/timing.ts",
+  "lib/pki/spec.ts",
+  "lib/etcd/quorum.ts",
+  "lib/bootstrap/etcd/config.ts",
+  "lib/bootstrap/kubernetes/components.ts",
+  "lib/policy/rules/*.ts",
+];
+const TARGET_PERCENT = 85;
+
+const all = (): Array<[string, ModuleResult]> => [...Object.entries(results.typescript.modules), ...Object.entries(results.shell.modules ?? {})];
+
+describe("committed mutation results", () => {
+  it("hold the issue's target", () => {
+    expect(results.targetPercent).toBe(TARGET_PERCENT);
+  });
+
+  it.each(REQUIRED_TS)("has a Stryker result for %s, or lists it as pending with its status", (file) => {
+    const recorded = Object.keys(results.typescript.modules).some((f) => f === file || (file.endsWith("*.ts") && f.startsWith(file.slice(0, -4))));
+    const pending = results.typescript.pending?.[file]?.status ?? "";
+    expect(recorded || pending.length > 0).toBe(true);
+    expect(recorded && pending.length > 0).toBe(false);
+  });
+
+  it.each(all().map(([file]) => file))("%s was measured on the code that is there now", (file) => {
+    const recorded = all().find(([f]) => f === file)![1];
+    expect({ file, codeSha256: codeHash(path.join(ROOT, file)) }).toEqual({ file, codeSha256: recorded.codeSha256 });
+  });
+
+  it.each(all().map(([file]) => file))("%s scores at least the target, as its counts say", (file) => {
+    const m = all().find(([f]) => f === file)![1];
+    const detected = m.killed + m.timeout;
+    const undetected = m.survived + m.noCoverage;
+    expect(detected + undetected).toBeGreaterThan(0);
+    expect(m.scorePercent).toBeCloseTo((detected * 100) / (detected + undetected), 1);
+    expect(m.scorePercent).toBeGreaterThanOrEqual(TARGET_PERCENT);
+    expect(m.survivors).toHaveLength(undetected);
+  });
+
+  it("lists a reason for every surviving mutant", () => {
+    const unexplained = all().flatMap(([file, m]) => m.survivors.filter((s) => s.reason === "not yet classified" || s.reason.trim() === "").map((s) => `${file} ${s.id}`));
+    expect(unexplained).toEqual([]);
+  });
+});
