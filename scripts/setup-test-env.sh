@@ -9,7 +9,7 @@
 # Components (each cached in $HA_CP_CACHE/<name>-<version>/ with a `.complete` marker written last;
 # a directory without the marker is a half-built cache from an interrupted run and is rebuilt):
 #   apt         Debian packages: shellcheck, cloud-init, openssl, iproute2, netplan.io, e2fsprogs, haproxy, systemd-container,
-#               debootstrap (the last three for the control-plane and boot tiers)
+#               debootstrap, socat (the last four for the control-plane and boot tiers)
 #   etcd        etcd, etcdctl, etcdutl 3.5.21 built with `go build` from the Go module proxy
 #   kubernetes  kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kubeadm, kubectl
 #               1.33.5 built from k8s.io/kubernetes (staging modules replaced by their v0.33.5 releases)
@@ -22,6 +22,9 @@
 #               the hashicorp/kubernetes 2.38.0 plan-time stand-in built from test/providers/kubernetes
 #               (the proxy refuses the real module), cached the same way
 #   plan-mirror the mirror the plan and apply tiers use: aws + both stand-ins
+#   node-rootfs a Debian 12 (bookworm) root filesystem for the boot tier's systemd-nspawn nodes, built
+#               with debootstrap and apt from deb.debian.org (systemd, cloud-init, the AWS CLI and what
+#               the node scripts call), cached by a key of its package list and build function
 #
 # Failures name the component, version and command. Build times are appended to
 # $HA_CP_CACHE/build-times.tsv.
@@ -68,6 +71,26 @@ plan_mirror_dir() {
   printf '%s/tf-mirror-aws-%s-standins-%s' "$HA_CP_CACHE" "$AWS_PROVIDER_VERSION" "$key"
 }
 
+# The boot tier's node image: what a Debian 12 AMI has (systemd, cloud-init, ifupdown, chrony,
+# openssh) plus what lib/bootstrap/scripts/*.sh call (curl, iproute2, e2fsprogs, python3, openssl,
+# kmod, gpg) and what an API-server node installs from apt on an AMI (containerd, iptables,
+# conntrack, socat), since a node in the tier has no route to the public mirrors. The AWS CLI is
+# the moto virtualenv's version (awscli 1.x from PyPI, in /opt/aws-cli): Debian 12's awscli 2.9
+# predates AWS_ENDPOINT_URL, which points a node at the emulator.
+NODE_ROOTFS_SUITE=bookworm
+NODE_ROOTFS_MIRROR=${NODE_ROOTFS_MIRROR:-http://deb.debian.org/debian}
+NODE_ROOTFS_PACKAGES=(systemd systemd-sysv dbus cloud-init ifupdown isc-dhcp-client netbase chrony openssh-server sudo
+  curl ca-certificates iproute2 e2fsprogs python3 python3-venv openssl jq kmod gnupg procps less util-linux
+  containerd runc iptables conntrack socat ethtool)
+
+# node_rootfs_dir: the rootfs cache directory, keyed by the package list and the text of the
+# function that builds it (a change to either is a new image, never a stale one).
+node_rootfs_dir() {
+  local sum
+  sum=$({ printf '%s\n' "$NODE_ROOTFS_SUITE" "$AWSCLI_VERSION" "${NODE_ROOTFS_PACKAGES[@]}"; declare -f setup_node_rootfs; } | sha256sum | cut -c1-12)
+  printf '%s/node-rootfs-%s-%s' "$HA_CP_CACHE" "$NODE_ROOTFS_SUITE" "$sum"
+}
+
 print_env() {
   cat <<EOF
 export HA_CP_CACHE=$HA_CP_CACHE
@@ -78,6 +101,7 @@ export HA_CP_TF_MIRROR=$MIRROR_DIR
 export HA_CP_TLS_MIRROR=$(tls_standin_dir)
 export HA_CP_KUBERNETES_MIRROR=$(kubernetes_standin_dir)
 export HA_CP_PLAN_MIRROR=$(plan_mirror_dir)
+export HA_CP_NODE_ROOTFS=$(node_rootfs_dir)
 EOF
 }
 
@@ -94,14 +118,22 @@ run() {
 
 complete() { [ -f "$1/.complete" ]; }
 
+# umount_under DIR: unmounts whatever a build left mounted below DIR (debootstrap mounts /proc and
+# /sys in its target): a later `rm -rf` must never walk into a mounted file system.
+umount_under() {
+  findmnt -rn -o TARGET | awk -v d="$1/" 'index($0, d) == 1' | sort -r | while read -r m; do umount -l "$m" || true; done
+}
+
 # begin DIR: start (or restart) a build into DIR.tmp; a half-built DIR is removed.
 begin() {
   local dir=$1
+  umount_under "$dir"
+  umount_under "$dir.tmp"
   if [ -d "$dir" ] && ! complete "$dir"; then
     log "half-built cache $dir (no .complete marker): rebuilding"
-    rm -rf "$dir"
+    rm -rf --one-file-system "$dir"
   fi
-  rm -rf "$dir.tmp"
+  rm -rf --one-file-system "$dir.tmp"
   mkdir -p "$dir.tmp"
 }
 
@@ -116,7 +148,7 @@ finish() {
 }
 
 setup_apt() {
-  local pkgs=(shellcheck cloud-init openssl iproute2 haproxy systemd-container debootstrap python3-venv ca-certificates netplan.io e2fsprogs libfaketime)
+  local pkgs=(shellcheck cloud-init openssl iproute2 haproxy systemd-container debootstrap python3-venv ca-certificates netplan.io e2fsprogs libfaketime socat)
   local need=() p
   for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || need+=("$p"); done
   if [ "${#need[@]}" -gt 0 ]; then
@@ -335,12 +367,75 @@ setup_plan_mirror() {
   finish "$dir" plan-mirror "aws-$AWS_PROVIDER_VERSION+$(basename "$tls")+$(basename "$k8s")" "$start"
 }
 
+setup_node_rootfs() {
+  local dir; dir=$(node_rootfs_dir)
+  if complete "$dir"; then return; fi
+  command -v debootstrap >/dev/null || die "node-rootfs: debootstrap missing (run the apt component first)"
+  local start; start=$(date +%s)
+  log "node-rootfs $NODE_ROOTFS_SUITE: debootstrap from $NODE_ROOTFS_MIRROR (cold: several minutes)"
+  begin "$dir"
+  local root=$dir.tmp/rootfs dlog=$dir.tmp/build.log
+  if ! debootstrap --variant=minbase "$NODE_ROOTFS_SUITE" "$root" "$NODE_ROOTFS_MIRROR" >"$dlog" 2>&1; then
+    umount_under "$dir.tmp"
+    tail -n 30 "$dlog" >&2
+    die "node-rootfs $NODE_ROOTFS_SUITE: debootstrap failed (log: $dlog)"
+  fi
+  umount_under "$dir.tmp"
+  # apt (not debootstrap's --include) resolves virtual packages; no service starts in the chroot;
+  # /proc is mounted in a private mount namespace that ends with the command.
+  printf '#!/bin/sh\nexit 101\n' > "$root/usr/sbin/policy-rc.d"
+  chmod 0755 "$root/usr/sbin/policy-rc.d"
+  cp /etc/resolv.conf "$root/etc/resolv.conf"
+  # pip verifies PyPI with the build machine's CA bundle (it may trust an egress proxy's CA); the
+  # copy leaves the image afterwards.
+  cp /etc/ssl/certs/ca-certificates.crt "$root/root/build-ca.crt"
+  if ! AWSCLI_VERSION=$AWSCLI_VERSION unshare --mount --propagation private bash -c '
+      mount -t proc proc "$1/proc" &&
+      chroot "$1" env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+      chroot "$1" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${@:2}" &&
+      chroot "$1" python3 -m venv /opt/aws-cli &&
+      env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root PIP_CERT=/root/build-ca.crt \
+        chroot "$1" /opt/aws-cli/bin/pip install -q --disable-pip-version-check "awscli==$AWSCLI_VERSION"' \
+      bash "$root" "${NODE_ROOTFS_PACKAGES[@]}" >>"$dlog" 2>&1; then
+    umount_under "$dir.tmp"
+    rm -f "$root/root/build-ca.crt"
+    tail -n 30 "$dlog" >&2
+    die "node-rootfs $NODE_ROOTFS_SUITE: apt-get install / pip install in the image failed (log: $dlog)"
+  fi
+  rm -f "$root/root/build-ca.crt"
+  ln -sf /opt/aws-cli/bin/aws "$root/usr/local/bin/aws"
+  rm -f "$root/usr/sbin/policy-rc.d"
+  : > "$root/etc/resolv.conf"
+  # Every container gets its own machine id at boot (an empty file: systemd writes a transient one).
+  : > "$root/etc/machine-id"
+  rm -f "$root/var/lib/dbus/machine-id"
+  # NoCloud only: the harness writes the seed; no probing for other clouds' metadata.
+  printf 'datasource_list: [ NoCloud, None ]\n' > "$root/etc/cloud/cloud.cfg.d/90-ha-boot-tier.cfg"
+  # Nothing at boot may reach for a network the nodes do not have (apt's daily timers, man-db).
+  local u
+  for u in apt-daily.timer apt-daily-upgrade.timer man-db.timer e2scrub_all.timer fstrim.timer; do
+    rm -f "$root/etc/systemd/system/timers.target.wants/$u"
+  done
+  # containerd is started by the API-server node's install script.
+  rm -f "$root/etc/systemd/system/multi-user.target.wants/containerd.service"
+  printf 'auto lo\niface lo inet loopback\nsource /etc/network/interfaces.d/*\n' > "$root/etc/network/interfaces"
+  chroot "$root" apt-get clean
+  chroot "$root" dpkg-query -W -f '${Package}\t${Version}\n' > "$dir.tmp/packages.tsv"
+  local p
+  for p in cloud-init aws systemctl curl jq ip mkfs.ext4 chronyc python3 openssl containerd; do
+    chroot "$root" sh -c "command -v $p" >/dev/null || die "node-rootfs: $p missing from the image"
+  done
+  [ "$(chroot "$root" aws --version 2>&1 | cut -d' ' -f1)" = "aws-cli/$AWSCLI_VERSION" ] || die "node-rootfs: the image's aws is not awscli $AWSCLI_VERSION"
+  rm -f "$dlog"
+  finish "$dir" node-rootfs "$NODE_ROOTFS_SUITE-${dir##*-}" "$start"
+}
+
 main() {
   if [ "${1:-}" = "--print-env" ]; then print_env; return; fi
   mkdir -p "$HA_CP_CACHE"
   command -v go >/dev/null || die "go is not on PATH (the machine image ships Go)"
   local components=("$@")
-  [ "${#components[@]}" -gt 0 ] || components=(apt providers tls-standin kubernetes-standin plan-mirror moto etcd kubernetes)
+  [ "${#components[@]}" -gt 0 ] || components=(apt providers tls-standin kubernetes-standin plan-mirror moto etcd kubernetes node-rootfs)
   local c
   for c in "${components[@]}"; do
     case "$c" in
@@ -352,7 +447,8 @@ main() {
       tls-standin) setup_tls_standin ;;
       kubernetes-standin) setup_kubernetes_standin ;;
       plan-mirror) setup_plan_mirror ;;
-      *) die "unknown component '$c' (apt, providers, tls-standin, kubernetes-standin, plan-mirror, moto, etcd, kubernetes)" ;;
+      node-rootfs) setup_node_rootfs ;;
+      *) die "unknown component '$c' (apt, providers, tls-standin, kubernetes-standin, plan-mirror, moto, etcd, kubernetes, node-rootfs)" ;;
     esac
   done
   print_env
