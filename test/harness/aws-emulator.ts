@@ -269,8 +269,17 @@ export interface EmulatedInterface {
   readonly subnetId: string;
 }
 
+/** What the IMDS stand-in and {@link attachedInterfaces} need of an emulator: its EC2 query API. */
+export type Ec2QueryApi = Pick<AwsEmulator, "ec2"> & {
+  /**
+   * One IAM query API call, for the role behind the instance profile (role credentials).
+   * @default - the stand-in serves no `iam/` metadata
+   */
+  iam?(action: string, params?: Readonly<Record<string, string>>): Promise<string>;
+};
+
 /** The interfaces attached to `instanceId`, read from the emulator. */
-export async function attachedInterfaces(emulator: AwsEmulator, instanceId: string): Promise<EmulatedInterface[]> {
+export async function attachedInterfaces(emulator: Ec2QueryApi, instanceId: string): Promise<EmulatedInterface[]> {
   const xml = await emulator.ec2("DescribeNetworkInterfaces", { "Filter.1.Name": "attachment.instance-id", "Filter.1.Value.1": instanceId });
   return xmlItems(xml, "networkInterfaceSet").map((item) => ({
     id: xmlValues(item, "networkInterfaceId")[0],
@@ -281,9 +290,31 @@ export async function attachedInterfaces(emulator: AwsEmulator, instanceId: stri
   }));
 }
 
+/** Options of {@link startImds}. */
+export interface ImdsOptions {
+  /**
+   * Listen on this Unix socket instead of a loopback port (the boot tier forwards a node's
+   * 169.254.169.254:80 to it from inside the node's network namespace).
+   * @default - a free loopback port
+   */
+  readonly socketPath?: string;
+  /**
+   * Serve the instance's tags under `tags/instance/` (launch template
+   * `metadata_options.instance_metadata_tags = "enabled"`); otherwise those paths answer 404, as EC2.
+   * @default false
+   */
+  readonly instanceTags?: boolean;
+  /**
+   * Instance profile of the instance when the emulator does not record one (moto 5.1.22 launches an
+   * Auto Scaling group's instances without their launch template's profile; EC2 attaches it).
+   * @default - the one DescribeInstances shows
+   */
+  readonly instanceProfileArn?: string;
+}
+
 /** A running IMDS stand-in. */
 export interface ImdsStandIn {
-  /** `http://127.0.0.1:<port>`: the value for `AWS_EC2_METADATA_SERVICE_ENDPOINT`. */
+  /** `http://127.0.0.1:<port>`: the value for `AWS_EC2_METADATA_SERVICE_ENDPOINT` (with `socketPath`: `unix:<path>`). */
   readonly endpoint: string;
   /** Every request as `METHOD path status`. */
   readonly requests: readonly string[];
@@ -292,13 +323,68 @@ export interface ImdsStandIn {
 
 const MAX_TOKEN_TTL_SECONDS = 21600;
 
-/** Starts a strict IMDSv2 stand-in for `instanceId` on a free loopback port. */
-export async function startImds(emulator: AwsEmulator, instanceId: string): Promise<ImdsStandIn> {
+/** Role credentials the stand-in hands out, per role (stable for the stand-in's life, like EC2's within their validity). */
+function roleCredentials(): string {
+  const key = `ASIA${randomBytes(8).toString("hex").toUpperCase()}`;
+  return JSON.stringify({
+    Code: "Success",
+    LastUpdated: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
+    Type: "AWS-HMAC",
+    AccessKeyId: key,
+    SecretAccessKey: randomBytes(30).toString("base64"),
+    Token: randomBytes(64).toString("base64"),
+    Expiration: new Date(Date.now() + 6 * 3600_000).toISOString().replace(/\.\d+Z$/, "Z"),
+  });
+}
+
+/**
+ * Starts a strict IMDSv2 stand-in for `instanceId` on a free loopback port (or a Unix socket).
+ * With an emulator that answers IAM queries it also serves `iam/info` and
+ * `iam/security-credentials/<role>` for the instance profile's role, as EC2 does.
+ */
+export async function startImds(emulator: Ec2QueryApi, instanceId: string, options: ImdsOptions = {}): Promise<ImdsStandIn> {
   const tokens = new Map<string, number>();
   const requests: string[] = [];
+  const credentials = new Map<string, string>();
+
+  // The instance's own record (zone, profile, tags) does not change while it runs: read once, so
+  // the answers come as fast as EC2's (the AWS CLI gives IMDS 1 s and one attempt by default).
+  let instance: Promise<string> | undefined;
+  const describeInstance = (): Promise<string> => (instance ??= emulator.ec2("DescribeInstances", { "InstanceId.1": instanceId }).catch((err: Error) => {
+    instance = undefined;
+    throw err;
+  }));
+  let profile: Promise<string> | undefined;
+
+  async function iamItem(instXml: string, item: string): Promise<string | undefined> {
+    const profileArn = /<iamInstanceProfile>[\s\S]*?<arn>([^<]+)<\/arn>/.exec(instXml)?.[1] ?? options.instanceProfileArn;
+    const iam = emulator.iam;
+    if (profileArn === undefined || iam === undefined) return undefined;
+    const profileName = profileArn.replace(/^.*:instance-profile\/(?:.*\/)?/, "");
+    const profileXml = await (profile ??= iam("GetInstanceProfile", { InstanceProfileName: profileName }));
+    const role = xmlValues(profileXml, "RoleName")[0];
+    if (item === "iam/info") {
+      const profileId = xmlValues(profileXml, "InstanceProfileId")[0];
+      return JSON.stringify({ Code: "Success", LastUpdated: new Date().toISOString().replace(/\.\d+Z$/, "Z"), InstanceProfileArn: profileArn, InstanceProfileId: profileId });
+    }
+    if (role === undefined) return undefined;
+    if (item === "iam/security-credentials/" || item === "iam/security-credentials") return role;
+    if (item !== `iam/security-credentials/${role}`) return undefined;
+    let creds = credentials.get(role);
+    if (creds === undefined) credentials.set(role, (creds = roleCredentials()));
+    return creds;
+  }
 
   async function metadata(item: string): Promise<string | undefined> {
-    const instXml = await emulator.ec2("DescribeInstances", { "InstanceId.1": instanceId });
+    const instXml = await describeInstance();
+    if (item.startsWith("iam/")) return iamItem(instXml, item);
+    if (item.startsWith("tags/instance")) {
+      if (!options.instanceTags) return undefined;
+      const tagSet = /<tagSet>([\s\S]*?)<\/tagSet>/.exec(instXml)?.[1] ?? "";
+      const tags = new Map([...tagSet.matchAll(/<key>([^<]*)<\/key>\s*<value>([^<]*)<\/value>/g)].map((m) => [m[1], m[2]]));
+      if (item === "tags/instance" || item === "tags/instance/") return [...tags.keys()].join("\n");
+      return tags.get(item.slice("tags/instance/".length));
+    }
     const zone = xmlValues(instXml, "availabilityZone")[0];
     const enis = await attachedInterfaces(emulator, instanceId);
     const primary = enis.find((e) => e.deviceIndex === 0);
@@ -363,8 +449,15 @@ export async function startImds(emulator: AwsEmulator, instanceId: string): Prom
         res.end();
       });
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  let endpoint: string;
+  if (options.socketPath !== undefined) {
+    const socketPath = options.socketPath;
+    await new Promise<void>((resolve) => server.listen(socketPath, resolve));
+    endpoint = `unix:${socketPath}`;
+  } else {
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  }
   const close = () => server.close();
   process.on("exit", close);
   return {

@@ -40,10 +40,24 @@ import {
 // ---------------------------------------------------------------------------------------------------
 
 /** The part of an emulator handle the apply tier uses (a subset of ./aws-emulator.ts's `AwsEmulator`). */
-export type ApplyEmulator = Pick<AwsEmulator, "endpoint" | "env" | "awsCli" | "aws" | "stop"> & {
+export type ApplyEmulator = Pick<AwsEmulator, "endpoint" | "env" | "awsCli" | "aws" | "ec2" | "stop"> & {
   /** CA bundle (the emulator's self-signed certificate) clients verify its HTTPS endpoint with. */
   readonly caBundle: string;
+  /** The TCP port on 127.0.0.1 the emulator listens on. */
+  readonly port: number;
+  /** One IAM query API call (unsigned; moto does not check signatures); returns the XML. */
+  iam(action: string, params?: Readonly<Record<string, string>>): Promise<string>;
 };
+
+/** Options of {@link startApplyEmulator}. */
+export interface ApplyEmulatorOptions {
+  /**
+   * More IP addresses the emulator's certificate names (the boot tier's nodes reach it at an
+   * address inside their network, forwarded to 127.0.0.1).
+   * @default - 127.0.0.1 only
+   */
+  readonly extraIpSans?: readonly string[];
+}
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -99,11 +113,15 @@ const MOTO_HTTPS_START = [
   "    return IAMPolicy(json.dumps(doc)).is_action_permitted(action, resource)",
   "FakeBucket.get_permission = get_permission",
   ...MOTO_ASG_LAUNCHED_VERSION,
+  // moto 5.1.22 formats MACs as `02:00:00:19702x:…` (see ./aws-emulator.ts); EC2's are six hex octets.
+  "import random",
+  "import moto.ec2.models.elastic_network_interfaces as eni",
+  "eni.random_mac_address = lambda: '02:' + ':'.join('%02x' % random.randint(0, 255) for _ in range(5))",
   "from moto.server import main",
   "sys.exit(main())",
 ].join("\n");
 
-export async function startApplyEmulator(): Promise<ApplyEmulator> {
+export async function startApplyEmulator(options: ApplyEmulatorOptions = {}): Promise<ApplyEmulator> {
   const venv = motoVenv();
   if (venv === undefined) throw new Error(`the AWS emulator is not installed: run \`${MOTO_SETUP_COMMAND}\``);
   const awsCli = join(venv, "bin", "aws");
@@ -115,7 +133,7 @@ export async function startApplyEmulator(): Promise<ApplyEmulator> {
   const caBundle = join(tlsDir, "cert.pem");
   const keyFile = join(tlsDir, "key.pem");
   execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", keyFile, "-out", caBundle], { stdio: "ignore" });
+    "-addext", `subjectAltName=${["127.0.0.1", ...(options.extraIpSans ?? [])].map((ip) => `IP:${ip}`).join(",")}`, "-keyout", keyFile, "-out", caBundle], { stdio: "ignore" });
   const child = spawn(join(venv, "bin", "python3"), ["-c", MOTO_HTTPS_START, "-H", "127.0.0.1", "-p", String(port), "--ssl-cert", caBundle, "--ssl-key", keyFile], {
     stdio: ["ignore", "ignore", "pipe"],
     env: { ...process.env, MOTO_IAM_LOAD_MANAGED_POLICIES: "true" },
@@ -170,9 +188,34 @@ export async function startApplyEmulator(): Promise<ApplyEmulator> {
     AWS_EC2_METADATA_DISABLED: "true",
     AWS_CA_BUNDLE: caBundle,
   };
+  // One query API call, unsigned (moto dispatches on the service named in the credential scope).
+  const query = (service: string, version: string) => (action: string, params: Readonly<Record<string, string>> = {}): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const body = new URLSearchParams({ Action: action, Version: version, ...params }).toString();
+      const req = httpsRequest(`${endpoint}/`, {
+        method: "POST",
+        ca,
+        timeout: 30_000,
+        headers: {
+          "content-type": "application/x-www-form-urlencoded",
+          authorization: `AWS4-HMAC-SHA256 Credential=testing/20250101/${service === "iam" ? "us-east-1" : EMULATOR_REGION}/${service}/aws4_request, SignedHeaders=host, Signature=0`,
+        },
+      }, (res) => {
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (d: string) => (text += d));
+        res.on("end", () => (res.statusCode === 200 ? resolve(text) : reject(new Error(`emulator ${service} ${action} answered ${res.statusCode}: ${text.slice(0, 500)}`))));
+      });
+      req.on("error", reject);
+      req.on("timeout", () => req.destroy(new Error(`emulator ${service} ${action}: timeout`)));
+      req.end(body);
+    });
   return {
     endpoint,
     caBundle,
+    port,
+    ec2: query("ec2", "2016-11-15"),
+    iam: query("iam", "2010-05-08"),
     env,
     awsCli,
     aws(...args: string[]) {
