@@ -1,7 +1,7 @@
 import { ConfigError } from "../../errors";
 import { EtcdConfigInput, etcdClientUrls, renderEtcdConfig } from "./config";
 import { DEFAULT_ETCD_RELEASE, EtcdRelease, etcdReleaseEnv } from "./release";
-import { renderEtcdUnit } from "./unit";
+import { ETCD_USER_UNIT, renderEtcdUnit, renderEtcdUserUnit } from "./unit";
 import { nodeScript } from "../node-user-data";
 
 /**
@@ -18,6 +18,8 @@ export interface EtcdNodePaths {
   readonly bootstrapScript: string;
   /** The systemd unit. */
   readonly unit: string;
+  /** The unit creating etcd's system user, which the etcd unit requires. */
+  readonly userUnit: string;
   /** Rendered configs, `<member>.yaml`. */
   readonly configDir: string;
   /** Running config the bootstrap script writes and etcd reads. */
@@ -31,6 +33,7 @@ export const ETCD_NODE_PATHS: EtcdNodePaths = {
   installScript: "/usr/local/sbin/ha-etcd-install",
   bootstrapScript: "/usr/local/sbin/ha-etcd-bootstrap",
   unit: "/etc/systemd/system/etcd.service",
+  userUnit: `/etc/systemd/system/${ETCD_USER_UNIT}`,
   configDir: "/etc/ha-control-plane/etcd",
   config: "/etc/etcd/etcd.yaml",
   binDir: "/usr/local/bin",
@@ -147,6 +150,7 @@ export function etcdBootExtras(input: EtcdNodeInput): EtcdBootExtras {
           dataDir: input.dataDir,
         }),
       },
+      { path: p.userUnit, permissions: "0644", content: renderEtcdUserUnit() },
       ...configs,
     ],
     env,

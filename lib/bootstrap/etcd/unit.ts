@@ -1,5 +1,5 @@
 import { ConfigError } from "../../errors";
-import { renderSystemdUnit } from "../systemd";
+import { renderOneshotService, renderSystemdUnit } from "../systemd";
 
 /** Paths the etcd unit refers to. */
 export interface EtcdUnitInput {
@@ -40,10 +40,33 @@ export interface EtcdUnitInput {
    */
   readonly dataDir?: string;
   /**
-   * System user etcd runs as (created by the install script).
+   * System user etcd runs as (created by {@link renderEtcdUserUnit}'s unit, which this one requires).
    * @default "etcd"
    */
   readonly user?: string;
+}
+
+/** Name of the unit that creates etcd's system user (see {@link renderEtcdUserUnit}). */
+export const ETCD_USER_UNIT = "ha-etcd-user.service";
+
+/**
+ * The oneshot unit that creates etcd's system user before `etcd.service` starts. systemd resolves
+ * `User=` before it spawns any of the unit's commands, even a `+` (full privileges) `ExecStartPre`:
+ * on a fresh node, where no `etcd` user exists yet, every start of etcd.service fails with
+ * "Failed at step USER spawning …: No such process" and the install script that would create the
+ * user never runs. `etcd.service` requires and starts after this unit.
+ */
+export function renderEtcdUserUnit(user = "etcd", home = "/var/lib/etcd"): string {
+  if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(user)) {
+    throw new ConfigError("etcd.user", user, "is not a system user name", 'use "etcd"');
+  }
+  return renderOneshotService({
+    description: `Create the ${user} system user etcd.service runs as`,
+    before: ["etcd.service"],
+    remainAfterExit: true,
+    execStart: `/bin/sh -c 'getent passwd ${user} >/dev/null || useradd -rUM -d ${home} -s /usr/sbin/nologin ${user}'`,
+    install: false,
+  });
 }
 
 /**
@@ -89,8 +112,9 @@ export function renderEtcdUnit(input: EtcdUnitInput = {}): string {
       Wants: "network-online.target",
       // Hard preconditions: the slot IP the certificates name, and the certificates. When either
       // fails, etcd's start fails as "Dependency failed" instead of restarting without them.
-      Requires: ["ha-claim-slot.service", "ha-fetch-secrets.service"],
-      After: "network-online.target ha-claim-slot.service ha-fetch-secrets.service ha-time-sync.service chrony.service time-sync.target",
+      // The user etcd runs as must exist before systemd spawns even the first ExecStartPre.
+      Requires: ["ha-claim-slot.service", "ha-fetch-secrets.service", ETCD_USER_UNIT],
+      After: `network-online.target ha-claim-slot.service ha-fetch-secrets.service ${ETCD_USER_UNIT} ha-time-sync.service chrony.service time-sync.target`,
       AssertPathIsMountPoint: input.dataMountPath,
       StartLimitIntervalSec: 0,
     },

@@ -11,7 +11,7 @@ import { tmpdir, userInfo } from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import { shellQuote } from "../../../lib";
-import { EtcdMemberEndpoint, EtcdRelease, etcdMemberConfigs, etcdNodeEnv, etcdReleaseEnv, renderEtcdUnit } from "../../../lib/bootstrap/etcd";
+import { EtcdMemberEndpoint, EtcdRelease, etcdMemberConfigs, etcdNodeEnv, etcdReleaseEnv, renderEtcdUnit, renderEtcdUserUnit } from "../../../lib/bootstrap/etcd";
 import { describeTier, toolAvailable } from "../../harness/tiers";
 import { renderedScript } from "../../helpers/scripts";
 
@@ -445,7 +445,9 @@ describeTier("etcd.service passes systemd-analyze verify", toolAvailable("system
       for (const dep of ["ha-claim-slot.service", "ha-fetch-secrets.service"]) {
         writeFileSync(path.join(dir, dep), "[Unit]\nDescription=stand-in\n[Service]\nType=oneshot\nExecStart=/bin/true\n");
       }
-      const files = ["etcd.service", "ha-claim-slot.service", "ha-fetch-secrets.service"].map((f) => path.join(dir, f));
+      // The unit creating etcd's user is the real one.
+      writeFileSync(path.join(dir, "ha-etcd-user.service"), renderEtcdUserUnit());
+      const files = ["etcd.service", "ha-etcd-user.service", "ha-claim-slot.service", "ha-fetch-secrets.service"].map((f) => path.join(dir, f));
       const r = await run("systemd-analyze", ["verify", ...files]).then(
         (x) => ({ code: 0, out: `${x.stdout}${x.stderr}` }),
         (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, out: `${e.stdout}${e.stderr}` }),
