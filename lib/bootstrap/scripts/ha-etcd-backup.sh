@@ -25,6 +25,9 @@ log() {
   logger -t ha-etcd-backup -- "$*" 2>/dev/null || true
   echo "ha-etcd-backup: $*" >&2
 }
+# The AWS CLI's region, from the instance metadata when unset.
+# ha-include: imds-region.sh
+imds_region
 
 ctl() {
   ETCDCTL_API=3 "$ETCDCTL" --endpoints "$ETCD_ENDPOINT" --cacert "$ETCD_CACERT" --cert "$ETCD_CERT" --key "$ETCD_KEY" --command-timeout=30s "$@"

@@ -34,6 +34,9 @@ log() {
   logger -t ha-etcd-restore -- "$*" 2>/dev/null || true
   echo "ha-etcd-restore: $*" >&2
 }
+# The AWS CLI's region, from the instance metadata when unset.
+# ha-include: imds-region.sh
+imds_region
 
 # verify FILE EXPECTED WHAT: FILE's SHA-256 must be EXPECTED (64 hex digits).
 verify() {

@@ -27,6 +27,9 @@ log() {
   logger -t ha-kube-configure -- "$*" 2>/dev/null || true
   echo "ha-kube-configure: $*" >&2
 }
+# The AWS CLI's region, from the instance metadata when unset.
+# ha-include: imds-region.sh
+imds_region
 
 # Every certificate and key the manifests (under the pods' /etc/kubernetes/pki, mounted from
 # PKI_DIR) and the kubeconfig templates name must be in place before anything is written: manifests

@@ -16,6 +16,9 @@ STATE_DIR=${STATE_DIR:-/run/ha-control-plane}
 # come from tags); refuses an unknown key or a value not of its exact form.
 # ha-include: read-slot-env.sh
 read_slot_env "$STATE_DIR/slot.env"
+# The AWS CLI's region, from the instance metadata when unset.
+# ha-include: imds-region.sh
+imds_region
 : "${CLUSTER_NAME:?}" "${SLOT_NAME:?}"
 NAMESPACE=${METRIC_NAMESPACE:-HaControlPlane}
 PKI_DIR=${PKI_DIR:-/etc/kubernetes/pki}

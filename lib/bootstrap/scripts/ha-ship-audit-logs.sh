@@ -14,6 +14,9 @@ STATE_DIR=${STATE_DIR:-/run/ha-control-plane}
 # come from tags); refuses an unknown key or a value not of its exact form.
 # ha-include: read-slot-env.sh
 read_slot_env "$STATE_DIR/slot.env"
+# The AWS CLI's region, from the instance metadata when unset.
+# ha-include: imds-region.sh
+imds_region
 : "${AUDIT_LOG_GROUP:?}" "${SLOT_NAME:?}"
 AUDIT_LOG_DIR=${AUDIT_LOG_DIR:-/var/log/kubernetes/audit}
 CURSOR=${AUDIT_CURSOR:-/var/lib/ha-control-plane/audit-cursor.json}
