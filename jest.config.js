@@ -6,6 +6,7 @@
 //   *.cp.test.ts     control plane  real etcd + Kubernetes control plane behind haproxy (test/controlplane)
 //   *.apply.test.ts  apply       terraform apply / plan / destroy against the AWS API emulator (moto)
 //   *.consumer.test.ts consumer  the packed tarball in a scratch app: strict tsc, synth, plan
+//   *.boot.test.ts     boot      node user data booted under systemd + cloud-init in systemd-nspawn (Debian 12)
 const transform = {
   "^.+\\.ts$": ["@swc/jest", { jsc: { parser: { syntax: "typescript" }, target: "es2022" }, module: { type: "commonjs" } }],
 };
@@ -22,7 +23,7 @@ const common = {
     "^cdktf-ha-control-plane/(policy|cluster|blueprint)$": "<rootDir>/lib/$1/index.ts",
   },
 };
-const special = ["\\.plan\\.test\\.ts$", "\\.e2e\\.test\\.ts$", "\\.prop\\.test\\.ts$", "\\.apply\\.test\\.ts$", "\\.consumer\\.test\\.ts$", "\\.cp\\.test\\.ts$"];
+const special = ["\\.plan\\.test\\.ts$", "\\.e2e\\.test\\.ts$", "\\.prop\\.test\\.ts$", "\\.apply\\.test\\.ts$", "\\.consumer\\.test\\.ts$", "\\.cp\\.test\\.ts$", "\\.boot\\.test\\.ts$"];
 module.exports = {
   maxWorkers: 2,
   globalSetup: "<rootDir>/test/harness/global-setup.js",
@@ -38,5 +39,7 @@ module.exports = {
     { ...common, displayName: "apply", testMatch: ["**/*.apply.test.ts"] },
     // npm pack, install with the lowest and highest peer versions, strict tsc, synth, plan (test/consumer).
     { ...common, displayName: "consumer", testMatch: ["**/*.consumer.test.ts"] },
+    // systemd-nspawn containers of the node rootfs booting the applied stack's user data (test/boot).
+    { ...common, displayName: "boot", testMatch: ["**/*.boot.test.ts"] },
   ],
 };

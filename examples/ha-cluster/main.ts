@@ -6,7 +6,7 @@
 import { Construct } from "constructs";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { App, TerraformStack } from "cdktf";
-import { EtcdTopology, HaControlPlane } from "cdktf-ha-control-plane";
+import { EtcdRelease, EtcdTopology, HaControlPlane } from "cdktf-ha-control-plane";
 
 /** Props of the reference stack (tests vary the cluster name; the bench builds many copies). */
 export interface HaClusterStackProps {
@@ -16,6 +16,11 @@ export interface HaClusterStackProps {
   readonly region?: string;
   /** etcd topology (the control-plane tier runs both). @default EtcdTopology.EXTERNAL */
   readonly etcdTopology?: EtcdTopology;
+  /**
+   * etcd release with the platform team's mirror (an air-gapped VPC; the boot tier serves one).
+   * @default - etcd 3.5.21 from the upstream release
+   */
+  readonly etcdRelease?: EtcdRelease;
 }
 
 /** The reference control plane in one stack. */
@@ -41,6 +46,7 @@ export class HaClusterStack extends TerraformStack {
       amiId: "ami-0a422d70f727fe93e",
       allowedApiCidrs: ["10.20.0.0/16"],
       tags: { team: "platform", environment: "production" },
+      ...(props.etcdRelease !== undefined ? { etcdRelease: props.etcdRelease } : {}),
     });
   }
 }

@@ -1,0 +1,347 @@
+/**
+ * Boot tier: the reference example's etcd nodes boot as machines would, on Debian 12. The stack is
+ * applied with terraform against the AWS API emulator (moto); each etcd node is a systemd-nspawn
+ * container (systemd as PID 1, ./../harness/nspawn-node.ts) whose cloud-init reads the user data
+ * the emulator's launch template stores, whose instance metadata comes from a strict IMDSv2
+ * stand-in, and whose slot interface and data volume appear once the emulator records them
+ * attached. etcd comes from the platform team's mirror: a tarball of the locally built etcd 3.5.21,
+ * pinned by its own SHA-256 (`etcdRelease.mirrorUrlTemplate`, `mirrorOnly`).
+ */
+import { execFile, execFileSync } from "node:child_process";
+import { promisify } from "node:util";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, Server } from "node:http";
+import { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { gunzipSync } from "node:zlib";
+import { createHash } from "node:crypto";
+import { Testing } from "../../lib/core";
+import { HaClusterStack } from "../../examples/ha-cluster/main";
+import { ApplyEmulator, TerraformApplyWorkspace, startApplyEmulator } from "../harness/terraform-apply";
+import { NodeSpec, NspawnNode, VolumeStore, VpcNetwork, bootTierCheck, waitFor } from "../harness/nspawn-node";
+import { motoCheck } from "../harness/real-components";
+import { providerPlanCheck } from "../harness/provider-plan";
+import { allOf, describeTier } from "../harness/tiers";
+
+jest.setTimeout(15 * 60_000);
+
+const ETCD_VERSION = "3.5.21";
+const SUBNETS = ["10.0.0.0/20", "10.0.16.0/20", "10.0.32.0/20"];
+const SERVICE_IP = "10.0.0.1";
+
+/** The mirror a platform team would run: etcd's release archive built from its own binaries, and an (empty) apt repository. */
+function buildMirror(dir: string): { sha256: string } {
+  const etcdBin = process.env.HA_CP_ETCD_BIN;
+  if (!etcdBin) throw new Error("HA_CP_ETCD_BIN unset: run `bash scripts/setup-test-env.sh etcd`");
+  const name = `etcd-v${ETCD_VERSION}-linux-amd64`;
+  const stage = path.join(dir, "stage", name);
+  mkdirSync(stage, { recursive: true });
+  for (const b of ["etcd", "etcdctl", "etcdutl"]) execFileSync("install", ["-m", "0755", path.join(etcdBin, b), path.join(stage, b)]);
+  mkdirSync(path.join(dir, "www/etcd"), { recursive: true });
+  const archive = path.join(dir, "www/etcd", `${name}.tar.gz`);
+  execFileSync("tar", ["-czf", archive, "-C", path.join(dir, "stage"), "--owner=0", "--group=0", name]);
+  // An apt repository without packages: `apt-get update` (cloud-init's `packages:`) succeeds and
+  // `apt-get install` finds what the image already has.
+  mkdirSync(path.join(dir, "www/apt"), { recursive: true });
+  writeFileSync(path.join(dir, "www/apt/Packages"), "");
+  const sha = (f: string) => createHash("sha256").update(readFileSync(f)).digest("hex");
+  writeFileSync(
+    path.join(dir, "www/apt/Release"),
+    `Origin: boot-tier\nLabel: boot-tier\nSuite: stable\nCodename: bookworm\nDate: ${new Date().toUTCString()}\nArchitectures: amd64\nSHA256:\n ${sha(path.join(dir, "www/apt/Packages"))} 0 Packages\n`,
+  );
+  return { sha256: sha(archive) };
+}
+
+/** A static file server for the mirror on a loopback port. */
+async function serve(root: string): Promise<Server> {
+  const server = createServer((req, res) => {
+    const rel = path.normalize(decodeURIComponent((req.url ?? "/").split("?")[0])).replace(/^(\.\.[/\\])+/, "");
+    try {
+      const body = readFileSync(path.join(root, rel));
+      res.writeHead(200, { "content-length": body.length });
+      res.end(req.method === "HEAD" ? undefined : body);
+    } catch {
+      res.writeHead(404);
+      res.end();
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return server;
+}
+
+const execFileAsync = promisify(execFile);
+
+interface BootReport {
+  readonly node: string;
+  readonly readySeconds: number;
+  readonly cloudInit: string;
+  readonly systemState: string;
+  readonly failed: string;
+  readonly blame: string;
+}
+
+describeTier("boot tier: the reference example's etcd nodes boot under systemd and cloud-init (Debian 12)", allOf(bootTierCheck(), motoCheck(), providerPlanCheck()), { tierLabel: "boot" }, () => {
+  const tierStart = Date.now();
+  let dir: string;
+  let emulator: ApplyEmulator | undefined;
+  let workspace: TerraformApplyWorkspace | undefined;
+  let mirror: Server | undefined;
+  let vpc: VpcNetwork | undefined;
+  let volumes: VolumeStore;
+  const nodes: NspawnNode[] = [];
+  const timings: string[] = [];
+
+  /**
+   * What a node of `slot` boots from, read from the emulator (before any container runs: the AWS
+   * CLI is run synchronously, and the IMDS stand-ins share this process's event loop).
+   */
+  function nodeSpec(slot: string): NodeSpec {
+    const template = `prod-eu1-${slot}`;
+    const [version] = emulator!.aws("ec2", "describe-launch-template-versions", "--launch-template-name", template, "--versions", "$Latest").LaunchTemplateVersions;
+    const data = version.LaunchTemplateData;
+    const userData = gunzipSync(Buffer.from(data.UserData, "base64")).toString("utf8");
+    const reservations = emulator!.aws("ec2", "describe-instances", "--filters", `Name=tag:aws:autoscaling:groupName,Values=${template}`, "Name=instance-state-name,Values=running").Reservations;
+    const instanceId: string = reservations[0].Instances[0].InstanceId;
+    const ca = readFileSync(emulator!.caBundle, "utf8");
+    return {
+      name: slot,
+      instanceId,
+      userData,
+      instanceProfileArn: data.IamInstanceProfile?.Arn,
+      hopLimit: data.MetadataOptions?.HttpPutResponseHopLimit ?? 1,
+      instanceTags: data.MetadataOptions?.InstanceMetadataTags === "enabled",
+      files: {
+        // The test image's configuration (never the user data): the AWS endpoint of this "region"
+        // (a VPC endpoint in effect) and the CA its certificate is issued by; the apt mirror.
+        "etc/systemd/system.conf.d/90-boot-tier.conf": `[Manager]\nDefaultEnvironment="AWS_ENDPOINT_URL=https://${SERVICE_IP}" "AWS_CA_BUNDLE=/etc/ha-boot-tier/emulator-ca.pem"\n`,
+        "etc/ha-boot-tier/emulator-ca.pem": ca,
+        "etc/apt/sources.list": `deb [trusted=yes] http://${SERVICE_IP}/apt ./\n`,
+        // The image has no locales package (Debian's cloud images set C.UTF-8 the same way).
+        "etc/cloud/cloud.cfg.d/91-boot-tier-locale.cfg": "locale: C.UTF-8\n",
+        // chrony follows the time sync stand-in without setting the (host's) clock.
+        "etc/systemd/system/chrony.service.d/90-boot-tier.conf": "[Unit]\nConditionCapability=\n[Service]\nExecStart=\nExecStart=!/usr/sbin/chronyd -x $DAEMON_OPTS\n",
+      },
+    };
+  }
+
+  /** The AWS CLI against the emulator without blocking the event loop (the IMDS stand-ins run on it). */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the CLI's JSON
+  async function aws(...args: string[]): Promise<any> {
+    const { stdout } = await execFileAsync(emulator!.awsCli, [...args, "--output", "json"], {
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: "/nonexistent", ...emulator!.env },
+      encoding: "utf8",
+      timeout: 120_000,
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    return stdout.trim() === "" ? undefined : JSON.parse(stdout);
+  }
+
+  /** A new instance from `slot`'s launch template in the subnet of `like` (what the Auto Scaling group does). */
+  async function launchReplacement(slot: string, like: string): Promise<string> {
+    const old = (await aws("ec2", "describe-instances", "--instance-ids", like)).Reservations[0].Instances[0];
+    const run = await aws("ec2", "run-instances", "--launch-template", `LaunchTemplateName=prod-eu1-${slot}`, "--subnet-id", old.SubnetId, "--count", "1");
+    return run.Instances[0].InstanceId as string;
+  }
+
+  async function boot(spec: NodeSpec): Promise<NspawnNode> {
+    const node = await NspawnNode.boot(emulator!, vpc!, volumes, dir, spec);
+    nodes.push(node);
+    return node;
+  }
+
+  /** Waits until cloud-init is done and systemd has settled; reports what it saw. */
+  async function settle(node: NspawnNode): Promise<BootReport> {
+    let cloudInit = "";
+    await waitFor(async () => {
+      cloudInit = (await node.exec(["cloud-init", "status"])).stdout.trim();
+      return /status: (done|error|disabled)/.test(cloudInit);
+    }, 8 * 60_000, `${node.spec.name}: cloud-init to finish (${cloudInit})`);
+    let systemState = "";
+    await waitFor(async () => {
+      systemState = (await node.exec(["systemctl", "is-system-running"])).stdout.trim();
+      return systemState === "running" || systemState === "degraded";
+    }, 4 * 60_000, `${node.spec.name}: systemd to settle (${systemState})`);
+    const readySeconds = (Date.now() - node.startedAt) / 1000;
+    const failed = (await node.exec(["systemctl", "--failed", "--no-legend", "--plain"])).stdout.trim();
+    const blame = (await node.exec(["systemd-analyze", "blame", "--no-pager"])).stdout;
+    return { node: node.spec.name, readySeconds, cloudInit, systemState, failed, blame };
+  }
+
+  async function explainFailure(node: NspawnNode, failed: string): Promise<string> {
+    const units = failed.split("\n").map((l) => l.trim().split(/\s+/)[0]).filter(Boolean);
+    const parts: string[] = [`${node.spec.name}: failed units: ${units.join(", ") || "none"}`];
+    for (const u of units) parts.push(`--- journal of ${u}\n${await node.journal(u, 30)}`);
+    const out = await node.exec(["tail", "-n", "40", "/var/log/cloud-init-output.log"]);
+    parts.push(`--- cloud-init-output.log\n${out.stdout}`);
+    if (node.hotplugError) parts.push(`--- hot-plug watcher: ${node.hotplugError}`);
+    return parts.join("\n");
+  }
+
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), "boot-tier-"));
+    volumes = new VolumeStore(path.join(dir, "volumes"));
+    const { sha256 } = buildMirror(path.join(dir, "mirror"));
+    mirror = await serve(path.join(dir, "mirror/www"));
+    const synthesized = Testing.synth(
+      new HaClusterStack(Testing.app(), "ha-cluster", {
+        etcdRelease: {
+          version: ETCD_VERSION,
+          sha256: { amd64: sha256 },
+          mirrorUrlTemplate: `http://${SERVICE_IP}/etcd/etcd-v{version}-linux-{arch}.tar.gz`,
+          mirrorOnly: true,
+        },
+      }),
+    );
+    emulator = await startApplyEmulator({ extraIpSans: [SERVICE_IP] });
+    const applyStart = Date.now();
+    workspace = await TerraformApplyWorkspace.create(synthesized, emulator);
+    const apply = await workspace.apply();
+    if (apply.code !== 0) throw new Error(`apply failed: ${apply.stderr.slice(-2000)}`);
+    timings.push(`terraform apply against the emulator: ${((Date.now() - applyStart) / 1000).toFixed(1)} s`);
+    vpc = VpcNetwork.create(dir, SUBNETS);
+    vpc.serviceIp = SERVICE_IP;
+    await vpc.forward(emulator.port, 443);
+    await vpc.forward((mirror.address() as AddressInfo).port, 80);
+    vpc.startTimeSync();
+  });
+
+  afterAll(async () => {
+    for (const n of nodes) await n.stop().catch(() => undefined);
+    vpc?.destroy();
+    await new Promise((r) => (mirror ? mirror.close(r) : r(undefined)));
+    await workspace?.cleanup();
+    await emulator?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    timings.push(`boot tier wall time: ${((Date.now() - tierStart) / 1000).toFixed(1)} s`);
+    console.log(timings.join("\n"));
+  });
+
+  let reports: BootReport[] = [];
+
+  it("boots all three etcd nodes: cloud-init done, every unit active, systemctl --failed empty", async () => {
+    const specs = ["etcd-0", "etcd-1", "etcd-2"].map(nodeSpec);
+    const booted = await Promise.all(specs.map(boot));
+    reports = await Promise.all(booted.map(settle));
+    for (const r of reports) {
+      timings.push(`${r.node}: boot to ready ${r.readySeconds.toFixed(1)} s (${r.systemState}); slowest units:\n${r.blame.split("\n").slice(0, 8).map((l) => `    ${l.trim()}`).join("\n")}`);
+    }
+    const problems: string[] = [];
+    for (const [i, r] of reports.entries()) {
+      if (r.failed !== "" || r.systemState !== "running" || !/status: done/.test(r.cloudInit)) problems.push(`${r.cloudInit}; system ${r.systemState}\n${await explainFailure(booted[i], r.failed)}`);
+    }
+    expect(problems).toEqual([]);
+    for (const n of booted) {
+      await waitFor(async () => (await n.exec(["systemctl", "is-active", "etcd.service"])).stdout.trim() === "active", 3 * 60_000, `${n.spec.name}: etcd.service active`).catch(async (err: Error) => {
+        throw new Error(`${err.message}\n${await n.journal("etcd.service", 30)}`);
+      });
+      const active = await n.exec(["systemctl", "is-active", "ha-claim-slot.service", "ha-fetch-secrets.service", "etcd.service"]);
+      expect({ node: n.spec.name, active: active.stdout.trim().split("\n") }).toEqual({ node: n.spec.name, active: ["active", "active", "active"] });
+      // The boot-defects ordering, proven by the boot itself (the static checks stay in
+      // test/bootstrap/systemd-units.e2e.test.ts): no start job is left waiting (the start-job
+      // deadlock left cloud-final and a unit waiting on each other forever), and each unit started
+      // only after its precondition was up: the certificates after the slot, etcd after both.
+      expect({ node: n.spec.name, jobs: (await n.exec(["systemctl", "list-jobs", "--no-legend"])).stdout.trim() }).toEqual({ node: n.spec.name, jobs: "" });
+      const at = async (unit: string, prop: string) => Number((await n.exec(["systemctl", "show", "-P", prop, unit])).stdout.trim());
+      const slotUp = await at("ha-claim-slot.service", "ActiveEnterTimestampMonotonic");
+      const secretsStart = await at("ha-fetch-secrets.service", "InactiveExitTimestampMonotonic");
+      const secretsUp = await at("ha-fetch-secrets.service", "ActiveEnterTimestampMonotonic");
+      const etcdStart = await at("etcd.service", "InactiveExitTimestampMonotonic");
+      expect({ node: n.spec.name, slotBeforeSecrets: slotUp > 0 && slotUp <= secretsStart, secretsBeforeEtcd: secretsUp > 0 && secretsUp <= etcdStart }).toEqual({
+        node: n.spec.name,
+        slotBeforeSecrets: true,
+        secretsBeforeEtcd: true,
+      });
+    }
+  });
+
+  /** etcdctl on `node` with the member's own certificates, against every member's slot address. */
+  async function etcdctl(node: NspawnNode, ...args: string[]) {
+    const env = (await node.exec(["cat", "/etc/ha-control-plane/node.env"])).stdout;
+    const endpoints = /^HA_ETCD_ENDPOINTS='([^']+)'$/m.exec(env)?.[1] ?? "";
+    const pki = "/etc/kubernetes/pki/etcd";
+    return node.exec(["/usr/local/bin/etcdctl", `--endpoints=${endpoints}`, `--cacert=${pki}/ca.crt`, `--cert=${pki}/server.crt`, `--key=${pki}/server.key`, "--command-timeout=10s", ...args]);
+  }
+
+  it("forms a healthy etcd cluster over the slot addresses", async () => {
+    if (reports.length === 0) throw new Error("the nodes did not boot (see the first test)");
+    const health = await etcdctl(nodes[0], "endpoint", "health", "-w", "json");
+    const seen = (JSON.parse(health.stdout || "[]") as Array<{ endpoint: string; health: boolean }>).map((h) => [h.endpoint, h.health]).sort();
+    expect({ seen, stderr: health.stderr }).toEqual({ seen: [["https://10.0.0.20:2379", true], ["https://10.0.16.20:2379", true], ["https://10.0.32.20:2379", true]], stderr: health.stderr });
+    const members = JSON.parse((await etcdctl(nodes[0], "member", "list", "-w", "json", "--hex")).stdout).members as Array<{ name: string; peerURLs: string[] }>;
+    expect(members.map((m) => [m.name, m.peerURLs]).sort()).toEqual([
+      ["etcd-0", ["https://10.0.0.20:2380"]],
+      ["etcd-1", ["https://10.0.16.20:2380"]],
+      ["etcd-2", ["https://10.0.32.20:2380"]],
+    ]);
+  });
+
+  it("replaces a terminated etcd node: the new instance claims the same slot and volume, keeps the member's data and rejoins", async () => {
+    if (reports.length === 0) throw new Error("the nodes did not boot (see the first test)");
+    const old = nodes.find((n) => n.spec.name === "etcd-1")!;
+    const membersBefore = JSON.parse((await etcdctl(nodes[0], "member", "list", "-w", "json", "--hex")).stdout).members as Array<{ ID: string; name: string }>;
+    const idBefore = membersBefore.find((m) => m.name === "etcd-1")!.ID;
+    await old.stop();
+    await aws("ec2", "terminate-instances", "--instance-ids", old.spec.instanceId);
+    // EC2 detaches a terminated instance's secondary interfaces and volumes; moto 5.1.22 leaves
+    // them attached to the terminated instance, so the harness detaches them as EC2 would.
+    const gaps: string[] = [];
+    for (const eni of (await aws("ec2", "describe-network-interfaces", "--filters", `Name=attachment.instance-id,Values=${old.spec.instanceId}`)).NetworkInterfaces) {
+      if (eni.Attachment.DeviceIndex === 0) continue;
+      gaps.push(`interface ${eni.NetworkInterfaceId} still attached`);
+      await aws("ec2", "detach-network-interface", "--attachment-id", eni.Attachment.AttachmentId);
+    }
+    for (const vol of (await aws("ec2", "describe-volumes", "--filters", `Name=attachment.instance-id,Values=${old.spec.instanceId}`)).Volumes) {
+      if (vol.Attachments[0].DeleteOnTermination) continue;
+      gaps.push(`volume ${vol.VolumeId} still attached`);
+      await aws("ec2", "detach-volume", "--volume-id", vol.VolumeId);
+    }
+    if (gaps.length > 0) timings.push(`moto gap on terminate (detached by the harness, as EC2 does): ${gaps.join(", ")}`);
+    const instanceId = await launchReplacement("etcd-1", old.spec.instanceId);
+    const replacement = await boot({ ...old.spec, name: "etcd-1-replacement", instanceId });
+    const report = await settle(replacement);
+    timings.push(`etcd-1 replacement: boot to ready ${report.readySeconds.toFixed(1)} s (${report.systemState})`);
+    if (report.failed !== "" || report.systemState !== "running") throw new Error(await explainFailure(replacement, report.failed));
+    await waitFor(async () => (await etcdctl(replacement, "endpoint", "health")).code === 0, 60_000, "every member healthy after the replacement");
+    const membersAfter = JSON.parse((await etcdctl(replacement, "member", "list", "-w", "json", "--hex")).stdout).members as Array<{ ID: string; name: string }>;
+    // Same member id: the replacement started from the member's data on the volume, it did not join anew.
+    expect(membersAfter.map((m) => [m.name, m.ID]).sort()).toEqual(membersBefore.map((m) => [m.name, m.ID]).sort());
+    expect(membersAfter.find((m) => m.name === "etcd-1")!.ID).toBe(idBefore);
+  });
+
+  it("refuses a bootstrap bundle whose checksum does not match: cloud-final fails with a clear journal line, nothing is extracted, etcd never starts", async () => {
+    if (reports.length === 0) throw new Error("the nodes did not boot (see the first test)");
+    const spec = nodeSpec("etcd-2");
+    const bucket = /^\s*HA_BUNDLE_BUCKET='([^']+)'$/m.exec(spec.userData)![1];
+    const key = /^\s*HA_BUNDLE_KEY='([^']+)'$/m.exec(spec.userData)![1];
+    const sha = /^\s*HA_BUNDLE_SHA256='([0-9a-f]{64})'$/m.exec(spec.userData)![1];
+    const original = path.join(dir, "bundle-original.tar.gz");
+    const tampered = path.join(dir, "bundle-tampered.tar.gz");
+    await aws("s3api", "get-object", "--bucket", bucket, "--key", key, original);
+    // One byte changed, as a corrupted or replaced object would be.
+    const bytes = readFileSync(original);
+    bytes[bytes.length - 1] ^= 0xff;
+    writeFileSync(tampered, bytes);
+    const got = createHash("sha256").update(bytes).digest("hex");
+    await aws("s3api", "put-object", "--bucket", bucket, "--key", key, "--body", tampered);
+    try {
+      const like = nodes.find((n) => n.spec.name === "etcd-2")!.spec.instanceId;
+      const instanceId = await launchReplacement("etcd-2", like);
+      const node = await boot({ ...spec, name: "etcd-2-tampered", instanceId });
+      let status = "";
+      await waitFor(async () => /status: (done|error)/.test((status = (await node.exec(["cloud-init", "status"])).stdout)), 6 * 60_000, `etcd-2-tampered: cloud-init to finish (${status})`);
+      expect(status).toContain("status: error");
+      expect((await node.exec(["systemctl", "is-failed", "cloud-final.service"])).stdout.trim()).toBe("failed");
+      const journal = (await node.exec(["journalctl", "--no-pager", "-o", "cat"])).stdout;
+      expect(journal).toContain(`ERROR: bootstrap bundle s3://${bucket}/${key} has SHA-256 ${got}, user data expects ${sha}: refusing it; nothing extracted, no unit started`);
+      // Nothing of the bundle on the node, etcd neither installed nor started, no slot claimed.
+      const present = await node.exec(["sh", "-c", "ls /etc/systemd/system/etcd.service /usr/local/sbin/ha-claim-slot /usr/local/bin/etcd 2>/dev/null; systemctl is-active etcd.service ha-claim-slot.service"]);
+      expect(present.stdout.trim().split("\n")).toEqual(["inactive", "inactive"]);
+      const enis = (await aws("ec2", "describe-network-interfaces", "--filters", `Name=attachment.instance-id,Values=${instanceId}`)).NetworkInterfaces as Array<{ Attachment: { DeviceIndex: number } }>;
+      expect(enis.map((e) => e.Attachment.DeviceIndex)).toEqual([0]);
+      await node.stop();
+    } finally {
+      await aws("s3api", "put-object", "--bucket", bucket, "--key", key, "--body", original);
+    }
+  });
+});

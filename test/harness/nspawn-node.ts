@@ -1,0 +1,483 @@
+/**
+ * Node containers for the boot tier: each node is `systemd-nspawn --boot` over an overlay of the
+ * cached Debian 12 root filesystem (`bash scripts/setup-test-env.sh node-rootfs`), systemd as PID 1
+ * inside it, cloud-init reading a NoCloud seed whose user data is what the emulator's launch
+ * template stores.
+ *
+ * Network, as EC2 gives it, inside namespaces the test creates and nowhere else:
+ * - a "VPC" namespace with one bridge holding every subnet's gateway (`.1`) and forwarding between
+ *   them; the AWS API emulator and the asset mirror are reached at the first gateway address,
+ *   forwarded over Unix sockets to their loopback ports on the host (nothing binds a host address);
+ * - per node a namespace with `eth0` (the instance's primary interface: its MAC, configured by
+ *   cloud-init from the seed's network-config) and `169.254.169.254:80` on its loopback, forwarded to
+ *   a strict IMDSv2 stand-in for that instance (./aws-emulator.ts) with the launch template's hop
+ *   limit as the IP TTL;
+ * - hot-plug: once the emulator shows a slot interface attached to the node's instance, a veth with
+ *   that interface's MAC appears in the node's namespace; once it shows a volume attached, a loop
+ *   device over a sparse file (kept per volume id across node replacements, like the EBS volume)
+ *   appears as `/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_vol…`.
+ *
+ * Safety: the overlay is mounted inside a private mount namespace (`unshare --mount`) that ends with
+ * the container, and the wrapper refuses to start unless the container root is that overlay and
+ * not the host's root. Cleanup kills the container's PID 1 (ending its PID namespace), then the
+ * nspawn process group, deletes the namespaces and detaches the loop devices, on every path.
+ */
+import { ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+import { promisify } from "node:util";
+import { Ec2QueryApi, ImdsStandIn, attachedInterfaces, startImds, xmlItems, xmlValues } from "./aws-emulator";
+import { TierCheck } from "./tiers";
+
+const execFileAsync = promisify(execFile);
+
+/** The command that builds the node root filesystem. */
+export const NODE_ROOTFS_SETUP_COMMAND = "bash scripts/setup-test-env.sh node-rootfs";
+
+/** The cached root filesystem (`$HA_CP_NODE_ROOTFS/rootfs`), if built. */
+export function nodeRootfs(): string | undefined {
+  const dir = process.env.HA_CP_NODE_ROOTFS;
+  if (dir === undefined || !existsSync(path.join(dir, ".complete"))) return undefined;
+  const root = path.join(dir, "rootfs");
+  return existsSync(path.join(root, "lib/systemd/systemd")) ? root : undefined;
+}
+
+/** Whether the boot tier can run here: root, systemd-nspawn, socat, losetup and the node rootfs. */
+export function bootTierCheck(): TierCheck {
+  if (process.getuid?.() !== 0) return { available: false, reason: "systemd-nspawn and network namespaces need root" };
+  for (const [tool, args] of [["systemd-nspawn", ["--version"]], ["socat", ["-V"]], ["losetup", ["--version"]], ["unshare", ["--version"]], ["nsenter", ["--version"]]] as const) {
+    try {
+      execFileSync(tool, args as unknown as string[], { stdio: "ignore", timeout: 10000 });
+    } catch {
+      return { available: false, reason: `${tool} missing (run \`bash scripts/setup-test-env.sh apt\`)` };
+    }
+  }
+  if (nodeRootfs() === undefined) return { available: false, reason: `no node root filesystem (HA_CP_NODE_ROOTFS): run \`${NODE_ROOTFS_SETUP_COMMAND}\`` };
+  return { available: true, reason: "" };
+}
+
+const sh = (cmd: string, args: readonly string[]): string => execFileSync(cmd, args as string[], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+const quiet = (cmd: string, args: readonly string[]): void => {
+  try {
+    execFileSync(cmd, args as string[], { stdio: "ignore" });
+  } catch {
+    // cleanup: already gone
+  }
+};
+
+/** Kills a detached child's process group (and the child). */
+function killGroup(child: ChildProcess): void {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  try {
+    process.kill(-child.pid, "SIGKILL");
+  } catch {
+    child.kill("SIGKILL");
+  }
+}
+
+const ipToInt = (ip: string) => ip.split(".").reduce((n, o) => n * 256 + Number(o), 0);
+const intToIp = (n: number) => [24, 16, 8, 0].map((s) => (n >>> s) & 255).join(".");
+
+/** The `.1` gateway address of an IPv4 CIDR block, as in a VPC subnet. */
+export function subnetGateway(cidr: string): string {
+  const [base, bits] = cidr.split("/");
+  const mask = Number(bits) === 0 ? 0 : (0xffffffff << (32 - Number(bits))) >>> 0;
+  return intToIp(((ipToInt(base) & mask) >>> 0) + 1);
+}
+
+let counter = 0;
+const uniq = () => `${process.pid % 10000}${(counter++).toString(36)}`;
+
+const NTP_SERVER = [
+  "import socket, struct, time",
+  "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)",
+  "s.bind(('169.254.169.123', 123))",
+  "def ts(t):",
+  "    t += 2208988800",
+  "    return struct.pack('!II', int(t), int((t % 1) * 2**32))",
+  "while True:",
+  "    data, peer = s.recvfrom(512)",
+  "    if len(data) < 48 or data[0] & 7 != 3:",
+  "        continue",
+  "    now = time.time()",
+  "    head = struct.pack('!BBbb', (4 << 3) | 4, 1, data[2], -20) + struct.pack('!II', 0, 0) + b'AMZN'",
+  "    s.sendto(head + ts(now) + data[40:48] + ts(now) + ts(time.time()), peer)",
+].join("\n");
+
+/** The VPC: a namespace routing between the subnets' gateways, and services forwarded into it. */
+export class VpcNetwork {
+  /** Creates the VPC namespace with a bridge holding the gateway of every subnet in `cidrs`. */
+  public static create(dir: string, cidrs: readonly string[]): VpcNetwork {
+    const vpc = new VpcNetwork(dir, `hacp-vpc-${uniq()}`);
+    sh("ip", ["netns", "add", vpc.ns]);
+    try {
+      sh("ip", ["-n", vpc.ns, "link", "set", "lo", "up"]);
+      sh("ip", ["-n", vpc.ns, "link", "add", "br0", "type", "bridge"]);
+      for (const cidr of cidrs) sh("ip", ["-n", vpc.ns, "addr", "add", `${subnetGateway(cidr)}/${cidr.split("/")[1]}`, "dev", "br0"]);
+      sh("ip", ["-n", vpc.ns, "link", "set", "br0", "up"]);
+      sh("ip", ["netns", "exec", vpc.ns, "sysctl", "-qw", "net.ipv4.ip_forward=1"]);
+    } catch (err) {
+      vpc.destroy();
+      throw err;
+    }
+    vpc.serviceIp = subnetGateway(cidrs[0]);
+    return vpc;
+  }
+
+  /** Address of the forwarded services (the first subnet's gateway). */
+  public serviceIp = "";
+  private readonly children: ChildProcess[] = [];
+
+  private constructor(public readonly dir: string, public readonly ns: string) {}
+
+  /**
+   * Makes `127.0.0.1:hostPort` on the host reachable at `serviceIp:port` inside the VPC: a socat on
+   * the host listens on a Unix socket, a socat inside the VPC namespace on the address.
+   */
+  public async forward(hostPort: number, port: number): Promise<void> {
+    const sock = path.join(this.dir, `fw-${port}.sock`);
+    this.spawn("socat", [`UNIX-LISTEN:${sock},fork,mode=600`, `TCP:127.0.0.1:${hostPort}`]);
+    await waitFor(() => existsSync(sock), 5000, `forward socket ${sock}`);
+    this.spawn("ip", ["netns", "exec", this.ns, "socat", `TCP-LISTEN:${port},bind=${this.serviceIp},fork,reuseaddr`, `UNIX-CONNECT:${sock}`]);
+    await waitFor(() => sh("ip", ["netns", "exec", this.ns, "ss", "-Htln", `sport = :${port}`]).trim() !== "", 5000, `listener ${this.serviceIp}:${port}`);
+  }
+
+  /**
+   * The Amazon Time Sync Service at 169.254.169.123 inside the VPC: an NTP server (stratum 1,
+   * answering from the host's clock) for the nodes' chrony, which runs with `-x` (it must not set
+   * the host's clock, and a container has no CAP_SYS_TIME).
+   */
+  public startTimeSync(): void {
+    sh("ip", ["-n", this.ns, "addr", "add", "169.254.169.123/32", "dev", "lo"]);
+    this.spawn("ip", ["netns", "exec", this.ns, "python3", "-c", NTP_SERVER]);
+  }
+
+  /** Starts a helper process that ends with the VPC. */
+  public spawn(cmd: string, args: readonly string[]): ChildProcess {
+    const child = spawn(cmd, args as string[], { stdio: "ignore", detached: true });
+    this.children.push(child);
+    return child;
+  }
+
+  /** Plugs a new veth into the bridge; its peer goes into `peerNs` as `peerName` with `mac`. */
+  public plug(peerNs: string, peerName: string, mac: string): string {
+    const host = `hv${uniq()}`.slice(0, 15);
+    sh("ip", ["-n", this.ns, "link", "add", host, "type", "veth", "peer", "name", peerName, "netns", peerNs, "address", mac]);
+    sh("ip", ["-n", this.ns, "link", "set", host, "master", "br0", "up"]);
+    return host;
+  }
+
+  /** Stops the forwarders and deletes the namespace. */
+  public destroy(): void {
+    for (const c of this.children) killGroup(c);
+    quiet("ip", ["netns", "del", this.ns]);
+  }
+}
+
+/** Polls `ok` until true or `ms` passed. */
+export async function waitFor(ok: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      if (await ok()) return;
+    } catch {
+      // not yet
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** What a node is booted from. */
+export interface NodeSpec {
+  /** Container (and hostname) name, `[a-z0-9-]`. */
+  readonly name: string;
+  /** The emulated instance this container is. */
+  readonly instanceId: string;
+  /** The user data as the launch template stores it (decoded). */
+  readonly userData: string;
+  /** Instance profile ARN of the launch template (moto's ASG instances do not carry it; EC2's do). */
+  readonly instanceProfileArn?: string;
+  /** `HttpPutResponseHopLimit` of the launch template. */
+  readonly hopLimit: number;
+  /** `InstanceMetadataTags` enabled in the launch template. */
+  readonly instanceTags: boolean;
+  /** Files written into the container before boot (the test image's configuration, never user data). */
+  readonly files?: Readonly<Record<string, string>>;
+}
+
+/** Result of a command inside the container. */
+export interface ExecResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Where the tier keeps data volumes: one sparse file per volume id, across node replacements. */
+export class VolumeStore {
+  constructor(public readonly dir: string) {
+    mkdirSync(dir, { recursive: true });
+  }
+  /** The backing file of `volumeId` (`sizeGiB` sparse on first use). */
+  public file(volumeId: string, sizeGiB: number): string {
+    const f = path.join(this.dir, `${volumeId}.img`);
+    if (!existsSync(f)) sh("truncate", ["-s", `${sizeGiB}G`, f]);
+    return f;
+  }
+}
+
+/** A booted node container. */
+export class NspawnNode {
+  /**
+   * Boots `spec` as a container in its own network namespace plugged into `vpc`, with its IMDS
+   * stand-in, and starts watching the emulator for hot-plugged interfaces and volumes.
+   */
+  public static async boot(emulator: Ec2QueryApi, vpc: VpcNetwork, volumes: VolumeStore, runDir: string, spec: NodeSpec): Promise<NspawnNode> {
+    const rootfs = nodeRootfs();
+    if (rootfs === undefined) throw new Error(`no node root filesystem: run \`${NODE_ROOTFS_SETUP_COMMAND}\``);
+    if (!/^[a-z][a-z0-9-]{0,40}$/.test(spec.name)) throw new Error(`bad node name ${spec.name}`);
+    const dir = path.join(runDir, `${spec.name}-${uniq()}`);
+    const node = new NspawnNode(emulator, vpc, volumes, dir, spec, `hacp-${spec.name}-${uniq()}`.slice(0, 40));
+    try {
+      await node.start(rootfs);
+    } catch (err) {
+      await node.stop();
+      throw err;
+    }
+    return node;
+  }
+
+  /** When `boot` started the container. */
+  public startedAt = 0;
+  /** Console output of the container (systemd's status lines). */
+  public readonly consoleLog: string;
+  /** Loop devices attached for hot-plugged volumes. */
+  public readonly loops: string[] = [];
+  /** Interfaces plugged in (ENI id → name in the node). */
+  public readonly plugged = new Map<string, string>();
+  private nspawn?: ChildProcess;
+  private imds?: ImdsStandIn;
+  private imdsForward?: ChildProcess;
+  private watcher?: NodeJS.Timeout;
+  private readonly attachedVolumes = new Set<string>();
+  private rootDevice = "/dev/sda1";
+  private readonly hostVeths: string[] = [];
+  private watchError = "";
+  private stopped = false;
+
+  private constructor(
+    private readonly emulator: Ec2QueryApi,
+    private readonly vpc: VpcNetwork,
+    private readonly volumes: VolumeStore,
+    public readonly dir: string,
+    public readonly spec: NodeSpec,
+    public readonly ns: string,
+  ) {
+    this.consoleLog = path.join(dir, "console.log");
+  }
+
+  private async start(rootfs: string): Promise<void> {
+    const { spec, dir } = this;
+    const upper = path.join(dir, "upper");
+    const work = path.join(dir, "work");
+    const merged = path.join(dir, "merged");
+    for (const d of [upper, work, merged]) mkdirSync(d, { recursive: true });
+    if (path.resolve(rootfs) === "/" || !existsSync(path.join(rootfs, "etc/os-release"))) throw new Error(`refusing ${rootfs} as a node root`);
+
+    // Network namespace, primary interface, IMDS.
+    sh("ip", ["netns", "add", this.ns]);
+    sh("ip", ["-n", this.ns, "link", "set", "lo", "up"]);
+    sh("ip", ["-n", this.ns, "addr", "add", "169.254.169.254/32", "dev", "lo"]);
+    const enis = await attachedInterfaces(this.emulator, spec.instanceId);
+    const primary = enis.find((e) => e.deviceIndex === 0);
+    if (primary === undefined) throw new Error(`${spec.instanceId} has no primary interface in the emulator`);
+    this.hostVeths.push(this.vpc.plug(this.ns, "eth0", primary.mac));
+    this.plugged.set(primary.id, "eth0");
+    const subnetXml = await this.emulator.ec2("DescribeSubnets", { "SubnetId.1": primary.subnetId });
+    const cidr = xmlValues(subnetXml, "cidrBlock")[0];
+    const imdsSock = path.join(dir, "imds.sock");
+    this.imds = await startImds(this.emulator, spec.instanceId, { socketPath: imdsSock, instanceTags: spec.instanceTags, instanceProfileArn: spec.instanceProfileArn });
+    // EC2 answers the token PUT with the hop limit as IP TTL: a request from one hop further (a pod
+    // behind the node) gets no answer.
+    this.imdsForward = spawn("ip", ["netns", "exec", this.ns, "socat", `TCP-LISTEN:80,bind=169.254.169.254,fork,reuseaddr,ip-ttl=${spec.hopLimit}`, `UNIX-CONNECT:${imdsSock}`], { stdio: "ignore", detached: true });
+
+    // NoCloud seed: the user data as stored, the instance's identity, its primary interface.
+    const seed = path.join(upper, "var/lib/cloud/seed/nocloud");
+    mkdirSync(seed, { recursive: true });
+    writeFileSync(path.join(seed, "user-data"), spec.userData);
+    writeFileSync(path.join(seed, "meta-data"), `instance-id: ${spec.instanceId}\nlocal-hostname: ${spec.name}\n`);
+    writeFileSync(
+      path.join(seed, "network-config"),
+      [
+        "version: 2",
+        "ethernets:",
+        // By name: cloud-init matches MACs only on physical devices, and a veth is not one.
+        "  eth0:",
+        `    addresses: ["${primary.privateIp}/${cidr.split("/")[1]}"]`,
+        `    gateway4: ${subnetGateway(cidr)}`,
+        "",
+      ].join("\n"),
+    );
+    for (const [file, text] of Object.entries(spec.files ?? {})) {
+      const target = path.join(upper, file);
+      mkdirSync(path.dirname(target), { recursive: true });
+      writeFileSync(target, text);
+    }
+
+    // The container: overlay mounted in a private mount namespace, checked, then nspawn.
+    const wrapper = [
+      "set -eu",
+      'lower=$1 upper=$2 work=$3 merged=$4 name=$5 ns=$6',
+      'mount -t overlay overlay -o "lowerdir=$lower,upperdir=$upper,workdir=$work" "$merged"',
+      '[ "$(findmnt -n -o FSTYPE --mountpoint "$merged")" = overlay ] || { echo "container root is not the overlay" >&2; exit 97; }',
+      '[ "$(stat -c %d:%i "$merged")" != "$(stat -c %d:%i /)" ] || { echo "container root is the host root" >&2; exit 98; }',
+      '[ -x "$merged/lib/systemd/systemd" ] || { echo "no systemd in the container root" >&2; exit 96; }',
+      // CAP_NET_ADMIN within the node's own namespace: ifupdown and the slot claim configure it.
+      'exec systemd-nspawn --quiet --boot --register=no --keep-unit --console=pipe --link-journal=no --resolv-conf=off --timezone=off \\',
+      '  --capability=CAP_NET_ADMIN --directory="$merged" --machine="$name" --hostname="$name" --network-namespace-path="/run/netns/$ns"',
+    ].join("\n");
+    const out = path.join(dir, "console.log");
+    writeFileSync(out, "");
+    const fd = openSync(out, "a");
+    this.nspawn = spawn("unshare", ["--mount", "--propagation", "private", "bash", "-c", wrapper, "wrapper", rootfs, upper, work, merged, spec.name, this.ns], {
+      stdio: ["ignore", fd, fd],
+      detached: true,
+    });
+    closeSync(fd);
+    this.startedAt = Date.now();
+    process.on("exit", this.killOnExit);
+    await waitFor(() => this.leader() !== undefined || this.nspawn!.exitCode !== null, 30000, `${spec.name}: container PID 1`);
+    if (this.leader() === undefined) throw new Error(`${spec.name}: nspawn exited ${this.nspawn.exitCode}: ${readFileSync(out, "utf8").slice(-2000)}`);
+    // With --network-namespace-path, systemd 252 mounts the container's /sys in the host's network
+    // namespace: /sys/class/net would list the host's interfaces and never a hot-plugged one (the
+    // slot claim finds its interface there by MAC). A sysfs mounted from the node's namespace
+    // provides the two network directories.
+    sh("nsenter", ["-t", String(this.leader()), "-m", "-n", "--", "sh", "-c",
+      "mkdir -p /run/ha-boot-tier/sys && mount -t sysfs -o ro sysfs /run/ha-boot-tier/sys && " +
+      "mount --bind /run/ha-boot-tier/sys/class/net /sys/class/net && mount --bind /run/ha-boot-tier/sys/devices/virtual/net /sys/devices/virtual/net"]);
+    const instXml = await this.emulator.ec2("DescribeInstances", { "InstanceId.1": spec.instanceId });
+    this.rootDevice = xmlValues(instXml, "rootDeviceName")[0] ?? "/dev/sda1";
+    const tick = (): void => {
+      this.hotplug()
+        .catch((err: Error) => (this.watchError = err.message))
+        .finally(() => {
+          if (!this.stopped) this.watcher = setTimeout(tick, 1000);
+        });
+    };
+    this.watcher = setTimeout(tick, 1000);
+  }
+
+  private readonly killOnExit = (): void => {
+    const leader = this.leader();
+    if (leader !== undefined) quiet("kill", ["-9", String(leader)]);
+    if (this.nspawn) killGroup(this.nspawn);
+    if (this.imdsForward) killGroup(this.imdsForward);
+  };
+
+  /** Host PID of the container's PID 1 (systemd), once it runs. */
+  public leader(): number | undefined {
+    const root = this.nspawn?.pid;
+    if (root === undefined || this.nspawn?.exitCode !== null) return undefined;
+    const children = (pid: number): number[] => {
+      const out: number[] = [];
+      try {
+        for (const t of readdirSync(`/proc/${pid}/task`)) {
+          const text = readFileSync(`/proc/${pid}/task/${t}/children`, "utf8").trim();
+          if (text) out.push(...text.split(/\s+/).map(Number));
+        }
+      } catch {
+        // gone
+      }
+      return out;
+    };
+    const queue = children(root);
+    while (queue.length > 0) {
+      const pid = queue.shift()!;
+      try {
+        const status = readFileSync(`/proc/${pid}/status`, "utf8");
+        const nspid = /^NSpid:\s+(.*)$/m.exec(status)?.[1].trim().split(/\s+/);
+        if (nspid !== undefined && nspid.length >= 2 && nspid[nspid.length - 1] === "1") return pid;
+      } catch {
+        continue;
+      }
+      queue.push(...children(pid));
+    }
+    return undefined;
+  }
+
+  /** Runs `argv` inside the container (all its namespaces), with a timeout. */
+  public async exec(argv: readonly string[], timeoutMs = 60000): Promise<ExecResult> {
+    const leader = this.leader();
+    if (leader === undefined) return { code: -1, stdout: "", stderr: "container not running" };
+    try {
+      const { stdout, stderr } = await execFileAsync("nsenter", ["-t", String(leader), "-m", "-u", "-i", "-n", "-p", "--", "/usr/bin/env", "-i", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", ...argv], {
+        encoding: "utf8",
+        timeout: timeoutMs,
+        maxBuffer: 64 * 1024 * 1024,
+      });
+      return { code: 0, stdout, stderr };
+    } catch (err) {
+      const e = err as { code?: number | string; stdout?: string; stderr?: string; message: string };
+      return { code: typeof e.code === "number" ? e.code : -1, stdout: e.stdout ?? "", stderr: e.stderr ?? e.message };
+    }
+  }
+
+  /** The last `lines` of the journal of `unit` (or of the whole boot). */
+  public async journal(unit?: string, lines = 40): Promise<string> {
+    const r = await this.exec(["journalctl", "--no-pager", "-o", "short-monotonic", "-n", String(lines), ...(unit ? ["-u", unit] : [])]);
+    return r.stdout + r.stderr;
+  }
+
+  /** Problems the hot-plug watcher met (empty when none). */
+  public get hotplugError(): string {
+    return this.watchError;
+  }
+
+  /** One pass of the hot-plug watcher: interfaces and volumes the emulator shows attached. */
+  private async hotplug(): Promise<void> {
+    if (this.stopped || this.leader() === undefined) return;
+    for (const eni of await attachedInterfaces(this.emulator, this.spec.instanceId)) {
+      if (this.plugged.has(eni.id)) continue;
+      const name = `eth${eni.deviceIndex}`;
+      this.hostVeths.push(this.vpc.plug(this.ns, name, eni.mac));
+      this.plugged.set(eni.id, name);
+    }
+    const volXml = await this.emulator.ec2("DescribeVolumes", { "Filter.1.Name": "attachment.instance-id", "Filter.1.Value.1": this.spec.instanceId });
+    for (const item of xmlItems(volXml, "volumeSet")) {
+      const id = xmlValues(item, "volumeId")[0];
+      // The root volume is the container's own root file system.
+      if (this.attachedVolumes.has(id) || xmlValues(item, "device").includes(this.rootDevice)) continue;
+      const size = Number(xmlValues(item, "size")[0]);
+      const loop = sh("losetup", ["--find", "--show", this.volumes.file(id, size)]).trim();
+      this.loops.push(loop);
+      this.attachedVolumes.add(id);
+      const minor = Number(loop.replace("/dev/loop", ""));
+      const dev = `nvme${this.attachedVolumes.size}n1`;
+      const leader = String(this.leader());
+      // Nitro exposes EBS volumes as NVMe devices named by the volume id (udev's by-id link).
+      sh("nsenter", ["-t", leader, "-m", "--", "sh", "-c", `mknod /dev/${dev} b 7 ${minor} && mkdir -p /dev/disk/by-id && ln -sf ../../${dev} /dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_${id.replace("-", "")}`]);
+    }
+  }
+
+  /** Powers the container off (SIGKILL after `graceMs`), removes its namespace, veths and loop devices. */
+  public async stop(graceMs = 10000): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.watcher) clearTimeout(this.watcher);
+    const child = this.nspawn;
+    if (child && child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once("exit", r));
+      // nspawn turns SIGTERM into an orderly poweroff of the container.
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => this.killOnExit(), graceMs);
+      await exited;
+      clearTimeout(timer);
+    }
+    this.killOnExit();
+    process.removeListener("exit", this.killOnExit);
+    await this.imds?.stop();
+    for (const v of this.hostVeths) quiet("ip", ["-n", this.vpc.ns, "link", "del", v]);
+    quiet("ip", ["netns", "del", this.ns]);
+    for (const loop of this.loops) quiet("losetup", ["-d", loop]);
+  }
+}
