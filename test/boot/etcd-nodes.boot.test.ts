@@ -282,21 +282,24 @@ describeTier("boot tier: the reference example's etcd nodes boot under systemd a
     const membersBefore = JSON.parse((await etcdctl(nodes[0], "member", "list", "-w", "json", "--hex")).stdout).members as Array<{ ID: string; name: string }>;
     const idBefore = membersBefore.find((m) => m.name === "etcd-1")!.ID;
     await old.stop();
-    await aws("ec2", "terminate-instances", "--instance-ids", old.spec.instanceId);
-    // EC2 detaches a terminated instance's secondary interfaces and volumes; moto 5.1.22 leaves
-    // them attached to the terminated instance, so the harness detaches them as EC2 would.
+    // Terminating an instance detaches its secondary interfaces and its volumes (EC2 does it as part
+    // of the termination). moto 5.1.22 does not, and answers 500 to detaching them from a
+    // terminated instance, so the harness detaches them at the termination, as EC2 would.
     const gaps: string[] = [];
     for (const eni of (await aws("ec2", "describe-network-interfaces", "--filters", `Name=attachment.instance-id,Values=${old.spec.instanceId}`)).NetworkInterfaces) {
       if (eni.Attachment.DeviceIndex === 0) continue;
-      gaps.push(`interface ${eni.NetworkInterfaceId} still attached`);
+      gaps.push(`interface ${eni.NetworkInterfaceId}`);
       await aws("ec2", "detach-network-interface", "--attachment-id", eni.Attachment.AttachmentId);
     }
+    const rootDevice = (await aws("ec2", "describe-instances", "--instance-ids", old.spec.instanceId)).Reservations[0].Instances[0].RootDeviceName;
     for (const vol of (await aws("ec2", "describe-volumes", "--filters", `Name=attachment.instance-id,Values=${old.spec.instanceId}`)).Volumes) {
-      if (vol.Attachments[0].DeleteOnTermination) continue;
-      gaps.push(`volume ${vol.VolumeId} still attached`);
+      // The root volume goes with the instance (DeleteOnTermination in the launch template).
+      if (vol.Attachments[0].Device === rootDevice || vol.Attachments[0].DeleteOnTermination) continue;
+      gaps.push(`volume ${vol.VolumeId}`);
       await aws("ec2", "detach-volume", "--volume-id", vol.VolumeId);
     }
-    if (gaps.length > 0) timings.push(`moto gap on terminate (detached by the harness, as EC2 does): ${gaps.join(", ")}`);
+    await aws("ec2", "terminate-instances", "--instance-ids", old.spec.instanceId);
+    timings.push(`terminated ${old.spec.instanceId}; detached at termination: ${gaps.join(", ")}`);
     const instanceId = await launchReplacement("etcd-1", old.spec.instanceId);
     const replacement = await boot({ ...old.spec, name: "etcd-1-replacement", instanceId });
     const report = await settle(replacement);
