@@ -296,7 +296,8 @@ describeTier("boot tier: the reference example's etcd nodes boot under systemd a
       // The root volume goes with the instance (DeleteOnTermination in the launch template).
       if (vol.Attachments[0].Device === rootDevice || vol.Attachments[0].DeleteOnTermination) continue;
       gaps.push(`volume ${vol.VolumeId}`);
-      await aws("ec2", "detach-volume", "--volume-id", vol.VolumeId);
+      // moto 5.1.22 answers 500 unless the instance and device are named (EC2 takes the volume id alone).
+      await aws("ec2", "detach-volume", "--volume-id", vol.VolumeId, "--instance-id", old.spec.instanceId, "--device", vol.Attachments[0].Device);
     }
     await aws("ec2", "terminate-instances", "--instance-ids", old.spec.instanceId);
     timings.push(`terminated ${old.spec.instanceId}; detached at termination: ${gaps.join(", ")}`);
