@@ -2,7 +2,9 @@
  * docs/api/ is the API reference generated from the TSDoc comments by typedoc with
  * typedoc-plugin-markdown (`npm run docs`, settings in typedoc.json). This test regenerates it into
  * a temp dir with the real typedoc and fails when the committed copy differs: run `npm run docs`
- * and commit docs/api/ after changing a public doc comment or signature.
+ * and commit docs/api/ after changing a public doc comment or signature. typedoc.json turns an
+ * undocumented public symbol into an error (validation.notDocumented + treatWarningsAsErrors), so this
+ * test also fails then; --logLevel Warn keeps the symbol's name in the failure message.
  */
 import { execFile } from "node:child_process";
 import { mkdtemp, readFile, readdir, rm } from "node:fs/promises";
@@ -33,7 +35,7 @@ describe("API reference (docs/api)", () => {
 
   it("is what `npm run docs` generates from the current sources", async () => {
     fresh = await mkdtemp(path.join(tmpdir(), "ha-cp-api-docs-"));
-    await run(process.execPath, [path.join(ROOT, "node_modules", "typedoc", "bin", "typedoc"), "--logLevel", "Error", "--out", fresh], { cwd: ROOT, maxBuffer: 64 << 20 });
+    await run(process.execPath, [path.join(ROOT, "node_modules", "typedoc", "bin", "typedoc"), "--logLevel", "Warn", "--out", fresh], { cwd: ROOT, maxBuffer: 64 << 20 });
     const want = await tree(fresh);
     const have = await tree(COMMITTED);
     expect([...have.keys()].sort()).toEqual([...want.keys()].sort());
