@@ -199,7 +199,7 @@ export interface ResolvedCluster {
   readonly clusterName: string;
   /** The preset the cluster was resolved with (tagged as `blueprint/preset`). */
   readonly preset: string;
-  /** AWS region. */
+  /** The AWS region the cluster is deployed to (the control-plane stack's provider region). */
   readonly region: string;
   /** Props for `HaControlPlane`. */
   readonly controlPlaneProps: HaControlPlaneProps;
@@ -247,7 +247,7 @@ const SNS_TOPIC_ARN = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256
  * (`overrides.etcdMemberCount`, `defaults.kmsKeyArn`, `presets.production.settings.apiServerCount`).
  */
 export class PlatformBlueprint {
-  /** Blueprint name. */
+  /** The blueprint's name, tagged as `blueprint/name` on every resource of its clusters. */
   public readonly name: string;
   /** Organisation defaults. */
   public readonly defaults: OrganisationDefaults;

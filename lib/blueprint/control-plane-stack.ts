@@ -9,7 +9,7 @@ import { PresetPolicySuppression } from "./presets";
 
 /** Props of {@link ControlPlaneStack}. */
 export interface ControlPlaneStackProps {
-  /** AWS region. */
+  /** The AWS region of the stack's AWS provider (where every resource of the control plane is created). */
   readonly region: string;
   /** Props of the stack's {@link HaControlPlane}, usually a blueprint's `ResolvedCluster.controlPlaneProps`. */
   readonly controlPlane: HaControlPlaneProps;

@@ -127,7 +127,7 @@ export interface CoreDnsAddonProps {
   readonly imageTag: string;
   /** The cluster DNS Service address (the 10th of the service CIDR). */
   readonly clusterDnsIp: string;
-  /** DNS domain. */
+  /** The cluster DNS domain CoreDNS serves, e.g. `cluster.local`. */
   readonly clusterDomain: string;
   /** Replicas, at least 2 so a node loss keeps DNS up. */
   readonly replicas: number;

@@ -130,7 +130,7 @@ export class ClusterObjects extends Construct {
   public readonly bootstrapToken: BootstrapToken;
   /** The `cluster-info` ConfigMap in kube-public and its anonymous-read Role: discovery for `kubeadm join`. */
   public readonly clusterInfo: ClusterInfo;
-  /** Cluster-admin bindings. */
+  /** The ClusterRoleBindings to `cluster-admin`: `kubeadm:cluster-admins`, plus the configured admin groups. */
   public readonly adminBindings: ClusterAdminBindings;
   /** The platform PriorityClasses (`platform-critical`, `platform-high` unless configured otherwise). */
   public readonly priorityClasses: PriorityClasses;

@@ -106,7 +106,7 @@ export interface ClusterConfigurationInput {
   readonly podCidr: string;
   /** Cluster DNS domain (`networking.dnsDomain`), e.g. `cluster.local`. */
   readonly clusterDomain: string;
-  /** Image registry. */
+  /** Registry of the Kubernetes images (`imageRepository`), e.g. `registry.k8s.io`. */
   readonly imageRepository: string;
   /** kube-proxy is installed (else kubeadm is told it is disabled). */
   readonly kubeProxy: boolean;
@@ -141,7 +141,7 @@ export function renderClusterConfiguration(input: ClusterConfigurationInput): st
 export interface KubeletConfigurationInput {
   /** Cluster DNS address. */
   readonly clusterDnsIp: string;
-  /** DNS domain. */
+  /** The cluster DNS domain, e.g. `cluster.local`. */
   readonly clusterDomain: string;
   /** Request a CA-signed serving certificate (`serverTLSBootstrap`). */
   readonly serverTlsBootstrap: boolean;

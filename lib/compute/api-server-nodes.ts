@@ -277,7 +277,7 @@ export class ApiServerNodes extends Construct {
   public readonly slots: readonly NodeSlot[];
   /** Slot interfaces, by slot index. */
   public readonly interfaces: readonly NetworkInterface[];
-  /** Instance role. */
+  /** The API server nodes' IAM role and instance profile: inline least-privilege statements only (no managed policy). */
   public readonly role: NodeRole;
   /** The launch template every API server node boots from (one for all slots; the node claims its slot at boot). */
   public readonly launchTemplate: LaunchTemplate;

@@ -232,7 +232,7 @@ export class EtcdCluster extends Construct implements IEtcdCluster {
   public readonly members: readonly EtcdMemberInfo[];
   public readonly clientUrls: readonly string[];
   public readonly topology: EtcdTopology;
-  /** Member slots. */
+  /** The members' slots: name, fixed IP, subnet and zone of each (the API server slots when etcd is stacked). */
   public readonly slots: readonly NodeSlot[];
   /** Data volumes, by member index. */
   public readonly dataVolumes: readonly EbsVolume[];

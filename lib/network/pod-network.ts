@@ -35,7 +35,7 @@ export enum PodNetwork {
 export interface ResolvedPodNetwork {
   /** The pod CIDR block. */
   readonly podCidr: string;
-  /** The mode. */
+  /** How pods are addressed and whether the API servers can reach them: `VPC_NATIVE`, `ROUTED` or an overlay. */
   readonly podNetwork: PodNetwork;
 }
 
