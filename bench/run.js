@@ -35,6 +35,18 @@ const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
 const { CASES, ROOT, gnuTimeAvailable, median, runCase, summarize } = require("./runner");
+
+// (f) plans with every provider the stacks use: the same mirror jest's global setup selects
+// (aws + the tls and kubernetes stand-ins, built by scripts/setup-test-env.sh).
+if (!process.env.TF_PLUGIN_MIRROR) {
+  try {
+    const env = execFileSync("bash", [path.join(__dirname, "..", "scripts", "setup-test-env.sh"), "--print-env"], { encoding: "utf8" });
+    const mirror = /^export HA_CP_PLAN_MIRROR=(.+)$/m.exec(env)?.[1];
+    if (mirror && fs.existsSync(path.join(mirror, ".complete"))) process.env.TF_PLUGIN_MIRROR = mirror;
+  } catch {
+    // no setup script output: (f) reports which mirror it lacks
+  }
+}
 const { formatProfile, profileCase } = require("./profile");
 
 const HARNESS_OUT = path.join(ROOT, "dist", "bench", "harness");
