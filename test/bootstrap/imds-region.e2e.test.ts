@@ -17,8 +17,8 @@ const run = promisify(execFile);
 const SCRIPTS_DIR = path.join(__dirname, "../../lib/bootstrap/scripts");
 const INCLUDE = path.join(SCRIPTS_DIR, "include/imds-region.sh");
 
-/** Scripts run on the node (ha-roll-etcd and ha-etcd-drift run on an operator's machine with its own AWS config). */
-const OPERATOR_SCRIPTS = new Set(["ha-roll-etcd.sh", "ha-etcd-drift.sh"]);
+/** Scripts run on the node (ha-roll-etcd, ha-etcd-drift and ha-scale-in run on an operator's machine with its own AWS config). */
+const OPERATOR_SCRIPTS = new Set(["ha-roll-etcd.sh", "ha-etcd-drift.sh", "ha-scale-in.sh"]);
 const NODE_SCRIPTS = readdirSync(SCRIPTS_DIR).filter((f) => f.endsWith(".sh") && !OPERATOR_SCRIPTS.has(f));
 
 describe("node scripts and the AWS CLI's region", () => {

@@ -25,9 +25,13 @@ log() {
   logger -t ha-etcd-backup -- "$*" 2>/dev/null || true
   echo "ha-etcd-backup: $*" >&2
 }
-# The AWS CLI's region, from the instance metadata when unset.
+# The AWS CLI's region, from the instance metadata when unset: only an S3 target and the metric use
+# the CLI (a file:// target works without instance metadata).
 # ha-include: imds-region.sh
-imds_region
+case "$BACKUP_TARGET" in
+  s3://*) imds_region ;;
+  *) [ -z "${METRIC_NAMESPACE:-}" ] || imds_region ;;
+esac
 
 ctl() {
   ETCDCTL_API=3 "$ETCDCTL" --endpoints "$ETCD_ENDPOINT" --cacert "$ETCD_CACERT" --cert "$ETCD_CERT" --key "$ETCD_KEY" --command-timeout=30s "$@"

@@ -34,9 +34,12 @@ log() {
   logger -t ha-etcd-restore -- "$*" 2>/dev/null || true
   echo "ha-etcd-restore: $*" >&2
 }
-# The AWS CLI's region, from the instance metadata when unset.
+# The AWS CLI's region, from the instance metadata when unset: only S3 snapshots use the CLI (a
+# file:// target or a local file works without instance metadata).
 # ha-include: imds-region.sh
-imds_region
+case "$SNAPSHOT $BACKUP_TARGET" in
+  *s3://*) imds_region ;;
+esac
 
 # verify FILE EXPECTED WHAT: FILE's SHA-256 must be EXPECTED (64 hex digits).
 verify() {
