@@ -313,38 +313,33 @@ setup_providers() {
   finish "$MIRROR_DIR" providers "aws-$AWS_PROVIDER_VERSION" "$start"
 }
 
-setup_tls_standin() {
-  local dir; dir=$(tls_standin_dir)
+# build_standin NAME PROVIDER VERSION SRC DIR: go-builds the stand-in provider in SRC into DIR's
+# mirror layout as registry.terraform.io/hashicorp/PROVIDER VERSION, and checks it starts as a plugin.
+build_standin() {
+  local name=$1 provider=$2 version=$3 src=$4 dir=$5
   if complete "$dir"; then return; fi
   local start; start=$(date +%s)
-  log "tls-standin $TLS_PROVIDER_VERSION: building test/providers/tls from the Go module proxy (cold: 2-4 minutes on 2 cores)"
+  log "$name $version: building test/providers/${src##*/} from the Go module proxy (cold: 2-4 minutes on 2 cores)"
   begin "$dir"
-  local rel=registry.terraform.io/hashicorp/tls/$TLS_PROVIDER_VERSION/linux_amd64
-  local bin=$dir.tmp/$rel/terraform-provider-tls_v$TLS_PROVIDER_VERSION
+  local rel=registry.terraform.io/hashicorp/$provider/$version/linux_amd64
+  local bin=$dir.tmp/$rel/terraform-provider-${provider}_v$version
   mkdir -p "$dir.tmp/$rel"
   # -mod=readonly: the committed go.sum is the pin; a dependency it lacks fails the build.
-  ( cd "$TLS_STANDIN_SRC" && run tls-standin "$TLS_PROVIDER_VERSION" -- env CGO_ENABLED=0 GOFLAGS="-mod=readonly -buildvcs=false" go build -trimpath -o "$bin" . )
+  ( cd "$src" && run "$name" "$version" -- env CGO_ENABLED=0 GOFLAGS="-mod=readonly -buildvcs=false" go build -trimpath -o "$bin" . )
   # Run without terraform's handshake a plugin refuses to start and says so.
   local banner; banner=$("$bin" 2>&1 || true)
-  [[ $banner == *"This binary is a plugin"* ]] || die "tls-standin $TLS_PROVIDER_VERSION: $bin does not run as a terraform plugin: $banner"
-  finish "$dir" tls-standin "$TLS_PROVIDER_VERSION" "$start"
+  [[ $banner == *"This binary is a plugin"* ]] || die "$name $version: $bin does not run as a terraform plugin: $banner"
+  finish "$dir" "$name" "$version" "$start"
+}
+
+setup_tls_standin() {
+  build_standin tls-standin tls "$TLS_PROVIDER_VERSION" "$TLS_STANDIN_SRC" "$(tls_standin_dir)"
 }
 
 # setup_kubernetes_standin: test/providers/kubernetes, a plan-time stand-in for hashicorp/kubernetes
 # 2.38.0 (schema.json from the cdktf bindings; a unit test checks it is fresh: this runs before npm ci).
 setup_kubernetes_standin() {
-  local dir; dir=$(kubernetes_standin_dir)
-  if complete "$dir"; then return; fi
-  local start; start=$(date +%s)
-  log "kubernetes-standin $KUBERNETES_PROVIDER_VERSION: building test/providers/kubernetes from the Go module proxy (cold: 2-4 minutes on 2 cores)"
-  begin "$dir"
-  local rel=registry.terraform.io/hashicorp/kubernetes/$KUBERNETES_PROVIDER_VERSION/linux_amd64
-  local bin=$dir.tmp/$rel/terraform-provider-kubernetes_v$KUBERNETES_PROVIDER_VERSION
-  mkdir -p "$dir.tmp/$rel"
-  ( cd "$KUBERNETES_STANDIN_SRC" && run kubernetes-standin "$KUBERNETES_PROVIDER_VERSION" -- env CGO_ENABLED=0 GOFLAGS="-mod=readonly -buildvcs=false" go build -trimpath -o "$bin" . )
-  local banner; banner=$("$bin" 2>&1 || true)
-  [[ $banner == *"This binary is a plugin"* ]] || die "kubernetes-standin $KUBERNETES_PROVIDER_VERSION: $bin does not run as a terraform plugin: $banner"
-  finish "$dir" kubernetes-standin "$KUBERNETES_PROVIDER_VERSION" "$start"
+  build_standin kubernetes-standin kubernetes "$KUBERNETES_PROVIDER_VERSION" "$KUBERNETES_STANDIN_SRC" "$(kubernetes_standin_dir)"
 }
 
 setup_plan_mirror() {
