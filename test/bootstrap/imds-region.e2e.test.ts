@@ -12,13 +12,13 @@ import { promisify } from "node:util";
 import { nodeScript } from "../../lib/bootstrap/node-user-data";
 import { AwsEmulator, EMULATOR_REGION, ImdsStandIn, awsEmulatorCheck, startAwsEmulator, startImds } from "../harness/aws-emulator";
 import { describeTier } from "../harness/tiers";
+import { OPERATOR_SCRIPTS } from "../helpers/scripts";
 
 const run = promisify(execFile);
 const SCRIPTS_DIR = path.join(__dirname, "../../lib/bootstrap/scripts");
 const INCLUDE = path.join(SCRIPTS_DIR, "include/imds-region.sh");
 
-/** Scripts run on the node (ha-roll-etcd, ha-etcd-drift and ha-scale-in run on an operator's machine with its own AWS config). */
-const OPERATOR_SCRIPTS = new Set(["ha-roll-etcd.sh", "ha-etcd-drift.sh", "ha-scale-in.sh"]);
+/** Scripts run on the node (operator scripts run on a workstation with its own AWS config). */
 const NODE_SCRIPTS = readdirSync(SCRIPTS_DIR).filter((f) => f.endsWith(".sh") && !OPERATOR_SCRIPTS.has(f));
 
 describe("node scripts and the AWS CLI's region", () => {

@@ -11,6 +11,7 @@
 import { readFileSync, readdirSync } from "fs";
 import { join } from "path";
 import { ConfigError, DEFAULT_ETCD_RELEASE, EtcdTopology, ExistingNetwork, HaControlPlane } from "../../lib";
+import { OPERATOR_SCRIPTS } from "../helpers/scripts";
 import { FoundResource, SynthJson, follow, resources, synth } from "../helpers/synth";
 
 const ZONES = ["eu-west-1a", "eu-west-1b", "eu-west-1c"];
@@ -31,8 +32,6 @@ const CLI_TO_ENDPOINT: Readonly<Record<string, string>> = {
 };
 /** Session Manager's agent: ssm, ssmmessages, ec2messages (AWS Systems Manager docs, "VPC endpoints"). */
 const SESSION_MANAGER = ["ssm", "ssmmessages", "ec2messages"];
-/** Scripts an operator runs from a workstation, not on a node (they never go through the nodes' endpoints). */
-const OPERATOR_SCRIPTS = new Set(["ha-roll-etcd.sh", "ha-etcd-drift.sh", "ha-scale-in.sh"]);
 
 function cliServicesOfNodeScripts(): Set<string> {
   const dir = join(__dirname, "../../lib/bootstrap/scripts");
