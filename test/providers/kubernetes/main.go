@@ -1,4 +1,4 @@
-// Command terraform-provider-kubernetes: a plan-time stand-in for
+// Command terraform-provider-kubernetes: a stand-in for
 // registry.terraform.io/hashicorp/kubernetes 2.38.0, written for this repository's plan tier because
 // the Go module proxy refuses the real module (every version).
 //
@@ -10,7 +10,9 @@
 // plan-time validators (object names, label and annotation keys and values, quantities, role_ref),
 // optional+computed flags and defaults, ConflictsWith, ForceNew.
 //
-// Plan only: Create/Update/Delete fail with an error saying the stand-in does not apply.
+// Apply: Create/Read/Update/Delete against a real API server with client-go (client.go, crud.go),
+// converting through explicit per-type tables (types.go, convert.go): an attribute set in a
+// configuration that the tables do not know fails apply instead of being dropped.
 package main
 
 import (

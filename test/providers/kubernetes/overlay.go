@@ -1,12 +1,10 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"strconv"
 	"strings"
 
-	"github.com/hashicorp/terraform-plugin-sdk/v2/diag"
 	"github.com/hashicorp/terraform-plugin-sdk/v2/helper/schema"
 	"github.com/hashicorp/terraform-plugin-sdk/v2/helper/validation"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -104,6 +102,9 @@ func validatePortNumOrName(v interface{}, key string) ([]string, []error) {
 }
 
 func nested(s *schema.Schema) map[string]*schema.Schema {
+	if s == nil {
+		return nil
+	}
 	if r, ok := s.Elem.(*schema.Resource); ok {
 		return r.Schema
 	}
@@ -188,8 +189,99 @@ func walk(typ string, fields map[string]*schema.Schema, depth int) {
 	}
 }
 
+// def sets a Default on an optional attribute that exists.
+func def(fields map[string]*schema.Schema, name string, v interface{}) {
+	if f := fields[name]; f != nil && f.Optional && !f.Computed {
+		f.Default = v
+	}
+}
+
+// computedBlock marks an optional block optional+computed (the server fills it).
+func computedBlock(fields map[string]*schema.Schema, name string) {
+	if f := fields[name]; f != nil && f.Optional {
+		f.Computed = true
+	}
+}
+
+// defaults: the real provider's Default and optional+computed flags for the attributes the
+// conversion tables (types.go) apply, so that what the server defaults reads back without a diff,
+// as with the real provider. Each from the real schema:
+//   - schema_container.go: probes failure_threshold 3, period_seconds 10, success_threshold 1,
+//     timeout_seconds 1; http_get.scheme "HTTP"; container port protocol "TCP"; field_ref.api_version
+//     "v1"; volume_mount.read_only false; security_context allow_privilege_escalation true,
+//     privileged false, read_only_root_filesystem false; resources optional+computed;
+//     image_pull_policy optional+computed;
+//   - schema_pod_spec.go: dns_policy "ClusterFirst" (workload templates);
+//   - resource_kubernetes_deployment_v1.go: strategy and strategy.rolling_update optional+computed,
+//     strategy.type "RollingUpdate", rolling_update max_surge/max_unavailable "25%";
+//     wait_for_rollout true (also the daemon set's, whose strategy and rolling_update are
+//     optional+computed and type "RollingUpdate");
+//   - resource_kubernetes_service_v1.go: spec.type "ClusterIP", port protocol "TCP", port
+//     target_port optional+computed;
+//   - resource_kubernetes_secret_v1.go: type "Opaque", wait_for_service_account_token true;
+//   - resource_kubernetes_service_account_v1.go: automount_service_account_token true;
+//   - resource_kubernetes_config_map_v1_data.go: field_manager "Terraform".
+//
+// Defaults of attributes the tables do not apply are not added: a default would put a value
+// there that apply refuses as unknown.
+func defaults(typ string, r *schema.Resource) {
+	top := r.Schema
+	switch typ {
+	case "kubernetes_deployment_v1", "kubernetes_daemon_set_v1":
+		def(top, "wait_for_rollout", true)
+		spec := nested(top["spec"])
+		computedBlock(spec, "strategy")
+		strategy := nested(spec["strategy"])
+		def(strategy, "type", "RollingUpdate")
+		computedBlock(strategy, "rolling_update")
+		if typ == "kubernetes_deployment_v1" {
+			ru := nested(strategy["rolling_update"])
+			def(ru, "max_surge", "25%")
+			def(ru, "max_unavailable", "25%")
+		}
+		podSpec := nested(nested(spec["template"])["spec"])
+		def(podSpec, "dns_policy", "ClusterFirst")
+		c := nested(podSpec["container"])
+		computedBlock(c, "resources")
+		if res := nested(c["resources"]); res != nil {
+			computedBlock(res, "limits")
+			computedBlock(res, "requests")
+		}
+		computedBlock(c, "image_pull_policy")
+		for _, probe := range []string{"liveness_probe", "readiness_probe", "startup_probe"} {
+			p := nested(c[probe])
+			def(p, "failure_threshold", 3)
+			def(p, "period_seconds", 10)
+			def(p, "success_threshold", 1)
+			def(p, "timeout_seconds", 1)
+			def(nested(p["http_get"]), "scheme", "HTTP")
+		}
+		def(nested(c["port"]), "protocol", "TCP")
+		def(nested(nested(nested(c["env"])["value_from"])["field_ref"]), "api_version", "v1")
+		def(nested(c["volume_mount"]), "read_only", false)
+		sc := nested(c["security_context"])
+		def(sc, "allow_privilege_escalation", true)
+		def(sc, "privileged", false)
+		def(sc, "read_only_root_filesystem", false)
+	case "kubernetes_service_v1":
+		spec := nested(top["spec"])
+		def(spec, "type", "ClusterIP")
+		port := nested(spec["port"])
+		def(port, "protocol", "TCP")
+		computedBlock(port, "target_port")
+	case "kubernetes_secret_v1":
+		def(top, "type", "Opaque")
+		def(top, "wait_for_service_account_token", true)
+	case "kubernetes_service_account_v1":
+		def(top, "automount_service_account_token", true)
+	case "kubernetes_config_map_v1_data":
+		def(top, "field_manager", "Terraform")
+	}
+}
+
 func applyOverlay(typ string, r *schema.Resource) {
 	walk(typ, r.Schema, 0)
+	defaults(typ, r)
 	if typ == "kubernetes_secret_v1" {
 		for _, k := range []string{"data", "binary_data", "data_wo"} {
 			if f := r.Schema[k]; f != nil {
@@ -205,9 +297,4 @@ func applyProviderOverlay(p *schema.Provider) {
 			f.Sensitive = true
 		}
 	}
-}
-
-// configure: nothing to connect to at plan time (the real provider also connects lazily).
-func configure(context.Context, *schema.ResourceData) (interface{}, diag.Diagnostics) {
-	return nil, nil
 }

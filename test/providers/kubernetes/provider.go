@@ -1,14 +1,12 @@
 package main
 
 import (
-	"context"
 	_ "embed"
 	"encoding/json"
 	"fmt"
 	"sort"
 	"time"
 
-	"github.com/hashicorp/terraform-plugin-sdk/v2/diag"
 	"github.com/hashicorp/terraform-plugin-sdk/v2/helper/schema"
 )
 
@@ -123,8 +121,9 @@ func buildBlock(b genBlock) map[string]*schema.Schema {
 	return out
 }
 
-// timeouts turns the bindings' `timeouts` block into the SDK's ResourceTimeout (20 minutes is only
-// a placeholder default: the stand-in never waits).
+// timeouts turns the bindings' `timeouts` block into the SDK's ResourceTimeout (20 minutes, the
+// SDK's own default; the real provider's shorter defaults, e.g. 1 minute for a secret's token wait,
+// are not reproduced).
 func timeouts(b genBlock) *schema.ResourceTimeout {
 	n, ok := b.Blocks["timeouts"]
 	if !ok {
@@ -149,10 +148,19 @@ func timeouts(b genBlock) *schema.ResourceTimeout {
 	return rt
 }
 
-func notApplied(typ string) func(context.Context, *schema.ResourceData, interface{}) diag.Diagnostics {
-	return func(context.Context, *schema.ResourceData, interface{}) diag.Diagnostics {
-		return diag.Errorf("%s: the hashicorp/kubernetes %s stand-in (test/providers/kubernetes) plans only; it does not apply", typ, Version)
+// crud: the type's Create/Read/Update/Delete (crud.go), or an error for a type without a table.
+func crud(typ string, r *schema.Resource) {
+	if typ == "kubernetes_config_map_v1_data" {
+		c := configMapData{}
+		r.CreateContext, r.ReadContext, r.UpdateContext, r.DeleteContext = c.create, c.read, c.update, c.delete
+		return
 	}
+	spec, ok := typeSpecs[typ]
+	if !ok {
+		panic(fmt.Sprintf("%s: no conversion table in types.go", typ))
+	}
+	g := generic{typ: typ, spec: spec}
+	r.CreateContext, r.ReadContext, r.UpdateContext, r.DeleteContext = g.create, g.read, g.update, g.delete
 }
 
 func newProvider() *schema.Provider {
@@ -166,13 +174,10 @@ func newProvider() *schema.Provider {
 	for _, name := range names {
 		b := s.Resources[name]
 		r := &schema.Resource{
-			Schema:        buildBlock(b),
-			Timeouts:      timeouts(b),
-			CreateContext: notApplied(name),
-			UpdateContext: notApplied(name),
-			DeleteContext: notApplied(name),
-			ReadContext:   func(context.Context, *schema.ResourceData, interface{}) diag.Diagnostics { return nil },
+			Schema:   buildBlock(b),
+			Timeouts: timeouts(b),
 		}
+		crud(name, r)
 		applyOverlay(name, r)
 		resources[name] = r
 	}
