@@ -305,7 +305,9 @@ func firstMap(prior interface{}, i int) map[string]interface{} {
 }
 
 func flattenValue(fl field, raw interface{}, prior interface{}, p string) (interface{}, error) {
-	bad := func() error { return fmt.Errorf("%s: the server sent %T %v where the conversion expects kind %d", p, raw, raw, fl.Kind) }
+	bad := func() error {
+		return fmt.Errorf("%s: the server sent %T %v where the conversion expects kind %d", p, raw, raw, fl.Kind)
+	}
 	switch fl.Kind {
 	case kStr:
 		s, ok := raw.(string)
