@@ -114,7 +114,12 @@ export class TerraformWorkspace {
 
   /** Runs `terraform <args>`; a non-zero exit is data. */
   run(args: readonly string[], timeoutMs = 600_000): Promise<CommandResult> {
-    let argv = ["terraform", ...args];
+    return this.exec(["terraform", ...args], timeoutMs);
+  }
+
+  /** Runs any command where terraform runs (its namespace and /etc/hosts), in the working directory. */
+  exec(command: readonly string[], timeoutMs = 120_000): Promise<CommandResult> {
+    let argv = [...command];
     if (this.place.hosts !== undefined) {
       // A private mount namespace whose /etc/hosts resolves the endpoint name (Go's resolver reads it).
       argv = ["unshare", "--mount", "--propagation", "private", "sh", "-c", 'mount --bind "$0" /etc/hosts && exec "$@"', path.join(this.dir, "hosts"), ...argv];
@@ -122,6 +127,15 @@ export class TerraformWorkspace {
     if (this.place.netns !== undefined) argv = ["ip", "netns", "exec", this.place.netns, ...argv];
     return runCommand(argv[0], argv.slice(1), { cwd: this.dir, env: this.env, timeoutMs });
   }
+
+  /** kubectl with a kubeconfig given as text (written into the working directory), where terraform runs. */
+  async kubectl(kubeconfig: string, args: readonly string[]): Promise<CommandResult> {
+    const file = path.join(this.dir, `kubeconfig-${++this.kubeconfigs}`);
+    await writeFile(file, kubeconfig, { mode: 0o600 });
+    return this.exec(["kubectl", `--kubeconfig=${file}`, "--request-timeout=20s", ...args]);
+  }
+
+  private kubeconfigs = 0;
 
   /** Runs `terraform <args>` and fails with terraform's own text unless it exits 0. */
   async must(args: readonly string[], timeoutMs = 600_000): Promise<CommandResult> {

@@ -107,7 +107,38 @@ func asInt(v cty.Value, path string) (int64, error) {
 	return i, nil
 }
 
-// expandBlock turns one Terraform object (a resource or a block element) into a Kubernetes object.
+// checkConfig: strictness. Every attribute and block set in the configuration (the raw config:
+// null is exactly "not written", unlike the SDK's state, which stores false/0/"" for unset nested
+// attributes) must be in the table, else apply fails with its path.
+func checkConfig(fields []field, v cty.Value, path string) error {
+	if v.IsNull() || !v.IsKnown() {
+		return nil
+	}
+	for name := range v.Type().AttributeTypes() {
+		val := v.GetAttr(name)
+		if isEmpty(val) {
+			continue
+		}
+		p := join(path, name)
+		fl, known := lookup(fields, name)
+		if !known {
+			return unknownError{p}
+		}
+		if fl.Kind != kObject && fl.Kind != kObjects {
+			continue
+		}
+		for i, e := range val.AsValueSlice() {
+			if err := checkConfig(fl.Block, e, fmt.Sprintf("%s.%d", p, i)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// expandBlock turns one Terraform object (a resource or a block element, from the plan or the prior
+// state) into a Kubernetes object. Attributes outside the table are skipped here: checkConfig has
+// refused any the configuration sets, so what remains are the SDK's zero values for unset ones.
 func expandBlock(fields []field, v cty.Value, path string) (map[string]interface{}, error) {
 	out := map[string]interface{}{}
 	if v.IsNull() || !v.IsKnown() {
@@ -122,14 +153,11 @@ func expandBlock(fields []field, v cty.Value, path string) (map[string]interface
 		val := v.GetAttr(name)
 		p := join(path, name)
 		fl, known := lookup(fields, name)
-		if !known {
-			if isEmpty(val) {
-				continue
-			}
-			return nil, unknownError{p}
-		}
-		if fl.Kind == kLocal || fl.ReadOnly || isEmpty(val) {
+		if !known || fl.Kind == kLocal || fl.ReadOnly || isEmpty(val) {
 			continue
+		}
+		if val.Type() == cty.String && val.AsString() == "" {
+			continue // unset in the SDK's state; Kubernetes omits empty strings too
 		}
 		x, err := expandValue(fl, val, p)
 		if err != nil {

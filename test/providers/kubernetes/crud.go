@@ -55,6 +55,11 @@ func (g generic) client(meta interface{}, namespace string) (dynamic.ResourceInt
 	return dyn.Resource(g.spec.GVR), nil
 }
 
+// checked: the configuration passes checkConfig (every attribute set has a conversion).
+func (g generic) checked(d *schema.ResourceData) error {
+	return checkConfig(g.spec.Fields, d.GetRawConfig(), g.typ)
+}
+
 // toObject converts a Terraform value (plan or prior state) of this type into its Kubernetes object.
 func (g generic) toObject(v cty.Value) (map[string]interface{}, error) {
 	obj, err := expandBlock(g.spec.Fields, v, g.typ)
@@ -94,6 +99,9 @@ func (g generic) idParts(id string) (string, string, error) {
 }
 
 func (g generic) create(ctx context.Context, d *schema.ResourceData, meta interface{}) diag.Diagnostics {
+	if err := g.checked(d); err != nil {
+		return diag.FromErr(err)
+	}
 	obj, err := g.toObject(d.GetRawPlan())
 	if err != nil {
 		return diag.FromErr(err)
@@ -196,6 +204,9 @@ func splitSecretData(flat, prior map[string]interface{}) {
 }
 
 func (g generic) update(ctx context.Context, d *schema.ResourceData, meta interface{}) diag.Diagnostics {
+	if err := g.checked(d); err != nil {
+		return diag.FromErr(err)
+	}
 	desired, err := g.toObject(d.GetRawPlan())
 	if err != nil {
 		return diag.FromErr(err)
@@ -378,6 +389,9 @@ func (configMapData) configMaps(meta interface{}, namespace string) (dynamic.Res
 
 func (c configMapData) target(d *schema.ResourceData) (string, string, error) {
 	// Strictness: every set attribute must be in the table.
+	if err := checkConfig(configMapDataFields, d.GetRawConfig(), "kubernetes_config_map_v1_data"); err != nil {
+		return "", "", err
+	}
 	obj, err := expandBlock(configMapDataFields, d.GetRawPlan(), "kubernetes_config_map_v1_data")
 	if err != nil {
 		return "", "", err

@@ -243,10 +243,11 @@ var typeSpecs = map[string]typeSpec{
 				f("target_port", "targetPort", kIntOrString),
 			),
 		),
-		field{TF: "status", K8s: "status", Kind: kObject, ReadOnly: true, Block: []field{
-			f("load_balancer", "loadBalancer", kObject,
+		// Computed list attributes holding one object each (flattenServiceStatus of the real provider).
+		field{TF: "status", K8s: "status", Kind: kObject, ReadOnly: true, ListAsObject: true, Block: []field{
+			listAsObject(f("load_balancer", "loadBalancer", kObject,
 				f("ingress", "ingress", kObjects, f("ip", "ip", kStr), f("hostname", "hostname", kStr)),
-			),
+			)),
 		}},
 		local("wait_for_load_balancer"),
 	)},
