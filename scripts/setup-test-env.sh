@@ -19,7 +19,7 @@
 #   tls-standin the hashicorp/tls 4.1.0 stand-in built from test/providers/tls (the proxy refuses the
 #               real module), cached by a hash of its source tree as a one-provider filesystem mirror
 #   kubernetes-standin
-#               the hashicorp/kubernetes 2.38.0 plan-time stand-in built from test/providers/kubernetes
+#               the hashicorp/kubernetes 2.38.0 stand-in (plans and applies) built from test/providers/kubernetes
 #               (the proxy refuses the real module), cached the same way
 #   plan-mirror the mirror the plan and apply tiers use: aws + both stand-ins
 #   node-rootfs a Debian 12 (bookworm) root filesystem for the boot tier's systemd-nspawn nodes, built
@@ -336,7 +336,7 @@ setup_tls_standin() {
   build_standin tls-standin tls "$TLS_PROVIDER_VERSION" "$TLS_STANDIN_SRC" "$(tls_standin_dir)"
 }
 
-# setup_kubernetes_standin: test/providers/kubernetes, a plan-time stand-in for hashicorp/kubernetes
+# setup_kubernetes_standin: test/providers/kubernetes, a stand-in (plan and apply) for hashicorp/kubernetes
 # 2.38.0 (schema.json from the cdktf bindings; a unit test checks it is fresh: this runs before npm ci).
 setup_kubernetes_standin() {
   build_standin kubernetes-standin kubernetes "$KUBERNETES_PROVIDER_VERSION" "$KUBERNETES_STANDIN_SRC" "$(kubernetes_standin_dir)"
