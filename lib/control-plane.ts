@@ -414,6 +414,15 @@ export interface HaControlPlaneProps {
    * @default - a new topic
    */
   readonly alarmTopicArn?: string;
+  /**
+   * Also roll back (replace the servers deployed so far) when an API server refresh stops on an
+   * alarm. The stop itself is always on with monitoring: the refresh fails as soon as an
+   * `api-*-unhealthy` alarm fires. Off by default because the AWS provider saves the new launch
+   * template version on the group before it starts the refresh, and Auto Scaling rolls back to the
+   * group's saved configuration, i.e. to the new version (hashicorp/terraform-provider-aws#34189).
+   * @default false
+   */
+  readonly apiServerRefreshAutoRollback?: boolean;
 
   /**
    * KMS key for volumes (and node secrets).
@@ -808,6 +817,10 @@ export class HaControlPlane extends Construct {
         certificateExpiryThresholdDays: certificateAlarmDays,
         tags: props.tags,
       });
+      // An upgrade that brings up unhealthy API servers stops there (issue 18 finding 1).
+      this.apiServers.stopRefreshOnAlarms(this.alarms.apiUnhealthyAlarmNames, props.apiServerRefreshAutoRollback ?? false);
+    } else if (props.apiServerRefreshAutoRollback !== undefined) {
+      throw new ConfigError("apiServerRefreshAutoRollback", String(props.apiServerRefreshAutoRollback), "the refresh stops on alarms, and there are no alarms with monitoring: false", "drop apiServerRefreshAutoRollback or turn monitoring on");
     }
     // A node boots into what its group's first instances claim and read: slot interfaces and
     // volumes, slot secrets with their values and resource policies, its role's permissions.
@@ -844,6 +857,12 @@ export class HaControlPlane extends Construct {
       new TerraformOutput(this, "etcd_drift_command", {
         value: `ha-etcd-drift ${this.etcd.autoScalingGroups.map((g) => g.name).join(" ")}`,
         description: "Lists etcd members not on their group's current launch template version; exit 1 on drift (script shipped in dist/lib/bootstrap/scripts/ha-etcd-drift.sh). Run after every deploy that changed an etcd template, then ha-roll-etcd",
+      });
+    }
+    if (this.etcdBackups !== undefined) {
+      new TerraformOutput(this, "restore_command", {
+        value: `ha-restore ${props.clusterName} ${this.etcdBackups.target} latest ${[this.apiServers.autoScalingGroup.name, ...this.etcd.autoScalingGroups.map((g) => g.name)].join(" ")}`,
+        description: "Restores every etcd member from one snapshot (latest, or a key under the target) with the API servers stopped and replacements suspended (script shipped in dist/lib/bootstrap/scripts/ha-restore.sh; README: Backup and restore)",
       });
     }
     new TerraformOutput(this, "api_scale_in_command", {

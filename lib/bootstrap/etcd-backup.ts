@@ -17,6 +17,8 @@ export const ETCD_BACKUP_PATHS = {
   backupScript: "/usr/local/sbin/ha-etcd-backup",
   /** Script an operator runs on every member with the same snapshot to rebuild the cluster from it (old data moved aside). */
   restoreScript: "/usr/local/sbin/ha-etcd-restore",
+  /** One step of `ha-restore` on a node (stop/start the API servers, backups and etcd; restore). */
+  restoreNodeScript: "/usr/local/sbin/ha-restore-node",
   /** Oneshot unit running the backup script. */
   unit: "/etc/systemd/system/ha-etcd-backup.service",
   /** Timer starting the backup unit every backup interval. */
@@ -34,10 +36,12 @@ export function etcdBackupBootExtras(input: EtcdBackupBootInput): BootExtras {
     files: [
       { path: ETCD_BACKUP_PATHS.backupScript, permissions: "0755", content: nodeScript("ha-etcd-backup.sh") },
       { path: ETCD_BACKUP_PATHS.restoreScript, permissions: "0755", content: nodeScript("ha-etcd-restore.sh") },
+      { path: ETCD_BACKUP_PATHS.restoreNodeScript, permissions: "0755", content: nodeScript("ha-restore-node.sh") },
       {
         path: ETCD_BACKUP_PATHS.unit,
         permissions: "0644",
-        content: renderOneshotService({ description: "Snapshot etcd to the backup bucket (leader only)", after: ["etcd.service"], requires: ["etcd.service"], execStart: ETCD_BACKUP_PATHS.backupScript, install: false }),
+        // Requisite, not Requires: a backup run never starts etcd (a restore stops it on purpose).
+        content: renderOneshotService({ description: "Snapshot etcd to the backup bucket (leader only)", after: ["etcd.service"], requisite: ["etcd.service"], execStart: ETCD_BACKUP_PATHS.backupScript, install: false }),
       },
       {
         path: ETCD_BACKUP_PATHS.timer,

@@ -375,8 +375,15 @@ export function compressUserData(text: string): Uint8Array {
 /** Combines the extras of several roles (etcd, backups, Kubernetes) into one. */
 export function mergeBootExtras(...parts: ReadonlyArray<BootExtras | undefined>): BootExtras {
   const present = parts.filter((p): p is BootExtras => p !== undefined);
+  // A file two roles both ship (ha-restore-node on a stacked member) is written once.
+  const files = new Map<string, BootFile>();
+  for (const f of present.flatMap((p) => p.files)) {
+    const seen = files.get(f.path);
+    if (seen !== undefined && (seen.content !== f.content || seen.permissions !== f.permissions)) throw new Error(`two different files for ${f.path}`);
+    files.set(f.path, f);
+  }
   return {
-    files: present.flatMap((p) => p.files),
+    files: [...files.values()],
     env: Object.assign({}, ...present.map((p) => p.env ?? {})),
     runcmd: present.flatMap((p) => p.runcmd),
   };

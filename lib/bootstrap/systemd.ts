@@ -48,6 +48,8 @@ export function renderOneshotService(input: {
   readonly after?: readonly string[];
   readonly wants?: readonly string[];
   readonly requires?: readonly string[];
+  /** Units that must already be active: this unit fails instead of starting them (`Requisite=`). */
+  readonly requisite?: readonly string[];
   readonly before?: readonly string[];
   readonly remainAfterExit?: boolean;
   readonly timeoutStartSeconds?: number;
@@ -55,7 +57,7 @@ export function renderOneshotService(input: {
 }): string {
   const join = (units?: readonly string[]) => (units && units.length > 0 ? units.join(" ") : undefined);
   return renderSystemdUnit({
-    unit: { Description: input.description, Wants: join(input.wants), Requires: join(input.requires), After: join(input.after), Before: join(input.before) },
+    unit: { Description: input.description, Wants: join(input.wants), Requires: join(input.requires), Requisite: join(input.requisite), After: join(input.after), Before: join(input.before) },
     service: {
       Type: "oneshot",
       RemainAfterExit: input.remainAfterExit ? "yes" : undefined,

@@ -97,11 +97,24 @@ export const MOTO_ASG_LAUNCHED_VERSION: readonly string[] = [
   "asg_models.InstanceState.launch_template = property(_launched_template)",
 ];
 
+/**
+ * SSM SendCommand with `InstanceIds` and no `Targets` runs on exactly those instances (AWS, "Run
+ * commands using the instance IDs"); moto 5.1.22 resolves the missing targets with an empty EC2
+ * filter, which matches every instance in the region, and adds them all. These lines resolve no
+ * targets to no instances.
+ */
+export const MOTO_SSM_NO_TARGETS: readonly string[] = [
+  "import moto.ssm.models as ssm_models",
+  "_targets = ssm_models.Command._get_instance_ids_from_targets",
+  "ssm_models.Command._get_instance_ids_from_targets = lambda self: _targets(self) if self.targets else []",
+];
+
 const MOTO_START = [
   "import os, random, sys",
   "import moto.ec2.models.elastic_network_interfaces as eni",
   "eni.random_mac_address = lambda: '02:' + ':'.join('%02x' % random.randint(0, 255) for _ in range(5))",
   ...MOTO_ASG_LAUNCHED_VERSION,
+  ...MOTO_SSM_NO_TARGETS,
   // A controlled clock for CloudWatch's datapoint stamps (AwsEmulatorOptions.clockFile).
   "clock = os.environ.get('HA_CP_MOTO_CLOCK_FILE')",
   "if clock:",

@@ -21,4 +21,4 @@ export function renderedScript(name: string): string {
  * Scripts in `lib/bootstrap/scripts/` that an operator runs from a workstation with its own AWS
  * configuration (the Terraform outputs name them), not on a node.
  */
-export const OPERATOR_SCRIPTS: ReadonlySet<string> = new Set(["ha-roll-etcd.sh", "ha-etcd-drift.sh", "ha-scale-in.sh"]);
+export const OPERATOR_SCRIPTS: ReadonlySet<string> = new Set(["ha-roll-etcd.sh", "ha-etcd-drift.sh", "ha-scale-in.sh", "ha-restore.sh"]);

@@ -92,6 +92,8 @@ export function apiServerBootExtras(input: ApiServerBootInput): BootExtras {
   const files: BootFile[] = [
     { path: "/usr/local/sbin/ha-kube-install", permissions: "0755", content: nodeScript("ha-kube-install.sh") },
     { path: "/usr/local/sbin/ha-kube-configure", permissions: "0755", content: nodeScript("ha-kube-configure.sh") },
+    // ha-restore's steps on this node (stop-api/start-api; the etcd steps on stacked members).
+    { path: "/usr/local/sbin/ha-restore-node", permissions: "0755", content: nodeScript("ha-restore-node.sh") },
     ...(input.binaryMirror !== undefined ? [{ path: "/usr/local/sbin/ha-kube-binaries", permissions: "0755", content: nodeScript("ha-kube-binaries.sh") }] : []),
     secret(`${MANIFEST_TEMPLATE_DIR}/kube-apiserver.yaml`, renderApiServerManifest(components)),
     secret(`${MANIFEST_TEMPLATE_DIR}/kube-controller-manager.yaml`, renderControllerManagerManifest(components)),

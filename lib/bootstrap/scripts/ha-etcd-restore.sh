@@ -1,8 +1,18 @@
 #!/usr/bin/env bash
 # ha-etcd-restore: rebuild this member from a snapshot. Run it on EVERY member with the same
 # snapshot and the same RESTORE_TOKEN: together they form a new cluster holding the snapshot's
-# data. The current data directory is moved aside, never deleted.
-#   ha-etcd-restore <snapshot>      snapshot: latest | <key under the target> | s3://… | /path/file.db
+# data. The current data directory is moved aside, never deleted. `ha-restore` (operator) drives it
+# on every member through ha-restore-node; run by hand, stop the API servers first.
+#   ha-etcd-restore <snapshot>      snapshot: latest | <key under the target> | s3://… | /path/file.db | url
+# `url`: the snapshot at SNAPSHOT_URL (a presigned S3 URL, read from the environment so that it is
+# on no command line), which must have the SHA-256 SNAPSHOT_SHA256 (ha-restore pins one snapshot for
+# every member this way: members cannot read each other's prefixes).
+# The restore bumps the revision by BUMP_REVISION (default 1000000000) and marks it compacted
+# (etcdutl --bump-revision --mark-compacted): revisions after the restore are higher than any a
+# client or an API server's watch cache saw before, and watches from older revisions get
+# "compacted" and re-list, instead of seeing time go backwards (etcd "Disaster recovery").
+# Re-running with the same RESTORE_TOKEN and snapshot is a no-op (marker <data-dir>.restore-token),
+# so a failed ha-restore can be re-run from the start.
 # "latest" is the snapshot with the newest LastModified (modification time for file://) under the
 # target, every member's prefix included - never a name sort, which a hostile or clock-skewed name
 # would win. Every snapshot is checked against the SHA-256 recorded at upload (object metadata
@@ -24,9 +34,11 @@ fi
 : "${SLOT_NAME:?}" "${SLOT_IP:?}" "${INITIAL_CLUSTER:?INITIAL_CLUSTER missing}" "${BACKUP_TARGET:?}"
 SNAPSHOT=${1:?usage: ha-etcd-restore <latest|name|s3://…|/path/file.db>}
 RESTORE_TOKEN=${RESTORE_TOKEN:?set RESTORE_TOKEN to the same new value on every member}
+[[ $RESTORE_TOKEN =~ ^[A-Za-z0-9._-]{1,64}$ ]] || { echo "ha-etcd-restore: RESTORE_TOKEN must be 1-64 letters, digits, '.', '_' or '-'" >&2; exit 2; }
+BUMP_REVISION=${BUMP_REVISION:-1000000000}
+[[ $BUMP_REVISION =~ ^[1-9][0-9]{0,17}$ ]] || { echo "ha-etcd-restore: BUMP_REVISION must be a positive integer" >&2; exit 2; }
 DATA_DIR=${ETCD_DATA_DIR:-/var/lib/etcd/data}
 PEER_PORT=${ETCD_PEER_PORT:-2380}
-ETCDCTL=${ETCDCTL:-etcdctl}
 STOP_ETCD=${STOP_ETCD:-systemctl stop etcd}
 WORK_DIR=${WORK_DIR:-/var/lib/etcd-backup}
 
@@ -37,8 +49,9 @@ log() {
 # The AWS CLI's region, from the instance metadata when unset: only S3 snapshots use the CLI (a
 # file:// target or a local file works without instance metadata).
 # ha-include: imds-region.sh
-case "$SNAPSHOT $BACKUP_TARGET" in
-  *s3://*) imds_region ;;
+case "$SNAPSHOT" in
+  url | /*) ;;
+  *) case "$SNAPSHOT $BACKUP_TARGET" in *s3://*) imds_region ;; esac ;;
 esac
 
 # verify FILE EXPECTED WHAT: FILE's SHA-256 must be EXPECTED (64 hex digits).
@@ -93,6 +106,15 @@ mkdir -p "$WORK_DIR"
 local_copy="$WORK_DIR/restore.db"
 rm -f "$local_copy"
 case "$SNAPSHOT" in
+  url)
+    expected=${SNAPSHOT_SHA256:-}
+    [[ $expected =~ ^[0-9a-f]{64}$ ]] || { log "ERROR: snapshot 'url' needs SNAPSHOT_SHA256 (64 hex digits)"; exit 2; }
+    [[ ${SNAPSHOT_URL:-} =~ ^https?://[^[:space:]\"]+$ ]] || { log "ERROR: snapshot 'url' needs SNAPSHOT_URL (http(s)://…)"; exit 2; }
+    # From stdin (curl -K -): the URL carries a signature and stays off the command line.
+    printf 'url = "%s"\n' "$SNAPSHOT_URL" | curl -fsS --retry 5 --retry-all-errors -K - -o "$local_copy"
+    verify "$local_copy" "$expected" "the snapshot at SNAPSHOT_URL"
+    SNAPSHOT="sha256:$expected"
+    ;;
   /*)
     cp "$SNAPSHOT" "$local_copy"
     expected=""
@@ -139,19 +161,29 @@ case "$SNAPSHOT" in
     ;;
 esac
 
+sum=$(sha256sum "$local_copy" | cut -d ' ' -f 1)
+marker="$DATA_DIR.restore-token"
+if [ -d "$DATA_DIR/member" ] && [ -f "$marker" ] && [ "$(cat "$marker")" = "$RESTORE_TOKEN $sum" ]; then
+  rm -f "$local_copy"
+  log "member $SLOT_NAME already restored with token $RESTORE_TOKEN from this snapshot: nothing to do"
+  exit 0
+fi
+if ! command -v etcdutl >/dev/null 2>&1; then
+  log "ERROR: etcdutl not found: it is needed for the revision bump (etcd 3.5.10 or later ships it)"
+  exit 1
+fi
 $STOP_ETCD || true
+rm -f "$marker"
 if [ -d "$DATA_DIR" ]; then
   aside="$DATA_DIR.before-restore-$(date -u +%Y%m%dT%H%M%SZ)"
   mv "$DATA_DIR" "$aside"
   log "previous data kept in $aside"
 fi
 restore=(snapshot restore "$local_copy" --name "$SLOT_NAME" --initial-cluster "$INITIAL_CLUSTER"
-  --initial-cluster-token "$RESTORE_TOKEN" --initial-advertise-peer-urls "https://$SLOT_IP:$PEER_PORT" --data-dir "$DATA_DIR")
-if command -v etcdutl >/dev/null 2>&1; then
-  etcdutl "${restore[@]}"
-else
-  ETCDCTL_API=3 "$ETCDCTL" "${restore[@]}"
-fi
+  --initial-cluster-token "$RESTORE_TOKEN" --initial-advertise-peer-urls "https://$SLOT_IP:$PEER_PORT" --data-dir "$DATA_DIR"
+  --bump-revision "$BUMP_REVISION" --mark-compacted)
+etcdutl "${restore[@]}"
 chmod 0700 "$DATA_DIR"
+printf '%s %s\n' "$RESTORE_TOKEN" "$sum" >"$marker"
 rm -f "$local_copy"
-log "member $SLOT_NAME restored from $SNAPSHOT; start etcd on every member"
+log "member $SLOT_NAME restored from $SNAPSHOT (revision bumped by $BUMP_REVISION); start etcd on every member"
