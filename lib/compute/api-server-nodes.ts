@@ -1,5 +1,5 @@
 import { Construct } from "constructs";
-import { AutoscalingGroup } from "@cdktf/provider-aws/lib/autoscaling-group";
+import { AutoscalingGroup, AutoscalingGroupInstanceRefresh } from "@cdktf/provider-aws/lib/autoscaling-group";
 import { AutoscalingLifecycleHook } from "@cdktf/provider-aws/lib/autoscaling-lifecycle-hook";
 import { LaunchTemplate } from "@cdktf/provider-aws/lib/launch-template";
 import { NetworkInterface } from "@cdktf/provider-aws/lib/network-interface";
@@ -287,6 +287,23 @@ export class ApiServerNodes extends Construct {
   public readonly subnetIds: readonly string[];
   /** The launch lifecycle hook gating new servers on `/readyz` (absent without `kubernetes` or with custom user data). */
   public readonly launchHook?: AutoscalingLifecycleHook;
+  private readonly refresh: AutoscalingGroupInstanceRefresh;
+
+  /**
+   * Stops the group's instance refresh when any of `alarmNames` goes to ALARM (the refresh fails:
+   * no further server is replaced), and with `autoRollback` also replaces the servers it deployed
+   * so far with the group's saved configuration (see the README, *Upgrading*, for why that is off
+   * by default). At most 10 alarms (StartInstanceRefresh's AlarmSpecification).
+   */
+  public stopRefreshOnAlarms(alarmNames: readonly string[], autoRollback = false): void {
+    if (alarmNames.length === 0 || alarmNames.length > 10) {
+      throw new ConfigError("alarmNames", String(alarmNames.length), "an instance refresh takes 1 to 10 alarms", "pass the alarms that mean an API server is unhealthy");
+    }
+    this.autoScalingGroup.putInstanceRefresh({
+      ...this.refresh,
+      preferences: { ...this.refresh.preferences, autoRollback, alarmSpecification: { alarms: [...alarmNames] } },
+    });
+  }
 
   constructor(scope: Construct, id: string, props: ApiServerNodesProps) {
     super(scope, id);
@@ -405,6 +422,19 @@ export class ApiServerNodes extends Construct {
     });
 
     const warmup = props.endpoint.readmissionTimeSeconds + 30;
+    this.refresh = {
+      strategy: "Rolling",
+      preferences: {
+        // 100/100: one instance at a time, terminated before its replacement launches.
+        minHealthyPercentage: 100,
+        maxHealthyPercentage: 100,
+        instanceWarmup: String(warmup),
+        skipMatching: true,
+        // Pause after each server until the load balancer has re-admitted it.
+        checkpointPercentages: rollCheckpoints(count),
+        checkpointDelay: String(warmup),
+      },
+    };
     this.autoScalingGroup = new AutoscalingGroup(this, "Group", {
       name,
       minSize: count,
@@ -420,19 +450,7 @@ export class ApiServerNodes extends Construct {
       terminationPolicies: ["OldestLaunchTemplate", "OldestInstance"],
       waitForCapacityTimeout: "0",
       enabledMetrics: ["GroupDesiredCapacity", "GroupInServiceInstances", "GroupPendingInstances", "GroupTerminatingInstances"],
-      instanceRefresh: {
-        strategy: "Rolling",
-        preferences: {
-          // 100/100: one instance at a time, terminated before its replacement launches.
-          minHealthyPercentage: 100,
-          maxHealthyPercentage: 100,
-          instanceWarmup: String(warmup),
-          skipMatching: true,
-          // Pause after each server until the load balancer has re-admitted it.
-          checkpointPercentages: rollCheckpoints(count),
-          checkpointDelay: String(warmup),
-        },
-      },
+      instanceRefresh: this.refresh,
       tag: Object.entries(instanceTags).map(([key, value]) => ({ key, value, propagateAtLaunch: true })),
     });
     if (launchHook !== undefined) {

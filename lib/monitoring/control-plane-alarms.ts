@@ -98,6 +98,11 @@ export class ControlPlaneAlarms extends Construct {
   public readonly topicArn: string;
   /** Every alarm declared. */
   public readonly alarms: readonly DeclaredAlarm[];
+  /**
+   * Names (references, so a user depends on the alarms) of the alarms that say an API server behind
+   * a load balancer fails its `/readyz` check: what stops the API group's instance refresh.
+   */
+  public readonly apiUnhealthyAlarmNames: readonly string[];
   private readonly declared: DeclaredAlarm[] = [];
   private readonly tags: ClusterTags;
 
@@ -121,13 +126,14 @@ export class ControlPlaneAlarms extends Construct {
       }).arn;
     const ns = props.metricNamespace ?? NODE_METRIC_NAMESPACE;
 
+    const apiUnhealthy: string[] = [];
     for (const t of props.loadBalancerTargets) {
       const dims = { LoadBalancer: t.loadBalancer, TargetGroup: t.targetGroup };
-      this.alarm(`Api${cap(t.label)}Unhealthy`, `api-${t.label}-unhealthy`, {
+      apiUnhealthy.push(this.alarm(`Api${cap(t.label)}Unhealthy`, `api-${t.label}-unhealthy`, {
         namespace: "AWS/NetworkELB", metric: "UnHealthyHostCount", statistic: "Maximum", dims,
         comparison: "GreaterThanThreshold", threshold: 0, period: 60, evaluations: 2, missing: "notBreaching",
         description: `An API server behind the ${t.label} load balancer fails its /readyz check`,
-      });
+      }).alarmName);
       this.alarm(`Api${cap(t.label)}HealthyBelowCount`, `api-${t.label}-healthy-below-${props.apiServerCount}`, {
         namespace: "AWS/NetworkELB", metric: "HealthyHostCount", statistic: "Minimum", dims,
         comparison: "LessThanThreshold", threshold: props.apiServerCount, period: 60, evaluations: 10, missing: "breaching",
@@ -185,6 +191,7 @@ export class ControlPlaneAlarms extends Construct {
       });
     }
     this.alarms = this.declared;
+    this.apiUnhealthyAlarmNames = apiUnhealthy;
   }
 
   private alarm(
@@ -194,9 +201,9 @@ export class ControlPlaneAlarms extends Construct {
       namespace: string; metric: string; statistic: string; dims: Record<string, string>; comparison: string; threshold: number;
       period: number; evaluations: number; missing: string; description: string;
     },
-  ): void {
+  ): CloudwatchMetricAlarm {
     const name = deriveName([this.props.clusterName, suffix], NAME_RULES.cloudwatchAlarm);
-    new CloudwatchMetricAlarm(this, id, {
+    const alarm = new CloudwatchMetricAlarm(this, id, {
       alarmName: name,
       alarmDescription: a.description,
       namespace: a.namespace,
@@ -214,6 +221,7 @@ export class ControlPlaneAlarms extends Construct {
       tags: this.tags.of(name),
     });
     this.declared.push({ name, metric: `${a.namespace}/${a.metric}`, comparison: a.comparison, threshold: a.threshold });
+    return alarm;
   }
 }
 
