@@ -178,10 +178,11 @@ describeTier("whole-cluster restore with ha-restore-node (control-plane tier)", 
     }
 
     // 3. After the snapshot: more objects, a deletion, a changed Secret.
-    await kubectlOk(["create", "configmap", "after-0", "-n", "default", "--from-literal=n=after"]);
-    await kubectlOk(["label", "configmap", "after-0", "-n", "default", "restore-test=1"]);
     await kubectlOk(["delete", "configmap", "before-1", "-n", "default"]);
     await kubectlOk(["create", "secret", "generic", "restore-secret", "-n", "default", "--from-literal=password=after-snapshot", "--dry-run=client", "-o", "yaml"]).then((y) => kubectlOk(["apply", "-f", "-"], y));
+    await kubectlOk(["create", "configmap", "after-0", "-n", "default", "--from-literal=n=after"]);
+    // The last write before the restore: its resourceVersion is the highest any client saw.
+    await kubectlOk(["label", "configmap", "after-0", "-n", "default", "restore-test=1"]);
     const rvBeforeRestore = await rvOf("configmap", "after-0");
     expect(await configMaps()).toEqual(["after-0", "before-0", "before-2"]);
 
