@@ -371,6 +371,44 @@ describeTier("cluster objects on the reference control plane (scenario 7, apply)
     expect((await cp.curl("lb", "/apis/apps/v1/namespaces/default/deployments/strict-block", { cert: superAdmin() })).status).toBe(404);
   }, 300_000);
 
+  it("7d2. a service-account token Secret: apply waits until the controller-manager's token controller filled it (wait_for_service_account_token), and the next plan is empty", async () => {
+    if (!applied) throw new Error("7a did not apply");
+    const json = applied.prepared.json as Json;
+    const ws = await TerraformWorkspace.create(
+      {
+        terraform: { required_providers: { kubernetes: json.terraform.required_providers.kubernetes } },
+        provider: { kubernetes: json.provider.kubernetes },
+        resource: {
+          kubernetes_service_account_v1: { robot: { metadata: { name: "robot", namespace: "default" } } },
+          kubernetes_secret_v1: {
+            robot_token: {
+              metadata: { name: "robot-token", namespace: "default", annotations: { "kubernetes.io/service-account.name": "${kubernetes_service_account_v1.robot.metadata[0].name}" } },
+              type: "kubernetes.io/service-account-token",
+            },
+          },
+        },
+        output: { token: { value: '${nonsensitive(kubernetes_secret_v1.robot_token.data["token"])}' } },
+      },
+      { netns: cp.clientNs, hosts: applied.hosts },
+    );
+    try {
+      const start = Date.now();
+      await ws.must(["apply", "-auto-approve", "-input=false", "-no-color"]);
+      const token = String((await ws.outputs()).token);
+      report("7d2 service-account token", { applySeconds: (Date.now() - start) / 1000, tokenParts: token.split(".").length });
+      // The token the provider waited for is a JWT the API servers accept for the service account.
+      expect(token.split(".")).toHaveLength(3);
+      const who = await cp.curl("lb", "/apis/authentication.k8s.io/v1/selfsubjectreviews", { token, method: "POST", body: JSON.stringify({ apiVersion: "authentication.k8s.io/v1", kind: "SelfSubjectReview" }) });
+      expect([who.status, who.status === 201 ? JSON.parse(who.body).status.userInfo.username : who.body]).toEqual([201, "system:serviceaccount:default:robot"]);
+      const plan = await ws.run(["plan", "-detailed-exitcode", "-input=false", "-no-color"]);
+      expect([plan.exitCode, plan.exitCode === 0 ? "" : plan.stdout]).toEqual([0, ""]);
+      await ws.must(["destroy", "-auto-approve", "-input=false", "-no-color"]);
+      expect((await cp.curl("lb", "/api/v1/namespaces/default/secrets/robot-token", { cert: superAdmin() })).status).toBe(404);
+    } finally {
+      await ws.cleanup();
+    }
+  }, 300_000);
+
   it("7e. terraform destroy removes every object", async () => {
     if (!applied) throw new Error("7a did not apply");
     const resources = kubernetesResources(await stateResources(applied.workspace));

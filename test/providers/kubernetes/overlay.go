@@ -218,7 +218,8 @@ func computedBlock(fields map[string]*schema.Schema, name string) {
 //     optional+computed and type "RollingUpdate");
 //   - resource_kubernetes_service_v1.go: spec.type "ClusterIP", port protocol "TCP", port
 //     target_port optional+computed;
-//   - resource_kubernetes_secret_v1.go: type "Opaque", wait_for_service_account_token true;
+//   - resource_kubernetes_secret_v1.go: data optional+computed, type "Opaque",
+//     wait_for_service_account_token true;
 //   - resource_kubernetes_service_account_v1.go: automount_service_account_token true;
 //   - resource_kubernetes_config_map_v1_data.go: field_manager "Terraform".
 //
@@ -270,6 +271,7 @@ func defaults(typ string, r *schema.Resource) {
 		def(port, "protocol", "TCP")
 		computedBlock(port, "target_port")
 	case "kubernetes_secret_v1":
+		computedBlock(top, "data") // optional+computed: a token controller fills a service-account token secret
 		def(top, "type", "Opaque")
 		def(top, "wait_for_service_account_token", true)
 	case "kubernetes_service_account_v1":
