@@ -9,7 +9,8 @@
 # Components (each cached in $HA_CP_CACHE/<name>-<version>/ with a `.complete` marker written last;
 # a directory without the marker is a half-built cache from an interrupted run and is rebuilt):
 #   apt         Debian packages: shellcheck, cloud-init, openssl, iproute2, netplan.io, e2fsprogs, haproxy, systemd-container,
-#               debootstrap, socat (the last four for the control-plane and boot tiers)
+#               debootstrap, socat (the last four for the control-plane and boot tiers), containerd (the
+#               CRI runtime of the control-plane tier's joining worker; Debian 12's 1.6 with runc)
 #   etcd        etcd, etcdctl, etcdutl 3.5.21 built with `go build` from the Go module proxy
 #   kubernetes  kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kubeadm, kubectl
 #               1.33.5 built from k8s.io/kubernetes (staging modules replaced by their v0.33.5 releases)
@@ -148,7 +149,7 @@ finish() {
 }
 
 setup_apt() {
-  local pkgs=(shellcheck cloud-init openssl iproute2 haproxy systemd-container debootstrap python3-venv ca-certificates netplan.io e2fsprogs libfaketime socat)
+  local pkgs=(shellcheck cloud-init openssl iproute2 haproxy systemd-container debootstrap python3-venv ca-certificates netplan.io e2fsprogs libfaketime socat containerd)
   local need=() p
   for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || need+=("$p"); done
   if [ "${#need[@]}" -gt 0 ]; then
@@ -159,8 +160,9 @@ setup_apt() {
       die "apt ${need[*]}: apt-get install failed (log: $aptlog)"
     fi
   fi
-  # haproxy's package starts a system service; the tests start their own.
+  # haproxy's and containerd's packages start system services; the tests start their own.
   systemctl disable --now haproxy >/dev/null 2>&1 || true
+  systemctl disable --now containerd >/dev/null 2>&1 || true
 }
 
 setup_etcd() {

@@ -38,6 +38,7 @@ import { realComponentPaths } from "../harness/real-components";
 import { nodeFilesOf, resources } from "../helpers/synth";
 import { FlatNetwork, createFlatNetwork } from "../bootstrap/etcd/netns";
 import { PodVolumeMount, ensureMountPoints, inView, nodeViewMounts, podViewMounts, removeMountPoints } from "./node-view";
+import { WORKER_HOST, workerAddress } from "./worker";
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -217,7 +218,10 @@ export class ControlPlaneCluster {
     let net: FlatNetwork | undefined;
     let emulator: AwsEmulator | undefined;
     try {
-      net = await createFlatNetwork([...spec.nodes.map((n) => ({ name: n.host, ip: n.ip })), { name: CLIENT.host, ip: clientIp }], spec.vpcCidr);
+      // A worker host too (scenario 7 joins it; see worker.ts): a namespace costs nothing until used.
+      const workerIp = workerAddress(spec.vpcCidr);
+      if (spec.nodes.some((n) => n.ip === workerIp) || workerIp === clientIp) throw new Error(`worker address ${workerIp} collides with a slot`);
+      net = await createFlatNetwork([...spec.nodes.map((n) => ({ name: n.host, ip: n.ip })), { name: CLIENT.host, ip: clientIp }, { name: WORKER_HOST, ip: workerIp }], spec.vpcCidr);
       emulator = await startAwsEmulator();
       const { set, dropped } = issuableCertificates(spec.certificates);
       const pkiDir = path.join(workDir, "pki");
@@ -341,7 +345,8 @@ export class ControlPlaneCluster {
     return must(runCommand(argv[0], argv.slice(1), { env: { ...this.scriptEnv(), ...options.extraEnv }, timeoutMs: options.timeoutMs ?? 120_000 }), `${script} on ${slot}`);
   }
 
-  private spawnLogged(slot: string, component: string, argv: readonly string[], env: NodeJS.ProcessEnv): RunningProcess {
+  /** Starts a long-running process of `slot` (a node or the worker), logged to the work dir; {@link destroy} ends it. */
+  spawnLogged(slot: string, component: string, argv: readonly string[], env: NodeJS.ProcessEnv): RunningProcess {
     const logFile = path.join(this.workDir, "logs", `${slot}-${component}-${this.generation}-${this.processes.length}.log`);
     mkdirSync(path.dirname(logFile), { recursive: true });
     const fd = openSync(logFile, "a");

@@ -17,7 +17,7 @@
  * A mount needs a mount point: the node-owned directories that do not exist on the host are created
  * empty there (and removed again when empty at teardown) — the only change to the host's filesystem.
  */
-import { existsSync, mkdirSync, rmdirSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmdirSync, statSync } from "node:fs";
 import * as path from "node:path";
 
 /** Node-owned directories: the node root holds them, the host only their empty mount points. */
@@ -33,8 +33,8 @@ export const NODE_DIRS = [
 
 /** One mount of a view. */
 export interface ViewMount {
-  readonly kind: "tmpfs" | "dir" | "file";
-  /** Host path of the source (unused for tmpfs). */
+  readonly kind: "tmpfs" | "dir" | "file" | "fs";
+  /** Host path of the source (unused for tmpfs; `<fstype>:<options>` for fs, a new mount of that file system). */
   readonly source: string;
   /** Path inside the view. */
   readonly target: string;
@@ -65,6 +65,26 @@ export function removeMountPoints(): void {
       // In use by another run or not empty: left as it is.
     }
   }
+}
+
+/**
+ * The host's cgroup file systems as {@link ViewMount}s (a tmpfs at /sys/fs/cgroup, then each cgroup
+ * and cgroup2 mount with its options): `ip netns exec` mounts a fresh sysfs over /sys, which hides
+ * them, and the kubelet and kubeadm read them. Mounting a cgroup v1 controller again attaches the
+ * same hierarchy, so the view shows exactly the host's cgroups.
+ */
+export function hostCgroupMounts(): ViewMount[] {
+  const mounts: ViewMount[] = [];
+  for (const line of readFileSync("/proc/self/mountinfo", "utf8").split("\n")) {
+    const [left, right] = line.split(" - ");
+    if (!right) continue;
+    const target = left.split(" ")[4];
+    const [fstype, , superOptions] = right.split(" ");
+    if (!target.startsWith("/sys/fs/cgroup")) continue;
+    if (target === "/sys/fs/cgroup" && fstype === "tmpfs") mounts.push({ kind: "tmpfs", source: "", target, readOnly: false });
+    else if (fstype === "cgroup" || fstype === "cgroup2") mounts.push({ kind: "fs", source: `${fstype}:${superOptions}`, target, readOnly: false });
+  }
+  return mounts;
 }
 
 /** The node view: every node-owned directory from `root`, plus `extra` mounts. */
@@ -115,6 +135,7 @@ while [ "$1" != "--" ]; do
     tmpfs) mount -t tmpfs -o mode=0755 hacp "$dst" ;;
     dir) mkdir -p "$dst"; mount --bind "$src" "$dst" ;;
     file) mkdir -p "$(dirname "$dst")"; [ -e "$dst" ] || : >"$dst"; mount --bind "$src" "$dst" ;;
+    fs) mkdir -p "$dst"; mount -t "\${src%%:*}" -o "\${src#*:}" hacp "$dst" ;;
   esac
   if [ "$ro" = ro ]; then mount -o remount,bind,ro "$dst"; fi
 done

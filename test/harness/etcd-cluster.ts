@@ -168,6 +168,8 @@ export interface RunCommandOptions {
   readonly input?: string;
   /** Extra set the child is added to while it runs, so an owner can kill its own commands. */
   readonly track?: Set<ChildProcess>;
+  /** Called with each chunk of stdout as it arrives (the result still holds all of it). */
+  readonly onStdout?: (chunk: string) => void;
 }
 
 /**
@@ -197,7 +199,10 @@ export function runCommand(command: string, args: readonly string[], options: Ru
       reg.children.delete(child);
       options.track?.delete(child);
     };
-    child.stdout?.on("data", (d: Buffer) => stdout.push(d));
+    child.stdout?.on("data", (d: Buffer) => {
+      stdout.push(d);
+      options.onStdout?.(d.toString("utf8"));
+    });
     child.stderr?.on("data", (d: Buffer) => stderr.push(d));
     child.once("error", (err) => {
       forget();
