@@ -150,8 +150,7 @@ export function deriveName(parts: readonly string[], rule: NameRule): string {
   if (!needsHash) return name;
   const hash = stableHash(original);
   const room = rule.maxLength - hash.length - 1;
-  let head = trimEnds(name.slice(0, Math.max(0, room)), trim);
-  if (rule.kind === NAME_RULES.s3Bucket.kind) head = head.replace(/\.+/g, ".");
+  const head = trimEnds(name.slice(0, Math.max(0, room)), trim);
   return head.length > 0 ? `${head}-${hash}` : hash;
 }
 

@@ -93,13 +93,14 @@ function main() {
   const equivalent = readJson(EQUIVALENT, {});
   results.targetPercent = TARGET_PERCENT;
   if (!argv.includes("--shell-only")) {
-    // `--group=a,b` narrows a run to some groups; the others keep their recorded results.
+    // `--group=a,b` narrows a run to some groups; the others keep their recorded results. `--force`
+    // retests every mutant (Stryker's incremental mode keeps earlier survivors when only tests were added).
     const only = argv.find((a) => a.startsWith("--group="))?.slice("--group=".length).split(",");
     results.typescript = { ...results.typescript, tool: `@stryker-mutator/core ${require("@stryker-mutator/core/package.json").version} (jest runner, TypeScript checker)`, modules: results.typescript?.modules ?? {} };
     for (const [name, group] of Object.entries(GROUPS)) {
       if (only && !only.includes(name)) continue;
       console.log(`== mutation: ${name} (${group.mutate.join(", ")})`);
-      runWithPrivateTmp(path.join(ROOT, "node_modules/.bin/stryker"), ["run", "--mutate", group.mutate.join(","), "--coverageAnalysis", group.coverage ?? "all", "--incrementalFile", `test/mutation/incremental/${name}.json`], { HA_CP_MUTATION_TESTS: group.tests.join(",") });
+      runWithPrivateTmp(path.join(ROOT, "node_modules/.bin/stryker"), ["run", "--mutate", group.mutate.join(","), "--coverageAnalysis", group.coverage ?? "all", "--incrementalFile", `test/mutation/incremental/${name}.json`, ...(argv.includes("--force") ? ["--force"] : [])], { HA_CP_MUTATION_TESTS: group.tests.join(",") });
       const modules = strykerModules(equivalent);
       for (const m of Object.values(modules)) m.tests = group.tests;
       Object.assign(results.typescript.modules, modules);

@@ -1,13 +1,12 @@
 /**
- * AWS-safe names: deriveName against every NAME_RULES entry, and the names HaControlPlane
- * actually synthesizes for the shortest and longest cluster names it accepts.
+ * AWS-safe names: deriveName and fitsRule against every NAME_RULES entry (pure and fast: this file
+ * is what mutation testing runs against lib/names.ts). The synthesized names are checked in
+ * test/names-synth.test.ts.
  */
-import { HaControlPlane } from "../lib/control-plane";
-import { EndpointAccess } from "../lib/loadbalancer/api-load-balancer";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
+import * as path from "node:path";
 import { NAME_HASH_LENGTH, NAME_RULES, NameRule, deriveName, fitsRule, stableHash } from "../lib/names";
 import { AWS_NAME_LIMITS } from "./helpers/invariants";
-import { SynthJson, resources, synth } from "./helpers/synth";
-import { REFERENCE_PROPS } from "./validation/config-error";
 
 const RULES = Object.entries(NAME_RULES) as Array<[string, NameRule]>;
 const HASH = new RegExp(`-?[0-9a-f]{${NAME_HASH_LENGTH}}$`);
@@ -174,77 +173,92 @@ describe("fitsRule", () => {
 });
 
 
-describe("names synthesized by HaControlPlane", () => {
-  const cases: Array<[string, string, boolean]> = [
-    ["a 1-character cluster name", "a", false],
-    ["a 40-character cluster name", `prod-${"x".repeat(34)}9`, false],
-    ["a 40-character cluster name starting with internal, with a public endpoint", `internal-${"x".repeat(30)}9`, true],
-    ["a 40-character cluster name starting with sg", `sg-${"y".repeat(36)}9`, false],
-  ];
-  const built = new Map<string, SynthJson>();
-  const jsonFor = (cluster: string, pub: boolean): SynthJson => {
-    const key = `${cluster}/${pub}`;
-    if (!built.has(key)) {
-      built.set(
-        key,
-        synth((s) =>
-          new HaControlPlane(s, "ControlPlane", {
-            ...REFERENCE_PROPS,
-            clusterName: cluster,
-            ...(pub ? { endpointAccess: EndpointAccess.INTERNAL_AND_PUBLIC } : {}),
-          }),
-        ),
-      );
-    }
-    return built.get(key) as SynthJson;
-  };
+describe("NAME_RULES against the AWS provider's own schema", () => {
+  // The provider bindings were generated from hashicorp/aws's schema: each rule's `kind` must name
+  // a real resource type and attribute there, so messages point at the field the user can look up.
+  const providerRoot = path.dirname(require.resolve("@cdktf/provider-aws/package.json"));
+  const bindingOf = new Map<string, string>();
+  for (const dir of readdirSync(path.join(providerRoot, "lib"))) {
+    const js = path.join(providerRoot, "lib", dir, "index.js");
+    if (!existsSync(js)) continue;
+    const m = /\.tfResourceType = "([a-z0-9_]+)"/.exec(readFileSync(js, "utf8"));
+    if (m) bindingOf.set(m[1], path.join(providerRoot, "lib", dir, "index.d.ts"));
+  }
+  const camel = (s: string): string => s.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
 
-  describe.each(cases)("with %s", (_, cluster, pub) => {
-    it.each(AWS_NAME_LIMITS)("keeps every %s.%s within AWS's rule (%s), and distinct", (type, attr, _rule, fits) => {
-      const found = resources(jsonFor(cluster, pub), type);
-      expect(found.length).toBeGreaterThan(0);
-      const names = found.map((r) => String(r.props[attr]));
-      for (const name of names) {
-        expect({ name, fits: fits(name) }).toEqual({ name, fits: true });
-      }
-      expect(new Set(names).size).toBe(names.length);
-    });
-
-    it("keeps load balancer and target group names within 32 characters", () => {
-      const json = jsonFor(cluster, pub);
-      for (const type of ["aws_lb", "aws_lb_target_group"]) {
-        for (const r of resources(json, type)) expect(String(r.props.name).length).toBeLessThanOrEqual(32);
-      }
-      expect(resources(json, "aws_lb")).toHaveLength(pub ? 2 : 1);
-    });
-
-    it("keeps IAM role names within 64 characters", () => {
-      for (const r of resources(jsonFor(cluster, pub), "aws_iam_role")) expect(String(r.props.name).length).toBeLessThanOrEqual(64);
-    });
-
-    it("gives the KMS alias the alias/ prefix and no reserved alias/aws/ prefix", () => {
-      for (const r of resources(jsonFor(cluster, pub), "aws_kms_alias")) {
-        const name = String(r.props.name);
-        expect(name.startsWith("alias/")).toBe(true);
-        expect(name.startsWith("alias/aws/")).toBe(false);
-        expect(name.length).toBeLessThanOrEqual(256);
-      }
-    });
-
-    it("keeps the Auto Scaling service-linked role name AWSServiceRoleForAutoScaling_<suffix> within 64 characters", () => {
-      const [role] = resources(jsonFor(cluster, pub), "aws_iam_service_linked_role");
-      const suffix = String(role.props.custom_suffix);
-      const roleName = `AWSServiceRoleForAutoScaling_${suffix}`;
-      expect(roleName.length).toBeLessThanOrEqual(64);
-      expect(roleName).toMatch(/^[\w+=,.@-]{1,64}$/); // IAM role name rule (AWS docs)
-      expect(suffix).toMatch(/^[\w+=,.@-]+$/);
-    });
+  // Filtered by rule name, not by kind, so a broken kind cannot remove its own test.
+  it.each(RULES.filter(([name]) => name !== "dnsLabel"))("NAME_RULES.%s.kind names a resource attribute of hashicorp/aws", (_, rule) => {
+    const [type, attr] = rule.kind.split(".");
+    const dts = bindingOf.get(type);
+    expect({ type, binding: dts !== undefined }).toEqual({ type, binding: true });
+    expect(readFileSync(dts as string, "utf8")).toMatch(new RegExp(`readonly ${camel(attr)}\\??: string;`));
   });
 
-  it("gives two 40-character cluster names that differ in their last character distinct load balancer names", () => {
-    const a = `${"p".repeat(39)}a`;
-    const b = `${"p".repeat(39)}b`;
-    expect(deriveName([a, "api-int"], NAME_RULES.loadBalancer)).not.toBe(deriveName([b, "api-int"], NAME_RULES.loadBalancer));
-    expect(deriveName([a, "api-int"], NAME_RULES.targetGroup)).not.toBe(deriveName([b, "api-int"], NAME_RULES.targetGroup));
+  it("has a rule for every AWS resource name the library derives (the invariants' table)", () => {
+    const kinds = new Set(RULES.map(([, r]) => r.kind));
+    for (const [type, attr] of AWS_NAME_LIMITS) expect(kinds).toContain(`${type}.${attr}`);
+  });
+});
+
+describe("deriveName: replacement, trimming and the length boundary", () => {
+  it.each(RULES)("NAME_RULES.%s replaces a disallowed character with '-' (allowed by every AWS name)", (_, rule) => {
+    // U+00E9 is refused by every AWS name pattern; '-' is accepted by every one (field guide §2).
+    expect(deriveName(["ab\u00e9cd"], rule)).toBe(`ab-cd-${stableHash("ab\u00e9cd")}`);
+    expect(deriveName(["ab\u00e9\u00e9cd"], rule)).toBe(`ab-cd-${stableHash("ab\u00e9\u00e9cd")}`);
+  });
+
+  it.each(RULES)("NAME_RULES.%s returns a valid name of exactly the maximum length unchanged, and hashes one character more", (_, rule) => {
+    const exact = `p${"x".repeat(rule.maxLength - 2)}1`;
+    expect(deriveName([exact], rule)).toBe(exact);
+    const over = `${exact}2`;
+    const shortened = deriveName([over], rule);
+    expect(shortened.length).toBe(rule.maxLength);
+    expect(shortened).toBe(`${over.slice(0, rule.maxLength - NAME_HASH_LENGTH - 1)}-${stableHash(over)}`);
+  });
+
+  it.each(RULES)("NAME_RULES.%s gives empty input a valid name (the hash of the empty string)", (_, rule) => {
+    expect(deriveName([""], rule)).toBe(stableHash(""));
+    expect(deriveName([], rule)).toBe(stableHash(""));
+  });
+
+  it("fitsRule refuses upper case under a lower-casing rule even where the character class admits it", () => {
+    const rule: NameRule = { kind: "test", maxLength: 63, allowedChar: /[A-Za-z0-9-]/, replacement: "-", lowercase: true };
+    expect(fitsRule("Prod", rule)).toBe(false);
+    expect(fitsRule("prod", rule)).toBe(true);
+    expect(deriveName(["Prod"], rule)).toBe(`prod-${stableHash("Prod")}`);
+  });
+
+  it("trims every trim character from both ends, keeping the inside", () => {
+    const rule: NameRule = { kind: "test", maxLength: 64, allowedChar: /[a-z_.-]/, replacement: "-", trimChars: "-_." };
+    expect(deriveName(["_.-a-b-._"], rule)).toBe(`a-b-${stableHash("_.-a-b-._")}`);
+    expect(deriveName(["a"], rule)).toBe("a");
+    expect(deriveName(["a_b"], rule)).toBe("a_b");
+    expect(deriveName(["_"], rule)).toBe(stableHash("_"));
+    expect(deriveName(["ab_"], rule)).toBe(`ab-${stableHash("ab_")}`);
+    expect(deriveName(["_ab"], rule)).toBe(`ab-${stableHash("_ab")}`);
+  });
+
+  it("collapses runs of a replacement that is a regular-expression metacharacter literally, and keeps names with an empty replacement", () => {
+    const dot: NameRule = { kind: "test", maxLength: 64, allowedChar: /[a-z.]/, replacement: ".", trimChars: "." };
+    expect(deriveName(["a!!b"], dot)).toBe(`a.b-${stableHash("a!!b")}`);
+    expect(deriveName(["ab"], dot)).toBe("ab");
+    const none: NameRule = { kind: "test", maxLength: 64, allowedChar: /[a-z-]/, replacement: "" };
+    expect(deriveName(["a--b!c"], none)).toBe(`a--bc-${stableHash("a--b!c")}`);
+  });
+
+  it("prefixes the S3 reserved prefixes with k- (S3 bucket naming rules, written out; xn-- cannot survive the collapse of '--')", () => {
+    expect(deriveName(["xn--data"], NAME_RULES.s3Bucket)).toBe(`xn-data-${stableHash("xn--data")}`);
+    for (const prefix of ["sthree-", "amzn-s3-demo-"]) {
+      expect(deriveName([`${prefix}data`], NAME_RULES.s3Bucket)).toBe(`k-${prefix}data-${stableHash(`${prefix}data`)}`);
+    }
+  });
+
+  it("fitsRule refuses upper case only where the rule lower-cases, and any forbidden prefix or suffix", () => {
+    expect(fitsRule("Prod", NAME_RULES.dnsLabel)).toBe(false);
+    expect(fitsRule("Prod", NAME_RULES.iamRole)).toBe(true);
+    expect(fitsRule("xn--prod", NAME_RULES.s3Bucket)).toBe(false);
+    expect(fitsRule("INTERNAL-api", NAME_RULES.loadBalancer)).toBe(false);
+    expect(fitsRule("prod--x-s3", NAME_RULES.s3Bucket)).toBe(false);
+    expect(fitsRule("prod-x-s3", NAME_RULES.s3Bucket)).toBe(true);
   });
 });
