@@ -1,5 +1,5 @@
 import { Construct } from "constructs";
-import { CloudwatchMetricAlarm } from "@cdktf/provider-aws/lib/cloudwatch-metric-alarm";
+import { CloudwatchMetricAlarm, CloudwatchMetricAlarmMetricQuery } from "@cdktf/provider-aws/lib/cloudwatch-metric-alarm";
 import { SnsTopic } from "@cdktf/provider-aws/lib/sns-topic";
 import { ConfigError } from "../errors";
 import { LoadBalancerMetricTarget } from "../loadbalancer/api-load-balancer";
@@ -9,6 +9,13 @@ import { checkInteger, isUnresolved } from "../validate";
 
 /** Namespace of the metrics nodes publish (`ha-publish-metrics`). */
 export const NODE_METRIC_NAMESPACE = "HaControlPlane";
+
+/**
+ * Metrics one metric-math alarm may read: "Alarms based on metric math expressions can reference a
+ * maximum of 10 metrics. This is a hard limit" (CloudWatch User Guide, "Limits", alarm-limits; the
+ * PutMetricAlarm API reference: up to 20 `MetricDataQuery` items, at most 10 with a `MetricStat`).
+ */
+export const MAX_METRICS_PER_MATH_ALARM = 10;
 
 /** Props of {@link ControlPlaneAlarms}. */
 export interface ControlPlaneAlarmsProps {
@@ -76,6 +83,18 @@ export interface DeclaredAlarm {
   readonly comparison: string;
   /** The value the metric is compared with (a count, seconds of clock skew or days to certificate expiry). */
   readonly threshold: number;
+  /**
+   * Node slots whose metric the alarm reads (a metric-math alarm over one metric per slot, e.g.
+   * `["apiserver-0", "apiserver-1", "apiserver-2"]`); empty for an alarm on one cluster-wide metric
+   * (load balancer, Auto Scaling group, backups).
+   */
+  readonly slots: readonly string[];
+  /**
+   * The metric-math expression the alarm compares with the threshold, over one query per slot whose
+   * id is `m_` and the slot name with `_` for `-` (e.g. `MAX([m_apiserver_0, m_apiserver_1])`).
+   * @default - none: the alarm watches `metric` directly
+   */
+  readonly expression?: string;
 }
 
 /**
@@ -86,12 +105,18 @@ export interface DeclaredAlarm {
  * | `api-<lb>-unhealthy` | AWS/NetworkELB UnHealthyHostCount | any API server fails `/readyz` for 2 min |
  * | `api-<lb>-healthy-below-N` | AWS/NetworkELB HealthyHostCount | fewer than N healthy for 10 min (a roll takes less) |
  * | `<group>-in-service` | AWS/AutoScaling GroupInServiceInstances | a group below its size for 10 min |
- * | `<slot>-clock-skew` | ClockOffsetMilliseconds | offset above 100 ms for 3 min |
- * | `<slot>-certificate-expiry` | CertificateDaysLeft | earliest certificate within 14 days (a renewal inside the 90-day window was missed) |
- * | `<member>-etcd-members` | EtcdHealthyMembers | a member sees fewer healthy members than the cluster has (or stops reporting) for 5 min |
- * | `<member>-etcd-leader-changes` | EtcdLeaderChanges | more than 3 leader changes in 15 min |
- * | `<member>-etcd-db-size` | EtcdDbSizePercentOfQuota | database above 80 % of its quota (NOSPACE blocks writes at 100 %) |
+ * | `apiserver-clock-skew`, `etcd-clock-skew` | ClockOffsetMilliseconds, highest over the slots | a node's offset above 100 ms for 3 min |
+ * | `apiserver-certificate-expiry`, `etcd-certificate-expiry` | CertificateDaysLeft, lowest over the slots | a node's earliest certificate within 14 days (a renewal inside the 90-day window was missed) |
+ * | `etcd-members` | EtcdHealthyMembers, lowest over the members (a silent member counts 0) | a member sees fewer healthy members than the cluster has (or stops reporting) for 5 min |
+ * | `etcd-leader-changes` | EtcdLeaderChanges, highest over the members | more than 3 leader changes in 15 min |
+ * | `etcd-db-size` | EtcdDbSizePercentOfQuota, highest over the members | database above 80 % of its quota (NOSPACE blocks writes at 100 %) |
  * | `etcd-backup-stale` | EtcdSnapshotsUploaded | no snapshot uploaded in 3 backup intervals (newest snapshot older than 3 × the interval) |
+ *
+ * The node alarms are metric-math alarms, one per role and metric, over one metric per slot (the
+ * `etcd-` clock and certificate alarms exist only with external etcd: stacked members are API
+ * slots). Each fires whenever one of the per-slot alarms they replace would have (the worst slot
+ * breaches for the whole window); in a multi-minute window it also fires when different slots
+ * breach in turn. The alarm's graph shows one line per slot, labelled with the slot's name.
  */
 export class ControlPlaneAlarms extends Construct {
   /** Topic the alarms notify. */
@@ -147,36 +172,46 @@ export class ControlPlaneAlarms extends Construct {
         description: `Auto Scaling group ${group} has been below its size for 10 minutes: replacements are failing`,
       });
     });
-    const allSlots = [...new Set([...props.apiServerSlots, ...props.etcdMemberSlots])];
-    for (const slot of allSlots) {
-      const dims = { Cluster: props.clusterName, Slot: slot };
-      this.alarm(`${slotId(slot)}ClockSkew`, `${slot}-clock-skew`, {
-        namespace: ns, metric: "ClockOffsetMilliseconds", statistic: "Maximum", dims,
+    const apiSlots = [...new Set(props.apiServerSlots)];
+    const etcdOnlySlots = [...new Set(props.etcdMemberSlots)].filter((s) => !apiSlots.includes(s));
+    const members = [...new Set(props.etcdMemberSlots)];
+    const howToFind = (metric: string) =>
+      `Which slot: the alarm's graph has one line per slot, labelled with its name (namespace ${ns}, metric ${metric}, dimensions Cluster=${props.clusterName} and Slot).`;
+    const nodeGroups: [string, string, string, readonly string[]][] = [
+      ["ApiServer", "apiserver", "apiServerSlots", apiSlots],
+      ["Etcd", "etcd", "etcdMemberSlots", etcdOnlySlots],
+    ];
+    for (const [idPrefix, role, prop, slots] of nodeGroups) {
+      if (slots.length === 0) continue;
+      this.slotAlarm(`${idPrefix}ClockSkew`, `${role}-clock-skew`, prop, slots, {
+        namespace: ns, metric: "ClockOffsetMilliseconds", statistic: "Maximum", worst: "MAX", fillMissing: undefined,
         comparison: "GreaterThanThreshold", threshold: skew, period: 60, evaluations: 3, missing: "notBreaching",
-        description: `The clock of ${slot} is off by more than ${skew} ms: certificate checks and leases can fail`,
+        description: `The clock of a node (${slots.join(", ")}) is off by more than ${skew} ms: certificate checks and leases can fail. ${howToFind("ClockOffsetMilliseconds")}`,
       });
-      this.alarm(`${slotId(slot)}CertificateExpiry`, `${slot}-certificate-expiry`, {
-        namespace: ns, metric: "CertificateDaysLeft", statistic: "Minimum", dims,
+      // A slot without data must not breach: missing values are filled with the threshold itself.
+      this.slotAlarm(`${idPrefix}CertificateExpiry`, `${role}-certificate-expiry`, prop, slots, {
+        namespace: ns, metric: "CertificateDaysLeft", statistic: "Minimum", worst: "MIN", fillMissing: certDays,
         comparison: "LessThanThreshold", threshold: certDays, period: 3600, evaluations: 1, missing: "notBreaching",
-        description: `A certificate on ${slot} expires within ${certDays} days: run cdktf deploy to re-issue it`,
+        description: `A certificate on a node (${slots.join(", ")}) expires within ${certDays} days: run cdktf deploy to re-issue it. ${howToFind("CertificateDaysLeft")}`,
       });
     }
-    for (const member of props.etcdMemberSlots) {
-      const dims = { Cluster: props.clusterName, Slot: member };
-      this.alarm(`${slotId(member)}EtcdMembers`, `${member}-etcd-members`, {
-        namespace: ns, metric: "EtcdHealthyMembers", statistic: "Minimum", dims,
-        comparison: "LessThanThreshold", threshold: props.etcdMemberSlots.length, period: 60, evaluations: 5, missing: "breaching",
-        description: `etcd member ${member} sees fewer than ${props.etcdMemberSlots.length} healthy members, or stopped reporting`,
+    if (members.length > 0) {
+      const n = props.etcdMemberSlots.length;
+      // A member that stops reporting breaches (as its own alarm did with missing data "breaching"): filled with 0.
+      this.slotAlarm("EtcdMembers", "etcd-members", "etcdMemberSlots", members, {
+        namespace: ns, metric: "EtcdHealthyMembers", statistic: "Minimum", worst: "MIN", fillMissing: 0,
+        comparison: "LessThanThreshold", threshold: n, period: 60, evaluations: 5, missing: "breaching",
+        description: `An etcd member (${members.join(", ")}) sees fewer than ${n} healthy members, or stopped reporting. ${howToFind("EtcdHealthyMembers")}`,
       });
-      this.alarm(`${slotId(member)}EtcdLeaderChanges`, `${member}-etcd-leader-changes`, {
-        namespace: ns, metric: "EtcdLeaderChanges", statistic: "Sum", dims,
+      this.slotAlarm("EtcdLeaderChanges", "etcd-leader-changes", "etcdMemberSlots", members, {
+        namespace: ns, metric: "EtcdLeaderChanges", statistic: "Sum", worst: "MAX", fillMissing: undefined,
         comparison: "GreaterThanThreshold", threshold: 3, period: 900, evaluations: 1, missing: "notBreaching",
-        description: `etcd leadership changed more than 3 times in 15 minutes (seen by ${member}): disk or network latency`,
+        description: `etcd leadership changed more than 3 times in 15 minutes (seen by a member: ${members.join(", ")}): disk or network latency. ${howToFind("EtcdLeaderChanges")}`,
       });
-      this.alarm(`${slotId(member)}EtcdDbSize`, `${member}-etcd-db-size`, {
-        namespace: ns, metric: "EtcdDbSizePercentOfQuota", statistic: "Maximum", dims,
+      this.slotAlarm("EtcdDbSize", "etcd-db-size", "etcdMemberSlots", members, {
+        namespace: ns, metric: "EtcdDbSizePercentOfQuota", statistic: "Maximum", worst: "MAX", fillMissing: undefined,
         comparison: "GreaterThanThreshold", threshold: dbPercent, period: 300, evaluations: 1, missing: "notBreaching",
-        description: `etcd database on ${member} above ${dbPercent} % of its quota: compact and defragment before writes are blocked`,
+        description: `etcd database on a member (${members.join(", ")}) above ${dbPercent} % of its quota: compact and defragment before writes are blocked. ${howToFind("EtcdDbSizePercentOfQuota")}`,
       });
     }
     if (props.etcdBackupIntervalMinutes !== undefined) {
@@ -220,8 +255,59 @@ export class ControlPlaneAlarms extends Construct {
       okActions: [this.topicArn],
       tags: this.tags.of(name),
     });
-    this.declared.push({ name, metric: `${a.namespace}/${a.metric}`, comparison: a.comparison, threshold: a.threshold });
+    this.declared.push({ name, metric: `${a.namespace}/${a.metric}`, comparison: a.comparison, threshold: a.threshold, slots: [] });
     return alarm;
+  }
+
+  /**
+   * One metric-math alarm over a metric of every slot in `slots`: the worst slot (`MAX` or `MIN`
+   * of the per-slot series at each timestamp, after `FILL` of missing values when given) is compared
+   * with the threshold, with the window and missing-data rule the per-slot alarms had.
+   */
+  private slotAlarm(
+    id: string,
+    suffix: string,
+    prop: string,
+    slots: readonly string[],
+    a: {
+      namespace: string; metric: string; statistic: string; worst: "MAX" | "MIN"; fillMissing: number | undefined; comparison: string;
+      threshold: number; period: number; evaluations: number; missing: string; description: string;
+    },
+  ): void {
+    if (slots.length > MAX_METRICS_PER_MATH_ALARM) {
+      throw new ConfigError(prop, slots, `has ${slots.length} slots, and one metric-math alarm reads at most ${MAX_METRICS_PER_MATH_ALARM} metrics (CloudWatch limit)`, `pass at most ${MAX_METRICS_PER_MATH_ALARM}`);
+    }
+    const name = deriveName([this.props.clusterName, suffix], NAME_RULES.cloudwatchAlarm);
+    const ids = queryIds(slots);
+    const series = `[${ids.join(", ")}]`;
+    const expression = `${a.worst}(${a.fillMissing === undefined ? series : `FILL(${series}, ${a.fillMissing})`})`;
+    const queries: CloudwatchMetricAlarmMetricQuery[] = slots.map((slot, i) => ({
+      id: ids[i],
+      label: slot,
+      returnData: false,
+      metric: {
+        namespace: a.namespace,
+        metricName: a.metric,
+        stat: a.statistic,
+        period: a.period,
+        dimensions: { Cluster: this.props.clusterName, Slot: slot },
+      },
+    }));
+    queries.push({ id: "worst", label: `${a.worst === "MAX" ? "highest" : "lowest"} ${a.metric}`, expression, returnData: true });
+    new CloudwatchMetricAlarm(this, id, {
+      alarmName: name,
+      alarmDescription: a.description,
+      metricQuery: queries,
+      comparisonOperator: a.comparison,
+      threshold: a.threshold,
+      evaluationPeriods: a.evaluations,
+      datapointsToAlarm: a.evaluations,
+      treatMissingData: a.missing,
+      alarmActions: [this.topicArn],
+      okActions: [this.topicArn],
+      tags: this.tags.of(name),
+    });
+    this.declared.push({ name, metric: `${a.namespace}/${a.metric}`, comparison: a.comparison, threshold: a.threshold, slots: [...slots], expression });
   }
 }
 
@@ -229,6 +315,12 @@ function cap(s: string): string {
   return s.charAt(0).toUpperCase() + s.slice(1);
 }
 
-function slotId(slot: string): string {
-  return slot.split("-").map(cap).join("");
+/**
+ * Metric query ids for slots, `m_` and the slot name with `_` for anything else than a letter or
+ * digit (`m_apiserver_0`): CloudWatch ids start with a lower-case letter and hold letters, digits
+ * and `_`. Names that would collide get their index appended.
+ */
+function queryIds(slots: readonly string[]): string[] {
+  const ids = slots.map((slot) => `m_${slot.replace(/[^A-Za-z0-9]/g, "_")}`);
+  return new Set(ids).size === ids.length ? ids : ids.map((id, i) => `${id}_${i}`);
 }

@@ -175,3 +175,17 @@ export function nodeFilesOf(json: SynthJson, launchTemplate: FoundResource): Nod
   for (const f of bundled) if (seen.has(f.path)) throw new Error(`${launchTemplate.name}: ${f.path} is both in the user data and in the bundle`);
   return [...inline, ...bundled];
 }
+
+/**
+ * The metric names an `aws_cloudwatch_metric_alarm` reads: its `metric_name`, or the metrics of its
+ * `metric_query` (a metric-math alarm).
+ */
+export function alarmMetricNames(alarm: FoundResource): string[] {
+  if (alarm.props.metric_name !== undefined) return [alarm.props.metric_name];
+  return (alarm.props.metric_query ?? []).filter((q: { metric?: unknown }) => q.metric !== undefined).map((q: { metric: { metric_name: string } }) => q.metric.metric_name);
+}
+
+/** Alarms of a synthesized stack that read `metricName`, directly or in a metric-math query. */
+export function alarmsOn(json: SynthJson, metricName: string): FoundResource[] {
+  return resources(json, "aws_cloudwatch_metric_alarm").filter((a) => alarmMetricNames(a).includes(metricName));
+}

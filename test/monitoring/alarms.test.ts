@@ -1,6 +1,6 @@
 import { Testing } from "../../lib/core";
 import { HaClusterStack } from "../../examples/ha-cluster/main";
-import { ConfigError, HaControlPlane } from "../../lib";
+import { ConfigError, ControlPlaneAlarms, EtcdTopology, HaControlPlane } from "../../lib";
 import { FoundResource, SynthJson, follow, resources, synth, synthStack, userDataOf } from "../helpers/synth";
 
 const json: SynthJson = synthStack(new HaClusterStack(Testing.app(), "ref"));
@@ -39,18 +39,95 @@ describe("ControlPlaneAlarms in the reference cluster", () => {
     for (const i of [0, 1, 2]) expect(byName(`etcd-${i}-in-service`).props.threshold).toBe(1);
   });
 
-  it("alarms per node on clock skew over 100 ms and certificates within 14 days of expiry (issue 18: inside the 90-day renewal window)", () => {
-    for (const slot of ["apiserver-0", "apiserver-2", "etcd-1"]) {
-      expect(byName(`${slot}-clock-skew`).props).toMatchObject({ namespace: "HaControlPlane", metric_name: "ClockOffsetMilliseconds", threshold: 100, comparison_operator: "GreaterThanThreshold", dimensions: { Cluster: "prod-eu1", Slot: slot } });
-      expect(byName(`${slot}-certificate-expiry`).props).toMatchObject({ metric_name: "CertificateDaysLeft", threshold: 14, comparison_operator: "LessThanThreshold" });
+  /** The per-slot metric queries of a metric-math alarm, by slot, and its returned expression. */
+  const slotQueries = (a: FoundResource) => {
+    const queries = a.props.metric_query as { id: string; label?: string; expression?: string; return_data?: boolean; metric?: Record<string, any> }[]; // eslint-disable-line @typescript-eslint/no-explicit-any
+    expect(a.props.metric_name).toBeUndefined();
+    const returned = queries.filter((q) => q.return_data === true);
+    expect(returned).toHaveLength(1);
+    expect(returned[0].metric).toBeUndefined();
+    const metrics = queries.filter((q) => q.metric !== undefined);
+    // Every metric query is read by the expression (nothing fetched and ignored), none returned on its own.
+    for (const q of metrics) {
+      expect(q.return_data).toBe(false);
+      expect(returned[0].expression).toContain(q.id);
+    }
+    return { expression: returned[0].expression!, bySlot: Object.fromEntries(metrics.map((q) => [q.metric!.dimensions.Slot, q])) };
+  };
+
+  it("alarms on every node's clock skew over 100 ms and certificates within 14 days of expiry, one alarm per role (issue 18: inside the 90-day renewal window)", () => {
+    const roles: [string, string[]][] = [["apiserver", ["apiserver-0", "apiserver-1", "apiserver-2"]], ["etcd", ["etcd-0", "etcd-1", "etcd-2"]]];
+    for (const [role, slots] of roles) {
+      const skew = byName(`${role}-clock-skew`);
+      expect(skew.props).toMatchObject({ threshold: 100, comparison_operator: "GreaterThanThreshold", evaluation_periods: 3, datapoints_to_alarm: 3, treat_missing_data: "notBreaching" });
+      const s = slotQueries(skew);
+      expect(Object.keys(s.bySlot).sort()).toEqual(slots);
+      for (const slot of slots) {
+        expect(s.bySlot[slot].metric).toEqual({ namespace: "HaControlPlane", metric_name: "ClockOffsetMilliseconds", stat: "Maximum", period: 60, dimensions: { Cluster: "prod-eu1", Slot: slot } });
+        expect(s.bySlot[slot].label).toBe(slot);
+      }
+      // The highest offset of any slot breaches when that slot's own alarm would have.
+      expect(s.expression).toMatch(/^MAX\(\[[a-z_0-9, ]+\]\)$/);
+      expect(skew.props.alarm_description).toContain(slots.join(", "));
+
+      const cert = byName(`${role}-certificate-expiry`);
+      expect(cert.props).toMatchObject({ threshold: 14, comparison_operator: "LessThanThreshold", evaluation_periods: 1, treat_missing_data: "notBreaching" });
+      const c = slotQueries(cert);
+      expect(Object.keys(c.bySlot).sort()).toEqual(slots);
+      for (const slot of slots) expect(c.bySlot[slot].metric).toMatchObject({ metric_name: "CertificateDaysLeft", stat: "Minimum", period: 3600, dimensions: { Cluster: "prod-eu1", Slot: slot } });
+      // A slot without data must not breach (as with "notBreaching" on its own alarm): filled with the threshold, not below.
+      expect(c.expression).toMatch(/^MIN\(FILL\(\[[a-z_0-9, ]+\], 14\)\)$/);
     }
   });
 
-  it("alarms per etcd member on missing members, leader churn and database size against the quota", () => {
-    expect(byName("etcd-0-etcd-members").props).toMatchObject({ metric_name: "EtcdHealthyMembers", threshold: 3, treat_missing_data: "breaching" });
-    expect(byName("etcd-1-etcd-leader-changes").props).toMatchObject({ metric_name: "EtcdLeaderChanges", statistic: "Sum", threshold: 3, period: 900 });
-    expect(byName("etcd-2-etcd-db-size").props).toMatchObject({ metric_name: "EtcdDbSizePercentOfQuota", threshold: 80 });
-    expect(alarms.filter((a) => a.props.metric_name.startsWith("Etcd") && a.props.dimensions.Slot !== undefined)).toHaveLength(9);
+  it("alarms over all etcd members on missing members, leader churn and database size against the quota", () => {
+    const members = ["etcd-0", "etcd-1", "etcd-2"];
+    const healthy = byName("etcd-members");
+    expect(healthy.props).toMatchObject({ threshold: 3, comparison_operator: "LessThanThreshold", evaluation_periods: 5, treat_missing_data: "breaching" });
+    const h = slotQueries(healthy);
+    expect(Object.keys(h.bySlot).sort()).toEqual(members);
+    for (const m of members) expect(h.bySlot[m].metric).toMatchObject({ metric_name: "EtcdHealthyMembers", stat: "Minimum", period: 60 });
+    // A member that stops reporting breaches, as with "breaching" on its own alarm: filled with 0 (< 3).
+    expect(h.expression).toMatch(/^MIN\(FILL\(\[[a-z_0-9, ]+\], 0\)\)$/);
+    const churn = byName("etcd-leader-changes");
+    expect(churn.props).toMatchObject({ threshold: 3, comparison_operator: "GreaterThanThreshold", evaluation_periods: 1 });
+    for (const m of members) expect(slotQueries(churn).bySlot[m].metric).toMatchObject({ metric_name: "EtcdLeaderChanges", stat: "Sum", period: 900 });
+    expect(slotQueries(churn).expression).toMatch(/^MAX\(/);
+    const db = byName("etcd-db-size");
+    expect(db.props).toMatchObject({ threshold: 80, comparison_operator: "GreaterThanThreshold" });
+    for (const m of members) expect(slotQueries(db).bySlot[m].metric).toMatchObject({ metric_name: "EtcdDbSizePercentOfQuota", stat: "Maximum", period: 300 });
+    expect(slotQueries(db).expression).toMatch(/^MAX\(/);
+    // Every etcd metric of every member is watched exactly once.
+    const etcdReads = alarms.flatMap((a) => (a.props.metric_query ?? []).filter((q: any) => q.metric?.metric_name.startsWith("Etcd")).map((q: any) => `${q.metric.metric_name}/${q.metric.dimensions.Slot}`)); // eslint-disable-line @typescript-eslint/no-explicit-any
+    expect(etcdReads.sort()).toEqual(["EtcdDbSizePercentOfQuota", "EtcdHealthyMembers", "EtcdLeaderChanges"].flatMap((m) => members.map((s) => `${m}/${s}`)).sort());
+  });
+
+  it("keeps every metric-math alarm within CloudWatch's 10 metrics, in every topology", () => {
+    const big = synth((s) => new HaControlPlane(s, "Cp", { clusterName: "big", availabilityZones: ["eu-west-1a", "eu-west-1b", "eu-west-1c"], amiId: "ami-0123456789abcdef0", apiServerCount: 9, etcdMemberCount: 7 }));
+    const stacked = synth((s) => new HaControlPlane(s, "Cp", { clusterName: "st", amiId: "ami-0123456789abcdef0", etcdTopology: EtcdTopology.STACKED, apiServerCount: 7, availabilityZones: ["eu-west-1a"], allowSingleZone: true }));
+    for (const [out, slots] of [[big, 16], [stacked, 7]] as const) {
+      const math = resources(out, "aws_cloudwatch_metric_alarm").filter((a) => a.props.metric_query !== undefined);
+      for (const a of math) expect(a.props.metric_query.filter((q: { metric?: unknown }) => q.metric !== undefined).length).toBeLessThanOrEqual(10);
+      // Every slot's clock is still watched.
+      const watched = new Set(math.flatMap((a) => a.props.metric_query).filter((q: any) => q.metric?.metric_name === "ClockOffsetMilliseconds").map((q: any) => q.metric.dimensions.Slot)); // eslint-disable-line @typescript-eslint/no-explicit-any
+      expect(watched.size).toBe(slots);
+    }
+    // Stacked members are API slots: no etcd-only clock or certificate alarm.
+    expect(resources(stacked, "aws_cloudwatch_metric_alarm").map((a) => a.props.alarm_name)).not.toContain("st-etcd-clock-skew");
+  });
+
+  it("refuses more slots than one metric-math alarm can read", () => {
+    const tooMany = Array.from({ length: 11 }, (_, i) => `apiserver-${i}`);
+    expect(() => synth((s) => new ControlPlaneAlarms(s, "A", { clusterName: "c", loadBalancerTargets: [], apiServerCount: 11, apiServerGroupName: "g", etcdGroupNames: [], apiServerSlots: tooMany, etcdMemberSlots: [] }))).toThrow(ConfigError);
+    expect(() => synth((s) => new ControlPlaneAlarms(s, "A", { clusterName: "c", loadBalancerTargets: [], apiServerCount: 10, apiServerGroupName: "g", etcdGroupNames: [], apiServerSlots: tooMany.slice(0, 10), etcdMemberSlots: [] }))).not.toThrow();
+  });
+
+  it("lists each alarm with the slots it reads (for instance-refresh alarm specifications and docs)", () => {
+    const stack = new HaClusterStack(Testing.app(), "ref2");
+    const declared = stack.controlPlane.alarms!.alarms;
+    expect(declared.map((a) => a.name).sort()).toEqual(alarms.map((a) => a.props.alarm_name).sort());
+    expect(declared.find((a) => a.name === "prod-eu1-apiserver-clock-skew")!.slots).toEqual(["apiserver-0", "apiserver-1", "apiserver-2"]);
+    expect(declared.find((a) => a.name === "prod-eu1-api-internal-unhealthy")!.slots).toEqual([]);
   });
 
   it("has nodes publish the metrics the alarms watch", () => {
