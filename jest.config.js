@@ -28,7 +28,7 @@ module.exports = {
   maxWorkers: 2,
   globalSetup: "<rootDir>/test/harness/global-setup.js",
   globalTeardown: "<rootDir>/test/harness/global-teardown.js",
-  reporters: ["default", "<rootDir>/test/harness/tier-banner-reporter.js"],
+  reporters: ["default", "<rootDir>/test/harness/tier-banner-reporter.js", "<rootDir>/test/harness/timing-reporter.js"],
   testTimeout: 30000,
   projects: [
     { ...common, displayName: "unit", testMatch: ["**/*.test.ts"], testPathIgnorePatterns: [...special, "/node_modules/"] },

@@ -48,6 +48,7 @@ if (!process.env.TF_PLUGIN_MIRROR) {
   }
 }
 const { formatProfile, profileCase } = require("./profile");
+const { suiteTable, suiteTimes } = require("./tier-times");
 
 const HARNESS_OUT = path.join(ROOT, "dist", "bench", "harness");
 const RETRY_BUDGET_MS = 90_000;
@@ -426,6 +427,9 @@ async function main() {
     }
   }
 
+  const suite = suiteTimes();
+  process.stdout.write(`\n${suiteTable(suite)}\n`);
+
   const results = {
     schema: 1,
     date: new Date(started).toISOString(),
@@ -437,6 +441,7 @@ async function main() {
     cases: stats,
     targets: targets.map(({ cases: _cases, ...t }) => t),
     scaling,
+    suite,
     diagnosis,
     table: table(stats, CASES),
     targetTable: targetTable(targets),

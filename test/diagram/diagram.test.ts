@@ -15,7 +15,7 @@ import { HaClusterStack } from "../../examples/ha-cluster/main";
 import { ExistingVpcStack } from "../../examples/existing-vpc/main";
 import { EtcdTopology, HaControlPlane } from "../helpers/reference";
 import { FoundResource, SynthJson, follow, resources, synth, synthStack } from "../helpers/synth";
-import { ParsedFlowchart, ParsedSubgraph, linesOf, parseMermaid } from "./parse";
+import { ParsedFlowchart, ParsedSubgraph, linesOf, parseMermaid, parseMermaidAhead } from "./parse";
 
 const ROOT = path.resolve(__dirname, "../..");
 const ROLE = "ha-control-plane/role";
@@ -72,10 +72,30 @@ function drawnRuleEdges(chart: ParsedFlowchart): string[] {
   return chart.edges.filter((e) => e.stroke === "normal").map((e) => `${vertexText(chart, e.start)} --${e.text}--> ${vertexText(chart, e.end)}`);
 }
 
+// The stacks of this file, synthesized once; their diagrams go through one Mermaid process.
+const stack = new HaClusterStack(Testing.app(), "ha-cluster");
+const json = synthStack(stack);
+const text = renderMermaid(json);
+const stackedJson = synth((s) => {
+  new HaControlPlane(s, "ControlPlane", {
+    clusterName: "stacked",
+    kubernetesVersion: "1.33.5",
+    vpcCidr: "10.0.0.0/16",
+    availabilityZones: ["eu-west-1a", "eu-west-1b", "eu-west-1c"],
+    apiServerCount: 3,
+    etcdTopology: EtcdTopology.STACKED,
+    amiId: "ami-0a422d70f727fe93e",
+  });
+});
+const existingVpcJson = synthStack(new ExistingVpcStack(Testing.app(), "existing-vpc"));
+const nasty = `a "quoted" #1 <b>&amp; end subgraph`;
+const nastyJson = structuredClone(json);
+const [nastySg] = resources(nastyJson, "aws_security_group");
+nastyJson.resource!.aws_security_group[nastySg.name].name = nasty;
+const leftRight = renderMermaid(json, { direction: DiagramDirection.LEFT_RIGHT });
+parseMermaidAhead([text, renderMermaid(stackedJson), renderMermaid(existingVpcJson), renderMermaid(nastyJson), leftRight]);
+
 describe("renderMermaid on the reference example (examples/ha-cluster)", () => {
-  const stack = new HaClusterStack(Testing.app(), "ha-cluster");
-  const json = synthStack(stack);
-  const text = renderMermaid(json);
   const chart = parseMermaid(text);
 
   it("is a flowchart the real Mermaid parser accepts", () => {
@@ -185,17 +205,7 @@ describe("renderMermaid on the reference example (examples/ha-cluster)", () => {
 
 describe("renderMermaid on other shapes", () => {
   it("renders a stacked-topology stack: each API server slot carries an etcd member, its data volume and both groups", () => {
-    const json = synth((s) => {
-      new HaControlPlane(s, "ControlPlane", {
-        clusterName: "stacked",
-        kubernetesVersion: "1.33.5",
-        vpcCidr: "10.0.0.0/16",
-        availabilityZones: ["eu-west-1a", "eu-west-1b", "eu-west-1c"],
-        apiServerCount: 3,
-        etcdTopology: EtcdTopology.STACKED,
-        amiId: "ami-0a422d70f727fe93e",
-      });
-    });
+    const json = stackedJson;
     const chart = parseMermaid(renderMermaid(json));
     const slots = expectSlots(json, chart, "apiserver");
     expect(slots).toHaveLength(3);
@@ -211,7 +221,7 @@ describe("renderMermaid on other shapes", () => {
   });
 
   it("places slots in subnets the stack only references by id (existing VPC) in the zone of their etcd volumes", () => {
-    const json = synthStack(new ExistingVpcStack(Testing.app(), "existing-vpc"));
+    const json = existingVpcJson;
     const chart = parseMermaid(renderMermaid(json));
     expect(resources(json, "aws_subnet")).toHaveLength(0);
     for (const eni of resources(json, "aws_network_interface").filter((e) => tag(e, ROLE) === "etcd")) {
@@ -227,10 +237,7 @@ describe("renderMermaid on other shapes", () => {
   });
 
   it("escapes labels: quotes, #, <, >, & and Mermaid keywords in names still parse and keep their text", () => {
-    const json = synthStack(new HaClusterStack(Testing.app(), "ha-cluster"));
-    const nasty = `a "quoted" #1 <b>&amp; end subgraph`;
-    const [sg] = resources(json, "aws_security_group");
-    json.resource!.aws_security_group[sg.name].name = nasty;
+    const json = nastyJson;
     const chart = parseMermaid(renderMermaid(json));
     const shown = chart.vertices.filter((x) => x.shown.startsWith("security group ")).map((x) => x.shown);
     expect(shown).toContain(`security group ${nasty}`);
@@ -242,8 +249,7 @@ describe("renderMermaid on other shapes", () => {
   });
 
   it("draws left to right when asked", () => {
-    const json = synthStack(new HaClusterStack(Testing.app(), "ha-cluster"));
-    expect(parseMermaid(renderMermaid(json, { direction: DiagramDirection.LEFT_RIGHT })).direction).toBe("LR");
+    expect(parseMermaid(leftRight).direction).toBe("LR");
   });
 
   it("refuses input that is not a synthesized stack with a ConfigError naming the fix", () => {

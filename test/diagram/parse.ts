@@ -39,8 +39,30 @@ export interface ParsedFlowchart {
   readonly subgraphs: ParsedSubgraph[];
 }
 
+/** Diagrams parsed ahead by {@link parseMermaidAhead}: the chart, or Mermaid's error message. */
+const parsedAhead = new Map<string, ParsedFlowchart | { error: string }>();
+
+/**
+ * Parses several diagrams with one Mermaid process (loading mermaid and jsdom takes about 1.5 s of
+ * CPU per process), for {@link parseMermaid} to return afterwards. Each diagram is parsed on its
+ * own by the same code as one at a time (test/diagram/mermaid-parse.mjs `--many`).
+ */
+export function parseMermaidAhead(texts: readonly string[]): void {
+  const result = spawnSync(process.execPath, [path.join(__dirname, "mermaid-parse.mjs"), "--many"], { input: JSON.stringify(texts), encoding: "utf8", timeout: 120000 });
+  if (result.error) throw result.error;
+  if (result.status !== 0) throw new Error(`Mermaid parse process failed: ${result.stderr}`);
+  const parsed = JSON.parse(result.stdout) as (ParsedFlowchart | { error: string })[];
+  if (parsed.length !== texts.length) throw new Error(`Mermaid parsed ${parsed.length} of ${texts.length} diagrams`);
+  texts.forEach((text, i) => parsedAhead.set(text, parsed[i]));
+}
+
 /** Parses `text` with the real Mermaid parser; throws with Mermaid's message when it does not parse. */
 export function parseMermaid(text: string): ParsedFlowchart {
+  const ahead = parsedAhead.get(text);
+  if (ahead !== undefined) {
+    if ("error" in ahead) throw new Error(`Mermaid did not parse the diagram: ${ahead.error}`);
+    return ahead;
+  }
   const result = spawnSync(process.execPath, [path.join(__dirname, "mermaid-parse.mjs")], { input: text, encoding: "utf8", timeout: 60000 });
   if (result.error) throw result.error;
   if (result.status !== 0) throw new Error(`Mermaid did not parse the diagram: ${result.stderr}`);

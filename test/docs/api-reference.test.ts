@@ -35,7 +35,10 @@ describe("API reference (docs/api)", () => {
 
   it("is what `npm run docs` generates from the current sources", async () => {
     fresh = await mkdtemp(path.join(tmpdir(), "ha-cp-api-docs-"));
-    await run(process.execPath, [path.join(ROOT, "node_modules", "typedoc", "bin", "typedoc"), "--logLevel", "Warn", "--out", fresh], { cwd: ROOT, maxBuffer: 64 << 20 });
+    // --skipErrorChecking: type errors are `npm run typecheck`'s (tsconfig.json includes every file
+    // typedoc reads); skipping typedoc's own check takes a third of its CPU time and writes the same
+    // pages (compared with and without, issue 16). Documentation warnings still fail the run.
+    await run(process.execPath, [path.join(ROOT, "node_modules", "typedoc", "bin", "typedoc"), "--logLevel", "Warn", "--skipErrorChecking", "--out", fresh], { cwd: ROOT, maxBuffer: 64 << 20 });
     const want = await tree(fresh);
     const have = await tree(COMMITTED);
     expect([...have.keys()].sort()).toEqual([...want.keys()].sort());
