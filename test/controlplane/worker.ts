@@ -31,7 +31,7 @@
  * so what the kubelet writes lands there ({@link JoinedWorker.kernelTunablesWritten}).
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { CommandResult, runCommand } from "../harness/etcd-cluster";
 import { realComponentPaths } from "../harness/real-components";
@@ -236,12 +236,6 @@ export async function joinWorker(
   const written: Record<string, { host: string; kubelet: string }> = {};
   for (const t of KERNEL_TUNABLES) written[t] = { host: tunables[t], kubelet: readFileSync(path.join(root, "proc-sys", t.replace(/\//g, ".")), "utf8").trim() };
   return { nodeName, root, kubeadmMs, nodeRegisteredMs, kubeadm, kubeletArgs, kernelTunablesWritten: written, kubelet: kubelet as RunningProcess, containerd };
-}
-
-/** Files under `dir` (recursive, relative), for reports. */
-export function listFiles(dir: string, prefix = ""): string[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? listFiles(path.join(dir, e.name), `${prefix}${e.name}/`) : [`${prefix}${e.name}`]));
 }
 
 /** Stops the worker's kubelet and containerd (SIGTERM, as a shutdown would), bounded. */
