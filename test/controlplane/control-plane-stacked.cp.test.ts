@@ -4,13 +4,16 @@
  * production (etcd.service and its bootstrap script next to the static pods). Scenarios: the
  * cluster forms and serves through the load balancer; an API node's member is replaced with an
  * empty disk under load (learner on 127.0.0.1, promoted, then on the slot address: the local API
- * server's --etcd-servers includes that address) with 0 failed requests and no write lost.
+ * server's --etcd-servers includes that address) with 0 failed requests and no write lost; and
+ * scenarios 3-6 of the reference example (scenarios.ts), where a node that dies or is replaced
+ * takes its etcd member with it (see scenarios.ts for what is asserted in addition).
  */
 import { readFileSync } from "node:fs";
 import { EtcdTopology } from "../../lib";
 import { allOf, describeTier, toolAvailable } from "../harness/tiers";
 import { etcdBinariesCheck, kubernetesBinariesCheck, motoCheck } from "../harness/real-components";
 import { ControlPlaneCluster, sleep, startClientLoop, summarize, synthesizeReference } from "./control-plane";
+import { drainAndRollingReplacement, etcdLeaderSlot, etcdMemberKill, failureDetection, leaderElectionTakeover } from "./scenarios";
 
 const CHECK = allOf(kubernetesBinariesCheck(), etcdBinariesCheck(), motoCheck(), toolAvailable("haproxy", ["-v"]));
 
@@ -50,9 +53,8 @@ describeTier("control plane of the reference example, stacked etcd", CHECK, { ti
     const reads = startClientLoop(cp, { mode: "get", path: "/api/v1/namespaces/default", rate: 20, maxSeconds: 600 });
     const writes = startClientLoop(cp, { mode: "create", path: "/api/v1/namespaces/default/configmaps", rate: 5, maxSeconds: 600, prefix: "st2" });
     await sleep(3000);
-    const st = JSON.parse((await cp.etcdctl(["endpoint", "status", "--cluster", "-w", "json"])).stdout) as Array<{ Endpoint: string; Status: { header: { member_id: number }; leader: number } }>;
-    const leaderEndpoint = (st.find((e) => e.Status.header.member_id === e.Status.leader) as { Endpoint: string }).Endpoint;
-    const slot = cp.etcdSlots.find((s) => leaderEndpoint !== `https://${cp.node(s).ip}:2379`) as string;
+    const leader = await etcdLeaderSlot(cp);
+    const slot = cp.etcdSlots.find((s) => s !== leader) as string;
     await cp.stop(cp.process(slot, "etcd"), "SIGTERM", 30_000);
     const t = Date.now();
     const out: string[] = [];
@@ -86,4 +88,14 @@ describeTier("control plane of the reference example, stacked etcd", CHECK, { ti
     expect(lost).toEqual([]);
     expect(learnerErrors).toEqual([]);
   }, 600_000);
+
+  // Scenarios 3-6 of the reference example (scenarios.ts), on nodes that each host an API server and
+  // an etcd member: what a node's death or replacement means for both is asserted there.
+  it("S4. a SIGKILLed API server leaves the load balancer within the synthesized detection time", () => failureDetection(cp, report, "S4 failure detection"), 300_000);
+
+  it("S5. drops no read or write while an API server shuts down and while all three API nodes (each with its etcd member) are replaced one at a time; the member set is whole before the next goes", () => drainAndRollingReplacement(cp, report, "S5 graceful drain and rolling replacement"), 900_000);
+
+  it("S3. controller-manager and scheduler each hold one lease; when the holder's node (with its etcd member) dies, another takes over within the lease duration", () => leaderElectionTakeover(cp, report, "S3 leader election"), 600_000);
+
+  it("S6. loses no acknowledged write when the node of the etcd leader dies (member and API server) while the API serves writes", () => etcdMemberKill(cp, report, "S6 etcd leader's node killed"), 600_000);
 });

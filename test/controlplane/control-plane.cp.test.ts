@@ -18,6 +18,7 @@ import { runCommand } from "../harness/etcd-cluster";
 import { ControlPlaneCluster, sleep, startClientLoop, summarize } from "./control-plane";
 import { JoinedWorker, KUBELET_DEVIATIONS, WORKER_HOST, joinWorker, stopWorker } from "./worker";
 import { applyClusterObjects } from "./cluster-objects";
+import { drainAndRollingReplacement, etcdLeaderSlot, etcdMemberKill, failureDetection, leaderElectionTakeover, waitAllUp } from "./scenarios";
 
 
 const CHECK = allOf(kubernetesBinariesCheck(), etcdBinariesCheck(), motoCheck(), toolAvailable("haproxy", ["-v"]), toolAvailable("containerd", ["--version"]), providerPlanCheck());
@@ -72,10 +73,6 @@ describeTier("control plane of the reference example", CHECK, { tierLabel: "cont
     await cp?.destroy();
     report("tier", { wallSeconds: (Date.now() - tierStart) / 1000 });
   }, 120_000);
-
-  const waitAllUp = async (timeoutMs: number) => {
-    for (const s of cp.apiSlots) await cp.lb.waitHealthy(s, timeoutMs);
-  };
 
   it("1. serves /readyz through the load balancer; admin kubectl works; anonymous only on health paths; service-account tokens and the front proxy work", async () => {
     expect((await cp.curl("lb", "/readyz")).status).toBe(200);
@@ -236,183 +233,19 @@ describeTier("control plane of the reference example", CHECK, { tierLabel: "cont
     }
   }, 600_000);
 
-  it("4. a SIGKILLed API server leaves the load balancer within the synthesized detection time", async () => {
-    const h = cp.spec.model.health;
-    const slot = cp.apiSlots[0];
-    await waitAllUp(cp.readmissionMs() * 3);
-    const killedAt = Date.now();
-    cp.process(slot, "kube-apiserver").child.kill("SIGKILL");
-    const boundMs = cp.detectionMs() + h.timeoutSeconds * 1000;
-    await cp.lb.waitStatus(slot, "DOWN", boundMs + 5000);
-    const measured = Date.now() - killedAt;
-    // The kubelet restarts the container: the same node, its same manifest.
-    cp.startStaticPod(slot, path.join(cp.roots.get(slot) as string, "etc/kubernetes/manifests/kube-apiserver.yaml"));
-    await cp.waitApiReady(slot, 180_000);
-    const readyAt = Date.now();
-    await cp.lb.waitHealthy(slot, cp.readmissionMs() + h.intervalSeconds * 1000 + 5000);
-    const readmitted = Date.now() - readyAt;
-    report("4 failure detection", {
-      detectionMeasuredMs: measured,
-      detectionConfiguredMs: cp.detectionMs(),
-      bound: `unhealthy threshold ${h.unhealthyThreshold} x interval ${h.intervalSeconds}s + timeout ${h.timeoutSeconds}s`,
-      readmissionMeasuredMs: readmitted,
-      readmissionConfiguredMs: cp.readmissionMs(),
-    });
-    expect(measured).toBeLessThanOrEqual(boundMs);
-    expect(readmitted).toBeLessThanOrEqual(cp.readmissionMs() + h.intervalSeconds * 1000);
-  }, 300_000);
+  it("4. a SIGKILLed API server leaves the load balancer within the synthesized detection time", () => failureDetection(cp, report), 300_000);
 
-  it("5. drops no request while an API server shuts down and while all three are replaced one at a time", async () => {
-    const h = cp.spec.model.health;
-    await waitAllUp(cp.readmissionMs() * 3);
-    const manifest = (slot: string) => parse(readFileSync(path.join(cp.roots.get(slot) as string, "etc/kubernetes/manifests/kube-apiserver.yaml"), "utf8"));
-    const grace = (slot: string) => Number(manifest(slot).spec.terminationGracePeriodSeconds ?? 30) * 1000;
-    const rate = 20;
-    const phases: Record<string, number> = {};
-    const loop = startClientLoop(cp, { mode: "get", path: "/api/v1/namespaces/default", rate, maxSeconds: 900 });
-    await sleep(3000);
+  it("5. drops no request while an API server shuts down and while all three are replaced one at a time", () => drainAndRollingReplacement(cp, report), 900_000);
 
-    // a) a node shutdown: the kubelet sends SIGTERM; --shutdown-delay-duration keeps it serving.
-    const first = cp.apiSlots[1];
-    const t0 = Date.now();
-    const stopped = cp.stop(cp.process(first, "kube-apiserver"), "SIGTERM", grace(first));
-    await cp.lb.waitStatus(first, "DOWN", cp.detectionMs() + h.timeoutSeconds * 1000 + 10_000);
-    phases.sigtermToLbDownMs = Date.now() - t0;
-    phases.sigtermToExitMs = await stopped;
-    cp.startStaticPod(first, path.join(cp.roots.get(first) as string, "etc/kubernetes/manifests/kube-apiserver.yaml"));
-    await cp.waitApiReady(first, 180_000);
-    await cp.lb.waitHealthy(first, cp.readmissionMs() + h.intervalSeconds * 1000 + 5000);
+  it("3. controller-manager and scheduler each hold one lease; another node takes over within the lease duration", () => leaderElectionTakeover(cp, report), 600_000);
 
-    // b) rolling replacement as the Auto Scaling group does it: deregister (drain for the
-    // deregistration delay), terminate (SIGTERM to every pod), a new node with a fresh disk in the
-    // slot, registration, then the checkpoint: re-admission by the target group.
-    const readmission: Record<string, number> = {};
-    for (const slot of cp.apiSlots) {
-      await cp.lb.deregister(slot);
-      const live = cp.processes.filter((p) => p.slot === slot && p.child.exitCode === null && p.child.signalCode === null);
-      await Promise.all(live.map((p) => cp.stop(p, "SIGTERM", grace(slot))));
-      await cp.startApiNode(slot, { freshDisk: true });
-      await cp.waitApiReady(slot, 180_000);
-      await cp.lb.register(slot);
-      const registeredAt = Date.now();
-      await cp.lb.waitHealthy(slot, cp.readmissionMs() + h.intervalSeconds * 1000 + 5000);
-      readmission[slot] = Date.now() - registeredAt;
-    }
-    await sleep(3000);
-    const raw = await loop.stop();
-    const s = summarize(raw.results, raw.sent, (status) => status === 200);
-    report("5 graceful drain and rolling replacement", {
-      rate,
-      sent: s.sent,
-      failed: s.failed,
-      longestGapMs: s.longestGapMs,
-      ...phases,
-      readmissionMs: readmission,
-      readmissionConfiguredMs: cp.readmissionMs(),
-      firstFailures: s.failures.slice(0, 5),
-    });
-    expect(s.sent).toBeGreaterThan(rate * 60);
-    expect(s.failed).toBe(0);
-  }, 900_000);
-
-  it("3. controller-manager and scheduler each hold one lease; another node takes over within the lease duration", async () => {
-    type Lease = { holderIdentity: string; leaseDurationSeconds: number; renewTime: string; acquireTime: string };
-    const lease = async (name: string): Promise<Lease | undefined> => {
-      const r = await cp.kubectl(["get", "lease", name, "-n", "kube-system", "-o", "json"]);
-      return r.exitCode === 0 ? (JSON.parse(r.stdout).spec as Lease) : undefined;
-    };
-    const nodeOf = (holder: string) => cp.apiSlots.find((s) => holder.startsWith(`ip-${cp.node(s).ip.replace(/\./g, "-")}_`));
-    const components = ["kube-controller-manager", "kube-scheduler"];
-    const leases = await cp.kubectl(["get", "lease", "-n", "kube-system", "-o", "name"]);
-    for (const name of components) expect(leases.stdout.split("\n").filter((l) => l === `lease.coordination.k8s.io/${name}`)).toHaveLength(1);
-    // client-go leader election with the components' defaults (retry period 2 s): candidates poll
-    // with wait.JitterUntil(…, RetryPeriod, JitterFactor = 1.2, …) (client-go v0.33.5
-    // tools/leaderelection/leaderelection.go), so each poll comes 2 s to 2 s × (1 + 1.2) = 4.4 s
-    // after the last, and a candidate takes the lease once leaseDuration has passed since it last
-    // saw it change. From the holder's last renewal: at most one poll until a candidate observes
-    // that renewal, leaseDuration, one poll until it acts.
-    const retryPeriodMs = 2000 * (1 + 1.2);
-    const figures: Record<string, unknown> = {};
-    for (const name of components) {
-      const before = await lease(name);
-      expect(before).toBeDefined();
-      const holder = nodeOf(before!.holderIdentity) as string;
-      expect(holder).toBeDefined();
-      const killedAt = Date.now();
-      await cp.killNode(holder);
-      try {
-        const last = (await lease(name)) as Lease; // the holder's final renewal
-        const boundMs = before!.leaseDurationSeconds * 1000 + 2 * retryPeriodMs;
-        let after = last;
-        while (nodeOf(after.holderIdentity) === holder && Date.now() - killedAt < boundMs + 30_000) {
-          await sleep(250);
-          after = (await lease(name)) ?? after;
-        }
-        const takeoverFromKillMs = Date.now() - killedAt;
-        const takeoverFromRenewalMs = Date.parse(after.acquireTime) - Date.parse(last.renewTime);
-        figures[name] = { from: holder, to: nodeOf(after.holderIdentity), takeoverFromRenewalMs, takeoverFromKillMs, leaseDurationSeconds: before!.leaseDurationSeconds, boundMs };
-        expect(nodeOf(after.holderIdentity)).toBeDefined();
-        expect(nodeOf(after.holderIdentity)).not.toBe(holder);
-        expect(takeoverFromRenewalMs).toBeLessThanOrEqual(boundMs);
-      } finally {
-        // The node comes back (a replacement) before anything else runs.
-        await cp.startApiNode(holder, { freshDisk: true });
-        await cp.waitApiReady(holder, 180_000);
-      }
-    }
-    report("3 leader election", figures);
-  }, 600_000);
-
-  it("6. loses no acknowledged write when an etcd member is killed while the API serves writes", async () => {
-    await waitAllUp(cp.readmissionMs() * 6);
-    const loop = startClientLoop(cp, { mode: "create", path: "/api/v1/namespaces/default/configmaps", rate: 10, maxSeconds: 300, prefix: "s6" });
-    await sleep(3000);
-    // The leader: its loss forces an election while writes are in flight (the harder case).
-    const status = JSON.parse((await cp.etcdctl(["endpoint", "status", "--cluster", "-w", "json"])).stdout) as Array<{ Endpoint: string; Status: { header: { member_id: number }; leader: number } }>;
-    const leader = status.find((e) => e.Status.header.member_id === e.Status.leader) as { Endpoint: string };
-    const victim = cp.etcdSlots.find((s) => leader.Endpoint === `https://${cp.node(s).ip}:2379`) as string;
-    expect(victim).toBeDefined();
-    const killedAt = Date.now();
-    await cp.stop(cp.process(victim, "etcd"), "SIGKILL", 5000);
-    await sleep(5000);
-    // systemd restarts etcd.service: the bootstrap script again, then etcd on the same disk.
-    await cp.startEtcdNode(victim, { freshDisk: false });
-    await cp.waitEtcdHealthy(60_000);
-    const rejoinedMs = Date.now() - killedAt;
-    await sleep(3000);
-    const raw = await loop.stop();
-    const s = summarize(raw.results, raw.sent, (status) => status === 201);
-    const acked = raw.results.filter((r) => r.status === 201).map((r) => `s6-${r.n}`);
-    const listed = new Set(
-      (await cp.kubectl(["get", "configmaps", "-n", "default", "-o", "name"])).stdout
-        .split("\n")
-        .map((l) => l.replace(/^configmap\//, "")),
-    );
-    const lost = acked.filter((n) => !listed.has(n));
-    // The restarted member itself holds every acknowledged write once it has caught up (local read).
-    const victimIp = cp.node(victim).ip;
-    let onVictim = 0;
-    for (let i = 0; i < 40 && onVictim < acked.length; i++) {
-      const r = await cp.etcdctl([`--endpoints=https://${victimIp}:2379`, "get", "--prefix", "/registry/configmaps/default/s6-", "--keys-only", "--consistency=s"]);
-      onVictim = r.stdout.split("\n").filter((l) => l.trim() !== "").length;
-      if (onVictim < acked.length) await sleep(500);
-    }
-    report("6 etcd member kill", { killed: `${victim} (leader)`, sent: s.sent, acknowledged: acked.length, failedWrites: s.failed, lost: lost.length, onRestartedMember: onVictim, rejoinedMs });
-    expect(acked.length).toBeGreaterThan(50);
-    expect(lost).toEqual([]);
-    expect(onVictim).toBeGreaterThanOrEqual(acked.length);
-  }, 600_000);
+  it("6. loses no acknowledged write when an etcd member is killed while the API serves writes", () => etcdMemberKill(cp, report), 600_000);
 
   it("6b. replaces an etcd member with an empty disk and rejoins a removed member with data, through the bootstrap script (learner, then promote), while the API serves: no acknowledged write lost, 0 failed requests (the learner takes no client traffic)", async () => {
-    await waitAllUp(cp.readmissionMs() * 6);
+    await waitAllUp(cp, cp.readmissionMs() * 6);
     type Member = { ID: number | string; name: string; peerURLs: string[]; isLearner?: boolean };
     const members = async (): Promise<Member[]> => JSON.parse((await cp.etcdctl(["member", "list", "-w", "json", "--hex"])).stdout).members as Member[];
     const slotOf = (m: Member) => cp.etcdSlots.find((s) => m.peerURLs.includes(`https://${cp.node(s).ip}:2380`)) as string;
-    const leaderSlot = async () => {
-      const st = JSON.parse((await cp.etcdctl(["endpoint", "status", "--cluster", "-w", "json"])).stdout) as Array<{ Endpoint: string; Status: { header: { member_id: number }; leader: number } }>;
-      const l = st.find((e) => e.Status.header.member_id === e.Status.leader) as { Endpoint: string };
-      return cp.etcdSlots.find((s) => l.Endpoint === `https://${cp.node(s).ip}:2379`) as string;
-    };
     const logOffsets = new Map(cp.processes.map((p) => [p.logFile, readFileSync(p.logFile).length])); // diagnostics from here on
     const reads = startClientLoop(cp, { mode: "get", path: "/api/v1/namespaces/default", rate: 20, maxSeconds: 600 });
     const writes = startClientLoop(cp, { mode: "create", path: "/api/v1/namespaces/default/configmaps", rate: 5, maxSeconds: 600, prefix: "s6b" });
@@ -422,7 +255,7 @@ describeTier("control plane of the reference example", CHECK, { tierLabel: "cont
 
     // a) The instance in a slot is replaced (its shutdown stops etcd.service: SIGTERM) and a new one
     // boots with an empty disk. A follower, so the change needs no election (losing the leader is 6).
-    const leader = await leaderSlot();
+    const leader = await etcdLeaderSlot(cp);
     const empty = cp.etcdSlots.find((s) => s !== leader) as string;
     const oldId = idHex((await members()).find((m) => slotOf(m) === empty) as Member);
     await cp.stop(cp.process(empty, "etcd"), "SIGTERM", 30_000);
@@ -443,7 +276,7 @@ describeTier("control plane of the reference example", CHECK, { tierLabel: "cont
     // b) A member removed from the cluster while its node was down (stopped for maintenance; the
     // entry removed by an operator or a replacement elsewhere) boots again with its disk: etcd would
     // exit "member has already been removed" on every restart.
-    const leader2 = await leaderSlot();
+    const leader2 = await etcdLeaderSlot(cp);
     const removed = cp.etcdSlots.find((s) => s !== leader2 && s !== empty) as string;
     const removedId = idHex((await members()).find((m) => slotOf(m) === removed) as Member);
     await cp.stop(cp.process(removed, "etcd"), "SIGTERM", 30_000);

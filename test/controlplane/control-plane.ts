@@ -503,10 +503,54 @@ export class ControlPlaneCluster {
     return Date.now() - start;
   }
 
+  /** Every live process of `slot`. */
+  liveProcesses(slot: string): RunningProcess[] {
+    return this.processes.filter((p) => p.slot === slot && p.child.exitCode === null && p.child.signalCode === null);
+  }
+
+  /**
+   * The instance in `slot` shuts down (Auto Scaling terminates it): every process gets SIGTERM, as
+   * systemd stops the kubelet's pods and etcd.service; each is killed after `graceMs`.
+   */
+  async terminateNode(slot: string, graceMs: number): Promise<void> {
+    await Promise.all(this.liveProcesses(slot).map((p) => this.stop(p, "SIGTERM", graceMs)));
+  }
+
+  /**
+   * A new instance boots in `slot` with an empty disk. A node that runs an etcd member (etcd nodes,
+   * stacked API nodes) starts etcd.service first: its bootstrap replaces the old member (learner,
+   * promoted) before the unit is active; a stacked API node then starts its static pods on the same
+   * root. Resolves when the processes run (not when the API server is ready).
+   */
+  async replaceNode(slot: string, options: { output?: string[] } = {}): Promise<void> {
+    const node = this.node(slot);
+    if (node.runsEtcd) {
+      await this.startEtcdNode(slot, { freshDisk: true, output: options.output });
+      await this.waitEtcdHealthy(60_000);
+    }
+    if (node.role === "apiserver") await this.startApiNode(slot, { freshDisk: !node.runsEtcd });
+  }
+
+  /** The instance in `slot` boots again on its own disk (a reboot after a crash): etcd.service, then the static pods. */
+  async rebootNode(slot: string): Promise<void> {
+    const node = this.node(slot);
+    if (node.runsEtcd) await this.startEtcdNode(slot, { freshDisk: false });
+    if (node.role === "apiserver") await this.startApiNode(slot, { freshDisk: false });
+  }
+
+  /** Whether the API nodes also run the etcd members (the stacked topology). */
+  get stacked(): boolean {
+    return this.apiSlots.some((s) => this.node(s).runsEtcd);
+  }
+
+  /** A value of the rendered etcd configuration of `slot` (`/etc/etcd/etcd.yaml`). */
+  etcdConfig(slot: string): Json {
+    return parse(readFileSync(path.join(this.roots.get(slot) as string, "etc/etcd/etcd.yaml"), "utf8")) as Json;
+  }
+
   /** Kills every process of a node at once (the instance is gone). */
   async killNode(slot: string): Promise<void> {
-    const live = this.processes.filter((p) => p.slot === slot && p.child.exitCode === null && p.child.signalCode === null);
-    await Promise.all(live.map((p) => this.stop(p, "SIGKILL", 5000)));
+    await Promise.all(this.liveProcesses(slot).map((p) => this.stop(p, "SIGKILL", 5000)));
   }
 
   /** Last log lines of every process of `component`. */
