@@ -12,6 +12,18 @@ import { pkiFileMarker } from "../../pki/kubeconfig";
 /** Marker replaced at boot by the slot IP the node claimed (one launch template serves every slot). */
 export const SLOT_IP_MARKER = "@@SLOT_IP@@";
 
+/**
+ * Placeholder `ha-kube-configure` replaces with the SHA-256 of the kubeconfigs a static pod names
+ * (annotation {@link KUBECONFIG_HASH_ANNOTATION}). Controller-manager and scheduler read their
+ * embedded client certificates once, at start; when a renewed certificate rewrites a kubeconfig the
+ * hash changes the manifest, and the kubelet restarts that pod (a static pod's identity is the hash
+ * of its manifest) - the restart kubeadm's `certs renew` asks for by hand.
+ */
+export const KUBECONFIG_HASH_MARKER = "@@KUBECONFIG_SHA256@@";
+
+/** The static pod annotation that carries {@link KUBECONFIG_HASH_MARKER}. */
+export const KUBECONFIG_HASH_ANNOTATION = "ha-control-plane/kubeconfig-sha256";
+
 /** Paths on control-plane nodes. */
 export const KUBE_PATHS = {
   /** kubeadm's PKI directory: certificates and keys fetched from the slot's secret (`ca.crt`, `apiserver.key`, `etcd/…`). */
@@ -242,13 +254,20 @@ interface PodInput {
   readonly hostPaths: ReadonlyArray<{ name: string; path: string; readOnly: boolean; type: string }>;
   readonly terminationGracePeriodSeconds?: number;
   readonly cpu: string;
+  /** Whether the pod restarts when its kubeconfig changes (see {@link KUBECONFIG_HASH_MARKER}). */
+  readonly restartOnKubeconfigChange?: boolean;
 }
 
 function staticPod(p: PodInput): string {
   const pod = {
     apiVersion: "v1",
     kind: "Pod",
-    metadata: { name: p.name, namespace: "kube-system", labels: { component: p.name, tier: "control-plane" } },
+    metadata: {
+      name: p.name,
+      namespace: "kube-system",
+      labels: { component: p.name, tier: "control-plane" },
+      ...(p.restartOnKubeconfigChange === true ? { annotations: { [KUBECONFIG_HASH_ANNOTATION]: KUBECONFIG_HASH_MARKER } } : {}),
+    },
     spec: {
       hostNetwork: true,
       priority: 2000001000,
@@ -315,6 +334,7 @@ export function renderControllerManagerManifest(input: ControlPlaneComponentsInp
     port: 10257,
     readiness: false,
     cpu: "200m",
+    restartOnKubeconfigChange: true,
     hostPaths: [
       { name: "pki", path: KUBE_PATHS.pki, readOnly: true, type: "DirectoryOrCreate" },
       // "File": a missing kubeconfig fails the pod visibly instead of mounting an empty one.
@@ -333,6 +353,7 @@ export function renderSchedulerManifest(input: ControlPlaneComponentsInput): str
     port: 10259,
     readiness: false,
     cpu: "100m",
+    restartOnKubeconfigChange: true,
     // The kubeconfig embeds its certificates (kubeadm's form): the scheduler reads no other file.
     hostPaths: [{ name: "kubeconfig", path: KUBE_PATHS.schedulerKubeconfig, readOnly: true, type: "File" }],
   });

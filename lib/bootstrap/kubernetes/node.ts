@@ -1,5 +1,5 @@
 import { renderComponentKubeconfig, ControlPlaneComponent } from "../../pki/kubeconfig";
-import { BootExtras, BootFile, nodeScript } from "../node-user-data";
+import { BootExtras, BootFile, NODE_PATHS, nodeScript } from "../node-user-data";
 import { pauseTagFor } from "../../cluster/kubeadm-config";
 import { DEFAULT_IMAGE_REPOSITORY, KubernetesBinaryMirror, checkImageRepository, checkKubernetesBinaryMirror, kubernetesBinaryMirrorEnv } from "./binaries";
 import { renderOneshotService, renderSystemdUnit, renderTimer } from "../systemd";
@@ -145,6 +145,14 @@ export function apiServerBootExtras(input: ApiServerBootInput): BootExtras {
         execStart: "/usr/local/sbin/ha-kube-install",
         timeoutStartSeconds: 900,
       }),
+    },
+    {
+      // Each certificate refresh (the hourly ha-refresh-secrets) then rewrites the component
+      // kubeconfigs: controller-manager, scheduler and kubelet read their client certificates only at
+      // start, so a renewed one restarts them (the API server and etcd reload certificate files).
+      path: `${NODE_PATHS.refreshUnit}.d/10-kube-configure.conf`,
+      permissions: "0644",
+      content: renderSystemdUnit({ service: { ExecStartPost: "/usr/local/sbin/ha-kube-configure --refresh-kubeconfigs" } }),
     },
     {
       path: "/etc/systemd/system/ha-kube-configure.service",

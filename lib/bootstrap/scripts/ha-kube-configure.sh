@@ -3,7 +3,21 @@
 # manifests with this node's slot IP, the secrets-encryption configuration (creating the cluster's
 # key on first boot, first writer wins). It does not start the kubelet: kubelet.service requires
 # and follows this unit, so a start job issued from here would wait for this very unit to finish.
+#
+# --refresh-kubeconfigs (after each certificate refresh, from ha-refresh-secrets.service): only the
+# component kubeconfigs and the manifests, nothing from Secrets Manager. Controller-manager,
+# scheduler and kubelet read their embedded client certificates only at start: a renewed
+# certificate rewrites their kubeconfig, which changes the kubeconfig hash in the controller-manager
+# and scheduler manifests (the kubelet restarts those pods) and try-restarts the kubelet (its pods
+# keep running). The API server and etcd reload their certificate files themselves.
 set -euo pipefail
+
+REFRESH=0
+case "${1:-}" in
+  "") ;;
+  --refresh-kubeconfigs) REFRESH=1 ;;
+  *) echo "usage: ha-kube-configure [--refresh-kubeconfigs]" >&2; exit 2 ;;
+esac
 
 ENV_FILE=${ENV_FILE:-/etc/ha-control-plane/node.env}
 # shellcheck source=/dev/null
@@ -29,7 +43,7 @@ log() {
 }
 # The AWS CLI's region, from the instance metadata when unset.
 # ha-include: imds-region.sh
-imds_region
+[ "$REFRESH" -eq 1 ] || imds_region
 
 # Every certificate and key the manifests (under the pods' /etc/kubernetes/pki, mounted from
 # PKI_DIR) and the kubeconfig templates name must be in place before anything is written: manifests
@@ -51,6 +65,11 @@ if [ "$missing" -ne 0 ]; then
   exit 1
 fi
 
+umask 077
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+# --- boot only: the secrets-encryption configuration (block not indented: it holds a here-document)
+if [ "$REFRESH" -eq 0 ]; then
 # The secrets-encryption key. Only ResourceNotFoundException means "no key yet"; any other failure
 # (throttling, AccessDenied, network) is retried with bounded backoff and then fails this unit:
 # creating a key because a read failed would split the cluster between two keys.
@@ -58,8 +77,6 @@ KEY_RETRIES=${KEY_RETRIES:-6}
 KEY_RETRY_BASE_SECONDS=${KEY_RETRY_BASE_SECONDS:-2}
 # Staging label an operator gives the next key before it becomes AWSCURRENT (decrypt-only until then).
 NEXT_KEY_STAGE=HA_NEXT
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
 errfile="$work/aws.err"
 : >"$work/ids"
 
@@ -169,6 +186,9 @@ $(cat "$work/keys")
       - identity: {}
 EOF
 mv "$ENCRYPTION_CONFIG.tmp" "$ENCRYPTION_CONFIG"
+fi
+# --- end of the boot-only block
+mkdir -p "$MANIFEST_DIR" "$KUBE_DIR"
 
 # Component kubeconfigs embed their certificates (kubeadm's form), so the scheduler's pod mounts no
 # PKI directory. Certificates come from the node's secret, so user data carries only templates.
@@ -194,13 +214,44 @@ open(sys.argv[1], "w").write(t)' "$target.tmp"
     exit 1
   fi
   chmod 0600 "$target.tmp"
-  mv "$target.tmp" "$target"
+  if [ -f "$target" ] && cmp -s "$target.tmp" "$target"; then
+    rm -f "$target.tmp"
+  else
+    mv "$target.tmp" "$target"
+    log "wrote $target"
+    basename "$target" >>"$work/kubeconfigs-changed"
+  fi
 done
 
+# kubeconfig_hash MANIFEST_TEMPLATE: SHA-256 over the kubeconfigs (/etc/kubernetes/*.conf) it names.
+kubeconfig_hash() {
+  local name
+  { grep -oE '/etc/kubernetes/[A-Za-z0-9._-]+\.conf' "$1" || true; } | sort -u | while read -r name; do
+    sha256sum <"$KUBE_DIR/$(basename "$name")"
+  done | sha256sum | cut -d' ' -f1
+}
+
+# A manifest is rewritten only when its content changes: the kubelet restarts a static pod exactly
+# when its manifest changes.
 for template in "$TEMPLATE_DIR"/*.yaml; do
   target="$MANIFEST_DIR/$(basename "$template")"
-  sed "s/@@SLOT_IP@@/$SLOT_IP/g" "$template" >"$target.tmp"
+  hash=$(kubeconfig_hash "$template")
+  sed -e "s/@@SLOT_IP@@/$SLOT_IP/g" -e "s/@@KUBECONFIG_SHA256@@/$hash/g" "$template" >"$target.tmp"
   chmod 0600 "$target.tmp"
-  mv "$target.tmp" "$target"
+  if [ -f "$target" ] && cmp -s "$target.tmp" "$target"; then
+    rm -f "$target.tmp"
+  else
+    mv "$target.tmp" "$target"
+    [ "$REFRESH" -eq 0 ] || log "rewrote $target: its kubeconfig changed, the kubelet restarts the pod"
+  fi
 done
-log "manifests written for $SLOT_NAME ($SLOT_IP)"
+if [ "$REFRESH" -eq 1 ]; then
+  if grep -qxF kubelet.conf "$work/kubeconfigs-changed" 2>/dev/null; then
+    # Not from the boot run: kubelet.service follows that one (a start job would deadlock).
+    systemctl try-restart --no-block kubelet.service
+    log "kubelet.conf changed: kubelet restarting (its pods keep running)"
+  fi
+  log "kubeconfigs and manifests refreshed for $SLOT_NAME"
+else
+  log "manifests written for $SLOT_NAME ($SLOT_IP)"
+fi

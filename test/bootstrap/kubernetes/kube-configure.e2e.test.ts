@@ -10,6 +10,12 @@
  *
  * Manifests get the slot IP and land 0600. When a certificate or key the manifests name is missing,
  * empty or unreadable, it fails naming the file and writes no manifest.
+ *
+ * Certificate renewal (issue 18 finding 3): `--refresh-kubeconfigs` (run after each certificate
+ * refresh) rewrites a component kubeconfig whose embedded certificate changed, changes only the
+ * manifest of the pod that reads it (the kubelet restarts a static pod exactly when its manifest
+ * changes), try-restarts the kubelet when its own kubeconfig changed, leaves everything else
+ * byte-identical and calls no AWS API.
  */
 import { execFile } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -17,7 +23,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import { parse } from "yaml";
-import { renderApiServerManifest } from "../../../lib";
+import { ControlPlaneComponent, KUBECONFIG_HASH_ANNOTATION, renderApiServerManifest, renderComponentKubeconfig, renderControllerManagerManifest, renderKubeletKubeconfig, renderSchedulerManifest } from "../../../lib";
 import { AwsEmulator, MOTO_SETUP_COMMAND, awsEmulatorCheck, startAwsEmulator } from "../../harness/aws-emulator";
 import { FaultProxy, startFaultProxy } from "../../harness/fault-proxy";
 import { allOf, describeTier, toolAvailable } from "../../harness/tiers";
@@ -266,5 +272,76 @@ describeTier(`ha-kube-configure against the AWS emulator (real bash, AWS CLI; se
     } finally {
       rmSync(path.join(bin, "systemctl"));
     }
+  });
+  it("--refresh-kubeconfigs: a renewed client certificate rewrites only its kubeconfig and its pod's manifest (kubelet.conf: kubelet try-restarted); nothing else changes and no AWS call", async () => {
+    await freshSecret();
+    const input = { clusterName: "c", kubernetesVersion: "1.33.5", advertiseAddress: "@@SLOT_IP@@", etcdServers: ["https://10.0.0.20:2379"], serviceCidr: "10.96.0.0/12", podCidr: "10.244.0.0/16", clusterDomain: "cluster.local", shutdownDelaySeconds: 20 };
+    const manifests: Record<string, string> = {
+      "kube-apiserver.yaml": renderApiServerManifest(input),
+      "kube-controller-manager.yaml": renderControllerManagerManifest(input),
+      "kube-scheduler.yaml": renderSchedulerManifest(input),
+    };
+    const kubeconfigs: Record<string, string> = {
+      "controller-manager.conf": renderComponentKubeconfig({ clusterName: "c", component: ControlPlaneComponent.CONTROLLER_MANAGER }),
+      "scheduler.conf": renderComponentKubeconfig({ clusterName: "c", component: ControlPlaneComponent.SCHEDULER }),
+      "kubelet.conf": renderKubeletKubeconfig("c"),
+    };
+    const all = [...Object.values(manifests), ...Object.values(kubeconfigs)].join("\n");
+    const files = [...new Set([...(all.match(/\/etc\/kubernetes\/pki\/[A-Za-z0-9._/-]+/g) ?? []).map((p) => p.slice("/etc/kubernetes/pki/".length)), ...[...all.matchAll(/@@PKI_BASE64:([A-Za-z0-9._-]+)@@/g)].map((m) => m[1])])];
+    const dir = node("apiserver-renew", "10.0.96.10", () => undefined);
+    for (const f of files) writeFileSync(path.join(dir, "pki", f), `-----BEGIN ${f} v1-----\n`, { mode: 0o600 });
+    for (const [name, text] of Object.entries(manifests)) writeFileSync(path.join(dir, "templates", name), text);
+    mkdirSync(path.join(dir, "kubeconfigs"));
+    for (const [name, text] of Object.entries(kubeconfigs)) writeFileSync(path.join(dir, "kubeconfigs", name), text);
+    const calls = path.join(root, "systemctl-calls-renew");
+    writeFileSync(path.join(bin, "systemctl"), `#!/usr/bin/env bash\necho "$*" >> "${calls}"\n`);
+    chmodSync(path.join(bin, "systemctl"), 0o755);
+    const refresh = () => run("bash", [SCRIPT, "--refresh-kubeconfigs"], { env: { PATH: `${bin}:/usr/bin:/bin`, HOME: dir, ...emulator.env, AWS_ENDPOINT_URL: proxy.endpoint, ENV_FILE: path.join(dir, "node.env"), STATE_DIR: path.join(dir, "run"), TEMPLATE_DIR: path.join(dir, "templates"), MANIFEST_DIR: path.join(dir, "manifests"), KUBECONFIG_TEMPLATE_DIR: path.join(dir, "kubeconfigs"), KUBE_DIR: path.join(dir, "etc"), ENCRYPTION_CONFIG: path.join(dir, "etc/encryption-config.yaml") }, timeout: 60000 });
+    const snapshot = () => Object.fromEntries([...readdirSync(path.join(dir, "manifests")).map((f) => `manifests/${f}`), ...readdirSync(path.join(dir, "etc")).map((f) => `etc/${f}`)].map((f) => [f, { text: readFileSync(path.join(dir, f), "utf8"), mtimeMs: statSync(path.join(dir, f)).mtimeMs }]));
+    const annotation = (snap: ReturnType<typeof snapshot>, file: string) => parse(snap[`manifests/${file}`].text).metadata.annotations?.[KUBECONFIG_HASH_ANNOTATION];
+    const embedded = (snap: ReturnType<typeof snapshot>, file: string) => Buffer.from(parse(snap[`etc/${file}`].text).users[0].user["client-certificate-data"], "base64").toString();
+    try {
+      await configure(dir);
+      const boot = snapshot();
+      expect(Object.keys(boot).sort()).toEqual(["etc/controller-manager.conf", "etc/encryption-config.yaml", "etc/kubelet.conf", "etc/scheduler.conf", "manifests/kube-apiserver.yaml", "manifests/kube-controller-manager.yaml", "manifests/kube-scheduler.yaml"]);
+      expect(annotation(boot, "kube-controller-manager.yaml")).toMatch(/^[0-9a-f]{64}$/);
+      expect(annotation(boot, "kube-scheduler.yaml")).toMatch(/^[0-9a-f]{64}$/);
+      expect(annotation(boot, "kube-scheduler.yaml")).not.toBe(annotation(boot, "kube-controller-manager.yaml"));
+      expect(annotation(boot, "kube-apiserver.yaml")).toBeUndefined();
+      proxy.log.length = 0;
+
+      // Nothing renewed: nothing rewritten, no AWS call, no restart.
+      await new Promise((r) => setTimeout(r, 20));
+      await refresh();
+      expect(snapshot()).toEqual(boot);
+      expect(proxy.log).toEqual([]);
+      expect(existsSync(calls)).toBe(false);
+
+      // The controller-manager's certificate renewed (ha-fetch-secrets wrote the new files).
+      writeFileSync(path.join(dir, "pki/controller-manager.crt"), "-----BEGIN controller-manager.crt v2-----\n");
+      writeFileSync(path.join(dir, "pki/controller-manager.key"), "-----BEGIN controller-manager.key v2-----\n");
+      await refresh();
+      const renewed = snapshot();
+      expect(embedded(renewed, "controller-manager.conf")).toContain("v2");
+      expect(annotation(renewed, "kube-controller-manager.yaml")).toMatch(/^[0-9a-f]{64}$/);
+      expect(annotation(renewed, "kube-controller-manager.yaml")).not.toBe(annotation(boot, "kube-controller-manager.yaml"));
+      for (const unchanged of ["manifests/kube-apiserver.yaml", "manifests/kube-scheduler.yaml", "etc/scheduler.conf", "etc/kubelet.conf", "etc/encryption-config.yaml"]) expect([unchanged, renewed[unchanged]]).toEqual([unchanged, boot[unchanged]]);
+      expect(existsSync(calls)).toBe(false);
+
+      // The kubelet's client certificate renewed: kubelet.conf rewritten, the kubelet try-restarted.
+      writeFileSync(path.join(dir, "pki/apiserver-kubelet-client.crt"), "-----BEGIN apiserver-kubelet-client.crt v2-----\n");
+      await refresh();
+      const kubelet = snapshot();
+      expect(embedded(kubelet, "kubelet.conf")).toContain("v2");
+      expect(readFileSync(calls, "utf8")).toBe("try-restart --no-block kubelet.service\n");
+      for (const unchanged of ["manifests/kube-apiserver.yaml", "manifests/kube-scheduler.yaml", "manifests/kube-controller-manager.yaml"]) expect([unchanged, kubelet[unchanged]]).toEqual([unchanged, renewed[unchanged]]);
+      expect(proxy.log).toEqual([]);
+    } finally {
+      rmSync(path.join(bin, "systemctl"));
+    }
+  });
+
+  it("refuses an unknown argument", async () => {
+    await expect(run("bash", [SCRIPT, "--refresh"], { env: { PATH: "/usr/bin:/bin" } })).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining("usage: ha-kube-configure [--refresh-kubeconfigs]") });
   });
 });
