@@ -43,8 +43,12 @@ function one(n) {
       headers: body ? { "content-type": "application/json", "content-length": Buffer.byteLength(body) } : {},
     },
     (res) => {
-      res.resume();
-      res.on("end", () => finish({ status: res.statusCode }));
+      // An error answer keeps the start of its body (the Status message says why).
+      const ok = res.statusCode >= 200 && res.statusCode < 300;
+      let text = "";
+      if (ok) res.resume();
+      else res.on("data", (d) => (text = (text + d).slice(0, 400)));
+      res.on("end", () => finish(ok ? { status: res.statusCode } : { status: res.statusCode, body: text }));
       res.on("error", (e) => finish({ error: e.code || e.message }));
     },
   );

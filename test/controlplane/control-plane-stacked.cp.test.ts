@@ -13,7 +13,7 @@ import { EtcdTopology } from "../../lib";
 import { allOf, describeTier, toolAvailable } from "../harness/tiers";
 import { etcdBinariesCheck, kubernetesBinariesCheck, motoCheck } from "../harness/real-components";
 import { ControlPlaneCluster, sleep, startClientLoop, summarize, synthesizeReference } from "./control-plane";
-import { drainAndRollingReplacement, etcdLeaderSlot, etcdMemberKill, failureDetection, leaderElectionTakeover } from "./scenarios";
+import { certificateRenewal, drainAndRollingReplacement, etcdLeaderSlot, etcdMemberKill, failureDetection, leaderElectionTakeover } from "./scenarios";
 
 const CHECK = allOf(kubernetesBinariesCheck(), etcdBinariesCheck(), motoCheck(), toolAvailable("haproxy", ["-v"]));
 
@@ -58,7 +58,8 @@ describeTier("control plane of the reference example, stacked etcd", CHECK, { ti
     await cp.stop(cp.process(slot, "etcd"), "SIGTERM", 30_000);
     const t = Date.now();
     const out: string[] = [];
-    await cp.startEtcdNode(slot, { freshDisk: true, output: out });
+    // The member's data is lost; the node (its API server, controller-manager, scheduler) stays.
+    await cp.startEtcdNode(slot, { freshDisk: false, emptyDataDir: true, output: out });
     await cp.waitEtcdHealthy(60_000);
     const replacedMs = Date.now() - t;
     await sleep(3000);
@@ -98,4 +99,6 @@ describeTier("control plane of the reference example, stacked etcd", CHECK, { ti
   it("S3. controller-manager and scheduler each hold one lease; when the holder's node (with its etcd member) dies, another takes over within the lease duration", () => leaderElectionTakeover(cp, report, "S3 leader election"), 600_000);
 
   it("S6. loses no acknowledged write when the node of the etcd leader dies (member and API server) while the API serves writes", () => etcdMemberKill(cp, report, "S6 etcd leader's node killed"), 600_000);
+
+  it("SR. renews every leaf certificate while the API serves: new serials served by every API server and etcd member without restarting them; controller-manager and scheduler restarted by the refresh; 0 failed requests", () => certificateRenewal(cp, report, "SR certificate renewal"), 600_000);
 });

@@ -18,7 +18,7 @@ import { runCommand } from "../harness/etcd-cluster";
 import { ControlPlaneCluster, sleep, startClientLoop, summarize } from "./control-plane";
 import { JoinedWorker, KUBELET_DEVIATIONS, WORKER_HOST, joinWorker, stopWorker } from "./worker";
 import { applyClusterObjects } from "./cluster-objects";
-import { drainAndRollingReplacement, etcdLeaderSlot, etcdMemberKill, failureDetection, leaderElectionTakeover, waitAllUp } from "./scenarios";
+import { certificateRenewal, drainAndRollingReplacement, etcdLeaderSlot, etcdMemberKill, failureDetection, leaderElectionTakeover, waitAllUp } from "./scenarios";
 
 
 const CHECK = allOf(kubernetesBinariesCheck(), etcdBinariesCheck(), motoCheck(), toolAvailable("haproxy", ["-v"]), toolAvailable("containerd", ["--version"]), providerPlanCheck());
@@ -337,4 +337,6 @@ describeTier("control plane of the reference example", CHECK, { tierLabel: "cont
     expect(lost).toEqual([]);
     for (const slot of [empty, removed]) expect(local[slot]).toBeGreaterThanOrEqual(acked.length);
   }, 600_000);
+
+  it("R. renews every leaf certificate while the API serves: new serials served by every API server and etcd member without restarting them; controller-manager and scheduler restarted by the refresh (their kubeconfigs embed the certificate); 0 failed requests", () => certificateRenewal(cp, report, "R certificate renewal"), 600_000);
 });

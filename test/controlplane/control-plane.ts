@@ -63,6 +63,8 @@ export interface RunningProcess {
   readonly logFile: string;
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   readonly startedAt: number;
+  /** A static pod's manifest as it was when the pod started (what the kubelet compares). */
+  readonly manifest?: string;
 }
 
 const CLIENT = { name: "client", host: "client" };
@@ -346,14 +348,14 @@ export class ControlPlaneCluster {
   }
 
   /** Starts a long-running process of `slot` (a node or the worker), logged to the work dir; {@link destroy} ends it. */
-  spawnLogged(slot: string, component: string, argv: readonly string[], env: NodeJS.ProcessEnv): RunningProcess {
+  spawnLogged(slot: string, component: string, argv: readonly string[], env: NodeJS.ProcessEnv, manifest?: string): RunningProcess {
     const logFile = path.join(this.workDir, "logs", `${slot}-${component}-${this.generation}-${this.processes.length}.log`);
     mkdirSync(path.dirname(logFile), { recursive: true });
     const fd = openSync(logFile, "a");
     const child = spawn(argv[0], argv.slice(1), { stdio: ["ignore", fd, fd], env });
     closeSync(fd);
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
-    const p: RunningProcess = { slot, component, child, logFile, exited, startedAt: Date.now() };
+    const p: RunningProcess = { slot, component, child, logFile, exited, startedAt: Date.now(), manifest };
     this.processes.push(p);
     return p;
   }
@@ -362,10 +364,16 @@ export class ControlPlaneCluster {
    * An etcd node boots as etcd.service runs: secrets, the bootstrap script (ExecStartPre), etcd
    * (ExecStart), and once etcd reports ready (Type=notify: its "notifying init daemon" log line)
    * the ExecStartPost commands. Resolves when the unit would be `active`; `output` collects what the
-   * node scripts logged.
+   * node scripts logged. `freshDisk`: a new node root; `emptyDataDir`: the same node, its member's
+   * data directory emptied (a stacked API node keeps its static pods).
    */
-  async startEtcdNode(slot: string, options: { freshDisk?: boolean; output?: string[] } = {}): Promise<RunningProcess> {
+  async startEtcdNode(slot: string, options: { freshDisk?: boolean; emptyDataDir?: boolean; output?: string[] } = {}): Promise<RunningProcess> {
     const root = options.freshDisk !== false || !this.roots.has(slot) ? this.freshRoot(slot) : (this.roots.get(slot) as string);
+    // Only the member's data is lost (its data volume replaced), the node and its other processes stay.
+    if (options.emptyDataDir === true) {
+      rmSync(path.join(root, "var/lib/etcd"), { recursive: true, force: true });
+      mkdirSync(path.join(root, "var/lib/etcd"), { recursive: true, mode: 0o700 });
+    }
     await this.runScript(slot, "usr/local/sbin/ha-fetch-secrets");
     const unit = readFileSync(path.join(root, "etc/systemd/system/etcd.service"), "utf8");
     // Exec lines without systemd's prefixes (`-`, `+`, ...): the harness runs as root anyway.
@@ -471,7 +479,8 @@ export class ControlPlaneCluster {
   /** Runs a static pod's container: its command + args verbatim, in the pod view, in the node's network. */
   startStaticPod(slot: string, manifestFile: string): RunningProcess {
     const root = this.roots.get(slot) as string;
-    const pod = parse(readFileSync(manifestFile, "utf8")) as Json;
+    const manifestText = readFileSync(manifestFile, "utf8");
+    const pod = parse(manifestText) as Json;
     if (pod.spec.hostNetwork !== true) throw new Error(`${manifestFile}: not a hostNetwork pod`);
     const [container] = pod.spec.containers as Json[];
     const volumes = new Map<string, Json>((pod.spec.volumes ?? []).map((v: Json) => [v.name, v]));
@@ -483,7 +492,7 @@ export class ControlPlaneCluster {
     const command = [...(container.command as string[]), ...((container.args ?? []) as string[])];
     const binary = execFileSync("sh", ["-c", `command -v ${command[0]}`], { encoding: "utf8", env: process.env }).trim();
     const argv = inView({ netns: this.net.namespaces.get(this.node(slot).host), hostname: this.hostname(slot), mounts: podViewMounts(root, mounts) }, [binary, ...command.slice(1)]);
-    return this.spawnLogged(slot, String(pod.metadata.name), argv, { PATH: process.env.PATH });
+    return this.spawnLogged(slot, String(pod.metadata.name), argv, { PATH: process.env.PATH }, manifestText);
   }
 
   /** The live process of `component` on `slot` (newest). */
@@ -536,6 +545,66 @@ export class ControlPlaneCluster {
     const node = this.node(slot);
     if (node.runsEtcd) await this.startEtcdNode(slot, { freshDisk: false });
     if (node.role === "apiserver") await this.startApiNode(slot, { freshDisk: false });
+  }
+
+  /**
+   * What the kubelet does when a static pod's manifest changes on disk (the pod's identity is the
+   * hash of its manifest): the old pod gets SIGTERM (killed after terminationGracePeriodSeconds)
+   * and the new one starts. Pods whose manifest is unchanged keep running. Returns the restarted.
+   */
+  async syncStaticPods(slot: string): Promise<string[]> {
+    const dir = path.join(this.roots.get(slot) as string, "etc/kubernetes/manifests");
+    const restarted: string[] = [];
+    for (const file of readdirSync(dir).sort()) {
+      const text = readFileSync(path.join(dir, file), "utf8");
+      const pod = parse(text) as Json;
+      const running = this.liveProcesses(slot).find((p) => p.component === pod.metadata.name);
+      if (running === undefined || running.manifest === text) continue;
+      await this.stop(running, "SIGTERM", Number(pod.spec.terminationGracePeriodSeconds ?? 30) * 1000);
+      this.startStaticPod(slot, path.join(dir, file));
+      restarted.push(String(pod.metadata.name));
+    }
+    return restarted;
+  }
+
+  /**
+   * Runs what ha-refresh-secrets.service runs (the hourly certificate refresh): its ExecStart and
+   * the ExecStartPost lines of its drop-ins, as systemd would, in the node view. `systemctl` is a
+   * recorder (the harness runs no systemd); returns the scripts' stdout and the systemctl calls.
+   */
+  async refreshSecrets(slot: string): Promise<{ stdout: string; stderr: string; systemctl: string[] }> {
+    const root = this.roots.get(slot) as string;
+    const unitFile = path.join(root, "etc/systemd/system/ha-refresh-secrets.service");
+    const dropInDir = `${unitFile}.d`;
+    const texts = [readFileSync(unitFile, "utf8"), ...(existsSync(dropInDir) ? readdirSync(dropInDir).sort().map((f) => readFileSync(path.join(dropInDir, f), "utf8")) : [])].join("\n");
+    const lines = (key: string) => [...texts.matchAll(new RegExp(`^${key}=[-+@!:]*(.+)$`, "gm"))].map((m) => m[1].trim().split(/\s+/));
+    const bin = path.join(this.workDir, "bin");
+    const callLog = path.join(this.workDir, `systemctl-${slot}.log`);
+    mkdirSync(bin, { recursive: true });
+    writeFileSync(path.join(bin, "systemctl"), `#!/bin/sh\necho "$*" >>"$SYSTEMCTL_LOG"\n`, { mode: 0o755 });
+    writeFileSync(callLog, "");
+    let stdout = "";
+    let stderr = "";
+    for (const argv of [...lines("ExecStart"), ...lines("ExecStartPost")]) {
+      const r = await this.runScript(slot, argv[0].replace(/^\//, ""), { args: argv.slice(1), extraEnv: { PATH: `${bin}:${this.scriptEnv().PATH}`, SYSTEMCTL_LOG: callLog } });
+      stdout += r.stdout;
+      stderr += r.stderr;
+    }
+    return { stdout, stderr, systemctl: readFileSync(callLog, "utf8").split("\n").filter((l) => l !== "") };
+  }
+
+  /**
+   * Re-issues every leaf certificate (new key, new serial) from the library's specs with the same
+   * CAs, and stores each slot's secret anew (a new secret version, as a deploy inside the renewal
+   * window writes it). The clients of the harness keep their certificates. Returns the new files.
+   */
+  async reissueLeaves(): Promise<ReadonlyMap<string, IssuedFiles>> {
+    const { set } = issuableCertificates(this.spec.certificates);
+    const dir = path.join(this.workDir, `pki-renewed-${++this.generation}`);
+    const renewed = new Map<string, IssuedFiles>(this.issued);
+    for (const leaf of set.leaves) renewed.set(leaf.id, await issueWithOpenssl(leaf, dir, this.issued.get(leaf.signer as string)));
+    await storeSecrets(this.emulator, this.spec, set, renewed, "update");
+    return renewed;
   }
 
   /** Whether the API nodes also run the etcd members (the stacked topology). */
@@ -612,7 +681,7 @@ function resolveNodeEnv(text: string, synth: Json): string {
 }
 
 /** Each slot's secret as ClusterPki writes it: `{files: {<fileStem>.crt|.key|.pub: PEM}}`. */
-async function storeSecrets(emulator: AwsEmulator, spec: SynthesizedCluster, set: ClusterCertificateSet, issued: ReadonlyMap<string, IssuedFiles>): Promise<void> {
+async function storeSecrets(emulator: AwsEmulator, spec: SynthesizedCluster, set: ClusterCertificateSet, issued: ReadonlyMap<string, IssuedFiles>, mode: "create" | "update" = "create"): Promise<void> {
   const stem = (id: string) => ([...set.cas, ...set.leaves].find((s) => s.id === id) as CertificateSpec).fileStem;
   const read = (p: string) => readFileSync(p, "utf8");
   const prefix = /^SECRET_PREFIX='(.*)'$/m.exec(spec.nodes[0].files.find((f) => f.path === "/etc/ha-control-plane/node.env")?.content ?? "")?.[1];
@@ -631,8 +700,10 @@ async function storeSecrets(emulator: AwsEmulator, spec: SynthesizedCluster, set
     }
     const name = `${prefix}/${bundle.slot}`;
     if (!spec.secretNames.includes(name)) throw new Error(`no synthesized secret ${name} (have ${spec.secretNames.join(", ")})`);
-    emulator.aws("secretsmanager", "create-secret", "--name", name, "--secret-string", JSON.stringify({ files }));
+    if (mode === "create") emulator.aws("secretsmanager", "create-secret", "--name", name, "--secret-string", JSON.stringify({ files }));
+    else emulator.aws("secretsmanager", "put-secret-value", "--secret-id", name, "--secret-string", JSON.stringify({ files }));
   }
+  if (mode === "update") return;
   const keySecret = /^ENCRYPTION_KEY_SECRET='(.*)'$/m.exec(spec.nodes.find((n) => n.role === "apiserver")?.files.find((f) => f.path === "/etc/ha-control-plane/node.env")?.content ?? "")?.[1];
   if (!keySecret || !spec.secretNames.includes(keySecret)) throw new Error(`encryption key secret ${keySecret} is not synthesized`);
   emulator.aws("secretsmanager", "create-secret", "--name", keySecret);
@@ -678,6 +749,8 @@ export interface LoopResult {
   readonly t1: number;
   readonly status?: number;
   readonly error?: string;
+  /** The start of the body of an error answer. */
+  readonly body?: string;
 }
 
 /** What a client loop did. */
@@ -686,6 +759,10 @@ export interface LoopSummary {
   readonly failed: number;
   /** Longest time between two consecutive successful responses, ms. */
   readonly longestGapMs: number;
+  /** When that gap began (ms after the loop started). */
+  readonly longestGapAtMs: number;
+  /** Longest time one successful request took, ms (a gap without slow requests: the client stalled). */
+  readonly slowestMs: number;
   readonly failures: readonly LoopResult[];
   readonly results: readonly LoopResult[];
 }
@@ -695,10 +772,14 @@ export function summarize(results: readonly LoopResult[], sent: number, ok: (sta
   const failures = results.filter((r) => r.status === undefined || !ok(r.status));
   const ends = results.filter((r) => r.status !== undefined && ok(r.status)).map((r) => r.t1).sort((a, b) => a - b);
   let longestGapMs = 0;
-  for (let i = 1; i < ends.length; i++) longestGapMs = Math.max(longestGapMs, ends[i] - ends[i - 1]);
+  let longestGapAtMs = 0;
+  for (let i = 1; i < ends.length; i++) {
+    if (ends[i] - ends[i - 1] > longestGapMs) [longestGapMs, longestGapAtMs] = [ends[i] - ends[i - 1], ends[i - 1]];
+  }
+  const slowestMs = Math.max(0, ...results.filter((r) => r.status !== undefined && ok(r.status)).map((r) => r.t1 - r.t0));
   // A request never answered counts as failed too.
   const missing = sent - results.length;
-  return { sent, failed: failures.length + missing, longestGapMs, failures, results };
+  return { sent, failed: failures.length + missing, longestGapMs, longestGapAtMs, slowestMs, failures, results };
 }
 
 /**

@@ -17,9 +17,11 @@
  *   killed API server fail (as do writes during the election); the promise is no acknowledged write
  *   lost, and the rebooted member holds every one.
  */
+import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
+import { IssuedFiles } from "../harness/openssl-pki";
 import { ControlPlaneCluster, sleep, startClientLoop, summarize } from "./control-plane";
 
 /** Prints a scenario's figures. */
@@ -31,6 +33,19 @@ type Member = { ID: number | string; name: string; peerURLs: string[]; isLearner
 /** Waits until every API server is in service at the load balancer. */
 export async function waitAllUp(cp: ControlPlaneCluster, timeoutMs: number): Promise<void> {
   for (const s of cp.apiSlots) await cp.lb.waitHealthy(s, timeoutMs);
+}
+
+/**
+ * Marks the end of every process log now; the returned function lists the lines of `component`'s
+ * logs written since that match `pattern` (newest last, at most `max`): why a request failed.
+ */
+export function logsSince(cp: ControlPlaneCluster): (component: string, pattern: RegExp, max?: number) => string[] {
+  const offsets = new Map(cp.processes.map((p) => [p.logFile, readFileSync(p.logFile).length]));
+  return (component, pattern, max = 8) =>
+    cp.processes
+      .filter((p) => p.component === component)
+      .flatMap((p) => readFileSync(p.logFile).subarray(offsets.get(p.logFile) ?? 0).toString("utf8").split("\n").filter((l) => pattern.test(l)).map((l) => `${p.slot}: ${l.slice(0, 300)}`))
+      .slice(-max);
 }
 
 /** The slot whose etcd member leads. */
@@ -170,6 +185,7 @@ export async function drainAndRollingReplacement(cp: ControlPlaneCluster, report
   const grace = (slot: string) => Number(manifest(slot).spec.terminationGracePeriodSeconds ?? 30) * 1000;
   const rate = 20;
   const phases: Record<string, number> = {};
+  const logs = logsSince(cp);
   const loop = startClientLoop(cp, { mode: "get", path: "/api/v1/namespaces/default", rate, maxSeconds: 900 });
   const writes = cp.stacked ? startClientLoop(cp, { mode: "create", path: "/api/v1/namespaces/default/configmaps", rate: 5, maxSeconds: 900, prefix: "s5" }) : undefined;
   await sleep(3000);
@@ -218,11 +234,14 @@ export async function drainAndRollingReplacement(cp: ControlPlaneCluster, report
     sent: s.sent,
     failed: s.failed,
     longestGapMs: s.longestGapMs,
+    longestGapAtMs: s.longestGapAtMs,
+    slowestMs: s.slowestMs,
     ...phases,
     readmissionMs: readmission,
     readmissionConfiguredMs: cp.readmissionMs(),
     firstFailures: s.failures.slice(0, 5),
     ...(sw ? { writes: { sent: sw.sent, acknowledged: acked.length, failed: sw.failed, longestGapMs: sw.longestGapMs, lost: lost.length, firstFailures: sw.failures.slice(0, 3) }, etcdMembersAfterEachReplacement: membersAfter } : {}),
+    apiServerEtcdErrors: logs("kube-apiserver", /learner|etcdserver:|rpc error|leader changed/),
   });
   expect(s.sent).toBeGreaterThan(rate * 60);
   expect(s.failed).toBe(0);
@@ -273,4 +292,142 @@ export async function etcdMemberKill(cp: ControlPlaneCluster, report: Reporter, 
   expect(acked.length).toBeGreaterThan(50);
   expect(lost).toEqual([]);
   expect(onVictim).toBeGreaterThanOrEqual(acked.length);
+}
+
+/**
+ * Certificate renewal without restarts (issue 18 finding 3): every leaf is re-issued (new key, new
+ * serial) and stored as a new secret version, as a deploy inside the renewal window does; each node
+ * then runs its hourly refresh (ha-refresh-secrets.service: the real ha-fetch-secrets, and on API
+ * nodes the drop-in's `ha-kube-configure --refresh-kubeconfigs`), and the harness's kubelet
+ * restarts the static pods whose manifest changed. A read and a write loop run through the load
+ * balancer throughout.
+ *
+ * Asserted: 0 failed requests, no acknowledged write lost; every API server serves its new serial
+ * within the API server's certificate-file resync (1 min: dynamiccertificates.FileRefreshDuration
+ * in k8s.io/apiserver 0.33) and every etcd member its new client and peer serials at once (etcd
+ * loads the files on each TLS handshake: client/pkg/transport TLSInfo.baseConfig); API servers and
+ * etcd keep their processes (same PIDs). Controller-manager and scheduler read their client
+ * certificate once, from the kubeconfig that embeds it, so they restart by design (kubeadm's
+ * `certs renew` asks for the same): exactly they are restarted, their kubeconfigs embed the new
+ * certificates, and a restarted process holds and renews each lease. kubelet.conf embeds a renewed
+ * certificate too: the refresh try-restarts the kubelet (recorded; the harness runs no kubelet).
+ */
+export async function certificateRenewal(cp: ControlPlaneCluster, report: Reporter, label = "R certificate renewal"): Promise<void> {
+  await waitAllUp(cp, cp.readmissionMs() * 3);
+  const root = (slot: string) => cp.roots.get(slot) as string;
+  const fileSerial = (file: string) => execFileSync("openssl", ["x509", "-in", file, "-noout", "-serial"], { encoding: "utf8" }).trim();
+  const etcdClient = cp.issued.get("apiserver-etcd-client") as IssuedFiles;
+  type Endpoint = { name: string; address: string; file: () => string; clientCert?: IssuedFiles };
+  const endpoints: Endpoint[] = [];
+  for (const slot of cp.apiSlots) endpoints.push({ name: `${slot} kube-apiserver :6443`, address: `${cp.node(slot).ip}:6443`, file: () => path.join(root(slot), "etc/kubernetes/pki/apiserver.crt") });
+  for (const slot of cp.etcdSlots) {
+    for (const [kind, port] of [["client", 2379], ["peer", 2380]] as const) {
+      endpoints.push({ name: `${slot} etcd ${kind} :${port}`, address: `${cp.node(slot).ip}:${port}`, file: () => path.join(root(slot), cp.etcdConfig(slot)[`${kind}-transport-security`]["cert-file"]), clientCert: etcdClient });
+    }
+  }
+  const served = async (e: Endpoint): Promise<string> => {
+    const auth = e.clientCert ? `-cert ${e.clientCert.cert} -key ${e.clientCert.key}` : "";
+    const r = await cp.inClient(["sh", "-c", `openssl s_client -connect ${e.address} -servername ${cp.apiServerName} ${auth} </dev/null 2>/dev/null | openssl x509 -noout -serial`]);
+    return r.stdout.trim();
+  };
+  const embeddedSerial = (slot: string, kubeconfig: string) => {
+    const conf = parse(readFileSync(path.join(root(slot), "etc/kubernetes", kubeconfig), "utf8"));
+    const pem = Buffer.from(conf.users[0].user["client-certificate-data"], "base64").toString("utf8");
+    return execFileSync("openssl", ["x509", "-noout", "-serial"], { input: pem, encoding: "utf8" }).trim();
+  };
+  const kubeconfigs = ["controller-manager.conf", "scheduler.conf", "kubelet.conf"];
+  const before: Record<string, string> = {};
+  for (const e of endpoints) {
+    before[e.name] = await served(e);
+    expect([e.name, before[e.name]]).toEqual([e.name, fileSerial(e.file())]); // the probe reads what is served
+  }
+  const embeddedBefore = Object.fromEntries(cp.apiSlots.flatMap((s) => kubeconfigs.map((k) => [`${s}/${k}`, embeddedSerial(s, k)])));
+  const kept = cp.processes.filter((p) => (p.component === "kube-apiserver" || p.component === "etcd") && cp.liveProcesses(p.slot).includes(p));
+
+  const logs = logsSince(cp);
+  const reads = startClientLoop(cp, { mode: "get", path: "/api/v1/namespaces/default", rate: 20, maxSeconds: 600 });
+  const writes = startClientLoop(cp, { mode: "create", path: "/api/v1/namespaces/default/configmaps", rate: 5, maxSeconds: 600, prefix: "rn" });
+  await sleep(3000);
+  await cp.reissueLeaves();
+  // Node by node (the timer's randomized delay spreads them): refresh, the kubelet's restarts, then
+  // each of the node's endpoints must serve the serial of its new file. The API server re-reads its
+  // serving certificate on a file event or at its 1 min resync (bound: 60 s + 5 s for the probe);
+  // etcd loads its files on each handshake (bound: the probe, 5 s).
+  const perNode: Record<string, { changedFiles: number; systemctl: string[]; restarted: string[] }> = {};
+  const servedNewAfterMs: Record<string, number> = {};
+  const after: Record<string, string> = {};
+  const boundMs = (e: Endpoint) => (e.name.includes("kube-apiserver") ? 60_000 + 5000 : 5000);
+  for (const node of cp.spec.nodes) {
+    const r = await cp.refreshSecrets(node.slot);
+    const refreshedAt = Date.now();
+    const restarted = await cp.syncStaticPods(node.slot);
+    perNode[node.slot] = { changedFiles: r.stdout.split("\n").filter((l) => l.trim() !== "").length, systemctl: r.systemctl, restarted };
+    for (const e of endpoints.filter((x) => x.name.startsWith(`${node.slot} `))) {
+      const want = fileSerial(e.file());
+      expect([e.name, want]).not.toEqual([e.name, before[e.name]]);
+      for (;;) {
+        after[e.name] = await served(e);
+        if (after[e.name] === want || Date.now() - refreshedAt > boundMs(e)) break;
+        await sleep(250);
+      }
+      servedNewAfterMs[e.name] = Date.now() - refreshedAt;
+      expect([e.name, after[e.name], servedNewAfterMs[e.name] <= boundMs(e)]).toEqual([e.name, want, true]);
+    }
+  }
+  const lastRestartAt = Date.now();
+
+  // Controller-manager and scheduler: a restarted process (new certificate) holds and renews each lease.
+  type Lease = { holderIdentity: string; leaseDurationSeconds: number; renewTime: string };
+  const leases: Record<string, unknown> = {};
+  for (const name of ["kube-controller-manager", "kube-scheduler"]) {
+    const deadline = Date.now() + 15_000 + 2 * 2000 * (1 + 1.2) + 30_000;
+    let lease: Lease | undefined;
+    for (;;) {
+      const r = await cp.kubectl(["get", "lease", name, "-n", "kube-system", "-o", "json"]);
+      lease = r.exitCode === 0 ? (JSON.parse(r.stdout).spec as Lease) : undefined;
+      if ((lease && Date.parse(lease.renewTime) > lastRestartAt) || Date.now() > deadline) break;
+      await sleep(1000);
+    }
+    leases[name] = { holder: lease?.holderIdentity, renewedAfterLastRestartMs: lease ? Date.parse(lease.renewTime) - lastRestartAt : undefined };
+    expect(lease && Date.parse(lease.renewTime)).toBeGreaterThan(lastRestartAt);
+    expect(cp.apiSlots.some((s) => lease!.holderIdentity.startsWith(`ip-${cp.node(s).ip.replace(/\./g, "-")}_`))).toBe(true);
+  }
+
+  await sleep(3000);
+  const [rawReads, rawWrites] = await Promise.all([reads.stop(), writes.stop()]);
+  const sr = summarize(rawReads.results, rawReads.sent, (status) => status === 200);
+  const sw = summarize(rawWrites.results, rawWrites.sent, (status) => status === 201);
+  const acked = rawWrites.results.filter((r) => r.status === 201).map((r) => `rn-${r.n}`);
+  const listed = await listedConfigMaps(cp);
+  const lost = acked.filter((n) => !listed.has(n));
+  const embeddedAfter = Object.fromEntries(cp.apiSlots.flatMap((s) => kubeconfigs.map((k) => [`${s}/${k}`, embeddedSerial(s, k)])));
+  const samePids = kept.filter((p) => cp.liveProcesses(p.slot).includes(p)).map((p) => `${p.slot}/${p.component}:${p.child.pid}`);
+  report(label, {
+    reads: { sent: sr.sent, failed: sr.failed, longestGapMs: sr.longestGapMs, longestGapAtMs: sr.longestGapAtMs, slowestMs: sr.slowestMs, firstFailures: sr.failures.slice(0, 3) },
+    writes: { sent: sw.sent, acknowledged: acked.length, failed: sw.failed, lost: lost.length, longestGapMs: sw.longestGapMs, slowestMs: sw.slowestMs, firstFailures: sw.failures.slice(0, 3) },
+    loopStartedAt: "3 s before the re-issue",
+    servedNewAfterMs,
+    reloadBoundMs: { "kube-apiserver": 65_000, etcd: 5000 },
+    serials: Object.fromEntries(endpoints.map((e) => [e.name, `${before[e.name]} -> ${after[e.name]}`])),
+    perNode,
+    leases,
+    keptProcesses: `${samePids.length} of ${kept.length} (kube-apiserver, etcd)`,
+    tlsErrors: [...logs("kube-apiserver", /certificate|x509|tls:/i, 5), ...logs("etcd", /certificate|x509|tls:|handshake/i, 5), ...logs("kube-controller-manager", /Unauthorized|x509|certificate/i, 3), ...logs("kube-scheduler", /Unauthorized|x509|certificate/i, 3)],
+  });
+  expect(sr.failed).toBe(0);
+  expect(sw.failed).toBe(0);
+  expect(lost).toEqual([]);
+  expect(samePids).toHaveLength(kept.length);
+  for (const node of cp.spec.nodes) {
+    const api = node.role === "apiserver";
+    expect([node.slot, perNode[node.slot].restarted.sort()]).toEqual([node.slot, api ? ["kube-controller-manager", "kube-scheduler"] : []]);
+    expect([node.slot, perNode[node.slot].systemctl]).toEqual([node.slot, api ? ["try-restart --no-block kubelet.service"] : []]);
+    expect(perNode[node.slot].changedFiles).toBeGreaterThan(0);
+  }
+  for (const slot of cp.apiSlots) {
+    expect(embeddedAfter[`${slot}/controller-manager.conf`]).toBe(fileSerial(path.join(root(slot), "etc/kubernetes/pki/controller-manager.crt")));
+    expect(embeddedAfter[`${slot}/scheduler.conf`]).toBe(fileSerial(path.join(root(slot), "etc/kubernetes/pki/scheduler.crt")));
+    expect(embeddedAfter[`${slot}/kubelet.conf`]).toBe(fileSerial(path.join(root(slot), "etc/kubernetes/pki/apiserver-kubelet-client.crt")));
+    for (const k of kubeconfigs) expect(embeddedAfter[`${slot}/${k}`]).not.toBe(embeddedBefore[`${slot}/${k}`]);
+  }
 }
