@@ -555,6 +555,7 @@ export class ControlPlaneCluster {
   async syncStaticPods(slot: string): Promise<string[]> {
     const dir = path.join(this.roots.get(slot) as string, "etc/kubernetes/manifests");
     const restarted: string[] = [];
+    if (!existsSync(dir)) return restarted; // an etcd node: no kubelet
     for (const file of readdirSync(dir).sort()) {
       const text = readFileSync(path.join(dir, file), "utf8");
       const pod = parse(text) as Json;

@@ -9,9 +9,10 @@
  *   (at most 2 × election-timeout, from the rendered etcd.yaml) long before the lease can expire
  *   (leaseDuration − retryPeriod after the kill); the scenario asserts that inequality too.
  * - 5 (rolling replacement): each replacement also replaces a member (empty disk: learner,
- *   promoted), so a write loop runs besides the reads: 0 failed reads and writes, no acknowledged
- *   write lost, and 3 voting members, all healthy, before the next node goes (quorum 2 of 3 is
- *   never at stake: one node at a time).
+ *   promoted), so a write loop runs besides the reads: 0 failed writes, no acknowledged write lost,
+ *   and 3 voting members, all healthy, before the next node goes (quorum 2 of 3 is never at stake:
+ *   one node at a time). Reads: 0 failed except "etcdserver: leader changed" when the leader's node
+ *   goes (kubernetes/kubernetes#112152), bounded by what is in flight at that moment.
  * - 6 (member killed): the instance dies, not only etcd — the member's API server, controller-
  *   manager and scheduler die with it and the node reboots on its disk. Requests in flight at the
  *   killed API server fail (as do writes during the election); the promise is no acknowledged write
@@ -207,8 +208,10 @@ export async function drainAndRollingReplacement(cp: ControlPlaneCluster, report
   // group.
   const readmission: Record<string, number> = {};
   const membersAfter: Record<string, Array<[string, boolean]>> = {};
+  const leaderChanges: string[] = [];
   for (const slot of cp.apiSlots) {
     await cp.lb.deregister(slot);
+    const leaderBefore = cp.stacked ? await etcdLeaderSlot(cp) : undefined;
     await cp.terminateNode(slot, grace(slot));
     await cp.replaceNode(slot);
     await cp.waitApiReady(slot, 180_000);
@@ -217,6 +220,8 @@ export async function drainAndRollingReplacement(cp: ControlPlaneCluster, report
     await cp.lb.waitHealthy(slot, cp.readmissionMs() + h.intervalSeconds * 1000 + 5000);
     readmission[slot] = Date.now() - registeredAt;
     if (cp.stacked) {
+      const leaderAfter = await etcdLeaderSlot(cp);
+      if (leaderAfter !== leaderBefore) leaderChanges.push(`${slot} replaced: ${leaderBefore} -> ${leaderAfter}`);
       membersAfter[slot] = await membership(cp);
       expect(membersAfter[slot]).toEqual(cp.etcdSlots.map((s) => [s, false]));
       expect((await cp.etcdctl(["endpoint", "health", "--cluster"])).exitCode).toBe(0);
@@ -240,11 +245,21 @@ export async function drainAndRollingReplacement(cp: ControlPlaneCluster, report
     readmissionMs: readmission,
     readmissionConfiguredMs: cp.readmissionMs(),
     firstFailures: s.failures.slice(0, 5),
-    ...(sw ? { writes: { sent: sw.sent, acknowledged: acked.length, failed: sw.failed, longestGapMs: sw.longestGapMs, lost: lost.length, firstFailures: sw.failures.slice(0, 3) }, etcdMembersAfterEachReplacement: membersAfter } : {}),
+    ...(sw ? { writes: { sent: sw.sent, acknowledged: acked.length, failed: sw.failed, longestGapMs: sw.longestGapMs, lost: lost.length, firstFailures: sw.failures.slice(0, 3) }, etcdMembersAfterEachReplacement: membersAfter, etcdLeaderChanges: leaderChanges } : {}),
     apiServerEtcdErrors: logs("kube-apiserver", /learner|etcdserver:|rpc error|leader changed/),
   });
   expect(s.sent).toBeGreaterThan(rate * 60);
-  expect(s.failed).toBe(0);
+  if (!cp.stacked) expect(s.failed).toBe(0);
+  else {
+    // Target 0. Stacked, replacing the etcd leader's node moves etcd's leadership (etcd hands it
+    // over when it stops), and a consistent read in flight at that moment fails with "etcdserver:
+    // leader changed", which kube-apiserver answers 500 (kubernetes/kubernetes#112152, open). Only
+    // that error is tolerated, only when the leader moved, and at most what is in flight at the
+    // moment: the read rate × the slowest successful read, per leader change (at least 1).
+    const inFlight = Math.max(1, Math.ceil((rate * s.slowestMs) / 1000));
+    for (const f of s.failures) expect([f.n, f.status, f.body?.includes("etcdserver: leader changed")]).toEqual([f.n, 500, true]);
+    expect(s.failed).toBeLessThanOrEqual(leaderChanges.length * inFlight);
+  }
   if (sw) {
     expect(acked.length).toBeGreaterThan(5 * 60);
     expect(sw.failed).toBe(0);
