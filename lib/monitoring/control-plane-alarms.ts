@@ -229,6 +229,20 @@ export class ControlPlaneAlarms extends Construct {
     this.apiUnhealthyAlarmNames = apiUnhealthy;
   }
 
+  /** What every alarm shares: the comparison, the window (every period breaching), missing data, actions and tags. */
+  private evaluation(name: string, a: { comparison: string; threshold: number; evaluations: number; missing: string }) {
+    return {
+      comparisonOperator: a.comparison,
+      threshold: a.threshold,
+      evaluationPeriods: a.evaluations,
+      datapointsToAlarm: a.evaluations,
+      treatMissingData: a.missing,
+      alarmActions: [this.topicArn],
+      okActions: [this.topicArn],
+      tags: this.tags.of(name),
+    };
+  }
+
   private alarm(
     id: string,
     suffix: string,
@@ -245,15 +259,8 @@ export class ControlPlaneAlarms extends Construct {
       metricName: a.metric,
       statistic: a.statistic,
       dimensions: a.dims,
-      comparisonOperator: a.comparison,
-      threshold: a.threshold,
       period: a.period,
-      evaluationPeriods: a.evaluations,
-      datapointsToAlarm: a.evaluations,
-      treatMissingData: a.missing,
-      alarmActions: [this.topicArn],
-      okActions: [this.topicArn],
-      tags: this.tags.of(name),
+      ...this.evaluation(name, a),
     });
     this.declared.push({ name, metric: `${a.namespace}/${a.metric}`, comparison: a.comparison, threshold: a.threshold, slots: [] });
     return alarm;
@@ -298,14 +305,7 @@ export class ControlPlaneAlarms extends Construct {
       alarmName: name,
       alarmDescription: a.description,
       metricQuery: queries,
-      comparisonOperator: a.comparison,
-      threshold: a.threshold,
-      evaluationPeriods: a.evaluations,
-      datapointsToAlarm: a.evaluations,
-      treatMissingData: a.missing,
-      alarmActions: [this.topicArn],
-      okActions: [this.topicArn],
-      tags: this.tags.of(name),
+      ...this.evaluation(name, a),
     });
     this.declared.push({ name, metric: `${a.namespace}/${a.metric}`, comparison: a.comparison, threshold: a.threshold, slots: [...slots], expression });
   }

@@ -87,6 +87,16 @@ func objectID(namespaced bool, namespace, name string) string {
 	return name
 }
 
+// existing returns the client for the object a resource's id names, and the object's name.
+func (g generic) existing(d *schema.ResourceData, meta interface{}) (dynamic.ResourceInterface, string, error) {
+	ns, name, err := g.idParts(d.Id())
+	if err != nil {
+		return nil, "", err
+	}
+	ri, err := g.client(meta, ns)
+	return ri, name, err
+}
+
 func (g generic) idParts(id string) (string, string, error) {
 	if !g.spec.Namespaced {
 		return "", id, nil
@@ -147,11 +157,7 @@ func (g generic) priorTop(d *schema.ResourceData) map[string]interface{} {
 }
 
 func (g generic) read(ctx context.Context, d *schema.ResourceData, meta interface{}) diag.Diagnostics {
-	ns, name, err := g.idParts(d.Id())
-	if err != nil {
-		return diag.FromErr(err)
-	}
-	ri, err := g.client(meta, ns)
+	ri, name, err := g.existing(d, meta)
 	if err != nil {
 		return diag.FromErr(err)
 	}
@@ -215,11 +221,7 @@ func (g generic) update(ctx context.Context, d *schema.ResourceData, meta interf
 	if err != nil {
 		return diag.FromErr(err)
 	}
-	ns, name, err := g.idParts(d.Id())
-	if err != nil {
-		return diag.FromErr(err)
-	}
-	ri, err := g.client(meta, ns)
+	ri, name, err := g.existing(d, meta)
 	if err != nil {
 		return diag.FromErr(err)
 	}
@@ -237,11 +239,7 @@ func (g generic) update(ctx context.Context, d *schema.ResourceData, meta interf
 }
 
 func (g generic) delete(ctx context.Context, d *schema.ResourceData, meta interface{}) diag.Diagnostics {
-	ns, name, err := g.idParts(d.Id())
-	if err != nil {
-		return diag.FromErr(err)
-	}
-	ri, err := g.client(meta, ns)
+	ri, name, err := g.existing(d, meta)
 	if err != nil {
 		return diag.FromErr(err)
 	}
