@@ -85,8 +85,19 @@ describeTier(
     it("fails, writing nothing, when the slot's secret does not exist", async () => {
       const n = await node({ "etcd/ca.crt": "CA\n" });
       emulator.aws("secretsmanager", "delete-secret", "--secret-id", SECRET_ID, "--force-delete-without-recovery");
-      await expect(n.fetch()).rejects.toThrow(/ResourceNotFoundException/);
+      const err = await n.fetch().then(() => undefined, (e: { stderr: string }) => e);
+      expect(err?.stderr).toMatch(/ResourceNotFoundException/);
+      expect(err?.stderr).toContain(`ha-fetch-secrets: ERROR: cannot read secret ${SECRET_ID} (the AWS CLI's error is above): no certificate written\n`);
       expect(existsSync(path.join(n.dir, "pki/etcd/ca.crt"))).toBe(false);
+    });
+
+    it("fails, writing nothing, when the slot's secret is scheduled for deletion (Secrets Manager refuses its value during the recovery window)", async () => {
+      const n = await node({ "etcd/ca.crt": "CA\n" });
+      emulator.aws("secretsmanager", "delete-secret", "--secret-id", SECRET_ID, "--recovery-window-in-days", "7");
+      const err = await n.fetch().then(() => undefined, (e: { stderr: string }) => e);
+      expect(err?.stderr).toMatch(/InvalidRequestException/);
+      expect(err?.stderr).toContain(`ha-fetch-secrets: ERROR: cannot read secret ${SECRET_ID} (the AWS CLI's error is above): no certificate written\n`);
+      expect(existsSync(path.join(n.dir, "pki"))).toBe(false);
     });
 
     it("rewrites only what changed on a refresh (a renewed certificate stored as a new secret version)", async () => {

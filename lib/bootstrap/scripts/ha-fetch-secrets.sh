@@ -38,7 +38,12 @@ if [ -z "${AWS_DEFAULT_REGION:-}" ]; then
 fi
 
 secret_id="$SECRET_PREFIX/$SLOT_NAME"
-json=$(aws secretsmanager get-secret-value --secret-id "$secret_id" --query SecretString --output text)
+# A secret that cannot be read (denied, scheduled for deletion, missing, its key unusable) stops the
+# unit before any file is written: what Requires= this unit (etcd, the API server) never starts.
+if ! json=$(aws secretsmanager get-secret-value --secret-id "$secret_id" --query SecretString --output text); then
+  log "ERROR: cannot read secret $secret_id (the AWS CLI's error is above): no certificate written"
+  exit 1
+fi
 umask 077
 mkdir -p "$PKI_DIR"
 chmod 0700 "$PKI_DIR"
