@@ -93,15 +93,16 @@ describeTier("boot tier: the reference example's etcd nodes boot under systemd a
   const timings: string[] = [];
 
   /**
-   * What a node of `slot` boots from, read from the emulator (before any container runs: the AWS
-   * CLI is run synchronously, and the IMDS stand-ins share this process's event loop).
+   * What a node of `slot` boots from, read from the emulator. The AWS CLI runs asynchronously: the
+   * IMDS stand-ins share this process's event loop, and a blocked loop also stops the reading of
+   * the emulator's log pipe (a full pipe stalls the emulator itself).
    */
-  function nodeSpec(slot: string): NodeSpec {
+  async function nodeSpec(slot: string): Promise<NodeSpec> {
     const template = `prod-eu1-${slot}`;
-    const [version] = emulator!.aws("ec2", "describe-launch-template-versions", "--launch-template-name", template, "--versions", "$Latest").LaunchTemplateVersions;
+    const [version] = (await aws("ec2", "describe-launch-template-versions", "--launch-template-name", template, "--versions", "$Latest")).LaunchTemplateVersions;
     const data = version.LaunchTemplateData;
     const userData = gunzipSync(Buffer.from(data.UserData, "base64")).toString("utf8");
-    const reservations = emulator!.aws("ec2", "describe-instances", "--filters", `Name=tag:aws:autoscaling:groupName,Values=${template}`, "Name=instance-state-name,Values=running").Reservations;
+    const reservations = (await aws("ec2", "describe-instances", "--filters", `Name=tag:aws:autoscaling:groupName,Values=${template}`, "Name=instance-state-name,Values=running")).Reservations;
     const instanceId: string = reservations[0].Instances[0].InstanceId;
     const ca = readFileSync(emulator!.caBundle, "utf8");
     return {
@@ -114,7 +115,10 @@ describeTier("boot tier: the reference example's etcd nodes boot under systemd a
       files: {
         // The test image's configuration (never the user data): the AWS endpoint of this "region"
         // (a VPC endpoint in effect) and the CA its certificate is issued by; the apt mirror.
-        "etc/systemd/system.conf.d/90-boot-tier.conf": `[Manager]\nDefaultEnvironment="AWS_ENDPOINT_URL=https://${SERVICE_IP}" "AWS_CA_BUNDLE=/etc/ha-boot-tier/emulator-ca.pem"\n`,
+        // The AWS CLI gives IMDS 1 s and one attempt by default; the stand-ins answer from this
+        // test process's event loop on a shared machine (EC2's answers in well under a millisecond):
+        // 5 s and 3 attempts, so a busy host does not read as "Unable to locate credentials".
+        "etc/systemd/system.conf.d/90-boot-tier.conf": `[Manager]\nDefaultEnvironment="AWS_ENDPOINT_URL=https://${SERVICE_IP}" "AWS_CA_BUNDLE=/etc/ha-boot-tier/emulator-ca.pem" "AWS_METADATA_SERVICE_TIMEOUT=5" "AWS_METADATA_SERVICE_NUM_ATTEMPTS=3"\n`,
         "etc/ha-boot-tier/emulator-ca.pem": ca,
         "etc/apt/sources.list": `deb [trusted=yes] http://${SERVICE_IP}/apt ./\n`,
         // The image has no locales package (Debian's cloud images set C.UTF-8 the same way).
@@ -142,6 +146,33 @@ describeTier("boot tier: the reference example's etcd nodes boot under systemd a
     const old = (await aws("ec2", "describe-instances", "--instance-ids", like)).Reservations[0].Instances[0];
     const run = await aws("ec2", "run-instances", "--launch-template", `LaunchTemplateName=prod-eu1-${slot}`, "--subnet-id", old.SubnetId, "--count", "1");
     return run.Instances[0].InstanceId as string;
+  }
+
+  /**
+   * Powers `old` off and terminates its instance in the emulator, detaching its slot interface and
+   * data volume as EC2 does at termination.
+   */
+  async function terminate(old: NspawnNode): Promise<void> {
+    await old.stop();
+    // Terminating an instance detaches its secondary interfaces and its volumes (EC2 does it as part
+    // of the termination). moto 5.1.22 does not, and answers 500 to detaching them from a
+    // terminated instance, so the harness detaches them at the termination, as EC2 would.
+    const gaps: string[] = [];
+    for (const eni of (await aws("ec2", "describe-network-interfaces", "--filters", `Name=attachment.instance-id,Values=${old.spec.instanceId}`)).NetworkInterfaces) {
+      if (eni.Attachment.DeviceIndex === 0) continue;
+      gaps.push(`interface ${eni.NetworkInterfaceId}`);
+      await aws("ec2", "detach-network-interface", "--attachment-id", eni.Attachment.AttachmentId);
+    }
+    const rootDevice = (await aws("ec2", "describe-instances", "--instance-ids", old.spec.instanceId)).Reservations[0].Instances[0].RootDeviceName;
+    for (const vol of (await aws("ec2", "describe-volumes", "--filters", `Name=attachment.instance-id,Values=${old.spec.instanceId}`)).Volumes) {
+      // The root volume goes with the instance (DeleteOnTermination in the launch template).
+      if (vol.Attachments[0].Device === rootDevice || vol.Attachments[0].DeleteOnTermination) continue;
+      gaps.push(`volume ${vol.VolumeId}`);
+      // moto 5.1.22 answers 500 unless the instance and device are named (EC2 takes the volume id alone).
+      await aws("ec2", "detach-volume", "--volume-id", vol.VolumeId, "--instance-id", old.spec.instanceId, "--device", vol.Attachments[0].Device);
+    }
+    await aws("ec2", "terminate-instances", "--instance-ids", old.spec.instanceId);
+    timings.push(`terminated ${old.spec.instanceId}; detached at termination: ${gaps.join(", ")}`);
   }
 
   async function boot(spec: NodeSpec): Promise<NspawnNode> {
@@ -204,6 +235,7 @@ describeTier("boot tier: the reference example's etcd nodes boot under systemd a
     await vpc.forward(emulator.port, 443);
     await vpc.forward((mirror.address() as AddressInfo).port, 80);
     vpc.startTimeSync();
+    await vpc.startImds();
   });
 
   afterAll(async () => {
@@ -220,7 +252,7 @@ describeTier("boot tier: the reference example's etcd nodes boot under systemd a
   let reports: BootReport[] = [];
 
   it("boots all three etcd nodes: cloud-init done, every unit active, systemctl --failed empty", async () => {
-    const specs = ["etcd-0", "etcd-1", "etcd-2"].map(nodeSpec);
+    const specs = await Promise.all(["etcd-0", "etcd-1", "etcd-2"].map(nodeSpec));
     const booted = await Promise.all(specs.map(boot));
     reports = await Promise.all(booted.map(settle));
     for (const r of reports) {
@@ -276,31 +308,64 @@ describeTier("boot tier: the reference example's etcd nodes boot under systemd a
     ]);
   });
 
+  it("respects the launch template's IMDS hop limit: a process one router hop behind the node (NATed, as a container) gets no token with hop limit 1, the node does; with 2 it does", async () => {
+    if (reports.length === 0) throw new Error("the nodes did not boot (see the first test)");
+    const node = nodes.find((n) => n.spec.name === "etcd-0")!;
+    // The reference example's launch template, as the emulator stores it.
+    expect(node.spec.hopLimit).toBe(1);
+    const pod = `hacp-pod-${process.pid % 10000}`;
+    const nat = ["POSTROUTING", "-s", "192.168.251.0/30", "-j", "MASQUERADE"];
+    const curl = (...args: string[]) => ["curl", "-sS", "-m", "5", "-o", "/dev/null", "-w", "%{http_code}", ...args];
+    const put = curl("-X", "PUT", "-H", "X-aws-ec2-metadata-token-ttl-seconds: 60", "http://169.254.169.254/latest/api/token");
+    const inPod = async (argv: string[]) => {
+      try {
+        const { stdout } = await execFileAsync("ip", ["netns", "exec", pod, ...argv], { encoding: "utf8", timeout: 30_000 });
+        return { code: 0, stdout };
+      } catch (err) {
+        const e = err as { code?: number; stdout?: string };
+        return { code: e.code ?? -1, stdout: e.stdout ?? "" };
+      }
+    };
+    await execFileAsync("ip", ["netns", "add", pod]);
+    try {
+      // A container network as containerd's bridge plugin makes one: a veth into the node, the node
+      // forwarding and masquerading the container's traffic.
+      await execFileAsync("ip", ["-n", node.ns, "link", "add", "hpod0", "type", "veth", "peer", "name", "eth0", "netns", pod]);
+      await execFileAsync("ip", ["-n", node.ns, "addr", "add", "192.168.251.1/30", "dev", "hpod0"]);
+      await execFileAsync("ip", ["-n", node.ns, "link", "set", "hpod0", "up"]);
+      await execFileAsync("ip", ["-n", pod, "link", "set", "lo", "up"]);
+      await execFileAsync("ip", ["-n", pod, "addr", "add", "192.168.251.2/30", "dev", "eth0"]);
+      await execFileAsync("ip", ["-n", pod, "link", "set", "eth0", "up"]);
+      await execFileAsync("ip", ["-n", pod, "route", "add", "default", "via", "192.168.251.1"]);
+      await execFileAsync("ip", ["netns", "exec", node.ns, "sysctl", "-qw", "net.ipv4.ip_forward=1"]);
+      const masquerade = await node.exec(["iptables", "-t", "nat", "-A", ...nat]);
+      expect({ masquerade: masquerade.code, stderr: masquerade.stderr }).toEqual({ masquerade: 0, stderr: "" });
+
+      // The node itself gets a token.
+      expect((await node.exec(put)).stdout).toBe("200");
+      // The container reaches the endpoint (a GET without a token is answered, 401, with the default TTL)...
+      expect(await inPod(curl("http://169.254.169.254/latest/meta-data/instance-id"))).toEqual({ code: 0, stdout: "401" });
+      // ...but the token's response, sent with TTL 1, dies at the node's forwarding: curl times out (28).
+      expect(await inPod(put)).toEqual({ code: 28, stdout: "000" });
+
+      // Hop limit 2 (modify-instance-metadata-options on the running instance): one hop more reaches the container.
+      expect(await node.modifyHopLimit(2)).toBe(2);
+      expect(await inPod(put)).toEqual({ code: 0, stdout: "200" });
+      timings.push("IMDS hop limit: token from the node with hop limit 1, none one routed hop behind it (curl timeout), one with hop limit 2");
+    } finally {
+      await node.modifyHopLimit(1).catch(() => undefined);
+      await node.exec(["iptables", "-t", "nat", "-D", ...nat]);
+      await execFileAsync("ip", ["-n", node.ns, "link", "del", "hpod0"]).catch(() => undefined);
+      await execFileAsync("ip", ["netns", "del", pod]).catch(() => undefined);
+    }
+  });
+
   it("replaces a terminated etcd node: the new instance claims the same slot and volume, keeps the member's data and rejoins", async () => {
     if (reports.length === 0) throw new Error("the nodes did not boot (see the first test)");
     const old = nodes.find((n) => n.spec.name === "etcd-1")!;
     const membersBefore = JSON.parse((await etcdctl(nodes[0], "member", "list", "-w", "json", "--hex")).stdout).members as Array<{ ID: string; name: string }>;
     const idBefore = membersBefore.find((m) => m.name === "etcd-1")!.ID;
-    await old.stop();
-    // Terminating an instance detaches its secondary interfaces and its volumes (EC2 does it as part
-    // of the termination). moto 5.1.22 does not, and answers 500 to detaching them from a
-    // terminated instance, so the harness detaches them at the termination, as EC2 would.
-    const gaps: string[] = [];
-    for (const eni of (await aws("ec2", "describe-network-interfaces", "--filters", `Name=attachment.instance-id,Values=${old.spec.instanceId}`)).NetworkInterfaces) {
-      if (eni.Attachment.DeviceIndex === 0) continue;
-      gaps.push(`interface ${eni.NetworkInterfaceId}`);
-      await aws("ec2", "detach-network-interface", "--attachment-id", eni.Attachment.AttachmentId);
-    }
-    const rootDevice = (await aws("ec2", "describe-instances", "--instance-ids", old.spec.instanceId)).Reservations[0].Instances[0].RootDeviceName;
-    for (const vol of (await aws("ec2", "describe-volumes", "--filters", `Name=attachment.instance-id,Values=${old.spec.instanceId}`)).Volumes) {
-      // The root volume goes with the instance (DeleteOnTermination in the launch template).
-      if (vol.Attachments[0].Device === rootDevice || vol.Attachments[0].DeleteOnTermination) continue;
-      gaps.push(`volume ${vol.VolumeId}`);
-      // moto 5.1.22 answers 500 unless the instance and device are named (EC2 takes the volume id alone).
-      await aws("ec2", "detach-volume", "--volume-id", vol.VolumeId, "--instance-id", old.spec.instanceId, "--device", vol.Attachments[0].Device);
-    }
-    await aws("ec2", "terminate-instances", "--instance-ids", old.spec.instanceId);
-    timings.push(`terminated ${old.spec.instanceId}; detached at termination: ${gaps.join(", ")}`);
+    await terminate(old);
     const instanceId = await launchReplacement("etcd-1", old.spec.instanceId);
     const replacement = await boot({ ...old.spec, name: "etcd-1-replacement", instanceId });
     const report = await settle(replacement);
@@ -315,7 +380,7 @@ describeTier("boot tier: the reference example's etcd nodes boot under systemd a
 
   it("refuses a bootstrap bundle whose checksum does not match: cloud-final fails with a clear journal line, nothing is extracted, etcd never starts", async () => {
     if (reports.length === 0) throw new Error("the nodes did not boot (see the first test)");
-    const spec = nodeSpec("etcd-2");
+    const spec = await nodeSpec("etcd-2");
     const bucket = /^\s*HA_BUNDLE_BUCKET='([^']+)'$/m.exec(spec.userData)![1];
     const key = /^\s*HA_BUNDLE_KEY='([^']+)'$/m.exec(spec.userData)![1];
     const sha = /^\s*HA_BUNDLE_SHA256='([0-9a-f]{64})'$/m.exec(spec.userData)![1];
@@ -346,6 +411,123 @@ describeTier("boot tier: the reference example's etcd nodes boot under systemd a
       await node.stop();
     } finally {
       await aws("s3api", "put-object", "--bucket", bucket, "--key", key, "--body", original);
+    }
+  });
+
+  /** Waits for cloud-init to finish on a node expected to fail, and returns its status line. */
+  async function finished(node: NspawnNode): Promise<string> {
+    let status = "";
+    await waitFor(async () => /status: (done|error)/.test((status = (await node.exec(["cloud-init", "status"])).stdout)), 8 * 60_000, `${node.spec.name}: cloud-init to finish (${status})`);
+    return status;
+  }
+
+  /** The systemd property `prop` of `unit` on `node`. */
+  async function prop(node: NspawnNode, unit: string, name: string): Promise<string> {
+    return (await node.exec(["systemctl", "show", "-P", name, unit])).stdout.trim();
+  }
+
+  /** etcd and what it needs never ran on `node`, and no certificate or key reached it. */
+  async function expectNothingStarted(node: NspawnNode, units: readonly string[]): Promise<void> {
+    for (const unit of units) {
+      // ExecMainStartTimestampMonotonic is 0 until the unit's main process was started once.
+      expect({ node: node.spec.name, unit, started: await prop(node, unit, "ExecMainStartTimestampMonotonic"), active: await prop(node, unit, "ActiveState") }).toEqual({
+        node: node.spec.name,
+        unit,
+        started: "0",
+        active: expect.stringMatching(/^(inactive|failed)$/),
+      });
+    }
+    const pki = await node.exec(["sh", "-c", "find /etc/kubernetes/pki -type f 2>/dev/null; pgrep -x etcd || true"]);
+    expect({ node: node.spec.name, pkiFilesAndEtcdPids: pki.stdout.trim() }).toEqual({ node: node.spec.name, pkiFilesAndEtcdPids: "" });
+  }
+
+  /**
+   * Waits until `unit` on `node` has failed and no job is left: cloud-init's runcmd goes on after a
+   * failed unit, and starting what Requires= it (ha-fetch-secrets, etcd) pulls it in again, each
+   * attempt ending the same way.
+   */
+  async function failedForGood(node: NspawnNode, unit: string): Promise<void> {
+    let state = "";
+    await waitFor(
+      async () => (state = `${await prop(node, unit, "ActiveState")}; jobs: ${(await node.exec(["systemctl", "list-jobs", "--no-legend"])).stdout.trim()}`) === "failed; jobs: ",
+      6 * 60_000,
+      `${node.spec.name}: ${unit} to fail with no job left (${state})`,
+    );
+  }
+
+  /** The journal tail of the failing `unit`, recorded in the tier's output. */
+  async function report(node: NspawnNode, unit: string): Promise<string> {
+    const tail = await node.journal(unit, 15);
+    timings.push(`${node.spec.name}: ${unit} failed as expected; journal tail:\n${tail.trimEnd().split("\n").map((l) => `    ${l}`).join("\n")}`);
+    return (await node.exec(["journalctl", "--no-pager", "-o", "cat", "-u", unit])).stdout;
+  }
+
+  it("fails the slot claim of a node whose slot interface is attached to another instance: ha-claim-slot fails with a clear journal line, no secret is fetched, etcd never starts", async () => {
+    if (reports.length === 0) throw new Error("the nodes did not boot (see the first test)");
+    // etcd-2 runs and holds its slot interface: a second instance of its launch template (an Auto
+    // Scaling group launching a replacement of a node that has not terminated yet) finds none free.
+    const holder = nodes.find((n) => n.spec.name === "etcd-2")!;
+    const spec = await nodeSpec("etcd-2");
+    const role = /^\s*NODE_ROLE='([^']+)'$/m.exec(spec.userData)![1];
+    const slotEni = (await aws("ec2", "describe-network-interfaces", "--filters", `Name=attachment.instance-id,Values=${holder.spec.instanceId}`)).NetworkInterfaces.find(
+      (e: { Attachment: { DeviceIndex: number } }) => e.Attachment.DeviceIndex !== 0,
+    ).NetworkInterfaceId as string;
+    const instanceId = await launchReplacement("etcd-2", holder.spec.instanceId);
+    const zone = (await aws("ec2", "describe-instances", "--instance-ids", instanceId)).Reservations[0].Instances[0].Placement.AvailabilityZone as string;
+    // The claim's deadline (CLAIM_TIMEOUT_SECONDS, 900 s by default) shortened for the test by a
+    // drop-in of the test image; the script's loop and message are unchanged.
+    const files = { ...spec.files, "etc/systemd/system/ha-claim-slot.service.d/90-boot-tier.conf": "[Service]\nEnvironment=CLAIM_TIMEOUT_SECONDS=20\n" };
+    const node = await boot({ ...spec, name: "etcd-2-unclaimable", instanceId, files });
+    try {
+      const started = Date.now();
+      await finished(node);
+      await failedForGood(node, "ha-claim-slot.service");
+      timings.push(`etcd-2-unclaimable: the claim failed for good ${((Date.now() - started) / 1000).toFixed(1)} s after the boot started`);
+      const journal = await report(node, "ha-claim-slot.service");
+      expect(journal.split("\n")).toContain(`ha-claim-slot: no free ${role} interface in ${zone} yet (the replaced node may still be detaching)`);
+      expect(journal.split("\n")).toContain(`ha-claim-slot: ERROR: no ${role} interface could be claimed in ${zone} within 20 s`);
+      await expectNothingStarted(node, ["ha-fetch-secrets.service", "etcd.service"]);
+      // The holder keeps its interface; the new instance got none.
+      const enis = (await aws("ec2", "describe-network-interfaces", "--filters", `Name=attachment.instance-id,Values=${instanceId}`)).NetworkInterfaces as Array<{ Attachment: { DeviceIndex: number } }>;
+      expect(enis.map((e) => e.Attachment.DeviceIndex)).toEqual([0]);
+      const held = (await aws("ec2", "describe-network-interfaces", "--network-interface-ids", slotEni)).NetworkInterfaces[0].Attachment.InstanceId;
+      expect(held).toBe(holder.spec.instanceId);
+    } finally {
+      await node.stop();
+      await aws("ec2", "terminate-instances", "--instance-ids", instanceId);
+    }
+  });
+
+  it("fails the secret fetch of a node whose secret Secrets Manager refuses (scheduled for deletion): ha-fetch-secrets fails with a clear journal line, no certificate is written, etcd never starts", async () => {
+    if (reports.length === 0) throw new Error("the nodes did not boot (see the first test)");
+    const old = nodes.find((n) => n.spec.name === "etcd-2")!;
+    const spec = await nodeSpec("etcd-2");
+    const prefix = /^\s*SECRET_PREFIX='([^']+)'$/m.exec(spec.userData)![1];
+    const secretId = `${prefix}/etcd-2`;
+    // moto 5.1.22 cannot refuse by policy here: it enforces IAM only with authentication switched on
+    // for every caller, evaluates Secrets Manager calls against resource "*" and no resource policy.
+    // A secret scheduled for deletion is refused by Secrets Manager and moto alike
+    // (InvalidRequestException on GetSecretValue during the recovery window).
+    await terminate(old);
+    await aws("secretsmanager", "delete-secret", "--secret-id", secretId, "--recovery-window-in-days", "7");
+    try {
+      const instanceId = await launchReplacement("etcd-2", old.spec.instanceId);
+      const node = await boot({ ...spec, name: "etcd-2-nosecret", instanceId });
+      try {
+        await finished(node);
+        await failedForGood(node, "ha-fetch-secrets.service");
+        // The slot was claimed (the secret fetch runs only after it)...
+        expect(await prop(node, "ha-claim-slot.service", "ActiveState")).toBe("active");
+        // ...the fetch failed, saying which secret, and wrote nothing.
+        const journal = await report(node, "ha-fetch-secrets.service");
+        expect(journal).toMatch(/An error occurred \(InvalidRequestException\) when calling the GetSecretValue operation/);
+        expect(journal.split("\n")).toContain(`ha-fetch-secrets: ERROR: cannot read secret ${secretId} (the AWS CLI's error is above): no certificate written`);
+        await expectNothingStarted(node, ["etcd.service"]);
+      } finally {
+        await node.stop();
+      }
+    } finally {
+      await aws("secretsmanager", "restore-secret", "--secret-id", secretId);
     }
   });
 });

@@ -9,9 +9,11 @@
  *   them; the AWS API emulator and the asset mirror are reached at the first gateway address,
  *   forwarded over Unix sockets to their loopback ports on the host (nothing binds a host address);
  * - per node a namespace with `eth0` (the instance's primary interface: its MAC, configured by
- *   cloud-init from the seed's network-config) and `169.254.169.254:80` on its loopback, forwarded to
- *   a strict IMDSv2 stand-in for that instance (./aws-emulator.ts) with the launch template's hop
- *   limit as the IP TTL;
+ *   cloud-init from the seed's network-config);
+ * - the instance metadata endpoint `169.254.169.254:80` in the VPC namespace, one link away from
+ *   each node as on EC2, answering each instance's addresses from a strict IMDSv2 stand-in for that
+ *   instance (./aws-emulator.ts), the token PUT's response sent with the launch template's hop limit
+ *   as its IP TTL ({@link IMDS_ROUTER});
  * - hot-plug: once the emulator shows a slot interface attached to the node's instance, a veth with
  *   that interface's MAC appears in the node's namespace; once it shows a volume attached, a loop
  *   device over a sparse file (kept per volume id across node replacements, like the EBS volume)
@@ -23,7 +25,7 @@
  * nspawn process group, deletes the namespaces and detaches the loop devices, on every path.
  */
 import { ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import { Ec2QueryApi, ImdsStandIn, attachedInterfaces, startImds, xmlItems, xmlValues } from "./aws-emulator";
@@ -104,6 +106,105 @@ const NTP_SERVER = [
   "    s.sendto(head + ts(now) + data[40:48] + ts(now) + ts(time.time()), peer)",
 ].join("\n");
 
+/**
+ * The instance metadata endpoint as EC2 places it: 169.254.169.254:80 one link away from the
+ * instance (here: in the VPC namespace, reached through the node's own interface and gateway), answering
+ * for the instance whose address the request comes from (EC2 knows the sending interface; an
+ * address that is not an instance's gets no answer). The routes file maps an instance's addresses to
+ * its IMDS stand-in (a Unix socket) and its hop limit, re-read per connection.
+ *
+ * Hop limit: EC2 sends the IP packets carrying the token PUT's response with the instance's
+ * `HttpPutResponseHopLimit` as their TTL (AWS: "the PUT response containing the secret token will,
+ * by default, not be able to travel outside the instance ... TTL set to 1"), so one router further
+ * (a container NATed behind the node) gets no token. The router parses each request's head and sets
+ * IP_TTL on the client connection to the hop limit before forwarding a `PUT /latest/api/token`, back
+ * to the default (-1) before forwarding any other request; requests on a connection are answered in
+ * turn, so each response leaves with the TTL of its own request. A request it cannot delimit
+ * (chunked, oversized head) ends the connection.
+ */
+const IMDS_ROUTER = [
+  "import json, socket, sys, threading",
+  "routes_file = sys.argv[1]",
+  "srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)",
+  "srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)",
+  "srv.bind(('169.254.169.254', 80))",
+  "srv.listen(256)",
+  "def route(ip):",
+  "    try:",
+  "        with open(routes_file) as f:",
+  "            return json.load(f).get(ip)",
+  "    except (OSError, ValueError):",
+  "        return None",
+  "def pump(up, c):",
+  "    try:",
+  "        while True:",
+  "            d = up.recv(65536)",
+  "            if not d:",
+  "                break",
+  "            c.sendall(d)",
+  "    except OSError:",
+  "        pass",
+  "    finally:",
+  "        for s in (c, up):",
+  "            try:",
+  "                s.shutdown(socket.SHUT_RDWR)",
+  "            except OSError:",
+  "                pass",
+  "def handle(c, peer):",
+  "    r = route(peer[0])",
+  "    if r is None:",
+  "        c.close()",
+  "        return",
+  "    up = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)",
+  "    try:",
+  "        up.connect(r['socket'])",
+  "    except OSError:",
+  "        c.close()",
+  "        return",
+  "    threading.Thread(target=pump, args=(up, c), daemon=True).start()",
+  "    buf = b''",
+  "    try:",
+  "        while True:",
+  "            d = c.recv(65536)",
+  "            if not d:",
+  "                break",
+  "            buf += d",
+  "            while True:",
+  "                end = buf.find(b'\\r\\n\\r\\n')",
+  "                if end < 0:",
+  "                    if len(buf) > 65536:",
+  "                        raise OSError('request head too long')",
+  "                    break",
+  "                lines = buf[:end].split(b'\\r\\n')",
+  "                headers = dict((k.strip().lower(), v.strip()) for k, _, v in (l.partition(b':') for l in lines[1:]))",
+  "                if b'transfer-encoding' in headers:",
+  "                    raise OSError('chunked request')",
+  "                length = int(headers.get(b'content-length', b'0'))",
+  "                if len(buf) < end + 4 + length:",
+  "                    break",
+  "                req, buf = buf[:end + 4 + length], buf[end + 4 + length:]",
+  "                parts = lines[0].split(b' ')",
+  "                token = len(parts) >= 2 and parts[0] == b'PUT' and parts[1].split(b'?')[0] == b'/latest/api/token'",
+  "                c.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, int(r['hopLimit']) if token else -1)",
+  "                up.sendall(req)",
+  "    except (OSError, ValueError):",
+  "        pass",
+  "    finally:",
+  "        try:",
+  "            up.shutdown(socket.SHUT_WR)",
+  "        except OSError:",
+  "            pass",
+  "while True:",
+  "    c, peer = srv.accept()",
+  "    threading.Thread(target=handle, args=(c, peer), daemon=True).start()",
+].join("\n");
+
+/** Where the VPC's metadata endpoint sends an instance address's requests. */
+interface ImdsRoute {
+  readonly socket: string;
+  readonly hopLimit: number;
+}
+
 /** The VPC: a namespace routing between the subnets' gateways, and services forwarded into it. */
 export class VpcNetwork {
   /** Creates the VPC namespace with a bridge holding the gateway of every subnet in `cidrs`. */
@@ -152,9 +253,44 @@ export class VpcNetwork {
     this.spawn("ip", ["netns", "exec", this.ns, "python3", "-c", NTP_SERVER]);
   }
 
-  /** Starts a helper process that ends with the VPC. */
-  public spawn(cmd: string, args: readonly string[]): ChildProcess {
-    const child = spawn(cmd, args as string[], { stdio: "ignore", detached: true });
+  private readonly imdsRoutes = new Map<string, ImdsRoute>();
+  private imdsRoutesFile = "";
+
+  /** The instance metadata endpoint at 169.254.169.254:80 in the VPC ({@link IMDS_ROUTER}). */
+  public async startImds(): Promise<void> {
+    this.imdsRoutesFile = path.join(this.dir, "imds-routes.json");
+    this.writeImdsRoutes();
+    sh("ip", ["-n", this.ns, "addr", "add", "169.254.169.254/32", "dev", "lo"]);
+    const log = path.join(this.dir, "imds-router.log");
+    const router = this.spawn("ip", ["netns", "exec", this.ns, "python3", "-c", IMDS_ROUTER, this.imdsRoutesFile], log);
+    await waitFor(() => router.exitCode !== null || sh("ip", ["netns", "exec", this.ns, "ss", "-Htln", "sport = :80"]).includes("169.254.169.254:80"), 10000, "the metadata endpoint in the VPC");
+    if (router.exitCode !== null) throw new Error(`the metadata endpoint exited ${router.exitCode}: ${readFileSync(log, "utf8").slice(-2000)}`);
+  }
+
+  /** Requests from `ip` (an address of one instance) go to the IMDS stand-in at `socket`. */
+  public routeImds(ip: string, route: ImdsRoute): void {
+    if (this.imdsRoutesFile === "") throw new Error("startImds() first");
+    this.imdsRoutes.set(ip, route);
+    this.writeImdsRoutes();
+  }
+
+  /** Removes the routes to the stand-in at `socket` (an instance that stopped). */
+  public unrouteImds(socket: string): void {
+    for (const [ip, r] of [...this.imdsRoutes]) if (r.socket === socket) this.imdsRoutes.delete(ip);
+    if (this.imdsRoutesFile !== "") this.writeImdsRoutes();
+  }
+
+  private writeImdsRoutes(): void {
+    writeFileSync(`${this.imdsRoutesFile}.tmp`, JSON.stringify(Object.fromEntries(this.imdsRoutes)));
+    renameSync(`${this.imdsRoutesFile}.tmp`, this.imdsRoutesFile);
+  }
+
+  /** Starts a helper process that ends with the VPC (its output to `log`, if given). */
+  public spawn(cmd: string, args: readonly string[], log?: string): ChildProcess {
+    let fd: number | undefined;
+    if (log !== undefined) fd = openSync(log, "a");
+    const child = spawn(cmd, args as string[], { stdio: fd === undefined ? "ignore" : ["ignore", fd, fd], detached: true });
+    if (fd !== undefined) closeSync(fd);
     this.children.push(child);
     return child;
   }
@@ -257,7 +393,8 @@ export class NspawnNode {
   public readonly plugged = new Map<string, string>();
   private nspawn?: ChildProcess;
   private imds?: ImdsStandIn;
-  private imdsForward?: ChildProcess;
+  private imdsSocket = "";
+  private hopLimit = 1;
   private watcher?: NodeJS.Timeout;
   private readonly attachedVolumes = new Set<string>();
   private rootDevice = "/dev/sda1";
@@ -287,7 +424,6 @@ export class NspawnNode {
     // Network namespace, primary interface, IMDS.
     sh("ip", ["netns", "add", this.ns]);
     sh("ip", ["-n", this.ns, "link", "set", "lo", "up"]);
-    sh("ip", ["-n", this.ns, "addr", "add", "169.254.169.254/32", "dev", "lo"]);
     const enis = await attachedInterfaces(this.emulator, spec.instanceId);
     const primary = enis.find((e) => e.deviceIndex === 0);
     if (primary === undefined) throw new Error(`${spec.instanceId} has no primary interface in the emulator`);
@@ -297,9 +433,11 @@ export class NspawnNode {
     const cidr = xmlValues(subnetXml, "cidrBlock")[0];
     const imdsSock = path.join(dir, "imds.sock");
     this.imds = await startImds(this.emulator, spec.instanceId, { socketPath: imdsSock, instanceTags: spec.instanceTags, instanceProfileArn: spec.instanceProfileArn });
-    // EC2 answers the token PUT with the hop limit as IP TTL: a request from one hop further (a pod
-    // behind the node) gets no answer.
-    this.imdsForward = spawn("ip", ["netns", "exec", this.ns, "socat", `TCP-LISTEN:80,bind=169.254.169.254,fork,reuseaddr,ip-ttl=${spec.hopLimit}`, `UNIX-CONNECT:${imdsSock}`], { stdio: "ignore", detached: true });
+    this.imdsSocket = imdsSock;
+    this.hopLimit = spec.hopLimit;
+    // The metadata endpoint is one link away, in the VPC, answering this instance's addresses (its
+    // slot interface's too, once attached: see hotplug) with the hop limit as the token's TTL.
+    this.vpc.routeImds(primary.privateIp, { socket: imdsSock, hopLimit: this.hopLimit });
 
     // NoCloud seed: the user data as stored, the instance's identity, its primary interface.
     const seed = path.join(upper, "var/lib/cloud/seed/nocloud");
@@ -371,7 +509,6 @@ export class NspawnNode {
     const leader = this.leader();
     if (leader !== undefined) quiet("kill", ["-9", String(leader)]);
     if (this.nspawn) killGroup(this.nspawn);
-    if (this.imdsForward) killGroup(this.imdsForward);
   };
 
   /** Host PID of the container's PID 1 (systemd), once it runs. */
@@ -428,6 +565,20 @@ export class NspawnNode {
     return r.stdout + r.stderr;
   }
 
+  /**
+   * `ec2 modify-instance-metadata-options --http-put-response-hop-limit` on the running instance:
+   * the emulator records it, and the metadata endpoint uses the hop limit the emulator answers with
+   * for this instance's addresses from the next request on, as EC2 does.
+   */
+  public async modifyHopLimit(hopLimit: number): Promise<number> {
+    const xml = await this.emulator.ec2("ModifyInstanceMetadataOptions", { InstanceId: this.spec.instanceId, HttpPutResponseHopLimit: String(hopLimit) });
+    const applied = Number(xmlValues(xml, "httpPutResponseHopLimit")[0]);
+    if (!Number.isInteger(applied) || applied < 1) throw new Error(`ModifyInstanceMetadataOptions answered no hop limit: ${xml.slice(0, 500)}`);
+    this.hopLimit = applied;
+    for (const eni of await attachedInterfaces(this.emulator, this.spec.instanceId)) this.vpc.routeImds(eni.privateIp, { socket: this.imdsSocket, hopLimit: applied });
+    return applied;
+  }
+
   /** Problems the hot-plug watcher met (empty when none). */
   public get hotplugError(): string {
     return this.watchError;
@@ -441,6 +592,7 @@ export class NspawnNode {
       const name = `eth${eni.deviceIndex}`;
       this.hostVeths.push(this.vpc.plug(this.ns, name, eni.mac));
       this.plugged.set(eni.id, name);
+      this.vpc.routeImds(eni.privateIp, { socket: this.imdsSocket, hopLimit: this.hopLimit });
     }
     const volXml = await this.emulator.ec2("DescribeVolumes", { "Filter.1.Name": "attachment.instance-id", "Filter.1.Value.1": this.spec.instanceId });
     for (const item of xmlItems(volXml, "volumeSet")) {
@@ -475,6 +627,7 @@ export class NspawnNode {
     }
     this.killOnExit();
     process.removeListener("exit", this.killOnExit);
+    if (this.imdsSocket !== "") this.vpc.unrouteImds(this.imdsSocket);
     await this.imds?.stop();
     for (const v of this.hostVeths) quiet("ip", ["-n", this.vpc.ns, "link", "del", v]);
     quiet("ip", ["netns", "del", this.ns]);
