@@ -4,18 +4,21 @@
  * production (etcd.service and its bootstrap script next to the static pods). Scenarios: the
  * cluster forms and serves through the load balancer; an API node's member is replaced with an
  * empty disk under load (learner on 127.0.0.1, promoted, then on the slot address: the local API
- * server's --etcd-servers includes that address) with 0 failed requests and no write lost; and
- * scenarios 3-6 of the reference example (scenarios.ts), where a node that dies or is replaced
- * takes its etcd member with it (see scenarios.ts for what is asserted in addition).
+ * server's --etcd-servers includes that address) with 0 failed requests and no write lost; a
+ * worker joins after `terraform apply` of the cluster-objects stack (S7, as scenario 7; it runs
+ * while all three API nodes and members are whole, before any node is killed or replaced); and
+ * scenarios 3-6 and R of the reference example (scenarios.ts), where a node that dies or is
+ * replaced takes its etcd member with it (see scenarios.ts for what is asserted in addition).
  */
 import { readFileSync } from "node:fs";
 import { EtcdTopology } from "../../lib";
 import { allOf, describeTier, toolAvailable } from "../harness/tiers";
 import { etcdBinariesCheck, kubernetesBinariesCheck, motoCheck } from "../harness/real-components";
+import { providerPlanCheck } from "../harness/provider-plan";
 import { ControlPlaneCluster, sleep, startClientLoop, summarize, synthesizeReference } from "./control-plane";
-import { certificateRenewal, drainAndRollingReplacement, etcdLeaderSlot, etcdMemberKill, failureDetection, leaderElectionTakeover } from "./scenarios";
+import { certificateRenewal, drainAndRollingReplacement, etcdLeaderSlot, etcdMemberKill, failureDetection, leaderElectionTakeover, workerJoin } from "./scenarios";
 
-const CHECK = allOf(kubernetesBinariesCheck(), etcdBinariesCheck(), motoCheck(), toolAvailable("haproxy", ["-v"]));
+const CHECK = allOf(kubernetesBinariesCheck(), etcdBinariesCheck(), motoCheck(), toolAvailable("haproxy", ["-v"]), toolAvailable("containerd", ["--version"]), providerPlanCheck());
 
 function report(scenario: string, figures: Record<string, unknown>): void {
   console.log(`[control plane, stacked] ${scenario}: ${JSON.stringify(figures)}`);
@@ -89,6 +92,11 @@ describeTier("control plane of the reference example, stacked etcd", CHECK, { ti
     expect(lost).toEqual([]);
     expect(learnerErrors).toEqual([]);
   }, 600_000);
+
+  // Scenario 7 of the reference example (scenarios.ts), in the same place in the order: after the
+  // member replacement of S2 (its member is a voter again, every API node serves) and before S4-S6
+  // kill or replace nodes.
+  it("S7. a worker joins with the README's command after `terraform apply` of the cluster-objects stack: discovery, TLS bootstrap approved by the controller-manager, a Node registered", () => workerJoin(cp, report, "S7 worker join"), 600_000);
 
   // Scenarios 3-6 of the reference example (scenarios.ts), on nodes that each host an API server and
   // an etcd member: what a node's death or replacement means for both is asserted there.

@@ -6,54 +6,18 @@
  * encryption-at-rest prefix `k8s:enc:<provider>:v1:<key name>:`, leader-election timing) and from
  * the synthesized target group (detection and re-admission times), never from the library's helpers.
  */
-import { X509Certificate } from "node:crypto";
-import { existsSync, readFileSync, readdirSync, readlinkSync } from "node:fs";
+import { readFileSync, readdirSync } from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
 import { allOf, describeTier, toolAvailable } from "../harness/tiers";
 import { etcdBinariesCheck, kubernetesBinariesCheck, motoCheck } from "../harness/real-components";
 import { providerPlanCheck } from "../harness/provider-plan";
 import { IssuedFiles } from "../harness/openssl-pki";
-import { runCommand } from "../harness/etcd-cluster";
 import { ControlPlaneCluster, sleep, startClientLoop, summarize } from "./control-plane";
-import { JoinedWorker, KUBELET_DEVIATIONS, WORKER_HOST, joinWorker, stopWorker } from "./worker";
-import { applyClusterObjects } from "./cluster-objects";
-import { certificateRenewal, drainAndRollingReplacement, etcdLeaderSlot, etcdMemberKill, failureDetection, leaderElectionTakeover, waitAllUp } from "./scenarios";
+import { certificateRenewal, drainAndRollingReplacement, etcdLeaderSlot, etcdMemberKill, failureDetection, leaderElectionTakeover, waitAllUp, workerJoin } from "./scenarios";
 
 
 const CHECK = allOf(kubernetesBinariesCheck(), etcdBinariesCheck(), motoCheck(), toolAvailable("haproxy", ["-v"]), toolAvailable("containerd", ["--version"]), providerPlanCheck());
-
-/**
- * What a joining worker could change on the host if its view leaked: the directories kubeadm and the
- * kubelet write, the kernel tunables the kubelet sets, cgroups it would create, /run/xtables.lock.
- */
-function hostState(): Record<string, unknown> {
-  const list = (d: string) => (existsSync(d) ? readdirSync(d).sort() : null);
-  const sys = (k: string) => readFileSync(`/proc/sys/${k}`, "utf8").trim();
-  const cgroups = readdirSync("/sys/fs/cgroup").flatMap((h) => {
-    try {
-      return readdirSync(`/sys/fs/cgroup/${h}`).filter((e) => /kube|pods/.test(e)).map((e) => `${h}/${e}`);
-    } catch {
-      return [];
-    }
-  });
-  return {
-    etcKubernetes: list("/etc/kubernetes"),
-    varLibKubelet: list("/var/lib/kubelet"),
-    runContainerd: list("/run/containerd"),
-    xtablesLock: existsSync("/run/xtables.lock"),
-    tunables: ["vm/overcommit_memory", "vm/panic_on_oom", "kernel/panic", "kernel/panic_on_oops", "kernel/keys/root_maxkeys", "kernel/keys/root_maxbytes"].map((k) => `${k}=${sys(k)}`),
-    cgroups,
-  };
-}
-
-/** Whether IPv4 `ip` lies in `cidr`. */
-function inCidr(ip: string, cidr: string): boolean {
-  const n = (a: string) => a.split(".").reduce((acc, o) => acc * 256 + Number(o), 0);
-  const [base, bits] = cidr.split("/");
-  const size = 2 ** (32 - Number(bits));
-  return Math.floor(n(ip) / size) === Math.floor(n(base) / size);
-}
 
 /** Prints a scenario's figures (jest shows console output with the file). */
 function report(scenario: string, figures: Record<string, unknown>): void {
@@ -138,100 +102,7 @@ describeTier("control plane of the reference example", CHECK, { tierLabel: "cont
     report("2 encryption at rest", { prefix, storedBytes: r.stdout.length });
   }, 60_000);
 
-  it("7. a worker joins with the README's command: discovery, TLS bootstrap approved by the controller-manager, a Node registered", async () => {
-    const hostBefore = hostState();
-    // The objects kubeadm join reads come from `terraform apply` of the cluster-objects stack
-    // (cluster-objects.ts); the join file and command are its outputs, used as the README says.
-    const applied = await applyClusterObjects(cp);
-    let joined: JoinedWorker | undefined;
-    try {
-      joined = await joinWorker(cp, { joinCommand: applied.outputs.join_command, discoveryKubeconfig: applied.outputs.discovery_kubeconfig });
-      const node = JSON.parse((await cp.kubectl(["get", "node", joined.nodeName, "-o", "json"])).stdout);
-      // The node's client certificate (Kubernetes "TLS bootstrapping": CN system:node:<node name>,
-      // O system:nodes), issued by the cluster CA through the kubelet's CSR.
-      // kubelet-client-current.pem is a symlink to an absolute path on the node: resolved in the node root.
-      const current = path.join(joined.root, "var/lib/kubelet/pki/kubelet-client-current.pem");
-      const clientPem = readFileSync(path.join(joined.root, readlinkSync(current)), "utf8");
-      const clientCert = new X509Certificate(clientPem.slice(clientPem.indexOf("-----BEGIN CERTIFICATE-----")));
-      const ca = new X509Certificate(readFileSync(cp.kubernetesCa().cert));
-      type Csr = { metadata: { name: string }; spec: { signerName: string; username: string; request: string }; status: { certificate?: string; conditions?: Array<{ type: string; reason?: string; message?: string }> } };
-      const listCsrs = async () =>
-        (JSON.parse((await cp.kubectl(["get", "csr", "-o", "json"])).stdout).items as Csr[]).map((c) => ({
-          name: c.metadata.name,
-          signer: c.spec.signerName,
-          requestor: c.spec.username,
-          conditions: (c.status.conditions ?? []).map((x) => `${x.type}/${x.reason ?? ""}: ${x.message ?? ""}`),
-          issued: Boolean(c.status.certificate),
-          request: c.spec.request,
-        }));
-      // The kubelet requests its serving certificate once it runs on its client certificate (bounded wait).
-      let csrs = await listCsrs();
-      for (const deadline = Date.now() + 60_000; !csrs.some((c) => c.signer === "kubernetes.io/kubelet-serving") && Date.now() < deadline; csrs = await listCsrs()) await sleep(500);
-      const clientCsrs = csrs.filter((c) => c.signer === "kubernetes.io/kube-apiserver-client-kubelet");
-      const servingCsrs = csrs.filter((c) => c.signer === "kubernetes.io/kubelet-serving");
-      const hostAfter = hostState();
-      report("7 worker join", {
-        node: joined.nodeName,
-        joinSeconds: joined.kubeadmMs / 1000,
-        nodeRegisteredSeconds: joined.nodeRegisteredMs / 1000,
-        nodeReady: (node.status.conditions as Array<{ type: string; status: string; reason: string }>).find((c) => c.type === "Ready"),
-        kubeletDeviations: KUBELET_DEVIATIONS.map((d) => d.flag),
-        applySeconds: applied.applyMs / 1000,
-        kubeletKernelTunablesKeptOffHost: joined.kernelTunablesWritten,
-        csrs: csrs.map(({ request, ...c }) => c), // eslint-disable-line @typescript-eslint/no-unused-vars
-      });
-      expect(node.metadata.name).toBe(joined.nodeName);
-      expect(clientCert.subject.split("\n").sort()).toEqual([`CN=system:node:${joined.nodeName}`, "O=system:nodes"]);
-      expect(clientCert.checkIssued(ca)).toBe(true);
-      expect(clientCert.verify(ca.publicKey)).toBe(true);
-      // Approved by the controller-manager's csrapproving controller (Kubernetes 1.33
-      // pkg/controller/certificates/approver/sarapprove.go), not by the test (it approves nothing).
-      expect(clientCsrs).toHaveLength(1);
-      expect(clientCsrs[0].requestor).toMatch(/^system:bootstrap:[a-z0-9]{6}$/);
-      expect(clientCsrs[0].conditions).toEqual(["Approved/AutoApproved: Auto approving kubelet client certificate after SubjectAccessReview."]);
-      expect(clientCsrs[0].issued).toBe(true);
-      // The KubeletConfiguration on disk is the kubelet-config ConfigMap's: kubeadm writes it back
-      // with omitempty, so a zero value declared (readOnlyPort: 0) is absent, which v1beta1 reads as
-      // the same 0 (no defaulting of readOnlyPort); every deviation is a flag (KUBELET_DEVIATIONS).
-      const declared = parse(JSON.parse((await cp.kubectl(["get", "configmap", "kubelet-config", "-n", "kube-system", "-o", "json"])).stdout).data.kubelet as string) as Record<string, unknown>;
-      const onDisk = parse(readFileSync(path.join(joined.root, "var/lib/kubelet/config.yaml"), "utf8")) as Record<string, unknown>;
-      const omitted = Object.keys(declared).filter((k) => !(k in onDisk) && [0, false, ""].includes(declared[k] as never));
-      expect(omitted).toEqual(["readOnlyPort"]);
-      expect(onDisk).toMatchObject(Object.fromEntries(Object.entries(declared).filter(([k]) => !omitted.includes(k))));
-      // And the kubelet behaves so: its port 10250 and healthz 127.0.0.1:10248, no read-only port 10255.
-      const ss = await runCommand("ip", ["netns", "exec", cp.net.namespaces.get(WORKER_HOST) as string, "ss", "-Hltn"]);
-      const listening = ss.stdout.split("\n").filter((l) => l.trim() !== "").map((l) => l.trim().split(/\s+/)[3]);
-      expect(listening).toContain("127.0.0.1:10248");
-      expect(listening.filter((a) => a.endsWith(":10250"))).toHaveLength(1);
-      expect(listening.filter((a) => a.endsWith(":10255"))).toEqual([]);
-      // serverTLSBootstrap: the kubelet asks for its serving certificate with a kubelet-serving CSR;
-      // the controller-manager signs those but never approves them (Kubernetes "Certificate Signing
-      // Requests": kubernetes.io/kubelet-serving, "Never auto-approved by kube-controller-manager").
-      // The approver the stack declares is a Deployment, and a cluster without a CNI runs no pod: the
-      // CSR stays Pending here. What the approver checks is checked instead: the requester is the
-      // node, every DNS name matches its -provider-regex and every IP lies in -provider-ip-prefixes.
-      expect(servingCsrs).toHaveLength(1);
-      expect(servingCsrs[0].requestor).toBe(`system:node:${joined.nodeName}`);
-      expect(servingCsrs[0].conditions).toEqual([]);
-      expect(servingCsrs[0].issued).toBe(false);
-      const approver = JSON.parse((await cp.kubectl(["get", "deployment", "kubelet-csr-approver", "-n", "kube-system", "-o", "json"])).stdout);
-      const args = approver.spec.template.spec.containers[0].args as string[];
-      const arg = (name: string) => (args.find((a) => a.startsWith(`-${name}=`)) as string).slice(name.length + 2);
-      const request = await runCommand("openssl", ["req", "-noout", "-text"], { input: Buffer.from(servingCsrs[0].request, "base64").toString("utf8") });
-      const sans = /Subject Alternative Name:\s*\n\s*(.+)/.exec(request.stdout)?.[1].split(/,\s*/) ?? [];
-      const dnsNames = sans.filter((x) => x.startsWith("DNS:")).map((x) => x.slice(4));
-      const ips = sans.filter((x) => x.startsWith("IP Address:")).map((x) => x.slice(11));
-      expect(dnsNames).toContain(joined.nodeName);
-      for (const d of dnsNames) expect([d, new RegExp(arg("provider-regex")).test(d)]).toEqual([d, true]);
-      expect(ips).toContain(cp.net.addresses.get("worker"));
-      for (const ip of ips) expect([ip, arg("provider-ip-prefixes").split(",").some((prefix) => inCidr(ip, prefix))]).toEqual([ip, true]);
-      expect(approver.status.readyReplicas ?? 0).toBe(0);
-      expect(hostAfter).toEqual(hostBefore);
-    } finally {
-      if (joined) await stopWorker(cp, joined);
-      await applied.workspace.cleanup();
-    }
-  }, 600_000);
+  it("7. a worker joins with the README's command: discovery, TLS bootstrap approved by the controller-manager, a Node registered", () => workerJoin(cp, report), 600_000);
 
   it("4. a SIGKILLed API server leaves the load balancer within the synthesized detection time", () => failureDetection(cp, report), 300_000);
 
