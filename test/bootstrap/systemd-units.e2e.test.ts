@@ -65,7 +65,7 @@ const BASE_SYSTEM = ["/bin/sh", "/usr/bin/sh"];
  * Hard preconditions, from what each unit's program needs to do its job (not from the renderers):
  * `[unit, precondition, why]`.
  */
-const HARD_PRECONDITIONS: ReadonlyArray<readonly [string, string, string]> = [
+const HARD_PRECONDITIONS: ReadonlyArray<readonly [unit: string, dep: string, why: string, only?: "Requisite"]> = [
   ["ha-fetch-secrets.service", "ha-claim-slot.service", "the secret is named by the claimed slot (slot.env)"],
   ["ha-kube-configure.service", "ha-claim-slot.service", "the manifests need the slot IP (slot.env)"],
   ["ha-kube-configure.service", "ha-fetch-secrets.service", "the manifests and kubeconfigs name the fetched certificates"],
@@ -73,7 +73,10 @@ const HARD_PRECONDITIONS: ReadonlyArray<readonly [string, string, string]> = [
   ["kubelet.service", "ha-kube-configure.service", "the kubelet runs the static pods ha-kube-configure writes"],
   ["etcd.service", "ha-claim-slot.service", "etcd binds the slot IP its certificates name"],
   ["etcd.service", "ha-fetch-secrets.service", "etcd requires its server and peer certificates"],
-  ["ha-etcd-backup.service", "etcd.service", "a snapshot needs a running member"],
+  // Requisite= (systemd.unit(5): "if the units listed here are not started already, they will not
+  // be started and the starting of this unit will fail immediately"): a backup run must never start
+  // an etcd a restore stopped on purpose, so Requires= (which would start it) is wrong here.
+  ["ha-etcd-backup.service", "etcd.service", "a snapshot needs a running member, and must not start one", "Requisite"],
 ];
 
 /** A node's files as cloud-init writes them, in a temp root. */
@@ -320,14 +323,15 @@ describeTier("systemd units of the reference nodes", toolAvailable(SYSTEMD_ANALY
     expect(startJobDeadlocks(root, ["a.service", "b.service", "c.service", "d.service"])).toEqual([["a.service", "c.service"]]);
   });
 
-  it.each(byName)("%s: every hard precondition is Requires=/BindsTo= plus After=, never only Wants=", (_name, node) => {
+  it.each(byName)("%s: every hard precondition is Requires=/BindsTo= (Requisite= where the unit must not start it) plus After=, never only Wants=", (_name, node) => {
     const names = renderedUnitNames(node);
     const units = unitGraph(node.root, names);
     const checked: string[] = [];
-    for (const [name, dep, why] of HARD_PRECONDITIONS) {
+    for (const [name, dep, why, only] of HARD_PRECONDITIONS) {
       const unit = units.get(name);
       if (unit === undefined || !names.includes(name)) continue;
-      const hard = [...unitList(unit, "Requires"), ...unitList(unit, "BindsTo")];
+      const hard = only === "Requisite" ? unitList(unit, "Requisite") : [...unitList(unit, "Requires"), ...unitList(unit, "BindsTo")];
+      if (only === "Requisite") expect({ unit: name, dep, startsIt: [...unitList(unit, "Requires"), ...unitList(unit, "Wants")].includes(dep) }).toEqual({ unit: name, dep, startsIt: false });
       checked.push(`${name} → ${dep}`);
       expect({ unit: name, dep, why, hard: hard.includes(dep), ordered: unitList(unit, "After").includes(dep) }).toEqual({ unit: name, dep, why, hard: true, ordered: true });
       // The precondition's unit must exist on the node, or the Requires= fails every boot.
