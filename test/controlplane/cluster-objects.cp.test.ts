@@ -20,14 +20,13 @@ import { providerPlanCheck } from "../harness/provider-plan";
 import { SUPER_ADMIN_SPEC_ID } from "../../lib/cluster/access";
 import { ControlPlaneCluster } from "./control-plane";
 import { AppliedClusterObjects, TerraformWorkspace, applyClusterObjects } from "./cluster-objects";
+import { reporter } from "./scenarios";
 
 const CHECK = allOf(kubernetesBinariesCheck(), etcdBinariesCheck(), motoCheck(), toolAvailable("haproxy", ["-v"]), providerPlanCheck());
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-function report(scenario: string, figures: Record<string, unknown>): void {
-  console.log(`[control plane] ${scenario}: ${JSON.stringify(figures)}`);
-}
+const report = reporter();
 
 /** REST paths of the kinds the stack declares (Kubernetes API reference). */
 const API: Record<string, { readonly group: string; readonly plural: string; readonly namespaced: boolean }> = {

@@ -16,13 +16,11 @@ import { allOf, describeTier, toolAvailable } from "../harness/tiers";
 import { etcdBinariesCheck, kubernetesBinariesCheck, motoCheck } from "../harness/real-components";
 import { providerPlanCheck } from "../harness/provider-plan";
 import { ControlPlaneCluster, sleep, startClientLoop, summarize, synthesizeReference } from "./control-plane";
-import { certificateRenewal, drainAndRollingReplacement, etcdLeaderSlot, etcdMemberKill, failureDetection, leaderElectionTakeover, workerJoin } from "./scenarios";
+import { certificateRenewal, drainAndRollingReplacement, etcdLeaderSlot, etcdMemberKill, failureDetection, leaderElectionTakeover, workerJoin, reporter } from "./scenarios";
 
 const CHECK = allOf(kubernetesBinariesCheck(), etcdBinariesCheck(), motoCheck(), toolAvailable("haproxy", ["-v"]), toolAvailable("containerd", ["--version"]), providerPlanCheck());
 
-function report(scenario: string, figures: Record<string, unknown>): void {
-  console.log(`[control plane, stacked] ${scenario}: ${JSON.stringify(figures)}`);
-}
+const report = reporter("control plane, stacked");
 
 describeTier("control plane of the reference example, stacked etcd", CHECK, { tierLabel: "control plane" }, () => {
   let cp: ControlPlaneCluster;

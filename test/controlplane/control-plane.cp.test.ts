@@ -14,15 +14,13 @@ import { etcdBinariesCheck, kubernetesBinariesCheck, motoCheck } from "../harnes
 import { providerPlanCheck } from "../harness/provider-plan";
 import { IssuedFiles } from "../harness/openssl-pki";
 import { ControlPlaneCluster, sleep, startClientLoop, summarize } from "./control-plane";
-import { certificateRenewal, drainAndRollingReplacement, etcdLeaderSlot, etcdMemberKill, failureDetection, leaderElectionTakeover, waitAllUp, workerJoin } from "./scenarios";
+import { certificateRenewal, drainAndRollingReplacement, etcdLeaderSlot, etcdMemberKill, failureDetection, leaderElectionTakeover, waitAllUp, workerJoin, reporter } from "./scenarios";
 
 
 const CHECK = allOf(kubernetesBinariesCheck(), etcdBinariesCheck(), motoCheck(), toolAvailable("haproxy", ["-v"]), toolAvailable("containerd", ["--version"]), providerPlanCheck());
 
 /** Prints a scenario's figures (jest shows console output with the file). */
-function report(scenario: string, figures: Record<string, unknown>): void {
-  console.log(`[control plane] ${scenario}: ${JSON.stringify(figures)}`);
-}
+const report = reporter();
 
 describeTier("control plane of the reference example", CHECK, { tierLabel: "control plane" }, () => {
   let cp: ControlPlaneCluster;

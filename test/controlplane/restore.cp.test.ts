@@ -24,6 +24,7 @@ import { ChildProcess, spawn } from "node:child_process";
 import { allOf, describeTier, toolAvailable } from "../harness/tiers";
 import { etcdBinariesCheck, kubernetesBinariesCheck, motoCheck } from "../harness/real-components";
 import { ControlPlaneCluster, RunningProcess, sleep, startClientLoop, summarize } from "./control-plane";
+import { reporter } from "./scenarios";
 
 const CHECK = allOf(kubernetesBinariesCheck(), etcdBinariesCheck(), motoCheck(), toolAvailable("haproxy", ["-v"]));
 const STATIC_PODS = ["kube-apiserver", "kube-controller-manager", "kube-scheduler"];
@@ -44,9 +45,7 @@ case $verb in
 esac
 `;
 
-function report(scenario: string, figures: Record<string, unknown>): void {
-  console.log(`[control plane] ${scenario}: ${JSON.stringify(figures)}`);
-}
+const report = reporter();
 
 describeTier("whole-cluster restore with ha-restore-node (control-plane tier)", CHECK, { tierLabel: "control plane" }, () => {
   let cp: ControlPlaneCluster;

@@ -32,6 +32,11 @@ import { JoinedWorker, KUBELET_DEVIATIONS, WORKER_HOST, joinWorker, stopWorker }
 /** Prints a scenario's figures. */
 export type Reporter = (scenario: string, figures: Record<string, unknown>) => void;
 
+/** A reporter printing `[<label>] <scenario>: <figures as JSON>` (the line the README's figures come from). */
+export function reporter(label = "control plane"): Reporter {
+  return (scenario, figures) => console.log(`[${label}] ${scenario}: ${JSON.stringify(figures)}`);
+}
+
 type EtcdStatus = Array<{ Endpoint: string; Status: { header: { member_id: number }; leader: number } }>;
 type Member = { ID: number | string; name: string; peerURLs: string[]; isLearner?: boolean };
 
