@@ -26,7 +26,7 @@ u=${HA_ETCD_USER:-etcd}
 getent passwd "$u" >/dev/null || useradd -rUM -d /var/lib/etcd -s /usr/sbin/nologin "$u" || die "cannot create user $u"
 
 installed_version() {
-  "$BIN_DIR/etcd" --version 2>/dev/null | awk '/^etcd Version:/ { print $3; exit }' || true
+  "$BIN_DIR/etcd" --version 2>/dev/null | awk '/^etcd Version:/ && !found { print $3; found = 1 }' || true
 }
 
 if [ "$(installed_version)" = "$HA_ETCD_VERSION" ] && [ -x "$BIN_DIR/etcdctl" ]; then

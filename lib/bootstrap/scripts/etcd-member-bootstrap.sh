@@ -61,7 +61,7 @@ die() {
 
 # A top-level scalar of the rendered config (single line, maybe quoted).
 setting() {
-  sed -n "s/^$1: *//p" "$BASE" | head -n 1 | sed -e 's/^"\(.*\)"$/\1/' -e "s/^'\(.*\)'$/\1/"
+  sed -n "s/^$1: *//p" "$BASE" | sed -n 1p | sed -e 's/^"\(.*\)"$/\1/' -e "s/^'\(.*\)'$/\1/"
 }
 
 ctl() {

@@ -216,12 +216,12 @@ configure_routes() {
     sleep 2
   done
   primary_ip=$(checked ip local-ipv4 "$(imds local-ipv4)")
-  primary_if=$(ip -4 -o addr show | awk -v ip="$primary_ip" '{ split($4, a, "/"); if (a[1] == ip) { print $2; exit } }')
+  primary_if=$(ip -4 -o addr show | awk -v ip="$primary_ip" '!found { split($4, a, "/"); if (a[1] == ip) { print $2; found = 1 } }')
   checked ifname interface "$iface" >/dev/null
   checked ifname interface "$primary_if" >/dev/null
   cidr=$(checked cidr subnet-ipv4-cidr-block "$(imds "network/interfaces/macs/$mac/subnet-ipv4-cidr-block")")
   prefix=${cidr#*/}
-  gw=$(ip -4 route show default dev "$primary_if" | awk '{ print $3; exit }')
+  gw=$(ip -4 route show default dev "$primary_if" | awk 'NR == 1 { print $3 }')
   [ -n "$gw" ] || die "no default gateway on $primary_if"
   checked ip "default gateway" "$gw" >/dev/null
   if command -v netplan >/dev/null 2>&1 && [ -d "$NETPLAN_DIR" ]; then
@@ -233,7 +233,7 @@ configure_routes() {
   ip addr replace "$ip/$prefix" dev "$iface"
   # New connections leave from the slot address (metric 10). A primary default route at metric 0
   # (Debian's dhclient; networkd uses 100) would win: move it behind, at 100.
-  primary_metric=$(ip -4 route show default dev "$primary_if" | awk '{ m = 0; for (i = 1; i < NF; i++) if ($i == "metric") m = $(i + 1); print m; exit }')
+  primary_metric=$(ip -4 route show default dev "$primary_if" | awk 'NR == 1 { m = 0; for (i = 1; i < NF; i++) if ($i == "metric") m = $(i + 1); print m }')
   if [ "${primary_metric:-0}" -le 10 ]; then
     ip route replace default via "$gw" dev "$primary_if" metric 100
     ip route del default via "$gw" dev "$primary_if" metric "${primary_metric:-0}"
@@ -243,7 +243,7 @@ configure_routes() {
   # ...while replies for connections made to the primary address stay on the primary interface.
   ip route replace "$cidr" dev "$primary_if" src "$primary_ip" table "$ROUTE_TABLE_PRIMARY"
   ip route replace default via "$gw" dev "$primary_if" table "$ROUTE_TABLE_PRIMARY"
-  if ! ip rule show | grep -qF "from $primary_ip lookup $ROUTE_TABLE_PRIMARY"; then
+  if ! ip rule show | grep -F "from $primary_ip lookup $ROUTE_TABLE_PRIMARY" >/dev/null; then
     ip rule add from "$primary_ip" lookup "$ROUTE_TABLE_PRIMARY" priority 100
   fi
   SLOT_INTERFACE=$iface

@@ -82,7 +82,7 @@ errfile="$work/aws.err"
 
 # aws_error_code: the error code the last AWS CLI call named on stderr, empty when none.
 aws_error_code() {
-  sed -nE 's/.*An error occurred \(([A-Za-z]+)\).*/\1/p' "$errfile" | head -n 1
+  sed -nE 's/.*An error occurred \(([A-Za-z]+)\).*/\1/p' "$errfile" | sed -n 1p
 }
 
 # with_retries WHAT CMD...: runs CMD until it succeeds; returns 3 at once on ResourceNotFoundException,

@@ -32,7 +32,7 @@ if [ -n "$FROM_FILES" ]; then
 else
   kubelet=$(command -v kubelet || true)
 fi
-if [ -n "$kubelet" ] && [ -x "$kubelet" ] && "$kubelet" --version | grep -qx "Kubernetes v$KUBERNETES_VERSION" && command -v containerd >/dev/null 2>&1; then
+if [ -n "$kubelet" ] && [ -x "$kubelet" ] && "$kubelet" --version | grep -x "Kubernetes v$KUBERNETES_VERSION" >/dev/null && command -v containerd >/dev/null 2>&1; then
   # From files: the checksums are checked again (a replaced file is fetched anew).
   if [ -n "$FROM_FILES" ]; then "$BINARIES"; fi
   log "kubelet $KUBERNETES_VERSION already installed"
@@ -100,7 +100,7 @@ fi
 curl -fsSL --retry 5 "${K8S_APT_REPO}Release.key" | gpg --dearmor --yes -o "$KEYRING"
 echo "deb [signed-by=$KEYRING] $K8S_APT_REPO /" >/etc/apt/sources.list.d/kubernetes.list
 apt-get update -q
-revision=$(apt-cache madison kubelet | awk -v v="$KUBERNETES_VERSION" '$3 ~ "^"v"-" { print $3; exit }')
+revision=$(apt-cache madison kubelet | awk -v v="$KUBERNETES_VERSION" '$3 ~ "^"v"-" && !found { print $3; found = 1 }')
 if [ -z "$revision" ]; then
   log "ERROR: kubelet $KUBERNETES_VERSION is not in $K8S_APT_REPO"
   exit 1

@@ -69,7 +69,7 @@ resume_hint() {
 # --- 1. the pin: one snapshot (key, version, SHA-256) and one restore token for every member -----
 # state FIELD: a field of STATE_FILE (KEY=value lines, read, never sourced; each value checked).
 state() {
-  sed -n "s/^$1=//p" "$STATE_FILE" | head -n 1
+  sed -n "s/^$1=//p" "$STATE_FILE" | sed -n 1p
 }
 if [ -e "$STATE_FILE" ]; then
   key=$(state KEY) sha=$(state SHA256) token=$(state TOKEN) version=$(state VERSION)

@@ -33,7 +33,7 @@ healthy_everywhere() {
       --dimensions "Name=Cluster,Value=$CLUSTER" "Name=Slot,Value=$slot" --start-time "$start" --end-time "$end" \
       --period 60 --statistics Minimum --query 'sort_by(Datapoints,&Timestamp)[-2:].Minimum' --output text)
     # Two datapoints, both at the full member count.
-    if [ "$(echo "$value" | wc -w)" -lt 2 ] || echo "$value" | tr -s '[:space:]' '\n' | grep -v '^$' | grep -qv "^$MEMBERS\(\.0\)\?$"; then
+    if [ "$(echo "$value" | wc -w)" -lt 2 ] || echo "$value" | tr -s '[:space:]' '\n' | grep -v '^$' | grep -v "^$MEMBERS\(\.0\)\?$" >/dev/null; then
       log "$slot sees healthy members: ${value:-none} (want $MEMBERS twice)"
       return 1
     fi

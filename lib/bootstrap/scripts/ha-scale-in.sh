@@ -68,7 +68,7 @@ for entry in "${victims[@]}"; do
   aws autoscaling terminate-instance-in-auto-scaling-group --instance-id "$instance" --should-decrement-desired-capacity >/dev/null
   deadline=$(($(date +%s) + TIMEOUT_SECONDS))
   while aws autoscaling describe-auto-scaling-groups --auto-scaling-group-names "$GROUP" \
-    --query 'AutoScalingGroups[0].Instances[].InstanceId' --output text | grep -qw -- "$instance"; do
+    --query 'AutoScalingGroups[0].Instances[].InstanceId' --output text | grep -w -- "$instance" >/dev/null; do
     [ "$(date +%s)" -lt "$deadline" ] || die "$instance has not left $GROUP"
     sleep "$POLL_SECONDS"
   done
