@@ -47,6 +47,8 @@ export type ApplyEmulator = Pick<AwsEmulator, "endpoint" | "env" | "awsCli" | "a
   readonly port: number;
   /** One IAM query API call (unsigned; moto does not check signatures); returns the XML. */
   iam(action: string, params?: Readonly<Record<string, string>>): Promise<string>;
+  /** The last lines moto printed besides its access log (tracebacks, 5xx answers). */
+  diagnostics(): string;
 };
 
 /** Options of {@link startApplyEmulator}. */
@@ -144,8 +146,16 @@ export async function startApplyEmulator(options: ApplyEmulatorOptions = {}): Pr
   process.on("exit", kill);
   let stderr = "";
   child.stderr?.on("data", (d: Buffer) => {
-    stderr = (stderr + d.toString()).slice(-4000);
+    stderr = (stderr + d.toString()).slice(-256 * 1024);
   });
+  // moto's stderr is mostly one access-log line per request; what explains a failed apply is the
+  // rest (Python tracebacks) and the requests answered 5xx.
+  const diagnostics = (): string =>
+    stderr
+      .split("\n")
+      .filter((l) => l.trim() !== "" && !/" [234]\d\d -?\s*$|" [234]\d\d \d+\s*$/.test(l))
+      .slice(-15)
+      .join("\n");
   const endpoint = `https://127.0.0.1:${port}`;
   const stop = async (): Promise<void> => {
     if (child.exitCode === null && child.signalCode === null) {
@@ -218,6 +228,7 @@ export async function startApplyEmulator(options: ApplyEmulatorOptions = {}): Pr
     iam: query("iam", "2010-05-08"),
     env,
     awsCli,
+    diagnostics,
     aws(...args: string[]) {
       const out = execFileSync(awsCli, [...args, "--output", "json"], {
         env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: "/nonexistent", ...env },
@@ -649,13 +660,17 @@ export class TerraformApplyWorkspace {
    * Prepares `synth` for the emulator at `emulator.endpoint`, writes it to a fresh temporary
    * directory and runs `terraform init` from the filesystem mirror.
    */
-  public static async create(synth: object | string, emulator: Pick<AwsEmulator, "endpoint"> & { readonly caBundle?: string }, options: ApplyWorkspaceOptions = {}): Promise<TerraformApplyWorkspace> {
+  public static async create(
+    synth: object | string,
+    emulator: Pick<AwsEmulator, "endpoint"> & { readonly caBundle?: string; readonly diagnostics?: () => string },
+    options: ApplyWorkspaceOptions = {},
+  ): Promise<TerraformApplyWorkspace> {
     const mirror = options.mirror ?? findProviderMirror();
     if (!mirror) throw new Error("TerraformApplyWorkspace: no filesystem mirror with hashicorp/aws (run `bash scripts/setup-test-env.sh`)");
     const mirrored = mirrorProviders(mirror).map((p) => p.source);
     const prepared = prepareForEmulator(synth, emulator.endpoint, mirrored, EMULATOR_CUT_TYPES, emulator.caBundle);
     const dir = await mkdtemp(join(tmpdir(), "terraform-apply-"));
-    const workspace = new TerraformApplyWorkspace(dir, prepared, options);
+    const workspace = new TerraformApplyWorkspace(dir, prepared, options, emulator.diagnostics);
     try {
       await workspace.writeJson(prepared.json);
       await writeFile(workspace.cliConfig, cliConfigText(mirror, mirrored));
@@ -681,6 +696,7 @@ export class TerraformApplyWorkspace {
     public readonly dir: string,
     prepared: EmulatorPreparedStack,
     options: ApplyWorkspaceOptions,
+    private readonly emulatorDiagnostics?: () => string,
   ) {
     this.prepared = prepared;
     this.cliConfig = join(dir, "terraform.tfrc");
@@ -763,9 +779,13 @@ export class TerraformApplyWorkspace {
     if (accept !== "any" && !accept.includes(result.code)) {
       const where = this.keep ? `in ${this.dir}` : "(set KEEP_PLAN_DIR=1 to keep the working directory)";
       const reason = result.timedOut ? `timed out after ${this.timeoutMs} ms` : `exit code ${result.code}`;
-      // stderr holds terraform's diagnostics; of stdout (progress lines) only the end is useful.
-      const stdoutTail = result.stdout.trim().split("\n").slice(-30).join("\n");
-      throw new TerraformCommandError(`terraform ${args[0]} failed (${reason}) ${where}:\n${[result.stderr.trim(), stdoutTail].filter(Boolean).join("\n")}`, result);
+      // stderr holds terraform's diagnostics: last, where a truncated log (CI shows the head and the
+      // tail) still shows them; before them the end of stdout (progress lines) and what the
+      // emulator printed besides its access log.
+      const stdoutTail = result.stdout.trim().split("\n").slice(-8).join("\n");
+      const emulator = this.emulatorDiagnostics?.().trim();
+      const parts = [stdoutTail, emulator ? `emulator:\n${emulator}` : "", `terraform:\n${result.stderr.trim()}`];
+      throw new TerraformCommandError(`terraform ${args[0]} failed (${reason}) ${where}:\n${parts.filter(Boolean).join("\n")}`, result);
     }
     return result;
   }
