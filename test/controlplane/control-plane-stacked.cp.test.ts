@@ -2,7 +2,8 @@
  * The control-plane tier with the stacked topology (the reference example with
  * `etcdTopology: STACKED`): one etcd member on each API server node, from the same node files as in
  * production (etcd.service and its bootstrap script next to the static pods). Scenarios: the
- * cluster forms and serves through the load balancer; an API node's member is replaced with an
+ * cluster forms and serves through the load balancer, with scenario 1's access checks (S1a) and
+ * scenario 2's encryption at rest (S1e); an API node's member is replaced with an
  * empty disk under load (learner on 127.0.0.1, promoted, then on the slot address: the local API
  * server's --etcd-servers includes that address) with 0 failed requests and no write lost; a
  * worker joins after `terraform apply` of the cluster-objects stack (S7, as scenario 7; it runs
@@ -16,7 +17,7 @@ import { allOf, describeTier, toolAvailable } from "../harness/tiers";
 import { etcdBinariesCheck, kubernetesBinariesCheck, motoCheck } from "../harness/real-components";
 import { providerPlanCheck } from "../harness/provider-plan";
 import { ControlPlaneCluster, sleep, startClientLoop, summarize, synthesizeReference } from "./control-plane";
-import { certificateRenewal, drainAndRollingReplacement, etcdLeaderSlot, etcdMemberKill, failureDetection, leaderElectionTakeover, workerJoin, reporter } from "./scenarios";
+import { accessChecks, certificateRenewal, drainAndRollingReplacement, encryptionAtRest, etcdLeaderSlot, etcdMemberKill, failureDetection, leaderElectionTakeover, workerJoin, reporter } from "./scenarios";
 
 const CHECK = allOf(kubernetesBinariesCheck(), etcdBinariesCheck(), motoCheck(), toolAvailable("haproxy", ["-v"]), toolAvailable("containerd", ["--version"]), providerPlanCheck());
 
@@ -48,6 +49,10 @@ describeTier("control plane of the reference example, stacked etcd", CHECK, { ti
     const cm = await cp.kubectl(["create", "configmap", "stacked-s1", "-n", "default", "--from-literal=k=v"]);
     expect(cm.exitCode).toBe(0);
   }, 120_000);
+
+  it("S1a. anonymous only on health paths, at the load balancer and each API server; service-account tokens and the front proxy work (as scenario 1)", () => accessChecks(cp, report, "S1a access"), 120_000);
+
+  it("S1e. stores Secrets encrypted with the configured provider, read directly from the stacked members (as scenario 2)", () => encryptionAtRest(cp, report, "S1e encryption at rest"), 60_000);
 
   it("S2. replaces an API node's etcd member with an empty disk while the API serves: 0 failed requests, no acknowledged write lost", async () => {
     const logOffsets = new Map(cp.processes.map((p) => [p.logFile, readFileSync(p.logFile).length]));

@@ -592,3 +592,77 @@ export async function workerJoin(cp: ControlPlaneCluster, report: Reporter, labe
     await applied.workspace.cleanup();
   }
 }
+
+/**
+ * Scenario 1: `/readyz` and admin kubectl through the load balancer; anonymous requests get 200 on
+ * the health paths only and 401 elsewhere (kubeadm's hardening), at the load balancer and at each
+ * API server; a TokenRequest token authenticates at every API server (same service-account key);
+ * the front-proxy client certificate may assert a user by header, another client certificate may not.
+ */
+export async function accessChecks(cp: ControlPlaneCluster, report: Reporter, label = "1 access"): Promise<void> {
+  expect((await cp.curl("lb", "/readyz")).status).toBe(200);
+  const whoami = await cp.kubectl(["auth", "whoami", "-o", "jsonpath={.status.userInfo.username}"]);
+  expect(whoami.stderr).toBe("");
+  expect(whoami.stdout).toBe("kubernetes-admin");
+  const ns = await cp.kubectl(["get", "namespaces", "-o", "name"]);
+  expect(ns.stdout.split("\n")).toEqual(expect.arrayContaining(["namespace/default", "namespace/kube-system"]));
+
+  // Anonymous: the library's promise (kubeadm hardening) is 200 on the health paths, 401 elsewhere.
+  const healthPaths = ["/livez", "/readyz", "/healthz"];
+  const otherPaths = ["/version", "/api", "/apis", "/metrics", "/api/v1/namespaces", "/openapi/v2"];
+  const anonymous: Record<string, number> = {};
+  for (const target of ["lb", ...cp.apiSlots]) {
+    for (const p of [...healthPaths, ...otherPaths]) anonymous[`${target}${p}`] = (await cp.curl(target, p)).status;
+  }
+  for (const [k, status] of Object.entries(anonymous)) expect([k, status]).toEqual([k, healthPaths.some((p) => k.endsWith(p)) ? 200 : 401]);
+
+  // Service accounts: a token from the TokenRequest API authenticates at every API server (same sa.pub).
+  expect((await cp.kubectl(["create", "serviceaccount", "cp-tier", "-n", "default"])).exitCode).toBe(0);
+  const token = (await cp.kubectl(["create", "token", "cp-tier", "-n", "default", "--duration=10m"])).stdout.trim();
+  expect(token.split(".")).toHaveLength(3);
+  const review = JSON.stringify({ apiVersion: "authentication.k8s.io/v1", kind: "SelfSubjectReview" });
+  const users: Record<string, string> = {};
+  for (const slot of cp.apiSlots) {
+    const r = await cp.curl(slot, "/apis/authentication.k8s.io/v1/selfsubjectreviews", { token, method: "POST", body: review });
+    expect(r.status).toBe(201);
+    users[slot] = JSON.parse(r.body).status.userInfo.username;
+  }
+  expect(Object.values(users)).toEqual(cp.apiSlots.map(() => "system:serviceaccount:default:cp-tier"));
+
+  // Front proxy (aggregated APIs): the front-proxy client certificate may assert a user by header;
+  // any other client certificate may not.
+  const frontProxy = cp.issued.get("front-proxy-client") as IssuedFiles;
+  const headers = ["X-Remote-User: proxied-user", "X-Remote-Group: proxied-group"];
+  const proxied: Record<string, string> = {};
+  for (const slot of cp.apiSlots) {
+    const r = await cp.curl(slot, "/apis/authentication.k8s.io/v1/selfsubjectreviews", { cert: frontProxy, headers, method: "POST", body: review });
+    expect(r.status).toBe(201);
+    const info = JSON.parse(r.body).status.userInfo;
+    proxied[slot] = info.username;
+    expect(info.groups).toContain("proxied-group");
+  }
+  expect(Object.values(proxied)).toEqual(cp.apiSlots.map(() => "proxied-user"));
+  const spoof = await cp.curl(cp.apiSlots[0], "/apis/authentication.k8s.io/v1/selfsubjectreviews", { cert: cp.issued.get("admin") as IssuedFiles, headers, method: "POST", body: review });
+  expect(JSON.parse(spoof.body).status.userInfo.username).toBe("kubernetes-admin");
+  report(label, { anonymousChecked: Object.keys(anonymous).length, serviceAccountUsers: users, frontProxyUsers: proxied });
+}
+
+/**
+ * Scenario 2: a Secret read directly from etcd starts with the configured provider's prefix
+ * (Kubernetes "Encrypting Confidential Data at Rest": `k8s:enc:<provider>:v1:<key name>:`).
+ */
+export async function encryptionAtRest(cp: ControlPlaneCluster, report: Reporter, label = "2 encryption at rest"): Promise<void> {
+  const value = "cp-tier-plaintext-value";
+  expect((await cp.kubectl(["create", "secret", "generic", "cp-tier-secret", "-n", "default", `--from-literal=password=${value}`])).exitCode).toBe(0);
+  const config = parse(readFileSync(path.join(cp.roots.get(cp.apiSlots[0]) as string, "etc/kubernetes/encryption-config.yaml"), "utf8"));
+  const provider = config.resources[0].providers[0] as Record<string, { keys: Array<{ name: string }> }>;
+  const [providerName] = Object.keys(provider);
+  // Kubernetes "Encrypting Confidential Data at Rest": stored values start with k8s:enc:<provider>:v1:<key name>:.
+  const prefix = `k8s:enc:${providerName}:v1:${provider[providerName].keys[0].name}:`;
+  const r = await cp.etcdctl(["get", "/registry/secrets/default/cp-tier-secret", "--print-value-only"]);
+  expect(r.exitCode).toBe(0);
+  expect(r.stdout.startsWith(prefix)).toBe(true);
+  expect(r.stdout).not.toContain(value);
+  expect(providerName).toBe("secretbox");
+  report(label, { prefix, storedBytes: r.stdout.length });
+}
