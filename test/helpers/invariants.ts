@@ -3,7 +3,7 @@
  * property tier; each returns a list of violations (empty when satisfied).
  */
 import { USER_DATA_LIMIT_BYTES } from "../../lib";
-import { SynthJson, follow, nodeFilesOf, rawUserDataOf, resources, userDataOf } from "./synth";
+import { SynthJson, bundleFilesOfAll, bundleObjectOf, follow, nodeFilesOf, rawUserDataOf, resources, userDataOf } from "./synth";
 
 /**
  * AWS naming rules, written from the AWS documentation (not from the library's own table):
@@ -145,5 +145,7 @@ export function certificateViolations(json: SynthJson, clusterDomain = "cluster.
 
 /** All invariants. */
 export function allViolations(json: SynthJson, clusterDomain = "cluster.local"): string[] {
+  // Extract every bundle the launch templates name in one go (one spawn); nodeFilesOf then reads them.
+  bundleFilesOfAll(resources(json, "aws_launch_template").flatMap((lt) => bundleObjectOf(json, lt) ?? []));
   return [...nameViolations(json), ...etcdViolations(json), ...securityGroupViolations(json), ...nodeViolations(json), ...certificateViolations(json, clusterDomain)];
 }

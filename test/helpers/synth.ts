@@ -130,31 +130,60 @@ export function bundleObjectOf(json: SynthJson, launchTemplate: FoundResource): 
 }
 
 /**
+ * Extracted bundles by archive (base64 text): the same archive always extracts to the same files,
+ * and extracting is a process spawn from a large jest worker, so each archive is extracted once.
+ * Bounded, oldest dropped first (the property tier draws a new cluster a run).
+ */
+const extracted = new Map<string, NodeFile[]>();
+const EXTRACTED_MAX = 64;
+
+/**
  * Files of a bundle object as the real `tar` extracts them (content, and the mode GNU tar
  * restores), sorted by path.
  */
 export function bundleFilesOf(object: FoundResource): NodeFile[] {
-  const dir = mkdtempSync(path.join(tmpdir(), "bundle-"));
-  try {
-    const archive = path.join(dir, "bundle.tar.gz");
-    writeFileSync(archive, Buffer.from(String(object.props.content_base64), "base64"));
-    const root = path.join(dir, "root");
-    mkdirSync(root);
-    execFileSync("tar", ["-xzf", archive, "-C", root, "--no-same-owner"]);
-    const out: NodeFile[] = [];
-    const walk = (rel: string) => {
-      for (const name of readdirSync(path.join(root, rel))) {
-        const r = path.posix.join(rel, name);
-        const st = statSync(path.join(root, r));
-        if (st.isDirectory()) walk(r);
-        else out.push({ path: `/${r}`, content: readFileSync(path.join(root, r), "utf8"), permissions: `0${(st.mode & 0o777).toString(8)}`, source: "bundle" });
-      }
-    };
-    walk("");
-    return out.sort((a, b) => a.path.localeCompare(b.path));
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+  return bundleFilesOfAll([object])[0];
+}
+
+/**
+ * {@link bundleFilesOf} for several bundle objects at once: the archives not extracted before are
+ * extracted by the real `tar`, one `tar -xzf` each, from a single shell (one spawn for them all).
+ */
+export function bundleFilesOfAll(objects: readonly FoundResource[]): NodeFile[][] {
+  const archives = objects.map((o) => String(o.props.content_base64));
+  const found = new Map(archives.filter((a) => extracted.has(a)).map((a) => [a, extracted.get(a)!]));
+  const todo = [...new Set(archives.filter((a) => !found.has(a)))];
+  if (todo.length > 0) {
+    const dir = mkdtempSync(path.join(tmpdir(), "bundle-"));
+    try {
+      const dirs = todo.map((archive, i) => {
+        const d = path.join(dir, String(i));
+        mkdirSync(path.join(d, "root"), { recursive: true });
+        writeFileSync(path.join(d, "bundle.tar.gz"), Buffer.from(archive, "base64"));
+        return d;
+      });
+      execFileSync("bash", ["-c", 'set -e; for d in "$@"; do tar -xzf "$d/bundle.tar.gz" -C "$d/root" --no-same-owner; done', "bash", ...dirs]);
+      todo.forEach((archive, i) => {
+        const root = path.join(dirs[i], "root");
+        const out: NodeFile[] = [];
+        const walk = (rel: string) => {
+          for (const name of readdirSync(path.join(root, rel))) {
+            const r = path.posix.join(rel, name);
+            const st = statSync(path.join(root, r));
+            if (st.isDirectory()) walk(r);
+            else out.push({ path: `/${r}`, content: readFileSync(path.join(root, r), "utf8"), permissions: `0${(st.mode & 0o777).toString(8)}`, source: "bundle" });
+          }
+        };
+        walk("");
+        found.set(archive, out.sort((a, b) => a.path.localeCompare(b.path)));
+        extracted.set(archive, found.get(archive)!);
+        if (extracted.size > EXTRACTED_MAX) extracted.delete(extracted.keys().next().value as string);
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }
+  return archives.map((a) => found.get(a)!.map((f) => ({ ...f })));
 }
 
 /**
