@@ -26,6 +26,8 @@ const common = {
 const special = ["\\.plan\\.test\\.ts$", "\\.e2e\\.test\\.ts$", "\\.prop\\.test\\.ts$", "\\.apply\\.test\\.ts$", "\\.consumer\\.test\\.ts$", "\\.cp\\.test\\.ts$", "\\.boot\\.test\\.ts$"];
 module.exports = {
   maxWorkers: 2,
+  // Longest files first, by the last full CI run's per-file seconds (see the file).
+  testSequencer: "<rootDir>/test/harness/sequencer.js",
   globalSetup: "<rootDir>/test/harness/global-setup.js",
   globalTeardown: "<rootDir>/test/harness/global-teardown.js",
   reporters: ["default", "<rootDir>/test/harness/tier-banner-reporter.js", "<rootDir>/test/harness/timing-reporter.js"],
