@@ -20,7 +20,7 @@ import { NodeRole } from "./compute/node-role";
 import { NodeImage, nodeImageFacts } from "./compute/ami";
 import { ClusterPki } from "./pki/cluster-pki";
 import { ICertificateIssuer } from "./pki/issuer";
-import { DEFAULT_LEAF_EARLY_RENEWAL_HOURS, KeyAlgorithm, PKI_POLICY_PROP_NAMES, resolvePolicy } from "./pki/spec";
+import { CaRotation, CaTrustDomain, DEFAULT_LEAF_EARLY_RENEWAL_HOURS, KeyAlgorithm, PKI_POLICY_PROP_NAMES, resolveCaRotation, resolvePolicy } from "./pki/spec";
 import { ControlPlaneSecurityGroups } from "./security/security-groups";
 import { PodNetwork, resolvePodNetwork, warnPodNetwork } from "./network/pod-network";
 import { checkClusterName, checkEtcdUpgrade, checkRenewalAlarm, checkKubernetesUpgrade, checkKubernetesVersion, checkSingleZone, checkTags, isUnresolved } from "./validate";
@@ -384,6 +384,24 @@ export interface HaControlPlaneProps {
    */
   readonly leafCertificateEarlyRenewalHours?: number;
   /**
+   * Staged rotation of the Kubernetes CA: `{ generation, phase }`, one phase per deploy
+   * (`TRUST_BOTH`, `ISSUE_NEW`, `DISTRUST_OLD`, then `{ generation: g + 1 }`); see the README's
+   * *CA rotation* runbook, which also says what workers need between phases.
+   * @default - generation 1, CaRotationPhase.NONE
+   */
+  readonly kubernetesCaRotation?: CaRotation;
+  /**
+   * Staged rotation of the etcd CA, as `kubernetesCaRotation` (nodes restart etcd and the API
+   * servers when the bundle changes).
+   * @default - generation 1, CaRotationPhase.NONE
+   */
+  readonly etcdCaRotation?: CaRotation;
+  /**
+   * Staged rotation of the front-proxy CA, as `kubernetesCaRotation`.
+   * @default - generation 1, CaRotationPhase.NONE
+   */
+  readonly frontProxyCaRotation?: CaRotation;
+  /**
    * Days before the earliest certificate on a node expires that raise the certificate-expiry alarm
    * (with `monitoring`). Must be below the early-renewal window (`leafCertificateEarlyRenewalHours`
    * in days): the alarm then means a renewal that should have happened did not.
@@ -527,6 +545,9 @@ export class HaControlPlane extends Construct {
       },
       { ...PKI_POLICY_PROP_NAMES, keyAlgorithm: "certificateKeyAlgorithm", caValidityHours: "caValidityHours", leafValidityHours: "leafCertificateValidityHours", leafEarlyRenewalHours: "leafCertificateEarlyRenewalHours" },
     );
+    resolveCaRotation(CaTrustDomain.KUBERNETES, props.kubernetesCaRotation);
+    resolveCaRotation(CaTrustDomain.ETCD, props.etcdCaRotation);
+    resolveCaRotation(CaTrustDomain.FRONT_PROXY, props.frontProxyCaRotation);
     const renewalHours = props.leafCertificateEarlyRenewalHours ?? DEFAULT_LEAF_EARLY_RENEWAL_HOURS;
     // The default alarm stays inside a short renewal window (short-lived leaves): half of it, at most 14 days.
     const certificateAlarmDays = props.certificateExpiryAlarmDays ?? Math.max(1, Math.min(14, Math.floor(renewalHours / 48)));
@@ -799,6 +820,9 @@ export class HaControlPlane extends Construct {
       caValidityHours: props.caValidityHours,
       leafValidityHours: props.leafCertificateValidityHours,
       leafEarlyRenewalHours: props.leafCertificateEarlyRenewalHours,
+      kubernetesCaRotation: props.kubernetesCaRotation,
+      etcdCaRotation: props.etcdCaRotation,
+      frontProxyCaRotation: props.frontProxyCaRotation,
       adminServerUrl: `https://${this.endpoint.publicHost ?? this.endpoint.internalHost}:${this.endpoint.port}`,
       tags: props.tags,
     });

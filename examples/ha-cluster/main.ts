@@ -6,7 +6,7 @@
 import { Construct } from "constructs";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { App, TerraformStack } from "cdktf";
-import { EtcdRelease, EtcdTopology, HaControlPlane } from "cdktf-ha-control-plane";
+import { CaRotation, EtcdRelease, EtcdTopology, HaControlPlane } from "cdktf-ha-control-plane";
 
 /** Props of the reference stack (tests vary the cluster name; the bench builds many copies). */
 export interface HaClusterStackProps {
@@ -21,6 +21,15 @@ export interface HaClusterStackProps {
    * @default - etcd 3.5.21 from the upstream release
    */
   readonly etcdRelease?: EtcdRelease;
+  /**
+   * Staged rotation of the Kubernetes, etcd and front-proxy CAs (the control-plane tier runs one).
+   * @default - generation 1, no rotation
+   */
+  readonly kubernetesCaRotation?: CaRotation;
+  /** @default - generation 1, no rotation */
+  readonly etcdCaRotation?: CaRotation;
+  /** @default - generation 1, no rotation */
+  readonly frontProxyCaRotation?: CaRotation;
 }
 
 /** The reference control plane in one stack. */
@@ -42,6 +51,9 @@ export class HaClusterStack extends TerraformStack {
       apiServerCount: 3,
       etcdMemberCount: props.etcdTopology === EtcdTopology.STACKED ? undefined : 3,
       etcdTopology: props.etcdTopology,
+      kubernetesCaRotation: props.kubernetesCaRotation,
+      etcdCaRotation: props.etcdCaRotation,
+      frontProxyCaRotation: props.frontProxyCaRotation,
       // Ubuntu 24.04 LTS (amd64) in eu-west-1; pin the image so a new release never rolls nodes unasked.
       amiId: "ami-0a422d70f727fe93e",
       allowedApiCidrs: ["10.20.0.0/16"],

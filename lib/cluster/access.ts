@@ -206,8 +206,9 @@ export class SuperAdminCertificate extends Construct implements ClientCredential
         "create the SuperAdminCertificate in the control plane's stack",
       );
     }
-    const ca = props.controlPlane.pki.issued.get(CA_IDS.kubernetes);
-    if (ca?.privateKeyPem === undefined) {
+    // The CA that issues now: during a CA rotation the new one from ISSUE_NEW on.
+    const ca = props.controlPlane.pki.kubernetesIssuingCa;
+    if (ca.privateKeyPem === undefined) {
       throw new ConfigError("controlPlane.certificateIssuer", CA_IDS.kubernetes, "keeps the Kubernetes CA key, so no client certificate can be signed in Terraform", "issue the Kubernetes CA with the tls provider (the default)");
     }
     const admin = specById(props.controlPlane.pki.certificates, "admin");

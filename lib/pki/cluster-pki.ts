@@ -14,7 +14,7 @@ import { isUnresolved } from "../validate";
 import { ClusterTags } from "../tags";
 import { ICertificateIssuer, IssuedCertificate, IssuedKeyPair, TlsProviderIssuer } from "./issuer";
 import { renderKubeconfig } from "./kubeconfig";
-import { CA_IDS, ClusterCertificateSet, ClusterFacts, KeyAlgorithm, SecretBundleSpec, buildClusterCertificates } from "./spec";
+import { CaRotation, CaTrustDomain, ClusterCertificateSet, ClusterFacts, KeyAlgorithm, SecretBundleSpec, SecretFilePartKind, secretFileLayout, buildClusterCertificates } from "./spec";
 
 /** Props of {@link ClusterPki}. */
 export interface ClusterPkiProps {
@@ -50,6 +50,26 @@ export interface ClusterPkiProps {
    * @default 2160 (90 days)
    */
   readonly leafEarlyRenewalHours?: number;
+  /**
+   * Staged rotation of the Kubernetes CA (README, *CA rotation*): the generation in use and the
+   * phase towards the next one, advanced one phase per deploy (`TRUST_BOTH`, `ISSUE_NEW`,
+   * `DISTRUST_OLD`, then `{ generation: g + 1 }`). An unknown phase or a generation outside 1–999 is
+   * a ConfigError.
+   * @default - generation 1, CaRotationPhase.NONE
+   */
+  readonly kubernetesCaRotation?: CaRotation;
+  /**
+   * Staged rotation of the etcd CA, as {@link kubernetesCaRotation}. Nodes restart etcd (one
+   * member at a time) and the API servers (their etcd client reads its CA only at start) when the
+   * bundle changes.
+   * @default - generation 1, CaRotationPhase.NONE
+   */
+  readonly etcdCaRotation?: CaRotation;
+  /**
+   * Staged rotation of the front-proxy CA, as {@link kubernetesCaRotation}.
+   * @default - generation 1, CaRotationPhase.NONE
+   */
+  readonly frontProxyCaRotation?: CaRotation;
   /**
    * API URL written into the admin kubeconfig output.
    * @default - no admin kubeconfig output
@@ -96,8 +116,13 @@ export class ClusterPki extends Construct {
   public readonly secretPrefix: string;
   /** Secrets by slot. */
   public readonly secrets: Readonly<Record<string, SecretsmanagerSecret>>;
-  /** The Kubernetes CA certificate (PEM). */
+  /**
+   * The Kubernetes CA bundle (PEM): every trusted Kubernetes CA, the issuing one first. One
+   * certificate outside a rotation, old and new during one (what clients and workers must trust).
+   */
   public readonly kubernetesCaPem: string;
+  /** The Kubernetes CA that signs leaves now (the old one until `ISSUE_NEW`); its key is in state. */
+  public readonly kubernetesIssuingCa: IssuedCertificate;
   /** The admin kubeconfig (sensitive), when `adminServerUrl` is set. */
   public readonly adminKubeconfig?: string;
 
@@ -108,7 +133,7 @@ export class ClusterPki extends Construct {
       caValidityHours: props.caValidityHours,
       leafValidityHours: props.leafValidityHours,
       leafEarlyRenewalHours: props.leafEarlyRenewalHours,
-    });
+    }, { kubernetes: props.kubernetesCaRotation, etcd: props.etcdCaRotation, frontProxy: props.frontProxyCaRotation });
     const window = props.secretRecoveryWindowDays ?? 7;
     if (!Number.isInteger(window) || window < 7 || window > 30) {
       throw new ConfigError("secretRecoveryWindowDays", window, "Secrets Manager recovery windows are 7 to 30 days", "use 7");
@@ -137,7 +162,9 @@ export class ClusterPki extends Construct {
     const keyPairs = new Map<string, IssuedKeyPair>();
     for (const kp of this.certificates.keyPairs) keyPairs.set(kp.id, issuer.keyPair(this, kp));
     this.issued = issued;
-    this.kubernetesCaPem = issued.get(CA_IDS.kubernetes)!.certPem;
+    const k8s = this.certificates.trust.find((t) => t.domain === CaTrustDomain.KUBERNETES)!;
+    this.kubernetesIssuingCa = issued.get(k8s.issuing)!;
+    this.kubernetesCaPem = concatPem(k8s.trusted.map((id) => issued.get(id)!.certPem));
 
     const clusterName = props.facts.clusterName;
     this.secretPrefix = `${clusterName}/control-plane`;
@@ -155,7 +182,7 @@ export class ClusterPki extends Construct {
       });
       new SecretsmanagerSecretVersion(this, `SecretValue-${bundle.slot}`, {
         secretId: secret.id,
-        secretString: Fn.jsonencode({ files: this.bundleFiles(bundle, keyPairs) }),
+        secretString: Fn.jsonencode({ files: this.secretFiles(bundle, keyPairs) }),
       });
       const reader = props.secretReaders[bundle.slot];
       new SecretsmanagerSecretPolicy(this, `SecretPolicy-${bundle.slot}`, {
@@ -184,7 +211,7 @@ export class ClusterPki extends Construct {
         description: "kubeconfig of kubernetes-admin (group kubeadm:cluster-admins)",
       });
     }
-    new TerraformOutput(this, "kubernetes_ca_certificate", { value: this.kubernetesCaPem, description: "Kubernetes CA certificate (PEM)" });
+    new TerraformOutput(this, "kubernetes_ca_certificate", { value: this.kubernetesCaPem, description: "Kubernetes CA bundle (PEM): every trusted Kubernetes CA, two during a CA rotation" });
   }
 
   private defaultSecretAdmins(): string[] {
@@ -195,29 +222,32 @@ export class ClusterPki extends Construct {
     return [`arn:${partition.partition}:iam::${caller.accountId}:root`, deployer.issuerArn];
   }
 
-  /** The files of one bundle: path relative to the node's PKI directory → PEM. */
-  private bundleFiles(bundle: SecretBundleSpec, keyPairs: ReadonlyMap<string, IssuedKeyPair>): Record<string, string> {
+  /** The files of one bundle: path relative to the node's PKI directory → PEM (see {@link secretFileLayout}). */
+  private secretFiles(bundle: SecretBundleSpec, keyPairs: ReadonlyMap<string, IssuedKeyPair>): Record<string, string> {
     const files: Record<string, string> = {};
-    const stem = (id: string) => [...this.certificates.cas, ...this.certificates.leaves].find((s) => s.id === id)!.fileStem;
-    for (const id of bundle.caCertificates) files[`${stem(id)}.crt`] = this.issued.get(id)!.certPem;
-    for (const id of bundle.caKeys) {
-      const key = this.issued.get(id)!.privateKeyPem;
-      if (key === undefined) throw new ConfigError("issuer", id, "keeps the CA key, but the controller-manager signs node CSRs with it", "issue the Kubernetes CA with the tls provider");
-      files[`${stem(id)}.key`] = key;
-    }
-    for (const id of bundle.certificates) {
-      const cert = this.issued.get(id)!;
-      files[`${stem(id)}.crt`] = cert.certPem;
-      if (cert.privateKeyPem !== undefined) files[`${stem(id)}.key`] = cert.privateKeyPem;
-    }
-    for (const id of bundle.keyPairs) {
-      const kp = keyPairs.get(id)!;
-      const s = this.certificates.keyPairs.find((k) => k.id === id)!.fileStem;
-      files[`${s}.key`] = kp.privateKeyPem;
-      files[`${s}.pub`] = kp.publicKeyPem;
+    for (const f of secretFileLayout(this.certificates, bundle)) {
+      files[f.path] = concatPem(
+        f.parts.map(({ id, part }) => {
+          if (part === SecretFilePartKind.PUBLIC_KEY) return keyPairs.get(id)!.publicKeyPem;
+          if (part === SecretFilePartKind.KEY) {
+            const key = keyPairs.get(id)?.privateKeyPem ?? this.issued.get(id)!.privateKeyPem;
+            if (key === undefined) throw new ConfigError("issuer", id, "keeps the CA key, but the controller-manager signs node CSRs with it", "issue the Kubernetes CA with the tls provider");
+            return key;
+          }
+          return this.issued.get(id)!.certPem;
+        }),
+      );
     }
     return files;
   }
+}
+
+/**
+ * PEM blocks as one file. One block passes through unchanged (so a bundle outside a rotation is the
+ * CA's own PEM); several are joined with a newline after each (the tls provider's PEM ends in one).
+ */
+function concatPem(parts: readonly string[]): string {
+  return parts.length === 1 ? parts[0] : Fn.join("", parts.map((p) => Fn.format("%s\n", [Fn.trimspace(p)])));
 }
 
 /** Reading a secret's metadata only: what auditors and AWS Config may still do. */

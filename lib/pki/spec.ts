@@ -128,6 +128,27 @@ export interface ClusterCertificateSet {
   readonly keyPairs: readonly KeyPairSpec[];
   /** What each node slot receives (API server slots, and etcd members unless etcd is stacked). */
   readonly bundles: readonly SecretBundleSpec[];
+  /** Each trust domain's issuing and trusted CAs (kubernetes, etcd, front-proxy). */
+  readonly trust: readonly TrustDomainState[];
+}
+
+/** Where each trust domain stands ({@link buildClusterCertificates}). */
+export interface CaRotations {
+  /**
+   * The Kubernetes CA.
+   * @default - generation 1, no rotation
+   */
+  readonly kubernetes?: CaRotation;
+  /**
+   * The etcd CA.
+   * @default - generation 1, no rotation
+   */
+  readonly etcd?: CaRotation;
+  /**
+   * The front-proxy CA.
+   * @default - generation 1, no rotation
+   */
+  readonly frontProxy?: CaRotation;
 }
 
 /** An API server slot as the PKI needs it. */
@@ -212,6 +233,121 @@ export const CA_IDS = {
   frontProxy: "front-proxy-ca",
 } as const;
 
+/** The trust domains of the cluster PKI: each has its own CA and is rotated on its own. */
+export enum CaTrustDomain {
+  /** The Kubernetes CA (`ca.crt`): API server serving and client certificates, kubelets, components. */
+  KUBERNETES = "KUBERNETES",
+  /** The etcd CA (`etcd/ca.crt`): etcd server, peer and client certificates. */
+  ETCD = "ETCD",
+  /** The front-proxy CA (`front-proxy-ca.crt`): the aggregation layer's client certificate. */
+  FRONT_PROXY = "FRONT_PROXY",
+}
+
+/**
+ * The phases of a staged CA rotation from generation `g` to `g + 1`, one `cdktf deploy` each
+ * (kops' order). Between two phases every node must have refreshed (the hourly
+ * `ha-refresh-secrets`, or run it by hand) and the workers must have followed (README, *CA rotation*).
+ */
+export enum CaRotationPhase {
+  /** No rotation: generation `g` is the only CA of the domain, trusted and issuing. */
+  NONE = "NONE",
+  /**
+   * Phase 1: a new CA (generation `g + 1`, a new key) is created and added to every trust bundle of
+   * the domain (`ca.crt` files and embedded kubeconfig CA data hold old and new); every leaf is still
+   * issued by the old CA. Nodes restart what reads CAs only at start.
+   */
+  TRUST_BOTH = "TRUST_BOTH",
+  /** Phase 2: every leaf of the domain is re-issued by the new CA; the old one is still trusted. */
+  ISSUE_NEW = "ISSUE_NEW",
+  /**
+   * Phase 3: the old CA is removed (its Terraform resources destroyed); only the new one is trusted.
+   * Synthesizes exactly as `{ generation: g + 1, phase: NONE }`, the setting to keep afterwards.
+   */
+  DISTRUST_OLD = "DISTRUST_OLD",
+}
+
+/** Where a trust domain stands: its CA generation and the rotation phase away from it. */
+export interface CaRotation {
+  /**
+   * The CA generation in use: the old CA during a rotation. Generation 1 is the CA the cluster was
+   * created with (construct ids `kubernetes-ca-*`); generation `g > 1` has ids `kubernetes-ca-g<g>-*`.
+   * A whole number from 1 to 999.
+   * @default 1
+   */
+  readonly generation?: number;
+  /**
+   * The rotation phase towards generation `generation + 1`.
+   * @default CaRotationPhase.NONE
+   */
+  readonly phase?: CaRotationPhase;
+}
+
+/** What names a trust domain's CA. */
+export interface CaDomainNames {
+  /** Spec id of generation 1 (`kubernetes-ca`); later generations append `-g<n>`. */
+  readonly baseId: string;
+  /** Subject common name of every generation. */
+  readonly commonName: string;
+  /** File stem of the domain's trust bundle on nodes (`ca` → `ca.crt`). */
+  readonly fileStem: string;
+  /** The `ClusterPki` / `HaControlPlane` prop that rotates the domain, as errors name it. */
+  readonly prop: string;
+}
+
+/** Base spec id and file stem of each trust domain's CA. */
+export const CA_DOMAINS: Readonly<Record<CaTrustDomain, CaDomainNames>> = {
+  [CaTrustDomain.KUBERNETES]: { baseId: CA_IDS.kubernetes, commonName: "kubernetes", fileStem: "ca", prop: "kubernetesCaRotation" },
+  [CaTrustDomain.ETCD]: { baseId: CA_IDS.etcd, commonName: "etcd-ca", fileStem: "etcd/ca", prop: "etcdCaRotation" },
+  [CaTrustDomain.FRONT_PROXY]: { baseId: CA_IDS.frontProxy, commonName: "front-proxy-ca", fileStem: "front-proxy-ca", prop: "frontProxyCaRotation" },
+};
+
+/** The spec id of a domain's CA of `generation` (generation 1 keeps the original id). */
+export function caSpecId(domain: CaTrustDomain, generation: number): string {
+  const base = CA_DOMAINS[domain].baseId;
+  return generation === 1 ? base : `${base}-g${generation}`;
+}
+
+/** A trust domain's CAs in one phase: which one issues, which ones are trusted (issuing first). */
+export interface TrustDomainState {
+  /** Which CA family this is: Kubernetes, etcd or front-proxy. */
+  readonly domain: CaTrustDomain;
+  /** Spec id of the CA that signs the domain's leaves. */
+  readonly issuing: string;
+  /** Spec ids of every trusted CA, the issuing one first: what the domain's `.crt` bundle holds. */
+  readonly trusted: readonly string[];
+}
+
+/**
+ * Validates a rotation setting and returns the domain's CAs. `prop` is the name errors report.
+ * Phases skipped between two deploys cannot be seen here (no state is read at synthesis); the
+ * runbook's plan check catches them (README, *CA rotation*).
+ */
+export function resolveCaRotation(domain: CaTrustDomain, rotation: CaRotation | undefined, prop: string = CA_DOMAINS[domain].prop): TrustDomainState {
+  const generation = rotation?.generation ?? 1;
+  const phase = rotation?.phase ?? CaRotationPhase.NONE;
+  if (!Number.isInteger(generation) || generation < 1 || generation > 999) {
+    throw new ConfigError(`${prop}.generation`, generation, "must be a whole number from 1 to 999 (the generation of the CA in use; 1 is the one the cluster was created with)", "use 1, or the generation a finished rotation moved to");
+  }
+  if (!Object.values(CaRotationPhase).includes(phase)) {
+    throw new ConfigError(`${prop}.phase`, phase, "is not a rotation phase", "use CaRotationPhase.NONE, TRUST_BOTH, ISSUE_NEW or DISTRUST_OLD, one deploy each, in this order");
+  }
+  if (generation === 999 && phase !== CaRotationPhase.NONE) {
+    throw new ConfigError(`${prop}.generation`, generation, "is the last generation: no rotation past it", "keep CaRotationPhase.NONE");
+  }
+  const old = caSpecId(domain, generation);
+  const next = generation < 999 ? caSpecId(domain, generation + 1) : old;
+  switch (phase) {
+    case CaRotationPhase.NONE:
+      return { domain, issuing: old, trusted: [old] };
+    case CaRotationPhase.TRUST_BOTH:
+      return { domain, issuing: old, trusted: [old, next] };
+    case CaRotationPhase.ISSUE_NEW:
+      return { domain, issuing: next, trusted: [next, old] };
+    case CaRotationPhase.DISTRUST_OLD:
+      return { domain, issuing: next, trusted: [next] };
+  }
+}
+
 /** The first address of `serviceCidr`: the `kubernetes` service's cluster IP. */
 export function kubernetesServiceIp(serviceCidr: string): string {
   const block = parseIpv4Cidr("serviceCidr", serviceCidr);
@@ -288,8 +424,11 @@ const DNS_DOMAIN = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9](
 /**
  * Builds every certificate spec of the control plane from the cluster's facts.
  */
-export function buildClusterCertificates(facts: ClusterFacts, policy: PkiPolicy = {}): ClusterCertificateSet {
+export function buildClusterCertificates(facts: ClusterFacts, policy: PkiPolicy = {}, rotations: CaRotations = {}): ClusterCertificateSet {
   const p = resolvePolicy(policy);
+  const K8S = resolveCaRotation(CaTrustDomain.KUBERNETES, rotations.kubernetes);
+  const ETCD = resolveCaRotation(CaTrustDomain.ETCD, rotations.etcd);
+  const FP = resolveCaRotation(CaTrustDomain.FRONT_PROXY, rotations.frontProxy);
   if (!DNS_DOMAIN.test(facts.clusterDomain)) {
     throw new ConfigError("clusterDomain", facts.clusterDomain, "is not a lower-case DNS domain", 'use "cluster.local"');
   }
@@ -330,23 +469,22 @@ export function buildClusterCertificates(facts: ClusterFacts, policy: PkiPolicy 
     fileStem,
   });
 
-  const cas = [
-    ca(CA_IDS.kubernetes, "kubernetes", "ca"),
-    ca(CA_IDS.etcd, "etcd-ca", "etcd/ca"),
-    ca(CA_IDS.frontProxy, "front-proxy-ca", "front-proxy-ca"),
-  ];
+  // Every trusted CA of each domain: old and new during a rotation (same file stem: one bundle).
+  const trust = [K8S, ETCD, FP];
+  const cas = trust.flatMap((t) => [...t.trusted].sort().map((id) => ca(id, CA_DOMAINS[t.domain].commonName, CA_DOMAINS[t.domain].fileStem)));
+  const CA = { kubernetes: K8S.issuing, etcd: ETCD.issuing, frontProxy: FP.issuing };
   const K = CertificateKind;
   const shared = [
-    leaf("apiserver-kubelet-client", CA_IDS.kubernetes, K.CLIENT, "kube-apiserver-kubelet-client", "apiserver-kubelet-client", { organizations: [CLUSTER_ADMINS_GROUP] }),
-    leaf("front-proxy-client", CA_IDS.frontProxy, K.CLIENT, "front-proxy-client", "front-proxy-client"),
-    leaf("apiserver-etcd-client", CA_IDS.etcd, K.CLIENT, "kube-apiserver-etcd-client", "apiserver-etcd-client"),
-    leaf("controller-manager", CA_IDS.kubernetes, K.CLIENT, "system:kube-controller-manager", "controller-manager"),
-    leaf("scheduler", CA_IDS.kubernetes, K.CLIENT, "system:kube-scheduler", "scheduler"),
-    leaf("admin", CA_IDS.kubernetes, K.CLIENT, "kubernetes-admin", "admin", { organizations: [CLUSTER_ADMINS_GROUP] }),
-    leaf("etcd-healthcheck-client", CA_IDS.etcd, K.CLIENT, "kube-etcd-healthcheck-client", "etcd/healthcheck-client"),
+    leaf("apiserver-kubelet-client", CA.kubernetes, K.CLIENT, "kube-apiserver-kubelet-client", "apiserver-kubelet-client", { organizations: [CLUSTER_ADMINS_GROUP] }),
+    leaf("front-proxy-client", CA.frontProxy, K.CLIENT, "front-proxy-client", "front-proxy-client"),
+    leaf("apiserver-etcd-client", CA.etcd, K.CLIENT, "kube-apiserver-etcd-client", "apiserver-etcd-client"),
+    leaf("controller-manager", CA.kubernetes, K.CLIENT, "system:kube-controller-manager", "controller-manager"),
+    leaf("scheduler", CA.kubernetes, K.CLIENT, "system:kube-scheduler", "scheduler"),
+    leaf("admin", CA.kubernetes, K.CLIENT, "kubernetes-admin", "admin", { organizations: [CLUSTER_ADMINS_GROUP] }),
+    leaf("etcd-healthcheck-client", CA.etcd, K.CLIENT, "kube-etcd-healthcheck-client", "etcd/healthcheck-client"),
   ];
   const apiServing = facts.apiServers.map((slot) =>
-    leaf(`apiserver-${slot.name}`, CA_IDS.kubernetes, K.SERVER, "kube-apiserver", "apiserver", {
+    leaf(`apiserver-${slot.name}`, CA.kubernetes, K.SERVER, "kube-apiserver", "apiserver", {
       dnsNames: [`${facts.clusterName}-${slot.name}`, ...facts.apiServerNames, ...kubernetesServiceNames(facts.clusterDomain), "localhost"],
       ipAddresses: [slot.privateIp, serviceIp, "127.0.0.1"],
     }),
@@ -354,11 +492,11 @@ export function buildClusterCertificates(facts: ClusterFacts, policy: PkiPolicy 
   const etcdCerts = facts.etcdMembers.flatMap((m) => {
     const names = [m.name, ...(m.dnsName ? [m.dnsName] : [])];
     return [
-      leaf(`etcd-server-${m.name}`, CA_IDS.etcd, K.SERVER_AND_CLIENT, m.name, "etcd/server", {
+      leaf(`etcd-server-${m.name}`, CA.etcd, K.SERVER_AND_CLIENT, m.name, "etcd/server", {
         dnsNames: [...names, "localhost"],
         ipAddresses: [m.privateIp, "127.0.0.1"],
       }),
-      leaf(`etcd-peer-${m.name}`, CA_IDS.etcd, K.SERVER_AND_CLIENT, m.name, "etcd/peer", { dnsNames: names, ipAddresses: [m.privateIp] }),
+      leaf(`etcd-peer-${m.name}`, CA.etcd, K.SERVER_AND_CLIENT, m.name, "etcd/peer", { dnsNames: names, ipAddresses: [m.privateIp] }),
     ];
   });
   const keyPairs: KeyPairSpec[] = [{ id: "service-account", keyAlgorithm: alg, fileStem: "sa" }];
@@ -374,9 +512,9 @@ export function buildClusterCertificates(facts: ClusterFacts, policy: PkiPolicy 
       "scheduler",
       ...(facts.stackedEtcd ? [`etcd-server-${slot.name}`, `etcd-peer-${slot.name}`, "etcd-healthcheck-client"] : []),
     ],
-    caCertificates: [CA_IDS.kubernetes, CA_IDS.etcd, CA_IDS.frontProxy],
+    caCertificates: [...K8S.trusted, ...ETCD.trusted, ...FP.trusted],
     // The controller-manager signs kubelet serving and client CSRs with the Kubernetes CA.
-    caKeys: [CA_IDS.kubernetes],
+    caKeys: [K8S.issuing],
     keyPairs: ["service-account"],
   });
   const bundles: SecretBundleSpec[] = facts.apiServers.map(apiBundle);
@@ -385,7 +523,7 @@ export function buildClusterCertificates(facts: ClusterFacts, policy: PkiPolicy 
       bundles.push({
         slot: m.name,
         certificates: [`etcd-server-${m.name}`, `etcd-peer-${m.name}`, "etcd-healthcheck-client"],
-        caCertificates: [CA_IDS.etcd],
+        caCertificates: [...ETCD.trusted],
         caKeys: [],
         keyPairs: [],
       });
@@ -396,7 +534,7 @@ export function buildClusterCertificates(facts: ClusterFacts, policy: PkiPolicy 
       if (!slots.has(m.name)) throw new ConfigError("etcd.members", m.name, "stacked etcd members must be named after the API server slots they run on", "pass the API server slots as members");
     }
   }
-  return { cas, leaves: [...shared, ...apiServing, ...etcdCerts], keyPairs, bundles };
+  return { cas, leaves: [...shared, ...apiServing, ...etcdCerts], keyPairs, bundles, trust };
 }
 
 /** Looks a spec up by id. */
@@ -408,4 +546,59 @@ export function specById(set: ClusterCertificateSet, id: string): CertificateSpe
 
 function dedupe(values: readonly string[]): string[] {
   return [...new Set(values)];
+}
+
+/** Which PEM value of a spec a secret file part is. */
+export enum SecretFilePartKind {
+  /** The certificate. */
+  CERT = "cert",
+  /** The private key. */
+  KEY = "key",
+  /** The public key (key pairs: `sa.pub`). */
+  PUBLIC_KEY = "publicKey",
+}
+
+/** One part of a secret file: a spec's certificate, private key or public key. */
+export interface SecretFilePart {
+  /** Spec id of the certificate or key pair (`kubernetes-ca`, `apiserver-apiserver-0`, `service-account`). */
+  readonly id: string;
+  /** Which of the spec's PEM values: `cert`, `key` or (key pairs) `publicKey`. */
+  readonly part: SecretFilePartKind;
+}
+
+/** One file of a slot's secret and what it is made of, in order. */
+export interface SecretFileSpec {
+  /** Path relative to the node's PKI directory (`ca.crt`, `etcd/peer.key`, `sa.pub`). */
+  readonly path: string;
+  /** The parts concatenated into the file: a spec's certificate, private key or public key. */
+  readonly parts: readonly SecretFilePart[];
+}
+
+/**
+ * The files of one slot's secret (kubeadm's layout). A trust bundle (`ca.crt`, `etcd/ca.crt`,
+ * `front-proxy-ca.crt`) concatenates every trusted CA of its domain, the issuing one first; the
+ * Kubernetes CA whose key is on the node also goes alone to `ca-signer.crt`, the controller-manager's
+ * `--cluster-signing-cert-file` (which must hold exactly one certificate, the one matching `ca.key`).
+ */
+export function secretFileLayout(set: ClusterCertificateSet, bundle: SecretBundleSpec): SecretFileSpec[] {
+  const files = new Map<string, SecretFilePart[]>();
+  const add = (file: string, id: string, part: SecretFilePartKind) => files.set(file, [...(files.get(file) ?? []), { id, part }]);
+  for (const id of bundle.caCertificates) add(`${specById(set, id).fileStem}.crt`, id, SecretFilePartKind.CERT);
+  for (const id of bundle.caKeys) {
+    const stem = specById(set, id).fileStem;
+    add(`${stem}.key`, id, SecretFilePartKind.KEY);
+    add(`${stem}-signer.crt`, id, SecretFilePartKind.CERT);
+  }
+  for (const id of bundle.certificates) {
+    const stem = specById(set, id).fileStem;
+    add(`${stem}.crt`, id, SecretFilePartKind.CERT);
+    add(`${stem}.key`, id, SecretFilePartKind.KEY);
+  }
+  for (const id of bundle.keyPairs) {
+    const kp = set.keyPairs.find((k) => k.id === id);
+    if (!kp) throw new Error(`no key pair spec ${id}`);
+    add(`${kp.fileStem}.key`, id, SecretFilePartKind.KEY);
+    add(`${kp.fileStem}.pub`, id, SecretFilePartKind.PUBLIC_KEY);
+  }
+  return [...files.entries()].map(([path, parts]) => ({ path, parts }));
 }

@@ -27,7 +27,7 @@ import * as path from "node:path";
 import { Token } from "cdktf";
 import { parse, stringify } from "yaml";
 import { Testing } from "../../lib/core";
-import { CertificateSpec, ClusterCertificateSet, EtcdTopology } from "../../lib";
+import { CaRotation, CertificateSpec, ClusterCertificateSet, EtcdTopology, SecretFilePartKind, secretFileLayout } from "../../lib";
 import { HaClusterStack } from "../../examples/ha-cluster/main";
 import { SUPER_ADMIN_COMMON_NAME, SUPER_ADMIN_SPEC_ID, SYSTEM_MASTERS_GROUP } from "../../lib/cluster/access";
 import { AwsEmulator, startAwsEmulator } from "../harness/aws-emulator";
@@ -81,8 +81,10 @@ export interface SynthesizedCluster {
 }
 
 /** Synthesizes the reference example and extracts slots, files and the NLB model. */
-export function synthesizeReference(options: { readonly etcdTopology?: EtcdTopology } = {}): SynthesizedCluster {
-  const stack = new HaClusterStack(Testing.app(), "cp", { etcdTopology: options.etcdTopology });
+export function synthesizeReference(
+  options: { readonly etcdTopology?: EtcdTopology; readonly kubernetesCaRotation?: CaRotation; readonly etcdCaRotation?: CaRotation; readonly frontProxyCaRotation?: CaRotation } = {},
+): SynthesizedCluster {
+  const stack = new HaClusterStack(Testing.app(), "cp", options);
   const synth = JSON.parse(Testing.synth(stack)) as Json;
   const envOf = (files: NodeSpec["files"]) => {
     const env: Record<string, string> = {};
@@ -178,7 +180,8 @@ export class ControlPlaneCluster {
     readonly workDir: string,
     readonly net: FlatNetwork,
     readonly emulator: AwsEmulator,
-    readonly issued: ReadonlyMap<string, IssuedFiles>,
+    /** Issued files by spec id; a CA rotation ({@link deployCertificates}) replaces it. */
+    public issued: ReadonlyMap<string, IssuedFiles>,
     readonly droppedSans: readonly string[],
     /** A literal DNS SAN of the API server certificate, used as TLS server name through the LB. */
     readonly apiServerName: string,
@@ -380,10 +383,11 @@ export class ControlPlaneCluster {
     const lines = (key: string) => [...unit.matchAll(new RegExp(`^${key}=[-+@!:]*(.+)$`, "gm"))].map((m) => m[1].trim().split(/\s+/));
     // Only the bootstrap script of the ExecStartPre lines: time sync, install (binaries come from the
     // setup cache) and the chown to the etcd user (the harness runs etcd as root) are not run here.
-    const pre = lines("ExecStartPre").filter((c) => c[0].endsWith("/ha-etcd-bootstrap"));
-    if (pre.length !== 1) throw new Error(`etcd.service of ${slot} has no ExecStartPre=ha-etcd-bootstrap`);
+    const pre = lines("ExecStartPre").filter((c) => c[0].endsWith("/ha-etcd-bootstrap") || c[0].endsWith("/ha-etcd-trust"));
+    if (!pre.some((c) => c[0].endsWith("/ha-etcd-bootstrap"))) throw new Error(`etcd.service of ${slot} has no ExecStartPre=ha-etcd-bootstrap`);
     const script = (argv: string[]) => this.runScript(slot, argv[0].replace(/^\//, ""), { netns: true, args: argv.slice(1) });
-    const preOut = (await script(pre[0])).stderr;
+    let preOut = "";
+    for (const argv of pre) preOut += (await script(argv)).stderr;
     options.output?.push(preOut);
     const argv = inView(
       { netns: this.net.namespaces.get(this.node(slot).host), hostname: this.hostname(slot), mounts: nodeViewMounts(root, [{ kind: "dir", source: realComponentPaths().etcdBin, target: "/usr/local/bin", readOnly: true }]) },
@@ -453,14 +457,24 @@ export class ControlPlaneCluster {
 
   /** The Kubernetes CA's issued files. */
   kubernetesCa(): IssuedFiles {
-    const id = this.spec.certificates.cas.find((c) => c.fileStem === "ca")?.id as string;
-    return this.issued.get(id) as IssuedFiles;
+    const trust = this.certSet.trust.find((t) => specOf(this.certSet, t.issuing).fileStem === "ca");
+    return { cert: this.bundleFile("ca"), key: (this.issued.get(trust?.issuing ?? "kubernetes-ca") as IssuedFiles).key };
+  }
+
+  /** Spec ids of the Kubernetes CAs the current secrets trust (issuing first). */
+  kubernetesCaIds(): string[] {
+    return [...(this.certSet.trust.find((t) => specOf(this.certSet, t.issuing).fileStem === "ca")?.trusted ?? [])];
+  }
+
+  /** Spec ids of the etcd CAs the current secrets trust (issuing first). */
+  etcdCaIds(): string[] {
+    return [...(this.certSet.trust.find((t) => specOf(this.certSet, t.issuing).fileStem === "etcd/ca")?.trusted ?? [])];
   }
 
   /** The etcd CA's issued files. */
   etcdCa(): IssuedFiles {
-    const id = this.spec.certificates.cas.find((c) => c.fileStem === "etcd/ca")?.id as string;
-    return this.issued.get(id) as IssuedFiles;
+    const trust = this.certSet.trust.find((t) => specOf(this.certSet, t.issuing).fileStem === "etcd/ca");
+    return { cert: this.bundleFile("etcd/ca"), key: (this.issued.get(trust?.issuing ?? "etcd-ca") as IssuedFiles).key };
   }
 
   /** An API node boots: secrets, ha-kube-configure, then the static pods it wrote. */
@@ -586,8 +600,12 @@ export class ControlPlaneCluster {
     writeFileSync(callLog, "");
     let stdout = "";
     let stderr = "";
-    for (const argv of [...lines("ExecStart"), ...lines("ExecStartPost")]) {
-      const r = await this.runScript(slot, argv[0].replace(/^\//, ""), { args: argv.slice(1), extraEnv: { PATH: `${bin}:${this.scriptEnv().PATH}`, SYSTEMCTL_LOG: callLog } });
+    // ExecStart (the fetch) reaches the emulator on the host's loopback; the ExecStartPost steps run
+    // in the node's network (ha-etcd-trust asks the members for their health). The trust restart's
+    // jitter is 0: the harness refreshes one node at a time.
+    const steps = [...lines("ExecStart").map((a) => ({ argv: a, netns: false })), ...lines("ExecStartPost").map((a) => ({ argv: a, netns: true }))];
+    for (const { argv, netns } of steps) {
+      const r = await this.runScript(slot, argv[0].replace(/^\//, ""), { netns, args: argv.slice(1), extraEnv: { PATH: `${bin}:${this.scriptEnv().PATH}`, SYSTEMCTL_LOG: callLog, ETCD_TRUST_JITTER_SECONDS: "0" } });
       stdout += r.stdout;
       stderr += r.stderr;
     }
@@ -606,6 +624,60 @@ export class ControlPlaneCluster {
     for (const leaf of set.leaves) renewed.set(leaf.id, await issueWithOpenssl(leaf, dir, this.issued.get(leaf.signer as string)));
     await storeSecrets(this.emulator, this.spec, set, renewed, "update");
     return renewed;
+  }
+
+  /**
+   * A deploy of a new certificate set (a CA rotation phase): CAs not issued yet are created, leaves
+   * whose signer changed are re-issued by it (new key, new serial), CAs the set no longer names are
+   * dropped, and every slot's secret is stored anew in the library's layout. The harness's own
+   * clients (curl, kubectl, etcdctl, client loops) then trust the set's bundles and use its leaves.
+   */
+  async deployCertificates(certificates: ClusterCertificateSet): Promise<{ newCas: string[]; reissued: string[] }> {
+    const { set } = issuableCertificates(certificates);
+    const dir = path.join(this.workDir, `pki-deploy-${++this.generation}`);
+    const next = new Map<string, IssuedFiles>();
+    const newCas: string[] = [];
+    const reissued: string[] = [];
+    for (const ca of set.cas) {
+      const have = this.issued.get(ca.id);
+      if (have) next.set(ca.id, have);
+      else {
+        next.set(ca.id, await issueWithOpenssl(ca, dir));
+        newCas.push(ca.id);
+      }
+    }
+    const signerOf = new Map([...this.certSet.leaves].map((l) => [l.id, l.signer]));
+    for (const leaf of set.leaves) {
+      const have = this.issued.get(leaf.id);
+      if (have && signerOf.get(leaf.id) === leaf.signer) next.set(leaf.id, have);
+      else {
+        next.set(leaf.id, await issueWithOpenssl(leaf, dir, next.get(leaf.signer as string)));
+        reissued.push(leaf.id);
+      }
+    }
+    for (const [id, files] of this.issued) if (!next.has(id) && !set.cas.some((c) => c.id === id) && ![...this.certSet.cas].some((c) => c.id === id)) next.set(id, files);
+    await storeSecrets(this.emulator, this.spec, set, next, "update");
+    this.issued = next;
+    this.currentSet = set;
+    return { newCas, reissued };
+  }
+
+  /** The certificate set the secrets hold now. */
+  private get certSet(): ClusterCertificateSet {
+    return (this.currentSet ??= issuableCertificates(this.spec.certificates).set);
+  }
+
+  private currentSet?: ClusterCertificateSet;
+
+  /** A trust bundle of the current set as a file (`ca`, `etcd/ca`): every trusted CA, issuing first. */
+  private bundleFile(stem: string): string {
+    const cas = this.certSet.cas.filter((c) => c.fileStem === stem);
+    if (cas.length === 1) return (this.issued.get(cas[0].id) as IssuedFiles).cert;
+    const trust = this.certSet.trust.find((t) => t.trusted.includes(cas[0].id));
+    const ids = trust ? trust.trusted : cas.map((c) => c.id);
+    const file = path.join(this.workDir, `bundle-${stem.replace(/\//g, "-")}-${ids.join("+")}.crt`);
+    if (!existsSync(file)) writeFileSync(file, ids.map((id) => `${readFileSync((this.issued.get(id) as IssuedFiles).cert, "utf8").trim()}\n`).join(""));
+    return file;
   }
 
   /** Whether the API nodes also run the etcd members (the stacked topology). */
@@ -656,6 +728,10 @@ export class ControlPlaneCluster {
   }
 }
 
+function specOf(set: ClusterCertificateSet, id: string): CertificateSpec {
+  return [...set.cas, ...set.leaves].find((c) => c.id === id) as CertificateSpec;
+}
+
 /** An address for the client namespace inside the VPC CIDR, away from every slot IP. */
 function clientAddress(spec: SynthesizedCluster): string {
   const [base] = spec.vpcCidr.split("/");
@@ -681,23 +757,22 @@ function resolveNodeEnv(text: string, synth: Json): string {
   });
 }
 
-/** Each slot's secret as ClusterPki writes it: `{files: {<fileStem>.crt|.key|.pub: PEM}}`. */
+/**
+ * Each slot's secret as ClusterPki writes it: `{files: {<path>: PEM}}` in the library's layout
+ * (`secretFileLayout`: trust bundles concatenate every trusted CA of their domain).
+ */
 async function storeSecrets(emulator: AwsEmulator, spec: SynthesizedCluster, set: ClusterCertificateSet, issued: ReadonlyMap<string, IssuedFiles>, mode: "create" | "update" = "create"): Promise<void> {
-  const stem = (id: string) => ([...set.cas, ...set.leaves].find((s) => s.id === id) as CertificateSpec).fileStem;
   const read = (p: string) => readFileSync(p, "utf8");
   const prefix = /^SECRET_PREFIX='(.*)'$/m.exec(spec.nodes[0].files.find((f) => f.path === "/etc/ha-control-plane/node.env")?.content ?? "")?.[1];
   for (const bundle of set.bundles) {
     const files: Record<string, string> = {};
-    for (const id of bundle.caCertificates) files[`${stem(id)}.crt`] = read((issued.get(id) as IssuedFiles).cert);
-    for (const id of bundle.caKeys) files[`${stem(id)}.key`] = read((issued.get(id) as IssuedFiles).key);
-    for (const id of bundle.certificates) {
-      files[`${stem(id)}.crt`] = read((issued.get(id) as IssuedFiles).cert);
-      files[`${stem(id)}.key`] = read((issued.get(id) as IssuedFiles).key);
-    }
-    for (const id of bundle.keyPairs) {
-      const kp = set.keyPairs.find((k) => k.id === id) as { fileStem: string };
-      files[`${kp.fileStem}.key`] = read((issued.get(id) as IssuedFiles).key);
-      files[`${kp.fileStem}.pub`] = read((issued.get(id) as IssuedFiles).cert);
+    for (const f of secretFileLayout(set, bundle)) {
+      const pems = f.parts.map(({ id, part }) => {
+        const got = issued.get(id);
+        if (!got) throw new Error(`${bundle.slot}/${f.path}: ${id} was not issued`);
+        return read(part === SecretFilePartKind.KEY ? got.key : got.cert);
+      });
+      files[f.path] = pems.length === 1 ? pems[0] : pems.map((p) => `${p.trim()}\n`).join("");
     }
     const name = `${prefix}/${bundle.slot}`;
     if (!spec.secretNames.includes(name)) throw new Error(`no synthesized secret ${name} (have ${spec.secretNames.join(", ")})`);

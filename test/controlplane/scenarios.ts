@@ -74,7 +74,7 @@ async function membership(cp: ControlPlaneCluster): Promise<Array<[string, boole
 }
 
 /** Names of the ConfigMaps in `default` (through the load balancer). */
-async function listedConfigMaps(cp: ControlPlaneCluster): Promise<Set<string>> {
+export async function listedConfigMaps(cp: ControlPlaneCluster): Promise<Set<string>> {
   const r = await cp.kubectl(["get", "configmaps", "-n", "default", "-o", "name"]);
   if (r.exitCode !== 0) throw new Error(`listing configmaps failed: ${r.stderr}`);
   return new Set(r.stdout.split("\n").map((l) => l.replace(/^configmap\//, "")));

@@ -127,7 +127,7 @@ describe("ClusterPki in the reference cluster", () => {
     expect(files(value("apiserver-1"))).toEqual(
       [
         "apiserver.crt", "apiserver.key", "apiserver-etcd-client.crt", "apiserver-etcd-client.key", "apiserver-kubelet-client.crt", "apiserver-kubelet-client.key",
-        "ca.crt", "ca.key", "controller-manager.crt", "controller-manager.key", "etcd/ca.crt", "front-proxy-ca.crt", "front-proxy-client.crt", "front-proxy-client.key",
+        "ca-signer.crt", "ca.crt", "ca.key", "controller-manager.crt", "controller-manager.key", "etcd/ca.crt", "front-proxy-ca.crt", "front-proxy-client.crt", "front-proxy-client.key",
         "sa.key", "sa.pub", "scheduler.crt", "scheduler.key",
       ].sort(),
     );

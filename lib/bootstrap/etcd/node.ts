@@ -3,6 +3,7 @@ import { EtcdConfigInput, etcdClientUrls, renderEtcdConfig } from "./config";
 import { DEFAULT_ETCD_RELEASE, EtcdRelease, etcdReleaseEnv } from "./release";
 import { ETCD_USER_UNIT, renderEtcdUnit, renderEtcdUserUnit } from "./unit";
 import { nodeScript } from "../node-user-data";
+import { renderSystemdUnit } from "../systemd";
 
 /**
  * What an etcd node adds to the common boot (slot claim, secret fetch, chrony): the pinned etcd
@@ -16,6 +17,8 @@ export interface EtcdNodePaths {
   readonly installScript: string;
   /** `ha-etcd-bootstrap` (etcd-member-bootstrap.sh), the unit's ExecStartPre. */
   readonly bootstrapScript: string;
+  /** `ha-etcd-trust` (ha-etcd-trust.sh): records the trusted CAs at start, restarts etcd when they change. */
+  readonly trustScript: string;
   /** The systemd unit. */
   readonly unit: string;
   /** The unit creating etcd's system user, which the etcd unit requires. */
@@ -32,6 +35,7 @@ export interface EtcdNodePaths {
 export const ETCD_NODE_PATHS: EtcdNodePaths = {
   installScript: "/usr/local/sbin/ha-etcd-install",
   bootstrapScript: "/usr/local/sbin/ha-etcd-bootstrap",
+  trustScript: "/usr/local/sbin/ha-etcd-trust",
   unit: "/etc/systemd/system/etcd.service",
   userUnit: `/etc/systemd/system/${ETCD_USER_UNIT}`,
   configDir: "/etc/ha-control-plane/etcd",
@@ -40,7 +44,7 @@ export const ETCD_NODE_PATHS: EtcdNodePaths = {
 };
 
 /** Node scripts of the etcd boot. */
-export type EtcdScriptName = "etcd-install.sh" | "etcd-member-bootstrap.sh";
+export type EtcdScriptName = "etcd-install.sh" | "etcd-member-bootstrap.sh" | "ha-etcd-trust.sh";
 
 /** A script of `lib/bootstrap/scripts/`, read once. */
 export function etcdScript(name: EtcdScriptName): string {
@@ -145,6 +149,7 @@ export function etcdBootExtras(input: EtcdNodeInput): EtcdBootExtras {
           etcdBinary: `${p.binDir}/etcd`,
           configFile: p.config,
           bootstrapScript: p.bootstrapScript,
+          trustScript: p.trustScript,
           installScript: p.installScript,
           dataMountPath: input.dataMountPath === "" ? undefined : (input.dataMountPath ?? "/var/lib/etcd"),
           dataDir: input.dataDir,
@@ -152,6 +157,14 @@ export function etcdBootExtras(input: EtcdNodeInput): EtcdBootExtras {
       },
       { path: p.userUnit, permissions: "0644", content: renderEtcdUserUnit() },
       ...configs,
+      { path: p.trustScript, permissions: "0755", content: etcdScript("ha-etcd-trust.sh") },
+      {
+        // etcd reads its trusted CAs only at start: after each certificate refresh, a member whose
+        // CA bundle gained or lost a CA (staged CA rotation) restarts, once every member is healthy.
+        path: "/etc/systemd/system/ha-refresh-secrets.service.d/20-etcd-trust.conf",
+        permissions: "0644",
+        content: renderSystemdUnit({ service: { ExecStartPost: `${p.trustScript} --restart-if-changed` } }),
+      },
     ],
     env,
     runcmd: [["systemctl", "daemon-reload"], ["systemctl", "enable", "--now", "--no-block", "etcd.service"]],

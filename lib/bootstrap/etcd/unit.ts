@@ -18,6 +18,12 @@ export interface EtcdUnitInput {
    * @default - none (etcd installed otherwise)
    */
   readonly installScript?: string;
+  /**
+   * `ha-etcd-trust`, run as ExecStartPre (`--record`) after the bootstrap: records the CAs this
+   * start trusts, so a refresh can tell when the bundle gained or lost one.
+   * @default - none recorded (no restart on a CA rotation)
+   */
+  readonly trustScript?: string;
   /** Longest wait for chrony before starting anyway. @default 60 */
   readonly timeSyncWaitSeconds?: number;
   /**
@@ -133,6 +139,7 @@ export function renderEtcdUnit(input: EtcdUnitInput = {}): string {
         ...timeSync,
         ...(input.installScript !== undefined ? [`+${input.installScript}`] : []),
         `+${input.bootstrapScript ?? "/usr/local/sbin/ha-etcd-bootstrap"}`,
+        ...(input.trustScript !== undefined ? [`+${input.trustScript} --record`] : []),
         `+/bin/chown -R ${user}:${user} ${owned}`,
         `+/bin/chmod 700 ${owned}`,
       ],

@@ -24,6 +24,18 @@ export const KUBECONFIG_HASH_MARKER = "@@KUBECONFIG_SHA256@@";
 /** The static pod annotation that carries {@link KUBECONFIG_HASH_MARKER}. */
 export const KUBECONFIG_HASH_ANNOTATION = "ha-control-plane/kubeconfig-sha256";
 
+/**
+ * Placeholder `ha-kube-configure` replaces with the SHA-256 of the set of CA certificates in the
+ * trust bundles a static pod names (`ca.crt`, `etcd/ca.crt`, `front-proxy-ca.crt`; order-free, so a
+ * CA rotation's reordering restarts nothing), annotation {@link TRUST_HASH_ANNOTATION}. The API
+ * server's etcd client and its kubelet client read their CAs only at start: a CA added or removed
+ * by a staged CA rotation changes the manifest and the kubelet restarts the pod.
+ */
+export const TRUST_HASH_MARKER = "@@TRUST_SHA256@@";
+
+/** The static pod annotation that carries {@link TRUST_HASH_MARKER}. */
+export const TRUST_HASH_ANNOTATION = "ha-control-plane/trust-sha256";
+
 /** Paths on control-plane nodes. */
 export const KUBE_PATHS = {
   /** kubeadm's PKI directory: certificates and keys fetched from the slot's secret (`ca.crt`, `apiserver.key`, `etcd/…`). */
@@ -194,7 +206,7 @@ export function controllerManagerFlags(input: ControlPlaneComponentsInput): Reco
     "root-ca-file": `${pki}/ca.crt`,
     "client-ca-file": `${pki}/ca.crt`,
     "requestheader-client-ca-file": `${pki}/front-proxy-ca.crt`,
-    "cluster-signing-cert-file": `${pki}/ca.crt`,
+    "cluster-signing-cert-file": `${pki}/ca-signer.crt`,
     "cluster-signing-key-file": `${pki}/ca.key`,
     "cluster-name": input.clusterName,
     "cluster-cidr": input.podCidr,
@@ -266,7 +278,7 @@ function staticPod(p: PodInput): string {
       name: p.name,
       namespace: "kube-system",
       labels: { component: p.name, tier: "control-plane" },
-      ...(p.restartOnKubeconfigChange === true ? { annotations: { [KUBECONFIG_HASH_ANNOTATION]: KUBECONFIG_HASH_MARKER } } : {}),
+      annotations: { ...(p.restartOnKubeconfigChange === true ? { [KUBECONFIG_HASH_ANNOTATION]: KUBECONFIG_HASH_MARKER } : {}), [TRUST_HASH_ANNOTATION]: TRUST_HASH_MARKER },
     },
     spec: {
       hostNetwork: true,

@@ -9,7 +9,9 @@
 # scheduler and kubelet read their embedded client certificates only at start: a renewed
 # certificate rewrites their kubeconfig, which changes the kubeconfig hash in the controller-manager
 # and scheduler manifests (the kubelet restarts those pods) and try-restarts the kubelet (its pods
-# keep running). The API server and etcd reload their certificate files themselves.
+# keep running). The API server and etcd reload their certificate files themselves, but not their
+# CA files: a CA added or removed by a staged CA rotation changes the trust hash in every manifest
+# naming that bundle (the kubelet restarts the API server; etcd has ha-etcd-trust).
 set -euo pipefail
 
 REFRESH=0
@@ -231,18 +233,30 @@ kubeconfig_hash() {
   done | sha256sum | cut -d' ' -f1
 }
 
+# trust_hash MANIFEST_TEMPLATE: SHA-256 over the set of CA certificates in the trust bundles it names
+# (sorted, so reordering a bundle changes nothing): a CA added or removed restarts the pod, whose
+# etcd and kubelet clients read their CAs only at start.
+trust_hash() {
+  { grep -oE '/etc/kubernetes/pki/(ca|front-proxy-ca|etcd/ca)\.crt' "$1" || true; } | sort -u | while read -r name; do
+    PKI_FILE="$PKI_DIR/${name#/etc/kubernetes/pki/}" python3 -c 'import hashlib,os,re
+blocks = re.findall(r"-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----", open(os.environ["PKI_FILE"]).read())
+print(os.environ["PKI_FILE"].rsplit("/pki/", 1)[-1], " ".join(sorted(hashlib.sha256("".join(b.split()).encode()).hexdigest() for b in blocks)))'
+  done | sha256sum | cut -d' ' -f1
+}
+
 # A manifest is rewritten only when its content changes: the kubelet restarts a static pod exactly
 # when its manifest changes.
 for template in "$TEMPLATE_DIR"/*.yaml; do
   target="$MANIFEST_DIR/$(basename "$template")"
   hash=$(kubeconfig_hash "$template")
-  sed -e "s/@@SLOT_IP@@/$SLOT_IP/g" -e "s/@@KUBECONFIG_SHA256@@/$hash/g" "$template" >"$target.tmp"
+  trust=$(trust_hash "$template")
+  sed -e "s/@@SLOT_IP@@/$SLOT_IP/g" -e "s/@@KUBECONFIG_SHA256@@/$hash/g" -e "s/@@TRUST_SHA256@@/$trust/g" "$template" >"$target.tmp"
   chmod 0600 "$target.tmp"
   if [ -f "$target" ] && cmp -s "$target.tmp" "$target"; then
     rm -f "$target.tmp"
   else
     mv "$target.tmp" "$target"
-    [ "$REFRESH" -eq 0 ] || log "rewrote $target: its kubeconfig changed, the kubelet restarts the pod"
+    [ "$REFRESH" -eq 0 ] || log "rewrote $target: a kubeconfig or the set of trusted CAs it names changed, the kubelet restarts the pod"
   fi
 done
 if [ "$REFRESH" -eq 1 ]; then

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# ha-etcd-trust: etcd 3.5 reads its trusted CA file only at start, so a CA added or removed (staged
+# CA rotation) restarts the member, once every member answers healthy; otherwise exit 1 and the next
+# refresh retries (the recorded set still differs).
+#   --record (etcd.service ExecStartPre)   --restart-if-changed (ha-refresh-secrets drop-in)
+set -euo pipefail
+
+MODE=${1:-}
+case "$MODE" in
+  --record | --restart-if-changed) ;;
+  *) echo "usage: ha-etcd-trust --record|--restart-if-changed" >&2; exit 2 ;;
+esac
+ENV_FILE=${ENV_FILE:-/etc/ha-control-plane/node.env}
+# shellcheck source=/dev/null
+. "$ENV_FILE"
+PKI_DIR=${PKI_DIR:-/etc/kubernetes/pki}
+STATE_FILE=${ETCD_TRUST_STATE_FILE:-/var/lib/ha-control-plane/etcd-trust.sha256}
+HEALTH_TRIES=${ETCD_TRUST_HEALTH_TRIES:-60}
+JITTER_SECONDS=${ETCD_TRUST_JITTER_SECONDS:-30}
+[[ $HEALTH_TRIES =~ ^[1-9][0-9]{0,3}$ ]] || { echo "ha-etcd-trust: ETCD_TRUST_HEALTH_TRIES is not a count: ${HEALTH_TRIES@Q}" >&2; exit 2; }
+[[ $JITTER_SECONDS =~ ^[0-9]{1,4}$ ]] || { echo "ha-etcd-trust: ETCD_TRUST_JITTER_SECONDS is not seconds: ${JITTER_SECONDS@Q}" >&2; exit 2; }
+
+log() {
+  logger -t ha-etcd-trust -- "$*" 2>/dev/null || true
+  echo "ha-etcd-trust: $*" >&2
+}
+
+# The set of CA certificates in etcd/ca.crt, order-free (a rotation reorders the bundle).
+trust_hash() {
+  PKI_FILE="$PKI_DIR/etcd/ca.crt" python3 -c 'import hashlib,os,re
+blocks = re.findall(r"-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----", open(os.environ["PKI_FILE"]).read())
+if not blocks: raise SystemExit("no certificate in " + os.environ["PKI_FILE"])
+print(hashlib.sha256(" ".join(sorted(hashlib.sha256("".join(b.split()).encode()).hexdigest() for b in blocks)).encode()).hexdigest())'
+}
+
+if [ "$MODE" = --record ]; then
+  mkdir -p "$(dirname "$STATE_FILE")"
+  trust_hash >"$STATE_FILE.tmp"
+  mv "$STATE_FILE.tmp" "$STATE_FILE"
+  exit 0
+fi
+
+if [ ! -s "$STATE_FILE" ]; then
+  log "etcd has not recorded what it trusts (not started on this node yet): nothing to do"
+  exit 0
+fi
+want=$(trust_hash)
+if [ "$want" = "$(cat "$STATE_FILE")" ]; then
+  exit 0
+fi
+: "${HA_ETCD_ENDPOINTS:?HA_ETCD_ENDPOINTS missing}"
+[[ $HA_ETCD_ENDPOINTS =~ ^https://[A-Za-z0-9.:-]+(,https://[A-Za-z0-9.:-]+)*$ ]] || { log "refusing HA_ETCD_ENDPOINTS ${HA_ETCD_ENDPOINTS@Q}"; exit 2; }
+log "the etcd trust bundle changed since etcd started: restarting it once every member is healthy"
+# Refreshes of several members may coincide: spread them before looking.
+[ "$JITTER_SECONDS" -eq 0 ] || sleep $((RANDOM % (JITTER_SECONDS + 1)))
+etcdctl=${HA_ETCD_BIN_DIR:-/usr/local/bin}/etcdctl
+healthy=0
+for ((i = 1; i <= HEALTH_TRIES; i++)); do
+  if "$etcdctl" --endpoints "$HA_ETCD_ENDPOINTS" --cacert "$PKI_DIR/etcd/ca.crt" --cert "$PKI_DIR/etcd/healthcheck-client.crt" \
+    --key "$PKI_DIR/etcd/healthcheck-client.key" --dial-timeout 2s --command-timeout 5s endpoint health >/dev/null 2>&1; then
+    healthy=1
+    break
+  fi
+  sleep 5
+done
+if [ "$healthy" -ne 1 ]; then
+  log "ERROR: not every member is healthy after $HEALTH_TRIES checks: etcd not restarted (the next refresh retries)"
+  exit 1
+fi
+systemctl restart etcd.service
+log "etcd restarted with the new trust bundle"
