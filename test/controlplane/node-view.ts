@@ -26,6 +26,7 @@ export const NODE_DIRS = [
   "/etc/ha-control-plane",
   "/run/ha-control-plane",
   "/var/lib/etcd",
+  "/var/lib/ha-control-plane",
   "/etc/etcd",
   "/var/log/kubernetes",
   "/var/lib/kubelet",
