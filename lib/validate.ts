@@ -103,10 +103,13 @@ export function checkInstanceType(prop: string, value: string): void {
   }
 }
 
-/** True for Graviton (arm64) instance families such as m7g, c6gn, t4g, r8g. */
+/**
+ * True for Graviton (arm64) instance families: `a1`, the first one, and every family with a `g`
+ * after its generation (m7g, c6gn, t4g, r8g, is4gen, and the GPU family g5g).
+ */
 export function isArmInstanceType(instanceType: string): boolean {
   const family = instanceType.split(".")[0];
-  return /^[a-z]+\d+[a-z]*g[a-z]*$/.test(family) && !/^(g|p|inf|trn|dl|vt)\d/.test(family);
+  return family === "a1" || /^[a-z]+\d+[a-z]*g[a-z]*$/.test(family);
 }
 
 /** Throws unless `value` looks like an AMI id. */
