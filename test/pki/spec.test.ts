@@ -214,6 +214,11 @@ describe("the kubernetes service IP and names", () => {
     expect(() => kubernetesServiceIp(cidr)).toThrow(`serviceCidr is "${cidr}": cannot hold the kubernetes service IP and any other service; use a /28 or larger, e.g. 10.96.0.0/12`);
   });
 
+  it.each(["10.96.0.0", "10.96.0.0/33", "10.96.0/12", "service"])("refuses %j as a block, naming serviceCidr", (cidr) => {
+    expect(() => kubernetesServiceIp(cidr)).toThrow(ConfigError);
+    expect(() => kubernetesServiceIp(cidr)).toThrow(new RegExp(`^serviceCidr is "${cidr}": `));
+  });
+
   it("are the five names kubeadm puts in the API server certificate", () => {
     expect(kubernetesServiceNames("cluster.local")).toEqual(["kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster", "kubernetes.default.svc.cluster.local"]);
   });
