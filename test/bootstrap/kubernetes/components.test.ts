@@ -18,6 +18,8 @@ import {
   KUBECONFIG_HASH_ANNOTATION,
   KUBECONFIG_HASH_MARKER,
   KUBEADM_PROBES,
+  TRUST_HASH_ANNOTATION,
+  TRUST_HASH_MARKER,
   KUBE_PATHS,
   REQUEST_DRAIN_SECONDS,
   SLOT_IP_MARKER,
@@ -143,7 +145,11 @@ const API_ADDED: Record<string, string> = {
   "shutdown-send-retry-after": "true",
   "shutdown-watch-termination-grace-period": "30s",
 };
-const CM_CHANGED: Record<string, string> = { "cluster-name": "prod" };
+const CM_CHANGED: Record<string, string> = {
+  "cluster-name": "prod",
+  // Staged CA rotation: ca.crt is a trust bundle (old and new CA during a rotation); the signer is the one issuing CA.
+  "cluster-signing-cert-file": "/etc/kubernetes/pki/ca-signer.crt",
+};
 const CM_ADDED: Record<string, string> = {
   profiling: "false", // CIS 1.3.2
   "terminated-pod-gc-threshold": "12500", // CIS 1.3.1 (the upstream default, set explicitly)
@@ -233,7 +239,7 @@ describe("static pods, against kubeadm 1.33.5's", () => {
       name,
       namespace: "kube-system",
       labels: { component: name, tier: "control-plane" },
-      ...(restart ? { annotations: { "ha-control-plane/kubeconfig-sha256": "@@KUBECONFIG_SHA256@@" } } : {}),
+      annotations: { ...(restart ? { "ha-control-plane/kubeconfig-sha256": "@@KUBECONFIG_SHA256@@" } : {}), "ha-control-plane/trust-sha256": "@@TRUST_SHA256@@" },
     });
     const { containers, volumes: podVolumes, ...spec } = pod.spec;
     expect(spec).toEqual({
@@ -280,7 +286,13 @@ describe("static pods, against kubeadm 1.33.5's", () => {
   });
 
   it("names the markers and paths the node scripts replace and read", () => {
-    expect([SLOT_IP_MARKER, KUBECONFIG_HASH_MARKER, KUBECONFIG_HASH_ANNOTATION]).toEqual(["@@SLOT_IP@@", "@@KUBECONFIG_SHA256@@", "ha-control-plane/kubeconfig-sha256"]);
+    expect([SLOT_IP_MARKER, KUBECONFIG_HASH_MARKER, KUBECONFIG_HASH_ANNOTATION, TRUST_HASH_MARKER, TRUST_HASH_ANNOTATION]).toEqual([
+      "@@SLOT_IP@@",
+      "@@KUBECONFIG_SHA256@@",
+      "ha-control-plane/kubeconfig-sha256",
+      "@@TRUST_SHA256@@",
+      "ha-control-plane/trust-sha256",
+    ]);
     expect(KUBE_PATHS).toEqual({
       pki: "/etc/kubernetes/pki",
       manifests: "/etc/kubernetes/manifests",
