@@ -88,6 +88,14 @@ describeTier(
       renameSync(`${clockFile}.tmp`, clockFile);
     };
 
+    /** emulator.aws, without blocking the event loop (so several run at once): parsed JSON output. */
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the CLI's JSON, shaped per command
+    const awsAsync = async (...args: string[]): Promise<any> => {
+      const r = await runCommand(emulator!.awsCli, [...args, "--output", "json"], { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: "/nonexistent", ...emulator!.env }, timeoutMs: 60_000 });
+      if (r.exitCode !== 0) throw new Error(`aws ${args.join(" ")} failed (${r.exitCode}): ${r.stderr}`);
+      return r.stdout.trim() === "" ? undefined : JSON.parse(r.stdout);
+    };
+
     beforeAll(async () => {
       workDir = makeWorkDir();
       clockFile = path.join(workDir, "clock");
@@ -133,19 +141,22 @@ describeTier(
       }
       const running = NAMES.filter((n) => tc!.cluster.isRunning(n));
       const results = await Promise.all(running.map((n) => publishMetrics({ node: tc!.nodes.get(n)!, emulator: emulator!, clusterName: "prod" })));
-      const healthy: Record<string, number> = {};
       for (const [k, n] of running.entries()) {
         const r = results[k];
         if (r.exitCode !== 0) throw new Error(`ha-publish-metrics on ${n} failed (${r.exitCode}): ${r.stderr}`);
-        const sent = emulator!.aws(
-          "cloudwatch", "get-metric-statistics", "--namespace", "HaControlPlane", "--metric-name", "EtcdHealthyMembers",
-          "--dimensions", "Name=Cluster,Value=prod", `Name=Slot,Value=${n}`,
-          "--start-time", new Date(clock * 1000).toISOString(), "--end-time", new Date((clock + 60) * 1000).toISOString(),
-          "--period", "60", "--statistics", "Minimum",
-        ).Datapoints as Array<{ Minimum: number }>;
+      }
+      // What each member sent this minute, read back from the emulator: the members' reads run
+      // concurrently (each is a separate AWS CLI process; in sequence they were a third of a minute's time).
+      const metric = (n: string, start: string, end: string) =>
+        awsAsync("cloudwatch", "get-metric-statistics", "--namespace", "HaControlPlane", "--metric-name", "EtcdHealthyMembers",
+          "--dimensions", "Name=Cluster,Value=prod", `Name=Slot,Value=${n}`, "--start-time", start, "--end-time", end, "--period", "60", "--statistics", "Minimum");
+      const sentAll = await Promise.all(running.map((n) => metric(n, new Date(clock * 1000).toISOString(), new Date((clock + 60) * 1000).toISOString())));
+      const healthy: Record<string, number> = {};
+      for (const [k, n] of running.entries()) {
+        const sent = sentAll[k].Datapoints as Array<{ Minimum: number }>;
         if (sent.length !== 1) {
-          const all = emulator!.aws("cloudwatch", "get-metric-statistics", "--namespace", "HaControlPlane", "--metric-name", "EtcdHealthyMembers", "--dimensions", "Name=Cluster,Value=prod", `Name=Slot,Value=${n}`, "--start-time", "2000-01-01T00:00:00Z", "--end-time", "2100-01-01T00:00:00Z", "--period", "60", "--statistics", "Minimum");
-          throw new Error(`${n} published no EtcdHealthyMembers at ${new Date(clock * 1000).toISOString()}: ${JSON.stringify(all.Datapoints)}; stderr: ${r.stderr}`);
+          const all = await metric(n, "2000-01-01T00:00:00Z", "2100-01-01T00:00:00Z");
+          throw new Error(`${n} published no EtcdHealthyMembers at ${new Date(clock * 1000).toISOString()}: ${JSON.stringify(all.Datapoints)}; stderr: ${results[k].stderr}`);
         }
         healthy[n] = sent[0].Minimum;
       }
