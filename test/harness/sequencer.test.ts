@@ -1,8 +1,10 @@
 /**
- * The suite's test sequencer (test/harness/sequencer.js): files start longest first by the seconds
- * the last full CI run recorded, whatever their size; files it has no figure for go first, in
- * jest's order. Jest's default on a clean clone orders by size, which started the two 4-line
- * property files (~290 worker-seconds) last.
+ * The suite's test sequencer (test/harness/sequencer.js), checked by replaying its order the way
+ * jest's worker pool runs it (each worker takes the next file when it frees) with the seconds of
+ * the last full CI run: near the 2-worker lower bound (sum of the files' seconds / 2), a heavy file
+ * (control plane, boot, apply: a real cluster each) never starts while another runs unless only
+ * heavy files are left, and the long property files no longer run last. Jest's default on a clean
+ * clone ordered by size: 1,651 s, with the two 4-line property files as the tail.
  */
 import * as path from "node:path";
 import { readFileSync, statSync } from "node:fs";
@@ -11,38 +13,74 @@ import { readFileSync, statSync } from "node:fs";
 const Sequencer = require("./sequencer.js");
 const ROOT = path.join(__dirname, "..", "..");
 const table = JSON.parse(readFileSync(path.join(__dirname, "file-seconds.json"), "utf8")).seconds as Record<string, number>;
+const heavy = (f: string) => /\.(cp|boot|apply)\.test\.ts$/.test(f);
 
-/** A jest Test for `rel`, `size` bytes big, with no duration cache (config.cache false). */
-function test(rel: string, size: number) {
-  const context = { config: { cache: false, cacheDirectory: "/nonexistent", id: "x" }, hasteFS: { getSize: () => size } };
-  return { path: path.join(ROOT, rel), context, duration: undefined as number | undefined };
+/** A jest Test for `rel` (its real size when it exists), with no duration cache (config.cache false). */
+function test(rel: string, size?: number) {
+  const real = (() => {
+    try {
+      return statSync(path.join(ROOT, rel)).size;
+    } catch {
+      return 0;
+    }
+  })();
+  const context = { config: { cache: false, cacheDirectory: "/nonexistent", id: "x" }, hasteFS: { getSize: () => size ?? real } };
+  return { path: path.join(ROOT, rel), context };
 }
 
-describe("longest-first sequencer", () => {
-  it("orders the timed files by the recorded seconds, not by size", async () => {
-    const timed = Object.keys(table);
+async function order(files: string[], maxWorkers = 2, sizes?: number[]): Promise<string[]> {
+  const sorted = await new Sequencer({ contexts: new Set(), globalConfig: { maxWorkers } }).sort(files.map((f, i) => test(f, sizes?.[i])));
+  return sorted.map((t: { path: string }) => path.relative(ROOT, t.path));
+}
+
+/** Replays `files` in order on `workers` workers as jest does: start/end of each, by the table. */
+function replay(files: string[], workers: number): Array<{ file: string; start: number; end: number }> {
+  const free = Array.from({ length: workers }, () => 0);
+  return files.map((file) => {
+    const w = free.indexOf(Math.min(...free));
+    const start = free[w];
+    free[w] = start + table[file];
+    return { file, start, end: free[w] };
+  });
+}
+
+describe("planned sequencer", () => {
+  const timed = Object.keys(table);
+
+  it("finishes the recorded files within 1 % of the 2-worker lower bound", async () => {
     expect(timed.length).toBeGreaterThan(50);
-    // Sizes inverse to nothing in particular: the smallest file claims the biggest size order.
-    const tests = timed.map((rel, i) => test(rel, i));
-    const sorted = (await new Sequencer({ contexts: new Set(), globalConfig: {} }).sort(tests)).map((t: { path: string }) => path.relative(ROOT, t.path));
-    const expected = [...timed].sort((a, b) => table[b] - table[a]);
-    expect(sorted.map((f: string) => table[f])).toEqual(expected.map((f) => table[f]));
-    expect(sorted[0]).toBe(expected[0]);
+    const runs = replay(await order(timed), 2);
+    const total = timed.reduce((s, f) => s + table[f], 0);
+    const bound = Math.max(total / 2, ...timed.map((f) => table[f]));
+    const wall = Math.max(...runs.map((r) => r.end));
+    console.log(`sequencer: replayed wall ${wall.toFixed(0)} s, lower bound ${bound.toFixed(0)} s`);
+    expect(wall).toBeLessThanOrEqual(bound * 1.01);
+  });
+
+  it("starts a heavy file only when no other heavy file runs, unless only heavy files are left", async () => {
+    const runs = replay(await order(timed), 2);
+    for (const [i, r] of runs.entries()) {
+      if (!heavy(r.file)) continue;
+      const other = runs.find((o) => o !== r && heavy(o.file) && o.start <= r.start && o.end > r.start);
+      const lightLeft = runs.slice(i + 1).some((o) => !heavy(o.file));
+      if (other !== undefined) expect({ file: r.file, overlaps: other.file, lightLeft }).toEqual({ file: r.file, overlaps: other.file, lightLeft: false });
+    }
+  });
+
+  it("does not leave the long property files to the end", async () => {
+    const files = await order(timed);
+    for (const f of ["test/control-plane.prop.test.ts", "test/control-plane-b.prop.test.ts"]) {
+      expect(table[f]).toBeGreaterThan(60);
+      expect(files.indexOf(f)).toBeLessThan(files.length / 2);
+    }
   });
 
   it("puts files without a figure first, by size as jest does", async () => {
     const [longest] = Object.entries(table).sort((a, b) => b[1] - a[1])[0];
-    const tests = [test(longest, 1), test("test/new-small.test.ts", 10), test("test/new-big.test.ts", 1000)];
-    const sorted = (await new Sequencer({ contexts: new Set(), globalConfig: {} }).sort(tests)).map((t: { path: string }) => path.relative(ROOT, t.path));
-    expect(sorted).toEqual(["test/new-big.test.ts", "test/new-small.test.ts", longest]);
+    expect(await order([longest, "test/new-small.test.ts", "test/new-big.test.ts"], 2, [1, 10, 1000])).toEqual(["test/new-big.test.ts", "test/new-small.test.ts", longest]);
   });
 
-  it("starts the property files before the short plan and unit files (the rehearsal's tail)", async () => {
-    const files = ["test/control-plane.prop.test.ts", "test/control-plane-b.prop.test.ts", "test/monitoring/alarms.plan.test.ts", "test/names.test.ts"];
-    for (const f of files) expect(table[f]).toBeDefined();
-    // Their real sizes: the property files are the smallest of the four.
-    expect(statSync(path.join(ROOT, files[0])).size).toBeLessThan(statSync(path.join(ROOT, files[2])).size);
-    const sorted = (await new Sequencer({ contexts: new Set(), globalConfig: {} }).sort(files.map((f) => test(f, statSync(path.join(ROOT, f)).size)))).map((t: { path: string }) => path.relative(ROOT, t.path));
-    expect(sorted.slice(0, 2).sort()).toEqual(files.slice(0, 2).sort());
+  it("keeps every file once", async () => {
+    expect([...(await order(timed))].sort()).toEqual([...timed].sort());
   });
 });
