@@ -3,7 +3,7 @@
  * `${type.name.attr}` reference back to its resource, and read what a node gets: its user data and
  * its bootstrap bundle ({@link nodeFilesOf}).
  */
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
@@ -146,44 +146,86 @@ export function bundleFilesOf(object: FoundResource): NodeFile[] {
 }
 
 /**
- * {@link bundleFilesOf} for several bundle objects at once: the archives not extracted before are
- * extracted by the real `tar`, one `tar -xzf` each, from a single shell (one spawn for them all).
+ * {@link bundleFilesOf} for several bundle objects at once; each archive not read before is read
+ * by the real GNU `tar` ({@link tarListed}, or {@link tarExtracted} when not root).
  */
 export function bundleFilesOfAll(objects: readonly FoundResource[]): NodeFile[][] {
   const archives = objects.map((o) => String(o.props.content_base64));
   const found = new Map(archives.filter((a) => extracted.has(a)).map((a) => [a, extracted.get(a)!]));
   const todo = [...new Set(archives.filter((a) => !found.has(a)))];
-  if (todo.length > 0) {
-    const dir = mkdtempSync(path.join(tmpdir(), "bundle-"));
-    try {
-      const dirs = todo.map((archive, i) => {
-        const d = path.join(dir, String(i));
-        mkdirSync(path.join(d, "root"), { recursive: true });
-        writeFileSync(path.join(d, "bundle.tar.gz"), Buffer.from(archive, "base64"));
-        return d;
-      });
-      execFileSync("bash", ["-c", 'set -e; for d in "$@"; do tar -xzf "$d/bundle.tar.gz" -C "$d/root" --no-same-owner; done', "bash", ...dirs]);
-      todo.forEach((archive, i) => {
-        const root = path.join(dirs[i], "root");
-        const out: NodeFile[] = [];
-        const walk = (rel: string) => {
-          for (const name of readdirSync(path.join(root, rel))) {
-            const r = path.posix.join(rel, name);
-            const st = statSync(path.join(root, r));
-            if (st.isDirectory()) walk(r);
-            else out.push({ path: `/${r}`, content: readFileSync(path.join(root, r), "utf8"), permissions: `0${(st.mode & 0o777).toString(8)}`, source: "bundle" });
-          }
-        };
-        walk("");
-        found.set(archive, out.sort((a, b) => a.path.localeCompare(b.path)));
-        extracted.set(archive, found.get(archive)!);
-        if (extracted.size > EXTRACTED_MAX) extracted.delete(extracted.keys().next().value as string);
-      });
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  }
+  const read = process.getuid?.() === 0 ? todo.map((a) => tarListed(Buffer.from(a, "base64"))) : tarExtracted(todo.map((a) => Buffer.from(a, "base64")));
+  todo.forEach((archive, i) => {
+    found.set(archive, read[i]);
+    extracted.set(archive, read[i]);
+    if (extracted.size > EXTRACTED_MAX) extracted.delete(extracted.keys().next().value as string);
+  });
   return archives.map((a) => found.get(a)!.map((f) => ({ ...f })));
+}
+
+/**
+ * Files of .tar.gz archives as the real `tar` extracts them to disk (`tar -xzf`, one each, from one
+ * shell), read back with their mode, sorted by path.
+ */
+export function tarExtracted(archives: readonly Buffer[]): NodeFile[][] {
+  if (archives.length === 0) return [];
+  const dir = mkdtempSync(path.join(tmpdir(), "bundle-"));
+  try {
+    const dirs = archives.map((archive, i) => {
+      const d = path.join(dir, String(i));
+      mkdirSync(path.join(d, "root"), { recursive: true });
+      writeFileSync(path.join(d, "bundle.tar.gz"), archive);
+      return d;
+    });
+    execFileSync("bash", ["-c", 'set -e; for d in "$@"; do tar -xzf "$d/bundle.tar.gz" -C "$d/root" --no-same-owner; done', "bash", ...dirs]);
+    return dirs.map((d) => {
+      const root = path.join(d, "root");
+      const out: NodeFile[] = [];
+      const walk = (rel: string) => {
+        for (const name of readdirSync(path.join(root, rel))) {
+          const r = path.posix.join(rel, name);
+          const st = statSync(path.join(root, r));
+          if (st.isDirectory()) walk(r);
+          else out.push({ path: `/${r}`, content: readFileSync(path.join(root, r), "utf8"), permissions: `0${(st.mode & 0o777).toString(8)}`, source: "bundle" });
+        }
+      };
+      walk("");
+      return out.sort((a, b) => a.path.localeCompare(b.path));
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Files of a .tar.gz archive as the real GNU `tar` extracts them as root, without touching the
+ * disk: `tar -xzvv -O` writes the members' bytes to stdout in archive order and its long listing
+ * (mode, owner, size, name) to stderr, so each member is its size's worth of stdout. Root restores
+ * the archive's permission bits as they are (GNU tar's --same-permissions default for root), so the
+ * mode is the listing's; a later member of the same path replaces an earlier one, as on disk.
+ * Anything but regular files and directories (links, devices) is refused. Equal to
+ * {@link tarExtracted} (test/bootstrap/bundle/bundle-read.test.ts).
+ */
+export function tarListed(archive: Buffer): NodeFile[] {
+  const r = spawnSync("tar", ["-xzvv", "-O", "-f", "-"], { input: archive, maxBuffer: 256 * 1024 * 1024 });
+  if (r.error !== undefined || r.status !== 0) throw new Error(`tar -xzvv -O failed (${r.status ?? r.error?.message}): ${r.stderr?.toString("utf8")}`);
+  const files = new Map<string, NodeFile>();
+  let offset = 0;
+  for (const line of r.stderr.toString("utf8").split("\n")) {
+    if (line === "") continue;
+    const m = /^([-dlhbcps])([-r][-w][-xsS][-r][-w][-xsS][-r][-w][-xtT]) \S+\s+(\d+) \d{4}-\d\d-\d\d \d\d:\d\d (.+)$/.exec(line);
+    if (m === null) throw new Error(`tar listing line not understood: ${line}`);
+    const [, type, perms, size, name] = m;
+    if (type === "d") continue;
+    if (type !== "-") throw new Error(`bundle member is not a regular file or directory: ${line}`);
+    const rel = name.replace(/^(\.\/)+/, "").replace(/^\/+/, "");
+    if (rel === "" || rel.split("/").includes("..")) throw new Error(`bundle member path not inside the bundle: ${line}`);
+    const bits = [...perms].reduce((acc, c, i) => acc | ("rwxst".includes(c) ? 1 << (8 - i) : 0), 0);
+    const bytes = Number(size);
+    files.set(`/${rel}`, { path: `/${rel}`, content: r.stdout.subarray(offset, offset + bytes).toString("utf8"), permissions: `0${bits.toString(8)}`, source: "bundle" });
+    offset += bytes;
+  }
+  if (offset !== r.stdout.length) throw new Error(`tar wrote ${r.stdout.length} bytes of members, the listing sums to ${offset}`);
+  return [...files.values()].sort((a, b) => a.path.localeCompare(b.path));
 }
 
 /**
