@@ -67,5 +67,7 @@ if [ "$healthy" -ne 1 ]; then
   log "ERROR: not every member is healthy after $HEALTH_TRIES checks: etcd not restarted (the next refresh retries)"
   exit 1
 fi
-systemctl restart etcd.service
-log "etcd restarted with the new trust bundle"
+# --no-block: this script also runs as etcd.service's ExecStartPre (--record); a blocking job on the unit
+# from its own start would deadlock. The next member waits for this one to be healthy again.
+systemctl restart --no-block etcd.service
+log "etcd restart queued: it starts with the new trust bundle"
