@@ -54,6 +54,8 @@ log "the etcd trust bundle changed since etcd started: restarting it once every 
 # Refreshes of several members may coincide: spread them before looking.
 [ "$JITTER_SECONDS" -eq 0 ] || sleep $((RANDOM % (JITTER_SECONDS + 1)))
 etcdctl=${HA_ETCD_BIN_DIR:-/usr/local/bin}/etcdctl
+LOCAL_ENDPOINT=${ETCD_TRUST_LOCAL_ENDPOINT:-https://127.0.0.1:2379}
+[[ $LOCAL_ENDPOINT =~ ^https://[A-Za-z0-9.:-]+$ ]] || { log "refusing ETCD_TRUST_LOCAL_ENDPOINT ${LOCAL_ENDPOINT@Q}"; exit 2; }
 healthy=0
 for ((i = 1; i <= HEALTH_TRIES; i++)); do
   if "$etcdctl" --endpoints "$HA_ETCD_ENDPOINTS" --cacert "$PKI_DIR/etcd/ca.crt" --cert "$PKI_DIR/etcd/healthcheck-client.crt" \
@@ -66,6 +68,34 @@ done
 if [ "$healthy" -ne 1 ]; then
   log "ERROR: not every member is healthy after $HEALTH_TRIES checks: etcd not restarted (the next refresh retries)"
   exit 1
+fi
+# The leader hands leadership to a healthy peer first (while every member serves): its own stop
+# would transfer it too, but mid-shutdown, failing the requests then in flight.
+ctl() {
+  "$etcdctl" --cacert "$PKI_DIR/etcd/ca.crt" --cert "$PKI_DIR/etcd/healthcheck-client.crt" \
+    --key "$PKI_DIR/etcd/healthcheck-client.key" --dial-timeout 2s --command-timeout 10s "$@"
+}
+if transferee=$(ctl --endpoints "$LOCAL_ENDPOINT" endpoint status -w json | python3 -c '
+import json, sys
+s = json.load(sys.stdin)[0]["Status"]["header"]
+print("%x" % s["member_id"])
+' 2>/dev/null) && status=$(ctl --endpoints "$HA_ETCD_ENDPOINTS" endpoint status -w json 2>/dev/null); then
+  target=$(SELF=$transferee python3 -c '
+import json, os, sys
+st = [e["Status"] for e in json.load(sys.stdin)]
+me = int(os.environ["SELF"], 16)
+if st and st[0]["leader"] == me:
+    peers = sorted(s["header"]["member_id"] for s in st if s["header"]["member_id"] != me)
+    if peers: print("%x" % peers[0])
+' <<<"$status")
+  if [ -n "$target" ]; then
+    if ctl --endpoints "$LOCAL_ENDPOINT" move-leader "$target" >/dev/null 2>&1; then
+      log "leadership moved to $target before the restart"
+      sleep 2
+    else
+      log "could not move leadership to $target; restarting anyway (etcd transfers it on stop)"
+    fi
+  fi
 fi
 # --no-block: this script also runs as etcd.service's ExecStartPre (--record); a blocking job on the unit
 # from its own start would deadlock. The next member waits for this one to be healthy again.

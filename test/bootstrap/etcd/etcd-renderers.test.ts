@@ -331,11 +331,12 @@ describe("etcdBootExtras (what user data adds for an etcd node)", () => {
       console.info(`etcd boot files: dedicated member ${dedicated.raw} B raw / ${dedicated.gzip} B gzip; any-slot node ${anySlot.raw} B / ${anySlot.gzip} B\n  ${dedicated.files.join("\n  ")}`);
     // +0.5 KiB for etcd's own user (issue 14 finding 8), +2 KiB for the learner phase on 127.0.0.1
     // (issue 12: API servers never reach a learner), +0.5 KiB for the unit creating etcd's user
-    // before etcd.service spawns (boot tier), +2.5 KiB for ha-etcd-trust and its refresh drop-in
-    // (issue 18 finding 4: etcd reads its CAs only at start); EC2's 16 KB limit applies to the gzip below.
-    expect(dedicated.raw).toBeLessThanOrEqual(17.5 * 1024);
-    expect(anySlot.raw).toBeLessThanOrEqual(20.5 * 1024);
-    expect(dedicated.gzip).toBeLessThanOrEqual(6.25 * 1024);
+    // before etcd.service spawns (boot tier), +3.8 KiB for ha-etcd-trust and its refresh drop-in
+    // (issue 18 finding 4: etcd reads its CAs only at start; the leader hands over leadership before
+    // its restart); these files travel in the bootstrap bundle, EC2's 16 KB limit applies to user data.
+    expect(dedicated.raw).toBeLessThanOrEqual(19 * 1024);
+    expect(anySlot.raw).toBeLessThanOrEqual(22 * 1024);
+    expect(dedicated.gzip).toBeLessThanOrEqual(6.75 * 1024);
     for (const f of etcdBootExtras(node).files) expect(Buffer.byteLength(f.content)).toBeLessThanOrEqual(9.5 * 1024);
   });
 });

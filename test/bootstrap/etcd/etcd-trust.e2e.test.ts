@@ -71,7 +71,7 @@ describeTier("ha-etcd-trust with the real etcd", etcdBinariesCheck(), { tierLabe
     writeFileSync(calls, "");
     try {
       const r = await run("bash", [renderedScript("ha-etcd-trust.sh"), mode], {
-        env: { PATH: `${path.join(dir, "bin")}:${process.env.PATH}`, ENV_FILE: path.join(dir, "node.env"), PKI_DIR: pki(), ETCD_TRUST_STATE_FILE: path.join(dir, "state", "etcd-trust.sha256"), ETCD_TRUST_JITTER_SECONDS: "0", CALLS: calls, ...extra },
+        env: { PATH: `${path.join(dir, "bin")}:${process.env.PATH}`, ENV_FILE: path.join(dir, "node.env"), PKI_DIR: pki(), ETCD_TRUST_STATE_FILE: path.join(dir, "state", "etcd-trust.sha256"), ETCD_TRUST_JITTER_SECONDS: "0", ETCD_TRUST_LOCAL_ENDPOINT: endpoint, CALLS: calls, ...extra },
         timeout: 60_000,
       });
       return { code: 0, calls: readFileSync(calls, "utf8").split("\n").filter(Boolean), stderr: r.stderr };
