@@ -659,6 +659,13 @@ export class ControlPlaneCluster {
     await storeSecrets(this.emulator, this.spec, set, next, "update");
     this.issued = next;
     this.currentSet = set;
+    // The operator re-fetches the admin kubeconfig after the deploy: the phase's bundle and client certificate.
+    const conf = parse(readFileSync(this.adminKubeconfig, "utf8")) as Json;
+    const admin = next.get("admin") as IssuedFiles;
+    conf.clusters[0].cluster["certificate-authority-data"] = readFileSync(this.kubernetesCa().cert).toString("base64");
+    conf.users[0].user["client-certificate-data"] = readFileSync(admin.cert).toString("base64");
+    conf.users[0].user["client-key-data"] = readFileSync(admin.key).toString("base64");
+    writeFileSync(this.adminKubeconfig, stringify(conf), { mode: 0o600 });
     return { newCas, reissued };
   }
 
