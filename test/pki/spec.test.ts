@@ -21,7 +21,11 @@
  */
 import { ConfigError } from "../../lib/errors";
 import {
+  CA_DOMAINS,
   CA_IDS,
+  CaRotation,
+  CaRotationPhase,
+  CaTrustDomain,
   CertificateKind,
   ClusterFacts,
   DEFAULT_LEAF_EARLY_RENEWAL_HOURS,
@@ -30,8 +34,11 @@ import {
   PkiPolicy,
   buildClusterCertificates,
   kubernetesServiceIp,
+  caSpecId,
   kubernetesServiceNames,
+  resolveCaRotation,
   resolvePolicy,
+  secretFileLayout,
   specById,
 } from "../../lib/pki/spec";
 
@@ -322,5 +329,137 @@ describe("the PKI policy", () => {
 
   it("validates the policy when building the specs", () => {
     expect(() => buildClusterCertificates(facts(), { leafValidityHours: 9000 })).toThrow(/^pki\.leafValidityHours is 9000/);
+  });
+});
+
+/**
+ * Staged CA rotation, in kops' order (kops docs, "Rotating the cluster CA"): 1. a new CA is created
+ * and trusted next to the old one, leaves still from the old; 2. leaves are issued by the new CA, the
+ * old one still trusted; 3. the old CA is no longer trusted. Generations name the CA by suffix.
+ */
+describe("CA rotation", () => {
+  const P = CaRotationPhase;
+  it.each<[CaTrustDomain, number, CaRotationPhase, string, string[]]>([
+    [CaTrustDomain.KUBERNETES, 1, P.NONE, "kubernetes-ca", ["kubernetes-ca"]],
+    [CaTrustDomain.KUBERNETES, 1, P.TRUST_BOTH, "kubernetes-ca", ["kubernetes-ca", "kubernetes-ca-g2"]],
+    [CaTrustDomain.KUBERNETES, 1, P.ISSUE_NEW, "kubernetes-ca-g2", ["kubernetes-ca-g2", "kubernetes-ca"]],
+    [CaTrustDomain.KUBERNETES, 1, P.DISTRUST_OLD, "kubernetes-ca-g2", ["kubernetes-ca-g2"]],
+    [CaTrustDomain.ETCD, 2, P.NONE, "etcd-ca-g2", ["etcd-ca-g2"]],
+    [CaTrustDomain.ETCD, 2, P.TRUST_BOTH, "etcd-ca-g2", ["etcd-ca-g2", "etcd-ca-g3"]],
+    [CaTrustDomain.FRONT_PROXY, 998, P.ISSUE_NEW, "front-proxy-ca-g999", ["front-proxy-ca-g999", "front-proxy-ca-g998"]],
+    [CaTrustDomain.FRONT_PROXY, 999, P.NONE, "front-proxy-ca-g999", ["front-proxy-ca-g999"]],
+  ])("%s generation %i, %s: issuing %s, trusted %j", (domain, generation, phase, issuing, trusted) => {
+    expect(resolveCaRotation(domain, { generation, phase })).toEqual({ domain, issuing, trusted });
+  });
+
+  it("defaults to generation 1 without a rotation, and names generations by suffix", () => {
+    expect(resolveCaRotation(CaTrustDomain.ETCD, undefined)).toEqual({ domain: "ETCD", issuing: "etcd-ca", trusted: ["etcd-ca"] });
+    expect(resolveCaRotation(CaTrustDomain.ETCD, {})).toEqual({ domain: "ETCD", issuing: "etcd-ca", trusted: ["etcd-ca"] });
+    expect(resolveCaRotation(CaTrustDomain.ETCD, { phase: P.TRUST_BOTH }).trusted).toEqual(["etcd-ca", "etcd-ca-g2"]);
+    expect([caSpecId(CaTrustDomain.FRONT_PROXY, 1), caSpecId(CaTrustDomain.KUBERNETES, 2), caSpecId(CaTrustDomain.ETCD, 10)]).toEqual(["front-proxy-ca", "kubernetes-ca-g2", "etcd-ca-g10"]);
+    expect(CA_DOMAINS).toEqual({
+      KUBERNETES: { baseId: "kubernetes-ca", commonName: "kubernetes", fileStem: "ca", prop: "kubernetesCaRotation" },
+      ETCD: { baseId: "etcd-ca", commonName: "etcd-ca", fileStem: "etcd/ca", prop: "etcdCaRotation" },
+      FRONT_PROXY: { baseId: "front-proxy-ca", commonName: "front-proxy-ca", fileStem: "front-proxy-ca", prop: "frontProxyCaRotation" },
+    });
+    expect(Object.values(CaRotationPhase)).toEqual(["NONE", "TRUST_BOTH", "ISSUE_NEW", "DISTRUST_OLD"]);
+  });
+
+  it.each<[CaTrustDomain, CaRotation, string]>([
+    [CaTrustDomain.KUBERNETES, { generation: 0 }, "kubernetesCaRotation.generation is 0: must be a whole number from 1 to 999 (the generation of the CA in use; 1 is the one the cluster was created with); use 1, or the generation a finished rotation moved to"],
+    [CaTrustDomain.ETCD, { generation: 1000 }, "etcdCaRotation.generation is 1000: must be a whole number from 1 to 999"],
+    [CaTrustDomain.FRONT_PROXY, { generation: 1.5 }, "frontProxyCaRotation.generation is 1.5: must be a whole number from 1 to 999"],
+    [CaTrustDomain.ETCD, { phase: "ROTATE" as CaRotationPhase }, 'etcdCaRotation.phase is "ROTATE": is not a rotation phase; use CaRotationPhase.NONE, TRUST_BOTH, ISSUE_NEW or DISTRUST_OLD, one deploy each, in this order'],
+    [CaTrustDomain.KUBERNETES, { generation: 999, phase: P.TRUST_BOTH }, "kubernetesCaRotation.generation is 999: is the last generation: no rotation past it; keep CaRotationPhase.NONE"],
+    [CaTrustDomain.KUBERNETES, { generation: 999, phase: P.DISTRUST_OLD }, "kubernetesCaRotation.generation is 999: is the last generation"],
+  ])("%s %j is refused", (domain, rotation, message) => {
+    let err: unknown;
+    try {
+      resolveCaRotation(domain, rotation);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as Error).message.startsWith(message)).toBe(true);
+  });
+
+  it("reports the prop a construct passes", () => {
+    expect(() => resolveCaRotation(CaTrustDomain.ETCD, { generation: 0 }, "x.rot")).toThrow(/^x\.rot\.generation is 0/);
+    expect(() => buildClusterCertificates(facts(), {}, { frontProxy: { generation: 0 } })).toThrow(/^frontProxyCaRotation\.generation is 0/);
+    expect(() => buildClusterCertificates(facts(), {}, { kubernetes: { generation: 0 } })).toThrow(/^kubernetesCaRotation\.generation/);
+    expect(() => buildClusterCertificates(facts(), {}, { etcd: { generation: 0 } })).toThrow(/^etcdCaRotation\.generation/);
+  });
+
+  it("builds both CAs of a domain in rotation, signs leaves with the issuing one and ships every trusted one", () => {
+    const set = buildClusterCertificates(facts(), {}, { kubernetes: { phase: P.TRUST_BOTH }, etcd: { phase: P.ISSUE_NEW } });
+    expect(set.cas.map((c) => [c.id, c.commonName, c.fileStem])).toEqual([
+      ["kubernetes-ca", "kubernetes", "ca"],
+      ["kubernetes-ca-g2", "kubernetes", "ca"],
+      ["etcd-ca", "etcd-ca", "etcd/ca"],
+      ["etcd-ca-g2", "etcd-ca", "etcd/ca"],
+      ["front-proxy-ca", "front-proxy-ca", "front-proxy-ca"],
+    ]);
+    expect(set.trust).toEqual([
+      { domain: "KUBERNETES", issuing: "kubernetes-ca", trusted: ["kubernetes-ca", "kubernetes-ca-g2"] },
+      { domain: "ETCD", issuing: "etcd-ca-g2", trusted: ["etcd-ca-g2", "etcd-ca"] },
+      { domain: "FRONT_PROXY", issuing: "front-proxy-ca", trusted: ["front-proxy-ca"] },
+    ]);
+    const signers = Object.fromEntries(set.leaves.map((l) => [l.id, l.signer]));
+    expect(signers).toMatchObject({ admin: "kubernetes-ca", "apiserver-apiserver-0": "kubernetes-ca", "apiserver-etcd-client": "etcd-ca-g2", "etcd-peer-etcd-1": "etcd-ca-g2", "etcd-healthcheck-client": "etcd-ca-g2", "front-proxy-client": "front-proxy-ca" });
+    expect(set.bundles[0]).toMatchObject({ caCertificates: ["kubernetes-ca", "kubernetes-ca-g2", "etcd-ca-g2", "etcd-ca", "front-proxy-ca"], caKeys: ["kubernetes-ca"] });
+    expect(set.bundles[2]).toMatchObject({ slot: "etcd-0", caCertificates: ["etcd-ca-g2", "etcd-ca"] });
+    const issuing = buildClusterCertificates(facts(), {}, { kubernetes: { phase: P.ISSUE_NEW }, frontProxy: { phase: P.DISTRUST_OLD } });
+    expect(issuing.bundles[0]).toMatchObject({ caCertificates: ["kubernetes-ca-g2", "kubernetes-ca", "etcd-ca", "front-proxy-ca-g2"], caKeys: ["kubernetes-ca-g2"] });
+    expect(specById(issuing, "scheduler").signer).toBe("kubernetes-ca-g2");
+    expect(specById(issuing, "front-proxy-client").signer).toBe("front-proxy-ca-g2");
+  });
+});
+
+/** kubeadm's certificate paths (Kubernetes docs, "Certificate paths"), relative to /etc/kubernetes/pki. */
+describe("secret file layout", () => {
+  const crt = (id: string) => ({ id, part: "cert" });
+  const key = (id: string) => ({ id, part: "key" });
+  it("gives an API server kubeadm's files, the signer certificate alone in ca-signer.crt, and sa.key / sa.pub", () => {
+    const set = buildClusterCertificates(facts());
+    expect(secretFileLayout(set, set.bundles[0])).toEqual([
+      { path: "ca.crt", parts: [crt("kubernetes-ca")] },
+      { path: "etcd/ca.crt", parts: [crt("etcd-ca")] },
+      { path: "front-proxy-ca.crt", parts: [crt("front-proxy-ca")] },
+      { path: "ca.key", parts: [key("kubernetes-ca")] },
+      { path: "ca-signer.crt", parts: [crt("kubernetes-ca")] },
+      { path: "apiserver.crt", parts: [crt("apiserver-apiserver-0")] },
+      { path: "apiserver.key", parts: [key("apiserver-apiserver-0")] },
+      { path: "apiserver-kubelet-client.crt", parts: [crt("apiserver-kubelet-client")] },
+      { path: "apiserver-kubelet-client.key", parts: [key("apiserver-kubelet-client")] },
+      { path: "front-proxy-client.crt", parts: [crt("front-proxy-client")] },
+      { path: "front-proxy-client.key", parts: [key("front-proxy-client")] },
+      { path: "apiserver-etcd-client.crt", parts: [crt("apiserver-etcd-client")] },
+      { path: "apiserver-etcd-client.key", parts: [key("apiserver-etcd-client")] },
+      { path: "controller-manager.crt", parts: [crt("controller-manager")] },
+      { path: "controller-manager.key", parts: [key("controller-manager")] },
+      { path: "scheduler.crt", parts: [crt("scheduler")] },
+      { path: "scheduler.key", parts: [key("scheduler")] },
+      { path: "sa.key", parts: [key("service-account")] },
+      { path: "sa.pub", parts: [{ id: "service-account", part: "publicKey" }] },
+    ]);
+  });
+  it("gives an etcd member etcd/ca.crt, server, peer and healthcheck-client; bundles hold every trusted CA, issuing first", () => {
+    const set = buildClusterCertificates(facts(), {}, { etcd: { phase: CaRotationPhase.ISSUE_NEW }, kubernetes: { phase: CaRotationPhase.TRUST_BOTH } });
+    expect(secretFileLayout(set, set.bundles[2])).toEqual([
+      { path: "etcd/ca.crt", parts: [crt("etcd-ca-g2"), crt("etcd-ca")] },
+      { path: "etcd/server.crt", parts: [crt("etcd-server-etcd-0")] },
+      { path: "etcd/server.key", parts: [key("etcd-server-etcd-0")] },
+      { path: "etcd/peer.crt", parts: [crt("etcd-peer-etcd-0")] },
+      { path: "etcd/peer.key", parts: [key("etcd-peer-etcd-0")] },
+      { path: "etcd/healthcheck-client.crt", parts: [crt("etcd-healthcheck-client")] },
+      { path: "etcd/healthcheck-client.key", parts: [key("etcd-healthcheck-client")] },
+    ]);
+    const api = secretFileLayout(set, set.bundles[0]);
+    expect(api.find((f) => f.path === "ca.crt")!.parts).toEqual([crt("kubernetes-ca"), crt("kubernetes-ca-g2")]);
+    expect(api.find((f) => f.path === "ca-signer.crt")!.parts).toEqual([crt("kubernetes-ca")]);
+  });
+  it("fails loudly on a key pair it does not know", () => {
+    const set = buildClusterCertificates(facts());
+    expect(() => secretFileLayout(set, { ...set.bundles[0], keyPairs: ["oidc"] })).toThrow(/^no key pair spec oidc$/);
   });
 });
