@@ -97,6 +97,7 @@ describe("checkClusterName (RFC 1123 label, leading letter, ≤ 40 characters)",
     ["a__b", "a-b"],
     ["a".repeat(41), "a".repeat(40)],
     [`${"a".repeat(39)}-b`, "a".repeat(39)],
+    [`${"a".repeat(38)}--b`, "a".repeat(38)],
     ["", "prod-cluster"],
     ["123", "prod-cluster"],
     ["a".repeat(63), "a".repeat(40)],
@@ -130,6 +131,9 @@ describe("checkTags (AWS tag restrictions)", () => {
     expect(() => checkTags("tags", tags(50), 0)).not.toThrow();
     expect(() => checkTags("tags", { a: "", ["k".repeat(128)]: "v".repeat(256), "x:aws:y": "aws:z" }, 10)).not.toThrow();
     expect(() => checkTags("tags", { [token("aws:x")]: "v", t: token("v".repeat(300)) }, 10)).not.toThrow();
+    // A token key skips the whole entry: its value is checked at apply time with it.
+    expect(() => checkTags("tags", { [token("k")]: "v".repeat(300) }, 10)).not.toThrow();
+    expect(() => checkTags("tags", { [token("k")]: 5 as unknown as string }, 10)).not.toThrow();
   });
   it("refuses more than 50 minus the library's own, naming the count and the room", () => {
     const e = refusal(() => checkTags("tags", tags(41), 10));
@@ -226,6 +230,14 @@ describe("Kubernetes versions and the version skew policy", () => {
     expect(() => checkKubernetesUpgrade("kubernetesVersion", "deployedKubernetesVersion", token("1.40.0"), "1.33.0")).not.toThrow();
     expect(() => checkKubernetesUpgrade("kubernetesVersion", "deployedKubernetesVersion", "1.33.0", token("1.30.0"))).not.toThrow();
     expect(() => checkKubernetesUpgrade("kubernetesVersion", "deployedKubernetesVersion", "1.35.0", "1.30")).not.toThrow();
+    // Targets that are not MAJOR.MINOR.PATCH are left to checkKubernetesVersion.
+    for (const target of ["x1.40.0", "1.40.0x", "1.30.0-rc.1"]) {
+      expect(() => checkKubernetesUpgrade("kubernetesVersion", "deployedKubernetesVersion", "1.33.0", target)).not.toThrow();
+    }
+    expect(refusal(() => checkKubernetesUpgrade("kubernetesVersion", "deployedKubernetesVersion", "v1.33.5", "v1.35.0")).message).toContain(
+      "from the deployed deployedKubernetesVersion 1.33.5: Kubernetes' version skew policy",
+    );
+    expect(refusal(() => checkKubernetesUpgrade("kubernetesVersion", "deployedKubernetesVersion", "v1.33.5", "v1.35.0")).message).toMatch(/then deploy 1\.35\.0$/);
   });
 
   it.each<[string | undefined, string, boolean]>([
@@ -237,6 +249,8 @@ describe("Kubernetes versions and the version skew policy", () => {
     ["3.5.21", "3.4.99", true],
     ["3.5.21", "2.9.9", true],
     ["v3.5.21", "v3.5.20", true],
+    ["10.0.0", "9.9.9", true],
+    ["3.10.0", "3.9.99", true],
   ])("etcd deployed %s → %s refused: %s", (deployed, target, refused) => {
     const run = () => checkEtcdUpgrade("etcd.version", "etcd.deployedVersion", deployed, target);
     if (!refused) {
@@ -319,6 +333,7 @@ describe("zones", () => {
   });
   it("lets token zones and an empty placement through", () => {
     expect(checkEtcdZonePlacement("etcd", "v", new Map([[token("z"), 3]]), false)).toBe(false);
+    expect(checkEtcdZonePlacement("etcd", "v", new Map([[token("z"), 2], ["eu-west-1a", 1]]), false)).toBe(false);
     expect(checkEtcdZonePlacement("etcd", "v", new Map(), false)).toBe(false);
   });
 });

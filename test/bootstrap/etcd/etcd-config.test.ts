@@ -160,7 +160,7 @@ describe("members", () => {
     const e = refusal(() => checkEtcdMembers([{ name, ip: "10.0.0.1" }]));
     expect(e.message).toBe(`etcd.members[0].name is ${JSON.stringify(name)}: must be a lower-case DNS label (letters, digits, '-', '.'); use names like "etcd-0"`);
   });
-  it.each(["0.0.0.0", "10.0.0.1", "255.255.255.255", "192.168.100.199", "1.20.249.9"])("accepts the IPv4 address %s", (ip) => {
+  it.each(["0.0.0.0", "10.0.0.1", "255.255.255.255", "192.168.100.199", "1.20.249.9", "203.0.113.7", "249.1.1.1", "250.1.1.1", "199.1.1.1", "99.1.1.1"])("accepts the IPv4 address %s", (ip) => {
     expect(() => checkEtcdMembers([{ name: "a", ip }])).not.toThrow();
   });
   it.each(["256.0.0.1", "10.0.0.256", "10.0.0", "10.0.0.1.2", "010.0.0.1", "10.00.0.1", "10.0.0.01", "1.2.3.4 ", " 1.2.3.4", "::1", "10.0.0.a", "300.1.1.1", "260.1.1.1", "1.2.3.4/32", ""])(
