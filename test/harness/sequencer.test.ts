@@ -75,9 +75,27 @@ describe("planned sequencer", () => {
     }
   });
 
-  it("puts files without a figure first, by size as jest does", async () => {
+  it("puts light files without a figure first, by size as jest does", async () => {
     const [longest] = Object.entries(table).sort((a, b) => b[1] - a[1])[0];
     expect(await order([longest, "test/new-small.test.ts", "test/new-big.test.ts"], 2, [1, 10, 1000])).toEqual(["test/new-big.test.ts", "test/new-small.test.ts", longest]);
+  });
+
+  it("plans a heavy file without a figure among the heavy files, not beside one", async () => {
+    const added = "test/controlplane/new-scenario.cp.test.ts";
+    const files = await order([...timed, added]);
+    expect(files.indexOf(added)).toBeGreaterThan(0);
+    // Replayed with the estimate the sequencer uses (the longest heavy figure), it overlaps no heavy file.
+    const estimate = Math.max(...timed.filter(heavy).map((f) => table[f]));
+    const free = [0, 0];
+    const runs = files.map((file) => {
+      const w = free.indexOf(Math.min(...free));
+      const start = free[w];
+      free[w] = start + (file === added ? estimate : table[file]);
+      return { file, start, end: free[w] };
+    });
+    const mine = runs.find((r) => r.file === added) as { start: number; end: number };
+    const overlapping = runs.filter((o) => o.file !== added && heavy(o.file) && o.start < mine.end && o.end > mine.start).map((o) => o.file);
+    expect(overlapping).toEqual([]);
   });
 
   it("keeps every file once", async () => {
