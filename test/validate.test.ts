@@ -17,7 +17,7 @@
  *   literal table 1→1, 2→2, 3→2, 4→3, 5→3, 6→4, 7→4.
  */
 import { Lazy } from "../lib/core";
-import { ConfigError } from "../lib/errors";
+import { refusal } from "./helpers/refusal";
 import {
   DNS_LABEL,
   TAG_LIMITS,
@@ -39,17 +39,6 @@ import {
 
 const token = (v: string): string => Lazy.stringValue({ produce: () => v });
 const tokenNumber = (v: number): number => Lazy.numberValue({ produce: () => v });
-
-/** The ConfigError `fn` throws, or a failure naming what happened instead. */
-function refusal(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof ConfigError) return e;
-    throw new Error(`expected a ConfigError, got ${String(e)}`);
-  }
-  throw new Error("expected a ConfigError, nothing was thrown");
-}
 
 describe("isUnresolved", () => {
   it("is true for string, number and list tokens and false for plain values", () => {

@@ -13,7 +13,7 @@
  * - Go's crypto/tls names of the ECDHE AEAD TLS 1.2 suites.
  */
 import { parse } from "yaml";
-import { ConfigError } from "../../../lib/errors";
+import { refusal } from "../../helpers/refusal";
 import { Lazy } from "../../../lib/core";
 import {
   ETCD_CIPHER_SUITES,
@@ -37,16 +37,6 @@ const MEMBERS: EtcdMemberEndpoint[] = [
 ];
 const BASE: EtcdConfigInput = { member: "etcd-1", members: MEMBERS, initialClusterToken: "prod-etcd" };
 const render = (over: Partial<EtcdConfigInput> = {}) => parse(renderEtcdConfig({ ...BASE, ...over })) as Record<string, unknown>;
-
-function refusal(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof ConfigError) return e;
-    throw new Error(`expected a ConfigError, got ${String(e)}`);
-  }
-  throw new Error("expected a ConfigError, nothing was thrown");
-}
 
 describe("etcd defaults and cipher suites", () => {
   it("are etcd's own defaults and kubeadm's layout", () => {
