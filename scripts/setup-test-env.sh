@@ -14,6 +14,8 @@
 #   etcd        etcd, etcdctl, etcdutl 3.5.21 built with `go build` from the Go module proxy
 #   kubernetes  kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kubeadm, kubectl
 #               1.33.5 built from k8s.io/kubernetes (staging modules replaced by their v0.33.5 releases)
+#   pause       the pause program of kubernetes 1.33.5 (build/pause/linux/pause.c, gcc -static) for the
+#               boot tier's locally built pause image
 #   moto        a virtualenv with moto[server] (the AWS API emulator) and the AWS CLI, from PyPI
 #   providers   a terraform filesystem mirror: hashicorp/aws 5.100.0 from the machine image; tls and
 #               kubernetes when they can be built (see test/README.md: the Go module proxy refuses them)
@@ -45,6 +47,7 @@ export GOTOOLCHAIN=local
 
 ETCD_DIR=$HA_CP_CACHE/etcd-$ETCD_VERSION
 KUBE_DIR=$HA_CP_CACHE/kubernetes-$KUBERNETES_VERSION
+PAUSE_DIR=$HA_CP_CACHE/pause-kubernetes-$KUBERNETES_VERSION
 MOTO_DIR=$HA_CP_CACHE/moto-$MOTO_VERSION-awscli-$AWSCLI_VERSION
 MIRROR_DIR=$HA_CP_CACHE/tf-mirror-aws-$AWS_PROVIDER_VERSION
 TLS_STANDIN_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/test/providers/tls
@@ -97,6 +100,7 @@ print_env() {
 export HA_CP_CACHE=$HA_CP_CACHE
 export HA_CP_ETCD_BIN=$ETCD_DIR/bin
 export HA_CP_KUBE_BIN=$KUBE_DIR/bin
+export HA_CP_PAUSE_BIN=$PAUSE_DIR/bin
 export HA_CP_MOTO_VENV=$MOTO_DIR
 export HA_CP_TF_MIRROR=$MIRROR_DIR
 export HA_CP_TLS_MIRROR=$(tls_standin_dir)
@@ -149,7 +153,7 @@ finish() {
 }
 
 setup_apt() {
-  local pkgs=(shellcheck cloud-init openssl iproute2 haproxy systemd-container debootstrap python3-venv ca-certificates netplan.io e2fsprogs libfaketime socat containerd)
+  local pkgs=(shellcheck cloud-init openssl iproute2 haproxy systemd-container debootstrap python3-venv ca-certificates netplan.io e2fsprogs libfaketime socat containerd docker-registry gcc libc6-dev)
   local need=() p
   for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || need+=("$p"); done
   if [ "${#need[@]}" -gt 0 ]; then
@@ -160,9 +164,10 @@ setup_apt() {
       die "apt ${need[*]}: apt-get install failed (log: $aptlog)"
     fi
   fi
-  # haproxy's and containerd's packages start system services; the tests start their own.
+  # haproxy's, containerd's and docker-registry's packages start system services; the tests start their own.
   systemctl disable --now haproxy >/dev/null 2>&1 || true
   systemctl disable --now containerd >/dev/null 2>&1 || true
+  systemctl disable --now docker-registry >/dev/null 2>&1 || true
 }
 
 setup_etcd() {
@@ -364,6 +369,24 @@ setup_plan_mirror() {
   finish "$dir" plan-mirror "aws-$AWS_PROVIDER_VERSION+$(basename "$tls")+$(basename "$k8s")" "$start"
 }
 
+# The pause container's program for the boot tier's local registry: pause.c from the Kubernetes
+# source of KUBERNETES_VERSION (build/pause/linux), compiled as its Makefile does (-Os -static).
+setup_pause() {
+  if complete "$PAUSE_DIR"; then return; fi
+  local start; start=$(date +%s)
+  begin "$PAUSE_DIR"
+  local src=$PAUSE_DIR.tmp/src dir
+  mkdir -p "$src" "$PAUSE_DIR.tmp/bin"
+  printf 'module hacp.local/pause-build\n\ngo 1.24\n' > "$src/go.mod"
+  dir=$(cd "$src" && go mod download -json "k8s.io/kubernetes@v$KUBERNETES_VERSION" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])') ||
+    die "pause: go mod download k8s.io/kubernetes@v$KUBERNETES_VERSION failed"
+  [ -f "$dir/build/pause/linux/pause.c" ] || die "pause: no build/pause/linux/pause.c in $dir"
+  run pause "$KUBERNETES_VERSION" -- gcc -Os -Wall -Werror -static -DVERSION="v$KUBERNETES_VERSION" -o "$PAUSE_DIR.tmp/bin/pause" "$dir/build/pause/linux/pause.c"
+  "$PAUSE_DIR.tmp/bin/pause" -v >/dev/null || die "pause: the built program does not run"
+  rm -rf "$src"
+  finish "$PAUSE_DIR" pause "kubernetes-$KUBERNETES_VERSION" "$start"
+}
+
 setup_node_rootfs() {
   local dir; dir=$(node_rootfs_dir)
   if complete "$dir"; then return; fi
@@ -432,20 +455,21 @@ main() {
   mkdir -p "$HA_CP_CACHE"
   command -v go >/dev/null || die "go is not on PATH (the machine image ships Go)"
   local components=("$@")
-  [ "${#components[@]}" -gt 0 ] || components=(apt providers tls-standin kubernetes-standin plan-mirror moto etcd kubernetes node-rootfs)
+  [ "${#components[@]}" -gt 0 ] || components=(apt providers tls-standin kubernetes-standin plan-mirror moto etcd kubernetes pause node-rootfs)
   local c
   for c in "${components[@]}"; do
     case "$c" in
       apt) setup_apt ;;
       etcd) setup_etcd ;;
       kubernetes) setup_kubernetes ;;
+      pause) setup_pause ;;
       moto) setup_moto ;;
       providers) setup_providers ;;
       tls-standin) setup_tls_standin ;;
       kubernetes-standin) setup_kubernetes_standin ;;
       plan-mirror) setup_plan_mirror ;;
       node-rootfs) setup_node_rootfs ;;
-      *) die "unknown component '$c' (apt, providers, tls-standin, kubernetes-standin, plan-mirror, moto, etcd, kubernetes, node-rootfs)" ;;
+      *) die "unknown component '$c' (apt, providers, tls-standin, kubernetes-standin, plan-mirror, moto, etcd, kubernetes, pause, node-rootfs)" ;;
     esac
   done
   print_env
