@@ -27,8 +27,10 @@ export interface EtcdRelease {
     readonly arm64?: string;
   };
   /**
-   * Upstream archive URL template: an https, http or file URL with `{version}` and `{arch}`
-   * placeholders, without spaces, quotes or `$` (ConfigError otherwise).
+   * Upstream archive URL template: an `https://` URL (or `file://`, an archive the node image
+   * already holds) with `{version}` and `{arch}` placeholders, without spaces, quotes or `$`
+   * (ConfigError otherwise). Plain `http://` is refused, as for `kubernetesBinaryMirror`: the
+   * SHA-256 pin makes a swapped archive fail, but not an eavesdropped or withheld one.
    * @default ETCD_UPSTREAM_URL_TEMPLATE
    */
   readonly downloadUrlTemplate?: string;
@@ -55,11 +57,11 @@ export const DEFAULT_ETCD_RELEASE: EtcdRelease = {
 
 const VERSION = /^3\.[45]\.\d{1,3}$/;
 const SHA256 = /^[0-9a-f]{64}$/;
-const URL_TEMPLATE = /^(https?|file):\/\/[^\s"'\\`$]+$/;
+const URL_TEMPLATE = /^(https|file):\/\/[^\s"'\\`$]+$/;
 
 function checkTemplate(prop: string, template: string): void {
   if (!URL_TEMPLATE.test(template)) {
-    throw new ConfigError(prop, template, "must be an https, http or file URL without spaces, quotes or `$`", `use e.g. ${ETCD_UPSTREAM_URL_TEMPLATE}`);
+    throw new ConfigError(prop, template, "must be an https (or file) URL without spaces, quotes or `$`: plain http is refused", `use e.g. ${ETCD_UPSTREAM_URL_TEMPLATE}`);
   }
 }
 

@@ -222,6 +222,9 @@ describe("etcd release pin", () => {
     ["mirrorOnly without a mirror", { mirrorOnly: true }, "etcd.release.mirrorOnly"],
     ["a mirror URL with $", { mirrorUrlTemplate: "https://m/$(id)" }, "etcd.release.mirrorUrlTemplate"],
     ["an ftp URL", { downloadUrlTemplate: "ftp://m/etcd.tgz" }, "etcd.release.downloadUrlTemplate"],
+    // Plain http, as kubernetesBinaryMirror refuses it: a checksum does not stop eavesdropping or withholding.
+    ["a plain-http mirror", { mirrorUrlTemplate: "http://mirror.internal/etcd-v{version}-linux-{arch}.tar.gz" }, "etcd.release.mirrorUrlTemplate"],
+    ["a plain-http upstream", { downloadUrlTemplate: "http://mirror.internal/etcd-v{version}-linux-{arch}.tar.gz" }, "etcd.release.downloadUrlTemplate"],
   ])("refuses %s", (_case, overrides, prop) => {
     expect(configError(() => etcdReleaseUrls({ ...DEFAULT_ETCD_RELEASE, ...overrides })).prop).toBe(prop);
   });
