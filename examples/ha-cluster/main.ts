@@ -6,7 +6,7 @@
 import { Construct } from "constructs";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { App, TerraformStack } from "cdktf";
-import { CaRotation, EtcdRelease, EtcdTopology, HaControlPlane } from "cdktf-ha-control-plane";
+import { CaRotation, EtcdRelease, EtcdTopology, HaControlPlane, KubernetesBinaryMirror } from "cdktf-ha-control-plane";
 
 /** Props of the reference stack (tests vary the cluster name; the bench builds many copies). */
 export interface HaClusterStackProps {
@@ -30,6 +30,16 @@ export interface HaClusterStackProps {
   readonly etcdCaRotation?: CaRotation;
   /** @default - generation 1, no rotation */
   readonly frontProxyCaRotation?: CaRotation;
+  /**
+   * The platform team's mirror of kubelet, kubeadm and kubectl (the boot tier serves one).
+   * @default - kubelet from the Kubernetes package repository
+   */
+  readonly kubernetesBinaryMirror?: KubernetesBinaryMirror;
+  /**
+   * The platform team's registry of the control-plane images (the boot tier runs one).
+   * @default "registry.k8s.io"
+   */
+  readonly imageRepository?: string;
 }
 
 /** The reference control plane in one stack. */
@@ -59,6 +69,8 @@ export class HaClusterStack extends TerraformStack {
       allowedApiCidrs: ["10.20.0.0/16"],
       tags: { team: "platform", environment: "production" },
       ...(props.etcdRelease !== undefined ? { etcdRelease: props.etcdRelease } : {}),
+      ...(props.kubernetesBinaryMirror !== undefined ? { kubernetesBinaryMirror: props.kubernetesBinaryMirror } : {}),
+      ...(props.imageRepository !== undefined ? { imageRepository: props.imageRepository } : {}),
     });
   }
 }

@@ -4,13 +4,14 @@
  * container (systemd as PID 1, ./../harness/nspawn-node.ts) whose cloud-init reads the user data
  * the emulator's launch template stores, whose instance metadata comes from a strict IMDSv2
  * stand-in, and whose slot interface and data volume appear once the emulator records them
- * attached. etcd comes from the platform team's mirror: a tarball of the locally built etcd 3.5.21,
- * pinned by its own SHA-256 (`etcdRelease.mirrorUrlTemplate`, `mirrorOnly`).
+ * attached. etcd comes from the platform team's HTTPS mirror (../harness/asset-mirror.ts): a
+ * tarball of the locally built etcd 3.5.21, pinned by its own SHA-256
+ * (`etcdRelease.mirrorUrlTemplate`, `mirrorOnly`).
  */
-import { execFile, execFileSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer, Server } from "node:http";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { Server } from "node:https";
 import { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
@@ -19,7 +20,8 @@ import { createHash } from "node:crypto";
 import { Testing } from "../../lib/core";
 import { HaClusterStack } from "../../examples/ha-cluster/main";
 import { ApplyEmulator, TerraformApplyWorkspace, startApplyEmulator } from "../harness/terraform-apply";
-import { NodeSpec, NspawnNode, VolumeStore, VpcNetwork, bootTierCheck, waitFor } from "../harness/nspawn-node";
+import { NodeSpec, NspawnNode, VolumeStore, VpcNetwork, bootTierCheck, nodeRootfs, waitFor } from "../harness/nspawn-node";
+import { buildMirror, mirrorCertificate, serveMirror } from "../harness/asset-mirror";
 import { motoCheck } from "../harness/real-components";
 import { providerPlanCheck } from "../harness/provider-plan";
 import { allOf, describeTier } from "../harness/tiers";
@@ -29,46 +31,7 @@ jest.setTimeout(15 * 60_000);
 const ETCD_VERSION = "3.5.21";
 const SUBNETS = ["10.0.0.0/20", "10.0.16.0/20", "10.0.32.0/20"];
 const SERVICE_IP = "10.0.0.1";
-
-/** The mirror a platform team would run: etcd's release archive built from its own binaries, and an (empty) apt repository. */
-function buildMirror(dir: string): { sha256: string } {
-  const etcdBin = process.env.HA_CP_ETCD_BIN;
-  if (!etcdBin) throw new Error("HA_CP_ETCD_BIN unset: run `bash scripts/setup-test-env.sh etcd`");
-  const name = `etcd-v${ETCD_VERSION}-linux-amd64`;
-  const stage = path.join(dir, "stage", name);
-  mkdirSync(stage, { recursive: true });
-  for (const b of ["etcd", "etcdctl", "etcdutl"]) execFileSync("install", ["-m", "0755", path.join(etcdBin, b), path.join(stage, b)]);
-  mkdirSync(path.join(dir, "www/etcd"), { recursive: true });
-  const archive = path.join(dir, "www/etcd", `${name}.tar.gz`);
-  execFileSync("tar", ["-czf", archive, "-C", path.join(dir, "stage"), "--owner=0", "--group=0", name]);
-  // An apt repository without packages: `apt-get update` (cloud-init's `packages:`) succeeds and
-  // `apt-get install` finds what the image already has.
-  mkdirSync(path.join(dir, "www/apt"), { recursive: true });
-  writeFileSync(path.join(dir, "www/apt/Packages"), "");
-  const sha = (f: string) => createHash("sha256").update(readFileSync(f)).digest("hex");
-  writeFileSync(
-    path.join(dir, "www/apt/Release"),
-    `Origin: boot-tier\nLabel: boot-tier\nSuite: stable\nCodename: bookworm\nDate: ${new Date().toUTCString()}\nArchitectures: amd64\nSHA256:\n ${sha(path.join(dir, "www/apt/Packages"))} 0 Packages\n`,
-  );
-  return { sha256: sha(archive) };
-}
-
-/** A static file server for the mirror on a loopback port. */
-async function serve(root: string): Promise<Server> {
-  const server = createServer((req, res) => {
-    const rel = path.normalize(decodeURIComponent((req.url ?? "/").split("?")[0])).replace(/^(\.\.[/\\])+/, "");
-    try {
-      const body = readFileSync(path.join(root, rel));
-      res.writeHead(200, { "content-length": body.length });
-      res.end(req.method === "HEAD" ? undefined : body);
-    } catch {
-      res.writeHead(404);
-      res.end();
-    }
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  return server;
-}
+const MIRROR_PORT = 8443;
 
 const execFileAsync = promisify(execFile);
 
@@ -89,6 +52,8 @@ describeTier("boot tier: the reference example's etcd nodes boot under systemd a
   let mirror: Server | undefined;
   let vpc: VpcNetwork | undefined;
   let volumes: VolumeStore;
+  /** The image's CA bundle plus the mirror's certificate (the image trusts the platform team's mirror). */
+  let trustBundle = "";
   const nodes: NspawnNode[] = [];
   const timings: string[] = [];
 
@@ -120,7 +85,8 @@ describeTier("boot tier: the reference example's etcd nodes boot under systemd a
         // 5 s and 3 attempts, so a busy host does not read as "Unable to locate credentials".
         "etc/systemd/system.conf.d/90-boot-tier.conf": `[Manager]\nDefaultEnvironment="AWS_ENDPOINT_URL=https://${SERVICE_IP}" "AWS_CA_BUNDLE=/etc/ha-boot-tier/emulator-ca.pem" "AWS_METADATA_SERVICE_TIMEOUT=5" "AWS_METADATA_SERVICE_NUM_ATTEMPTS=3"\n`,
         "etc/ha-boot-tier/emulator-ca.pem": ca,
-        "etc/apt/sources.list": `deb [trusted=yes] http://${SERVICE_IP}/apt ./\n`,
+        "etc/ssl/certs/ca-certificates.crt": trustBundle,
+        "etc/apt/sources.list": `deb [trusted=yes] https://${SERVICE_IP}:${MIRROR_PORT}/apt ./\n`,
         // The image has no locales package (Debian's cloud images set C.UTF-8 the same way).
         "etc/cloud/cloud.cfg.d/91-boot-tier-locale.cfg": "locale: C.UTF-8\n",
         // chrony follows the time sync stand-in without setting the (host's) clock.
@@ -212,14 +178,16 @@ describeTier("boot tier: the reference example's etcd nodes boot under systemd a
   beforeAll(async () => {
     dir = mkdtempSync(path.join(tmpdir(), "boot-tier-"));
     volumes = new VolumeStore(path.join(dir, "volumes"));
-    const { sha256 } = buildMirror(path.join(dir, "mirror"));
-    mirror = await serve(path.join(dir, "mirror/www"));
+    const tls = mirrorCertificate(dir, SERVICE_IP);
+    trustBundle = readFileSync(path.join(nodeRootfs()!, "etc/ssl/certs/ca-certificates.crt"), "utf8") + readFileSync(tls.cert, "utf8");
+    const { etcd: sha256 } = buildMirror(path.join(dir, "mirror"), ETCD_VERSION);
+    mirror = await serveMirror(path.join(dir, "mirror/www"), tls);
     const synthesized = Testing.synth(
       new HaClusterStack(Testing.app(), "ha-cluster", {
         etcdRelease: {
           version: ETCD_VERSION,
           sha256: { amd64: sha256 },
-          mirrorUrlTemplate: `http://${SERVICE_IP}/etcd/etcd-v{version}-linux-{arch}.tar.gz`,
+          mirrorUrlTemplate: `https://${SERVICE_IP}:${MIRROR_PORT}/etcd/etcd-v{version}-linux-{arch}.tar.gz`,
           mirrorOnly: true,
         },
       }),
@@ -233,7 +201,7 @@ describeTier("boot tier: the reference example's etcd nodes boot under systemd a
     vpc = VpcNetwork.create(dir, SUBNETS);
     vpc.serviceIp = SERVICE_IP;
     await vpc.forward(emulator.port, 443);
-    await vpc.forward((mirror.address() as AddressInfo).port, 80);
+    await vpc.forward((mirror.address() as AddressInfo).port, MIRROR_PORT);
     vpc.startTimeSync();
     await vpc.startImds();
   });

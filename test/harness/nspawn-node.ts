@@ -25,7 +25,7 @@
  * nspawn process group, deletes the namespaces and detaches the loop devices, on every path.
  */
 import { ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import { Ec2QueryApi, ImdsStandIn, attachedInterfaces, startImds, xmlItems, xmlValues } from "./aws-emulator";
@@ -340,6 +340,91 @@ export interface NodeSpec {
   readonly instanceTags: boolean;
   /** Files written into the container before boot (the test image's configuration, never user data). */
   readonly files?: Readonly<Record<string, string>>;
+  /** Which of `files` are programs (mode 0755; the others 0644). @default - none */
+  readonly executables?: readonly string[];
+  /**
+   * The node runs containers (containerd, runc, the kubelet: an API-server node). The container
+   * then gets what a VM gives them and nspawn does not by default ({@link containerRuntimeCgroups}):
+   * its own cgroup v1 hierarchies, writable inside its own cgroup namespace; the keyring system
+   * calls runc uses (`add_key`, `keyctl`, `request_key`, outside nspawn's default filter);
+   * `/var/lib/containerd` on the host's file system (ext4, as an EC2 root volume) instead of the
+   * overlay root, where overlayfs snapshots cannot be mounted; `/dev/kmsg` and CAP_SYSLOG (the
+   * kubelet's OOM watcher reads the kernel log); `/proc/sys/net` writable (the node's own network namespace: nspawn
+   * leaves it read-only with `--network-namespace-path`); and its own time namespace, so that
+   * `/proc/uptime` starts at the container's boot as on a VM (scripts measure deadlines "since
+   * boot" from it; the host has been up for hours).
+   * @default false
+   */
+  readonly runsContainers?: boolean;
+  /**
+   * Kernel settings that are not namespaced (`kernel.*`, `vm.*`) which this node gets its own
+   * copy of: a file holding the host's current value, bind-mounted over the `/proc/sys` entry in
+   * the container, so the node's scripts can set them and the kubelet (protectKernelDefaults)
+   * reads what they set, without a test changing the host's kernel (kernel.panic_on_oops there
+   * would be the whole machine's). The kernel itself does not apply the copies' values.
+   * @default - none
+   */
+  readonly ownKernelKeys?: readonly string[];
+}
+
+/** The v1 controller hierarchies mounted under /sys/fs/cgroup (name → its line key in /proc/self/cgroup). */
+function cgroupV1Hierarchies(): Array<{ dir: string; key: string }> {
+  if (existsSync("/sys/fs/cgroup/cgroup.controllers")) {
+    throw new Error("runsContainers: this host has the unified cgroup hierarchy (v2) only; the boot tier gives nodes their own cgroups on cgroup v1/hybrid hosts only (not built for v2 yet)");
+  }
+  const out: Array<{ dir: string; key: string }> = [];
+  for (const line of readFileSync("/proc/self/mountinfo", "utf8").split("\n")) {
+    const m = / (\/sys\/fs\/cgroup\/[^ ]+) [^-]* - cgroup cgroup ([^ ]+)$/.exec(line);
+    if (m === null) continue;
+    const opts = m[2].split(",").filter((o) => !["rw", "ro", "relatime", "nosuid", "nodev", "noexec", "clone_children", "xattr"].includes(o) && !o.startsWith("release_agent"));
+    out.push({ dir: m[1], key: opts.join(",") });
+  }
+  if (out.length === 0) throw new Error("runsContainers: no cgroup v1 hierarchy mounted under /sys/fs/cgroup");
+  return out;
+}
+
+/**
+ * Per node, one cgroup `hacp-<name>` in each v1 hierarchy, below this process's own: nspawn starts
+ * inside them and in a new cgroup namespace, so the container's hierarchies are its own subtree
+ * (nspawn mounts them read-only, {@link NspawnNode} remounts them writable inside the container:
+ * the kubelet and runc create the pods' cgroups there). Returns the directories, for cleanup.
+ */
+function containerRuntimeCgroups(name: string): string[] {
+  const own = new Map<string, string>();
+  for (const line of readFileSync("/proc/self/cgroup", "utf8").trim().split("\n")) {
+    const [, key, p] = /^\d+:([^:]*):(.*)$/.exec(line) ?? [];
+    if (key !== undefined) own.set(key, p);
+  }
+  const dirs: string[] = [];
+  for (const h of cgroupV1Hierarchies()) {
+    const parent = path.join(h.dir, own.get(h.key) ?? "/");
+    const dir = path.join(parent, `hacp-${name}`);
+    mkdirSync(dir, { recursive: true });
+    if (h.key.split(",").includes("cpuset")) {
+      for (const f of ["cpuset.cpus", "cpuset.mems"]) writeFileSync(path.join(dir, f), readFileSync(path.join(parent, f), "utf8"));
+    }
+    dirs.push(dir);
+  }
+  return dirs;
+}
+
+/** Removes a node's cgroup trees, deepest first (the container's processes are gone). */
+function removeCgroups(dirs: readonly string[]): void {
+  const remove = (d: string): void => {
+    let entries: string[] = [];
+    try {
+      entries = readdirSync(d, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
+    } catch {
+      return;
+    }
+    for (const e of entries) remove(path.join(d, e));
+    try {
+      rmdirSync(d);
+    } catch {
+      // still busy: a process has not exited yet
+    }
+  };
+  for (const d of dirs) remove(d);
 }
 
 /** Result of a command inside the container. */
@@ -401,6 +486,7 @@ export class NspawnNode {
   private readonly hostVeths: string[] = [];
   private watchError = "";
   private stopped = false;
+  private cgroups: string[] = [];
 
   private constructor(
     private readonly emulator: Ec2QueryApi,
@@ -459,25 +545,42 @@ export class NspawnNode {
     for (const [file, text] of Object.entries(spec.files ?? {})) {
       const target = path.join(upper, file);
       mkdirSync(path.dirname(target), { recursive: true });
-      writeFileSync(target, text);
+      writeFileSync(target, text, { mode: spec.executables?.includes(file) ? 0o755 : 0o644 });
     }
 
     // The container: overlay mounted in a private mount namespace, checked, then nspawn.
+    const extra: string[] = [];
+    if (spec.runsContainers) {
+      const containerd = path.join(dir, "containerd");
+      mkdirSync(containerd);
+      // CAP_SYSLOG: the kubelet opens /dev/kmsg (its OOM watcher). (CAP_SYS_RESOURCE, which runc
+      // needs for the pods' negative oom_score_adj, is not in this machine's bounding set at all.)
+      extra.push("--system-call-filter=add_key keyctl request_key", "--capability=CAP_SYSLOG", `--bind=${containerd}:/var/lib/containerd`);
+      this.cgroups = containerRuntimeCgroups(this.ns);
+    }
     const wrapper = [
       "set -eu",
       'lower=$1 upper=$2 work=$3 merged=$4 name=$5 ns=$6',
+      'shift 6',
       'mount -t overlay overlay -o "lowerdir=$lower,upperdir=$upper,workdir=$work" "$merged"',
       '[ "$(findmnt -n -o FSTYPE --mountpoint "$merged")" = overlay ] || { echo "container root is not the overlay" >&2; exit 97; }',
       '[ "$(stat -c %d:%i "$merged")" != "$(stat -c %d:%i /)" ] || { echo "container root is the host root" >&2; exit 98; }',
       '[ -x "$merged/lib/systemd/systemd" ] || { echo "no systemd in the container root" >&2; exit 96; }',
       // CAP_NET_ADMIN within the node's own namespace: ifupdown and the slot claim configure it.
       'exec systemd-nspawn --quiet --boot --register=no --keep-unit --console=pipe --link-journal=no --resolv-conf=off --timezone=off \\',
-      '  --capability=CAP_NET_ADMIN --directory="$merged" --machine="$name" --hostname="$name" --network-namespace-path="/run/netns/$ns"',
+      '  --capability=CAP_NET_ADMIN --directory="$merged" --machine="$name" --hostname="$name" --network-namespace-path="/run/netns/$ns" "$@"',
     ].join("\n");
+    // A node that runs containers joins its own cgroups first (the wrapper's shell, before the new
+    // cgroup namespace makes them its root).
+    const join = this.cgroups.map((d) => `echo $$ > ${JSON.stringify(path.join(d, "cgroup.procs"))}`).join(" && ");
+    // ...and a time namespace whose boot and monotonic clocks start about now.
+    const uptime = Math.floor(Number(readFileSync("/proc/uptime", "utf8").split(" ")[0]));
+    const launcher = join === "" ? ["unshare", ["--mount", "--propagation", "private", "bash", "-c", wrapper, "wrapper", rootfs, upper, work, merged, spec.name, this.ns, ...extra]] as const
+      : ["bash", ["-c", `${join} && exec unshare --mount --cgroup --time --boottime -${uptime} --monotonic -${uptime} --propagation private bash -c "$0" "$@"`, wrapper, "wrapper", rootfs, upper, work, merged, spec.name, this.ns, ...extra]] as const;
     const out = path.join(dir, "console.log");
     writeFileSync(out, "");
     const fd = openSync(out, "a");
-    this.nspawn = spawn("unshare", ["--mount", "--propagation", "private", "bash", "-c", wrapper, "wrapper", rootfs, upper, work, merged, spec.name, this.ns], {
+    this.nspawn = spawn(launcher[0], launcher[1] as unknown as string[], {
       stdio: ["ignore", fd, fd],
       detached: true,
     });
@@ -493,6 +596,22 @@ export class NspawnNode {
     sh("nsenter", ["-t", String(this.leader()), "-m", "-n", "--", "sh", "-c",
       "mkdir -p /run/ha-boot-tier/sys && mount -t sysfs -o ro sysfs /run/ha-boot-tier/sys && " +
       "mount --bind /run/ha-boot-tier/sys/class/net /sys/class/net && mount --bind /run/ha-boot-tier/sys/devices/virtual/net /sys/devices/virtual/net"]);
+    if (spec.runsContainers) {
+      // nspawn mounts the v1 controller hierarchies read-only: writable, as the node's own subtree
+      // (its cgroup namespace's root is its hacp-<name> cgroup); /dev/kmsg for the kubelet.
+      sh("nsenter", ["-t", String(this.leader()), "-m", "--", "sh", "-c",
+        "for d in /sys/fs/cgroup/*/; do case $d in */unified/|*/systemd/) ;; *) mount -o remount,bind,rw \"$d\" ;; esac; done && mknod /dev/kmsg c 1 11 && mount --bind /proc/sys/net /proc/sys/net && mount -o remount,bind,rw /proc/sys/net"]);
+    }
+    const keys = spec.ownKernelKeys ?? [];
+    if (keys.length > 0) {
+      for (const k of keys) if (!/^(kernel|vm)(\.[a-z0-9_]+)+$/.test(k)) throw new Error(`ownKernelKeys: ${k} is not a kernel.* or vm.* key`);
+      const script = keys.map((k) => {
+        const entry = `/proc/sys/${k.replace(/\./g, "/")}`;
+        const copy = `/run/ha-boot-tier/kernel/${k}`;
+        return `cat ${entry} > ${copy} && mount --bind ${copy} ${entry}`;
+      });
+      sh("nsenter", ["-t", String(this.leader()), "-m", "--", "sh", "-c", ["set -e", "mkdir -p /run/ha-boot-tier/kernel", ...script].join("\n")]);
+    }
     const instXml = await this.emulator.ec2("DescribeInstances", { "InstanceId.1": spec.instanceId });
     this.rootDevice = xmlValues(instXml, "rootDeviceName")[0] ?? "/dev/sda1";
     const tick = (): void => {
@@ -632,5 +751,14 @@ export class NspawnNode {
     for (const v of this.hostVeths) quiet("ip", ["-n", this.vpc.ns, "link", "del", v]);
     quiet("ip", ["netns", "del", this.ns]);
     for (const loop of this.loops) quiet("losetup", ["-d", loop]);
+    if (this.cgroups.length > 0) {
+      // The pods' processes leave their cgroups as the PID namespace ends: retry for a few seconds.
+      const deadline = Date.now() + 10000;
+      do {
+        removeCgroups(this.cgroups);
+        if (this.cgroups.every((d) => !existsSync(d))) break;
+        await new Promise((r) => setTimeout(r, 250));
+      } while (Date.now() < deadline);
+    }
   }
 }
