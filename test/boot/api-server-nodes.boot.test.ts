@@ -293,8 +293,19 @@ describeTier(
       const node = await boot(specs[0]);
       const report = await settle(node, 14 * 60_000);
       timings.push(`${report.node}: boot to settled ${report.readySeconds.toFixed(1)} s (${report.systemState}); slowest units:\n${report.blame.split("\n").slice(0, 10).map((l) => `    ${l.trim()}`).join("\n")}`);
-      const problems = report.failed !== "" || report.systemState !== "running" || !/status: done/.test(report.cloudInit) ? [`${report.cloudInit}; system ${report.systemState}\n${await explainFailure(node, report.failed)}`] : [];
+      // Every unit active, but one: moto 5.1.22 answers CompleteLifecycleAction with a 500 (HTML, an
+      // internal error), so ha-complete-lifecycle, whose part before the call is what the node does
+      // (wait for /readyz to pass 3 times in a row), fails at the call. Any other failed unit fails the test.
+      const failedUnits = report.failed.split("\n").map((l) => l.trim().split(/\s+/)[0]).filter(Boolean);
+      const unexpected = failedUnits.filter((u) => u !== "ha-complete-lifecycle.service");
+      const problems = unexpected.length > 0 || !/status: done/.test(report.cloudInit) ? [`${report.cloudInit}; system ${report.systemState}\n${await explainFailure(node, report.failed)}`] : [];
       expect(problems).toEqual([]);
+      if (failedUnits.includes("ha-complete-lifecycle.service")) {
+        const journal = (await node.exec(["journalctl", "--no-pager", "-o", "cat", "-u", "ha-complete-lifecycle.service"])).stdout;
+        expect(journal).toContain("https://127.0.0.1:6443/readyz passed 3 times in a row: completing apiserver-ready with CONTINUE");
+        expect(journal).toContain("500 Internal Server Error");
+        timings.push(`${node.spec.name}: ha-complete-lifecycle saw /readyz pass 3 times, then moto answered CompleteLifecycleAction with 500 (emulator gap)`);
+      }
       for (const u of ["containerd.service", "ha-kube-install.service", "ha-kube-configure.service", "kubelet.service"]) {
         expect({ unit: u, state: (await node.exec(["systemctl", "is-active", u])).stdout.trim() }).toEqual({ unit: u, state: "active" });
       }
@@ -310,6 +321,12 @@ describeTier(
         const pods = await node.exec(["sh", "-c", "ctr -n k8s.io images ls -q; ctr -n k8s.io containers ls; ls /etc/kubernetes/manifests"]);
         throw new Error(`${err.message}\n${pods.stdout}${pods.stderr}\n--- kubelet\n${await node.journal("kubelet.service", 40)}\n--- containerd\n${await node.journal("containerd.service", 20)}`);
       });
+      // The three control-plane containers run from the local registry's images (containerd's view).
+      const containers = (await node.exec(["ctr", "-n", "k8s.io", "containers", "ls", "--quiet"])).stdout.trim().split("\n").filter(Boolean);
+      const images = new Set<string>();
+      for (const id of containers) images.add((await node.exec(["ctr", "-n", "k8s.io", "containers", "info", id])).stdout.match(/"Image": "([^"]+)"/)?.[1] ?? "");
+      for (const c of ["kube-apiserver", "kube-controller-manager", "kube-scheduler"]) expect(images).toContain(`${REGISTRY}/${c}:v${KUBERNETES_VERSION}`);
+      expect(images).toContain(`${REGISTRY}/pause:${PAUSE_TAG}`);
       timings.push(`${node.spec.name}: /readyz ok on ${slotIp} ${((Date.now() - node.startedAt) / 1000).toFixed(1)} s after boot (${((Date.now() - readyStart) / 1000).toFixed(1)} s after settling)`);
     });
   },
