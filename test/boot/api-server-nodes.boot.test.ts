@@ -266,7 +266,7 @@ describeTier(
     it("boots the three etcd nodes first (etcd from the HTTPS mirror)", async () => {
       const specs = (await Promise.all(["etcd-0", "etcd-1", "etcd-2"].map((s) => nodeSpecs(`prod-eu1-${s}`, s)))).flat();
       const booted = await Promise.all(specs.map(boot));
-      const reports = await Promise.all(booted.map(settle));
+      const reports = await Promise.all(booted.map((n) => settle(n)));
       // A precondition here (etcd-nodes.boot.test.ts holds the etcd nodes to every unit active):
       // cloud-init done and etcd active; any other failed unit is printed.
       const problems: string[] = [];
