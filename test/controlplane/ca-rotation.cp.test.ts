@@ -19,17 +19,14 @@ import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { CaRotationPhase } from "../../lib";
-import { allOf, describeTier, toolAvailable } from "../harness/tiers";
-import { etcdBinariesCheck, kubernetesBinariesCheck, motoCheck } from "../harness/real-components";
-import { providerPlanCheck } from "../harness/provider-plan";
+import { describeTier } from "../harness/tiers";
 import { IssuedFiles } from "../harness/openssl-pki";
 import { ControlPlaneCluster, sleep, startClientLoop, summarize, synthesizeReference } from "./control-plane";
-import { listedConfigMaps, reporter, waitAllUp } from "./scenarios";
+import { CONTROL_PLANE_TIER_CHECK, listedConfigMaps, reporter, waitAllUp } from "./scenarios";
 
-const CHECK = allOf(kubernetesBinariesCheck(), etcdBinariesCheck(), motoCheck(), toolAvailable("haproxy", ["-v"]), toolAvailable("containerd", ["--version"]), providerPlanCheck());
 const report = reporter("control plane, CA rotation");
 
-describeTier("staged CA rotation of the reference example", CHECK, { tierLabel: "control plane" }, () => {
+describeTier("staged CA rotation of the reference example", CONTROL_PLANE_TIER_CHECK, { tierLabel: "control plane" }, () => {
   let cp: ControlPlaneCluster;
   const tierStart = Date.now();
 

@@ -13,17 +13,14 @@
  */
 import { readFileSync } from "node:fs";
 import { EtcdTopology } from "../../lib";
-import { allOf, describeTier, toolAvailable } from "../harness/tiers";
-import { etcdBinariesCheck, kubernetesBinariesCheck, motoCheck } from "../harness/real-components";
-import { providerPlanCheck } from "../harness/provider-plan";
+import { describeTier } from "../harness/tiers";
 import { ControlPlaneCluster, sleep, startClientLoop, summarize, synthesizeReference } from "./control-plane";
-import { accessChecks, certificateRenewal, drainAndRollingReplacement, encryptionAtRest, etcdLeaderSlot, etcdMemberKill, failureDetection, leaderElectionTakeover, workerJoin, reporter } from "./scenarios";
+import { CONTROL_PLANE_TIER_CHECK, accessChecks, certificateRenewal, drainAndRollingReplacement, encryptionAtRest, etcdLeaderSlot, etcdMemberKill, failureDetection, leaderElectionTakeover, workerJoin, reporter } from "./scenarios";
 
-const CHECK = allOf(kubernetesBinariesCheck(), etcdBinariesCheck(), motoCheck(), toolAvailable("haproxy", ["-v"]), toolAvailable("containerd", ["--version"]), providerPlanCheck());
 
 const report = reporter("control plane, stacked");
 
-describeTier("control plane of the reference example, stacked etcd", CHECK, { tierLabel: "control plane" }, () => {
+describeTier("control plane of the reference example, stacked etcd", CONTROL_PLANE_TIER_CHECK, { tierLabel: "control plane" }, () => {
   let cp: ControlPlaneCluster;
   const tierStart = Date.now();
 

@@ -8,19 +8,16 @@
  */
 import { readFileSync, readdirSync } from "node:fs";
 import * as path from "node:path";
-import { allOf, describeTier, toolAvailable } from "../harness/tiers";
-import { etcdBinariesCheck, kubernetesBinariesCheck, motoCheck } from "../harness/real-components";
-import { providerPlanCheck } from "../harness/provider-plan";
+import { describeTier } from "../harness/tiers";
 import { ControlPlaneCluster, sleep, startClientLoop, summarize } from "./control-plane";
-import { accessChecks, certificateRenewal, drainAndRollingReplacement, encryptionAtRest, etcdLeaderSlot, etcdMemberKill, failureDetection, leaderElectionTakeover, waitAllUp, workerJoin, reporter } from "./scenarios";
+import { CONTROL_PLANE_TIER_CHECK, accessChecks, certificateRenewal, drainAndRollingReplacement, encryptionAtRest, etcdLeaderSlot, etcdMemberKill, failureDetection, leaderElectionTakeover, waitAllUp, workerJoin, reporter } from "./scenarios";
 
 
-const CHECK = allOf(kubernetesBinariesCheck(), etcdBinariesCheck(), motoCheck(), toolAvailable("haproxy", ["-v"]), toolAvailable("containerd", ["--version"]), providerPlanCheck());
 
 /** Prints a scenario's figures (jest shows console output with the file). */
 const report = reporter();
 
-describeTier("control plane of the reference example", CHECK, { tierLabel: "control plane" }, () => {
+describeTier("control plane of the reference example", CONTROL_PLANE_TIER_CHECK, { tierLabel: "control plane" }, () => {
   let cp: ControlPlaneCluster;
   const tierStart = Date.now();
 
