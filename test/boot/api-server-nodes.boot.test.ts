@@ -25,6 +25,7 @@ import { motoCheck } from "../harness/real-components";
 import { providerPlanCheck } from "../harness/provider-plan";
 import { allOf, describeTier } from "../harness/tiers";
 import { buildMirror, mirrorCertificate, populateRegistry, registryCheck, serveMirror, startRegistry } from "../harness/asset-mirror";
+import { explainFailure, settle } from "./node-report";
 
 jest.setTimeout(30 * 60_000);
 
@@ -37,6 +38,8 @@ const SERVICE_IP = "10.0.0.1";
 const MIRROR_PORT = 8443;
 const REGISTRY_PORT = 5443;
 const REGISTRY = `${SERVICE_IP}:${REGISTRY_PORT}`;
+/** How long a node may take for cloud-init (the API node installs and pulls more than an etcd node). */
+const CLOUD_INIT_MS = 12 * 60_000;
 const execFileAsync = promisify(execFile);
 
 /**
@@ -97,15 +100,6 @@ function installKernelKeys(): string[] {
   const block = /cat >\/etc\/sysctl\.d\/90-kubernetes\.conf <<'EOF'\n([\s\S]*?)\nEOF/.exec(script);
   if (block === null) throw new Error("ha-kube-install.sh: no sysctl file block");
   return block[1].split("\n").map((l) => l.split("=")[0].trim()).filter((k) => /^(kernel|vm)\./.test(k));
-}
-
-interface BootReport {
-  readonly node: string;
-  readonly readySeconds: number;
-  readonly cloudInit: string;
-  readonly systemState: string;
-  readonly failed: string;
-  readonly blame: string;
 }
 
 describeTier(
@@ -175,37 +169,6 @@ describeTier(
       return node;
     }
 
-    /**
-     * Waits for cloud-init and then systemd to settle; `settleMs`: an API-server node's system is
-     * `starting` until ha-complete-lifecycle has seen /readyz pass (its deadline: 840 s of boot).
-     */
-    async function settle(node: NspawnNode, settleMs = 4 * 60_000): Promise<BootReport> {
-      let cloudInit = "";
-      await waitFor(async () => {
-        cloudInit = (await node.exec(["cloud-init", "status"])).stdout.trim();
-        return /status: (done|error|disabled)/.test(cloudInit);
-      }, 12 * 60_000, `${node.spec.name}: cloud-init to finish (${cloudInit})`);
-      let systemState = "";
-      await waitFor(async () => {
-        systemState = (await node.exec(["systemctl", "is-system-running"])).stdout.trim();
-        return systemState === "running" || systemState === "degraded";
-      }, settleMs, `${node.spec.name}: systemd to settle (${systemState})`);
-      const readySeconds = (Date.now() - node.startedAt) / 1000;
-      const failed = (await node.exec(["systemctl", "--failed", "--no-legend", "--plain"])).stdout.trim();
-      const blame = (await node.exec(["systemd-analyze", "blame", "--no-pager"])).stdout;
-      return { node: node.spec.name, readySeconds, cloudInit, systemState, failed, blame };
-    }
-
-    async function explainFailure(node: NspawnNode, failed: string): Promise<string> {
-      const units = failed.split("\n").map((l) => l.trim().split(/\s+/)[0]).filter(Boolean);
-      const parts: string[] = [`${node.spec.name}: failed units: ${units.join(", ") || "none"}`];
-      for (const u of units) parts.push(`--- journal of ${u}\n${await node.journal(u, 30)}`);
-      const out = await node.exec(["tail", "-n", "40", "/var/log/cloud-init-output.log"]);
-      parts.push(`--- cloud-init-output.log\n${out.stdout}`);
-      if (node.hotplugError) parts.push(`--- hot-plug watcher: ${node.hotplugError}`);
-      return parts.join("\n");
-    }
-
     beforeAll(async () => {
       dir = mkdtempSync(path.join(tmpdir(), "boot-api-"));
       volumes = new VolumeStore(path.join(dir, "volumes"));
@@ -266,7 +229,7 @@ describeTier(
     it("boots the three etcd nodes first (etcd from the HTTPS mirror)", async () => {
       const specs = (await Promise.all(["etcd-0", "etcd-1", "etcd-2"].map((s) => nodeSpecs(`prod-eu1-${s}`, s)))).flat();
       const booted = await Promise.all(specs.map(boot));
-      const reports = await Promise.all(booted.map((n) => settle(n)));
+      const reports = await Promise.all(booted.map((n) => settle(n, { cloudInitMs: CLOUD_INIT_MS, settleMs: 4 * 60_000 })));
       // A precondition here (etcd-nodes.boot.test.ts holds the etcd nodes to every unit active):
       // cloud-init done and etcd active; any other failed unit is printed.
       const problems: string[] = [];
@@ -291,7 +254,9 @@ describeTier(
       const specs = await nodeSpecs(apiTemplate!, "api", containerKernelFiles(kernel), true, ownKeys);
       timings.push(`API-server instances: ${specs.length} (${specs.map((s) => s.instanceId).join(", ")})`);
       const node = await boot(specs[0]);
-      const report = await settle(node, 14 * 60_000);
+      // An API-server node's system is `starting` until ha-complete-lifecycle has seen /readyz pass
+      // (its deadline: 840 s of boot).
+      const report = await settle(node, { cloudInitMs: CLOUD_INIT_MS, settleMs: 14 * 60_000 });
       timings.push(`${report.node}: boot to settled ${report.readySeconds.toFixed(1)} s (${report.systemState}); slowest units:\n${report.blame.split("\n").slice(0, 10).map((l) => `    ${l.trim()}`).join("\n")}`);
       // Every unit active, but one: moto 5.1.22 answers CompleteLifecycleAction with a 500 (HTML, an
       // internal error), so ha-complete-lifecycle, whose part before the call is what the node does

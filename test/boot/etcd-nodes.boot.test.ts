@@ -25,6 +25,7 @@ import { buildMirror, mirrorCertificate, serveMirror } from "../harness/asset-mi
 import { motoCheck } from "../harness/real-components";
 import { providerPlanCheck } from "../harness/provider-plan";
 import { allOf, describeTier } from "../harness/tiers";
+import { BootReport, explainFailure, settle } from "./node-report";
 
 jest.setTimeout(15 * 60_000);
 
@@ -32,17 +33,10 @@ const ETCD_VERSION = "3.5.21";
 const SUBNETS = ["10.0.0.0/20", "10.0.16.0/20", "10.0.32.0/20"];
 const SERVICE_IP = "10.0.0.1";
 const MIRROR_PORT = 8443;
+/** How long an etcd node may take for cloud-init, then for systemd to settle. */
+const ETCD_SETTLE = { cloudInitMs: 8 * 60_000, settleMs: 4 * 60_000 };
 
 const execFileAsync = promisify(execFile);
-
-interface BootReport {
-  readonly node: string;
-  readonly readySeconds: number;
-  readonly cloudInit: string;
-  readonly systemState: string;
-  readonly failed: string;
-  readonly blame: string;
-}
 
 describeTier("boot tier: the reference example's etcd nodes boot under systemd and cloud-init (Debian 12)", allOf(bootTierCheck(), motoCheck(), providerPlanCheck()), { tierLabel: "boot" }, () => {
   const tierStart = Date.now();
@@ -147,34 +141,6 @@ describeTier("boot tier: the reference example's etcd nodes boot under systemd a
     return node;
   }
 
-  /** Waits until cloud-init is done and systemd has settled; reports what it saw. */
-  async function settle(node: NspawnNode): Promise<BootReport> {
-    let cloudInit = "";
-    await waitFor(async () => {
-      cloudInit = (await node.exec(["cloud-init", "status"])).stdout.trim();
-      return /status: (done|error|disabled)/.test(cloudInit);
-    }, 8 * 60_000, `${node.spec.name}: cloud-init to finish (${cloudInit})`);
-    let systemState = "";
-    await waitFor(async () => {
-      systemState = (await node.exec(["systemctl", "is-system-running"])).stdout.trim();
-      return systemState === "running" || systemState === "degraded";
-    }, 4 * 60_000, `${node.spec.name}: systemd to settle (${systemState})`);
-    const readySeconds = (Date.now() - node.startedAt) / 1000;
-    const failed = (await node.exec(["systemctl", "--failed", "--no-legend", "--plain"])).stdout.trim();
-    const blame = (await node.exec(["systemd-analyze", "blame", "--no-pager"])).stdout;
-    return { node: node.spec.name, readySeconds, cloudInit, systemState, failed, blame };
-  }
-
-  async function explainFailure(node: NspawnNode, failed: string): Promise<string> {
-    const units = failed.split("\n").map((l) => l.trim().split(/\s+/)[0]).filter(Boolean);
-    const parts: string[] = [`${node.spec.name}: failed units: ${units.join(", ") || "none"}`];
-    for (const u of units) parts.push(`--- journal of ${u}\n${await node.journal(u, 30)}`);
-    const out = await node.exec(["tail", "-n", "40", "/var/log/cloud-init-output.log"]);
-    parts.push(`--- cloud-init-output.log\n${out.stdout}`);
-    if (node.hotplugError) parts.push(`--- hot-plug watcher: ${node.hotplugError}`);
-    return parts.join("\n");
-  }
-
   beforeAll(async () => {
     dir = mkdtempSync(path.join(tmpdir(), "boot-tier-"));
     volumes = new VolumeStore(path.join(dir, "volumes"));
@@ -222,7 +188,7 @@ describeTier("boot tier: the reference example's etcd nodes boot under systemd a
   it("boots all three etcd nodes: cloud-init done, every unit active, systemctl --failed empty", async () => {
     const specs = await Promise.all(["etcd-0", "etcd-1", "etcd-2"].map(nodeSpec));
     const booted = await Promise.all(specs.map(boot));
-    reports = await Promise.all(booted.map(settle));
+    reports = await Promise.all(booted.map((n) => settle(n, ETCD_SETTLE)));
     for (const r of reports) {
       timings.push(`${r.node}: boot to ready ${r.readySeconds.toFixed(1)} s (${r.systemState}); slowest units:\n${r.blame.split("\n").slice(0, 8).map((l) => `    ${l.trim()}`).join("\n")}`);
     }
@@ -336,7 +302,7 @@ describeTier("boot tier: the reference example's etcd nodes boot under systemd a
     await terminate(old);
     const instanceId = await launchReplacement("etcd-1", old.spec.instanceId);
     const replacement = await boot({ ...old.spec, name: "etcd-1-replacement", instanceId });
-    const report = await settle(replacement);
+    const report = await settle(replacement, ETCD_SETTLE);
     timings.push(`etcd-1 replacement: boot to ready ${report.readySeconds.toFixed(1)} s (${report.systemState})`);
     if (report.failed !== "" || report.systemState !== "running") throw new Error(await explainFailure(replacement, report.failed));
     await waitFor(async () => (await etcdctl(replacement, "endpoint", "health")).code === 0, 60_000, "every member healthy after the replacement");
