@@ -10,7 +10,9 @@
  * through the load balancer throughout; between deploys the client re-fetches the admin kubeconfig
  * (the bundle and client certificate of the phase), as the runbook says.
  *
- * Asserted per phase: 0 failed requests, no acknowledged write lost, exactly the documented
+ * Asserted per phase: 0 failed writes and no acknowledged write lost; 0 failed reads but for
+ * kube-apiserver's 500 "etcdserver: leader changed" for a read in flight while etcd's leadership
+ * moves (bounded by the leader changes etcd's raft term counts); exactly the documented
  * restarts, and what each endpoint serves verifies against the phase's CAs; after DISTRUST_OLD a
  * client certificate of the old Kubernetes CA is refused by every API server (401) and one of the
  * old etcd CA by every etcd member (the distrust is real).
@@ -22,9 +24,11 @@ import { CaRotationPhase } from "../../lib";
 import { describeTier } from "../harness/tiers";
 import { IssuedFiles } from "../harness/openssl-pki";
 import { ControlPlaneCluster, sleep, startClientLoop, summarize, synthesizeReference } from "./control-plane";
-import { CONTROL_PLANE_TIER_CHECK, listedConfigMaps, reporter, waitAllUp } from "./scenarios";
+import { CONTROL_PLANE_TIER_CHECK, etcdRaftTerm, expectOnlyLeaderChangedReadFailures, listedConfigMaps, reporter, waitAllUp } from "./scenarios";
 
 const report = reporter("control plane, CA rotation");
+/** Reads per second through the load balancer during each phase. */
+const READ_RATE = 20;
 
 describeTier("staged CA rotation of the reference example", CONTROL_PLANE_TIER_CHECK, { tierLabel: "control plane" }, () => {
   let cp: ControlPlaneCluster;
@@ -40,7 +44,7 @@ describeTier("staged CA rotation of the reference example", CONTROL_PLANE_TIER_C
     report("tier", { wallSeconds: (Date.now() - tierStart) / 1000 });
   }, 120_000);
 
-  it("CA. rotates the Kubernetes, etcd and front-proxy CAs in three deploys with the API serving throughout: 0 failed requests, documented restarts only, old CAs refused afterwards", async () => {
+  it("CA. rotates the Kubernetes, etcd and front-proxy CAs in three deploys with the API serving throughout: 0 failed writes, reads failing only on etcd leader changes, documented restarts only, old CAs refused afterwards", async () => {
     await waitAllUp(cp, cp.readmissionMs() * 3);
     const h = cp.spec.model.health;
     const oldAdmin = cp.issued.get("admin") as IssuedFiles;
@@ -59,7 +63,7 @@ describeTier("staged CA rotation of the reference example", CONTROL_PLANE_TIER_C
       return (await cp.inClient(["sh", "-c", `openssl s_client -connect ${address} -servername ${cp.apiServerName} ${auth} </dev/null 2>/dev/null | openssl x509`])).stdout;
     };
     const figures: Record<string, unknown> = {};
-    const totals = { sent: 0, failed: 0, failedWrites: 0, leaderChangedReads: 0, longestGapMs: 0 };
+    const totals = { sent: 0, failed: 0, failedWrites: 0, leaderChangedReads: 0, etcdLeaderChanges: 0, longestGapMs: 0 };
     let previousCas: string[] = cp.spec.certificates.cas.map((c) => c.id);
 
     for (const phase of [CaRotationPhase.TRUST_BOTH, CaRotationPhase.ISSUE_NEW, CaRotationPhase.DISTRUST_OLD]) {
@@ -68,9 +72,10 @@ describeTier("staged CA rotation of the reference example", CONTROL_PLANE_TIER_C
       // A rotation changes secrets only: the node files (launch templates, bundles) stay the same.
       expect(JSON.stringify(synthesized.nodes)).toBe(JSON.stringify(cp.spec.nodes));
 
-      const reads = startClientLoop(cp, { mode: "get", path: "/api/v1/namespaces/default", rate: 20, maxSeconds: 900 });
+      const reads = startClientLoop(cp, { mode: "get", path: "/api/v1/namespaces/default", rate: READ_RATE, maxSeconds: 900 });
       const writes = startClientLoop(cp, { mode: "create", path: "/api/v1/namespaces/default/configmaps", rate: 5, maxSeconds: 900, prefix: `ca-${phase.toLowerCase().replace(/_/g, "")}` });
       await sleep(3000);
+      const termBefore = await etcdRaftTerm(cp);
       const phaseStart = Date.now();
       const deployed = await cp.deployCertificates(synthesized.certificates);
       const perNode: Record<string, { systemctl: string[]; restarted: string[]; ms: number }> = {};
@@ -92,6 +97,7 @@ describeTier("staged CA rotation of the reference example", CONTROL_PLANE_TIER_C
       }
       await sleep(3000);
       const [rawReads, rawWrites] = await Promise.all([reads.stop(), writes.stop()]);
+      const leaderChanges = (await etcdRaftTerm(cp)) - termBefore;
       const sr = summarize(rawReads.results, rawReads.sent, (s) => s === 200);
       const sw = summarize(rawWrites.results, rawWrites.sent, (s) => s === 201);
       const prefix = `ca-${phase.toLowerCase().replace(/_/g, "")}`;
@@ -118,6 +124,7 @@ describeTier("staged CA rotation of the reference example", CONTROL_PLANE_TIER_C
         deploy: { newCas: deployed.newCas, reissuedLeaves: deployed.reissued.length, casBefore: previousCas.length },
         reads: { sent: sr.sent, failed: sr.failed, longestGapMs: sr.longestGapMs, slowestMs: sr.slowestMs, firstFailures: sr.failures.slice(0, 3) },
         writes: { sent: sw.sent, acknowledged: acked.length, failed: sw.failed, lost: lost.length, longestGapMs: sw.longestGapMs, firstFailures: sw.failures.slice(0, 3) },
+        etcdLeaderChanges: leaderChanges,
         phaseSeconds: (Date.now() - phaseStart) / 1000,
         perNode,
         servedIssuers,
@@ -128,12 +135,14 @@ describeTier("staged CA rotation of the reference example", CONTROL_PLANE_TIER_C
       totals.failed += sr.failed + sw.failed;
       totals.failedWrites += sw.failed;
       totals.leaderChangedReads += sr.failures.filter((f) => /etcdserver: leader changed/.test(f.body ?? "")).length;
+      totals.etcdLeaderChanges += leaderChanges;
       totals.longestGapMs = Math.max(totals.longestGapMs, sr.longestGapMs, sw.longestGapMs);
       previousCas = nowCas;
 
-      // 0 failed: etcd members restart (phases 1 and 3), the leader after handing leadership over
-      // (without that hand-over a run failed 2 reads "etcdserver: leader changed" and 1 write).
-      expect(sr.failed).toBe(0);
+      // etcd members restart in phases 1 and 3, the leader after handing leadership over (without
+      // that hand-over a run failed 2 reads "etcdserver: leader changed" and 1 write). The hand-over
+      // is itself a leader change: a read in flight then may still fail (1 of 3,039 in one CI run).
+      expectOnlyLeaderChangedReadFailures(sr, leaderChanges, READ_RATE);
       expect(sw.failed).toBe(0);
       expect(lost).toEqual([]);
       // The documented restarts: a CA added or removed (phases 1 and 3) restarts etcd and every
@@ -166,6 +175,7 @@ describeTier("staged CA rotation of the reference example", CONTROL_PLANE_TIER_C
     }
     expect((await cp.etcdctl(["endpoint", "health", "--cluster"])).exitCode).toBe(0);
     report("CA rotation total", { ...totals, refusedOld, oldAdminIssuer: readFileSync(oldAdmin.cert, "utf8").length > 0 ? subjectHash(oldAdmin.cert) : "" });
-    expect(totals.failed).toBe(0);
+    expect(totals.failedWrites).toBe(0);
+    expect(totals.failed).toBe(totals.leaderChangedReads);
   }, 1_800_000);
 });

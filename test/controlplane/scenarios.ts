@@ -29,7 +29,7 @@ import { etcdBinariesCheck, kubernetesBinariesCheck, motoCheck } from "../harnes
 import { allOf, toolAvailable } from "../harness/tiers";
 import { IssuedFiles } from "../harness/openssl-pki";
 import { applyClusterObjects } from "./cluster-objects";
-import { ControlPlaneCluster, sleep, startClientLoop, summarize } from "./control-plane";
+import { ControlPlaneCluster, LoopSummary, sleep, startClientLoop, summarize } from "./control-plane";
 import { JoinedWorker, KUBELET_DEVIATIONS, WORKER_HOST, joinWorker, stopWorker } from "./worker";
 
 /**
@@ -46,7 +46,7 @@ export function reporter(label = "control plane"): Reporter {
   return (scenario, figures) => console.log(`[${label}] ${scenario}: ${JSON.stringify(figures)}`);
 }
 
-type EtcdStatus = Array<{ Endpoint: string; Status: { header: { member_id: number }; leader: number } }>;
+type EtcdStatus = Array<{ Endpoint: string; Status: { header: { member_id: number; raft_term: number }; leader: number } }>;
 type Member = { ID: number | string; name: string; peerURLs: string[]; isLearner?: boolean };
 
 /** Waits until every API server is in service at the load balancer. */
@@ -74,6 +74,29 @@ export async function etcdLeaderSlot(cp: ControlPlaneCluster): Promise<string> {
   const slot = cp.etcdSlots.find((s) => leader.Endpoint === `https://${cp.node(s).ip}:2379`);
   if (!slot) throw new Error(`no slot for the etcd leader ${leader.Endpoint}`);
   return slot;
+}
+
+/**
+ * The highest raft term any member reports: etcd starts a new term for every election and every
+ * leadership transfer, so the difference over an interval counts its leader changes (etcd's own
+ * figure, including elections the test did not cause).
+ */
+export async function etcdRaftTerm(cp: ControlPlaneCluster): Promise<number> {
+  const r = await cp.etcdctl(["endpoint", "status", "--cluster", "-w", "json"]);
+  if (r.exitCode !== 0) throw new Error(`etcdctl endpoint status failed: ${r.stderr}`);
+  return Math.max(...(JSON.parse(r.stdout) as EtcdStatus).map((e) => e.Status.header.raft_term));
+}
+
+/**
+ * Reads may fail only as kube-apiserver fails a consistent read in flight while etcd's leader
+ * changes: 500 "etcdserver: leader changed" (kubernetes/kubernetes#112152, open; the etcd client
+ * does not retry it). Only that error, and at most what is in flight at each change: the read rate ×
+ * the slowest successful read (at least 1) per leader change. 0 leader changes means 0 failures.
+ */
+export function expectOnlyLeaderChangedReadFailures(s: LoopSummary, leaderChanges: number, rate: number): void {
+  for (const f of s.failures) expect([f.n, f.status, f.body?.includes("etcdserver: leader changed")]).toEqual([f.n, 500, true]);
+  const inFlight = Math.max(1, Math.ceil((rate * s.slowestMs) / 1000));
+  expect(s.failed).toBeLessThanOrEqual(leaderChanges * inFlight);
 }
 
 /** [slot, isLearner] of every member, sorted. */
@@ -270,13 +293,8 @@ export async function drainAndRollingReplacement(cp: ControlPlaneCluster, report
   if (!cp.stacked) expect(s.failed).toBe(0);
   else {
     // Target 0. Stacked, replacing the etcd leader's node moves etcd's leadership (etcd hands it
-    // over when it stops), and a consistent read in flight at that moment fails with "etcdserver:
-    // leader changed", which kube-apiserver answers 500 (kubernetes/kubernetes#112152, open). Only
-    // that error is tolerated, only when the leader moved, and at most what is in flight at the
-    // moment: the read rate × the slowest successful read, per leader change (at least 1).
-    const inFlight = Math.max(1, Math.ceil((rate * s.slowestMs) / 1000));
-    for (const f of s.failures) expect([f.n, f.status, f.body?.includes("etcdserver: leader changed")]).toEqual([f.n, 500, true]);
-    expect(s.failed).toBeLessThanOrEqual(leaderChanges.length * inFlight);
+    // over when it stops): only then may a read fail, as kube-apiserver fails it.
+    expectOnlyLeaderChangedReadFailures(s, leaderChanges.length, rate);
   }
   if (sw) {
     expect(acked.length).toBeGreaterThan(5 * 60);
