@@ -10,7 +10,7 @@ import { readFileSync, readdirSync } from "node:fs";
 import * as path from "node:path";
 import { describeTier } from "../harness/tiers";
 import { ControlPlaneCluster, sleep, startClientLoop, summarize } from "./control-plane";
-import { CONTROL_PLANE_TIER_CHECK, accessChecks, certificateRenewal, drainAndRollingReplacement, encryptionAtRest, etcdLeaderSlot, etcdMemberKill, failureDetection, leaderElectionTakeover, waitAllUp, workerJoin, reporter } from "./scenarios";
+import { CONTROL_PLANE_TIER_CHECK, accessChecks, certificateRenewal, drainAndRollingReplacement, encryptionAtRest, etcdLeaderSlot, etcdMemberKill, etcdRaftTerm, expectOnlyLeaderChangedReadFailures, failureDetection, leaderElectionTakeover, waitAllUp, workerJoin, reporter } from "./scenarios";
 
 
 
@@ -51,6 +51,7 @@ describeTier("control plane of the reference example", CONTROL_PLANE_TIER_CHECK,
     const members = async (): Promise<Member[]> => JSON.parse((await cp.etcdctl(["member", "list", "-w", "json", "--hex"])).stdout).members as Member[];
     const slotOf = (m: Member) => cp.etcdSlots.find((s) => m.peerURLs.includes(`https://${cp.node(s).ip}:2380`)) as string;
     const logOffsets = new Map(cp.processes.map((p) => [p.logFile, readFileSync(p.logFile).length])); // diagnostics from here on
+    const termBefore = await etcdRaftTerm(cp);
     const reads = startClientLoop(cp, { mode: "get", path: "/api/v1/namespaces/default", rate: 20, maxSeconds: 600 });
     const writes = startClientLoop(cp, { mode: "create", path: "/api/v1/namespaces/default/configmaps", rate: 5, maxSeconds: 600, prefix: "s6b" });
     await sleep(3000);
@@ -107,6 +108,7 @@ describeTier("control plane of the reference example", CONTROL_PLANE_TIER_CHECK,
     const [rawReads, rawWrites] = await Promise.all([reads.stop(), writes.stop()]);
     const sr = summarize(rawReads.results, rawReads.sent, (status) => status === 200);
     const sw = summarize(rawWrites.results, rawWrites.sent, (status) => status === 201);
+    const leaderChanges = (await etcdRaftTerm(cp)) - termBefore;
     const acked = rawWrites.results.filter((x) => x.status === 201).map((x) => `s6b-${x.n}`);
     const listed = new Set((await cp.kubectl(["get", "configmaps", "-n", "default", "-o", "name"])).stdout.split("\n").map((l) => l.replace(/^configmap\//, "")));
     const lost = acked.filter((n) => !listed.has(n));
@@ -129,13 +131,16 @@ describeTier("control plane of the reference example", CONTROL_PLANE_TIER_CHECK,
       reads: { sent: sr.sent, failed: sr.failed, longestGapMs: sr.longestGapMs, firstFailures: sr.failures.slice(0, 3) },
       writes: { sent: sw.sent, acknowledged: acked.length, failed: sw.failed, longestGapMs: sw.longestGapMs, lost: lost.length, firstFailures: sw.failures.slice(0, 3) },
       onNewMembers: local,
+      etcdLeaderChanges: leaderChanges,
       // Why a request failed, if one did: what the API servers logged about etcd.
       apiServerEtcdErrors: cp.processes.filter((p) => p.component === "kube-apiserver").flatMap((p) => readFileSync(p.logFile).subarray(logOffsets.get(p.logFile) ?? 0).toString("utf8").split("\n").filter((l) => /learner|etcdserver:|rpc error/.test(l)).map((l) => `${p.slot}: ${l.slice(0, 300)}`)).slice(-6),
     });
     // 0 failed requests: a joining member is a learner only while its client listener is on
     // 127.0.0.1 (the bootstrap script's learner phase); before that fix, 1-2 requests balanced to
-    // the learner got "etcdserver: rpc not supported for learner" in about half of the runs.
-    expect(sr.failed).toBe(0);
+    // the learner got "etcdserver: rpc not supported for learner" in about half of the runs. Neither
+    // replaced member leads, so etcd's leader changes only if it elects under load: only then may a
+    // read fail, as kube-apiserver fails it.
+    expectOnlyLeaderChangedReadFailures(sr, leaderChanges, 20);
     expect(sw.failed).toBe(0);
     expect(learnerErrors).toEqual([]);
     expect(lost).toEqual([]);
