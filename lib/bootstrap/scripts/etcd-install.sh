@@ -54,7 +54,8 @@ verified=""
 for template in $HA_ETCD_URLS; do
   url=${template//"{version}"/$HA_ETCD_VERSION}
   url=${url//"{arch}"/$arch}
-  if ! curl -fsSL --retry 5 --retry-delay 2 --connect-timeout 10 -o "$archive" "$url"; then
+  # A redirect may only lead to HTTPS: a mirror (or anyone on the path) cannot send the node to http.
+  if ! curl -fsSL --proto-redir '=https' --retry 5 --retry-delay 2 --connect-timeout 10 -o "$archive" "$url"; then
     log "cannot download $url"
     continue
   fi

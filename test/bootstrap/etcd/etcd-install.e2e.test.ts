@@ -3,12 +3,16 @@
  * shell mutation runner found surviving etcd-scripts.e2e.test.ts (scripts/mutate-scripts.js):
  * each architecture takes its own pin, a verified archive ends the search (a later tampered URL is
  * never fetched), an unreachable URL is skipped, a missing pin or a binary reporting another version
- * is refused by name, a missing setting stops it before anything else, and nothing is left in the
- * temp dir.
+ * is refused by name, a missing setting stops it before anything else, nothing is left in the
+ * temp dir, and an HTTPS mirror that redirects to plain http is not followed (an attacker on the
+ * path, or a misconfigured mirror, never gets the node to fetch over http).
  */
-import { execFile } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { createServer as createHttpServer, Server } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
+import { AddressInfo } from "node:net";
 import { tmpdir, userInfo } from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
@@ -112,6 +116,33 @@ describeTier("ha-etcd-install: pins, search order and refusals (real bash, curl,
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain(`${missing}: ${missing} missing`);
     expect(r.etcd).toBeUndefined();
+  });
+
+  it("does not follow an HTTPS mirror's redirect to plain http (the archive there is never fetched)", async () => {
+    const sum = await archive("plain", "amd64", "3.5.21", "over-http");
+    const cert = path.join(dir, "redirect-cert.pem");
+    const key = path.join(dir, "redirect-key.pem");
+    execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj", "/CN=mirror", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert], { stdio: "ignore" });
+    const plainRequests: string[] = [];
+    const plain = createHttpServer((req, res) => {
+      plainRequests.push(req.url ?? "");
+      res.end(readFileSync(path.join(dir, "plain", "etcd-linux-amd64.tar.gz")));
+    });
+    const listen = (srv: Server) => new Promise<number>((resolve) => srv.listen(0, "127.0.0.1", () => resolve((srv.address() as AddressInfo).port)));
+    const plainPort = await listen(plain);
+    const tls = createHttpsServer({ cert: readFileSync(cert), key: readFileSync(key) }, (req, res) => {
+      res.writeHead(302, { location: `http://127.0.0.1:${plainPort}${req.url}` });
+      res.end();
+    });
+    const tlsPort = await listen(tls);
+    try {
+      const release = { version: "3.5.21", sha256: { amd64: sum, arm64: sum }, mirrorUrlTemplate: `https://127.0.0.1:${tlsPort}/etcd-linux-{arch}.tar.gz`, mirrorOnly: true };
+      const r = await install(release, { HA_ETCD_ARCH: "amd64", CURL_CA_BUNDLE: cert });
+      expect([r.code, r.etcd, plainRequests]).toEqual([1, undefined, []]);
+      expect(r.stderr).toContain(`cannot download https://127.0.0.1:${tlsPort}/etcd-linux-amd64.tar.gz`);
+    } finally {
+      await Promise.all([new Promise((r) => plain.close(r)), new Promise((r) => tls.close(r))]);
+    }
   });
 
   it("leaves nothing in the temp dir, installed or refused", async () => {
