@@ -14,6 +14,9 @@
 #   etcd        etcd, etcdctl, etcdutl 3.5.21 built with `go build` from the Go module proxy
 #   kubernetes  kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kubeadm, kubectl
 #               1.33.5 built from k8s.io/kubernetes (staging modules replaced by their v0.33.5 releases)
+#   kubernetes-upgrade
+#               the same six programs of 1.34.2 (the next minor) built the same way, for the control-plane
+#               tier's upgrade scenario
 #   pause       the pause program of kubernetes 1.33.5 (build/pause/linux/pause.c, gcc -static) for the
 #               boot tier's locally built pause image
 #   moto        a virtualenv with moto[server] (the AWS API emulator) and the AWS CLI, from PyPI
@@ -36,6 +39,9 @@ set -euo pipefail
 HA_CP_CACHE=${HA_CP_CACHE:-/var/cache/cdktf-ha-control-plane}
 ETCD_VERSION=3.5.21
 KUBERNETES_VERSION=1.33.5
+# The next minor: the control-plane tier upgrades the API servers of KUBERNETES_VERSION to it
+# (test/controlplane/upgrade.cp.test.ts).
+KUBERNETES_UPGRADE_VERSION=1.34.2
 MOTO_VERSION=5.1.22
 AWSCLI_VERSION=1.42.25
 AWS_PROVIDER_VERSION=5.100.0
@@ -46,7 +52,10 @@ export GOFLAGS=-mod=mod
 export GOTOOLCHAIN=local
 
 ETCD_DIR=$HA_CP_CACHE/etcd-$ETCD_VERSION
-KUBE_DIR=$HA_CP_CACHE/kubernetes-$KUBERNETES_VERSION
+# kube_dir VERSION: a Kubernetes release's cache directory.
+kube_dir() { printf '%s/kubernetes-%s' "$HA_CP_CACHE" "$1"; }
+KUBE_DIR=$(kube_dir "$KUBERNETES_VERSION")
+KUBE_UPGRADE_DIR=$(kube_dir "$KUBERNETES_UPGRADE_VERSION")
 PAUSE_DIR=$HA_CP_CACHE/pause-kubernetes-$KUBERNETES_VERSION
 MOTO_DIR=$HA_CP_CACHE/moto-$MOTO_VERSION-awscli-$AWSCLI_VERSION
 MIRROR_DIR=$HA_CP_CACHE/tf-mirror-aws-$AWS_PROVIDER_VERSION
@@ -100,6 +109,7 @@ print_env() {
 export HA_CP_CACHE=$HA_CP_CACHE
 export HA_CP_ETCD_BIN=$ETCD_DIR/bin
 export HA_CP_KUBE_BIN=$KUBE_DIR/bin
+export HA_CP_KUBE_UPGRADE_BIN=$KUBE_UPGRADE_DIR/bin
 export HA_CP_PAUSE_BIN=$PAUSE_DIR/bin
 export HA_CP_MOTO_VENV=$MOTO_DIR
 export HA_CP_TF_MIRROR=$MIRROR_DIR
@@ -240,26 +250,31 @@ EOF
   finish "$ETCD_DIR" etcd "$ETCD_VERSION" "$start"
 }
 
-setup_kubernetes() {
-  if complete "$KUBE_DIR"; then return; fi
+# build_kubernetes VERSION: kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kubeadm and
+# kubectl of VERSION built from k8s.io/kubernetes@vVERSION into $HA_CP_CACHE/kubernetes-VERSION/bin: the
+# default release (KUBERNETES_VERSION) and the control-plane tier's upgrade target
+# (KUBERNETES_UPGRADE_VERSION) are built by this one function.
+build_kubernetes() {
+  local version=$1 dir; dir=$(kube_dir "$1")
+  if complete "$dir"; then return; fi
   local start; start=$(date +%s)
-  log "kubernetes $KUBERNETES_VERSION: building from the Go module proxy (cold: 20-40 minutes on 2 cores)"
-  begin "$KUBE_DIR"
-  local src=$KUBE_DIR.tmp/src staging=v0${KUBERNETES_VERSION#1}
-  mkdir -p "$src" "$KUBE_DIR.tmp/bin"
+  log "kubernetes $version: building from the Go module proxy (cold: 20-40 minutes on 2 cores)"
+  begin "$dir"
+  local src=$dir.tmp/src staging=v0${version#1}
+  mkdir -p "$src" "$dir.tmp/bin"
   (
     cd "$src"
     printf 'module hacp.local/kubernetes-build\n\ngo 1.24\n' > go.mod
-    run kubernetes "$KUBERNETES_VERSION" -- go mod download -json "k8s.io/kubernetes@v$KUBERNETES_VERSION" > download.json
+    run kubernetes "$version" -- go mod download -json "k8s.io/kubernetes@v$version" > download.json
     local gomod
     gomod=$(python3 -c 'import json,sys; print(json.load(open("download.json"))["GoMod"])')
     # Every staging module k8s.io/kubernetes replaces with ./staging/src/... is replaced here by its
-    # published release of the same minor (k8s.io/X v0.33.5).
+    # published release of the same minor (k8s.io/X v0.33.5 for 1.33.5).
     {
-      printf 'require k8s.io/kubernetes v%s\n' "$KUBERNETES_VERSION"
+      printf 'require k8s.io/kubernetes v%s\n' "$version"
       grep -E '^\s*k8s.io/[a-z0-9-]+ => \./staging/' "$gomod" | awk -v v="$staging" '{print "replace " $1 " => " $1 " " v}'
     } >> go.mod
-    grep -q '^replace k8s.io/api ' go.mod || die "kubernetes $KUBERNETES_VERSION: no staging replacements found in $gomod"
+    grep -q '^replace k8s.io/api ' go.mod || die "kubernetes $version: no staging replacements found in $gomod"
     cat > tools.go <<'EOF'
 //go:build tools
 
@@ -274,24 +289,30 @@ import (
 	_ "k8s.io/kubectl/pkg/cmd"
 )
 EOF
-    run kubernetes "$KUBERNETES_VERSION" -- go mod tidy
+    run kubernetes "$version" -- go mod tidy
     local ldflags pkg
     ldflags="-s -w"
     for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-      ldflags+=" -X $pkg.gitVersion=v$KUBERNETES_VERSION -X $pkg.gitMajor=${KUBERNETES_VERSION%%.*}"
-      ldflags+=" -X $pkg.gitMinor=$(echo "$KUBERNETES_VERSION" | cut -d. -f2) -X $pkg.gitTreeState=clean"
-      ldflags+=" -X $pkg.buildDate=2025-09-10T00:00:00Z -X $pkg.gitCommit=v$KUBERNETES_VERSION-from-module-proxy"
+      ldflags+=" -X $pkg.gitVersion=v$version -X $pkg.gitMajor=${version%%.*}"
+      ldflags+=" -X $pkg.gitMinor=$(echo "$version" | cut -d. -f2) -X $pkg.gitTreeState=clean"
+      ldflags+=" -X $pkg.buildDate=2025-09-10T00:00:00Z -X $pkg.gitCommit=v$version-from-module-proxy"
     done
     for b in kube-apiserver kube-controller-manager kube-scheduler kubelet kubeadm kubectl; do
       local bstart; bstart=$(date +%s)
-      run kubernetes "$KUBERNETES_VERSION" -- env CGO_ENABLED=0 go build -trimpath -tags tools -ldflags "$ldflags" -o "$KUBE_DIR.tmp/bin/$b" "k8s.io/kubernetes/cmd/$b"
-      log "kubernetes: $b built in $(( $(date +%s) - bstart ))s"
+      run kubernetes "$version" -- env CGO_ENABLED=0 go build -trimpath -tags tools -ldflags "$ldflags" -o "$dir.tmp/bin/$b" "k8s.io/kubernetes/cmd/$b"
+      log "kubernetes $version: $b built in $(( $(date +%s) - bstart ))s"
     done
   )
-  "$KUBE_DIR.tmp/bin/kube-apiserver" --version | grep -q "v$KUBERNETES_VERSION" || die "kubernetes $KUBERNETES_VERSION: kube-apiserver reports another version"
+  "$dir.tmp/bin/kube-apiserver" --version | grep -qx "Kubernetes v$version" || die "kubernetes $version: kube-apiserver reports another version"
   rm -rf "$src"
-  finish "$KUBE_DIR" kubernetes "$KUBERNETES_VERSION" "$start"
+  finish "$dir" kubernetes "$version" "$start"
 }
+
+setup_kubernetes() { build_kubernetes "$KUBERNETES_VERSION"; }
+
+# setup_kubernetes_upgrade: the release the control-plane tier's upgrade scenario
+# (test/controlplane/upgrade.cp.test.ts) replaces the API servers of KUBERNETES_VERSION with.
+setup_kubernetes_upgrade() { build_kubernetes "$KUBERNETES_UPGRADE_VERSION"; }
 
 setup_moto() {
   if complete "$MOTO_DIR"; then return; fi
@@ -455,13 +476,14 @@ main() {
   mkdir -p "$HA_CP_CACHE"
   command -v go >/dev/null || die "go is not on PATH (the machine image ships Go)"
   local components=("$@")
-  [ "${#components[@]}" -gt 0 ] || components=(apt providers tls-standin kubernetes-standin plan-mirror moto etcd kubernetes pause node-rootfs)
+  [ "${#components[@]}" -gt 0 ] || components=(apt providers tls-standin kubernetes-standin plan-mirror moto etcd kubernetes kubernetes-upgrade pause node-rootfs)
   local c
   for c in "${components[@]}"; do
     case "$c" in
       apt) setup_apt ;;
       etcd) setup_etcd ;;
       kubernetes) setup_kubernetes ;;
+      kubernetes-upgrade) setup_kubernetes_upgrade ;;
       pause) setup_pause ;;
       moto) setup_moto ;;
       providers) setup_providers ;;
@@ -469,7 +491,7 @@ main() {
       kubernetes-standin) setup_kubernetes_standin ;;
       plan-mirror) setup_plan_mirror ;;
       node-rootfs) setup_node_rootfs ;;
-      *) die "unknown component '$c' (apt, providers, tls-standin, kubernetes-standin, plan-mirror, moto, etcd, kubernetes, pause, node-rootfs)" ;;
+      *) die "unknown component '$c' (apt, providers, tls-standin, kubernetes-standin, plan-mirror, moto, etcd, kubernetes, kubernetes-upgrade, pause, node-rootfs)" ;;
     esac
   done
   print_env

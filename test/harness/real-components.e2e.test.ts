@@ -5,7 +5,7 @@
 import { execFileSync } from "node:child_process";
 import * as path from "node:path";
 import { DEFAULT_ETCD_RELEASE } from "../../lib/bootstrap/etcd/release";
-import { etcdBinariesCheck, kubernetesBinariesCheck, motoCheck, realComponentPaths } from "./real-components";
+import { etcdBinariesCheck, kubernetesBinariesCheck, kubernetesUpgradeBinariesCheck, motoCheck, realComponentPaths } from "./real-components";
 import { describeTier } from "./tiers";
 
 describeTier("etcd binaries of the etcd tiers", etcdBinariesCheck(), { tierLabel: "etcd e2e" }, () => {
@@ -23,6 +23,14 @@ describeTier("Kubernetes binaries", kubernetesBinariesCheck(), { tierLabel: "con
     const file = path.join(realComponentPaths().kubeBin, bin);
     const args = bin === "kubeadm" ? ["version", "-o", "short"] : bin === "kubectl" ? ["version", "--client"] : ["--version"];
     expect(execFileSync(file, args, { encoding: "utf8" })).toContain("v1.33.5");
+  });
+});
+
+describeTier("Kubernetes binaries of the next minor (the control-plane tier's upgrade)", kubernetesUpgradeBinariesCheck(), { tierLabel: "control plane" }, () => {
+  it.each(["kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kubeadm", "kubectl"])("%s reports v1.34.2", (bin) => {
+    const file = path.join(realComponentPaths().kubeUpgradeBin, bin);
+    const args = bin === "kubeadm" ? ["version", "-o", "short"] : bin === "kubectl" ? ["version", "--client"] : ["--version"];
+    expect(execFileSync(file, args, { encoding: "utf8" })).toContain("v1.34.2");
   });
 });
 

@@ -18,6 +18,8 @@ export interface RealComponentPaths {
   readonly cache: string;
   readonly etcdBin: string;
   readonly kubeBin: string;
+  /** The next minor's build (the control-plane tier's upgrade scenario). */
+  readonly kubeUpgradeBin: string;
   readonly motoVenv: string;
   readonly tfMirror: string;
 }
@@ -47,6 +49,7 @@ export function realComponentPaths(): RealComponentPaths {
     cache: need("HA_CP_CACHE"),
     etcdBin: need("HA_CP_ETCD_BIN"),
     kubeBin: need("HA_CP_KUBE_BIN"),
+    kubeUpgradeBin: need("HA_CP_KUBE_UPGRADE_BIN"),
     motoVenv: need("HA_CP_MOTO_VENV"),
     tfMirror: need("HA_CP_TF_MIRROR"),
   };
@@ -84,6 +87,18 @@ export function kubernetesBinariesCheck(): TierCheck {
     ["kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kubeadm", "kubectl"],
     "Kubernetes 1.33.5 binaries",
     "kubernetes",
+  );
+}
+
+/** The same six programs of the next minor, 1.34.2 (the control-plane tier's upgrade scenario). */
+export function kubernetesUpgradeBinariesCheck(): TierCheck {
+  const bin = realComponentPaths().kubeUpgradeBin;
+  return completeDir(
+    path.dirname(bin),
+    bin,
+    ["kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kubeadm", "kubectl"],
+    "Kubernetes 1.34.2 binaries",
+    "kubernetes-upgrade",
   );
 }
 
