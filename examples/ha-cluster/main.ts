@@ -14,6 +14,10 @@ export interface HaClusterStackProps {
   readonly clusterName?: string;
   /** Region. @default "eu-west-1" */
   readonly region?: string;
+  /** Kubernetes release the next deploy rolls out (the control-plane tier upgrades to 1.34.2). @default "1.33.5" */
+  readonly kubernetesVersion?: string;
+  /** What the cluster runs now: the skew guard's reference. @default - none (no check) */
+  readonly kubernetesVersionDeployed?: string;
   /** etcd topology (the control-plane tier runs both). @default EtcdTopology.EXTERNAL */
   readonly etcdTopology?: EtcdTopology;
   /**
@@ -55,7 +59,8 @@ export class HaClusterStack extends TerraformStack {
     // new S3Backend(this, { bucket: "my-tf-state", key: `${id}/terraform.tfstate`, region, encrypt: true, dynamodbTable: "tf-locks" });
     this.controlPlane = new HaControlPlane(this, "ControlPlane", {
       clusterName: props.clusterName ?? "prod-eu1",
-      kubernetesVersion: "1.33.5",
+      kubernetesVersion: props.kubernetesVersion ?? "1.33.5",
+      ...(props.kubernetesVersionDeployed !== undefined ? { kubernetesVersionDeployed: props.kubernetesVersionDeployed } : {}),
       vpcCidr: "10.0.0.0/16",
       availabilityZones: [`${region}a`, `${region}b`, `${region}c`],
       apiServerCount: 3,

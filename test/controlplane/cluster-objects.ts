@@ -24,7 +24,7 @@ import { Testing } from "../../lib/core";
 import { ClusterAccessSecret, ClusterObjectsStack, ControlPlaneAccess } from "../../lib/cluster";
 import { ACCESS_SECRET_KEYS, ProviderIdentity } from "../../lib/cluster/access-secret";
 import { SUPER_ADMIN_SPEC_ID } from "../../lib/cluster/access";
-import { HaClusterStack } from "../../examples/ha-cluster/main";
+import { HaClusterStack, HaClusterStackProps } from "../../examples/ha-cluster/main";
 import { CommandResult, runCommand } from "../harness/etcd-cluster";
 import { JsonObject, PreparedStack, childEnv, cliConfigText, findProviderMirror, mirrorProviders, prepareForOfflinePlan } from "../harness/provider-plan";
 import type { ControlPlaneCluster } from "./control-plane";
@@ -32,10 +32,10 @@ import type { ControlPlaneCluster } from "./control-plane";
 /** Data source the substitution replaces (its `secret_string`). */
 export const ACCESS_SECRET_REFERENCE = "data.aws_secretsmanager_secret_version.AccessSecret.secret_string";
 
-/** The reference example's cluster-objects stack, synthesized (cdk.tf.json as an object). */
-export function synthesizeClusterObjects(): JsonObject {
+/** The reference example's cluster-objects stack, synthesized (cdk.tf.json as an object); `props` vary the reference stack. */
+export function synthesizeClusterObjects(props: HaClusterStackProps = {}): JsonObject {
   const app = Testing.app();
-  const cp = new HaClusterStack(app, "cp");
+  const cp = new HaClusterStack(app, "cp", props);
   const secret = new ClusterAccessSecret(cp, "ClusterObjectsAccess", {
     controlPlane: cp.controlPlane,
     region: "eu-west-1",

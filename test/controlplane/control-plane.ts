@@ -82,7 +82,7 @@ export interface SynthesizedCluster {
 
 /** Synthesizes the reference example and extracts slots, files and the NLB model. */
 export function synthesizeReference(
-  options: { readonly etcdTopology?: EtcdTopology; readonly kubernetesCaRotation?: CaRotation; readonly etcdCaRotation?: CaRotation; readonly frontProxyCaRotation?: CaRotation } = {},
+  options: { readonly kubernetesVersion?: string; readonly kubernetesVersionDeployed?: string; readonly etcdTopology?: EtcdTopology; readonly kubernetesCaRotation?: CaRotation; readonly etcdCaRotation?: CaRotation; readonly frontProxyCaRotation?: CaRotation } = {},
 ): SynthesizedCluster {
   const stack = new HaClusterStack(Testing.app(), "cp", options);
   const synth = JSON.parse(Testing.synth(stack)) as Json;
@@ -176,7 +176,8 @@ export class ControlPlaneCluster {
   private generation = 0;
 
   private constructor(
-    readonly spec: SynthesizedCluster,
+    /** The synthesis of the first deploy; {@link spec} is the deployed one. */
+    readonly initialSpec: SynthesizedCluster,
     readonly workDir: string,
     readonly net: FlatNetwork,
     readonly emulator: AwsEmulator,
@@ -187,6 +188,36 @@ export class ControlPlaneCluster {
     readonly apiServerName: string,
     readonly adminKubeconfig: string,
   ) {}
+
+  /**
+   * The deployed synthesis: the launch templates a node started from now ({@link freshRoot})
+   * is laid out from. {@link deployLaunchTemplates} changes it; nodes already running keep theirs.
+   */
+  get spec(): SynthesizedCluster {
+    return this.deployed ?? this.initialSpec;
+  }
+
+  private deployed?: SynthesizedCluster;
+
+  /**
+   * A deploy that changes launch templates (a new template version, as `cdktf deploy` of a
+   * Kubernetes version change writes it): every node started afterwards boots from `next`'s files;
+   * running nodes are not touched (the instance refresh replaces them). Slots, addresses, roles,
+   * the load balancer, the issuable certificates and the secret names must stay the same: what the
+   * harness brought up must still describe the cluster.
+   */
+  deployLaunchTemplates(next: SynthesizedCluster): void {
+    const shape = (c: SynthesizedCluster) =>
+      JSON.stringify({
+        nodes: c.nodes.map((n) => [n.slot, n.role, n.ip, n.host, n.runsEtcd]),
+        vpc: c.vpcCidr,
+        model: c.model,
+        secrets: c.secretNames,
+        certificates: issuableCertificates(c.certificates).set,
+      });
+    if (shape(next) !== shape(this.spec)) throw new Error("deployLaunchTemplates: the new synthesis changes slots, the load balancer, certificates or secrets, not only launch templates");
+    this.deployed = next;
+  }
 
   get clientNs(): string {
     return this.net.namespaces.get(CLIENT.host) as string;
@@ -504,7 +535,8 @@ export class ControlPlaneCluster {
       return { hostPath: v.hostPath.path, mountPath: m.mountPath, readOnly: m.readOnly === true, type: String(v.hostPath.type ?? "") };
     });
     const command = [...(container.command as string[]), ...((container.args ?? []) as string[])];
-    const binary = execFileSync("sh", ["-c", `command -v ${command[0]}`], { encoding: "utf8", env: process.env }).trim();
+    // The container's image decides what runs: its tag's release of the program.
+    const binary = kubernetesBinary(command[0], String(container.image));
     const argv = inView({ netns: this.net.namespaces.get(this.node(slot).host), hostname: this.hostname(slot), mounts: podViewMounts(root, mounts) }, [binary, ...command.slice(1)]);
     return this.spawnLogged(slot, String(pod.metadata.name), argv, { PATH: process.env.PATH }, manifestText);
   }
@@ -733,6 +765,27 @@ export class ControlPlaneCluster {
     rmSync(this.workDir, { recursive: true, force: true });
     removeMountPoints();
   }
+}
+
+const binaryVersions = new Map<string, string>();
+
+/**
+ * The program `name` of the Kubernetes release an image is tagged with (`…/kube-apiserver:v1.34.2`):
+ * the setup script's build of that release (HA_CP_KUBE_BIN, HA_CP_KUBE_UPGRADE_BIN), recognized by
+ * what the binary itself reports (`--version`). No build of that release: an error naming it.
+ */
+export function kubernetesBinary(name: string, image: string): string {
+  const tag = /:(v\d+\.\d+\.\d+)$/.exec(image)?.[1];
+  if (!tag) throw new Error(`image ${image} has no vMAJOR.MINOR.PATCH tag`);
+  const paths = realComponentPaths();
+  const dirs = [paths.kubeBin, paths.kubeUpgradeBin];
+  for (const dir of dirs) {
+    const file = path.join(dir, name);
+    if (!existsSync(file)) continue;
+    if (!binaryVersions.has(file)) binaryVersions.set(file, execFileSync(file, ["--version"], { encoding: "utf8" }).trim());
+    if (binaryVersions.get(file) === `Kubernetes ${tag}`) return file;
+  }
+  throw new Error(`no ${name} of Kubernetes ${tag} (image ${image}) in ${dirs.join(", ")}: run \`bash scripts/setup-test-env.sh kubernetes kubernetes-upgrade\``);
 }
 
 function specOf(set: ClusterCertificateSet, id: string): CertificateSpec {
