@@ -195,7 +195,7 @@ describeTier(`Kubernetes upgrade ${FROM} -> ${TO} of the reference example`, all
         if (Date.now() - bootAt > 300_000) throw new Error(`${slot}: the launch gate did not pass within 300 s`);
       }
       const gateAt = Date.now();
-      await cp.lb.register(slot);
+      await cp.lb.registerNewTarget(slot);
       const readmissionMs = await cp.lb.waitHealthy(slot, cp.readmissionMs() + h.intervalSeconds * 1000 + 5000);
       perNode[slot] = {
         drainAndTerminateSeconds: (bootAt - t0) / 1000,
@@ -208,7 +208,9 @@ describeTier(`Kubernetes upgrade ${FROM} -> ${TO} of the reference example`, all
           return `${p.component} ${program ? execFileSync(program, ["--version"], { encoding: "utf8" }).trim() : "?"}`;
         }),
       };
-      // The refresh waits checkpoint_delay after each server: at least the re-admission measured here.
+      // A new target needs healthyThreshold passing checks; the refresh waits checkpoint_delay after
+      // each server: at least the re-admission measured here.
+      expect(readmissionMs).toBeGreaterThanOrEqual((h.healthyThreshold - 1) * h.intervalSeconds * 1000);
       expect(readmissionMs).toBeLessThanOrEqual(checkpointDelayMs);
     }
     await sleep(3000);

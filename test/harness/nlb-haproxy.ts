@@ -267,6 +267,17 @@ export class HaproxyLoadBalancer {
     await this.command(`set server targets/${server} state ready`);
   }
 
+  /**
+   * Registers a new instance in `server`'s place (a replacement, not the same target back): the
+   * NLB starts a new target in `initial` and admits it after `healthyThreshold` passing checks. The
+   * server's health is forced down first, so checks haproxy ran while it was drained (against the
+   * replacement booting in the slot, which the NLB would not have checked) count for nothing.
+   */
+  async registerNewTarget(server: string): Promise<void> {
+    await this.command(`set server targets/${server} health down`);
+    await this.command(`set server targets/${server} state ready`);
+  }
+
   /** Stops haproxy and removes its directory. */
   async stop(): Promise<void> {
     if (this.proc.exitCode === null) {
