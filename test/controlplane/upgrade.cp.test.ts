@@ -22,6 +22,13 @@
  * of the cluster-objects stack follow the version (the images the real kubeadm 1.34.2 lists).
  * The skew guard (a skipped minor, a downgrade) is tested in test/validation/upgrade-guards.test.ts;
  * here it is checked once on the reference example.
+ *
+ * The assertions fail when the gate is missing: with the roll moving on as soon as a replacement
+ * launches (registered at once, its pods starting 60 s after launch, as a slow boot does), the
+ * three old servers were gone before a new one served and a run failed 700 of 4,639 reads and 175
+ * of 1,160 writes (ECONNRESET at the load balancer, 35 s without an answer). Without the
+ * readiness wait alone, but a boot as fast as the harness's (3–13 s), nothing failed: the drain
+ * and termination of the next server (51 s) outlast it; the gate is what bounds a slow boot.
  */
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
