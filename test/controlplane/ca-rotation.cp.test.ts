@@ -24,7 +24,7 @@ import { CaRotationPhase } from "../../lib";
 import { describeTier } from "../harness/tiers";
 import { IssuedFiles } from "../harness/openssl-pki";
 import { ControlPlaneCluster, sleep, startClientLoop, summarize, synthesizeReference } from "./control-plane";
-import { CONTROL_PLANE_TIER_CHECK, etcdRaftTerm, expectOnlyLeaderChangedReadFailures, listedConfigMaps, reporter, waitAllUp } from "./scenarios";
+import { CONTROL_PLANE_TIER_CHECK, clusterPerFile, etcdRaftTerm, expectOnlyLeaderChangedReadFailures, listedConfigMaps, reporter, waitAllUp } from "./scenarios";
 
 const report = reporter("control plane, CA rotation");
 /** Reads per second through the load balancer during each phase. */
@@ -32,17 +32,7 @@ const READ_RATE = 20;
 
 describeTier("staged CA rotation of the reference example", CONTROL_PLANE_TIER_CHECK, { tierLabel: "control plane" }, () => {
   let cp: ControlPlaneCluster;
-  const tierStart = Date.now();
-
-  beforeAll(async () => {
-    cp = await ControlPlaneCluster.start();
-    report("bring-up", { seconds: (Date.now() - tierStart) / 1000 });
-  }, 600_000);
-
-  afterAll(async () => {
-    await cp?.destroy();
-    report("tier", { wallSeconds: (Date.now() - tierStart) / 1000 });
-  }, 120_000);
+  clusterPerFile(report, (c) => (cp = c));
 
   it("CA. rotates the Kubernetes, etcd and front-proxy CAs in three deploys with the API serving throughout: 0 failed writes, reads failing only on etcd leader changes, documented restarts only, old CAs refused afterwards", async () => {
     await waitAllUp(cp, cp.readmissionMs() * 3);

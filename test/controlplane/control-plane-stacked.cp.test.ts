@@ -15,24 +15,14 @@ import { readFileSync } from "node:fs";
 import { EtcdTopology } from "../../lib";
 import { describeTier } from "../harness/tiers";
 import { ControlPlaneCluster, sleep, startClientLoop, summarize, synthesizeReference } from "./control-plane";
-import { CONTROL_PLANE_TIER_CHECK, accessChecks, certificateRenewal, drainAndRollingReplacement, encryptionAtRest, etcdLeaderSlot, etcdMemberKill, etcdRaftTerm, expectOnlyLeaderChangedReadFailures, failureDetection, leaderElectionTakeover, workerJoin, reporter } from "./scenarios";
+import { CONTROL_PLANE_TIER_CHECK, accessChecks, clusterPerFile, certificateRenewal, drainAndRollingReplacement, encryptionAtRest, etcdLeaderSlot, etcdMemberKill, etcdRaftTerm, expectOnlyLeaderChangedReadFailures, failureDetection, leaderElectionTakeover, workerJoin, reporter } from "./scenarios";
 
 
 const report = reporter("control plane, stacked");
 
 describeTier("control plane of the reference example, stacked etcd", CONTROL_PLANE_TIER_CHECK, { tierLabel: "control plane" }, () => {
   let cp: ControlPlaneCluster;
-  const tierStart = Date.now();
-
-  beforeAll(async () => {
-    cp = await ControlPlaneCluster.start(synthesizeReference({ etcdTopology: EtcdTopology.STACKED }));
-    report("bring-up", { seconds: (Date.now() - tierStart) / 1000 });
-  }, 600_000);
-
-  afterAll(async () => {
-    await cp?.destroy();
-    report("tier", { wallSeconds: (Date.now() - tierStart) / 1000 });
-  }, 120_000);
+  clusterPerFile(report, (c) => (cp = c), () => synthesizeReference({ etcdTopology: EtcdTopology.STACKED }));
 
   it("S1. every API node runs an etcd member (3 voters on the API slot addresses); /readyz and kubectl through the load balancer", async () => {
     expect(cp.etcdSlots).toEqual(cp.apiSlots);

@@ -42,7 +42,7 @@ import { allOf, describeTier } from "../harness/tiers";
 import { runCommand } from "../harness/etcd-cluster";
 import { synthesizeClusterObjects } from "./cluster-objects";
 import { ControlPlaneCluster, SynthesizedCluster, sleep, startClientLoop, summarize, synthesizeReference } from "./control-plane";
-import { CONTROL_PLANE_TIER_CHECK, etcdRaftTerm, expectOnlyLeaderChangedReadFailures, listedConfigMaps, reporter, waitAllUp } from "./scenarios";
+import { CONTROL_PLANE_TIER_CHECK, clusterPerFile, etcdRaftTerm, expectOnlyLeaderChangedReadFailures, listedConfigMaps, reporter, waitAllUp } from "./scenarios";
 
 const report = reporter("control plane, upgrade");
 const FROM = "1.33.5";
@@ -74,17 +74,7 @@ function changedResources(a: Json, b: Json): string[] {
 describeTier(`Kubernetes upgrade ${FROM} -> ${TO} of the reference example`, allOf(CONTROL_PLANE_TIER_CHECK, kubernetesUpgradeBinariesCheck()), { tierLabel: "control plane" }, () => {
   let cp: ControlPlaneCluster;
   let next: SynthesizedCluster;
-  const tierStart = Date.now();
-
-  beforeAll(async () => {
-    cp = await ControlPlaneCluster.start(synthesizeReference());
-    report("bring-up", { seconds: (Date.now() - tierStart) / 1000 });
-  }, 600_000);
-
-  afterAll(async () => {
-    await cp?.destroy();
-    report("tier", { wallSeconds: (Date.now() - tierStart) / 1000 });
-  }, 120_000);
+  clusterPerFile(report, (c) => (cp = c));
 
   it("U1. the version change is a new API launch template and bundle only (manifests name the new images); add-ons follow; skipping a minor or downgrading is refused", async () => {
     next = synthesizeReference({ kubernetesVersion: TO, kubernetesVersionDeployed: FROM });

@@ -78,28 +78,19 @@ export function etcdBinariesCheck(): TierCheck {
   return completeDir(path.dirname(bin), bin, ["etcd", "etcdctl", "etcdutl"], "etcd 3.5.21", "etcd");
 }
 
+/** The six Kubernetes programs in `bin` (a release's cache dir), built by setup component `component`. */
+function kubernetesProgramsCheck(bin: string, release: string, component: string): TierCheck {
+  return completeDir(path.dirname(bin), bin, ["kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kubeadm", "kubectl"], `Kubernetes ${release} binaries`, component);
+}
+
 /** kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kubeadm, kubectl 1.33.5. */
 export function kubernetesBinariesCheck(): TierCheck {
-  const bin = realComponentPaths().kubeBin;
-  return completeDir(
-    path.dirname(bin),
-    bin,
-    ["kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kubeadm", "kubectl"],
-    "Kubernetes 1.33.5 binaries",
-    "kubernetes",
-  );
+  return kubernetesProgramsCheck(realComponentPaths().kubeBin, "1.33.5", "kubernetes");
 }
 
 /** The same six programs of the next minor, 1.34.2 (the control-plane tier's upgrade scenario). */
 export function kubernetesUpgradeBinariesCheck(): TierCheck {
-  const bin = realComponentPaths().kubeUpgradeBin;
-  return completeDir(
-    path.dirname(bin),
-    bin,
-    ["kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kubeadm", "kubectl"],
-    "Kubernetes 1.34.2 binaries",
-    "kubernetes-upgrade",
-  );
+  return kubernetesProgramsCheck(realComponentPaths().kubeUpgradeBin, "1.34.2", "kubernetes-upgrade");
 }
 
 /** The AWS API emulator (moto server) and the AWS CLI in their virtualenv. */
