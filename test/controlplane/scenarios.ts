@@ -29,7 +29,7 @@ import { etcdBinariesCheck, kubernetesBinariesCheck, motoCheck } from "../harnes
 import { allOf, toolAvailable } from "../harness/tiers";
 import { IssuedFiles } from "../harness/openssl-pki";
 import { applyClusterObjects } from "./cluster-objects";
-import { ControlPlaneCluster, LoopSummary, sleep, startClientLoop, summarize } from "./control-plane";
+import { ControlPlaneCluster, LoopSummary, SynthesizedCluster, sleep, startClientLoop, summarize } from "./control-plane";
 import { JoinedWorker, KUBELET_DEVIATIONS, WORKER_HOST, joinWorker, stopWorker } from "./worker";
 
 /**
@@ -48,6 +48,24 @@ export function reporter(label = "control plane"): Reporter {
 
 type EtcdStatus = Array<{ Endpoint: string; Status: { header: { member_id: number; raft_term: number }; leader: number } }>;
 type Member = { ID: number | string; name: string; peerURLs: string[]; isLearner?: boolean };
+
+/**
+ * The file's own cluster: started before its first test (bring-up seconds reported) from `spec`
+ * (@default the reference example), handed to `use`, destroyed after its last test (wall seconds).
+ */
+export function clusterPerFile(report: Reporter, use: (cp: ControlPlaneCluster) => void, spec?: () => SynthesizedCluster): void {
+  let cp: ControlPlaneCluster | undefined;
+  const tierStart = Date.now();
+  beforeAll(async () => {
+    cp = await ControlPlaneCluster.start(spec?.());
+    use(cp);
+    report("bring-up", { seconds: (Date.now() - tierStart) / 1000 });
+  }, 600_000);
+  afterAll(async () => {
+    await cp?.destroy();
+    report("tier", { wallSeconds: (Date.now() - tierStart) / 1000 });
+  }, 120_000);
+}
 
 /** Waits until every API server is in service at the load balancer. */
 export async function waitAllUp(cp: ControlPlaneCluster, timeoutMs: number): Promise<void> {
@@ -257,10 +275,12 @@ export async function drainAndRollingReplacement(cp: ControlPlaneCluster, report
     await cp.terminateNode(slot, grace(slot));
     await cp.replaceNode(slot);
     await cp.waitApiReady(slot, 180_000);
-    await cp.lb.register(slot);
+    // A replacement is a new target: admitted after healthyThreshold passing checks, as on the NLB.
+    await cp.lb.registerNewTarget(slot);
     const registeredAt = Date.now();
     await cp.lb.waitHealthy(slot, cp.readmissionMs() + h.intervalSeconds * 1000 + 5000);
     readmission[slot] = Date.now() - registeredAt;
+    expect([slot, readmission[slot] >= (h.healthyThreshold - 1) * h.intervalSeconds * 1000]).toEqual([slot, true]);
     if (cp.stacked) {
       const leaderAfter = await etcdLeaderSlot(cp);
       if (leaderAfter !== leaderBefore) leaderChanges.push(`${slot} replaced: ${leaderBefore} -> ${leaderAfter}`);
