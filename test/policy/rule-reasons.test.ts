@@ -1,0 +1,455 @@
+/**
+ * What each rule says, not only whether it fires: the reason of every finding names the offending
+ * resource and value, a value known only at apply time makes a rule not applicable (never a
+ * guess, README "Policy pack"), and the edges the AWS documentation draws are where the rules draw
+ * them. Written against the mutants Stryker left alive in the rules (issue 15); the oracles are the
+ * AWS and provider documentation cited on each case and the README's rule table, not the rules'
+ * own helpers.
+ */
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
+import { DataResource, TerraformDataSource, TerraformLocal, TerraformVariable } from "cdktf";
+import { DataAwsSsmParameter } from "@cdktf/provider-aws/lib/data-aws-ssm-parameter";
+import { EbsEncryptionByDefault } from "@cdktf/provider-aws/lib/ebs-encryption-by-default";
+import { EbsVolume } from "@cdktf/provider-aws/lib/ebs-volume";
+import { Instance } from "@cdktf/provider-aws/lib/instance";
+import { LaunchConfiguration } from "@cdktf/provider-aws/lib/launch-configuration";
+import { S3AccountPublicAccessBlock } from "@cdktf/provider-aws/lib/s3-account-public-access-block";
+import { S3Bucket } from "@cdktf/provider-aws/lib/s3-bucket";
+import { S3BucketPublicAccessBlock } from "@cdktf/provider-aws/lib/s3-bucket-public-access-block";
+import { S3Object } from "@cdktf/provider-aws/lib/s3-object";
+import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
+import { SecurityGroupRule } from "@cdktf/provider-aws/lib/security-group-rule";
+import { SsmParameter } from "@cdktf/provider-aws/lib/ssm-parameter";
+import { PrivateKey } from "@cdktf/provider-tls/lib/private-key";
+import { Fn, TerraformStack } from "../../lib/core";
+import { BUCKET_PUBLIC_ACCESS, ETCD_PORT_EXPOSURE, HA_POLICY_RULES, IMDS_V1, PRIVATE_KEY_IN_USER_DATA, PolicyContext, PolicyRule, RuleStatus, UNENCRYPTED_VOLUME, WORLD_OPEN_INGRESS, typeKeyOf } from "../../lib/policy";
+import { testStack } from "../helpers/synth";
+import { group, ingress, launchTemplate } from "./fixtures";
+import { runPack } from "./helpers";
+
+/** Reasons of the findings of `rule` alone on the stack `build` makes. */
+function reasons(rule: PolicyRule, build: (s: TerraformStack) => void): string[] {
+  return runPack(build, { rules: [rule] }).pack.findings.map((f) => f.reason);
+}
+
+/** `address: STATUS (reason)` of `rule` on every resource of type `type`, evaluated directly. */
+function verdicts(rule: PolicyRule, type: string, build: (s: TerraformStack) => void): string[] {
+  const { stack } = testStack();
+  build(stack);
+  const context = PolicyContext.fromSynthesizedJson(stack.toTerraform());
+  return context.resources
+    .filter((r) => typeKeyOf(r) === type && rule.appliesTo.includes(type))
+    .map((r) => {
+      const result = rule.evaluate(r, context);
+      return `${r.address}: ${result.status}${result.reason !== undefined ? ` (${result.reason})` : ""}`;
+    });
+}
+
+/** A value Terraform knows only at apply time. */
+function unknown(s: TerraformStack, id: string, type: "string" | "number" = "string"): string {
+  return new TerraformVariable(s, id, { type }).stringValue;
+}
+function unknownNumber(s: TerraformStack, id: string): number {
+  return new TerraformVariable(s, id, { type: "number" }).numberValue;
+}
+
+const NA = RuleStatus.NOT_APPLICABLE;
+const OK = RuleStatus.COMPLIANT;
+const BAD = RuleStatus.NON_COMPLIANT;
+
+describe("the rule table of the README", () => {
+  // README.md "Policy pack": | `HA-XX1` | error | what it checks | fix |
+  const readme = readFileSync(path.join(__dirname, "../../README.md"), "utf8");
+  const rows = [...readme.matchAll(/^\| `(HA-[A-Z]+[0-9]+)` \| (error|warning) \|/gm)].map((m) => `${m[1]} ${m[2]}`);
+
+  it("lists every rule of the pack with its id and level, and nothing else", () => {
+    expect(rows.length).toBeGreaterThanOrEqual(16);
+    expect(HA_POLICY_RULES.map((r) => `${r.id} ${r.level}`).sort()).toEqual([...rows].sort());
+  });
+
+  it.each(HA_POLICY_RULES.map((r) => [r.id, r] as const))("%s has a description and a fix to print", (_id, r) => {
+    expect(r.description.trim().length).toBeGreaterThan(20);
+    expect(r.fix.trim().length).toBeGreaterThan(20);
+  });
+});
+
+describe("HA-EC1 reasons and edges (AWS: EC2 User Guide, 'Configure the instance metadata options')", () => {
+  // HttpTokens defaults to "optional" (IMDSv1 allowed) when neither the request nor the AMI sets it;
+  // HttpEndpoint "disabled" turns the metadata service off altogether.
+  it("names the resource type and what it leaves open", () => {
+    expect(reasons(IMDS_V1, (s) => launchTemplate(s, "Lt", { metadataOptions: undefined }))).toEqual([
+      "aws_launch_template declares no metadata_options, so http_tokens falls back to the AMI or account default (optional: IMDSv1 allowed)",
+    ]);
+    expect(reasons(IMDS_V1, (s) => launchTemplate(s, "Lt", { metadataOptions: { httpEndpoint: "enabled", httpTokens: "optional" } }))).toEqual([
+      'aws_launch_template sets metadata_options.http_tokens = "optional" (IMDSv1 allowed)',
+    ]);
+  });
+
+  it("reports metadata_options without http_tokens (the default is optional)", () => {
+    expect(reasons(IMDS_V1, (s) => launchTemplate(s, "Lt", { metadataOptions: { httpEndpoint: "enabled", httpPutResponseHopLimit: 1 } }))).toEqual([
+      "aws_launch_template does not set metadata_options.http_tokens (defaults to optional: IMDSv1 allowed)",
+    ]);
+  });
+
+  it("checks launch configurations too", () => {
+    const out = reasons(IMDS_V1, (s) => new LaunchConfiguration(s, "Lc", { imageId: "ami-0a422d70f727fe93e", instanceType: "t3.micro", metadataOptions: { httpTokens: "optional" } }));
+    expect(out).toEqual(['aws_launch_configuration sets metadata_options.http_tokens = "optional" (IMDSv1 allowed)']);
+  });
+
+  it("is not applicable when the endpoint or the token setting is known only at apply time", () => {
+    expect(
+      verdicts(IMDS_V1, "aws_launch_template", (s) => launchTemplate(s, "Lt", { metadataOptions: { httpEndpoint: unknown(s, "endpoint"), httpTokens: "optional" } })),
+    ).toEqual([`aws_launch_template.Lt: ${NA} (metadata options known only at apply time)`]);
+    expect(verdicts(IMDS_V1, "aws_launch_template", (s) => launchTemplate(s, "Lt", { metadataOptions: { httpTokens: unknown(s, "tokens") } }))).toEqual([
+      `aws_launch_template.Lt: ${NA} (metadata options known only at apply time)`,
+    ]);
+  });
+
+  it("passes a disabled endpoint only: an enabled one still needs required tokens", () => {
+    expect(verdicts(IMDS_V1, "aws_launch_template", (s) => launchTemplate(s, "Lt", { metadataOptions: { httpEndpoint: "disabled", httpTokens: "optional" } }))).toEqual([
+      `aws_launch_template.Lt: ${OK}`,
+    ]);
+    expect(verdicts(IMDS_V1, "aws_launch_template", (s) => launchTemplate(s, "Lt", { metadataOptions: { httpEndpoint: "enabled", httpTokens: "optional" } }))).toEqual([
+      `aws_launch_template.Lt: ${BAD} (aws_launch_template sets metadata_options.http_tokens = "optional" (IMDSv1 allowed))`,
+    ]);
+  });
+
+  // RunInstances: parameters given with the request override the launch template's.
+  it("judges an instance by its own metadata_options when it sets them, by its template's otherwise", () => {
+    const own = (s: TerraformStack) =>
+      new Instance(s, "Vm", { launchTemplate: { id: launchTemplate(s, "Lt", { metadataOptions: { httpTokens: "optional" } }).id }, metadataOptions: { httpTokens: "required" } });
+    expect(verdicts(IMDS_V1, "aws_instance", own)).toEqual([`aws_instance.Vm: ${OK}`]);
+    const inherited = (s: TerraformStack) => new Instance(s, "Vm", { launchTemplate: { name: launchTemplate(s, "Lt", { metadataOptions: { httpTokens: "optional" } }).name } });
+    expect(verdicts(IMDS_V1, "aws_instance", inherited)).toEqual([
+      `aws_instance.Vm: ${BAD} (inherits from aws_launch_template.Lt, which sets metadata_options.http_tokens = "optional" (IMDSv1 allowed))`,
+    ]);
+  });
+
+  it("is not applicable to an instance launched from a template it cannot see", () => {
+    const outside = (s: TerraformStack) => new Instance(s, "Vm", { launchTemplate: { id: "lt-0123456789abcdef0" } });
+    expect(verdicts(IMDS_V1, "aws_instance", outside)).toEqual([`aws_instance.Vm: ${NA} (launched from a template outside this stack)`]);
+    // The template's name read from an SSM parameter: the reference leads to the parameter, not to a template.
+    const looked = (s: TerraformStack) => new Instance(s, "Vm", { launchTemplate: { name: new DataAwsSsmParameter(s, "Name", { name: "/c1/template" }).value } });
+    expect(verdicts(IMDS_V1, "aws_instance", looked)).toEqual([`aws_instance.Vm: ${NA} (launched from a template outside this stack)`]);
+  });
+});
+
+describe("HA-SG1 reasons and edges (AWS: VPC security group rules; 0.0.0.0/0 and ::/0 match every address)", () => {
+  it("names the group, its role, the ports and the world-open blocks", () => {
+    expect(reasons(WORLD_OPEN_INGRESS, (s) => ingress(s, "Ssh", group(s, "Api", "apiserver"), 22, { cidr: "0.0.0.0/0" }))).toEqual([
+      "security group api (aws_security_group.Api) (role apiserver) allows ingress of tcp 22 from 0.0.0.0/0 (the whole internet)",
+    ]);
+    // A group without a role tag, IPv4 and IPv6 in one legacy rule.
+    const both = (s: TerraformStack) =>
+      new SecurityGroupRule(s, "Open", { type: "ingress", securityGroupId: group(s, "Web").id, protocol: "tcp", fromPort: 80, toPort: 443, cidrBlocks: ["0.0.0.0/0"], ipv6CidrBlocks: ["::/0"] });
+    expect(reasons(WORLD_OPEN_INGRESS, both)).toEqual(["security group web (aws_security_group.Web) allows ingress of tcp 80-443 from 0.0.0.0/0 and ::/0 (the whole internet)"]);
+  });
+
+  it("lists every world-open block of a group's inline rules, and only those", () => {
+    const inline = (s: TerraformStack) =>
+      new SecurityGroup(s, "G", {
+        name: "g",
+        vpcId: "vpc-1",
+        ingress: [
+          { protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: ["0.0.0.0/0"] },
+          { protocol: "tcp", fromPort: 443, toPort: 443, cidrBlocks: ["10.0.0.0/8"] },
+          { protocol: "udp", fromPort: 53, toPort: 53, ipv6CidrBlocks: ["::/0"] },
+        ],
+      });
+    expect(reasons(WORLD_OPEN_INGRESS, inline)).toEqual(["security group g (aws_security_group.G) allows ingress of tcp 22 from 0.0.0.0/0; udp 53 from ::/0 (the whole internet)"]);
+  });
+
+  it("excuses TCP 6443 exactly on the load-balancer group: not UDP, not a range that starts or ends there", () => {
+    const lb = (extra: { ipProtocol?: string; port: number | [number, number] }) => (s: TerraformStack) =>
+      ingress(s, "Public", group(s, "Lb", "api-lb"), extra.port, { cidr: "0.0.0.0/0" }, extra.ipProtocol ? { ipProtocol: extra.ipProtocol } : {});
+    expect(verdicts(WORLD_OPEN_INGRESS, "aws_vpc_security_group_ingress_rule", lb({ port: 6443 }))).toEqual([`aws_vpc_security_group_ingress_rule.Public: ${OK}`]);
+    expect(reasons(WORLD_OPEN_INGRESS, lb({ port: 6443, ipProtocol: "udp" }))).toEqual([
+      "security group lb (aws_security_group.Lb) (role api-lb) allows ingress of udp 6443 from 0.0.0.0/0 (the whole internet)",
+    ]);
+    expect(reasons(WORLD_OPEN_INGRESS, lb({ port: [6443, 6444] }))).toEqual([
+      "security group lb (aws_security_group.Lb) (role api-lb) allows ingress of tcp 6443-6444 from 0.0.0.0/0 (the whole internet)",
+    ]);
+  });
+
+  it("is not applicable when the protocol or a port of a world-open rule on the load-balancer group is known only at apply time", () => {
+    const protocol = (s: TerraformStack) => ingress(s, "Public", group(s, "Lb", "api-lb"), 6443, { cidr: "0.0.0.0/0" }, { ipProtocol: unknown(s, "protocol") });
+    expect(verdicts(WORLD_OPEN_INGRESS, "aws_vpc_security_group_ingress_rule", protocol)).toEqual([
+      `aws_vpc_security_group_ingress_rule.Public: ${NA} (protocol or ports known only at apply time)`,
+    ]);
+    const port = (s: TerraformStack) => ingress(s, "Public", group(s, "Lb", "api-lb"), 6443, { cidr: "0.0.0.0/0" }, { toPort: unknownNumber(s, "port") });
+    expect(verdicts(WORLD_OPEN_INGRESS, "aws_vpc_security_group_ingress_rule", port)).toEqual([
+      `aws_vpc_security_group_ingress_rule.Public: ${NA} (protocol or ports known only at apply time)`,
+    ]);
+  });
+
+  it("passes private sources as compliant, and leaves egress rules alone", () => {
+    const build = (s: TerraformStack) => {
+      const api = group(s, "Api", "apiserver");
+      ingress(s, "Ssh", api, 22, { cidr: "10.20.0.0/16" });
+      new SecurityGroupRule(s, "Out", { type: "egress", securityGroupId: api.id, protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/0"] });
+    };
+    expect(verdicts(WORLD_OPEN_INGRESS, "aws_vpc_security_group_ingress_rule", build)).toEqual([`aws_vpc_security_group_ingress_rule.Ssh: ${OK}`]);
+    expect(verdicts(WORLD_OPEN_INGRESS, "aws_security_group_rule", build)).toEqual([`aws_security_group_rule.Out: ${NA} (not an ingress rule)`]);
+  });
+});
+
+describe("HA-SG2 reasons and edges (etcd: 2379 client, 2380 peer; kubeadm's HA topology)", () => {
+  function groups(s: TerraformStack) {
+    const etcd = group(s, "Etcd", "etcd");
+    const api = group(s, "Api", "apiserver");
+    launchTemplate(s, "EtcdTemplate", { vpcSecurityGroupIds: [etcd.id] });
+    launchTemplate(s, "ApiTemplate", { vpcSecurityGroupIds: [api.id] });
+    return { etcd, api, nodes: group(s, "Nodes", "nodes"), bastion: group(s, "Bastion") };
+  }
+  const RULE = "aws_vpc_security_group_ingress_rule";
+
+  it("names the etcd group, the ports and every untrusted source: CIDR, prefix list, group with or without role, group outside the stack", () => {
+    const out = reasons(ETCD_PORT_EXPOSURE, (s) => {
+      const g = groups(s);
+      ingress(s, "FromWorkers", g.etcd, 2379, { group: g.nodes });
+      ingress(s, "FromBastion", g.etcd, [2379, 2380], { group: g.bastion });
+      ingress(s, "FromVpc", g.etcd, 2380, { cidr: "10.0.0.0/16" });
+      ingress(s, "FromPrefixList", g.etcd, 2379, {}, { prefixListId: "pl-0123456789abcdef0" });
+      ingress(s, "FromOutside", g.etcd, 2379, {}, { referencedSecurityGroupId: "sg-0123456789abcdef0" });
+    });
+    expect(out).toEqual([
+      "etcd group etcd (aws_security_group.Etcd) allows tcp 2379 from group nodes (aws_security_group.Nodes) (role nodes)",
+      "etcd group etcd (aws_security_group.Etcd) allows tcp 2379-2380 from group bastion (aws_security_group.Bastion) (role none)",
+      "etcd group etcd (aws_security_group.Etcd) allows tcp 2380 from 10.0.0.0/16",
+      "etcd group etcd (aws_security_group.Etcd) allows tcp 2379 from prefix list pl-0123456789abcdef0",
+      "etcd group etcd (aws_security_group.Etcd) allows tcp 2379 from group sg-0123456789abcdef0 (not declared in this stack)",
+    ]);
+  });
+
+  it("joins several offending sources and blocks of one group", () => {
+    const out = reasons(ETCD_PORT_EXPOSURE, (s) => {
+      const g = groups(s);
+      new SecurityGroupRule(s, "Legacy", { type: "ingress", securityGroupId: g.etcd.id, protocol: "tcp", fromPort: 2379, toPort: 2379, cidrBlocks: ["10.0.0.0/16", "10.1.0.0/16"] });
+      void g;
+    });
+    expect(out).toEqual(["etcd group etcd (aws_security_group.Etcd) allows tcp 2379 from 10.0.0.0/16, 10.1.0.0/16"]);
+    const inline = reasons(ETCD_PORT_EXPOSURE, (s) => {
+      const etcd = new SecurityGroup(s, "Etcd", {
+        name: "etcd",
+        vpcId: "vpc-1",
+        tags: { "ha-control-plane/role": "etcd" },
+        ingress: [
+          { protocol: "tcp", fromPort: 2379, toPort: 2379, cidrBlocks: ["10.0.0.0/16"] },
+          { protocol: "tcp", fromPort: 2380, toPort: 2380, cidrBlocks: ["10.1.0.0/16"] },
+        ],
+      });
+      void etcd;
+    });
+    expect(inline).toEqual(["etcd group etcd (aws_security_group.Etcd) allows tcp 2379 from 10.0.0.0/16; tcp 2380 from 10.1.0.0/16"]);
+  });
+
+  it("is compliant for trusted sources and ports etcd does not listen on, not applicable for ports known only at apply time", () => {
+    const build = (s: TerraformStack) => {
+      const g = groups(s);
+      ingress(s, "ClientFromApi", g.etcd, 2379, { group: g.api });
+      ingress(s, "Icmp", g.etcd, [3, 4], { cidr: "10.0.0.0/16" }, { ipProtocol: "icmp" });
+      ingress(s, "Below", g.etcd, [2000, 2378], { cidr: "10.0.0.0/16" });
+      ingress(s, "Above", g.etcd, [2381, 3000], { cidr: "10.0.0.0/16" });
+      ingress(s, "Unknown", g.etcd, 2379, { cidr: "10.0.0.0/16" }, { fromPort: unknownNumber(s, "from") });
+      ingress(s, "OnWorkers", g.nodes, 2379, { cidr: "10.0.0.0/16" });
+      ingress(s, "OnOutside", g.etcd, 2379, { cidr: "10.0.0.0/16" }, { securityGroupId: "sg-0fedcba9876543210" });
+      new SecurityGroupRule(s, "Out", { type: "egress", securityGroupId: g.etcd.id, protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/0"] });
+    };
+    expect(verdicts(ETCD_PORT_EXPOSURE, RULE, build)).toEqual([
+      `${RULE}.ClientFromApi: ${OK}`,
+      `${RULE}.Icmp: ${OK}`,
+      `${RULE}.Below: ${OK}`,
+      `${RULE}.Above: ${OK}`,
+      `${RULE}.Unknown: ${NA} (protocol or ports known only at apply time)`,
+      `${RULE}.OnWorkers: ${NA} (the group does not protect etcd)`,
+      `${RULE}.OnOutside: ${NA} (the group is not declared in this stack)`,
+    ]);
+    expect(verdicts(ETCD_PORT_EXPOSURE, "aws_security_group_rule", build)).toEqual([`aws_security_group_rule.Out: ${NA} (not an ingress rule)`]);
+  });
+});
+
+describe("HA-EC2 reasons and edges (AWS: EBS encryption; provider: aws_ebs_encryption_by_default.enabled defaults to true)", () => {
+  it("names each unencrypted volume and why, joined on one finding per resource", () => {
+    expect(reasons(UNENCRYPTED_VOLUME, (s) => new EbsVolume(s, "V", { availabilityZone: "eu-west-1a", size: 10, encrypted: false }))).toEqual(["aws_ebs_volume: the volume sets encrypted = false"]);
+    expect(reasons(UNENCRYPTED_VOLUME, (s) => new EbsVolume(s, "V", { availabilityZone: "eu-west-1a", size: 10 }))).toEqual([
+      "aws_ebs_volume: the volume does not set encrypted (unencrypted unless the account enables EBS encryption by default)",
+    ]);
+    expect(reasons(UNENCRYPTED_VOLUME, (s) => launchTemplate(s, "Lt", { blockDeviceMappings: [] }))).toEqual([
+      "aws_launch_template: declares no block device, so the root volume comes from the AMI unencrypted",
+    ]);
+    const template = (s: TerraformStack) =>
+      launchTemplate(s, "Lt", {
+        blockDeviceMappings: [
+          { deviceName: "/dev/sda1", ebs: { encrypted: "false" } },
+          { deviceName: "/dev/sdf", ebs: { volumeSize: 100 } },
+          { deviceName: "/dev/sdg", ebs: { encrypted: "true" } },
+        ],
+      });
+    expect(reasons(UNENCRYPTED_VOLUME, template)).toEqual([
+      "aws_launch_template: block device /dev/sda1 sets encrypted = false; block device /dev/sdf does not set encrypted (unencrypted unless the account enables EBS encryption by default)",
+    ]);
+    const instance = (s: TerraformStack) =>
+      new Instance(s, "Vm", {
+        ami: "ami-1",
+        instanceType: "t3.micro",
+        rootBlockDevice: { encrypted: false },
+        ebsBlockDevice: [
+          { deviceName: "/dev/sdf", encrypted: false },
+          { deviceName: "/dev/sdg", encrypted: true },
+        ],
+      });
+    expect(reasons(UNENCRYPTED_VOLUME, instance)).toEqual(["aws_instance: root_block_device sets encrypted = false; ebs_block_device /dev/sdf sets encrypted = false"]);
+    expect(reasons(UNENCRYPTED_VOLUME, (s) => new Instance(s, "Vm", { ami: "ami-1", instanceType: "t3.micro" }))).toEqual([
+      "aws_instance: declares no root_block_device, so the root volume comes from the AMI unencrypted",
+    ]);
+    const lc = (s: TerraformStack) => new LaunchConfiguration(s, "Lc", { imageId: "ami-1", instanceType: "t3.micro", rootBlockDevice: { encrypted: false } });
+    expect(reasons(UNENCRYPTED_VOLUME, lc)).toEqual(["aws_launch_configuration: root_block_device sets encrypted = false"]);
+    expect(reasons(UNENCRYPTED_VOLUME, (s) => new LaunchConfiguration(s, "Lc", { imageId: "ami-1", instanceType: "t3.micro" }))).toEqual([
+      "aws_launch_configuration: declares no root_block_device, so the root volume comes from the AMI unencrypted",
+    ]);
+  });
+
+  it("takes account-wide encryption by default when enabled or left at its default (true), not when disabled", () => {
+    const volume = (enabled: boolean | undefined) => (s: TerraformStack) => {
+      new EbsEncryptionByDefault(s, "AccountDefault", enabled === undefined ? {} : { enabled });
+      new EbsVolume(s, "V", { availabilityZone: "eu-west-1a", size: 10 });
+      launchTemplate(s, "Lt", { blockDeviceMappings: [] });
+      new Instance(s, "Vm", { ami: "ami-1", instanceType: "t3.micro" });
+    };
+    expect(reasons(UNENCRYPTED_VOLUME, volume(undefined))).toEqual([]);
+    expect(reasons(UNENCRYPTED_VOLUME, volume(true))).toEqual([]);
+    expect(verdicts(UNENCRYPTED_VOLUME, "aws_ebs_volume", volume(true))).toEqual([`aws_ebs_volume.V: ${OK}`]);
+    expect(reasons(UNENCRYPTED_VOLUME, volume(false))).toHaveLength(3);
+    // Explicitly unencrypted stays unencrypted whatever the account default.
+    expect(
+      reasons(UNENCRYPTED_VOLUME, (s) => {
+        new EbsEncryptionByDefault(s, "AccountDefault", {});
+        new EbsVolume(s, "V", { availabilityZone: "eu-west-1a", size: 10, encrypted: false });
+      }),
+    ).toEqual(["aws_ebs_volume: the volume sets encrypted = false"]);
+  });
+
+  it("is not applicable when encryption is known only at apply time, or when an instance inherits its template's volumes", () => {
+    expect(verdicts(UNENCRYPTED_VOLUME, "aws_ebs_volume", (s) => new EbsVolume(s, "V", { availabilityZone: "eu-west-1a", size: 10, encrypted: new TerraformVariable(s, "enc", { type: "bool" }).booleanValue }))).toEqual([
+      `aws_ebs_volume.V: ${NA} (encryption known only at apply time)`,
+    ]);
+    expect(verdicts(UNENCRYPTED_VOLUME, "aws_instance", (s) => new Instance(s, "Vm", { launchTemplate: { id: launchTemplate(s, "Lt").id } }))).toEqual([
+      `aws_instance.Vm: ${NA} (no volume declared (inherits its launch template))`,
+    ]);
+    // A mapping that only suppresses a device (no_device) or maps an instance store is no EBS volume.
+    expect(
+      verdicts(UNENCRYPTED_VOLUME, "aws_launch_template", (s) =>
+        launchTemplate(s, "Lt", { blockDeviceMappings: [{ deviceName: "/dev/sda1", ebs: { encrypted: "true" } }, { deviceName: "/dev/sdb", noDevice: "" }, { deviceName: "/dev/sdc", virtualName: "ephemeral0" }] }),
+      ),
+    ).toEqual([`aws_launch_template.Lt: ${OK}`]);
+  });
+});
+
+describe("HA-BKT2 reasons and edges (S3 Block Public Access; provider: each of the four arguments defaults to false)", () => {
+  const ALL = { blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true };
+
+  it("names the bucket and the settings left off, an omitted setting counting as off", () => {
+    expect(reasons(BUCKET_PUBLIC_ACCESS, (s) => new S3Bucket(s, "B", { bucket: "c1-backups" }))).toEqual(["bucket c1-backups (aws_s3_bucket.B) has no public access block"]);
+    const partial = (s: TerraformStack) => new S3BucketPublicAccessBlock(s, "Pab", { bucket: new S3Bucket(s, "B", { bucket: "c1-backups" }).id, blockPublicAcls: true, blockPublicPolicy: true });
+    expect(reasons(BUCKET_PUBLIC_ACCESS, partial)).toEqual(["bucket c1-backups (aws_s3_bucket.B)'s public access block leaves ignore_public_acls, restrict_public_buckets off"]);
+    const first = (s: TerraformStack) => new S3BucketPublicAccessBlock(s, "Pab", { bucket: new S3Bucket(s, "B", { bucket: "c1-backups" }).id, ...ALL, blockPublicAcls: false });
+    expect(reasons(BUCKET_PUBLIC_ACCESS, first)).toEqual(["bucket c1-backups (aws_s3_bucket.B)'s public access block leaves block_public_acls off"]);
+  });
+
+  it("takes an account-level block only with all four settings on", () => {
+    const account = (settings: Record<string, boolean>) => (s: TerraformStack) => {
+      new S3Bucket(s, "B", { bucket: "c1-backups" });
+      new S3AccountPublicAccessBlock(s, "Account", settings);
+    };
+    expect(verdicts(BUCKET_PUBLIC_ACCESS, "aws_s3_bucket", account(ALL))).toEqual([`aws_s3_bucket.B: ${OK}`]);
+    expect(reasons(BUCKET_PUBLIC_ACCESS, account({ ...ALL, ignorePublicAcls: false }))).toEqual(["bucket c1-backups (aws_s3_bucket.B) has no public access block"]);
+  });
+
+  it("is not applicable when a setting or the bucket a block names is known only at apply time", () => {
+    const flag = (s: TerraformStack) =>
+      new S3BucketPublicAccessBlock(s, "Pab", { bucket: new S3Bucket(s, "B", { bucket: "c1-backups" }).id, ...ALL, restrictPublicBuckets: new TerraformVariable(s, "restrict", { type: "bool" }).booleanValue });
+    expect(verdicts(BUCKET_PUBLIC_ACCESS, "aws_s3_bucket", flag)).toEqual([`aws_s3_bucket.B: ${NA} (a public access block is known only at apply time)`]);
+    const account = (s: TerraformStack) => {
+      new S3Bucket(s, "B", { bucket: "c1-backups" });
+      new S3AccountPublicAccessBlock(s, "Account", { ...ALL, blockPublicPolicy: new TerraformVariable(s, "policy", { type: "bool" }).booleanValue });
+    };
+    expect(verdicts(BUCKET_PUBLIC_ACCESS, "aws_s3_bucket", account)).toEqual([`aws_s3_bucket.B: ${NA} (a public access block is known only at apply time)`]);
+    const named = (s: TerraformStack) => {
+      new S3Bucket(s, "B", { bucket: "c1-backups" });
+      new S3BucketPublicAccessBlock(s, "Pab", { bucket: unknown(s, "bucket"), ...ALL });
+    };
+    expect(verdicts(BUCKET_PUBLIC_ACCESS, "aws_s3_bucket", named)).toEqual([`aws_s3_bucket.B: ${NA} (a public access block is known only at apply time)`]);
+    // A complete block of its own decides, whatever else is unknown.
+    const own = (s: TerraformStack) => {
+      new S3BucketPublicAccessBlock(s, "Pab", { bucket: new S3Bucket(s, "B", { bucket: "c1-backups" }).id, ...ALL });
+      new S3BucketPublicAccessBlock(s, "Other", { bucket: unknown(s, "bucket"), ...ALL });
+    };
+    expect(verdicts(BUCKET_PUBLIC_ACCESS, "aws_s3_bucket", own)).toEqual([`aws_s3_bucket.B: ${OK}`]);
+  });
+});
+
+describe("HA-EC3 reasons and edges (AWS: user data is readable through IMDS and ec2:DescribeInstanceAttribute; PEM labels per RFC 7468)", () => {
+  const pem = "-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAK...\n-----END RSA PRIVATE KEY-----\n";
+
+  it("says which attribute carries the key and how it gets there", () => {
+    expect(reasons(PRIVATE_KEY_IN_USER_DATA, (s) => launchTemplate(s, "Lt", { userData: Buffer.from(`#!/bin/sh\ncat > /k <<EOF\n${pem}EOF\n`).toString("base64") }))).toEqual([
+      'user_data contains a PEM "PRIVATE KEY" block',
+    ]);
+    const b64 = (s: TerraformStack) => new Instance(s, "Vm", { ami: "ami-1", instanceType: "t3.micro", userDataBase64: Buffer.from(pem).toString("base64") });
+    expect(reasons(PRIVATE_KEY_IN_USER_DATA, b64)).toEqual(['user_data_base64 contains a PEM "PRIVATE KEY" block']);
+    const direct = (s: TerraformStack) => launchTemplate(s, "Lt", { userData: Fn.base64encode(`KEY='${new PrivateKey(s, "Key", { algorithm: "ED25519" }).privateKeyOpenssh}'`) });
+    expect(reasons(PRIVATE_KEY_IN_USER_DATA, direct)).toEqual(["user_data references tls_private_key.Key.private_key_openssh"]);
+    const local = (s: TerraformStack) => {
+      const key = new TerraformLocal(s, "node_key", new PrivateKey(s, "Key", { algorithm: "ED25519" }).privateKeyPem);
+      launchTemplate(s, "Lt", { userData: Fn.base64encode(`KEY='${key.expression}'`) });
+    };
+    expect(reasons(PRIVATE_KEY_IN_USER_DATA, local)).toEqual(["user_data references local.node_key, which references tls_private_key.Key.private_key_pem"]);
+    // terraform_data's output is its input (Terraform docs, terraform_data).
+    const passthrough = (s: TerraformStack) => {
+      const data = new DataResource(s, "Carry", { input: new PrivateKey(s, "Key", { algorithm: "ED25519" }).privateKeyPem });
+      new Instance(s, "Vm", { ami: "ami-1", instanceType: "t3.micro", userData: `KEY='${data.getStringAttribute("output")}'` });
+    };
+    expect(reasons(PRIVATE_KEY_IN_USER_DATA, passthrough)).toEqual(["user_data references terraform_data.Carry.output, which references tls_private_key.Key.private_key_pem"]);
+  });
+
+  it("follows a data source's arguments, not a resource's computed attributes", () => {
+    // hashicorp/cloudinit's cloudinit_config data source renders its parts' content into `rendered`.
+    const data = (s: TerraformStack) => {
+      const key = new PrivateKey(s, "Key", { algorithm: "ED25519" });
+      const init = new TerraformDataSource(s, "Init", { terraformResourceType: "cloudinit_config" });
+      init.addOverride("part", [{ content_type: "text/x-shellscript", content: `echo '${key.privateKeyPem}' > /k` }]);
+      new Instance(s, "Vm", { ami: "ami-1", instanceType: "t3.micro", userData: init.getStringAttribute("rendered") });
+    };
+    expect(reasons(PRIVATE_KEY_IN_USER_DATA, data)).toEqual(["user_data references data.cloudinit_config.Init.rendered, which references tls_private_key.Key.private_key_pem"]);
+    const computed = (s: TerraformStack) => {
+      const key = new PrivateKey(s, "Key", { algorithm: "ED25519" });
+      const param = new SsmParameter(s, "Param", { name: "/c1/node-key", type: "SecureString", value: key.privateKeyPem });
+      new Instance(s, "Vm", { ami: "ami-1", instanceType: "t3.micro", userData: `ARN='${param.arn}' FP='${key.publicKeyFingerprintSha256}'` });
+    };
+    expect(verdicts(PRIVATE_KEY_IN_USER_DATA, "aws_instance", computed)).toEqual([`aws_instance.Vm: ${OK}`]);
+  });
+
+  it("looks into the bootstrap bundle object the user data's HA_BUNDLE_KEY names, and only that one", () => {
+    const bundle = (named: string) => (s: TerraformStack) => {
+      const key = new PrivateKey(s, "Key", { algorithm: "ED25519" });
+      new S3Object(s, "Bundle", { bucket: "c1-bootstrap", key: "bundles/etcd-0/abc.tar.gz", content: `KEY='${key.privateKeyPem}'` });
+      new S3Object(s, "Clean", { bucket: "c1-bootstrap", key: "bundles/etcd-1/def.tar.gz", contentBase64: Buffer.from("nothing secret").toString("base64") });
+      launchTemplate(s, "Lt", { userData: Buffer.from(`#cloud-config\nwrite_files:\n- path: /etc/node.env\n  content: |\n    HA_BUNDLE_KEY='${named}'\n`).toString("base64") });
+    };
+    expect(reasons(PRIVATE_KEY_IN_USER_DATA, bundle("bundles/etcd-0/abc.tar.gz"))).toEqual([
+      "user_data names bootstrap bundle bundles/etcd-0/abc.tar.gz, whose aws_s3_object.Bundle.content references tls_private_key.Key.private_key_pem",
+    ]);
+    expect(verdicts(PRIVATE_KEY_IN_USER_DATA, "aws_launch_template", bundle("bundles/etcd-1/def.tar.gz"))).toEqual([`aws_launch_template.Lt: ${OK}`]);
+    // The bundle's content decoded: a PEM block inside base64 content.
+    const literal = (s: TerraformStack) => {
+      new S3Object(s, "Bundle", { bucket: "c1-bootstrap", key: "bundles/api/1.tar.gz", contentBase64: Buffer.from(pem).toString("base64") });
+      new Instance(s, "Vm", { ami: "ami-1", instanceType: "t3.micro", userData: "#!/bin/sh\nHA_BUNDLE_KEY='bundles/api/1.tar.gz'\n" });
+    };
+    expect(reasons(PRIVATE_KEY_IN_USER_DATA, literal)).toEqual(['user_data names bootstrap bundle bundles/api/1.tar.gz, whose aws_s3_object.Bundle.content_base64 contains a PEM "PRIVATE KEY" block']);
+  });
+
+  it("is not applicable without user data", () => {
+    expect(verdicts(PRIVATE_KEY_IN_USER_DATA, "aws_launch_template", (s) => launchTemplate(s, "Lt"))).toEqual([`aws_launch_template.Lt: ${NA} (no user data)`]);
+  });
+});
