@@ -12,18 +12,27 @@ import { DataResource, TerraformDataSource, TerraformLocal, TerraformVariable } 
 import { DataAwsSsmParameter } from "@cdktf/provider-aws/lib/data-aws-ssm-parameter";
 import { EbsEncryptionByDefault } from "@cdktf/provider-aws/lib/ebs-encryption-by-default";
 import { EbsVolume } from "@cdktf/provider-aws/lib/ebs-volume";
+import { DataAwsIamPolicy } from "@cdktf/provider-aws/lib/data-aws-iam-policy";
+import { IamPolicyAttachment } from "@cdktf/provider-aws/lib/iam-policy-attachment";
+import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
+import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
+import { IamRolePolicyAttachment } from "@cdktf/provider-aws/lib/iam-role-policy-attachment";
 import { Instance } from "@cdktf/provider-aws/lib/instance";
 import { LaunchConfiguration } from "@cdktf/provider-aws/lib/launch-configuration";
 import { S3AccountPublicAccessBlock } from "@cdktf/provider-aws/lib/s3-account-public-access-block";
 import { S3Bucket } from "@cdktf/provider-aws/lib/s3-bucket";
+import { S3BucketObjectLockConfigurationA } from "@cdktf/provider-aws/lib/s3-bucket-object-lock-configuration";
 import { S3BucketPublicAccessBlock } from "@cdktf/provider-aws/lib/s3-bucket-public-access-block";
+import { S3BucketServerSideEncryptionConfigurationA } from "@cdktf/provider-aws/lib/s3-bucket-server-side-encryption-configuration";
 import { S3Object } from "@cdktf/provider-aws/lib/s3-object";
 import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
 import { SecurityGroupRule } from "@cdktf/provider-aws/lib/security-group-rule";
 import { SsmParameter } from "@cdktf/provider-aws/lib/ssm-parameter";
+import { CertRequest } from "@cdktf/provider-tls/lib/cert-request";
 import { PrivateKey } from "@cdktf/provider-tls/lib/private-key";
-import { Fn, TerraformStack } from "../../lib/core";
-import { BUCKET_PUBLIC_ACCESS, ETCD_PORT_EXPOSURE, HA_POLICY_RULES, IMDS_V1, PRIVATE_KEY_IN_USER_DATA, PolicyContext, PolicyRule, RuleStatus, UNENCRYPTED_VOLUME, WORLD_OPEN_INGRESS, typeKeyOf } from "../../lib/policy";
+import { Fn, TerraformOutput, TerraformStack } from "../../lib/core";
+import { NodeRole } from "../../lib";
+import { BACKUP_BUCKET_OBJECT_LOCK, BUCKET_ENCRYPTION, BUCKET_PUBLIC_ACCESS, ETCD_PORT_EXPOSURE, HA_POLICY_RULES, IMDS_V1, NODE_ROLE_MANAGED_POLICY, PRIVATE_KEY_IN_USER_DATA, PolicyContext, PolicyRule, RuleStatus, SUPER_ADMIN_OUTPUT, UNENCRYPTED_VOLUME, WORLD_OPEN_INGRESS, typeKeyOf } from "../../lib/policy";
 import { testStack } from "../helpers/synth";
 import { group, ingress, launchTemplate } from "./fixtures";
 import { runPack } from "./helpers";
@@ -451,5 +460,197 @@ describe("HA-EC3 reasons and edges (AWS: user data is readable through IMDS and 
 
   it("is not applicable without user data", () => {
     expect(verdicts(PRIVATE_KEY_IN_USER_DATA, "aws_launch_template", (s) => launchTemplate(s, "Lt"))).toEqual([`aws_launch_template.Lt: ${NA} (no user data)`]);
+  });
+});
+
+describe("HA-BKT1 reasons and edges (provider: aws_s3_bucket_server_side_encryption_configuration; sse_algorithm is what declares the default)", () => {
+  it("names the bucket without a declared default encryption", () => {
+    expect(reasons(BUCKET_ENCRYPTION, (s) => new S3Bucket(s, "B", { bucket: "c1-etcd-backups" }))).toEqual(["bucket c1-etcd-backups (aws_s3_bucket.B) has no server-side encryption configuration"]);
+    // A rule with only bucket_key_enabled declares no default encryption.
+    const keyOnly = (s: TerraformStack) => new S3BucketServerSideEncryptionConfigurationA(s, "Sse", { bucket: new S3Bucket(s, "B", { bucket: "c1-etcd-backups" }).id, rule: [{ bucketKeyEnabled: true }] });
+    expect(reasons(BUCKET_ENCRYPTION, keyOnly)).toEqual(["bucket c1-etcd-backups (aws_s3_bucket.B) has no server-side encryption configuration"]);
+  });
+
+  it("accepts the bucket's inline (deprecated) configuration, and is not applicable when a configuration names its bucket by an expression", () => {
+    const inline = (s: TerraformStack) =>
+      new S3Bucket(s, "B", { bucket: "c1-etcd-backups", serverSideEncryptionConfiguration: { rule: { applyServerSideEncryptionByDefault: { sseAlgorithm: "aws:kms" } } } });
+    expect(verdicts(BUCKET_ENCRYPTION, "aws_s3_bucket", inline)).toEqual([`aws_s3_bucket.B: ${OK}`]);
+    const inlineEmpty = (s: TerraformStack) => new S3Bucket(s, "B", { bucket: "c1-etcd-backups", serverSideEncryptionConfiguration: { rule: { bucketKeyEnabled: true } } });
+    expect(verdicts(BUCKET_ENCRYPTION, "aws_s3_bucket", inlineEmpty)).toEqual([`aws_s3_bucket.B: ${BAD} (bucket c1-etcd-backups (aws_s3_bucket.B) has no server-side encryption configuration)`]);
+    const named = (s: TerraformStack) => {
+      new S3Bucket(s, "B", { bucket: "c1-etcd-backups" });
+      new S3BucketServerSideEncryptionConfigurationA(s, "Sse", { bucket: unknown(s, "bucket"), rule: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "aws:kms" } }] });
+    };
+    expect(verdicts(BUCKET_ENCRYPTION, "aws_s3_bucket", named)).toEqual([`aws_s3_bucket.B: ${NA} (an encryption configuration names its bucket by an expression)`]);
+  });
+});
+
+describe("HA-IAM1 reasons and edges (IAM: AWS managed policies are arn:<partition>:iam::aws:policy/...)", () => {
+  const ADDRESS = "aws_iam_role\\.[A-Za-z0-9_]+";
+
+  it("names the managed policy and the node role, in every partition", () => {
+    const attach = (arn: string) => (s: TerraformStack) => {
+      const role = new NodeRole(s, "Api", { clusterName: "prod", nodeRole: "apiserver" });
+      new IamRolePolicyAttachment(s, "Attach", { role: role.role.name, policyArn: arn });
+    };
+    for (const arn of ["arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore", "arn:aws-us-gov:iam::aws:policy/ReadOnlyAccess", "arn:aws-cn:iam::aws:policy/AdministratorAccess"]) {
+      expect(reasons(NODE_ROLE_MANAGED_POLICY, attach(arn))).toEqual([expect.stringMatching(new RegExp(`^attaches AWS managed policy ${arn.replace(/[/]/g, "\\/")} to node role prod-apiserver \\(${ADDRESS}\\)$`))]);
+    }
+    expect(verdicts(NODE_ROLE_MANAGED_POLICY, "aws_iam_role_policy_attachment", attach("arn:aws:iam::111122223333:policy/aws/prod-extra"))).toEqual([
+      `aws_iam_role_policy_attachment.Attach: ${OK}`,
+    ]);
+    const listed = (s: TerraformStack) => {
+      const role = new NodeRole(s, "Api", { clusterName: "prod", nodeRole: "apiserver" });
+      role.role.managedPolicyArns = ["arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore", "arn:aws:iam::111122223333:policy/mine", "arn:aws:iam::aws:policy/ReadOnlyAccess"];
+    };
+    expect(reasons(NODE_ROLE_MANAGED_POLICY, listed)).toEqual([
+      expect.stringMatching(
+        new RegExp(`^node role prod-apiserver \\(${ADDRESS}\\) lists AWS managed policies arn:aws:iam::aws:policy\\/AmazonSSMManagedInstanceCore, arn:aws:iam::aws:policy\\/ReadOnlyAccess in managed_policy_arns$`),
+      ),
+    ]);
+  });
+
+  it("names only the node roles of an aws_iam_policy_attachment, and reads a data.aws_iam_policy's literal ARN", () => {
+    const out = reasons(NODE_ROLE_MANAGED_POLICY, (s) => {
+      const a = new NodeRole(s, "Etcd0", { clusterName: "prod", nodeRole: "etcd-0" });
+      const b = new NodeRole(s, "Etcd1", { clusterName: "prod", nodeRole: "etcd-1" });
+      const other = new IamRole(s, "Ci", { name: "ci", assumeRolePolicy: JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: { Service: "codebuild.amazonaws.com" }, Action: "sts:AssumeRole" }] }) });
+      const policy = new DataAwsIamPolicy(s, "ReadOnly", { arn: "arn:aws:iam::aws:policy/ReadOnlyAccess" });
+      new IamPolicyAttachment(s, "Many", { name: "many", roles: [a.role.name, other.name, b.role.name], policyArn: policy.arn });
+    });
+    expect(out).toEqual([expect.stringMatching(new RegExp(`^attaches AWS managed policy arn:aws:iam::aws:policy\\/ReadOnlyAccess to node role prod-etcd-0 \\(${ADDRESS}\\), prod-etcd-1 \\(${ADDRESS}\\)$`))]);
+    const customer = (s: TerraformStack) => {
+      const role = new NodeRole(s, "Api", { clusterName: "prod", nodeRole: "apiserver" });
+      new IamRolePolicyAttachment(s, "Attach", { role: role.role.name, policyArn: new DataAwsIamPolicy(s, "Mine", { arn: "arn:aws:iam::111122223333:policy/mine" }).arn });
+      new IamRolePolicyAttachment(s, "ByName", { role: role.role.name, policyArn: new DataAwsIamPolicy(s, "Named", { name: "mine" }).arn });
+    };
+    expect(verdicts(NODE_ROLE_MANAGED_POLICY, "aws_iam_role_policy_attachment", customer)).toEqual([
+      `aws_iam_role_policy_attachment.Attach: ${OK}`,
+      `aws_iam_role_policy_attachment.ByName: ${OK}`,
+    ]);
+  });
+
+  it("is not applicable to roles that are not node roles, and their attachments", () => {
+    const build = (s: TerraformStack) => {
+      const role = new IamRole(s, "Ci", { name: "ci", assumeRolePolicy: JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" }] }) });
+      new IamRolePolicyAttachment(s, "Attach", { role: role.name, policyArn: "arn:aws:iam::aws:policy/ReadOnlyAccess" });
+    };
+    expect(verdicts(NODE_ROLE_MANAGED_POLICY, "aws_iam_role", build)).toEqual([`aws_iam_role.Ci: ${NA} (not a control-plane node role)`]);
+    expect(verdicts(NODE_ROLE_MANAGED_POLICY, "aws_iam_role_policy_attachment", build)).toEqual([`aws_iam_role_policy_attachment.Attach: ${NA} (attaches to no control-plane node role of this stack)`]);
+  });
+});
+
+describe("HA-OUT1 reasons and edges (Kubernetes: system:masters bypasses RBAC; Terraform: sensitive outputs are plain text in state)", () => {
+  function superAdmin(s: TerraformStack, id = "SuperAdmin", organization = "system:masters"): PrivateKey {
+    const key = new PrivateKey(s, `${id}Key`, { algorithm: "ECDSA", ecdsaCurve: "P256" });
+    new CertRequest(s, `${id}Csr`, { privateKeyPem: key.privateKeyPem, subject: [{ commonName: `kubernetes-${id.toLowerCase()}`, organization }] });
+    return key;
+  }
+
+  it("names the key and every output that carries it", () => {
+    const out = reasons(SUPER_ADMIN_OUTPUT, (s) => {
+      const key = superAdmin(s);
+      new TerraformOutput(s, "a_key", { value: key.privateKeyPem, sensitive: true });
+      new TerraformOutput(s, "b_key_openssh", { value: key.privateKeyOpenssh, sensitive: true });
+      new TerraformOutput(s, "c_public", { value: key.publicKeyPem });
+    });
+    expect(out).toEqual(["the system:masters key tls_private_key.SuperAdminKey is in output a_key, b_key_openssh"]);
+  });
+
+  it("follows terraform_data (its output is its input) and nested locals", () => {
+    const out = reasons(SUPER_ADMIN_OUTPUT, (s) => {
+      const key = superAdmin(s);
+      const carry = new DataResource(s, "Carry", { input: key.privateKeyPem });
+      const inner = new TerraformLocal(s, "inner", carry.getStringAttribute("output"));
+      const outer = new TerraformLocal(s, "outer", Fn.base64encode(inner.expression));
+      new TerraformOutput(s, "creds", { value: outer.expression, sensitive: true });
+    });
+    expect(out).toEqual(["the system:masters key tls_private_key.SuperAdminKey is in output creds"]);
+  });
+
+  it("is not applicable to keys of other identities, compliant for a super-admin key kept out of outputs", () => {
+    const build = (s: TerraformStack) => {
+      superAdmin(s);
+      const admin = superAdmin(s, "Admin", "kubeadm:cluster-admins");
+      new TerraformOutput(s, "admin_key", { value: admin.privateKeyPem, sensitive: true });
+    };
+    expect(verdicts(SUPER_ADMIN_OUTPUT, "tls_private_key", build)).toEqual([
+      `tls_private_key.SuperAdminKey: ${OK}`,
+      `tls_private_key.AdminKey: ${NA} (not the key of a system:masters certificate)`,
+    ]);
+  });
+});
+
+describe("HA-BKP1 reasons and edges (S3 Object Lock: a default retention needs a mode and Days or Years; IAM action wildcards)", () => {
+  const ADDRESS = "aws_iam_role\\.[A-Za-z0-9_]+";
+  function writer(s: TerraformStack, actions: string[], resources: (bucket: S3Bucket) => string[], bucket: S3Bucket, effect?: string): void {
+    const role = new NodeRole(s, "Etcd", { clusterName: "prod", nodeRole: "etcd-0" });
+    if (effect === undefined) role.addStatement({ sid: "Backups", actions, resources: resources(bucket) });
+    else new IamRolePolicy(s, "Raw", { role: role.role.name, policy: JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: effect, Action: actions, Resource: resources(bucket) }] }) });
+  }
+  const plain = (s: TerraformStack) => new S3Bucket(s, "B", { bucket: "prod-snapshots" });
+
+  it("names the bucket and the node roles that write to it", () => {
+    const out = reasons(BACKUP_BUCKET_OBJECT_LOCK, (s) => {
+      const b = plain(s);
+      writer(s, ["s3:PutObject"], (x) => [`${x.arn}/etcd/*`], b);
+      new NodeRole(s, "Api", { clusterName: "prod", nodeRole: "apiserver" }).addStatement({ sid: "Delete", actions: ["s3:DeleteObjectVersion"], resources: ["arn:aws:s3:::prod-snapshots/*"] });
+    });
+    expect(out).toEqual([expect.stringMatching(new RegExp(`^bucket prod-snapshots \\(aws_s3_bucket\\.B\\), written by node role prod-etcd-0 \\(${ADDRESS}\\), prod-apiserver \\(${ADDRESS}\\), has no Object Lock$`))]);
+  });
+
+  it.each([
+    ["s3:*", "arn:aws:s3:::prod-snapshots/*"],
+    ["s3:Delete*", "arn:aws:s3:::prod-snapshots/etcd/*"],
+    ["s3:PutObject", "*"],
+    ["s3:PutObject", "arn:aws:s3:::*"],
+    ["s3:PutObject", "arn:aws-us-gov:s3:::prod-snapshots/*"],
+  ])("counts %s on %s as a write", (action, resource) => {
+    const out = reasons(BACKUP_BUCKET_OBJECT_LOCK, (s) => writer(s, [action], () => [resource], plain(s)));
+    expect(out).toHaveLength(1);
+  });
+
+  it.each([
+    ["s3:GetObject", "arn:aws:s3:::prod-snapshots/*"],
+    ["s3:PutObject", "arn:aws:s3:::prod-snapshots-other/*"],
+    ["s3:PutObjectTagging", "arn:aws:s3:::prod-snapshots/*"],
+  ])("does not count %s on %s", (action, resource) => {
+    expect(verdicts(BACKUP_BUCKET_OBJECT_LOCK, "aws_s3_bucket", (s) => writer(s, [action], () => [resource], plain(s)))).toEqual([`aws_s3_bucket.B: ${NA} (no control-plane node role writes to it)`]);
+  });
+
+  it("ignores Deny statements", () => {
+    expect(verdicts(BACKUP_BUCKET_OBJECT_LOCK, "aws_s3_bucket", (s) => writer(s, ["s3:PutObject"], () => ["arn:aws:s3:::prod-snapshots/*"], plain(s), "Deny"))).toEqual([
+      `aws_s3_bucket.B: ${NA} (no control-plane node role writes to it)`,
+    ]);
+    expect(reasons(BACKUP_BUCKET_OBJECT_LOCK, (s) => writer(s, ["s3:PutObject"], () => ["arn:aws:s3:::prod-snapshots/*"], plain(s), "Allow"))).toHaveLength(1);
+  });
+
+  it("wants a default retention with a mode and a period, in the bucket's inline block or a configuration resource", () => {
+    const locked = (rule: Record<string, unknown> | undefined) => (s: TerraformStack) => {
+      const b = new S3Bucket(s, "B", { bucket: "prod-snapshots", objectLockEnabled: true });
+      if (rule) new S3BucketObjectLockConfigurationA(s, "Lock", { bucket: b.bucket, rule: { defaultRetention: rule } });
+      writer(s, ["s3:PutObject"], (x) => [`${x.arn}/*`], b);
+    };
+    expect(verdicts(BACKUP_BUCKET_OBJECT_LOCK, "aws_s3_bucket", locked({ mode: "COMPLIANCE", years: 1 }))).toEqual([`aws_s3_bucket.B: ${OK}`]);
+    expect(verdicts(BACKUP_BUCKET_OBJECT_LOCK, "aws_s3_bucket", locked({ mode: "GOVERNANCE", days: 30 }))).toEqual([`aws_s3_bucket.B: ${OK}`]);
+    expect(reasons(BACKUP_BUCKET_OBJECT_LOCK, locked({ mode: "GOVERNANCE" }))).toEqual([
+      expect.stringMatching(new RegExp(`^bucket prod-snapshots \\(aws_s3_bucket\\.B\\), written by node role prod-etcd-0 \\(${ADDRESS}\\), has Object Lock but no default retention: objects written without a retention can be deleted$`)),
+    ]);
+    expect(reasons(BACKUP_BUCKET_OBJECT_LOCK, locked(undefined))).toHaveLength(1);
+    const inline = (withRule: boolean) => (s: TerraformStack) => {
+      const b = new S3Bucket(s, "B", {
+        bucket: "prod-snapshots",
+        objectLockConfiguration: { objectLockEnabled: "Enabled", ...(withRule ? { rule: { defaultRetention: { mode: "COMPLIANCE", days: 7 } } } : {}) },
+      });
+      writer(s, ["s3:PutObject"], (x) => [`${x.arn}/*`], b);
+    };
+    expect(verdicts(BACKUP_BUCKET_OBJECT_LOCK, "aws_s3_bucket", inline(true))).toEqual([`aws_s3_bucket.B: ${OK}`]);
+    expect(reasons(BACKUP_BUCKET_OBJECT_LOCK, inline(false))).toEqual([expect.stringMatching(/has Object Lock but no default retention/)]);
+    const unknownBucket = (s: TerraformStack) => {
+      const b = new S3Bucket(s, "B", { bucket: "prod-snapshots", objectLockEnabled: true });
+      new S3BucketObjectLockConfigurationA(s, "Lock", { bucket: unknown(s, "bucket"), rule: { defaultRetention: { mode: "COMPLIANCE", days: 7 } } });
+      writer(s, ["s3:PutObject"], (x) => [`${x.arn}/*`], b);
+    };
+    expect(verdicts(BACKUP_BUCKET_OBJECT_LOCK, "aws_s3_bucket", unknownBucket)).toEqual([`aws_s3_bucket.B: ${NA} (an Object Lock configuration names its bucket by an expression)`]);
   });
 });
