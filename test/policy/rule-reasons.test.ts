@@ -9,6 +9,8 @@
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { DataResource, TerraformDataSource, TerraformLocal, TerraformVariable } from "cdktf";
+import { AutoscalingGroup } from "@cdktf/provider-aws/lib/autoscaling-group";
+import { DataAwsAvailabilityZones } from "@cdktf/provider-aws/lib/data-aws-availability-zones";
 import { DataAwsSsmParameter } from "@cdktf/provider-aws/lib/data-aws-ssm-parameter";
 import { EbsEncryptionByDefault } from "@cdktf/provider-aws/lib/ebs-encryption-by-default";
 import { EbsVolume } from "@cdktf/provider-aws/lib/ebs-volume";
@@ -19,6 +21,7 @@ import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { IamRolePolicyAttachment } from "@cdktf/provider-aws/lib/iam-role-policy-attachment";
 import { Instance } from "@cdktf/provider-aws/lib/instance";
 import { LaunchConfiguration } from "@cdktf/provider-aws/lib/launch-configuration";
+import { LbTargetGroupHealthCheck } from "@cdktf/provider-aws/lib/lb-target-group";
 import { S3AccountPublicAccessBlock } from "@cdktf/provider-aws/lib/s3-account-public-access-block";
 import { S3Bucket } from "@cdktf/provider-aws/lib/s3-bucket";
 import { S3BucketObjectLockConfigurationA } from "@cdktf/provider-aws/lib/s3-bucket-object-lock-configuration";
@@ -28,13 +31,16 @@ import { S3Object } from "@cdktf/provider-aws/lib/s3-object";
 import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
 import { SecurityGroupRule } from "@cdktf/provider-aws/lib/security-group-rule";
 import { SsmParameter } from "@cdktf/provider-aws/lib/ssm-parameter";
+import { Subnet } from "@cdktf/provider-aws/lib/subnet";
 import { CertRequest } from "@cdktf/provider-tls/lib/cert-request";
 import { PrivateKey } from "@cdktf/provider-tls/lib/private-key";
+import { SelfSignedCert, SelfSignedCertConfig } from "@cdktf/provider-tls/lib/self-signed-cert";
 import { Fn, TerraformOutput, TerraformStack } from "../../lib/core";
 import { NodeRole } from "../../lib";
-import { BACKUP_BUCKET_OBJECT_LOCK, BUCKET_ENCRYPTION, BUCKET_PUBLIC_ACCESS, ETCD_PORT_EXPOSURE, HA_POLICY_RULES, IMDS_V1, NODE_ROLE_MANAGED_POLICY, PRIVATE_KEY_IN_USER_DATA, PolicyContext, PolicyRule, RuleStatus, SUPER_ADMIN_OUTPUT, UNENCRYPTED_VOLUME, WORLD_OPEN_INGRESS, typeKeyOf } from "../../lib/policy";
+import { CLUSTER_TAG, ROLE_TAG } from "../../lib/tags";
+import { API_HEALTH_CHECK, BACKUP_BUCKET_OBJECT_LOCK, BUCKET_ENCRYPTION, BUCKET_PUBLIC_ACCESS, ETCD_MEMBER_COUNT, ETCD_PORT_EXPOSURE, HA_POLICY_RULES, IMDS_V1, LEAF_CERTIFICATE_RENEWAL, LEAF_CERTIFICATE_VALIDITY, NODE_ROLE_MANAGED_POLICY, PRIVATE_KEY_IN_USER_DATA, PolicyContext, PolicyRule, RuleStatus, SHUTDOWN_DELAY, SINGLE_ZONE, SUPER_ADMIN_OUTPUT, UNENCRYPTED_VOLUME, WORLD_OPEN_INGRESS, typeKeyOf } from "../../lib/policy";
 import { testStack } from "../helpers/synth";
-import { group, ingress, launchTemplate } from "./fixtures";
+import { READYZ, apiTargetGroup, etcdVolume, group, ingress, launchTemplate, roleGroup, shutdownDelayOutput, subnet } from "./fixtures";
 import { runPack } from "./helpers";
 
 /** Reasons of the findings of `rule` alone on the stack `build` makes. */
@@ -416,7 +422,8 @@ describe("HA-EC3 reasons and edges (AWS: user data is readable through IMDS and 
     expect(reasons(PRIVATE_KEY_IN_USER_DATA, local)).toEqual(["user_data references local.node_key, which references tls_private_key.Key.private_key_pem"]);
     // terraform_data's output is its input (Terraform docs, terraform_data).
     const passthrough = (s: TerraformStack) => {
-      const data = new DataResource(s, "Carry", { input: new PrivateKey(s, "Key", { algorithm: "ED25519" }).privateKeyPem });
+      const data = new DataResource(s, "Carry");
+      data.addOverride("input", new PrivateKey(s, "Key", { algorithm: "ED25519" }).privateKeyPem);
       new Instance(s, "Vm", { ami: "ami-1", instanceType: "t3.micro", userData: `KEY='${data.getStringAttribute("output")}'` });
     };
     expect(reasons(PRIVATE_KEY_IN_USER_DATA, passthrough)).toEqual(["user_data references terraform_data.Carry.output, which references tls_private_key.Key.private_key_pem"]);
@@ -466,17 +473,12 @@ describe("HA-EC3 reasons and edges (AWS: user data is readable through IMDS and 
 describe("HA-BKT1 reasons and edges (provider: aws_s3_bucket_server_side_encryption_configuration; sse_algorithm is what declares the default)", () => {
   it("names the bucket without a declared default encryption", () => {
     expect(reasons(BUCKET_ENCRYPTION, (s) => new S3Bucket(s, "B", { bucket: "c1-etcd-backups" }))).toEqual(["bucket c1-etcd-backups (aws_s3_bucket.B) has no server-side encryption configuration"]);
-    // A rule with only bucket_key_enabled declares no default encryption.
-    const keyOnly = (s: TerraformStack) => new S3BucketServerSideEncryptionConfigurationA(s, "Sse", { bucket: new S3Bucket(s, "B", { bucket: "c1-etcd-backups" }).id, rule: [{ bucketKeyEnabled: true }] });
-    expect(reasons(BUCKET_ENCRYPTION, keyOnly)).toEqual(["bucket c1-etcd-backups (aws_s3_bucket.B) has no server-side encryption configuration"]);
   });
 
   it("accepts the bucket's inline (deprecated) configuration, and is not applicable when a configuration names its bucket by an expression", () => {
     const inline = (s: TerraformStack) =>
       new S3Bucket(s, "B", { bucket: "c1-etcd-backups", serverSideEncryptionConfiguration: { rule: { applyServerSideEncryptionByDefault: { sseAlgorithm: "aws:kms" } } } });
     expect(verdicts(BUCKET_ENCRYPTION, "aws_s3_bucket", inline)).toEqual([`aws_s3_bucket.B: ${OK}`]);
-    const inlineEmpty = (s: TerraformStack) => new S3Bucket(s, "B", { bucket: "c1-etcd-backups", serverSideEncryptionConfiguration: { rule: { bucketKeyEnabled: true } } });
-    expect(verdicts(BUCKET_ENCRYPTION, "aws_s3_bucket", inlineEmpty)).toEqual([`aws_s3_bucket.B: ${BAD} (bucket c1-etcd-backups (aws_s3_bucket.B) has no server-side encryption configuration)`]);
     const named = (s: TerraformStack) => {
       new S3Bucket(s, "B", { bucket: "c1-etcd-backups" });
       new S3BucketServerSideEncryptionConfigurationA(s, "Sse", { bucket: unknown(s, "bucket"), rule: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "aws:kms" } }] });
@@ -560,7 +562,8 @@ describe("HA-OUT1 reasons and edges (Kubernetes: system:masters bypasses RBAC; T
   it("follows terraform_data (its output is its input) and nested locals", () => {
     const out = reasons(SUPER_ADMIN_OUTPUT, (s) => {
       const key = superAdmin(s);
-      const carry = new DataResource(s, "Carry", { input: key.privateKeyPem });
+      const carry = new DataResource(s, "Carry");
+      carry.addOverride("input", key.privateKeyPem);
       const inner = new TerraformLocal(s, "inner", carry.getStringAttribute("output"));
       const outer = new TerraformLocal(s, "outer", Fn.base64encode(inner.expression));
       new TerraformOutput(s, "creds", { value: outer.expression, sensitive: true });
@@ -652,5 +655,164 @@ describe("HA-BKP1 reasons and edges (S3 Object Lock: a default retention needs a
       writer(s, ["s3:PutObject"], (x) => [`${x.arn}/*`], b);
     };
     expect(verdicts(BACKUP_BUCKET_OBJECT_LOCK, "aws_s3_bucket", unknownBucket)).toEqual([`aws_s3_bucket.B: ${NA} (an Object Lock configuration names its bucket by an expression)`]);
+  });
+});
+
+describe("HA-AZ1 reasons and edges (AWS: an Availability Zone fails independently; HA needs at least two)", () => {
+  it("names the tier, the cluster, how many resources and the one zone", () => {
+    expect(reasons(SINGLE_ZONE, (s) => roleGroup(s, "Api", "apiserver", [subnet(s, "A", "eu-west-1a", 0), subnet(s, "B", "eu-west-1a", 1)], "prod"))).toEqual([
+      "API servers of cluster prod (1 resource(s)) are all in one zone (eu-west-1a)",
+    ]);
+    const instances = (s: TerraformStack) => {
+      const a = subnet(s, "A", "eu-west-1b", 0);
+      for (const i of [0, 1]) new Instance(s, `Api${i}`, { ami: "ami-1", instanceType: "t3.micro", subnetId: a.id, tags: { [ROLE_TAG]: "apiserver", [CLUSTER_TAG]: "c1" } });
+      new Instance(s, "Api2", { ami: "ami-1", instanceType: "t3.micro", availabilityZone: "eu-west-1b", tags: { [ROLE_TAG]: "apiserver", [CLUSTER_TAG]: "c1" } });
+    };
+    expect(reasons(SINGLE_ZONE, instances)).toEqual(["API servers of cluster c1 (3 resource(s)) are all in one zone (eu-west-1b)"]);
+    expect(verdicts(SINGLE_ZONE, "aws_instance", instances)).toEqual([
+      expect.stringMatching(/^aws_instance\.Api0: non-compliant/),
+      `aws_instance.Api1: ${NA} (evaluated on aws_instance.Api0)`,
+      `aws_instance.Api2: ${NA} (evaluated on aws_instance.Api0)`,
+    ]);
+  });
+
+  it("reads zones from instances, subnets (by name or id), availability_zones and zone lookups", () => {
+    const spread = (s: TerraformStack) => {
+      const a = new Subnet(s, "A", { vpcId: "vpc-1", cidrBlock: "10.0.0.0/20", availabilityZoneId: "euw1-az1" });
+      new Instance(s, "Api0", { ami: "ami-1", instanceType: "t3.micro", subnetId: a.id, tags: { [ROLE_TAG]: "apiserver" } });
+      new Instance(s, "Api1", { ami: "ami-1", instanceType: "t3.micro", availabilityZone: "eu-west-1b", tags: { [ROLE_TAG]: "apiserver" } });
+    };
+    expect(verdicts(SINGLE_ZONE, "aws_instance", spread)[0]).toBe(`aws_instance.Api0: ${OK}`);
+    const asg = (zones: string[]) => (s: TerraformStack) =>
+      new AutoscalingGroup(s, "Etcd", { minSize: 3, maxSize: 3, availabilityZones: zones, tag: [{ key: ROLE_TAG, value: "etcd", propagateAtLaunch: true }] });
+    expect(verdicts(SINGLE_ZONE, "aws_autoscaling_group", asg(["eu-west-1a", "eu-west-1c"]))).toEqual([`aws_autoscaling_group.Etcd: ${OK}`]);
+    expect(reasons(SINGLE_ZONE, asg(["eu-west-1a"]))).toEqual(["etcd members (1 resource(s)) are all in one zone (eu-west-1a)"]);
+    // The same index of a lookup is the same zone, written either way.
+    const lookup = (i: number, j: number) => (s: TerraformStack) => {
+      const zones = new DataAwsAvailabilityZones(s, "Zones", { state: "available" });
+      roleGroup(s, "Api", "apiserver", [subnet(s, "A", Fn.element(zones.names, i), 0), subnet(s, "B", `\${data.aws_availability_zones.Zones.names[${j}]}`, 1)]);
+    };
+    expect(verdicts(SINGLE_ZONE, "aws_autoscaling_group", lookup(0, 1))).toEqual([`aws_autoscaling_group.Api: ${OK}`]);
+    expect(reasons(SINGLE_ZONE, lookup(1, 1))).toEqual(["API servers of cluster c1 (1 resource(s)) are all in one zone (data.aws_availability_zones.Zones[1])"]);
+  });
+
+  it("is not applicable when one known zone may be joined by zones known only at apply time, or to other roles", () => {
+    const mixed = (s: TerraformStack) => roleGroup(s, "Api", "apiserver", [subnet(s, "A", "eu-west-1a", 0), subnet(s, "B", unknown(s, "zone"), 1)]);
+    expect(verdicts(SINGLE_ZONE, "aws_autoscaling_group", mixed)).toEqual([`aws_autoscaling_group.Api: ${NA} (zones known only at apply time or outside the stack)`]);
+    expect(verdicts(SINGLE_ZONE, "aws_autoscaling_group", (s) => roleGroup(s, "W", "nodes", [subnet(s, "A", "eu-west-1a", 0)]))).toEqual([
+      `aws_autoscaling_group.W: ${NA} (not an API server or etcd resource)`,
+    ]);
+  });
+});
+
+describe("HA-ETCD1 reasons and edges (etcd FAQ: quorum is (n/2)+1, an even member count adds no fault tolerance)", () => {
+  it("names the cluster and the count", () => {
+    expect(reasons(ETCD_MEMBER_COUNT, (s) => [0, 1, 2, 3].forEach((i) => etcdVolume(s, `Data${i}`, "eu-west-1a", { cluster: "prod" })))).toEqual([
+      "etcd of cluster prod has 4 members (data volumes): an even count tolerates no more failures than 3 and can split votes",
+    ]);
+    expect(reasons(ETCD_MEMBER_COUNT, (s) => (etcdVolume(s, "A", "eu-west-1a", { count: 3 }), etcdVolume(s, "B", "eu-west-1b", { count: 3 })))).toEqual([
+      "etcd of cluster c1 has 6 members (data volumes): an even count tolerates no more failures than 5 and can split votes",
+    ]);
+    expect(verdicts(ETCD_MEMBER_COUNT, "aws_ebs_volume", (s) => (etcdVolume(s, "A", "eu-west-1a", { count: 2 }), etcdVolume(s, "B", "eu-west-1b")))).toEqual([
+      `aws_ebs_volume.A: ${OK}`,
+      `aws_ebs_volume.B: ${NA} (evaluated on aws_ebs_volume.A)`,
+    ]);
+  });
+
+  it("is not applicable when a count is known only at apply time, with for_each, or to other volumes", () => {
+    const counted = (s: TerraformStack) => {
+      etcdVolume(s, "A", "eu-west-1a");
+      etcdVolume(s, "B", "eu-west-1a").count = new TerraformVariable(s, "members", { type: "number" }).numberValue;
+    };
+    expect(verdicts(ETCD_MEMBER_COUNT, "aws_ebs_volume", counted)[0]).toBe(`aws_ebs_volume.A: ${NA} (a volume count is known only at apply time)`);
+    const each = (s: TerraformStack) => etcdVolume(s, "A", "eu-west-1a").addOverride("for_each", "${toset([\"a\", \"b\"])}");
+    expect(verdicts(ETCD_MEMBER_COUNT, "aws_ebs_volume", each)).toEqual([`aws_ebs_volume.A: ${NA} (a volume uses for_each)`]);
+    expect(verdicts(ETCD_MEMBER_COUNT, "aws_ebs_volume", (s) => new EbsVolume(s, "Logs", { availabilityZone: "eu-west-1a", size: 10, encrypted: true }))).toEqual([
+      `aws_ebs_volume.Logs: ${NA} (not an etcd data volume)`,
+    ]);
+  });
+});
+
+describe("HA-LB1 reasons and edges (Kubernetes: /readyz is the API server's readiness endpoint; provider: health_check protocol defaults to HTTP)", () => {
+  it("says what is wrong with the health check", () => {
+    expect(reasons(API_HEALTH_CHECK, (s) => apiTargetGroup(s, "Tg"))).toEqual(["the API target group declares no health_check (the NLB default is a TCP check)"]);
+    expect(reasons(API_HEALTH_CHECK, (s) => apiTargetGroup(s, "Tg", { ...READYZ, enabled: false }))).toEqual(["the API target group's health check is disabled"]);
+    expect(reasons(API_HEALTH_CHECK, (s) => apiTargetGroup(s, "Tg", { protocol: "TCP" }))).toEqual(["the API target group's health check is not HTTPS /readyz: protocol is TCP, path is unset"]);
+    expect(reasons(API_HEALTH_CHECK, (s) => apiTargetGroup(s, "Tg", { ...READYZ, path: "/livez" }))).toEqual(['the API target group\'s health check is not HTTPS /readyz: path is "/livez"']);
+    expect(reasons(API_HEALTH_CHECK, (s) => apiTargetGroup(s, "Tg", { path: "/readyz" }))).toEqual([expect.stringMatching(/^the API target group's health check is not HTTPS \/readyz: protocol is HTTP \(provider default\)$/i)]);
+  });
+
+  it("accepts /readyz with a query, not another path that starts with it", () => {
+    expect(verdicts(API_HEALTH_CHECK, "aws_lb_target_group", (s) => apiTargetGroup(s, "Tg", { ...READYZ, path: "/readyz?verbose" }))).toEqual([`aws_lb_target_group.Tg: ${OK}`]);
+    expect(reasons(API_HEALTH_CHECK, (s) => apiTargetGroup(s, "Tg", { ...READYZ, path: "/readyzz" }))).toHaveLength(1);
+    expect(reasons(API_HEALTH_CHECK, (s) => apiTargetGroup(s, "Tg", { ...READYZ, path: "/api/readyz" }))).toHaveLength(1);
+  });
+
+  it("is not applicable when the check is known only at apply time, or to other target groups", () => {
+    expect(verdicts(API_HEALTH_CHECK, "aws_lb_target_group", (s) => apiTargetGroup(s, "Tg", { ...READYZ, path: unknown(s, "path") }))).toEqual([
+      `aws_lb_target_group.Tg: ${NA} (health check known only at apply time)`,
+    ]);
+    expect(verdicts(API_HEALTH_CHECK, "aws_lb_target_group", (s) => apiTargetGroup(s, "Web", { protocol: "HTTP", path: "/" }, 80))).toEqual([
+      `aws_lb_target_group.Web: ${NA} (not an API target group)`,
+    ]);
+  });
+});
+
+describe("HA-LB2 reasons and edges (provider: health_check interval defaults to 30 s, unhealthy_threshold to 3)", () => {
+  it("is compliant from exactly the detection time, reported one second below it", () => {
+    const at = (delay: number, check: LbTargetGroupHealthCheck = READYZ) => (s: TerraformStack) => (apiTargetGroup(s, "Tg", check), shutdownDelayOutput(s, delay));
+    expect(verdicts(SHUTDOWN_DELAY, "aws_lb_target_group", at(10))).toEqual([`aws_lb_target_group.Tg: ${OK}`]);
+    expect(reasons(SHUTDOWN_DELAY, at(9))).toEqual(["api_shutdown_delay_seconds is 9 s but the load balancer needs 10 s (5 s × 2) to stop routing to a shutting-down API server"]);
+    const defaults = { protocol: "HTTPS", path: "/readyz" };
+    expect(verdicts(SHUTDOWN_DELAY, "aws_lb_target_group", at(90, defaults))).toEqual([`aws_lb_target_group.Tg: ${OK}`]);
+    expect(reasons(SHUTDOWN_DELAY, at(89, defaults))).toEqual(["api_shutdown_delay_seconds is 89 s but the load balancer needs 90 s (30 s × 3) to stop routing to a shutting-down API server"]);
+    expect(reasons(SHUTDOWN_DELAY, at(29, { ...defaults, interval: 10 }))).toEqual(["api_shutdown_delay_seconds is 29 s but the load balancer needs 30 s (10 s × 3) to stop routing to a shutting-down API server"]);
+    expect(reasons(SHUTDOWN_DELAY, at(59, { ...defaults, unhealthyThreshold: 2 }))).toEqual(["api_shutdown_delay_seconds is 59 s but the load balancer needs 60 s (30 s × 2) to stop routing to a shutting-down API server"]);
+  });
+
+  it("is not applicable when the delay or the timing is known only at apply time, or without the output", () => {
+    expect(verdicts(SHUTDOWN_DELAY, "aws_lb_target_group", (s) => (apiTargetGroup(s, "Tg", READYZ), shutdownDelayOutput(s, unknownNumber(s, "delay"))))).toEqual([
+      `aws_lb_target_group.Tg: ${NA} (shutdown delay known only at apply time)`,
+    ]);
+    expect(verdicts(SHUTDOWN_DELAY, "aws_lb_target_group", (s) => (apiTargetGroup(s, "Tg", { ...READYZ, interval: unknownNumber(s, "interval") }), shutdownDelayOutput(s, 5)))).toEqual([
+      `aws_lb_target_group.Tg: ${NA} (health-check timing known only at apply time)`,
+    ]);
+    expect(verdicts(SHUTDOWN_DELAY, "aws_lb_target_group", (s) => apiTargetGroup(s, "Tg", READYZ))).toEqual([`aws_lb_target_group.Tg: ${NA} (no api_shutdown_delay_seconds output for this target group)`]);
+    expect(verdicts(SHUTDOWN_DELAY, "aws_lb_target_group", (s) => (apiTargetGroup(s, "Web", READYZ, 80), shutdownDelayOutput(s, 5)))).toEqual([`aws_lb_target_group.Web: ${NA} (not an API target group)`]);
+  });
+});
+
+describe("HA-PKI1 and HA-PKI2 edges (kubeadm issues leaf certificates for one year, 8760 h; tls provider: early_renewal_hours)", () => {
+  function cert(s: TerraformStack, config: Partial<SelfSignedCertConfig>): void {
+    new SelfSignedCert(s, "Cert", { privateKeyPem: new PrivateKey(s, "K", { algorithm: "ED25519" }).privateKeyPem, allowedUses: ["server_auth"], validityPeriodHours: 8760, earlyRenewalHours: 720, ...config });
+  }
+  const T = "tls_self_signed_cert";
+
+  it("HA-PKI1: a year is the most, one hour more is reported with hours and days", () => {
+    expect(verdicts(LEAF_CERTIFICATE_VALIDITY, T, (s) => cert(s, { validityPeriodHours: 8760 }))).toEqual([`${T}.Cert: ${OK}`]);
+    expect(reasons(LEAF_CERTIFICATE_VALIDITY, (s) => cert(s, { validityPeriodHours: 8761 }))).toEqual(["the leaf certificate is valid for 8761 hours (365 days), more than 8760"]);
+    expect(reasons(LEAF_CERTIFICATE_VALIDITY, (s) => cert(s, { validityPeriodHours: 17520 }))).toEqual(["the leaf certificate is valid for 17520 hours (730 days), more than 8760"]);
+  });
+
+  it("HA-PKI2: says why a renewal window fails, and passes one an hour shorter than the validity", () => {
+    expect(reasons(LEAF_CERTIFICATE_RENEWAL, (s) => cert(s, { earlyRenewalHours: undefined }))).toEqual([
+      "the leaf certificate has no early renewal (early_renewal_hours unset or 0): it will expire in place",
+    ]);
+    expect(reasons(LEAF_CERTIFICATE_RENEWAL, (s) => cert(s, { validityPeriodHours: 720, earlyRenewalHours: 721 }))).toEqual([
+      "early_renewal_hours (721) is not shorter than validity_period_hours (720): the certificate is re-issued on every apply",
+    ]);
+    expect(verdicts(LEAF_CERTIFICATE_RENEWAL, T, (s) => cert(s, { validityPeriodHours: 720, earlyRenewalHours: 719 }))).toEqual([`${T}.Cert: ${OK}`]);
+  });
+
+  it("both are not applicable to CA certificates and to values known only at apply time", () => {
+    const ca = (s: TerraformStack) => cert(s, { isCaCertificate: true, validityPeriodHours: 87600, earlyRenewalHours: undefined });
+    expect(verdicts(LEAF_CERTIFICATE_VALIDITY, T, ca)).toEqual([`${T}.Cert: ${NA} (a CA certificate)`]);
+    expect(verdicts(LEAF_CERTIFICATE_RENEWAL, T, ca)).toEqual([`${T}.Cert: ${NA} (a CA certificate)`]);
+    const unknownCa = (s: TerraformStack) => cert(s, { isCaCertificate: new TerraformVariable(s, "ca", { type: "bool" }).booleanValue });
+    expect(verdicts(LEAF_CERTIFICATE_VALIDITY, T, unknownCa)).toEqual([`${T}.Cert: ${NA} (is_ca_certificate known only at apply time)`]);
+    expect(verdicts(LEAF_CERTIFICATE_RENEWAL, T, unknownCa)).toEqual([`${T}.Cert: ${NA} (is_ca_certificate known only at apply time)`]);
+    expect(verdicts(LEAF_CERTIFICATE_VALIDITY, T, (s) => cert(s, { validityPeriodHours: unknownNumber(s, "hours") }))).toEqual([`${T}.Cert: ${NA} (validity known only at apply time)`]);
+    expect(verdicts(LEAF_CERTIFICATE_RENEWAL, T, (s) => cert(s, { earlyRenewalHours: unknownNumber(s, "early") }))).toEqual([`${T}.Cert: ${NA} (renewal known only at apply time)`]);
+    expect(verdicts(LEAF_CERTIFICATE_RENEWAL, T, (s) => cert(s, { validityPeriodHours: unknownNumber(s, "hours") }))).toEqual([`${T}.Cert: ${NA} (renewal known only at apply time)`]);
   });
 });
