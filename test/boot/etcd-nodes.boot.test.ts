@@ -20,12 +20,12 @@ import { createHash } from "node:crypto";
 import { Testing } from "../../lib/core";
 import { HaClusterStack } from "../../examples/ha-cluster/main";
 import { ApplyEmulator, TerraformApplyWorkspace, startApplyEmulator } from "../harness/terraform-apply";
-import { NodeSpec, NspawnNode, VolumeStore, VpcNetwork, bootTierCheck, nodeRootfs, waitFor } from "../harness/nspawn-node";
+import { NodeSpec, NspawnNode, VolumeStore, VpcNetwork, allOrAbort, bootTierCheck, nodeRootfs, waitFor } from "../harness/nspawn-node";
 import { buildMirror, mirrorCertificate, serveMirror } from "../harness/asset-mirror";
 import { motoCheck } from "../harness/real-components";
 import { providerPlanCheck } from "../harness/provider-plan";
 import { allOf, describeTier } from "../harness/tiers";
-import { BootReport, explainFailure, settle } from "./node-report";
+import { BootReport, BootedNodes, explainFailure, settle } from "./node-report";
 
 jest.setTimeout(15 * 60_000);
 
@@ -48,7 +48,8 @@ describeTier("boot tier: the reference example's etcd nodes boot under systemd a
   let volumes: VolumeStore;
   /** The image's CA bundle plus the mirror's certificate (the image trusts the platform team's mirror). */
   let trustBundle = "";
-  const nodes: NspawnNode[] = [];
+  const fleet = new BootedNodes();
+  const nodes = fleet.nodes;
   const timings: string[] = [];
 
   /**
@@ -135,10 +136,8 @@ describeTier("boot tier: the reference example's etcd nodes boot under systemd a
     timings.push(`terminated ${old.spec.instanceId}; detached at termination: ${gaps.join(", ")}`);
   }
 
-  async function boot(spec: NodeSpec): Promise<NspawnNode> {
-    const node = await NspawnNode.boot(emulator!, vpc!, volumes, dir, spec);
-    nodes.push(node);
-    return node;
+  function boot(spec: NodeSpec): Promise<NspawnNode> {
+    return fleet.boot(() => NspawnNode.boot(emulator!, vpc!, volumes, dir, spec));
   }
 
   beforeAll(async () => {
@@ -173,7 +172,7 @@ describeTier("boot tier: the reference example's etcd nodes boot under systemd a
   });
 
   afterAll(async () => {
-    for (const n of nodes) await n.stop().catch(() => undefined);
+    await fleet.stopAll();
     vpc?.destroy();
     await new Promise((r) => (mirror ? mirror.close(r) : r(undefined)));
     await workspace?.cleanup();
@@ -187,8 +186,10 @@ describeTier("boot tier: the reference example's etcd nodes boot under systemd a
 
   it("boots all three etcd nodes: cloud-init done, every unit active, systemctl --failed empty", async () => {
     const specs = await Promise.all(["etcd-0", "etcd-1", "etcd-2"].map(nodeSpec));
-    const booted = await Promise.all(specs.map(boot));
-    reports = await Promise.all(booted.map((n) => settle(n, ETCD_SETTLE)));
+    // A node that fails its wait stops the others' (allOrAbort): the test fails then, not when the
+    // slowest sibling's deadline passes.
+    const booted = await allOrAbort(specs, (s) => boot(s), { parent: fleet.signal });
+    reports = await allOrAbort(booted, (n, signal) => settle(n, ETCD_SETTLE, signal), { parent: fleet.signal });
     for (const r of reports) {
       timings.push(`${r.node}: boot to ready ${r.readySeconds.toFixed(1)} s (${r.systemState}); slowest units:\n${r.blame.split("\n").slice(0, 8).map((l) => `    ${l.trim()}`).join("\n")}`);
     }
@@ -198,7 +199,7 @@ describeTier("boot tier: the reference example's etcd nodes boot under systemd a
     }
     expect(problems).toEqual([]);
     for (const n of booted) {
-      await waitFor(async () => (await n.exec(["systemctl", "is-active", "etcd.service"])).stdout.trim() === "active", 3 * 60_000, `${n.spec.name}: etcd.service active`).catch(async (err: Error) => {
+      await waitFor(async () => (await n.exec(["systemctl", "is-active", "etcd.service"])).stdout.trim() === "active", 3 * 60_000, `${n.spec.name}: etcd.service active`, fleet.signal).catch(async (err: Error) => {
         throw new Error(`${err.message}\n${await n.journal("etcd.service", 30)}`);
       });
       const active = await n.exec(["systemctl", "is-active", "ha-claim-slot.service", "ha-fetch-secrets.service", "etcd.service"]);
@@ -302,10 +303,10 @@ describeTier("boot tier: the reference example's etcd nodes boot under systemd a
     await terminate(old);
     const instanceId = await launchReplacement("etcd-1", old.spec.instanceId);
     const replacement = await boot({ ...old.spec, name: "etcd-1-replacement", instanceId });
-    const report = await settle(replacement, ETCD_SETTLE);
+    const report = await settle(replacement, ETCD_SETTLE, fleet.signal);
     timings.push(`etcd-1 replacement: boot to ready ${report.readySeconds.toFixed(1)} s (${report.systemState})`);
     if (report.failed !== "" || report.systemState !== "running") throw new Error(await explainFailure(replacement, report.failed));
-    await waitFor(async () => (await etcdctl(replacement, "endpoint", "health")).code === 0, 60_000, "every member healthy after the replacement");
+    await waitFor(async () => (await etcdctl(replacement, "endpoint", "health")).code === 0, 60_000, "every member healthy after the replacement", fleet.signal);
     const membersAfter = JSON.parse((await etcdctl(replacement, "member", "list", "-w", "json", "--hex")).stdout).members as Array<{ ID: string; name: string }>;
     // Same member id: the replacement started from the member's data on the volume, it did not join anew.
     expect(membersAfter.map((m) => [m.name, m.ID]).sort()).toEqual(membersBefore.map((m) => [m.name, m.ID]).sort());
@@ -332,7 +333,7 @@ describeTier("boot tier: the reference example's etcd nodes boot under systemd a
       const instanceId = await launchReplacement("etcd-2", like);
       const node = await boot({ ...spec, name: "etcd-2-tampered", instanceId });
       let status = "";
-      await waitFor(async () => /status: (done|error)/.test((status = (await node.exec(["cloud-init", "status"])).stdout)), 6 * 60_000, `etcd-2-tampered: cloud-init to finish (${status})`);
+      await waitFor(async () => /status: (done|error)/.test((status = (await node.exec(["cloud-init", "status"])).stdout)), 6 * 60_000, `etcd-2-tampered: cloud-init to finish (${status})`, fleet.signal);
       expect(status).toContain("status: error");
       expect((await node.exec(["systemctl", "is-failed", "cloud-final.service"])).stdout.trim()).toBe("failed");
       const journal = (await node.exec(["journalctl", "--no-pager", "-o", "cat"])).stdout;
@@ -351,7 +352,7 @@ describeTier("boot tier: the reference example's etcd nodes boot under systemd a
   /** Waits for cloud-init to finish on a node expected to fail, and returns its status line. */
   async function finished(node: NspawnNode): Promise<string> {
     let status = "";
-    await waitFor(async () => /status: (done|error)/.test((status = (await node.exec(["cloud-init", "status"])).stdout)), 8 * 60_000, `${node.spec.name}: cloud-init to finish (${status})`);
+    await waitFor(async () => /status: (done|error)/.test((status = (await node.exec(["cloud-init", "status"])).stdout)), 8 * 60_000, `${node.spec.name}: cloud-init to finish (${status})`, fleet.signal);
     return status;
   }
 
@@ -386,6 +387,7 @@ describeTier("boot tier: the reference example's etcd nodes boot under systemd a
       async () => (state = `${await prop(node, unit, "ActiveState")}; jobs: ${(await node.exec(["systemctl", "list-jobs", "--no-legend"])).stdout.trim()}`) === "failed; jobs: ",
       6 * 60_000,
       `${node.spec.name}: ${unit} to fail with no job left (${state})`,
+      fleet.signal,
     );
   }
 

@@ -22,18 +22,21 @@ export interface SettleTimeouts {
   readonly settleMs: number;
 }
 
-/** Waits until cloud-init is done and systemd has settled; reports what it saw. */
-export async function settle(node: NspawnNode, timeouts: SettleTimeouts): Promise<BootReport> {
+/**
+ * Waits until cloud-init is done and systemd has settled; reports what it saw. Stops as soon as
+ * `signal` aborts (a sibling node's wait failed, or the file is tearing down).
+ */
+export async function settle(node: NspawnNode, timeouts: SettleTimeouts, signal?: AbortSignal): Promise<BootReport> {
   let cloudInit = "";
   await waitFor(async () => {
-    cloudInit = (await node.exec(["cloud-init", "status"])).stdout.trim();
+    cloudInit = (await node.exec(["cloud-init", "status"], 60_000, signal)).stdout.trim();
     return /status: (done|error|disabled)/.test(cloudInit);
-  }, timeouts.cloudInitMs, `${node.spec.name}: cloud-init to finish (${cloudInit})`);
+  }, timeouts.cloudInitMs, `${node.spec.name}: cloud-init to finish (${cloudInit})`, signal);
   let systemState = "";
   await waitFor(async () => {
-    systemState = (await node.exec(["systemctl", "is-system-running"])).stdout.trim();
+    systemState = (await node.exec(["systemctl", "is-system-running"], 60_000, signal)).stdout.trim();
     return systemState === "running" || systemState === "degraded";
-  }, timeouts.settleMs, `${node.spec.name}: systemd to settle (${systemState})`);
+  }, timeouts.settleMs, `${node.spec.name}: systemd to settle (${systemState})`, signal);
   const readySeconds = (Date.now() - node.startedAt) / 1000;
   const failed = (await node.exec(["systemctl", "--failed", "--no-legend", "--plain"])).stdout.trim();
   const blame = (await node.exec(["systemd-analyze", "blame", "--no-pager"])).stdout;
@@ -49,4 +52,46 @@ export async function explainFailure(node: NspawnNode, failed: string): Promise<
   parts.push(`--- cloud-init-output.log\n${out.stdout}`);
   if (node.hotplugError) parts.push(`--- hot-plug watcher: ${node.hotplugError}`);
   return parts.join("\n");
+}
+
+/**
+ * The containers a boot-tier file starts, always torn down: {@link BootedNodes.stopAll} (the
+ * file's afterAll) first aborts {@link BootedNodes.signal} — every wait given it stops at once,
+ * also one a timed-out test left running — then waits for boots still in flight and stops every
+ * container, those booted after the abort included.
+ */
+export class BootedNodes {
+  /** Every node booted, in order. */
+  public readonly nodes: NspawnNode[] = [];
+  private readonly run = new AbortController();
+  private readonly booting = new Set<Promise<NspawnNode>>();
+
+  /** Aborted when the file tears down. */
+  public get signal(): AbortSignal {
+    return this.run.signal;
+  }
+
+  /** Boots a node with `start` and keeps it for teardown; refuses once teardown has begun. */
+  public async boot(start: () => Promise<NspawnNode>): Promise<NspawnNode> {
+    if (this.run.signal.aborted) throw new Error("not booting a node: the file is tearing down");
+    const pending = start().then((node) => {
+      this.nodes.push(node);
+      return node;
+    });
+    this.booting.add(pending);
+    try {
+      const node = await pending;
+      if (this.run.signal.aborted) throw new Error(`${node.spec.name} booted while the file was tearing down`);
+      return node;
+    } finally {
+      this.booting.delete(pending);
+    }
+  }
+
+  /** Aborts every wait, then stops every container (also those still booting). */
+  public async stopAll(): Promise<void> {
+    this.run.abort(new Error("the file is tearing down"));
+    await Promise.allSettled([...this.booting]);
+    for (const n of this.nodes) await n.stop().catch(() => undefined);
+  }
 }

@@ -310,18 +310,81 @@ export class VpcNetwork {
   }
 }
 
-/** Polls `ok` until true or `ms` passed. */
-export async function waitFor(ok: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
+/**
+ * Polls `ok` until true or `ms` passed. With `signal`, stops at once when it aborts (rejecting with
+ * its reason), so a wait whose result nobody awaits any more does not keep the test process alive.
+ */
+export async function waitFor(ok: () => boolean | Promise<boolean>, ms: number, what: string, signal?: AbortSignal): Promise<void> {
   const deadline = Date.now() + ms;
   for (;;) {
+    throwIfAborted(signal, what);
     try {
       if (await ok()) return;
     } catch {
       // not yet
     }
+    throwIfAborted(signal, what);
     if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
+    await pause(250, signal);
   }
+}
+
+function throwIfAborted(signal: AbortSignal | undefined, what: string): void {
+  if (signal?.aborted) throw new Error(`stopped waiting for ${what}: ${String((signal.reason as Error | undefined)?.message ?? signal.reason)}`);
+}
+
+/** Resolves after `ms`, or as soon as `signal` aborts. */
+export function pause(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = (): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}
+
+/**
+ * `Promise.all` for waits that poll: runs `task` for every item (at most `concurrency` at a time,
+ * in order), and the first failure aborts the signal every task was given, as does `parent`
+ * aborting; tasks not started yet are not started. Rejects with the first failure only once every
+ * started task has returned, so nothing keeps polling (or booting) behind a failed test.
+ */
+export async function allOrAbort<T, R>(
+  items: readonly T[],
+  task: (item: T, signal: AbortSignal, index: number) => Promise<R>,
+  options: { readonly parent?: AbortSignal; readonly concurrency?: number } = {},
+): Promise<R[]> {
+  const controller = new AbortController();
+  const onParent = (): void => controller.abort(options.parent!.reason);
+  if (options.parent?.aborted) onParent();
+  else options.parent?.addEventListener("abort", onParent, { once: true });
+  const results: R[] = new Array(items.length);
+  let failure: { error: unknown } | undefined;
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length && !controller.signal.aborted) {
+      const i = next++;
+      try {
+        results[i] = await task(items[i], controller.signal, i);
+      } catch (error) {
+        failure ??= { error };
+        controller.abort(error);
+      }
+    }
+  };
+  const width = Math.max(1, Math.min(options.concurrency ?? items.length, items.length));
+  try {
+    await Promise.all(Array.from({ length: width }, worker));
+  } finally {
+    options.parent?.removeEventListener("abort", onParent);
+  }
+  if (failure !== undefined) throw failure.error;
+  if (controller.signal.aborted) throw controller.signal.reason instanceof Error ? controller.signal.reason : new Error(String(controller.signal.reason));
+  return results;
 }
 
 /** What a node is booted from. */
@@ -661,8 +724,8 @@ export class NspawnNode {
     return undefined;
   }
 
-  /** Runs `argv` inside the container (all its namespaces), with a timeout. */
-  public async exec(argv: readonly string[], timeoutMs = 60000): Promise<ExecResult> {
+  /** Runs `argv` inside the container (all its namespaces), with a timeout (killed when `signal` aborts). */
+  public async exec(argv: readonly string[], timeoutMs = 60000, signal?: AbortSignal): Promise<ExecResult> {
     const leader = this.leader();
     if (leader === undefined) return { code: -1, stdout: "", stderr: "container not running" };
     try {
@@ -670,6 +733,7 @@ export class NspawnNode {
         encoding: "utf8",
         timeout: timeoutMs,
         maxBuffer: 64 * 1024 * 1024,
+        signal,
       });
       return { code: 0, stdout, stderr };
     } catch (err) {
