@@ -11,7 +11,7 @@
  */
 import { execFile, execFileSync } from "node:child_process";
 import { promisify } from "node:util";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { Server } from "node:https";
 import { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -20,13 +20,15 @@ import { gunzipSync } from "node:zlib";
 import { Testing } from "../../lib/core";
 import { HaClusterStack } from "../../examples/ha-cluster/main";
 import { ApplyEmulator, TerraformApplyWorkspace, startApplyEmulator } from "../harness/terraform-apply";
-import { NodeSpec, NspawnNode, VolumeStore, VpcNetwork, bootTierCheck, nodeRootfs, waitFor } from "../harness/nspawn-node";
+import { NodeSpec, NspawnNode, VolumeStore, VpcNetwork, allOrAbort, bootTierCheck, nodeRootfs, waitFor } from "../harness/nspawn-node";
+import { HaproxyLoadBalancer, nlbModelFromSynth } from "../harness/nlb-haproxy";
 import { motoCheck } from "../harness/real-components";
 import { providerPlanCheck } from "../harness/provider-plan";
-import { allOf, describeTier } from "../harness/tiers";
+import { allOf, describeTier, toolAvailable } from "../harness/tiers";
 import { buildMirror, mirrorCertificate, populateRegistry, registryCheck, serveMirror, startRegistry } from "../harness/asset-mirror";
-import { explainFailure, settle } from "./node-report";
+import { BootedNodes, explainFailure, settle } from "./node-report";
 
+// beforeAll: registry, apply, VPC (each test passes its own budget, below).
 jest.setTimeout(30 * 60_000);
 
 const ETCD_VERSION = "3.5.21";
@@ -40,6 +42,40 @@ const REGISTRY_PORT = 5443;
 const REGISTRY = `${SERVICE_IP}:${REGISTRY_PORT}`;
 /** How long a node may take for cloud-init (the API node installs and pulls more than an etcd node). */
 const CLOUD_INIT_MS = 12 * 60_000;
+/** An etcd node: cloud-init, then systemd settling; then etcd.service active. */
+const ETCD_SETTLE = { cloudInitMs: CLOUD_INIT_MS, settleMs: 4 * 60_000 };
+const ETCD_ACTIVE_MS = 3 * 60_000;
+/**
+ * An API-server node's system is `starting` until ha-complete-lifecycle ends, which it does at
+ * the latest at the node's LAUNCH_READY_DEADLINE_SECONDS of boot (840 s in the reference example;
+ * checked against node.env on each node below), so 14 min after cloud-init covers it.
+ */
+const API_SETTLE = { cloudInitMs: CLOUD_INIT_MS, settleMs: 14 * 60_000 };
+/** /readyz on the slot address once settled (ha-complete-lifecycle has seen it pass already). */
+const READYZ_MS = 2 * 60_000;
+/** The reference example's API servers (README: 3 behind the internal NLB). */
+const API_NODES = 3;
+/**
+ * API-server nodes booted at once. All three with the three etcd nodes running on this machine's
+ * 2 cores (measured: see README, boot tier); lower it and the test's budget grows by waves.
+ */
+const API_BOOT_CONCURRENCY = 3;
+/** Beyond the target group's own timing, for haproxy's first check and the runtime socket. */
+const LB_SLACK_MS = 15_000;
+/** What a test may take besides its waits (AWS CLI calls, checks, printing). */
+const TEST_OVERHEAD_MS = 2 * 60_000;
+/** The first test's budget: its waits' deadlines in sequence. */
+const ETCD_TEST_MS = ETCD_SETTLE.cloudInitMs + ETCD_SETTLE.settleMs + 3 * ETCD_ACTIVE_MS + TEST_OVERHEAD_MS;
+/**
+ * The load balancer's part: every target in service, bounded by the synthesized health check (the
+ * slowest an NLB allows, AWS target-group limits: (10 healthy checks + 1) × 30 s + 10 s timeout,
+ * ≈ 6 min; the real model's bound is asserted to fit), then the /readyz requests (10 s each).
+ */
+const LB_BUDGET_MS = 6 * 60_000 + 2 * API_NODES * 10_000 + 30_000;
+/** The second test's budget: per wave of API_BOOT_CONCURRENCY nodes, one node's waits in sequence; then the load balancer. */
+const API_TEST_MS = Math.ceil(API_NODES / API_BOOT_CONCURRENCY) * (API_SETTLE.cloudInitMs + API_SETTLE.settleMs + READYZ_MS) + LB_BUDGET_MS + TEST_OVERHEAD_MS;
+/** Units of an API-server node whose start times are printed, in boot order. */
+const API_UNITS = ["ha-claim-slot.service", "ha-fetch-secrets.service", "ha-kube-install.service", "containerd.service", "ha-kube-configure.service", "kubelet.service", "ha-complete-lifecycle.service"];
 const execFileAsync = promisify(execFile);
 
 /**
@@ -104,7 +140,7 @@ function installKernelKeys(): string[] {
 
 describeTier(
   "boot tier: the reference example's API-server nodes boot under systemd, cloud-init, containerd and the kubelet (Debian 12)",
-  allOf(bootTierCheck(), motoCheck(), providerPlanCheck(), registryCheck()),
+  allOf(bootTierCheck(), motoCheck(), providerPlanCheck(), registryCheck(), toolAvailable("haproxy", ["-v"])),
   { tierLabel: "boot" },
   () => {
     const tierStart = Date.now();
@@ -117,7 +153,9 @@ describeTier(
     let volumes: VolumeStore;
     let tls: { cert: string; key: string };
     let trustBundle = "";
-    const nodes: NspawnNode[] = [];
+    const fleet = new BootedNodes();
+    let lb: HaproxyLoadBalancer | undefined;
+    let synthesized = "";
     const timings: string[] = [];
 
     // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the CLI's JSON
@@ -163,10 +201,47 @@ describeTier(
       }));
     }
 
-    async function boot(spec: NodeSpec): Promise<NspawnNode> {
-      const node = await NspawnNode.boot(emulator!, vpc!, volumes, dir, spec);
-      nodes.push(node);
-      return node;
+    /**
+     * Spreads `group`'s instances over its subnets as EC2 Auto Scaling does ("launches instances
+     * evenly across the Availability Zones" of the group's subnets): moto 5.1.22 launches every
+     * instance of a group in its first subnet ("We'll create all instances in a single subnet to
+     * make things easier", autoscaling/models.py), so the three API servers would be in one zone,
+     * where only one apiserver slot interface is. For each subnet without an instance, one instance
+     * of a crowded subnet leaves the group (detach-instances, decrementing) and is terminated, and an
+     * instance of the group's launch template with the group's propagated tags is launched in that
+     * subnet and attached (attach-instances tags it with the group's name, as the group's own are).
+     * Returns what moved.
+     */
+    async function balanceAcrossZones(group: string): Promise<string[]> {
+      const [asg] = (await aws("autoscaling", "describe-auto-scaling-groups", "--auto-scaling-group-names", group)).AutoScalingGroups;
+      const subnets = String(asg.VPCZoneIdentifier).split(",").filter(Boolean);
+      const ids = (asg.Instances as Array<{ InstanceId: string }>).map((i) => i.InstanceId);
+      const bySubnet = new Map<string, string[]>(subnets.map((s) => [s, []]));
+      for (const r of (await aws("ec2", "describe-instances", "--instance-ids", ...ids)).Reservations) {
+        for (const i of r.Instances as Array<{ InstanceId: string; SubnetId: string }>) bySubnet.get(i.SubnetId)?.push(i.InstanceId);
+      }
+      const template = asg.LaunchTemplate?.LaunchTemplateName ?? asg.MixedInstancesPolicy?.LaunchTemplate?.LaunchTemplateSpecification?.LaunchTemplateName;
+      const tags = (asg.Tags as Array<{ Key: string; Value: string; PropagateAtLaunch: boolean }>).filter((t) => t.PropagateAtLaunch && !t.Key.startsWith("aws:"));
+      const moved: string[] = [];
+      for (const subnet of subnets) {
+        if (bySubnet.get(subnet)!.length > 0) continue;
+        const crowded = [...bySubnet.entries()].find(([, list]) => list.length > 1);
+        if (crowded === undefined) break;
+        const surplus = crowded[1].pop()!;
+        await aws("autoscaling", "detach-instances", "--auto-scaling-group-name", group, "--instance-ids", surplus, "--should-decrement-desired-capacity");
+        await aws("ec2", "terminate-instances", "--instance-ids", surplus);
+        const spec = ["--launch-template", `LaunchTemplateName=${template},Version=$Latest`, "--subnet-id", subnet, "--count", "1"];
+        if (tags.length > 0) spec.push("--tag-specifications", JSON.stringify([{ ResourceType: "instance", Tags: tags.map((t) => ({ Key: t.Key, Value: t.Value })) }]));
+        const launched = (await aws("ec2", "run-instances", ...spec)).Instances[0].InstanceId as string;
+        await aws("autoscaling", "attach-instances", "--auto-scaling-group-name", group, "--instance-ids", launched);
+        bySubnet.get(subnet)!.push(launched);
+        moved.push(`${surplus} (${crowded[0]}) → ${launched} (${subnet})`);
+      }
+      return moved;
+    }
+
+    function boot(spec: NodeSpec): Promise<NspawnNode> {
+      return fleet.boot(() => NspawnNode.boot(emulator!, vpc!, volumes, dir, spec));
     }
 
     beforeAll(async () => {
@@ -181,7 +256,7 @@ describeTier(
       const digests = await populateRegistry(registry.port, readFileSync(tls.cert), path.join(dir, "images"), KUBERNETES_VERSION, PAUSE_TAG);
       timings.push(`registry populated (${Object.keys(digests).join(", ")}): ${((Date.now() - pushStart) / 1000).toFixed(1)} s`);
 
-      const synthesized = Testing.synth(
+      synthesized = Testing.synth(
         new HaClusterStack(Testing.app(), "ha-cluster", {
           etcdRelease: {
             version: ETCD_VERSION,
@@ -213,7 +288,8 @@ describeTier(
     });
 
     afterAll(async () => {
-      for (const n of nodes) await n.stop().catch(() => undefined);
+      await lb?.stop().catch(() => undefined);
+      await fleet.stopAll();
       vpc?.destroy();
       registry?.stop();
       await new Promise((r) => (mirror ? mirror.close(r) : r(undefined)));
@@ -228,8 +304,10 @@ describeTier(
 
     it("boots the three etcd nodes first (etcd from the HTTPS mirror)", async () => {
       const specs = (await Promise.all(["etcd-0", "etcd-1", "etcd-2"].map((s) => nodeSpecs(`prod-eu1-${s}`, s)))).flat();
-      const booted = await Promise.all(specs.map(boot));
-      const reports = await Promise.all(booted.map((n) => settle(n, { cloudInitMs: CLOUD_INIT_MS, settleMs: 4 * 60_000 })));
+      // A node that fails its wait stops the others' (allOrAbort): the test fails then, not when
+      // the slowest sibling's deadline passes.
+      const booted = await allOrAbort(specs, (s) => boot(s), { parent: fleet.signal });
+      const reports = await allOrAbort(booted, (n, signal) => settle(n, ETCD_SETTLE, signal), { parent: fleet.signal });
       // A precondition here (etcd-nodes.boot.test.ts holds the etcd nodes to every unit active):
       // cloud-init done and etcd active; any other failed unit is printed.
       const problems: string[] = [];
@@ -239,25 +317,29 @@ describeTier(
       }
       expect(problems).toEqual([]);
       for (const n of booted) {
-        await waitFor(async () => (await n.exec(["systemctl", "is-active", "etcd.service"])).stdout.trim() === "active", 3 * 60_000, `${n.spec.name}: etcd.service active`);
+        await waitFor(async () => (await n.exec(["systemctl", "is-active", "etcd.service"])).stdout.trim() === "active", ETCD_ACTIVE_MS, `${n.spec.name}: etcd.service active`, fleet.signal);
       }
       etcdUp = true;
-    });
+    }, ETCD_TEST_MS);
 
-    it("boots an API-server node: containerd, the kubelet and the static pods from the local registry; /readyz answers on the slot IP", async () => {
-      if (!etcdUp) throw new Error("the etcd nodes did not boot (see the first test)");
-      const templates = (await aws("ec2", "describe-launch-templates")).LaunchTemplates.map((t: { LaunchTemplateName: string }) => t.LaunchTemplateName) as string[];
-      const apiTemplate = templates.find((t) => !/etcd/.test(t));
-      expect(apiTemplate).toBeDefined();
-      const kernel = execFileSync("uname", ["-r"], { encoding: "utf8" }).trim();
-      const ownKeys = installKernelKeys();
-      const specs = await nodeSpecs(apiTemplate!, "api", containerKernelFiles(kernel), true, ownKeys);
-      timings.push(`API-server instances: ${specs.length} (${specs.map((s) => s.instanceId).join(", ")})`);
-      const node = await boot(specs[0]);
+    /** What one API-server node showed once /readyz answered on its slot address. */
+    interface ApiNode {
+      readonly node: NspawnNode;
+      readonly slotIp: string;
+      readonly readySeconds: number;
+    }
+
+    /**
+     * Boots one API-server node and waits for it: cloud-init done, systemd settled, every unit
+     * active (but ha-complete-lifecycle, see below), /readyz on its slot address, the control-plane
+     * containers from the local registry. Prints its per-unit start times.
+     */
+    async function bootApiNode(spec: NodeSpec, signal: AbortSignal): Promise<ApiNode> {
+      const node = await boot(spec);
       // An API-server node's system is `starting` until ha-complete-lifecycle has seen /readyz pass
       // (its deadline: 840 s of boot).
-      const report = await settle(node, { cloudInitMs: CLOUD_INIT_MS, settleMs: 14 * 60_000 });
-      timings.push(`${report.node}: boot to settled ${report.readySeconds.toFixed(1)} s (${report.systemState}); slowest units:\n${report.blame.split("\n").slice(0, 10).map((l) => `    ${l.trim()}`).join("\n")}`);
+      const report = await settle(node, API_SETTLE, signal);
+      timings.push(`${report.node}: boot to settled ${report.readySeconds.toFixed(1)} s (${report.systemState}); slowest units:\n${report.blame.split("\n").slice(0, 6).map((l) => `    ${l.trim()}`).join("\n")}`);
       // Every unit active, but one: moto 5.1.22 answers CompleteLifecycleAction with a 500 (HTML, an
       // internal error), so ha-complete-lifecycle, whose part before the call is what the node does
       // (wait for /readyz to pass 3 times in a row), fails at the call. Any other failed unit fails the test.
@@ -269,30 +351,104 @@ describeTier(
         const journal = (await node.exec(["journalctl", "--no-pager", "-o", "cat", "-u", "ha-complete-lifecycle.service"])).stdout;
         expect(journal).toContain("https://127.0.0.1:6443/readyz passed 3 times in a row: completing apiserver-ready with CONTINUE");
         expect(journal).toContain("500 Internal Server Error");
-        timings.push(`${node.spec.name}: ha-complete-lifecycle saw /readyz pass 3 times, then moto answered CompleteLifecycleAction with 500 (emulator gap)`);
       }
       for (const u of ["containerd.service", "ha-kube-install.service", "ha-kube-configure.service", "kubelet.service"]) {
-        expect({ unit: u, state: (await node.exec(["systemctl", "is-active", u])).stdout.trim() }).toEqual({ unit: u, state: "active" });
+        expect({ node: spec.name, unit: u, state: (await node.exec(["systemctl", "is-active", u])).stdout.trim() }).toEqual({ node: spec.name, unit: u, state: "active" });
       }
+      // Per-unit start times, from systemd's own clock (seconds after its start in the container).
+      const zero = Number((await node.exec(["systemctl", "show", "-P", "UserspaceTimestampMonotonic"])).stdout.trim());
+      const starts: string[] = [];
+      for (const u of API_UNITS) {
+        const [inactiveExit, activeEnter] = (await node.exec(["systemctl", "show", "-P", "InactiveExitTimestampMonotonic", "-P", "ActiveEnterTimestampMonotonic", u])).stdout.trim().split("\n").map(Number);
+        const at = (us: number) => (us > 0 ? `${((us - zero) / 1e6).toFixed(1)}` : "-");
+        starts.push(`${u.replace(/\.service$/, "")} ${at(inactiveExit)}→${at(activeEnter)}`);
+      }
+      timings.push(`${spec.name}: unit start→active, s after systemd started: ${starts.join(", ")}`);
+      // The settle budget covers the node's own deadline for /readyz (ha-complete-lifecycle's).
+      const deadline = Number(/^LAUNCH_READY_DEADLINE_SECONDS='?(\d+)'?$/m.exec((await node.exec(["cat", "/etc/ha-control-plane/node.env"])).stdout)?.[1]);
+      expect({ node: spec.name, deadlineWithinSettleBudget: deadline > 0 && deadline * 1000 <= API_SETTLE.settleMs }).toEqual({ node: spec.name, deadlineWithinSettleBudget: true });
       const slotIp = /^SLOT_IP=(.*)$/m.exec((await node.exec(["cat", "/run/ha-control-plane/slot.env"])).stdout)?.[1]?.replace(/'/g, "");
       expect(slotIp).toMatch(/^10\.0\.\d+\.\d+$/);
       let readyz = "";
-      const readyStart = Date.now();
       await waitFor(async () => {
-        const r = await node.exec(["curl", "-sS", "--max-time", "5", "--cacert", "/etc/kubernetes/pki/ca.crt", `https://${slotIp}:6443/readyz`]);
+        const r = await node.exec(["curl", "-sS", "--max-time", "5", "--cacert", "/etc/kubernetes/pki/ca.crt", `https://${slotIp}:6443/readyz`], 60_000, signal);
         readyz = r.stdout;
         return r.stdout.trim() === "ok";
-      }, 10 * 60_000, `${node.spec.name}: /readyz on ${slotIp} (${readyz})`).catch(async (err: Error) => {
+      }, READYZ_MS, `${spec.name}: /readyz on ${slotIp} (${readyz})`, signal).catch(async (err: Error) => {
         const pods = await node.exec(["sh", "-c", "ctr -n k8s.io images ls -q; ctr -n k8s.io containers ls; ls /etc/kubernetes/manifests"]);
         throw new Error(`${err.message}\n${pods.stdout}${pods.stderr}\n--- kubelet\n${await node.journal("kubelet.service", 40)}\n--- containerd\n${await node.journal("containerd.service", 20)}`);
       });
+      const readySeconds = (Date.now() - node.startedAt) / 1000;
       // The three control-plane containers run from the local registry's images (containerd's view).
       const containers = (await node.exec(["ctr", "-n", "k8s.io", "containers", "ls", "--quiet"])).stdout.trim().split("\n").filter(Boolean);
       const images = new Set<string>();
       for (const id of containers) images.add((await node.exec(["ctr", "-n", "k8s.io", "containers", "info", id])).stdout.match(/"Image": "([^"]+)"/)?.[1] ?? "");
-      for (const c of ["kube-apiserver", "kube-controller-manager", "kube-scheduler"]) expect(images).toContain(`${REGISTRY}/${c}:v${KUBERNETES_VERSION}`);
-      expect(images).toContain(`${REGISTRY}/pause:${PAUSE_TAG}`);
-      timings.push(`${node.spec.name}: /readyz ok on ${slotIp} ${((Date.now() - node.startedAt) / 1000).toFixed(1)} s after boot (${((Date.now() - readyStart) / 1000).toFixed(1)} s after settling)`);
-    });
+      for (const c of ["kube-apiserver", "kube-controller-manager", "kube-scheduler"]) expect({ node: spec.name, images: [...images] }).toEqual({ node: spec.name, images: expect.arrayContaining([`${REGISTRY}/${c}:v${KUBERNETES_VERSION}`]) });
+      expect({ node: spec.name, images: [...images] }).toEqual({ node: spec.name, images: expect.arrayContaining([`${REGISTRY}/pause:${PAUSE_TAG}`]) });
+      timings.push(`${spec.name}: /readyz ok on ${slotIp} ${readySeconds.toFixed(1)} s after boot`);
+      return { node, slotIp: slotIp!, readySeconds };
+    }
+
+    it(
+      `boots the three API-server nodes (${API_BOOT_CONCURRENCY} at a time): containerd, the kubelet and the static pods from the local registry; /readyz through the load balancer, every node in service`,
+      async () => {
+        if (!etcdUp) throw new Error("the etcd nodes did not boot (see the first test)");
+        const templates = (await aws("ec2", "describe-launch-templates")).LaunchTemplates.map((t: { LaunchTemplateName: string }) => t.LaunchTemplateName) as string[];
+        const apiTemplate = templates.find((t) => !/etcd/.test(t));
+        expect(apiTemplate).toBeDefined();
+        const moved = await balanceAcrossZones(apiTemplate!);
+        timings.push(`API-server group spread over its zones as EC2 Auto Scaling would (moto launches all in the first subnet): ${moved.join("; ") || "already spread"}`);
+        const kernel = execFileSync("uname", ["-r"], { encoding: "utf8" }).trim();
+        const specs = await nodeSpecs(apiTemplate!, "api", containerKernelFiles(kernel), true, installKernelKeys());
+        timings.push(`API-server instances: ${specs.length} (${specs.map((s) => s.instanceId).join(", ")}), booted ${API_BOOT_CONCURRENCY} at a time`);
+        // The reference example's Auto Scaling group of API servers: 3 (README, architecture).
+        expect(specs.length).toBe(API_NODES);
+        // One per zone, each with its zone's apiserver slot interface to claim.
+        const zones = (await aws("ec2", "describe-instances", "--instance-ids", ...specs.map((s) => s.instanceId))).Reservations.flatMap((r: { Instances: Array<{ Placement: { AvailabilityZone: string } }> }) => r.Instances.map((i) => i.Placement.AvailabilityZone));
+        expect(new Set(zones).size).toBe(API_NODES);
+        const bootStart = Date.now();
+        const api = await allOrAbort(specs, bootApiNode, { parent: fleet.signal, concurrency: API_BOOT_CONCURRENCY });
+        timings.push(`all ${api.length} API-server nodes ready on their slot addresses ${((Date.now() - bootStart) / 1000).toFixed(1)} s after the first boot started`);
+
+        // The load balancer of the control-plane tier: haproxy configured from the synthesized
+        // listener and target group (nlb-haproxy.ts), in the VPC, targets = the slot addresses.
+        const model = nlbModelFromSynth(JSON.parse(synthesized));
+        lb = await HaproxyLoadBalancer.start(model, {
+          bind: `${SERVICE_IP}:${model.listenerPort}`,
+          servers: api.map((a) => ({ name: a.node.spec.name, address: a.slotIp })),
+          netns: vpc!.ns,
+        });
+        // In service: `healthyThreshold` passing checks, `interval` apart; the first within one
+        // interval of the start, each answered within `timeout` (the target group's settings).
+        const h = model.health;
+        const inServiceMs = (h.healthyThreshold + 1) * h.intervalSeconds * 1000 + h.timeoutSeconds * 1000 + LB_SLACK_MS;
+        expect(inServiceMs).toBeLessThanOrEqual(LB_BUDGET_MS - 2 * API_NODES * 10_000);
+        const lbStart = Date.now();
+        await Promise.all(api.map((a) => lb!.waitHealthy(a.node.spec.name, inServiceMs)));
+        timings.push(`every API node in service at the load balancer ${((Date.now() - lbStart) / 1000).toFixed(1)} s after it started (bound ${inServiceMs / 1000} s: ${h.healthyThreshold} × ${h.intervalSeconds} s checks, ${h.protocol} ${h.path ?? ""})`);
+
+        // /readyz through the load balancer, as a client in the VPC reaches it: the internal NLB's
+        // DNS name (the API server certificate's name for it) resolved to the listener.
+        const lbs = (await aws("elbv2", "describe-load-balancers")).LoadBalancers as Array<{ DNSName: string; Scheme: string; Type: string }>;
+        const internal = lbs.find((l) => l.Type === "network" && l.Scheme === "internal");
+        expect(internal).toBeDefined();
+        const caFile = path.join(dir, "kubernetes-ca.crt");
+        writeFileSync(caFile, (await api[0].node.exec(["cat", "/etc/kubernetes/pki/ca.crt"])).stdout);
+        const before = await lb.sessions();
+        const answers: string[] = [];
+        for (let i = 0; i < 2 * api.length; i++) {
+          const { stdout } = await execFileAsync("ip", ["netns", "exec", vpc!.ns, "curl", "-sS", "--max-time", "10", "--cacert", caFile, "--resolve", `${internal!.DNSName}:${model.listenerPort}:${SERVICE_IP}`, `https://${internal!.DNSName}:${model.listenerPort}/readyz`], { encoding: "utf8", timeout: 30_000 });
+          answers.push(stdout.trim());
+        }
+        expect(answers).toEqual(Array(2 * api.length).fill("ok"));
+        const after = await lb.sessions();
+        // Round robin over three healthy targets: each API server answered some of them.
+        const served = Object.fromEntries(api.map((a) => [a.node.spec.name, (after[a.node.spec.name] ?? 0) - (before[a.node.spec.name] ?? 0) > 0]));
+        expect(served).toEqual(Object.fromEntries(api.map((a) => [a.node.spec.name, true])));
+        timings.push(`/readyz via the load balancer (${internal!.DNSName}): ${answers.length} of ${answers.length} ok, sessions per API node ${JSON.stringify(Object.fromEntries(api.map((a) => [a.node.spec.name, (after[a.node.spec.name] ?? 0) - (before[a.node.spec.name] ?? 0)])))}`);
+        for (const a of api) timings.push(`${a.node.spec.name}: boot to /readyz ${a.readySeconds.toFixed(1)} s`);
+      },
+      API_TEST_MS,
+    );
   },
 );

@@ -219,6 +219,11 @@ export class HaproxyLoadBalancer {
     return this.serverStat("status");
   }
 
+  /** Server name → sessions haproxy has sent it so far (`stot`; health checks are not sessions). */
+  async sessions(): Promise<Record<string, number>> {
+    return Object.fromEntries(Object.entries(await this.serverStat("stot")).map(([k, v]) => [k, Number(v)]));
+  }
+
   /** Server name → haproxy's last check result (`L7OK`, `L7STS`, `L4CON`, `INI`, …). */
   checkStatus(): Promise<Record<string, string>> {
     return this.serverStat("check_status");

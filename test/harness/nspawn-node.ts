@@ -510,6 +510,15 @@ export class VolumeStore {
   }
 }
 
+/**
+ * What kills the running containers if the test process exits without stopping them: one
+ * process `exit` listener for all (one per node would pass Node's 10-listener warning).
+ */
+const onExit = new Set<() => void>();
+process.on("exit", () => {
+  for (const kill of onExit) kill();
+});
+
 /** A booted node container. */
 export class NspawnNode {
   /**
@@ -649,7 +658,7 @@ export class NspawnNode {
     });
     closeSync(fd);
     this.startedAt = Date.now();
-    process.on("exit", this.killOnExit);
+    onExit.add(this.killOnExit);
     await waitFor(() => this.leader() !== undefined || this.nspawn!.exitCode !== null, 30000, `${spec.name}: container PID 1`);
     if (this.leader() === undefined) throw new Error(`${spec.name}: nspawn exited ${this.nspawn.exitCode}: ${readFileSync(out, "utf8").slice(-2000)}`);
     // With --network-namespace-path, systemd 252 mounts the container's /sys in the host's network
@@ -809,7 +818,7 @@ export class NspawnNode {
       clearTimeout(timer);
     }
     this.killOnExit();
-    process.removeListener("exit", this.killOnExit);
+    onExit.delete(this.killOnExit);
     if (this.imdsSocket !== "") this.vpc.unrouteImds(this.imdsSocket);
     await this.imds?.stop();
     for (const v of this.hostVeths) quiet("ip", ["-n", this.vpc.ns, "link", "del", v]);
