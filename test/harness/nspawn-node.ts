@@ -25,7 +25,7 @@
  * nspawn process group, deletes the namespaces and detaches the loop devices, on every path.
  */
 import { ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmdirSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmdirSync, symlinkSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import { Ec2QueryApi, ImdsStandIn, attachedInterfaces, startImds, xmlItems, xmlValues } from "./aws-emulator";
@@ -510,6 +510,10 @@ export class VolumeStore {
   }
 }
 
+/** The unit that holds a container-running node's boot until the harness's setup is done, and its marker. */
+const HARNESS_GATE = "ha-boot-tier-harness-setup";
+const HARNESS_GATE_MARKER = "/run/ha-boot-tier/setup-done";
+
 /**
  * What kills the running containers if the test process exits without stopping them: one
  * process `exit` listener for all (one per node would pass Node's 10-listener warning).
@@ -629,6 +633,30 @@ export class NspawnNode {
       // needs for the pods' negative oom_score_adj, is not in this machine's bounding set at all.)
       extra.push("--system-call-filter=add_key keyctl request_key", "--capability=CAP_SYSLOG", `--bind=${containerd}:/var/lib/containerd`);
       this.cgroups = containerRuntimeCgroups(this.ns);
+      // What the harness sets up from outside once the container runs (writable cgroup
+      // hierarchies, /dev/kmsg, the kernel keys) must be there before the node's own units start:
+      // with three such nodes booting at once on a loaded machine it came up to 8 s after nspawn,
+      // and a unit started before it failed with 219/CGROUP (systemd-user-sessions, 7.8 s). A gate
+      // before sysinit.target (which every unit with default dependencies is after) waits for the
+      // harness's marker; it fails, visibly, after 120 s without one.
+      const units = path.join(upper, "etc/systemd/system");
+      mkdirSync(path.join(units, "sysinit.target.wants"), { recursive: true });
+      writeFileSync(
+        path.join(units, `${HARNESS_GATE}.service`),
+        [
+          "[Unit]",
+          "Description=boot tier: wait for the harness's container setup (cgroups, /dev/kmsg, kernel keys)",
+          "DefaultDependencies=no",
+          "Before=sysinit.target",
+          "[Service]",
+          "Type=oneshot",
+          "RemainAfterExit=yes",
+          `ExecStart=/bin/sh -c 'until [ -e ${HARNESS_GATE_MARKER} ]; do sleep 0.2; done'`,
+          "TimeoutStartSec=120",
+          "",
+        ].join("\n"),
+      );
+      symlinkSync(`/etc/systemd/system/${HARNESS_GATE}.service`, path.join(units, "sysinit.target.wants", `${HARNESS_GATE}.service`));
     }
     const wrapper = [
       "set -eu",
@@ -684,6 +712,7 @@ export class NspawnNode {
       });
       sh("nsenter", ["-t", String(this.leader()), "-m", "--", "sh", "-c", ["set -e", "mkdir -p /run/ha-boot-tier/kernel", ...script].join("\n")]);
     }
+    if (spec.runsContainers) sh("nsenter", ["-t", String(this.leader()), "-m", "--", "sh", "-c", `mkdir -p /run/ha-boot-tier && touch ${HARNESS_GATE_MARKER}`]);
     const instXml = await this.emulator.ec2("DescribeInstances", { "InstanceId.1": spec.instanceId });
     this.rootDevice = xmlValues(instXml, "rootDeviceName")[0] ?? "/dev/sda1";
     const tick = (): void => {
