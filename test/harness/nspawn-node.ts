@@ -25,7 +25,7 @@
  * nspawn process group, deletes the namespaces and detaches the loop devices, on every path.
  */
 import { ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import { Ec2QueryApi, ImdsStandIn, attachedInterfaces, startImds, xmlItems, xmlValues } from "./aws-emulator";
@@ -510,9 +510,9 @@ export class VolumeStore {
   }
 }
 
-/** The unit that holds a container-running node's boot until the harness's setup is done, and its marker. */
-const HARNESS_GATE = "ha-boot-tier-harness-setup";
+/** A container-running node's systemd starts once this marker exists (the harness's setup is done); its own binary's name beside the gate. */
 const HARNESS_GATE_MARKER = "/run/ha-boot-tier/setup-done";
+const REAL_SYSTEMD = "systemd.boot-tier-real";
 
 /**
  * What kills the running containers if the test process exits without stopping them: one
@@ -634,29 +634,33 @@ export class NspawnNode {
       extra.push("--system-call-filter=add_key keyctl request_key", "--capability=CAP_SYSLOG", `--bind=${containerd}:/var/lib/containerd`);
       this.cgroups = containerRuntimeCgroups(this.ns);
       // What the harness sets up from outside once the container runs (writable cgroup
-      // hierarchies, /dev/kmsg, the kernel keys) must be there before the node's own units start:
-      // with three such nodes booting at once on a loaded machine it came up to 8 s after nspawn,
-      // and a unit started before it failed with 219/CGROUP (systemd-user-sessions, 7.8 s). A gate
-      // before sysinit.target (which every unit with default dependencies is after) waits for the
-      // harness's marker; it fails, visibly, after 120 s without one.
-      const units = path.join(upper, "etc/systemd/system");
-      mkdirSync(path.join(units, "sysinit.target.wants"), { recursive: true });
+      // hierarchies, /dev/kmsg, the kernel keys) must be there before systemd starts anything: with
+      // three such nodes booting at once on a loaded machine it came up to 8 s after nspawn, and
+      // units started before it failed with 219/CGROUP (systemd-user-sessions at 7.8 s; a gate
+      // before sysinit.target did not cover ifupdown-pre, which has no default dependencies). So
+      // the init nspawn --boot starts (/usr/lib/systemd/systemd) is, in the overlay's upper
+      // layer, a script that waits for the harness's marker (at most 120 s) and then execs the
+      // image's own systemd binary, copied beside it: systemd is PID 1 as before, from then on.
+      const init = path.join(upper, "usr/lib/systemd");
+      mkdirSync(init, { recursive: true });
+      copyFileSync(path.join(rootfs, "usr/lib/systemd/systemd"), path.join(init, REAL_SYSTEMD));
+      chmodSync(path.join(init, REAL_SYSTEMD), 0o755);
       writeFileSync(
-        path.join(units, `${HARNESS_GATE}.service`),
+        path.join(init, "systemd"),
         [
-          "[Unit]",
-          "Description=boot tier: wait for the harness's container setup (cgroups, /dev/kmsg, kernel keys)",
-          "DefaultDependencies=no",
-          "Before=sysinit.target",
-          "[Service]",
-          "Type=oneshot",
-          "RemainAfterExit=yes",
-          `ExecStart=/bin/sh -c 'until [ -e ${HARNESS_GATE_MARKER} ]; do sleep 0.2; done'`,
-          "TimeoutStartSec=120",
+          "#!/bin/sh",
+          "# boot tier: systemd starts once the harness has set the container up from outside",
+          "i=0",
+          `until [ -e ${HARNESS_GATE_MARKER} ]; do`,
+          "  i=$((i + 1))",
+          `  [ "$i" -le 1200 ] || { echo "boot tier: no ${HARNESS_GATE_MARKER} after 120 s" >&2; exit 1; }`,
+          "  sleep 0.1",
+          "done",
+          `exec /usr/lib/systemd/${REAL_SYSTEMD} "$@"`,
           "",
         ].join("\n"),
+        { mode: 0o755 },
       );
-      symlinkSync(`/etc/systemd/system/${HARNESS_GATE}.service`, path.join(units, "sysinit.target.wants", `${HARNESS_GATE}.service`));
     }
     const wrapper = [
       "set -eu",
