@@ -117,6 +117,17 @@ function main() {
   const results = readJson(RESULTS, { targetPercent: TARGET_PERCENT, typescript: {}, shell: {} });
   const equivalent = readJson(EQUIVALENT, {});
   results.targetPercent = TARGET_PERCENT;
+  // `--reclassify` runs nothing: it only copies the reasons of test/mutation/equivalent.json onto the
+  // recorded survivors (a reason is a judgement, not a measurement; counts and hashes stay as measured).
+  if (argv.includes("--reclassify")) {
+    const pending = Object.entries(results.typescript?.pending ?? {}).flatMap(([file, p]) => (p.measured ? [[file, p.measured]] : []));
+    for (const [file, m] of [...Object.entries(results.typescript?.modules ?? {}), ...Object.entries(results.shell?.modules ?? {}), ...pending]) {
+      for (const s of m.survivors ?? []) s.reason = equivalent[file]?.[s.id] ?? "not yet classified";
+    }
+    fs.writeFileSync(RESULTS, JSON.stringify(results, null, 2) + "\n");
+    console.log(`reasons copied from ${path.relative(ROOT, EQUIVALENT)} into ${path.relative(ROOT, RESULTS)}`);
+    return;
+  }
   if (!argv.includes("--shell-only")) {
     // `--group=a,b` narrows a run to some groups; the others keep their recorded results. `--force`
     // retests every mutant (Stryker's incremental mode keeps earlier survivors when only tests were added).

@@ -161,6 +161,11 @@ describe("HA-SG1 reasons and edges (AWS: VPC security group rules; 0.0.0.0/0 and
     expect(reasons(WORLD_OPEN_INGRESS, both)).toEqual(["security group web (aws_security_group.Web) allows ingress of tcp 80-443 from 0.0.0.0/0 and ::/0 (the whole internet)"]);
   });
 
+  it("names a group declared outside the stack by the id the rule gives", () => {
+    const outside = (s: TerraformStack) => new SecurityGroupRule(s, "Ext", { type: "ingress", securityGroupId: "sg-0123456789abcdef0", protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: ["0.0.0.0/0"] });
+    expect(reasons(WORLD_OPEN_INGRESS, outside)).toEqual(["security group sg-0123456789abcdef0 allows ingress of tcp 22 from 0.0.0.0/0 (the whole internet)"]);
+  });
+
   it("lists every world-open block of a group's inline rules, and only those", () => {
     const inline = (s: TerraformStack) =>
       new SecurityGroup(s, "G", {
