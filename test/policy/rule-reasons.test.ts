@@ -613,6 +613,7 @@ describe("HA-BKP1 reasons and edges (S3 Object Lock: a default retention needs a
     ["s3:PutObject", "*"],
     ["s3:PutObject", "arn:aws:s3:::*"],
     ["s3:PutObject", "arn:aws-us-gov:s3:::prod-snapshots/*"],
+    ["s3:PutObject", "arn:aws-cn:s3:::*"],
   ])("counts %s on %s as a write", (action, resource) => {
     const out = reasons(BACKUP_BUCKET_OBJECT_LOCK, (s) => writer(s, [action], () => [resource], plain(s)));
     expect(out).toHaveLength(1);
@@ -624,6 +625,26 @@ describe("HA-BKP1 reasons and edges (S3 Object Lock: a default retention needs a
     ["s3:PutObjectTagging", "arn:aws:s3:::prod-snapshots/*"],
   ])("does not count %s on %s", (action, resource) => {
     expect(verdicts(BACKUP_BUCKET_OBJECT_LOCK, "aws_s3_bucket", (s) => writer(s, [action], () => [resource], plain(s)))).toEqual([`aws_s3_bucket.B: ${NA} (no control-plane node role writes to it)`]);
+  });
+
+  it("counts a statement that writes among other actions or resources, and only node roles", () => {
+    expect(reasons(BACKUP_BUCKET_OBJECT_LOCK, (s) => writer(s, ["s3:GetObject", "s3:PutObject"], () => ["arn:aws:s3:::prod-snapshots/*"], plain(s)))).toHaveLength(1);
+    expect(reasons(BACKUP_BUCKET_OBJECT_LOCK, (s) => writer(s, ["s3:PutObject"], () => ["arn:aws:s3:::prod-config/*", "arn:aws:s3:::prod-snapshots/*"], plain(s)))).toHaveLength(1);
+    const ci = (s: TerraformStack) => {
+      plain(s);
+      const role = new IamRole(s, "Ci", { name: "ci", assumeRolePolicy: JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: { Service: "codebuild.amazonaws.com" }, Action: "sts:AssumeRole" }] }) });
+      new IamRolePolicy(s, "CiWrites", { role: role.name, policy: JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: "s3:PutObject", Resource: "arn:aws:s3:::prod-snapshots/*" }] }) });
+    };
+    expect(verdicts(BACKUP_BUCKET_OBJECT_LOCK, "aws_s3_bucket", ci)).toEqual([`aws_s3_bucket.B: ${NA} (no control-plane node role writes to it)`]);
+  });
+
+  it("names every writer when the default retention is missing", () => {
+    const out = reasons(BACKUP_BUCKET_OBJECT_LOCK, (s) => {
+      const b = new S3Bucket(s, "B", { bucket: "prod-snapshots", objectLockEnabled: true });
+      writer(s, ["s3:PutObject"], (x) => [`${x.arn}/*`], b);
+      new NodeRole(s, "Api", { clusterName: "prod", nodeRole: "apiserver" }).addStatement({ sid: "Put", actions: ["s3:PutObject"], resources: ["arn:aws:s3:::prod-snapshots/*"] });
+    });
+    expect(out).toEqual([expect.stringMatching(new RegExp(`^bucket prod-snapshots \\(aws_s3_bucket\\.B\\), written by node role prod-etcd-0 \\(${ADDRESS}\\), prod-apiserver \\(${ADDRESS}\\), has Object Lock but no default retention`))]);
   });
 
   it("ignores Deny statements", () => {
