@@ -48,8 +48,8 @@ describe("planned sequencer", () => {
   const timed = Object.keys(table);
 
   // Within 2 %: since the real tiers arrived the heavy files hold more than half of the seconds
-  // (2,270 of 3,511 in the 2026-11-30 CI rehearsal), so they must overlap at the tail and the plan
-  // cannot reach the bound exactly (replayed: 1,779 s against 1,753 s).
+  // (2,617 of 3,826 in the 2026-11-30 23:22 CI rehearsal), so they must overlap at the tail and the plan
+  // cannot reach the bound exactly (replayed: 1,918 s against 1,913 s; 1,779 against 1,753 before).
   it("finishes the recorded files within 2 % of the 2-worker lower bound", async () => {
     expect(timed.length).toBeGreaterThan(50);
     const runs = replay(await order(timed), 2);
