@@ -27,8 +27,8 @@ import * as path from "node:path";
 import { Token } from "cdktf";
 import { parse, stringify } from "yaml";
 import { Testing } from "../../lib/core";
-import { CaRotation, CertificateSpec, ClusterCertificateSet, EtcdTopology, SecretFilePartKind, secretFileLayout } from "../../lib";
-import { HaClusterStack } from "../../examples/ha-cluster/main";
+import { CertificateSpec, ClusterCertificateSet, SecretFilePartKind, secretFileLayout } from "../../lib";
+import { HaClusterStack, HaClusterStackProps } from "../../examples/ha-cluster/main";
 import { SUPER_ADMIN_COMMON_NAME, SUPER_ADMIN_SPEC_ID, SYSTEM_MASTERS_GROUP } from "../../lib/cluster/access";
 import { AwsEmulator, startAwsEmulator } from "../harness/aws-emulator";
 import { CommandResult, runCommand } from "../harness/etcd-cluster";
@@ -82,7 +82,7 @@ export interface SynthesizedCluster {
 
 /** Synthesizes the reference example and extracts slots, files and the NLB model. */
 export function synthesizeReference(
-  options: { readonly kubernetesVersion?: string; readonly kubernetesVersionDeployed?: string; readonly etcdTopology?: EtcdTopology; readonly kubernetesCaRotation?: CaRotation; readonly etcdCaRotation?: CaRotation; readonly frontProxyCaRotation?: CaRotation } = {},
+  options: HaClusterStackProps = {},
 ): SynthesizedCluster {
   const stack = new HaClusterStack(Testing.app(), "cp", options);
   const synth = JSON.parse(Testing.synth(stack)) as Json;
