@@ -19,7 +19,8 @@ import * as path from "node:path";
 import { gunzipSync } from "node:zlib";
 import { Testing } from "../../lib/core";
 import { HaClusterStack } from "../../examples/ha-cluster/main";
-import { ApplyEmulator, TerraformApplyWorkspace, startApplyEmulator } from "../harness/terraform-apply";
+import { ApplyEmulator, TerraformApplyWorkspace } from "../harness/terraform-apply";
+import { BootEnvironment, SERVICE_IP, startBootEnvironment } from "./environment";
 import { NodeSpec, NspawnNode, VolumeStore, VpcNetwork, allOrAbort, bootTierCheck, nodeRootfs, waitFor } from "../harness/nspawn-node";
 import { HaproxyLoadBalancer, nlbModelFromSynth } from "../harness/nlb-haproxy";
 import { motoCheck } from "../harness/real-components";
@@ -35,8 +36,6 @@ const ETCD_VERSION = "3.5.21";
 const KUBERNETES_VERSION = "1.33.5";
 /** kubeadm's pause tag for Kubernetes 1.33 (kubernetes/cmd/kubeadm/app/constants: PauseVersion). */
 const PAUSE_TAG = "3.10";
-const SUBNETS = ["10.0.0.0/20", "10.0.16.0/20", "10.0.32.0/20"];
-const SERVICE_IP = "10.0.0.1";
 const MIRROR_PORT = 8443;
 const REGISTRY_PORT = 5443;
 const REGISTRY = `${SERVICE_IP}:${REGISTRY_PORT}`;
@@ -272,19 +271,12 @@ describeTier(
           imageRepository: REGISTRY,
         }),
       );
-      emulator = await startApplyEmulator({ extraIpSans: [SERVICE_IP] });
-      const applyStart = Date.now();
-      workspace = await TerraformApplyWorkspace.create(synthesized, emulator);
-      const apply = await workspace.apply();
-      if (apply.code !== 0) throw new Error(`apply failed: ${apply.stderr.slice(-2000)}`);
-      timings.push(`terraform apply against the emulator: ${((Date.now() - applyStart) / 1000).toFixed(1)} s`);
-      vpc = VpcNetwork.create(dir, SUBNETS);
-      vpc.serviceIp = SERVICE_IP;
-      await vpc.forward(emulator.port, 443);
-      await vpc.forward((mirror.address() as AddressInfo).port, MIRROR_PORT);
-      await vpc.forward(registry.port, REGISTRY_PORT);
-      vpc.startTimeSync();
-      await vpc.startImds();
+      const env: BootEnvironment = {};
+      try {
+        await startBootEnvironment(env, synthesized, dir, [[(mirror.address() as AddressInfo).port, MIRROR_PORT], [registry.port, REGISTRY_PORT]], timings);
+      } finally {
+        ({ emulator, workspace, vpc } = env);
+      }
     });
 
     afterAll(async () => {

@@ -19,7 +19,8 @@ import { gunzipSync } from "node:zlib";
 import { createHash } from "node:crypto";
 import { Testing } from "../../lib/core";
 import { HaClusterStack } from "../../examples/ha-cluster/main";
-import { ApplyEmulator, TerraformApplyWorkspace, startApplyEmulator } from "../harness/terraform-apply";
+import { ApplyEmulator, TerraformApplyWorkspace } from "../harness/terraform-apply";
+import { BootEnvironment, SERVICE_IP, startBootEnvironment } from "./environment";
 import { NodeSpec, NspawnNode, VolumeStore, VpcNetwork, allOrAbort, bootTierCheck, nodeRootfs, waitFor } from "../harness/nspawn-node";
 import { buildMirror, mirrorCertificate, serveMirror } from "../harness/asset-mirror";
 import { motoCheck } from "../harness/real-components";
@@ -30,8 +31,6 @@ import { BootReport, BootedNodes, explainFailure, settle } from "./node-report";
 jest.setTimeout(15 * 60_000);
 
 const ETCD_VERSION = "3.5.21";
-const SUBNETS = ["10.0.0.0/20", "10.0.16.0/20", "10.0.32.0/20"];
-const SERVICE_IP = "10.0.0.1";
 const MIRROR_PORT = 8443;
 /** How long an etcd node may take for cloud-init, then for systemd to settle. */
 const ETCD_SETTLE = { cloudInitMs: 8 * 60_000, settleMs: 4 * 60_000 };
@@ -157,18 +156,12 @@ describeTier("boot tier: the reference example's etcd nodes boot under systemd a
         },
       }),
     );
-    emulator = await startApplyEmulator({ extraIpSans: [SERVICE_IP] });
-    const applyStart = Date.now();
-    workspace = await TerraformApplyWorkspace.create(synthesized, emulator);
-    const apply = await workspace.apply();
-    if (apply.code !== 0) throw new Error(`apply failed: ${apply.stderr.slice(-2000)}`);
-    timings.push(`terraform apply against the emulator: ${((Date.now() - applyStart) / 1000).toFixed(1)} s`);
-    vpc = VpcNetwork.create(dir, SUBNETS);
-    vpc.serviceIp = SERVICE_IP;
-    await vpc.forward(emulator.port, 443);
-    await vpc.forward((mirror.address() as AddressInfo).port, MIRROR_PORT);
-    vpc.startTimeSync();
-    await vpc.startImds();
+    const env: BootEnvironment = {};
+    try {
+      await startBootEnvironment(env, synthesized, dir, [[(mirror.address() as AddressInfo).port, MIRROR_PORT]], timings);
+    } finally {
+      ({ emulator, workspace, vpc } = env);
+    }
   });
 
   afterAll(async () => {

@@ -1,0 +1,39 @@
+/**
+ * What both boot-tier files run their nodes against: the synthesized stack applied to a fresh AWS
+ * emulator, and the VPC network namespace the node containers join (the emulator, the files'
+ * mirrors and registry reachable on the service address, time sync, the instance metadata service).
+ */
+import { ApplyEmulator, TerraformApplyWorkspace, startApplyEmulator } from "../harness/terraform-apply";
+import { VpcNetwork } from "../harness/nspawn-node";
+
+/** The three zones' subnets of the reference example. */
+const SUBNETS = ["10.0.0.0/20", "10.0.16.0/20", "10.0.32.0/20"];
+/** The service address in the VPC: the emulator (443), mirrors and registry, the load balancer. */
+export const SERVICE_IP = "10.0.0.1";
+
+/** What {@link startBootEnvironment} started, for the file's afterAll to stop. */
+export interface BootEnvironment {
+  emulator?: ApplyEmulator;
+  workspace?: TerraformApplyWorkspace;
+  vpc?: VpcNetwork;
+}
+
+/**
+ * Applies `synthesized` against a fresh emulator (timed into `timings`) and opens the VPC in `dir`:
+ * the emulator at SERVICE_IP:443, each `[hostPort, port]` of `forwards` at SERVICE_IP:port, time
+ * sync and IMDS. Fills `env` step by step, so whatever started is stopped even if a later step fails.
+ */
+export async function startBootEnvironment(env: BootEnvironment, synthesized: string, dir: string, forwards: ReadonlyArray<readonly [number, number]>, timings: string[]): Promise<void> {
+  env.emulator = await startApplyEmulator({ extraIpSans: [SERVICE_IP] });
+  const applyStart = Date.now();
+  env.workspace = await TerraformApplyWorkspace.create(synthesized, env.emulator);
+  const apply = await env.workspace.apply();
+  if (apply.code !== 0) throw new Error(`apply failed: ${apply.stderr.slice(-2000)}`);
+  timings.push(`terraform apply against the emulator: ${((Date.now() - applyStart) / 1000).toFixed(1)} s`);
+  env.vpc = VpcNetwork.create(dir, SUBNETS);
+  env.vpc.serviceIp = SERVICE_IP;
+  await env.vpc.forward(env.emulator.port, 443);
+  for (const [hostPort, port] of forwards) await env.vpc.forward(hostPort, port);
+  env.vpc.startTimeSync();
+  await env.vpc.startImds();
+}
