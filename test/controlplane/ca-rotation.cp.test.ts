@@ -66,6 +66,8 @@ describeTier("staged CA rotation of the reference example", CONTROL_PLANE_TIER_C
       const writes = startClientLoop(cp, { mode: "create", path: "/api/v1/namespaces/default/configmaps", rate: 5, maxSeconds: 900, prefix: `ca-${phase.toLowerCase().replace(/_/g, "")}` });
       await sleep(3000);
       const termBefore = await etcdRaftTerm(cp);
+      const lbLogFrom = cp.lb.transitions().next;
+      const failOpenBefore = await cp.lb.failOpenSessions();
       const phaseStart = Date.now();
       const deployed = await cp.deployCertificates(synthesized.certificates);
       const perNode: Record<string, { systemctl: string[]; restarted: string[]; ms: number }> = {};
@@ -115,6 +117,12 @@ describeTier("staged CA rotation of the reference example", CONTROL_PLANE_TIER_C
         reads: { sent: sr.sent, failed: sr.failed, longestGapMs: sr.longestGapMs, slowestMs: sr.slowestMs, firstFailures: sr.failures.slice(0, 3) },
         writes: { sent: sw.sent, acknowledged: acked.length, failed: sw.failed, lost: lost.length, longestGapMs: sw.longestGapMs, firstFailures: sw.failures.slice(0, 3) },
         etcdLeaderChanges: leaderChanges,
+        // The load balancer's view: health transitions, and flows sent while it failed open (every
+        // target unhealthy at once; the NLB then routes to all registered targets).
+        lb: {
+          transitions: cp.lb.transitions(lbLogFrom).lines,
+          failOpenSessions: Object.entries(await cp.lb.failOpenSessions()).reduce((n, [k, v]) => n + v - (failOpenBefore[k] ?? 0), 0),
+        },
         phaseSeconds: (Date.now() - phaseStart) / 1000,
         perNode,
         servedIssuers,

@@ -2,7 +2,8 @@
  * The NLB stand-in itself: its configuration comes from the synthesized target group of the
  * reference example, real haproxy accepts it (`haproxy -c`), and against two real HTTPS targets on
  * loopback it marks a target whose /readyz fails DOWN within the synthesized detection time
- * (unhealthy threshold × interval, plus one check timeout) and back UP after the healthy threshold.
+ * (unhealthy threshold × interval, plus one check timeout) and back UP after the healthy threshold;
+ * with every registered target unhealthy it fails open, as the NLB does.
  */
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -100,4 +101,76 @@ describeTier("haproxy as the NLB", toolAvailable("haproxy", ["-v"]), { tierLabel
     console.log(`target back UP after ${up} ms (healthy threshold ${model.health.healthyThreshold} × ${model.health.intervalSeconds} s)`);
     expect(up).toBeLessThanOrEqual((model.health.healthyThreshold + 1) * model.health.intervalSeconds * 1000);
   }, 90_000);
+
+  it("fails open as the NLB does: with every registered target unhealthy it routes to all of them, never to a deregistered one", async () => {
+    // AWS, "Health checks for Network Load Balancer target groups": "If all targets fail health
+    // checks at the same time in all enabled Availability Zones, the load balancer fails open ...
+    // traffic to all targets ... regardless of their health status." Deregistered targets are not
+    // registered, so they are not among them. Two HTTPS targets on one port (127.0.0.1, 127.0.0.2).
+    const { readFileSync } = await import("node:fs");
+    const https = await import("node:https");
+    const tls = { key: readFileSync(path.join(dir, "k.pem")), cert: readFileSync(path.join(dir, "c.pem")) };
+    const ready = [true, true];
+    const mk = (i: number) =>
+      createServer(tls, (req, res) => {
+        res.statusCode = req.url === "/readyz" && !ready[i] ? 500 : 200;
+        res.end(`t${i}`);
+      });
+    const first = mk(0);
+    await new Promise<void>((r) => first.listen(0, "127.0.0.1", r));
+    servers.push(first);
+    const port = (first.address() as AddressInfo).port;
+    const second = mk(1);
+    await new Promise<void>((r) => second.listen(port, "127.0.0.2", r));
+    servers.push(second);
+    const base = nlbModelFromSynth(synth);
+    const model = { ...base, targetPort: port, health: { ...base.health, port }, deregistrationDelaySeconds: 0 };
+    const listen = await freePort();
+    const two = await HaproxyLoadBalancer.start(model, { bind: `127.0.0.1:${listen}`, servers: [{ name: "t0", address: "127.0.0.1" }, { name: "t1", address: "127.0.0.2" }] });
+    /** Who answers `n` fresh connections through the load balancer (no keep-alive): counts per body. */
+    const answers = async (n: number): Promise<Record<string, number>> => {
+      const seen: Record<string, number> = {};
+      for (let i = 0; i < n; i++) {
+        const body = await new Promise<string>((resolve) => {
+          const req = https.get({ host: "127.0.0.1", port: listen, path: "/", rejectUnauthorized: false, agent: false, timeout: 5000 }, (res) => {
+            let t = "";
+            res.on("data", (d) => (t += d));
+            res.on("end", () => resolve(t));
+          });
+          req.on("timeout", () => req.destroy(new Error("timeout")));
+          req.on("error", (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+        });
+        seen[body] = (seen[body] ?? 0) + 1;
+      }
+      return seen;
+    };
+    const limit = (detectionSeconds(model) + model.health.intervalSeconds) * 1000;
+    try {
+      await Promise.all(["t0", "t1"].map((s) => two.waitHealthy(s, 30_000)));
+      expect(await answers(6)).toEqual({ t0: 3, t1: 3 });
+      // One unhealthy: only the healthy one gets flows, and nothing runs on the fail-open copies.
+      ready[1] = false;
+      await two.waitStatus("t1", "DOWN", limit);
+      expect(await answers(4)).toEqual({ t0: 4 });
+      expect(await two.failOpenSessions()).toEqual({ t0: 0, t1: 0 });
+      // Both unhealthy (both still serve): the NLB fails open, so both answer, round robin.
+      ready[0] = false;
+      await two.waitStatus("t0", "DOWN", limit);
+      expect(await answers(6)).toEqual({ t0: 3, t1: 3 });
+      expect(await two.failOpenSessions()).toEqual({ t0: 3, t1: 3 });
+      expect(await two.sessions()).toEqual({ t0: 3 + 4 + 3, t1: 3 + 3 });
+      expect(two.transitions().lines.join("\n")).toMatch(/no server available|[Bb]ackup/);
+      // A deregistered target leaves the fail-open set: only the registered one answers.
+      await two.deregister("t1");
+      expect(await answers(4)).toEqual({ t0: 4 });
+      // Healthy again: back to health-checked routing, the fail-open copies idle.
+      ready[0] = true;
+      await two.waitHealthy("t0", (model.health.healthyThreshold + 1) * model.health.intervalSeconds * 1000);
+      const idle = await two.failOpenSessions();
+      expect(await answers(4)).toEqual({ t0: 4 });
+      expect(await two.failOpenSessions()).toEqual(idle);
+    } finally {
+      await two.stop();
+    }
+  }, 120_000);
 });

@@ -12,6 +12,13 @@
  *   the target's certificate), `inter` = interval, `timeout check` = timeout, `fall` = unhealthy
  *   threshold, `rise` = healthy threshold, `http-check expect` from the matcher;
  * - a target marked unhealthy gets no new flows; flows already open stay (NLB default);
+ * - **fail open**: when every registered target is unhealthy the NLB routes to all of them regardless
+ *   of health ("If all targets fail health checks at the same time in all enabled Availability
+ *   Zones, the load balancer fails open"; the target group health default, a minimum of 1 healthy
+ *   target, which the library does not change). Each target is therefore also a `backup` server
+ *   without checks ({@link FAIL_OPEN_PREFIX}), with `option allbackups`: haproxy uses the backups
+ *   only while no checked server is up, and then all of them. A deregistered target is out of
+ *   that set too (its backup is put in maintenance);
  * - deregistration (the Auto Scaling group terminating a node): {@link HaproxyLoadBalancer.deregister}
  *   puts the server in drain (no new flows) and, when `connection_termination` is true, cuts its
  *   open flows once the deregistration delay has passed.
@@ -103,6 +110,9 @@ export function haproxyExpect(matcher: string): string {
   return `http-check expect rstatus ^(${codes.join("|")})$`;
 }
 
+/** Name prefix of the unchecked `backup` copy of each target that carries the NLB's fail-open routing. */
+export const FAIL_OPEN_PREFIX = "failopen-";
+
 /** A backend server: one target (an API server's slot address). */
 export interface HaproxyServer {
   readonly name: string;
@@ -132,11 +142,13 @@ export function renderHaproxyConfig(model: NlbModel, options: { readonly bind: s
     "  default_backend targets",
     "backend targets",
     "  balance roundrobin",
+    "  option allbackups",
   ];
   if (h.protocol !== "TCP") {
     lines.push("  option httpchk", `  http-check send meth GET uri ${h.path ?? "/"} ver HTTP/1.1 hdr Host nlb-health-check`, `  ${haproxyExpect(h.matcher)}`);
   }
   for (const s of options.servers) lines.push(`  server ${s.name} ${s.address}:${model.targetPort} ${check.join(" ")}`);
+  for (const s of options.servers) lines.push(`  server ${FAIL_OPEN_PREFIX}${s.name} ${s.address}:${model.targetPort} backup`);
   return `${lines.join("\n")}\n`;
 }
 
@@ -199,17 +211,20 @@ export class HaproxyLoadBalancer {
     });
   }
 
-  /** Server name → the value of `column` in haproxy's `show stat` for each target server. */
-  private async serverStat(column: string): Promise<Record<string, string>> {
+  /**
+   * Server name → the value of `column` in haproxy's `show stat` for each target server; with
+   * `failOpen`, for the unchecked backup copies instead (keyed by the target's name).
+   */
+  private async serverStat(column: string, failOpen = false): Promise<Record<string, string>> {
     const csv = await this.command("show stat");
     const [header, ...rows] = csv.replace(/^# /, "").trim().split("\n");
     const cols = header.split(",");
     const out: Record<string, string> = {};
     for (const row of rows) {
       const v = row.split(",");
-      if (v[cols.indexOf("pxname")] === "targets" && !["BACKEND", "FRONTEND"].includes(v[cols.indexOf("svname")])) {
-        out[v[cols.indexOf("svname")]] = v[cols.indexOf(column)];
-      }
+      const name = v[cols.indexOf("svname")];
+      if (v[cols.indexOf("pxname")] !== "targets" || ["BACKEND", "FRONTEND"].includes(name)) continue;
+      if (name.startsWith(FAIL_OPEN_PREFIX) === failOpen) out[failOpen ? name.slice(FAIL_OPEN_PREFIX.length) : name] = v[cols.indexOf(column)];
     }
     return out;
   }
@@ -219,9 +234,40 @@ export class HaproxyLoadBalancer {
     return this.serverStat("status");
   }
 
-  /** Server name → sessions haproxy has sent it so far (`stot`; health checks are not sessions). */
+  /**
+   * Server name → sessions haproxy has sent that target so far (`stot`, through its checked server
+   * and its fail-open copy; health checks are not sessions).
+   */
   async sessions(): Promise<Record<string, number>> {
-    return Object.fromEntries(Object.entries(await this.serverStat("stot")).map(([k, v]) => [k, Number(v)]));
+    const [checked, failOpen] = await Promise.all([this.serverStat("stot"), this.serverStat("stot", true)]);
+    return Object.fromEntries(Object.entries(checked).map(([k, v]) => [k, Number(v) + Number(failOpen[k] ?? 0)]));
+  }
+
+  /** Server name → sessions sent to that target while the load balancer failed open (every target unhealthy). */
+  async failOpenSessions(): Promise<Record<string, number>> {
+    return Object.fromEntries(Object.entries(await this.serverStat("stot", true)).map(([k, v]) => [k, Number(v)]));
+  }
+
+  /**
+   * haproxy's health transitions since byte `from` of its log (`Server targets/x is DOWN, reason: …`,
+   * `… is UP`, `backend targets has no server available!`, running on backup). Returns the lines
+   * and the log's length now (the next `from`).
+   */
+  transitions(from = 0): { lines: string[]; next: number } {
+    let text = "";
+    try {
+      text = readFileSync(this.logFile, "utf8");
+    } catch {
+      return { lines: [], next: from };
+    }
+    const lines = text
+      .slice(from)
+      .split("\n")
+      .filter((l) => /Server targets\/|backend targets|[Bb]ackup/.test(l))
+      .map((l) => l.replace(/^\[[A-Z]+\]\s+\(\d+\)\s*:\s*/, "").slice(0, 240))
+      // haproxy writes each event twice (its log to stdout, the warning to stderr; one file here).
+      .filter((l, i, all) => i === 0 || l !== all[i - 1]);
+    return { lines, next: text.length };
   }
 
   /** Server name → haproxy's last check result (`L7OK`, `L7STS`, `L4CON`, `INI`, …). */
@@ -261,15 +307,19 @@ export class HaproxyLoadBalancer {
    */
   async deregister(server: string): Promise<void> {
     await this.command(`set server targets/${server} state drain`);
+    // A deregistered target is no longer in the fail-open set either.
+    await this.command(`set server targets/${FAIL_OPEN_PREFIX}${server} state maint`);
     if (this.model.connectionTermination) {
       await new Promise((r) => setTimeout(r, this.model.deregistrationDelaySeconds * 1000));
       await this.command(`shutdown sessions server targets/${server}`);
+      await this.command(`shutdown sessions server targets/${FAIL_OPEN_PREFIX}${server}`);
     }
   }
 
   /** Registers `server` again (a replacement in the same slot). */
   async register(server: string): Promise<void> {
     await this.command(`set server targets/${server} state ready`);
+    await this.command(`set server targets/${FAIL_OPEN_PREFIX}${server} state ready`);
   }
 
   /**
@@ -281,6 +331,7 @@ export class HaproxyLoadBalancer {
   async registerNewTarget(server: string): Promise<void> {
     await this.command(`set server targets/${server} health down`);
     await this.command(`set server targets/${server} state ready`);
+    await this.command(`set server targets/${FAIL_OPEN_PREFIX}${server} state ready`);
   }
 
   /** Stops haproxy and removes its directory. */
