@@ -24,7 +24,7 @@ import { CaRotationPhase } from "../../lib";
 import { describeTier } from "../harness/tiers";
 import { IssuedFiles } from "../harness/openssl-pki";
 import { ControlPlaneCluster, sleep, startClientLoop, summarize, synthesizeReference } from "./control-plane";
-import { CONTROL_PLANE_TIER_CHECK, clusterPerFile, etcdRaftTerm, expectOnlyLeaderChangedReadFailures, listedConfigMaps, reporter, waitAllUp } from "./scenarios";
+import { CONTROL_PLANE_TIER_CHECK, clusterPerFile, etcdRaftTerm, expectOnlyLeaderChangedReadFailures, lbWindow, listedConfigMaps, reporter, waitAllUp } from "./scenarios";
 
 const report = reporter("control plane, CA rotation");
 /** Reads per second through the load balancer during each phase. */
@@ -66,8 +66,7 @@ describeTier("staged CA rotation of the reference example", CONTROL_PLANE_TIER_C
       const writes = startClientLoop(cp, { mode: "create", path: "/api/v1/namespaces/default/configmaps", rate: 5, maxSeconds: 900, prefix: `ca-${phase.toLowerCase().replace(/_/g, "")}` });
       await sleep(3000);
       const termBefore = await etcdRaftTerm(cp);
-      const lbLogFrom = cp.lb.transitions().next;
-      const failOpenBefore = await cp.lb.failOpenSessions();
+      const lb = await lbWindow(cp);
       const phaseStart = Date.now();
       const deployed = await cp.deployCertificates(synthesized.certificates);
       const perNode: Record<string, { systemctl: string[]; restarted: string[]; ms: number }> = {};
@@ -119,10 +118,7 @@ describeTier("staged CA rotation of the reference example", CONTROL_PLANE_TIER_C
         etcdLeaderChanges: leaderChanges,
         // The load balancer's view: health transitions, and flows sent while it failed open (every
         // target unhealthy at once; the NLB then routes to all registered targets).
-        lb: {
-          transitions: cp.lb.transitions(lbLogFrom).lines,
-          failOpenSessions: Object.entries(await cp.lb.failOpenSessions()).reduce((n, [k, v]) => n + v - (failOpenBefore[k] ?? 0), 0),
-        },
+        lb: await lb(),
         phaseSeconds: (Date.now() - phaseStart) / 1000,
         perNode,
         servedIssuers,

@@ -85,6 +85,21 @@ export function logsSince(cp: ControlPlaneCluster): (component: string, pattern:
       .slice(-max);
 }
 
+/**
+ * Marks the load balancer's log and fail-open counters now; the returned function reports what
+ * happened at the load balancer since: its health transitions (a target DOWN or UP, and why) and
+ * the flows it sent while it failed open (every target unhealthy at once, as the NLB then routes to
+ * all registered targets). Reported beside a client loop's figures: why requests failed or slowed.
+ */
+export async function lbWindow(cp: ControlPlaneCluster): Promise<() => Promise<{ transitions: string[]; failOpenSessions: number }>> {
+  const from = cp.lb.transitions().next;
+  const before = await cp.lb.failOpenSessions();
+  return async () => ({
+    transitions: cp.lb.transitions(from).lines,
+    failOpenSessions: Object.entries(await cp.lb.failOpenSessions()).reduce((n, [k, v]) => n + v - (before[k] ?? 0), 0),
+  });
+}
+
 /** The slot whose etcd member leads. */
 export async function etcdLeaderSlot(cp: ControlPlaneCluster): Promise<string> {
   const status = JSON.parse((await cp.etcdctl(["endpoint", "status", "--cluster", "-w", "json"])).stdout) as EtcdStatus;
@@ -247,6 +262,7 @@ export async function drainAndRollingReplacement(cp: ControlPlaneCluster, report
   const phases: Record<string, number> = {};
   const logs = logsSince(cp);
   const termBefore = await etcdRaftTerm(cp);
+  const lb = await lbWindow(cp);
   const loop = startClientLoop(cp, { mode: "get", path: "/api/v1/namespaces/default", rate, maxSeconds: 900 });
   const writes = cp.stacked ? startClientLoop(cp, { mode: "create", path: "/api/v1/namespaces/default/configmaps", rate: 5, maxSeconds: 900, prefix: "s5" }) : undefined;
   await sleep(3000);
@@ -308,6 +324,7 @@ export async function drainAndRollingReplacement(cp: ControlPlaneCluster, report
     readmissionMs: readmission,
     readmissionConfiguredMs: cp.readmissionMs(),
     firstFailures: s.failures.slice(0, 5),
+    lb: await lb(),
     ...(sw ? { writes: { sent: sw.sent, acknowledged: acked.length, failed: sw.failed, longestGapMs: sw.longestGapMs, lost: lost.length, firstFailures: sw.failures.slice(0, 3) }, etcdMembersAfterEachReplacement: membersAfter, etcdLeaderChanges: leaderChanges } : {}),
     apiServerEtcdErrors: logs("kube-apiserver", /learner|etcdserver:|rpc error|leader changed/),
     etcdLeaderChangesByTerm: termChanges,
@@ -418,6 +435,7 @@ export async function certificateRenewal(cp: ControlPlaneCluster, report: Report
 
   const logs = logsSince(cp);
   const termBefore = await etcdRaftTerm(cp);
+  const lb = await lbWindow(cp);
   const reads = startClientLoop(cp, { mode: "get", path: "/api/v1/namespaces/default", rate: 20, maxSeconds: 600 });
   const writes = startClientLoop(cp, { mode: "create", path: "/api/v1/namespaces/default/configmaps", rate: 5, maxSeconds: 600, prefix: "rn" });
   await sleep(3000);
@@ -481,6 +499,7 @@ export async function certificateRenewal(cp: ControlPlaneCluster, report: Report
     writes: { sent: sw.sent, acknowledged: acked.length, failed: sw.failed, lost: lost.length, longestGapMs: sw.longestGapMs, slowestMs: sw.slowestMs, firstFailures: sw.failures.slice(0, 3) },
     loopStartedAt: "3 s before the re-issue",
     etcdLeaderChanges: leaderChanges,
+    lb: await lb(),
     servedNewAfterMs,
     reloadBoundMs: { "kube-apiserver": 65_000, etcd: 5000 },
     serials: Object.fromEntries(endpoints.map((e) => [e.name, `${before[e.name]} -> ${after[e.name]}`])),

@@ -42,7 +42,7 @@ import { allOf, describeTier } from "../harness/tiers";
 import { runCommand } from "../harness/etcd-cluster";
 import { synthesizeClusterObjects } from "./cluster-objects";
 import { ControlPlaneCluster, SynthesizedCluster, sleep, startClientLoop, summarize, synthesizeReference } from "./control-plane";
-import { CONTROL_PLANE_TIER_CHECK, clusterPerFile, etcdRaftTerm, expectOnlyLeaderChangedReadFailures, listedConfigMaps, reporter, waitAllUp } from "./scenarios";
+import { CONTROL_PLANE_TIER_CHECK, clusterPerFile, etcdRaftTerm, expectOnlyLeaderChangedReadFailures, lbWindow, listedConfigMaps, reporter, waitAllUp } from "./scenarios";
 
 const report = reporter("control plane, upgrade");
 const FROM = "1.33.5";
@@ -171,6 +171,7 @@ describeTier(`Kubernetes upgrade ${FROM} -> ${TO} of the reference example`, all
     })();
 
     const termBefore = await etcdRaftTerm(cp);
+    const lb = await lbWindow(cp);
     const rollStart = Date.now();
     const reads = startClientLoop(cp, { mode: "get", path: "/api/v1/namespaces/default", rate: READ_RATE, maxSeconds: 900 });
     const writes = startClientLoop(cp, { mode: "create", path: "/api/v1/namespaces/default/configmaps", rate: WRITE_RATE, maxSeconds: 900, prefix: "up" });
@@ -256,6 +257,7 @@ describeTier(`Kubernetes upgrade ${FROM} -> ${TO} of the reference example`, all
       reads: { rate: READ_RATE, sent: sr.sent, failed: sr.failed, longestGapMs: sr.longestGapMs, slowestMs: sr.slowestMs, firstFailures: sr.failures.slice(0, 5) },
       writes: { rate: WRITE_RATE, sent: sw.sent, acknowledged: acked.length, failed: sw.failed, lost: lost.length, longestGapMs: sw.longestGapMs, firstFailures: sw.failures.slice(0, 3) },
       etcdLeaderChanges,
+      lb: await lb(),
       mixedVersionSeconds: mixedMs / 1000,
       mixedWindow: mixedFrom === undefined ? "none" : `${((mixedFrom - rollStart) / 1000).toFixed(1)}s-${(((mixedTo as number) - rollStart) / 1000).toFixed(1)}s`,
       perNode,
