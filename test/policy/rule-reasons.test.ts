@@ -473,6 +473,79 @@ describe("HA-EC3 reasons and edges (AWS: user data is readable through IMDS and 
   it("is not applicable without user data", () => {
     expect(verdicts(PRIVATE_KEY_IN_USER_DATA, "aws_launch_template", (s) => launchTemplate(s, "Lt"))).toEqual([`aws_launch_template.Lt: ${NA} (no user data)`]);
   });
+
+  // Provider docs, data source aws_ssm_parameter: `value` and `insecure_value` return the value of
+  // the parameter `name` names (insecure_value "never marked as sensitive"); `with_decryption`
+  // "Whether to return decrypted SecureString value. Defaults to true." The resource aws_ssm_parameter
+  // sets that value with `value` or `insecure_value`.
+  describe("a key stored in SSM Parameter Store and read back through data.aws_ssm_parameter", () => {
+    const stored = (opts: { byName?: boolean; withDecryption?: boolean; attribute?: "value" | "insecureValue" | "arn" } = {}) => (s: TerraformStack) => {
+      const key = new PrivateKey(s, "Key", { algorithm: "ED25519" });
+      const param = new SsmParameter(s, "Param", { name: "/c1/node-key", type: "SecureString", value: key.privateKeyPem });
+      const read = new DataAwsSsmParameter(s, "Read", { name: opts.byName ? "/c1/node-key" : param.name, withDecryption: opts.withDecryption });
+      launchTemplate(s, "Lt", { userData: Fn.base64encode(`#!/bin/sh\nKEY='${read[opts.attribute ?? "value"]}'\n`) });
+    };
+
+    it("follows value to the parameter the stack declares, named by reference or by its literal name", () => {
+      const expected = "user_data references data.aws_ssm_parameter.Read.value, which reads aws_ssm_parameter.Param.value, which references tls_private_key.Key.private_key_pem";
+      expect(reasons(PRIVATE_KEY_IN_USER_DATA, stored())).toEqual([expected]);
+      expect(reasons(PRIVATE_KEY_IN_USER_DATA, stored({ byName: true }))).toEqual([expected]);
+      expect(reasons(PRIVATE_KEY_IN_USER_DATA, stored({ attribute: "insecureValue" }))).toEqual([
+        "user_data references data.aws_ssm_parameter.Read.insecure_value, which reads aws_ssm_parameter.Param.value, which references tls_private_key.Key.private_key_pem",
+      ]);
+    });
+
+    it("follows insecure_value, and a PEM block written into the parameter", () => {
+      const plain = (s: TerraformStack) => {
+        new SsmParameter(s, "Param", { name: "/c1/node-key", type: "String", insecureValue: pem });
+        const read = new DataAwsSsmParameter(s, "Read", { name: "/c1/node-key" });
+        new Instance(s, "Vm", { ami: "ami-1", instanceType: "t3.micro", userData: `#!/bin/sh\nKEY='${read.insecureValue}'\n` });
+      };
+      expect(reasons(PRIVATE_KEY_IN_USER_DATA, plain)).toEqual([
+        'user_data references data.aws_ssm_parameter.Read.insecure_value, which reads aws_ssm_parameter.Param.insecure_value, which contains a PEM "PRIVATE KEY" block',
+      ]);
+    });
+
+    it("follows it into the bootstrap bundle the user data names", () => {
+      const bundled = (s: TerraformStack) => {
+        const key = new PrivateKey(s, "Key", { algorithm: "ED25519" });
+        const param = new SsmParameter(s, "Param", { name: "/c1/node-key", type: "SecureString", value: key.privateKeyPem });
+        const read = new DataAwsSsmParameter(s, "Read", { name: param.name });
+        new S3Object(s, "Bundle", { bucket: "c1-bootstrap", key: "bundles/etcd-0/abc.tar.gz", content: `KEY='${read.value}'` });
+        new Instance(s, "Vm", { ami: "ami-1", instanceType: "t3.micro", userData: "#!/bin/sh\nHA_BUNDLE_KEY='bundles/etcd-0/abc.tar.gz'\n" });
+      };
+      expect(reasons(PRIVATE_KEY_IN_USER_DATA, bundled)).toEqual([
+        "user_data names bootstrap bundle bundles/etcd-0/abc.tar.gz, whose aws_s3_object.Bundle.content references data.aws_ssm_parameter.Read.value, which reads aws_ssm_parameter.Param.value, which references tls_private_key.Key.private_key_pem",
+      ]);
+    });
+
+    it("passes the parameter's name or ARN, a SecureString read without decryption, and a parameter without a key", () => {
+      expect(verdicts(PRIVATE_KEY_IN_USER_DATA, "aws_launch_template", stored({ attribute: "arn" }))).toEqual([`aws_launch_template.Lt: ${OK}`]);
+      expect(verdicts(PRIVATE_KEY_IN_USER_DATA, "aws_launch_template", stored({ withDecryption: false }))).toEqual([`aws_launch_template.Lt: ${OK}`]);
+      const version = (s: TerraformStack) => {
+        new SsmParameter(s, "Param", { name: "/c1/kubernetes-version", type: "String", value: "v1.33.5" });
+        const read = new DataAwsSsmParameter(s, "Read", { name: "/c1/kubernetes-version" });
+        launchTemplate(s, "Lt", { userData: Fn.base64encode(`VERSION='${read.value}'`) });
+      };
+      expect(verdicts(PRIVATE_KEY_IN_USER_DATA, "aws_launch_template", version)).toEqual([`aws_launch_template.Lt: ${OK}`]);
+    });
+
+    it("is not applicable when the parameter read is declared outside the stack (its value is known only at apply time)", () => {
+      const outside = (s: TerraformStack) => {
+        const read = new DataAwsSsmParameter(s, "Read", { name: "/shared/node-key" });
+        launchTemplate(s, "Lt", { userData: Fn.base64encode(`KEY='${read.value}'`) });
+      };
+      expect(verdicts(PRIVATE_KEY_IN_USER_DATA, "aws_launch_template", outside)).toEqual([
+        `aws_launch_template.Lt: ${NA} (user data reads SSM parameter /shared/node-key (data.aws_ssm_parameter.Read), declared outside this stack: its value is known only at apply time)`,
+      ]);
+      // A key found elsewhere in the user data is still reported.
+      const both = (s: TerraformStack) => {
+        const read = new DataAwsSsmParameter(s, "Read", { name: "/shared/node-key" });
+        launchTemplate(s, "Lt", { userData: Fn.base64encode(`A='${read.value}' B='${new PrivateKey(s, "Key", { algorithm: "ED25519" }).privateKeyPem}'`) });
+      };
+      expect(reasons(PRIVATE_KEY_IN_USER_DATA, both)).toEqual(["user_data references tls_private_key.Key.private_key_pem"]);
+    });
+  });
 });
 
 describe("HA-BKT1 reasons and edges (provider: aws_s3_bucket_server_side_encryption_configuration; sse_algorithm is what declares the default)", () => {
@@ -627,6 +700,27 @@ describe("HA-BKP1 reasons and edges (S3 Object Lock: a default retention needs a
     expect(verdicts(BACKUP_BUCKET_OBJECT_LOCK, "aws_s3_bucket", (s) => writer(s, [action], () => [resource], plain(s)))).toEqual([`aws_s3_bucket.B: ${NA} (no control-plane node role writes to it)`]);
   });
 
+  // IAM User Guide, "IAM JSON policy elements: Resource": `*` is every resource, and a `*` ending an
+  // ARN segment matches across the colons after it, so arn:aws:s3:::* is every bucket and object -
+  // whatever the bucket's name, even one Terraform knows only at apply time.
+  describe.each([
+    ["a name known only at apply time", (s: TerraformStack) => new S3Bucket(s, "B", { bucket: `${unknown(s, "env")}-snapshots` })],
+    ["another bucket's name", (s: TerraformStack) => new S3Bucket(s, "B", { bucket: `${new S3Bucket(s, "Logs", { bucket: "prod-logs" }).bucket}-snapshots` })],
+    ["a bucket_prefix", (s: TerraformStack) => new S3Bucket(s, "B", { bucketPrefix: "prod-snapshots-" })],
+  ])("a bucket named by %s", (_how, named) => {
+    it.each([["*"], ["arn:aws:s3:::*"], ["arn:aws:s3:::*/*"], ["arn:aws-cn:s3:::*"]])("counts s3:PutObject on %s as a write", (resource) => {
+      const out = reasons(BACKUP_BUCKET_OBJECT_LOCK, (s) => writer(s, ["s3:PutObject"], () => [resource], named(s)));
+      expect(out.filter((r) => r.includes("aws_s3_bucket.B"))).toEqual([
+        expect.stringMatching(new RegExp(`^bucket aws_s3_bucket\\.B, written by node role prod-etcd-0 \\(${ADDRESS}\\), has no Object Lock$`)),
+      ]);
+    });
+
+    it("does not count a write into another, literally named bucket", () => {
+      const out = verdicts(BACKUP_BUCKET_OBJECT_LOCK, "aws_s3_bucket", (s) => writer(s, ["s3:PutObject"], () => ["arn:aws:s3:::prod-config/*"], named(s)));
+      expect(out.filter((v) => v.startsWith("aws_s3_bucket.B:"))).toEqual([`aws_s3_bucket.B: ${NA} (no control-plane node role writes to it)`]);
+    });
+  });
+
   it("counts a statement that writes among other actions or resources, and only node roles", () => {
     expect(reasons(BACKUP_BUCKET_OBJECT_LOCK, (s) => writer(s, ["s3:GetObject", "s3:PutObject"], () => ["arn:aws:s3:::prod-snapshots/*"], plain(s)))).toHaveLength(1);
     expect(reasons(BACKUP_BUCKET_OBJECT_LOCK, (s) => writer(s, ["s3:PutObject"], () => ["arn:aws:s3:::prod-config/*", "arn:aws:s3:::prod-snapshots/*"], plain(s)))).toHaveLength(1);
@@ -765,7 +859,9 @@ describe("HA-LB1 reasons and edges (Kubernetes: /readyz is the API server's read
     expect(reasons(API_HEALTH_CHECK, (s) => apiTargetGroup(s, "Tg", { ...READYZ, enabled: false }))).toEqual(["the API target group's health check is disabled"]);
     expect(reasons(API_HEALTH_CHECK, (s) => apiTargetGroup(s, "Tg", { protocol: "TCP" }))).toEqual(["the API target group's health check is not HTTPS /readyz: protocol is TCP, path is unset"]);
     expect(reasons(API_HEALTH_CHECK, (s) => apiTargetGroup(s, "Tg", { ...READYZ, path: "/livez" }))).toEqual(['the API target group\'s health check is not HTTPS /readyz: path is "/livez"']);
-    expect(reasons(API_HEALTH_CHECK, (s) => apiTargetGroup(s, "Tg", { path: "/readyz" }))).toEqual([expect.stringMatching(/^the API target group's health check is not HTTPS \/readyz: protocol is HTTP \(provider default\)$/i)]);
+    // Provider docs, aws_lb_target_group health_check.protocol: "Default is HTTP" (so named, not upper-cased).
+    expect(reasons(API_HEALTH_CHECK, (s) => apiTargetGroup(s, "Tg", { path: "/readyz" }))).toEqual(["the API target group's health check is not HTTPS /readyz: protocol is HTTP (provider default)"]);
+    expect(reasons(API_HEALTH_CHECK, (s) => apiTargetGroup(s, "Tg", { enabled: true }))).toEqual(["the API target group's health check is not HTTPS /readyz: protocol is HTTP (provider default), path is unset"]);
   });
 
   it("accepts /readyz with a query, not another path that starts with it", () => {

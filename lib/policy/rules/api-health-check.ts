@@ -20,10 +20,10 @@ export const API_HEALTH_CHECK: PolicyRule = {
     if (check === undefined) return RuleResult.nonCompliant("the API target group declares no health_check (the NLB default is a TCP check)");
     if (isExpression([check.enabled, check.protocol, check.path])) return RuleResult.notApplicable("health check known only at apply time");
     if (literalBoolean(check.enabled) === false) return RuleResult.nonCompliant("the API target group's health check is disabled");
-    const protocol = (literalString(check.protocol) ?? "HTTP (provider default)").toUpperCase();
+    const protocol = literalString(check.protocol)?.toUpperCase();
     const path = literalString(check.path);
     const problems: string[] = [];
-    if (protocol !== "HTTPS") problems.push(`protocol is ${protocol}`);
+    if (protocol !== "HTTPS") problems.push(`protocol is ${protocol ?? "HTTP (provider default)"}`);
     if (path === undefined || !/^\/readyz(\?.*)?$/.test(path)) problems.push(`path is ${path === undefined ? "unset" : `"${path}"`}`);
     if (problems.length === 0) return RuleResult.compliant();
     return RuleResult.nonCompliant(`the API target group's health check is not HTTPS /readyz: ${problems.join(", ")}`);

@@ -7,11 +7,16 @@ import { block, blocks, displayName, literalBoolean, literalString } from "../va
 /** Actions by which a node writes (and could overwrite or delete) objects. */
 const WRITE_ACTIONS = ["s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion"];
 
-/** True when a resource ARN pattern points into `bucket` (by reference or by its literal name). */
+/**
+ * True when a resource ARN pattern points into `bucket`: `*` or an S3 ARN whose bucket segment
+ * starts with `*` (every bucket, whatever its name, even one known only at apply time), a reference
+ * to the bucket, or its literal name.
+ */
 function pointsInto(resourceArn: string, bucket: ResourceView, context: PolicyContext): boolean {
+  if (resourceArn === "*" || /^arn:aws[a-z-]*:s3:::\*/.test(resourceArn)) return true;
   if (context.references(resourceArn).some((r) => r.element?.address === bucket.address)) return true;
   const name = literalString(bucket.config.bucket);
-  return name !== undefined && (resourceArn === "*" || resourceArn.startsWith(`arn:aws:s3:::${name}/`) || /^arn:aws[a-z-]*:s3:::\*/.test(resourceArn) || resourceArn.includes(`:s3:::${name}/`));
+  return name !== undefined && resourceArn.includes(`:s3:::${name}/`);
 }
 
 /** The node roles whose inline policies let them write objects into `bucket`. */

@@ -1,6 +1,6 @@
 import { ElementKind, PolicyContext, ResourceView } from "../context";
 import { PolicyLevel, PolicyRule, RuleResult } from "../rule";
-import { userDataTexts } from "../values";
+import { literalBoolean, literalString, userDataTexts } from "../values";
 
 const PEM_MARKER = "PRIVATE KEY";
 const USER_DATA_ATTRIBUTES = ["user_data", "user_data_base64"];
@@ -11,6 +11,11 @@ const MAX_DEPTH = 8;
 const BUNDLE_KEY = /(?:^|\s)HA_BUNDLE_KEY='([^'\s]+)'/;
 /** Attributes of an `aws_s3_object` that hold its content. */
 const OBJECT_CONTENT_ATTRIBUTES = ["content", "content_base64"];
+/**
+ * Attributes of the `aws_ssm_parameter` data source that return the parameter's value (decrypted
+ * unless `with_decryption = false`), and the arguments of the `aws_ssm_parameter` resource that set it.
+ */
+const SSM_VALUE_ATTRIBUTES = ["value", "insecure_value"];
 
 function containsPem(value: unknown, decode: boolean): boolean {
   if (typeof value === "string") return (decode ? userDataTexts(value) : [value]).some((t) => t.includes(PEM_MARKER));
@@ -20,23 +25,41 @@ function containsPem(value: unknown, decode: boolean): boolean {
 }
 
 /**
- * How private key material reaches `value`, following references through locals, other
- * resources' attributes and data sources; `undefined` when it does not.
+ * The `aws_ssm_parameter` of the stack a `data.aws_ssm_parameter` reads: its `name` references the
+ * resource, or equals the resource's literal name. `undefined` for a parameter declared elsewhere.
  */
-function keyPath(value: unknown, context: PolicyContext, seen: Set<string>, depth: number): string | undefined {
+function parameterRead(data: ResourceView, context: PolicyContext): ResourceView | undefined {
+  const target = context.follow(data.config.name);
+  if (target !== undefined) return target.type === "aws_ssm_parameter" && target.kind === ElementKind.RESOURCE ? target : undefined;
+  const name = literalString(data.config.name);
+  return name === undefined ? undefined : context.ofType("aws_ssm_parameter").find((p) => literalString(p.config.name) === name);
+}
+
+/**
+ * How private key material reaches `value`, following references through locals, other
+ * resources' attributes and data sources (an SSM parameter read back through
+ * `data.aws_ssm_parameter` included); `undefined` when it does not. A parameter read from outside
+ * the stack is known only at apply time: it is added to `undecided`.
+ */
+function keyPath(value: unknown, context: PolicyContext, seen: Set<string>, depth: number, undecided: string[]): string | undefined {
   if (containsPem(value, depth === 0)) return `contains a PEM "${PEM_MARKER}" block`;
   if (depth >= MAX_DEPTH) return undefined;
   for (const ref of context.references(value)) {
     if (ref.local !== undefined) {
       if (seen.has(`local.${ref.local}`)) continue;
       seen.add(`local.${ref.local}`);
-      const via = keyPath(context.locals[ref.local], context, seen, depth + 1);
+      const via = keyPath(context.locals[ref.local], context, seen, depth + 1, undecided);
       if (via) return `references local.${ref.local}, which ${via}`;
       continue;
     }
     const element = ref.element as ResourceView;
     if (element.type === "tls_private_key") {
       if (ref.attribute === undefined || ref.attribute.startsWith("private_key")) return `references ${ref.expression}`;
+      continue;
+    }
+    if (element.kind === ElementKind.DATA && element.type === "aws_ssm_parameter" && SSM_VALUE_ATTRIBUTES.includes(ref.attribute ?? "")) {
+      const via = parameterKeyPath(element, context, seen, depth, undecided);
+      if (via) return `references ${ref.expression}, which ${via}`;
       continue;
     }
     const key = `${element.address}.${ref.attribute ?? ""}`;
@@ -48,8 +71,31 @@ function keyPath(value: unknown, context: PolicyContext, seen: Set<string>, dept
     const source =
       attribute !== undefined && attribute in element.config ? element.config[attribute] : element.kind === ElementKind.DATA || attribute === undefined ? element.config : undefined;
     if (source === undefined) continue;
-    const via = keyPath(source, context, seen, depth + 1);
+    const via = keyPath(source, context, seen, depth + 1, undecided);
     if (via) return `references ${ref.expression}, which ${via}`;
+  }
+  return undefined;
+}
+
+/**
+ * How private key material reaches the value a `data.aws_ssm_parameter` returns: the value the
+ * stack's `aws_ssm_parameter` of that name is given. A SecureString read with
+ * `with_decryption = false` returns its ciphertext.
+ */
+function parameterKeyPath(data: ResourceView, context: PolicyContext, seen: Set<string>, depth: number, undecided: string[]): string | undefined {
+  const parameter = parameterRead(data, context);
+  if (parameter === undefined) {
+    const name = literalString(data.config.name);
+    undecided.push(`reads SSM parameter ${name ?? "named by an expression"} (${data.address}), declared outside this stack: its value is known only at apply time`);
+    return undefined;
+  }
+  if (literalBoolean(data.config.with_decryption) === false && parameter.config.type === "SecureString") return undefined;
+  for (const attribute of SSM_VALUE_ATTRIBUTES) {
+    const key = `${parameter.address}.${attribute}`;
+    if (parameter.config[attribute] === undefined || seen.has(key)) continue;
+    seen.add(key);
+    const via = keyPath(parameter.config[attribute], context, seen, depth + 1, undecided);
+    if (via) return `reads ${key}, which ${via}`;
   }
   return undefined;
 }
@@ -59,7 +105,7 @@ function keyPath(value: unknown, context: PolicyContext, seen: Set<string>, dept
  * `aws_s3_object` whose key is the user data's `HA_BUNDLE_KEY`, its content decoded (base64, gzip:
  * a tar archive keeps file contents as they are).
  */
-function bundleKeyPath(value: unknown, context: PolicyContext): string | undefined {
+function bundleKeyPath(value: unknown, context: PolicyContext, undecided: string[]): string | undefined {
   const keys = new Set<string>();
   for (const text of typeof value === "string" ? userDataTexts(value) : []) {
     const m = BUNDLE_KEY.exec(text);
@@ -70,7 +116,7 @@ function bundleKeyPath(value: unknown, context: PolicyContext): string | undefin
       if (object.config.key !== key) continue;
       for (const attribute of OBJECT_CONTENT_ATTRIBUTES) {
         if (object.config[attribute] === undefined) continue;
-        const via = keyPath(object.config[attribute], context, new Set(), 0);
+        const via = keyPath(object.config[attribute], context, new Set(), 0, undecided);
         if (via) return `names bootstrap bundle ${key}, whose ${object.address}.${attribute} ${via}`;
       }
     }
@@ -94,10 +140,12 @@ export const PRIVATE_KEY_IN_USER_DATA: PolicyRule = {
   evaluate: (resource: ResourceView, context: PolicyContext): RuleResult => {
     const present = USER_DATA_ATTRIBUTES.filter((a) => resource.config[a] !== undefined);
     if (present.length === 0) return RuleResult.notApplicable("no user data");
+    const undecided: string[] = [];
     for (const attribute of present) {
-      const via = keyPath(resource.config[attribute], context, new Set(), 0) ?? bundleKeyPath(resource.config[attribute], context);
+      const via = keyPath(resource.config[attribute], context, new Set(), 0, undecided) ?? bundleKeyPath(resource.config[attribute], context, undecided);
       if (via) return RuleResult.nonCompliant(`${attribute} ${via}`);
     }
+    if (undecided.length > 0) return RuleResult.notApplicable(`user data ${undecided[0]}`);
     return RuleResult.compliant();
   },
 };
