@@ -38,6 +38,7 @@ import { SelfSignedCert, SelfSignedCertConfig } from "@cdktf/provider-tls/lib/se
 import { Fn, TerraformOutput, TerraformStack } from "../../lib/core";
 import { NodeRole } from "../../lib";
 import { CLUSTER_TAG, ROLE_TAG } from "../../lib/tags";
+import { ETCD_DATA_PURPOSE, PURPOSE_TAG } from "../../lib/etcd/etcd-cluster";
 import { API_HEALTH_CHECK, BACKUP_BUCKET_OBJECT_LOCK, BUCKET_ENCRYPTION, BUCKET_PUBLIC_ACCESS, ETCD_MEMBER_COUNT, ETCD_PORT_EXPOSURE, HA_POLICY_RULES, IMDS_V1, LEAF_CERTIFICATE_RENEWAL, LEAF_CERTIFICATE_VALIDITY, NODE_ROLE_MANAGED_POLICY, PRIVATE_KEY_IN_USER_DATA, PolicyContext, PolicyRule, RuleStatus, SHUTDOWN_DELAY, SINGLE_ZONE, SUPER_ADMIN_OUTPUT, UNENCRYPTED_VOLUME, WORLD_OPEN_INGRESS, typeKeyOf } from "../../lib/policy";
 import { testStack } from "../helpers/synth";
 import { READYZ, apiTargetGroup, etcdVolume, group, ingress, launchTemplate, roleGroup, shutdownDelayOutput, subnet } from "./fixtures";
@@ -474,6 +475,42 @@ describe("HA-EC3 reasons and edges (AWS: user data is readable through IMDS and 
     expect(verdicts(PRIVATE_KEY_IN_USER_DATA, "aws_launch_template", (s) => launchTemplate(s, "Lt"))).toEqual([`aws_launch_template.Lt: ${NA} (no user data)`]);
   });
 
+  it("finds a PEM block in a list or map of a local, and base64 encoded anywhere on the way", () => {
+    const inLocal = (value: unknown) => (s: TerraformStack) => {
+      const files = new TerraformLocal(s, "files", value);
+      launchTemplate(s, "Lt", { userData: Fn.base64encode(`#!/bin/sh\nF='${files.expression}'\n`) });
+    };
+    const found = ['user_data references local.files, which contains a PEM "PRIVATE KEY" block'];
+    expect(reasons(PRIVATE_KEY_IN_USER_DATA, inLocal(["#!/bin/sh", pem]))).toEqual(found);
+    expect(reasons(PRIVATE_KEY_IN_USER_DATA, inLocal({ motd: "hello", key: pem }))).toEqual(found);
+    expect(reasons(PRIVATE_KEY_IN_USER_DATA, inLocal(Buffer.from(pem).toString("base64")))).toEqual(found);
+    expect(verdicts(PRIVATE_KEY_IN_USER_DATA, "aws_launch_template", inLocal({ motd: "hello", port: 6443, debug: false, files: ["a"] }))).toEqual([`aws_launch_template.Lt: ${OK}`]);
+  });
+
+  it("follows every reference of the user data and every attribute of a resource, and a whole resource", () => {
+    const carried = (userData: (carry: DataResource, bucket: S3Bucket) => string) => (s: TerraformStack) => {
+      const carry = new DataResource(s, "Carry");
+      carry.addOverride("input", new PrivateKey(s, "Key", { algorithm: "ED25519" }).privateKeyPem);
+      const bucket = new S3Bucket(s, "B", { bucket: "c1-bootstrap" });
+      new Instance(s, "Vm", { ami: "ami-1", instanceType: "t3.micro", userData: userData(carry, bucket) });
+    };
+    const via = (expr: string) => [`user_data references ${expr}, which references tls_private_key.Key.private_key_pem`];
+    expect(reasons(PRIVATE_KEY_IN_USER_DATA, carried((c, b) => `B='${b.bucket}' K='${c.getStringAttribute("output")}'`))).toEqual(via("terraform_data.Carry.output"));
+    expect(reasons(PRIVATE_KEY_IN_USER_DATA, carried((c) => `ID='${c.id}' K='${c.getStringAttribute("output")}'`))).toEqual(via("terraform_data.Carry.output"));
+    expect(reasons(PRIVATE_KEY_IN_USER_DATA, carried(() => "ALL='${jsonencode(terraform_data.Carry)}'"))).toEqual(via("terraform_data.Carry"));
+    expect(verdicts(PRIVATE_KEY_IN_USER_DATA, "aws_instance", carried((c, b) => `B='${b.bucket}' ID='${c.id}' R='${new TerraformLocal(b, "region", "eu-west-1").expression}'`))).toEqual([`aws_instance.Vm: ${OK}`]);
+  });
+
+  it("checks launch configurations, and finds the bundle key at the very start of the user data", () => {
+    const lc = (s: TerraformStack) => new LaunchConfiguration(s, "Lc", { imageId: "ami-0a422d70f727fe93e", instanceType: "t3.micro", userData: pem });
+    expect(reasons(PRIVATE_KEY_IN_USER_DATA, lc)).toEqual(['user_data contains a PEM "PRIVATE KEY" block']);
+    const first = (s: TerraformStack) => {
+      new S3Object(s, "Bundle", { bucket: "c1-bootstrap", key: "bundles/api/1.tar.gz", content: pem });
+      new Instance(s, "Vm", { ami: "ami-1", instanceType: "t3.micro", userData: "HA_BUNDLE_KEY='bundles/api/1.tar.gz'\n" });
+    };
+    expect(reasons(PRIVATE_KEY_IN_USER_DATA, first)).toEqual(['user_data names bootstrap bundle bundles/api/1.tar.gz, whose aws_s3_object.Bundle.content contains a PEM "PRIVATE KEY" block']);
+  });
+
   // Provider docs, data source aws_ssm_parameter: `value` and `insecure_value` return the value of
   // the parameter `name` names (insecure_value "never marked as sensitive"); `with_decryption`
   // "Whether to return decrypted SecureString value. Defaults to true." The resource aws_ssm_parameter
@@ -522,6 +559,15 @@ describe("HA-EC3 reasons and edges (AWS: user data is readable through IMDS and 
     it("passes the parameter's name or ARN, a SecureString read without decryption, and a parameter without a key", () => {
       expect(verdicts(PRIVATE_KEY_IN_USER_DATA, "aws_launch_template", stored({ attribute: "arn" }))).toEqual([`aws_launch_template.Lt: ${OK}`]);
       expect(verdicts(PRIVATE_KEY_IN_USER_DATA, "aws_launch_template", stored({ withDecryption: false }))).toEqual([`aws_launch_template.Lt: ${OK}`]);
+      // A String parameter is never encrypted: with_decryption = false returns it as it is.
+      const plainString = (s: TerraformStack) => {
+        new SsmParameter(s, "Param", { name: "/c1/node-key", type: "String", insecureValue: pem });
+        const read = new DataAwsSsmParameter(s, "Read", { name: "/c1/node-key", withDecryption: false });
+        launchTemplate(s, "Lt", { userData: Fn.base64encode(`KEY='${read.insecureValue}'`) });
+      };
+      expect(reasons(PRIVATE_KEY_IN_USER_DATA, plainString)).toEqual([
+        'user_data references data.aws_ssm_parameter.Read.insecure_value, which reads aws_ssm_parameter.Param.insecure_value, which contains a PEM "PRIVATE KEY" block',
+      ]);
       const version = (s: TerraformStack) => {
         new SsmParameter(s, "Param", { name: "/c1/kubernetes-version", type: "String", value: "v1.33.5" });
         const read = new DataAwsSsmParameter(s, "Read", { name: "/c1/kubernetes-version" });
@@ -536,7 +582,7 @@ describe("HA-EC3 reasons and edges (AWS: user data is readable through IMDS and 
         launchTemplate(s, "Lt", { userData: Fn.base64encode(`KEY='${read.value}'`) });
       };
       expect(verdicts(PRIVATE_KEY_IN_USER_DATA, "aws_launch_template", outside)).toEqual([
-        `aws_launch_template.Lt: ${NA} (user data reads SSM parameter /shared/node-key (data.aws_ssm_parameter.Read), declared outside this stack: its value is known only at apply time)`,
+        `aws_launch_template.Lt: ${NA} (user data reads SSM parameter /shared/node-key (data.aws_ssm_parameter.Read), which this stack does not declare: its value is known only at apply time)`,
       ]);
       // A key found elsewhere in the user data is still reported.
       const both = (s: TerraformStack) => {
@@ -544,6 +590,13 @@ describe("HA-EC3 reasons and edges (AWS: user data is readable through IMDS and 
         launchTemplate(s, "Lt", { userData: Fn.base64encode(`A='${read.value}' B='${new PrivateKey(s, "Key", { algorithm: "ED25519" }).privateKeyPem}'`) });
       };
       expect(reasons(PRIVATE_KEY_IN_USER_DATA, both)).toEqual(["user_data references tls_private_key.Key.private_key_pem"]);
+      const unnamed = (s: TerraformStack) => {
+        const read = new DataAwsSsmParameter(s, "Read", { name: `${unknown(s, "env")}/node-key` });
+        launchTemplate(s, "Lt", { userData: Fn.base64encode(`KEY='${read.value}'`) });
+      };
+      expect(verdicts(PRIVATE_KEY_IN_USER_DATA, "aws_launch_template", unnamed)).toEqual([
+        `aws_launch_template.Lt: ${NA} (user data reads SSM parameter named by an expression (data.aws_ssm_parameter.Read), which this stack does not declare: its value is known only at apply time)`,
+      ]);
     });
   });
 });
@@ -660,6 +713,56 @@ describe("HA-OUT1 reasons and edges (Kubernetes: system:masters bypasses RBAC; T
       `tls_private_key.AdminKey: ${NA} (not the key of a system:masters certificate)`,
     ]);
   });
+
+  it("takes every key a system:masters request may be signed with, and no key of a request without a subject", () => {
+    const rotating = (s: TerraformStack) => {
+      const [a, b] = ["OldKey", "NewKey"].map((id) => new PrivateKey(s, id, { algorithm: "ECDSA", ecdsaCurve: "P256" }));
+      const rotate = new TerraformVariable(s, "rotate", { type: "bool" }).booleanValue;
+      new CertRequest(s, "Csr", { privateKeyPem: Fn.conditional(rotate, b.privateKeyPem, a.privateKeyPem), subject: [{ commonName: "kubernetes-super-admin", organization: "system:masters" }] });
+      new TerraformOutput(s, "old_key", { value: a.privateKeyPem, sensitive: true });
+    };
+    expect(verdicts(SUPER_ADMIN_OUTPUT, "tls_private_key", rotating)).toEqual([
+      `tls_private_key.OldKey: ${BAD} (the system:masters key tls_private_key.OldKey is in output old_key)`,
+      `tls_private_key.NewKey: ${OK}`,
+    ]);
+    const bare = (s: TerraformStack) => {
+      const key = new PrivateKey(s, "Key", { algorithm: "ECDSA", ecdsaCurve: "P256" });
+      new CertRequest(s, "Csr", { privateKeyPem: key.privateKeyPem });
+      new TerraformOutput(s, "key", { value: key.privateKeyPem, sensitive: true });
+    };
+    expect(verdicts(SUPER_ADMIN_OUTPUT, "tls_private_key", bare)).toEqual([`tls_private_key.Key: ${NA} (not the key of a system:masters certificate)`]);
+  });
+
+  it("follows every reference of an output and every attribute of a resource, a data source's derived attributes, a whole resource and 8 nested locals", () => {
+    const out = reasons(SUPER_ADMIN_OUTPUT, (s) => {
+      const key = superAdmin(s);
+      const bucket = new S3Bucket(s, "B", { bucket: "prod-kubeconfigs" });
+      const carry = new DataResource(s, "Carry");
+      carry.addOverride("input", key.privateKeyPem);
+      new TerraformOutput(s, "a_after_other", { value: `${bucket.bucket}/${carry.getStringAttribute("output")}`, sensitive: true });
+      new TerraformOutput(s, "b_after_id", { value: `${carry.id}:${carry.getStringAttribute("output")}`, sensitive: true });
+      // hashicorp/cloudinit: cloudinit_config renders its parts' content into `rendered`.
+      const init = new TerraformDataSource(s, "Init", { terraformResourceType: "cloudinit_config" });
+      init.addOverride("part", [{ content_type: "text/plain", content: key.privateKeyPem }]);
+      new TerraformOutput(s, "c_rendered", { value: init.getStringAttribute("rendered"), sensitive: true });
+      new TerraformOutput(s, "d_whole", { value: "${terraform_data.Carry}", sensitive: true });
+      let value = key.privateKeyPem;
+      for (let i = 1; i <= 8; i++) value = Fn.base64encode(new TerraformLocal(s, `l${i}`, value).expression);
+      new TerraformOutput(s, "e_eight_locals", { value, sensitive: true });
+    });
+    expect(out).toEqual(["the system:masters key tls_private_key.SuperAdminKey is in output a_after_other, b_after_id, c_rendered, d_whole, e_eight_locals"]);
+  });
+
+  it("passes outputs of the request, of other resources' arguments and of unrelated locals", () => {
+    const build = (s: TerraformStack) => {
+      const key = new PrivateKey(s, "SuperAdminKey", { algorithm: "ECDSA", ecdsaCurve: "P256" });
+      const csr = new CertRequest(s, "SuperAdminCsr", { privateKeyPem: key.privateKeyPem, subject: [{ commonName: "kubernetes-super-admin", organization: "system:masters" }] });
+      new TerraformOutput(s, "csr", { value: csr.certRequestPem });
+      new TerraformOutput(s, "bucket", { value: new S3Bucket(s, "B", { bucket: "prod-kubeconfigs" }).bucket });
+      new TerraformOutput(s, "cluster", { value: new TerraformLocal(s, "cluster_name", "prod").expression });
+    };
+    expect(verdicts(SUPER_ADMIN_OUTPUT, "tls_private_key", build)).toEqual([`tls_private_key.SuperAdminKey: ${OK}`]);
+  });
 });
 
 describe("HA-BKP1 reasons and edges (S3 Object Lock: a default retention needs a mode and Days or Years; IAM action wildcards)", () => {
@@ -683,6 +786,7 @@ describe("HA-BKP1 reasons and edges (S3 Object Lock: a default retention needs a
   it.each([
     ["s3:*", "arn:aws:s3:::prod-snapshots/*"],
     ["s3:Delete*", "arn:aws:s3:::prod-snapshots/etcd/*"],
+    ["s3:DeleteObject", "arn:aws:s3:::prod-snapshots/*"],
     ["s3:PutObject", "*"],
     ["s3:PutObject", "arn:aws:s3:::*"],
     ["s3:PutObject", "arn:aws-us-gov:s3:::prod-snapshots/*"],
@@ -823,6 +927,47 @@ describe("HA-AZ1 reasons and edges (AWS: an Availability Zone fails independentl
       `aws_autoscaling_group.W: ${NA} (not an API server or etcd resource)`,
     ]);
   });
+
+  // Terraform: white space inside an expression is insignificant, so these all name index 0 of the
+  // lookup; any other expression (text before or after the lookup) is a zone known only at apply time.
+  it("reads a zone lookup however it is spaced, and nothing around it", () => {
+    const lookups = (...zones: string[]) => (s: TerraformStack) => {
+      new DataAwsAvailabilityZones(s, "Zones", { state: "available" });
+      roleGroup(s, "Api", "apiserver", zones.map((z, i) => subnet(s, `S${i}`, z, i)));
+    };
+    const Z = "data.aws_availability_zones.Zones";
+    const spellings = [`\${element(${Z}.names, 10)}`, `\${element( ${Z}.names , 10 )}`, `\${element(${Z}.names,10)}`, `\${element(\n  ${Z}.names,\n  10\n)}`];
+    expect(reasons(SINGLE_ZONE, lookups(...spellings))).toEqual([`API servers of cluster c1 (1 resource(s)) are all in one zone (${Z}[10])`]);
+    expect(reasons(SINGLE_ZONE, lookups(`\${${Z}.names[12]}`, `\${${Z}.names[12]}`))).toEqual([`API servers of cluster c1 (1 resource(s)) are all in one zone (${Z}[12])`]);
+    const around = [`\${var.p}\${element(${Z}.names, 1)}`, `\${element(${Z}.names, 1)}\${var.s}`, `\${var.p}\${${Z}.names[1]}`, `\${${Z}.names[1]}\${var.s}`];
+    for (const other of around) {
+      expect(verdicts(SINGLE_ZONE, "aws_autoscaling_group", lookups(`\${${Z}.names[0]}`, other))).toEqual([`aws_autoscaling_group.Api: ${NA} (zones known only at apply time or outside the stack)`]);
+    }
+  });
+
+  it("is not applicable when a group's zone or subnet list is known only at apply time, and reports a group with none", () => {
+    const zoneList = (s: TerraformStack) => {
+      const zones = new DataAwsAvailabilityZones(s, "Zones", { state: "available" });
+      new AutoscalingGroup(s, "Etcd", { minSize: 3, maxSize: 3, availabilityZones: zones.names, tag: [{ key: ROLE_TAG, value: "etcd", propagateAtLaunch: true }] });
+    };
+    expect(verdicts(SINGLE_ZONE, "aws_autoscaling_group", zoneList)).toEqual([`aws_autoscaling_group.Etcd: ${NA} (zones known only at apply time or outside the stack)`]);
+    const subnetList = (s: TerraformStack) => {
+      const subnets = new TerraformVariable(s, "subnets", { type: "list(string)" }).listValue;
+      new AutoscalingGroup(s, "Etcd", { minSize: 3, maxSize: 3, vpcZoneIdentifier: subnets, tag: [{ key: ROLE_TAG, value: "etcd", propagateAtLaunch: true }] });
+    };
+    expect(verdicts(SINGLE_ZONE, "aws_autoscaling_group", subnetList)).toEqual([`aws_autoscaling_group.Etcd: ${NA} (zones known only at apply time or outside the stack)`]);
+    const none = (s: TerraformStack) => new AutoscalingGroup(s, "Etcd", { minSize: 3, maxSize: 3, availabilityZones: [], tag: [{ key: ROLE_TAG, value: "etcd", propagateAtLaunch: true }] });
+    expect(reasons(SINGLE_ZONE, none)).toEqual(["etcd members (1 resource(s)) are all in no known zone"]);
+  });
+
+  it("counts only Auto Scaling groups, instances and etcd volumes of the stack, not other resources or lookups carrying the role tag", () => {
+    const tagged = (s: TerraformStack) => {
+      roleGroup(s, "Api", "apiserver", [subnet(s, "A", "eu-west-1a", 0)]);
+      group(s, "ApiSg", "apiserver");
+      new TerraformDataSource(s, "Existing", { terraformResourceType: "aws_instance" }).addOverride("tags", { [ROLE_TAG]: "apiserver", [CLUSTER_TAG]: "c1" });
+    };
+    expect(reasons(SINGLE_ZONE, tagged)).toEqual(["API servers of cluster c1 (1 resource(s)) are all in one zone (eu-west-1a)"]);
+  });
 });
 
 describe("HA-ETCD1 reasons and edges (etcd FAQ: quorum is (n/2)+1, an even member count adds no fault tolerance)", () => {
@@ -850,6 +995,25 @@ describe("HA-ETCD1 reasons and edges (etcd FAQ: quorum is (n/2)+1, an even membe
     expect(verdicts(ETCD_MEMBER_COUNT, "aws_ebs_volume", (s) => new EbsVolume(s, "Logs", { availabilityZone: "eu-west-1a", size: 10, encrypted: true }))).toEqual([
       `aws_ebs_volume.Logs: ${NA} (not an etcd data volume)`,
     ]);
+  });
+
+  it("counts only etcd data volumes: another volume of the cluster is no member", () => {
+    const withLogs = (s: TerraformStack) => {
+      [0, 1, 2].forEach((i) => etcdVolume(s, `Data${i}`, "eu-west-1a", { cluster: "prod" }));
+      new EbsVolume(s, "Logs", { availabilityZone: "eu-west-1a", size: 10, encrypted: true, tags: { [CLUSTER_TAG]: "prod", [ROLE_TAG]: "etcd" } });
+    };
+    expect(verdicts(ETCD_MEMBER_COUNT, "aws_ebs_volume", withLogs)).toEqual([
+      `aws_ebs_volume.Data0: ${OK}`,
+      `aws_ebs_volume.Data1: ${NA} (evaluated on aws_ebs_volume.Data0)`,
+      `aws_ebs_volume.Data2: ${NA} (evaluated on aws_ebs_volume.Data0)`,
+      `aws_ebs_volume.Logs: ${NA} (not an etcd data volume)`,
+    ]);
+  });
+
+  it("names no cluster for volumes without the cluster tag", () => {
+    const untagged = (s: TerraformStack) =>
+      [0, 1].forEach((i) => new EbsVolume(s, `Data${i}`, { availabilityZone: "eu-west-1a", size: 20, encrypted: true, tags: { [PURPOSE_TAG]: ETCD_DATA_PURPOSE } }));
+    expect(reasons(ETCD_MEMBER_COUNT, untagged)).toEqual(["etcd has 2 members (data volumes): an even count tolerates no more failures than 1 and can split votes"]);
   });
 });
 

@@ -17,10 +17,11 @@ const OBJECT_CONTENT_ATTRIBUTES = ["content", "content_base64"];
  */
 const SSM_VALUE_ATTRIBUTES = ["value", "insecure_value"];
 
-function containsPem(value: unknown, decode: boolean): boolean {
-  if (typeof value === "string") return (decode ? userDataTexts(value) : [value]).some((t) => t.includes(PEM_MARKER));
-  if (Array.isArray(value)) return value.some((v) => containsPem(v, decode));
-  if (value !== null && typeof value === "object") return Object.values(value).some((v) => containsPem(v, decode));
+/** True when a PEM private key block is in `value`, or in a string of it once base64 (and gzip) decoded. */
+function containsPem(value: unknown): boolean {
+  if (typeof value === "string") return userDataTexts(value).some((t) => t.includes(PEM_MARKER));
+  if (Array.isArray(value)) return value.some(containsPem);
+  if (value !== null && typeof value === "object") return Object.values(value).some(containsPem);
   return false;
 }
 
@@ -42,7 +43,7 @@ function parameterRead(data: ResourceView, context: PolicyContext): ResourceView
  * the stack is known only at apply time: it is added to `undecided`.
  */
 function keyPath(value: unknown, context: PolicyContext, seen: Set<string>, depth: number, undecided: string[]): string | undefined {
-  if (containsPem(value, depth === 0)) return `contains a PEM "${PEM_MARKER}" block`;
+  if (containsPem(value)) return `contains a PEM "${PEM_MARKER}" block`;
   if (depth >= MAX_DEPTH) return undefined;
   for (const ref of context.references(value)) {
     if (ref.local !== undefined) {
@@ -86,7 +87,7 @@ function parameterKeyPath(data: ResourceView, context: PolicyContext, seen: Set<
   const parameter = parameterRead(data, context);
   if (parameter === undefined) {
     const name = literalString(data.config.name);
-    undecided.push(`reads SSM parameter ${name ?? "named by an expression"} (${data.address}), declared outside this stack: its value is known only at apply time`);
+    undecided.push(`reads SSM parameter ${name ?? "named by an expression"} (${data.address}), which this stack does not declare: its value is known only at apply time`);
     return undefined;
   }
   if (literalBoolean(data.config.with_decryption) === false && parameter.config.type === "SecureString") return undefined;

@@ -1,6 +1,6 @@
 import { ElementKind, PolicyContext, ResourceView } from "../context";
 import { PolicyLevel, PolicyRule, RuleResult } from "../rule";
-import { blocks, list } from "../values";
+import { blocks } from "../values";
 
 /** The group Kubernetes lets bypass RBAC entirely (no binding can revoke it). */
 const SUPER_ADMIN_GROUP = "system:masters";
@@ -13,7 +13,8 @@ function isSuperAdminKey(key: ResourceView, context: PolicyContext): boolean {
   return context.ofType("tls_cert_request").some(
     (req) =>
       context.references(req.config.private_key_pem).some((r) => r.element?.address === key.address) &&
-      blocks(req.config.subject).some((s) => list(s.organization).includes(SUPER_ADMIN_GROUP) || s.organization === SUPER_ADMIN_GROUP),
+      // tls 4.1.0: `subject` is one block at most, its `organization` a single string.
+      blocks(req.config.subject).some((s) => s.organization === SUPER_ADMIN_GROUP),
   );
 }
 
