@@ -1,0 +1,402 @@
+/**
+ * What the boot files that boot API-server nodes share (api-server-nodes.boot.test.ts: external
+ * etcd; stacked-nodes.boot.test.ts: each API-server node also runs its etcd member): the platform
+ * team's mirrors (an HTTPS binary mirror pinned by SHA-256 and a local OCI registry holding images
+ * built from the pinned binaries), the reference example synthesized against them and applied, the
+ * node specs read from the emulator's launch templates, the spread of the API-server group over
+ * its zones, one API-server node's boot checked to /readyz on its slot address, and /readyz through
+ * the load balancer (haproxy from the synthesized target group).
+ */
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { Server } from "node:https";
+import { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { gunzipSync } from "node:zlib";
+import { Testing } from "../../lib/core";
+import { HaClusterStack, HaClusterStackProps } from "../../examples/ha-cluster/main";
+import { ApplyEmulator, TerraformApplyWorkspace } from "../harness/terraform-apply";
+import { BootEnvironment, SERVICE_IP, startBootEnvironment } from "./environment";
+import { NodeSpec, NspawnNode, VolumeStore, VpcNetwork, nodeRootfs, waitFor } from "../harness/nspawn-node";
+import { HaproxyLoadBalancer, nlbModelFromSynth } from "../harness/nlb-haproxy";
+import { buildMirror, mirrorCertificate, populateRegistry, serveMirror, startRegistry } from "../harness/asset-mirror";
+import { BootReport, BootedNodes, SettleTimeouts, explainFailure, settle } from "./node-report";
+
+export const ETCD_VERSION = "3.5.21";
+export const KUBERNETES_VERSION = "1.33.5";
+/** kubeadm's pause tag for Kubernetes 1.33 (kubernetes/cmd/kubeadm/app/constants: PauseVersion). */
+export const PAUSE_TAG = "3.10";
+const MIRROR_PORT = 8443;
+const REGISTRY_PORT = 5443;
+export const REGISTRY = `${SERVICE_IP}:${REGISTRY_PORT}`;
+/** Beyond the target group's own timing, for haproxy's first check and the runtime socket. */
+const LB_SLACK_MS = 15_000;
+/**
+ * The load balancer's part of a test: every target in service, bounded by the synthesized health
+ * check (the slowest an NLB allows, AWS target-group limits: (10 healthy checks + 1) × 30 s + 10 s
+ * timeout, ≈ 6 min; the real model's bound is asserted to fit), then the /readyz requests (10 s
+ * each, two per API node).
+ */
+export function loadBalancerBudgetMs(apiNodes: number): number {
+  return 6 * 60_000 + 2 * apiNodes * 10_000 + 30_000;
+}
+const execFileAsync = promisify(execFile);
+
+/**
+ * The test image's adaptations of a node that runs containers in a container, which shares the
+ * host's kernel: (1) the modules ha-kube-install loads are this kernel's built-in ones, listed in
+ * modules.builtin as a distribution kernel ships it (`depmod` indexes it before cloud-init), and
+ * (2) `sysctl --system` cannot set the Debian image's own defaults that are not namespaced
+ * (kernel.pid_max, fs.protected_*): a wrapper runs the real sysctl and reports the keys of
+ * kernel.*, vm.* and fs.* the kernel refuses instead of failing on them; any other error still
+ * fails. The keys ha-kube-install sets and the kubelet checks are the node's own copies
+ * (`ownKernelKeys`), so they never reach the wrapper's exception.
+ */
+export function containerKernelFiles(kernelRelease: string): Record<string, string> {
+  return {
+    [`usr/lib/modules/${kernelRelease}/modules.builtin`]: "kernel/fs/overlayfs/overlay.ko\nkernel/net/bridge/br_netfilter.ko\n",
+    "etc/systemd/system/cloud-init.service.d/90-boot-tier-depmod.conf": "[Service]\nExecStartPre=/sbin/depmod\n",
+    "usr/local/lib/ha-boot-tier/bin/sysctl": [
+      "#!/bin/bash",
+      "# boot tier: the container shares the host's kernel; keys that are not namespaced are reported, not set",
+      "exec 3>&1",
+      "errors=$(/usr/sbin/sysctl \"$@\" 2>&1 1>&3); rc=$?",
+      "[ \"$rc\" -eq 0 ] && exit 0",
+      "other=$(printf '%s\\n' \"$errors\" | grep -vE '^sysctl: permission denied on key \"(kernel|vm|fs)\\.[a-z0-9_.]+\"(, ignoring)?$' | grep -v '^$')",
+      "printf '%s\\n' \"$errors\" | grep -E '^sysctl: permission denied' | sed 's/^/ha-boot-tier: host kernel: /' >&2",
+      "if [ -n \"$other\" ]; then printf '%s\\n' \"$other\" >&2; exit \"$rc\"; fi",
+      "exit 0",
+      "",
+    ].join("\n"),
+    "etc/systemd/system/ha-kube-install.service.d/90-boot-tier.conf": "[Service]\nEnvironment=PATH=/usr/local/lib/ha-boot-tier/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n",
+    // runc as containerd's shim finds it first on the PATH: the same runc, after raising a negative
+    // oomScoreAdj in the bundle's spec to 0. The kubelet asks -998 for every pause container
+    // (-997 for a Guaranteed pod); lowering oom_score_adj needs CAP_SYS_RESOURCE, which this
+    // machine's capability bounding set does not have (for any process, the test's own included).
+    "usr/local/sbin/runc": [
+      "#!/bin/bash",
+      "# boot tier: this machine cannot lower oom_score_adj (no CAP_SYS_RESOURCE); everything else is runc's",
+      "bundle=\"\"",
+      "args=(\"$@\")",
+      "for ((i = 0; i < ${#args[@]}; i++)); do",
+      "  case ${args[i]} in --bundle | -b) bundle=${args[i + 1]:-} ;; --bundle=*) bundle=${args[i]#--bundle=} ;; esac",
+      "done",
+      "if [ -n \"$bundle\" ] && [ -f \"$bundle/config.json\" ]; then",
+      "  adj=$(jq '.process.oomScoreAdj // 0' \"$bundle/config.json\")",
+      "  if [ \"$adj\" -lt 0 ]; then",
+      "    jq -c '.process.oomScoreAdj = 0' \"$bundle/config.json\" > \"$bundle/config.json.boot-tier\" && mv \"$bundle/config.json.boot-tier\" \"$bundle/config.json\"",
+      "    logger -t ha-boot-tier-runc \"oomScoreAdj $adj -> 0 for $(basename \"$bundle\") (no CAP_SYS_RESOURCE here)\"",
+      "  fi",
+      "fi",
+      "exec /usr/sbin/runc \"$@\"",
+      "",
+    ].join("\n"),
+  };
+}
+
+/** The kernel.* and vm.* keys ha-kube-install writes to its sysctl file (read from the script). */
+export function installKernelKeys(): string[] {
+  const script = readFileSync(path.join(__dirname, "../../lib/bootstrap/scripts/ha-kube-install.sh"), "utf8");
+  const block = /cat >\/etc\/sysctl\.d\/90-kubernetes\.conf <<'EOF'\n([\s\S]*?)\nEOF/.exec(script);
+  if (block === null) throw new Error("ha-kube-install.sh: no sysctl file block");
+  return block[1].split("\n").map((l) => l.split("=")[0].trim()).filter((k) => /^(kernel|vm)\./.test(k));
+}
+
+/** What one API-server node showed once /readyz answered on its slot address. */
+export interface ApiNode {
+  readonly node: NspawnNode;
+  readonly slotIp: string;
+  readonly readySeconds: number;
+  readonly report: BootReport;
+}
+
+/** How {@link AirGappedCluster.bootApiNode} waits for and checks one API-server node. */
+export interface ApiNodeChecks {
+  /** cloud-init, then systemd settling. */
+  readonly settle: SettleTimeouts;
+  /** /readyz on the slot address once settled. */
+  readonly readyzMs: number;
+  /** Units that must be active. */
+  readonly activeUnits: readonly string[];
+  /** Units whose start→active times are printed, in boot order. */
+  readonly printedUnits: readonly string[];
+}
+
+/**
+ * The reference example applied against the emulator with the platform team's mirrors, in the
+ * VPC the node containers join; the file's afterAll calls {@link stop}.
+ */
+export class AirGappedCluster {
+  public dir = "";
+  public emulator?: ApplyEmulator;
+  public workspace?: TerraformApplyWorkspace;
+  public vpc?: VpcNetwork;
+  public volumes?: VolumeStore;
+  public synthesized = "";
+  public lb?: HaproxyLoadBalancer;
+  public readonly fleet = new BootedNodes();
+  public readonly timings: string[] = [];
+  private readonly started = Date.now();
+  private mirror?: Server;
+  private registry?: { port: number; stop(): void };
+  /** The image's CA bundle plus the mirror's certificate (the image trusts the platform team's mirror and registry). */
+  private trustBundle = "";
+
+  /**
+   * Serves the mirror and the registry, synthesizes the reference example with `props` and the
+   * mirrors, applies it and opens the VPC. Everything started is kept for {@link stop}, also when a
+   * later step fails.
+   */
+  public async start(prefix: string, props: HaClusterStackProps = {}): Promise<void> {
+    this.dir = mkdtempSync(path.join(tmpdir(), prefix));
+    this.volumes = new VolumeStore(path.join(this.dir, "volumes"));
+    const tls = mirrorCertificate(this.dir, SERVICE_IP);
+    this.trustBundle = readFileSync(path.join(nodeRootfs()!, "etc/ssl/certs/ca-certificates.crt"), "utf8") + readFileSync(tls.cert, "utf8");
+    const sums = buildMirror(path.join(this.dir, "mirror"), ETCD_VERSION, KUBERNETES_VERSION);
+    this.mirror = await serveMirror(path.join(this.dir, "mirror/www"), tls);
+    this.registry = await startRegistry(path.join(this.dir, "registry"), tls);
+    const pushStart = Date.now();
+    const digests = await populateRegistry(this.registry.port, readFileSync(tls.cert), path.join(this.dir, "images"), KUBERNETES_VERSION, PAUSE_TAG);
+    this.timings.push(`registry populated (${Object.keys(digests).join(", ")}): ${((Date.now() - pushStart) / 1000).toFixed(1)} s`);
+    this.synthesized = Testing.synth(
+      new HaClusterStack(Testing.app(), "ha-cluster", {
+        ...props,
+        etcdRelease: {
+          version: ETCD_VERSION,
+          sha256: { amd64: sums.etcd },
+          mirrorUrlTemplate: `https://${SERVICE_IP}:${MIRROR_PORT}/etcd/etcd-v{version}-linux-{arch}.tar.gz`,
+          mirrorOnly: true,
+        },
+        kubernetesBinaryMirror: {
+          version: KUBERNETES_VERSION,
+          mirrorUrlTemplate: `https://${SERVICE_IP}:${MIRROR_PORT}/kubernetes/v{version}/{arch}/{file}`,
+          sha256: { amd64: sums.kube! },
+        },
+        imageRepository: REGISTRY,
+      }),
+    );
+    const env: BootEnvironment = {};
+    try {
+      await startBootEnvironment(env, this.synthesized, this.dir, [[(this.mirror.address() as AddressInfo).port, MIRROR_PORT], [this.registry.port, REGISTRY_PORT]], this.timings);
+    } finally {
+      ({ emulator: this.emulator, workspace: this.workspace, vpc: this.vpc } = env);
+    }
+  }
+
+  /** Stops everything {@link start} and the nodes started, and prints the timings. */
+  public async stop(label: string): Promise<void> {
+    await this.lb?.stop().catch(() => undefined);
+    await this.fleet.stopAll();
+    this.vpc?.destroy();
+    this.registry?.stop();
+    await new Promise((r) => (this.mirror ? this.mirror.close(r) : r(undefined)));
+    await this.workspace?.cleanup();
+    await this.emulator?.stop();
+    if (this.dir) rmSync(this.dir, { recursive: true, force: true });
+    this.timings.push(`boot tier (${label}) wall time: ${((Date.now() - this.started) / 1000).toFixed(1)} s`);
+    console.log(this.timings.join("\n"));
+  }
+
+  /** The AWS CLI against the emulator without blocking the event loop (the IMDS stand-ins run on it). */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the CLI's JSON
+  public async aws(...args: string[]): Promise<any> {
+    const { stdout } = await execFileAsync(this.emulator!.awsCli, [...args, "--output", "json"], {
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: "/nonexistent", ...this.emulator!.env },
+      encoding: "utf8",
+      timeout: 120_000,
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    return stdout.trim() === "" ? undefined : JSON.parse(stdout);
+  }
+
+  /** The launch template of the API-server group (the one template not of an etcd member). */
+  public async apiTemplate(): Promise<string> {
+    const templates = (await this.aws("ec2", "describe-launch-templates")).LaunchTemplates.map((t: { LaunchTemplateName: string }) => t.LaunchTemplateName) as string[];
+    const api = templates.filter((t) => !/etcd/.test(t));
+    if (api.length !== 1) throw new Error(`expected one API-server launch template, found ${JSON.stringify(templates)}`);
+    return api[0];
+  }
+
+  /** What the instances of `template` boot from, read from the emulator (one spec per running instance, by zone). */
+  public async nodeSpecs(template: string, namePrefix: string, files: Record<string, string> = {}, runsContainers = false, ownKernelKeys: string[] = []): Promise<NodeSpec[]> {
+    const [version] = (await this.aws("ec2", "describe-launch-template-versions", "--launch-template-name", template, "--versions", "$Latest")).LaunchTemplateVersions;
+    const data = version.LaunchTemplateData;
+    const userData = gunzipSync(Buffer.from(data.UserData, "base64")).toString("utf8");
+    const instances = (await this.aws("ec2", "describe-instances", "--filters", `Name=tag:aws:autoscaling:groupName,Values=${template}`, "Name=instance-state-name,Values=running")).Reservations.flatMap(
+      (r: { Instances: Array<{ InstanceId: string; Placement: { AvailabilityZone: string } }> }) => r.Instances,
+    ).sort((a: { Placement: { AvailabilityZone: string } }, b: { Placement: { AvailabilityZone: string } }) => a.Placement.AvailabilityZone.localeCompare(b.Placement.AvailabilityZone));
+    const ca = readFileSync(this.emulator!.caBundle, "utf8");
+    return instances.map((inst: { InstanceId: string }, i: number) => ({
+      name: instances.length === 1 ? namePrefix : `${namePrefix}-${i}`,
+      instanceId: inst.InstanceId,
+      userData,
+      instanceProfileArn: data.IamInstanceProfile?.Arn,
+      hopLimit: data.MetadataOptions?.HttpPutResponseHopLimit ?? 1,
+      instanceTags: data.MetadataOptions?.InstanceMetadataTags === "enabled",
+      runsContainers,
+      ownKernelKeys,
+      executables: Object.keys(files).filter((f) => /\/s?bin\//.test(f)),
+      files: {
+        "etc/systemd/system.conf.d/90-boot-tier.conf": `[Manager]\nDefaultEnvironment="AWS_ENDPOINT_URL=https://${SERVICE_IP}" "AWS_CA_BUNDLE=/etc/ha-boot-tier/emulator-ca.pem" "AWS_METADATA_SERVICE_TIMEOUT=5" "AWS_METADATA_SERVICE_NUM_ATTEMPTS=3"\n`,
+        "etc/ha-boot-tier/emulator-ca.pem": ca,
+        // The image trusts the platform team's mirror and registry (their CA in the system bundle).
+        "etc/ssl/certs/ca-certificates.crt": this.trustBundle,
+        "etc/apt/sources.list": `deb [trusted=yes] https://${SERVICE_IP}:${MIRROR_PORT}/apt ./\n`,
+        "etc/cloud/cloud.cfg.d/91-boot-tier-locale.cfg": "locale: C.UTF-8\n",
+        "etc/systemd/system/chrony.service.d/90-boot-tier.conf": "[Unit]\nConditionCapability=\n[Service]\nExecStart=\nExecStart=!/usr/sbin/chronyd -x $DAEMON_OPTS\n",
+        ...files,
+      },
+    }));
+  }
+
+  /**
+   * Spreads `group`'s instances over its subnets as EC2 Auto Scaling does ("launches instances
+   * evenly across the Availability Zones" of the group's subnets): moto 5.1.22 launches every
+   * instance of a group in its first subnet ("We'll create all instances in a single subnet to
+   * make things easier", autoscaling/models.py), so the three API servers would be in one zone,
+   * where only one apiserver slot interface is. For each subnet without an instance, one instance
+   * of a crowded subnet leaves the group (detach-instances, decrementing) and is terminated, and an
+   * instance of the group's launch template with the group's propagated tags is launched in that
+   * subnet and attached (attach-instances tags it with the group's name, as the group's own are).
+   * Returns what moved.
+   */
+  public async balanceAcrossZones(group: string): Promise<string[]> {
+    const aws = this.aws.bind(this);
+    const [asg] = (await aws("autoscaling", "describe-auto-scaling-groups", "--auto-scaling-group-names", group)).AutoScalingGroups;
+    const subnets = String(asg.VPCZoneIdentifier).split(",").filter(Boolean);
+    const ids = (asg.Instances as Array<{ InstanceId: string }>).map((i) => i.InstanceId);
+    const bySubnet = new Map<string, string[]>(subnets.map((s) => [s, []]));
+    for (const r of (await aws("ec2", "describe-instances", "--instance-ids", ...ids)).Reservations) {
+      for (const i of r.Instances as Array<{ InstanceId: string; SubnetId: string }>) bySubnet.get(i.SubnetId)?.push(i.InstanceId);
+    }
+    const template = asg.LaunchTemplate?.LaunchTemplateName ?? asg.MixedInstancesPolicy?.LaunchTemplate?.LaunchTemplateSpecification?.LaunchTemplateName;
+    const tags = (asg.Tags as Array<{ Key: string; Value: string; PropagateAtLaunch: boolean }>).filter((t) => t.PropagateAtLaunch && !t.Key.startsWith("aws:"));
+    const moved: string[] = [];
+    for (const subnet of subnets) {
+      if (bySubnet.get(subnet)!.length > 0) continue;
+      const crowded = [...bySubnet.entries()].find(([, list]) => list.length > 1);
+      if (crowded === undefined) break;
+      const surplus = crowded[1].pop()!;
+      await aws("autoscaling", "detach-instances", "--auto-scaling-group-name", group, "--instance-ids", surplus, "--should-decrement-desired-capacity");
+      await aws("ec2", "terminate-instances", "--instance-ids", surplus);
+      const spec = ["--launch-template", `LaunchTemplateName=${template},Version=$Latest`, "--subnet-id", subnet, "--count", "1"];
+      if (tags.length > 0) spec.push("--tag-specifications", JSON.stringify([{ ResourceType: "instance", Tags: tags.map((t) => ({ Key: t.Key, Value: t.Value })) }]));
+      const launched = (await aws("ec2", "run-instances", ...spec)).Instances[0].InstanceId as string;
+      await aws("autoscaling", "attach-instances", "--auto-scaling-group-name", group, "--instance-ids", launched);
+      bySubnet.get(subnet)!.push(launched);
+      moved.push(`${surplus} (${crowded[0]}) → ${launched} (${subnet})`);
+    }
+    return moved;
+  }
+
+  /** Boots `spec` as a container of the fleet (stopped in {@link stop}). */
+  public boot(spec: NodeSpec): Promise<NspawnNode> {
+    return this.fleet.boot(() => NspawnNode.boot(this.emulator!, this.vpc!, this.volumes!, this.dir, spec));
+  }
+
+  /**
+   * Boots one API-server node and waits for it: cloud-init done, systemd settled, every unit of
+   * `checks.activeUnits` active, `systemctl --failed` empty but for ha-complete-lifecycle (see
+   * below), /readyz on its slot address, the control-plane containers from the local registry.
+   * Prints its per-unit start times.
+   */
+  public async bootApiNode(spec: NodeSpec, signal: AbortSignal, checks: ApiNodeChecks): Promise<ApiNode> {
+    const node = await this.boot(spec);
+    // An API-server node's system is `starting` until ha-complete-lifecycle has seen /readyz pass
+    // (its deadline: LAUNCH_READY_DEADLINE_SECONDS of boot, checked against the budget below).
+    const report = await settle(node, checks.settle, signal);
+    this.timings.push(`${report.node}: boot to settled ${report.readySeconds.toFixed(1)} s (${report.systemState}); slowest units:\n${report.blame.split("\n").slice(0, 6).map((l) => `    ${l.trim()}`).join("\n")}`);
+    // Every unit active, but one: moto 5.1.22 answers CompleteLifecycleAction with a 500 (HTML, an
+    // internal error), so ha-complete-lifecycle, whose part before the call is what the node does
+    // (wait for /readyz to pass 3 times in a row), fails at the call. Any other failed unit fails the test.
+    const failedUnits = report.failed.split("\n").map((l) => l.trim().split(/\s+/)[0]).filter(Boolean);
+    const unexpected = failedUnits.filter((u) => u !== "ha-complete-lifecycle.service");
+    const problems = unexpected.length > 0 || !/status: done/.test(report.cloudInit) ? [`${report.cloudInit}; system ${report.systemState}\n${await explainFailure(node, report.failed)}`] : [];
+    expect(problems).toEqual([]);
+    if (failedUnits.includes("ha-complete-lifecycle.service")) {
+      const journal = (await node.exec(["journalctl", "--no-pager", "-o", "cat", "-u", "ha-complete-lifecycle.service"])).stdout;
+      expect(journal).toContain("https://127.0.0.1:6443/readyz passed 3 times in a row: completing apiserver-ready with CONTINUE");
+      expect(journal).toContain("500 Internal Server Error");
+    }
+    for (const u of checks.activeUnits) {
+      expect({ node: spec.name, unit: u, state: (await node.exec(["systemctl", "is-active", u])).stdout.trim() }).toEqual({ node: spec.name, unit: u, state: "active" });
+    }
+    // Per-unit start times, from systemd's own clock (seconds after its start in the container).
+    const zero = Number((await node.exec(["systemctl", "show", "-P", "UserspaceTimestampMonotonic"])).stdout.trim());
+    const starts: string[] = [];
+    for (const u of checks.printedUnits) {
+      const [inactiveExit, activeEnter] = (await node.exec(["systemctl", "show", "-P", "InactiveExitTimestampMonotonic", "-P", "ActiveEnterTimestampMonotonic", u])).stdout.trim().split("\n").map(Number);
+      const at = (us: number) => (us > 0 ? `${((us - zero) / 1e6).toFixed(1)}` : "-");
+      starts.push(`${u.replace(/\.service$/, "")} ${at(inactiveExit)}→${at(activeEnter)}`);
+    }
+    this.timings.push(`${spec.name}: unit start→active, s after systemd started: ${starts.join(", ")}`);
+    // The settle budget covers the node's own deadline for /readyz (ha-complete-lifecycle's).
+    const deadline = Number(/^LAUNCH_READY_DEADLINE_SECONDS='?(\d+)'?$/m.exec((await node.exec(["cat", "/etc/ha-control-plane/node.env"])).stdout)?.[1]);
+    expect({ node: spec.name, deadlineWithinSettleBudget: deadline > 0 && deadline * 1000 <= checks.settle.settleMs }).toEqual({ node: spec.name, deadlineWithinSettleBudget: true });
+    const slotIp = /^SLOT_IP=(.*)$/m.exec((await node.exec(["cat", "/run/ha-control-plane/slot.env"])).stdout)?.[1]?.replace(/'/g, "");
+    expect(slotIp).toMatch(/^10\.0\.\d+\.\d+$/);
+    let readyz = "";
+    await waitFor(async () => {
+      const r = await node.exec(["curl", "-sS", "--max-time", "5", "--cacert", "/etc/kubernetes/pki/ca.crt", `https://${slotIp}:6443/readyz`], 60_000, signal);
+      readyz = r.stdout;
+      return r.stdout.trim() === "ok";
+    }, checks.readyzMs, `${spec.name}: /readyz on ${slotIp} (${readyz})`, signal).catch(async (err: Error) => {
+      const pods = await node.exec(["sh", "-c", "ctr -n k8s.io images ls -q; ctr -n k8s.io containers ls; ls /etc/kubernetes/manifests"]);
+      throw new Error(`${err.message}\n${pods.stdout}${pods.stderr}\n--- kubelet\n${await node.journal("kubelet.service", 40)}\n--- containerd\n${await node.journal("containerd.service", 20)}`);
+    });
+    const readySeconds = (Date.now() - node.startedAt) / 1000;
+    // The three control-plane containers run from the local registry's images (containerd's view).
+    const containers = (await node.exec(["ctr", "-n", "k8s.io", "containers", "ls", "--quiet"])).stdout.trim().split("\n").filter(Boolean);
+    const images = new Set<string>();
+    for (const id of containers) images.add((await node.exec(["ctr", "-n", "k8s.io", "containers", "info", id])).stdout.match(/"Image": "([^"]+)"/)?.[1] ?? "");
+    for (const c of ["kube-apiserver", "kube-controller-manager", "kube-scheduler"]) expect({ node: spec.name, images: [...images] }).toEqual({ node: spec.name, images: expect.arrayContaining([`${REGISTRY}/${c}:v${KUBERNETES_VERSION}`]) });
+    expect({ node: spec.name, images: [...images] }).toEqual({ node: spec.name, images: expect.arrayContaining([`${REGISTRY}/pause:${PAUSE_TAG}`]) });
+    this.timings.push(`${spec.name}: /readyz ok on ${slotIp} ${readySeconds.toFixed(1)} s after boot`);
+    return { node, slotIp: slotIp!, readySeconds, report };
+  }
+
+  /**
+   * The load balancer of the control-plane tier: haproxy configured from the synthesized listener
+   * and target group (nlb-haproxy.ts), in the VPC, targets = the slot addresses of `api`. Every
+   * node in service within the target group's own bound; then /readyz through it, as a client in
+   * the VPC reaches it (the internal NLB's DNS name, which the API server certificate holds,
+   * resolved to the listener), answered `ok` every time and by each API node (haproxy's sessions).
+   */
+  public async readyzThroughLoadBalancer(api: readonly ApiNode[]): Promise<void> {
+    const model = nlbModelFromSynth(JSON.parse(this.synthesized));
+    this.lb = await HaproxyLoadBalancer.start(model, {
+      bind: `${SERVICE_IP}:${model.listenerPort}`,
+      servers: api.map((a) => ({ name: a.node.spec.name, address: a.slotIp })),
+      netns: this.vpc!.ns,
+    });
+    const lb = this.lb;
+    // In service: `healthyThreshold` passing checks, `interval` apart; the first within one
+    // interval of the start, each answered within `timeout` (the target group's settings).
+    const h = model.health;
+    const inServiceMs = (h.healthyThreshold + 1) * h.intervalSeconds * 1000 + h.timeoutSeconds * 1000 + LB_SLACK_MS;
+    expect(inServiceMs).toBeLessThanOrEqual(loadBalancerBudgetMs(api.length) - 2 * api.length * 10_000);
+    const lbStart = Date.now();
+    await Promise.all(api.map((a) => lb.waitHealthy(a.node.spec.name, inServiceMs)));
+    this.timings.push(`every API node in service at the load balancer ${((Date.now() - lbStart) / 1000).toFixed(1)} s after it started (bound ${inServiceMs / 1000} s: ${h.healthyThreshold} × ${h.intervalSeconds} s checks, ${h.protocol} ${h.path ?? ""})`);
+
+    const lbs = (await this.aws("elbv2", "describe-load-balancers")).LoadBalancers as Array<{ DNSName: string; Scheme: string; Type: string }>;
+    const internal = lbs.find((l) => l.Type === "network" && l.Scheme === "internal");
+    expect(internal).toBeDefined();
+    const caFile = path.join(this.dir, "kubernetes-ca.crt");
+    writeFileSync(caFile, (await api[0].node.exec(["cat", "/etc/kubernetes/pki/ca.crt"])).stdout);
+    const before = await lb.sessions();
+    const answers: string[] = [];
+    for (let i = 0; i < 2 * api.length; i++) {
+      const { stdout } = await execFileAsync("ip", ["netns", "exec", this.vpc!.ns, "curl", "-sS", "--max-time", "10", "--cacert", caFile, "--resolve", `${internal!.DNSName}:${model.listenerPort}:${SERVICE_IP}`, `https://${internal!.DNSName}:${model.listenerPort}/readyz`], { encoding: "utf8", timeout: 30_000 });
+      answers.push(stdout.trim());
+    }
+    expect(answers).toEqual(Array(2 * api.length).fill("ok"));
+    const after = await lb.sessions();
+    // Round robin over healthy targets: each API server answered some of them.
+    const sessions = Object.fromEntries(api.map((a) => [a.node.spec.name, (after[a.node.spec.name] ?? 0) - (before[a.node.spec.name] ?? 0)]));
+    expect(Object.fromEntries(Object.entries(sessions).map(([n, s]) => [n, s > 0]))).toEqual(Object.fromEntries(api.map((a) => [a.node.spec.name, true])));
+    this.timings.push(`/readyz via the load balancer (${internal!.DNSName}): ${answers.length} of ${answers.length} ok, sessions per API node ${JSON.stringify(sessions)}`);
+  }
+}
