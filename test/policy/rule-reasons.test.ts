@@ -11,6 +11,7 @@ import * as path from "node:path";
 import { DataResource, TerraformDataSource, TerraformLocal, TerraformVariable } from "cdktf";
 import { AutoscalingGroup } from "@cdktf/provider-aws/lib/autoscaling-group";
 import { DataAwsAvailabilityZones } from "@cdktf/provider-aws/lib/data-aws-availability-zones";
+import { DataAwsServicequotasServiceQuota } from "@cdktf/provider-aws/lib/data-aws-servicequotas-service-quota";
 import { DataAwsSsmParameter } from "@cdktf/provider-aws/lib/data-aws-ssm-parameter";
 import { EbsEncryptionByDefault } from "@cdktf/provider-aws/lib/ebs-encryption-by-default";
 import { EbsVolume } from "@cdktf/provider-aws/lib/ebs-volume";
@@ -598,6 +599,37 @@ describe("HA-EC3 reasons and edges (AWS: user data is readable through IMDS and 
         `aws_launch_template.Lt: ${NA} (user data reads SSM parameter named by an expression (data.aws_ssm_parameter.Read), which this stack does not declare: its value is known only at apply time)`,
       ]);
     });
+
+    it("matches the parameter by its name only: not another parameter of the stack, not a lookup or another resource the name comes from", () => {
+      const NOT_DECLARED = (name: string) => `aws_launch_template.Lt: ${NA} (user data reads SSM parameter ${name} (data.aws_ssm_parameter.Read), which this stack does not declare: its value is known only at apply time)`;
+      const others = (name: (s: TerraformStack) => string) => (s: TerraformStack) => {
+        const key = new PrivateKey(s, "Key", { algorithm: "ED25519" });
+        new SsmParameter(s, "Other", { name: "/c1/other-key", type: "SecureString", value: key.privateKeyPem });
+        new SsmParameter(s, "Templated", { name: `${unknown(s, "env")}/templated-key`, type: "SecureString", value: key.privateKeyPem });
+        const read = new DataAwsSsmParameter(s, "Read", { name: name(s) });
+        launchTemplate(s, "Lt", { userData: Fn.base64encode(`KEY='${read.value}'`) });
+      };
+      expect(verdicts(PRIVATE_KEY_IN_USER_DATA, "aws_launch_template", others(() => "/shared/node-key"))).toEqual([NOT_DECLARED("/shared/node-key")]);
+      expect(verdicts(PRIVATE_KEY_IN_USER_DATA, "aws_launch_template", others((s) => `${unknown(s, "team")}/node-key`))).toEqual([NOT_DECLARED("named by an expression")]);
+      const lookup = (s: TerraformStack) => new DataAwsSsmParameter(s, "Pointer", { name: "/shared/current-key-name" }).name;
+      expect(verdicts(PRIVATE_KEY_IN_USER_DATA, "aws_launch_template", others(lookup))).toEqual([NOT_DECLARED("named by an expression")]);
+      const resource = (s: TerraformStack) => new S3Bucket(s, "Named", { bucket: "c1-key-name" }).bucket;
+      expect(verdicts(PRIVATE_KEY_IN_USER_DATA, "aws_launch_template", others(resource))).toEqual([NOT_DECLARED("named by an expression")]);
+    });
+
+    it("reads the parameter resource's own value as any resource attribute", () => {
+      const direct = (s: TerraformStack) => {
+        const param = new SsmParameter(s, "Param", { name: "/c1/node-key", type: "SecureString", value: new PrivateKey(s, "Key", { algorithm: "ED25519" }).privateKeyPem });
+        launchTemplate(s, "Lt", { userData: Fn.base64encode(`KEY='${param.value}'`) });
+      };
+      expect(reasons(PRIVATE_KEY_IN_USER_DATA, direct)).toEqual(["user_data references aws_ssm_parameter.Param.value, which references tls_private_key.Key.private_key_pem"]);
+      // Another data source's `value` (a Service Quotas lookup) reads no parameter.
+      const quota = (s: TerraformStack) => {
+        const q = new DataAwsServicequotasServiceQuota(s, "Quota", { serviceCode: "ec2", quotaCode: "L-1216C47A" });
+        launchTemplate(s, "Lt", { userData: Fn.base64encode(`VCPUS='${q.value}'`) });
+      };
+      expect(verdicts(PRIVATE_KEY_IN_USER_DATA, "aws_launch_template", quota)).toEqual([`aws_launch_template.Lt: ${OK}`]);
+    });
   });
 });
 
@@ -963,7 +995,7 @@ describe("HA-AZ1 reasons and edges (AWS: an Availability Zone fails independentl
   it("counts only Auto Scaling groups, instances and etcd volumes of the stack, not other resources or lookups carrying the role tag", () => {
     const tagged = (s: TerraformStack) => {
       roleGroup(s, "Api", "apiserver", [subnet(s, "A", "eu-west-1a", 0)]);
-      group(s, "ApiSg", "apiserver");
+      new SecurityGroup(s, "ApiSg", { name: "api", vpcId: "vpc-0123456789abcdef0", tags: { [ROLE_TAG]: "apiserver", [CLUSTER_TAG]: "c1" } });
       new TerraformDataSource(s, "Existing", { terraformResourceType: "aws_instance" }).addOverride("tags", { [ROLE_TAG]: "apiserver", [CLUSTER_TAG]: "c1" });
     };
     expect(reasons(SINGLE_ZONE, tagged)).toEqual(["API servers of cluster c1 (1 resource(s)) are all in one zone (eu-west-1a)"]);
