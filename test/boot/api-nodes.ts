@@ -271,8 +271,6 @@ export class AirGappedCluster {
     for (const r of (await aws("ec2", "describe-instances", "--instance-ids", ...ids)).Reservations) {
       for (const i of r.Instances as Array<{ InstanceId: string; SubnetId: string }>) bySubnet.get(i.SubnetId)?.push(i.InstanceId);
     }
-    const template = asg.LaunchTemplate?.LaunchTemplateName ?? asg.MixedInstancesPolicy?.LaunchTemplate?.LaunchTemplateSpecification?.LaunchTemplateName;
-    const tags = (asg.Tags as Array<{ Key: string; Value: string; PropagateAtLaunch: boolean }>).filter((t) => t.PropagateAtLaunch && !t.Key.startsWith("aws:"));
     const moved: string[] = [];
     for (const subnet of subnets) {
       if (bySubnet.get(subnet)!.length > 0) continue;
@@ -281,14 +279,27 @@ export class AirGappedCluster {
       const surplus = crowded[1].pop()!;
       await aws("autoscaling", "detach-instances", "--auto-scaling-group-name", group, "--instance-ids", surplus, "--should-decrement-desired-capacity");
       await aws("ec2", "terminate-instances", "--instance-ids", surplus);
-      const spec = ["--launch-template", `LaunchTemplateName=${template},Version=$Latest`, "--subnet-id", subnet, "--count", "1"];
-      if (tags.length > 0) spec.push("--tag-specifications", JSON.stringify([{ ResourceType: "instance", Tags: tags.map((t) => ({ Key: t.Key, Value: t.Value })) }]));
-      const launched = (await aws("ec2", "run-instances", ...spec)).Instances[0].InstanceId as string;
-      await aws("autoscaling", "attach-instances", "--auto-scaling-group-name", group, "--instance-ids", launched);
+      const launched = await this.launchInGroup(group, subnet);
       bySubnet.get(subnet)!.push(launched);
       moved.push(`${surplus} (${crowded[0]}) → ${launched} (${subnet})`);
     }
     return moved;
+  }
+
+  /**
+   * Launches an instance of `group`'s launch template in `subnet`, with the group's propagated
+   * tags, and attaches it to the group (attach-instances tags it with the group's name, as the
+   * group's own instances are): what the group does when it launches into that subnet's zone.
+   */
+  public async launchInGroup(group: string, subnet: string): Promise<string> {
+    const [asg] = (await this.aws("autoscaling", "describe-auto-scaling-groups", "--auto-scaling-group-names", group)).AutoScalingGroups;
+    const template = asg.LaunchTemplate?.LaunchTemplateName ?? asg.MixedInstancesPolicy?.LaunchTemplate?.LaunchTemplateSpecification?.LaunchTemplateName;
+    const tags = (asg.Tags as Array<{ Key: string; Value: string; PropagateAtLaunch: boolean }>).filter((t) => t.PropagateAtLaunch && !t.Key.startsWith("aws:"));
+    const spec = ["--launch-template", `LaunchTemplateName=${template},Version=$Latest`, "--subnet-id", subnet, "--count", "1"];
+    if (tags.length > 0) spec.push("--tag-specifications", JSON.stringify([{ ResourceType: "instance", Tags: tags.map((t) => ({ Key: t.Key, Value: t.Value })) }]));
+    const launched = (await this.aws("ec2", "run-instances", ...spec)).Instances[0].InstanceId as string;
+    await this.aws("autoscaling", "attach-instances", "--auto-scaling-group-name", group, "--instance-ids", launched);
+    return launched;
   }
 
   /** Boots `spec` as a container of the fleet (stopped in {@link stop}). */
