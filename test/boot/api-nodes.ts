@@ -16,6 +16,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { gunzipSync } from "node:zlib";
 import { Testing } from "../../lib/core";
+import type { ClusterCertificateSet } from "../../lib";
 import { HaClusterStack, HaClusterStackProps } from "../../examples/ha-cluster/main";
 import { ApplyEmulator, TerraformApplyWorkspace } from "../harness/terraform-apply";
 import { BootEnvironment, SERVICE_IP, startBootEnvironment } from "./environment";
@@ -28,7 +29,7 @@ export const ETCD_VERSION = "3.5.21";
 export const KUBERNETES_VERSION = "1.33.5";
 /** kubeadm's pause tag for Kubernetes 1.33 (kubernetes/cmd/kubeadm/app/constants: PauseVersion). */
 export const PAUSE_TAG = "3.10";
-const MIRROR_PORT = 8443;
+export const MIRROR_PORT = 8443;
 const REGISTRY_PORT = 5443;
 export const REGISTRY = `${SERVICE_IP}:${REGISTRY_PORT}`;
 /** Beyond the target group's own timing, for haproxy's first check and the runtime socket. */
@@ -143,6 +144,12 @@ export class AirGappedCluster {
   private registry?: { port: number; stop(): void };
   /** The image's CA bundle plus the mirror's certificate (the image trusts the platform team's mirror and registry). */
   private trustBundle = "";
+  /** The props the reference example was synthesized with (the caller's and the mirrors'). */
+  public stackProps: HaClusterStackProps = {};
+  /** The synthesized control plane's certificate specs. */
+  public certificates?: ClusterCertificateSet;
+  /** SHA-256 of kubelet, kubeadm and kubectl as the binary mirror serves them (amd64). */
+  public kubeSums?: { readonly kubelet: string; readonly kubeadm: string; readonly kubectl: string };
 
   /**
    * Serves the mirror and the registry, synthesizes the reference example with `props` and the
@@ -160,23 +167,25 @@ export class AirGappedCluster {
     const pushStart = Date.now();
     const digests = await populateRegistry(this.registry.port, readFileSync(tls.cert), path.join(this.dir, "images"), KUBERNETES_VERSION, PAUSE_TAG);
     this.timings.push(`registry populated (${Object.keys(digests).join(", ")}): ${((Date.now() - pushStart) / 1000).toFixed(1)} s`);
-    this.synthesized = Testing.synth(
-      new HaClusterStack(Testing.app(), "ha-cluster", {
-        ...props,
-        etcdRelease: {
-          version: ETCD_VERSION,
-          sha256: { amd64: sums.etcd },
-          mirrorUrlTemplate: `https://${SERVICE_IP}:${MIRROR_PORT}/etcd/etcd-v{version}-linux-{arch}.tar.gz`,
-          mirrorOnly: true,
-        },
-        kubernetesBinaryMirror: {
-          version: KUBERNETES_VERSION,
-          mirrorUrlTemplate: `https://${SERVICE_IP}:${MIRROR_PORT}/kubernetes/v{version}/{arch}/{file}`,
-          sha256: { amd64: sums.kube! },
-        },
-        imageRepository: REGISTRY,
-      }),
-    );
+    this.kubeSums = sums.kube;
+    this.stackProps = {
+      ...props,
+      etcdRelease: {
+        version: ETCD_VERSION,
+        sha256: { amd64: sums.etcd },
+        mirrorUrlTemplate: `https://${SERVICE_IP}:${MIRROR_PORT}/etcd/etcd-v{version}-linux-{arch}.tar.gz`,
+        mirrorOnly: true,
+      },
+      kubernetesBinaryMirror: {
+        version: KUBERNETES_VERSION,
+        mirrorUrlTemplate: `https://${SERVICE_IP}:${MIRROR_PORT}/kubernetes/v{version}/{arch}/{file}`,
+        sha256: { amd64: sums.kube! },
+      },
+      imageRepository: REGISTRY,
+    };
+    const stack = new HaClusterStack(Testing.app(), "ha-cluster", this.stackProps);
+    this.certificates = stack.controlPlane.pki.certificates;
+    this.synthesized = Testing.synth(stack);
     const env: BootEnvironment = {};
     try {
       await startBootEnvironment(env, this.synthesized, this.dir, [[(this.mirror.address() as AddressInfo).port, MIRROR_PORT], [this.registry.port, REGISTRY_PORT]], this.timings);
@@ -227,7 +236,6 @@ export class AirGappedCluster {
     const instances = (await this.aws("ec2", "describe-instances", "--filters", `Name=tag:aws:autoscaling:groupName,Values=${template}`, "Name=instance-state-name,Values=running")).Reservations.flatMap(
       (r: { Instances: Array<{ InstanceId: string; Placement: { AvailabilityZone: string } }> }) => r.Instances,
     ).sort((a: { Placement: { AvailabilityZone: string } }, b: { Placement: { AvailabilityZone: string } }) => a.Placement.AvailabilityZone.localeCompare(b.Placement.AvailabilityZone));
-    const ca = readFileSync(this.emulator!.caBundle, "utf8");
     return instances.map((inst: { InstanceId: string }, i: number) => ({
       name: instances.length === 1 ? namePrefix : `${namePrefix}-${i}`,
       instanceId: inst.InstanceId,
@@ -238,17 +246,23 @@ export class AirGappedCluster {
       runsContainers,
       ownKernelKeys,
       executables: Object.keys(files).filter((f) => /\/s?bin\//.test(f)),
-      files: {
-        "etc/systemd/system.conf.d/90-boot-tier.conf": `[Manager]\nDefaultEnvironment="AWS_ENDPOINT_URL=https://${SERVICE_IP}" "AWS_CA_BUNDLE=/etc/ha-boot-tier/emulator-ca.pem" "AWS_METADATA_SERVICE_TIMEOUT=5" "AWS_METADATA_SERVICE_NUM_ATTEMPTS=3"\n`,
-        "etc/ha-boot-tier/emulator-ca.pem": ca,
-        // The image trusts the platform team's mirror and registry (their CA in the system bundle).
-        "etc/ssl/certs/ca-certificates.crt": this.trustBundle,
-        "etc/apt/sources.list": `deb [trusted=yes] https://${SERVICE_IP}:${MIRROR_PORT}/apt ./\n`,
-        "etc/cloud/cloud.cfg.d/91-boot-tier-locale.cfg": "locale: C.UTF-8\n",
-        "etc/systemd/system/chrony.service.d/90-boot-tier.conf": "[Unit]\nConditionCapability=\n[Service]\nExecStart=\nExecStart=!/usr/sbin/chronyd -x $DAEMON_OPTS\n",
-        ...files,
-      },
+      files: this.imageFiles(files),
     }));
+  }
+
+  /** The test image's configuration of every node (the emulator's endpoint and CA, the mirrors' trust, time sync), plus `files`. */
+  public imageFiles(files: Record<string, string> = {}): Record<string, string> {
+    const ca = readFileSync(this.emulator!.caBundle, "utf8");
+    return {
+      "etc/systemd/system.conf.d/90-boot-tier.conf": `[Manager]\nDefaultEnvironment="AWS_ENDPOINT_URL=https://${SERVICE_IP}" "AWS_CA_BUNDLE=/etc/ha-boot-tier/emulator-ca.pem" "AWS_METADATA_SERVICE_TIMEOUT=5" "AWS_METADATA_SERVICE_NUM_ATTEMPTS=3"\n`,
+      "etc/ha-boot-tier/emulator-ca.pem": ca,
+      // The image trusts the platform team's mirror and registry (their CA in the system bundle).
+      "etc/ssl/certs/ca-certificates.crt": this.trustBundle,
+      "etc/apt/sources.list": `deb [trusted=yes] https://${SERVICE_IP}:${MIRROR_PORT}/apt ./\n`,
+      "etc/cloud/cloud.cfg.d/91-boot-tier-locale.cfg": "locale: C.UTF-8\n",
+      "etc/systemd/system/chrony.service.d/90-boot-tier.conf": "[Unit]\nConditionCapability=\n[Service]\nExecStart=\nExecStart=!/usr/sbin/chronyd -x $DAEMON_OPTS\n",
+      ...files,
+    };
   }
 
   /**

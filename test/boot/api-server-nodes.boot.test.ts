@@ -10,13 +10,15 @@
  * holding images built here from the pinned binaries under their upstream names.
  */
 import { execFileSync } from "node:child_process";
+import { X509Certificate } from "node:crypto";
 import { allOrAbort, bootTierCheck, waitFor } from "../harness/nspawn-node";
 import { motoCheck } from "../harness/real-components";
 import { providerPlanCheck } from "../harness/provider-plan";
 import { allOf, describeTier, toolAvailable } from "../harness/tiers";
 import { registryCheck } from "../harness/asset-mirror";
 import { explainFailure, settle } from "./node-report";
-import { AirGappedCluster, ApiNodeChecks, containerKernelFiles, installKernelKeys, loadBalancerBudgetMs } from "./api-nodes";
+import { AirGappedCluster, ApiNode, ApiNodeChecks, containerKernelFiles, installKernelKeys, loadBalancerBudgetMs } from "./api-nodes";
+import { applyObjectsThroughLoadBalancer, bootWorker, kubeletClientCertificate } from "./worker-join";
 
 // beforeAll: registry, apply, VPC (each test passes its own budget, below).
 jest.setTimeout(30 * 60_000);
@@ -53,6 +55,13 @@ const ETCD_TEST_MS = ETCD_SETTLE.cloudInitMs + ETCD_SETTLE.settleMs + 3 * ETCD_A
 const API_TEST_MS =
   Math.ceil(API_NODES / API_BOOT_CONCURRENCY) * (API_CHECKS.settle.cloudInitMs + API_CHECKS.settle.settleMs + API_CHECKS.readyzMs) + loadBalancerBudgetMs(API_NODES) + TEST_OVERHEAD_MS;
 
+/** The worker: cloud-init (binaries from the mirror, the join) and systemd settling. */
+const WORKER_SETTLE = { cloudInitMs: 8 * 60_000, settleMs: 3 * 60_000 };
+/** `terraform init` and `apply` of the cluster-objects stack through the load balancer (measured ≈ 30 s in the control-plane tier). */
+const OBJECTS_APPLY_MS = 5 * 60_000;
+/** The third test's budget: the apply, the worker's waits, the Node and CSR checks (1 min). */
+const WORKER_TEST_MS = OBJECTS_APPLY_MS + WORKER_SETTLE.cloudInitMs + WORKER_SETTLE.settleMs + 60_000 + TEST_OVERHEAD_MS;
+
 describeTier(
   "boot tier: the reference example's API-server nodes boot under systemd, cloud-init, containerd and the kubelet (Debian 12)",
   allOf(bootTierCheck(), motoCheck(), providerPlanCheck(), registryCheck(), toolAvailable("haproxy", ["-v"])),
@@ -65,6 +74,8 @@ describeTier(
     afterAll(() => cluster.stop("API-server nodes"));
 
     let etcdUp = false;
+    let api: ApiNode[] = [];
+    let apiTemplate = "";
 
     it("boots the three etcd nodes first (etcd from the HTTPS mirror)", async () => {
       const specs = (await Promise.all(["etcd-0", "etcd-1", "etcd-2"].map((s) => cluster.nodeSpecs(`prod-eu1-${s}`, s)))).flat();
@@ -90,7 +101,7 @@ describeTier(
       `boots the three API-server nodes (${API_BOOT_CONCURRENCY} at a time): containerd, the kubelet and the static pods from the local registry; /readyz through the load balancer, every node in service`,
       async () => {
         if (!etcdUp) throw new Error("the etcd nodes did not boot (see the first test)");
-        const apiTemplate = await cluster.apiTemplate();
+        apiTemplate = await cluster.apiTemplate();
         const moved = await cluster.balanceAcrossZones(apiTemplate);
         timings.push(`API-server group spread over its zones as EC2 Auto Scaling would (moto launches all in the first subnet): ${moved.join("; ") || "already spread"}`);
         const kernel = execFileSync("uname", ["-r"], { encoding: "utf8" }).trim();
@@ -102,12 +113,63 @@ describeTier(
         const zones = (await cluster.aws("ec2", "describe-instances", "--instance-ids", ...specs.map((s) => s.instanceId))).Reservations.flatMap((r: { Instances: Array<{ Placement: { AvailabilityZone: string } }> }) => r.Instances.map((i) => i.Placement.AvailabilityZone));
         expect(new Set(zones).size).toBe(API_NODES);
         const bootStart = Date.now();
-        const api = await allOrAbort(specs, (s, signal) => cluster.bootApiNode(s, signal, API_CHECKS), { parent: fleet.signal, concurrency: API_BOOT_CONCURRENCY });
-        timings.push(`all ${api.length} API-server nodes ready on their slot addresses ${((Date.now() - bootStart) / 1000).toFixed(1)} s after the first boot started`);
-        await cluster.readyzThroughLoadBalancer(api);
-        for (const a of api) timings.push(`${a.node.spec.name}: boot to /readyz ${a.readySeconds.toFixed(1)} s`);
+        const booted = await allOrAbort(specs, (s, signal) => cluster.bootApiNode(s, signal, API_CHECKS), { parent: fleet.signal, concurrency: API_BOOT_CONCURRENCY });
+        timings.push(`all ${booted.length} API-server nodes ready on their slot addresses ${((Date.now() - bootStart) / 1000).toFixed(1)} s after the first boot started`);
+        await cluster.readyzThroughLoadBalancer(booted);
+        for (const a of booted) timings.push(`${a.node.spec.name}: boot to /readyz ${a.readySeconds.toFixed(1)} s`);
+        api = booted;
       },
       API_TEST_MS,
+    );
+
+    it(
+      "applies the cluster-objects stack through the load balancer; a worker container runs the README's kubeadm join under systemd with no kubelet flag added, and its Node appears with a TLS-bootstrapped client certificate",
+      async () => {
+        if (api.length === 0) throw new Error("the API-server nodes did not come up (see the second test)");
+        const { applied, adminKubeconfig, caPem } = await applyObjectsThroughLoadBalancer(cluster, api);
+        try {
+          timings.push(`cluster-objects stack: terraform apply through the load balancer ${(applied.applyMs / 1000).toFixed(1)} s (${applied.addresses.length} resources)`);
+          // The README's "Joining worker nodes": the join_command output is exactly this.
+          expect(applied.outputs.join_command).toBe("kubeadm join --discovery-file /etc/kubernetes/discovery.yaml");
+          const internalDnsName = new URL(applied.endpoint).hostname;
+          const worker = await bootWorker(cluster, apiTemplate, applied, internalDnsName, WORKER_SETTLE, fleet.signal);
+          timings.push(`worker: kubeadm join exited 0 after ${worker.joinSeconds.toFixed(1)} s; boot to settled ${worker.bootSeconds.toFixed(1)} s`);
+          const { node } = worker;
+          expect((await node.exec(["systemctl", "is-active", "kubelet.service"])).stdout.trim()).toBe("active");
+          expect((await node.exec(["systemctl", "--failed", "--no-legend", "--plain"])).stdout.trim()).toBe("");
+          // The kubelet runs as the packaged unit and drop-in start it, with kubeadm's flags only:
+          // no /etc/default/kubelet, and the KubeletConfiguration kubeadm wrote says cgroupDriver: systemd.
+          expect((await node.exec(["test", "-e", "/etc/default/kubelet"])).code).not.toBe(0);
+          expect((await node.exec(["cat", "/var/lib/kubelet/config.yaml"])).stdout).toMatch(/^cgroupDriver: systemd$/m);
+          const pid = (await node.exec(["systemctl", "show", "-P", "MainPID", "kubelet.service"])).stdout.trim();
+          const argv = (await node.exec(["cat", `/proc/${pid}/cmdline`])).stdout.split("\0").filter(Boolean);
+          const flags = /^KUBELET_KUBEADM_ARGS="([^"]*)"$/m.exec((await node.exec(["cat", "/var/lib/kubelet/kubeadm-flags.env"])).stdout)?.[1].split(" ").filter(Boolean) ?? [];
+          expect(argv).toEqual(["/usr/local/bin/kubelet", "--bootstrap-kubeconfig=/etc/kubernetes/bootstrap-kubelet.conf", "--kubeconfig=/etc/kubernetes/kubelet.conf", "--config=/var/lib/kubelet/config.yaml", ...flags]);
+          expect(argv.some((a) => a.startsWith("--cgroup-driver"))).toBe(false);
+          // The Node, seen through the load balancer with the admin certificate (rights from the stack's binding).
+          const kubectl = async (...args: string[]) => {
+            const r = await applied.workspace.kubectl(adminKubeconfig, args);
+            if (r.exitCode !== 0) throw new Error(`kubectl ${args.join(" ")}: ${r.stderr}`);
+            return r.stdout;
+          };
+          const nodeObject = JSON.parse(await kubectl("get", "node", worker.nodeName, "-o", "json"));
+          expect(nodeObject.metadata.name).toBe(worker.nodeName);
+          expect(worker.nodeName).toBe("worker");
+          // Its client certificate: CN system:node:<name>, O system:nodes, issued by the cluster CA
+          // through a CSR the controller-manager auto-approved (TLS bootstrapping; the test approves nothing).
+          const cert = await kubeletClientCertificate(node);
+          expect(cert.subject.split("\n").sort()).toEqual([`CN=system:node:${worker.nodeName}`, "O=system:nodes"]);
+          expect(cert.checkIssued(new X509Certificate(caPem))).toBe(true);
+          type Csr = { spec: { signerName: string; username: string }; status: { certificate?: string; conditions?: Array<{ type: string; reason?: string }> } };
+          const csrs = (JSON.parse(await kubectl("get", "csr", "-o", "json")).items as Csr[]).filter((c) => c.spec.signerName === "kubernetes.io/kube-apiserver-client-kubelet");
+          expect(csrs.map((c) => ({ requestor: /^system:bootstrap:[a-z0-9]{6}$/.test(c.spec.username), conditions: (c.status.conditions ?? []).map((x) => `${x.type}/${x.reason ?? ""}`), issued: Boolean(c.status.certificate) }))).toEqual([{ requestor: true, conditions: ["Approved/AutoApproved"], issued: true }]);
+          const ready = (nodeObject.status.conditions as Array<{ type: string; status: string; reason: string }>).find((c) => c.type === "Ready");
+          timings.push(`worker Node ${worker.nodeName}: registered (Ready=${ready?.status}: ${ready?.reason}; no CNI is installed), client certificate ${cert.subject.replace(/\n/g, ", ")} via an auto-approved CSR`);
+        } finally {
+          await applied.workspace.cleanup();
+        }
+      },
+      WORKER_TEST_MS,
     );
   },
 );

@@ -201,46 +201,89 @@ export interface ApplyClusterObjectsOptions {
   readonly internalApiUrl?: string;
 }
 
+/** Where {@link applyClusterObjectsThrough} reaches the API servers, and as whom. */
+export interface ClusterObjectsTarget {
+  /** A literal DNS SAN of the API server certificate (the endpoint's host name). */
+  readonly apiServerName: string;
+  /** The load balancer's listener port. */
+  readonly port: number;
+  /** The load balancer's address in `netns` (the endpoint name resolves to it). */
+  readonly loadBalancerIp: string;
+  /** Network namespace terraform runs in. */
+  readonly netns: string;
+  /** The cluster CA certificate (PEM). */
+  readonly caCertPem: string;
+  /** The `system:masters` super-admin certificate and key the provider authenticates with (PEM). */
+  readonly superAdminCertPem: string;
+  readonly superAdminKeyPem: string;
+  /** Called after apply: resolves once the admin certificate has its rights (the stack's binding) everywhere. */
+  readonly waitForAdminRights: () => Promise<void>;
+}
+
 /**
- * Applies the reference cluster-objects stack to a running {@link ControlPlaneCluster}: removes the
- * `kubeadm:cluster-admins` binding the harness made for its own admin kubeconfig (the stack creates
- * it, as on a real first deploy; the super-admin identity needs none), then `terraform apply` in the
- * client namespace through haproxy, and waits until the admin certificate has rights again.
+ * `terraform apply` of the reference cluster-objects stack through a load balancer, as
+ * {@link applyClusterObjects} does for the control-plane tier and the boot tier does for its booted
+ * API servers: the stack's provider endpoint is `https://<apiServerName>:<port>`, resolved to the
+ * load balancer by terraform's private /etc/hosts in `netns`.
  */
-export async function applyClusterObjects(cp: ControlPlaneCluster, options: ApplyClusterObjectsOptions = {}): Promise<AppliedClusterObjects> {
-  const superAdmin = cp.issued.get(SUPER_ADMIN_SPEC_ID);
-  if (!superAdmin) throw new Error("the harness issued no super-admin certificate");
-  const port = cp.spec.model.listenerPort;
-  const endpoint = `https://${cp.apiServerName}:${port}`;
-  const hosts = `127.0.0.1 localhost\n${cp.clientIp} ${cp.apiServerName}\n`;
+export async function applyClusterObjectsThrough(target: ClusterObjectsTarget, options: ApplyClusterObjectsOptions = {}): Promise<AppliedClusterObjects> {
+  const endpoint = `https://${target.apiServerName}:${target.port}`;
+  const hosts = `127.0.0.1 localhost\n${target.loadBalancerIp} ${target.apiServerName}\n`;
   const prepared = prepareClusterObjects(options.synth ?? synthesizeClusterObjects(), {
     apiUrl: endpoint,
     internalApiUrl: options.internalApiUrl ?? endpoint,
-    caCertPem: readFileSync(cp.kubernetesCa().cert, "utf8"),
-    clientCertPem: readFileSync(superAdmin.cert, "utf8"),
-    clientKeyPem: readFileSync(superAdmin.key, "utf8"),
+    caCertPem: target.caCertPem,
+    clientCertPem: target.superAdminCertPem,
+    clientKeyPem: target.superAdminKeyPem,
   });
-  const del = await cp.curl("lb", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/kubeadm:cluster-admins", { cert: superAdmin, method: "DELETE" });
-  if (del.status !== 200 && del.status !== 404) throw new Error(`deleting the harness's kubeadm:cluster-admins binding answered ${del.status}: ${del.body}`);
-  const workspace = await TerraformWorkspace.create(prepared.json, { netns: cp.clientNs, hosts });
+  const workspace = await TerraformWorkspace.create(prepared.json, { netns: target.netns, hosts });
   try {
     const start = Date.now();
     await workspace.must(["apply", "-auto-approve", "-input=false", "-no-color"]);
     const applyMs = Date.now() - start;
     const outputs = (await workspace.outputs()) as unknown as ClusterObjectsOutputs;
     const addresses = await workspace.stateList();
-    // The admin certificate's rights come from the binding the stack created: every API server's
-    // RBAC cache must see it before callers use kubectl.
-    for (const s of cp.apiSlots) {
-      const deadline = Date.now() + 30_000;
-      while ((await cp.curl(s, "/api/v1/namespaces/default", { cert: cp.issued.get("admin") })).status !== 200) {
-        if (Date.now() > deadline) throw new Error(`the admin certificate has no rights on ${s} 30 s after the stack's kubeadm:cluster-admins binding`);
-        await new Promise((r) => setTimeout(r, 250));
-      }
-    }
+    await target.waitForAdminRights();
     return { workspace, outputs, applyMs, addresses, prepared, endpoint, hosts };
   } catch (err) {
     await workspace.cleanup();
     throw err;
   }
+}
+
+/**
+ * Applies the reference cluster-objects stack to a running {@link ControlPlaneCluster}: removes the
+ * `kubeadm:cluster-admins` binding the harness made for its own admin kubeconfig (the stack creates
+ * it, as on a real first deploy; the super-admin identity needs none), then `terraform apply` in the
+ * client namespace through haproxy ({@link applyClusterObjectsThrough}), and waits until the admin
+ * certificate has rights again.
+ */
+export async function applyClusterObjects(cp: ControlPlaneCluster, options: ApplyClusterObjectsOptions = {}): Promise<AppliedClusterObjects> {
+  const superAdmin = cp.issued.get(SUPER_ADMIN_SPEC_ID);
+  if (!superAdmin) throw new Error("the harness issued no super-admin certificate");
+  const del = await cp.curl("lb", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/kubeadm:cluster-admins", { cert: superAdmin, method: "DELETE" });
+  if (del.status !== 200 && del.status !== 404) throw new Error(`deleting the harness's kubeadm:cluster-admins binding answered ${del.status}: ${del.body}`);
+  return applyClusterObjectsThrough(
+    {
+      apiServerName: cp.apiServerName,
+      port: cp.spec.model.listenerPort,
+      loadBalancerIp: cp.clientIp,
+      netns: cp.clientNs,
+      caCertPem: readFileSync(cp.kubernetesCa().cert, "utf8"),
+      superAdminCertPem: readFileSync(superAdmin.cert, "utf8"),
+      superAdminKeyPem: readFileSync(superAdmin.key, "utf8"),
+      // The admin certificate's rights come from the binding the stack created: every API server's
+      // RBAC cache must see it before callers use kubectl.
+      waitForAdminRights: async () => {
+        for (const s of cp.apiSlots) {
+          const deadline = Date.now() + 30_000;
+          while ((await cp.curl(s, "/api/v1/namespaces/default", { cert: cp.issued.get("admin") })).status !== 200) {
+            if (Date.now() > deadline) throw new Error(`the admin certificate has no rights on ${s} 30 s after the stack's kubeadm:cluster-admins binding`);
+            await new Promise((r) => setTimeout(r, 250));
+          }
+        }
+      },
+    },
+    options,
+  );
 }
