@@ -247,7 +247,12 @@ export async function bootWorker(cluster: AirGappedCluster, apiTemplate: string,
     // The VPC's DNS resolves the internal NLB's name to the load balancer: here /etc/hosts does.
     files: cluster.imageFiles({ ...files, "etc/hosts": `127.0.0.1 localhost\n${instance.PrivateIpAddress} ${name}\n${SERVICE_IP} ${internalDnsName}\n` }),
   });
-  const report = await settle(node, timeouts, signal);
+  // A container that stops (its systemd exited) fails the wait at once, with its console.
+  const gone = new AbortController();
+  const watch = setInterval(() => {
+    if (node.leader() === undefined) gone.abort(new Error(`${name}: the container stopped: ${readFileSync(node.consoleLog, "utf8").slice(-2000)}`));
+  }, 1000);
+  const report = await settle(node, timeouts, signal === undefined ? gone.signal : AbortSignal.any([signal, gone.signal])).finally(() => clearInterval(watch));
   const result = (await node.exec(["cat", RESULT_FILE])).stdout.trim();
   const m = /^rc=(\d+) ms=(\d+)$/.exec(result);
   if (m === null || m[1] !== "0" || !/status: done/.test(report.cloudInit) || report.failed.trim() !== "") {
