@@ -1,10 +1,10 @@
 /**
- * What both boot-tier files run their nodes against: the synthesized stack applied to a fresh AWS
+ * What the boot-tier files run their nodes against: the synthesized stack applied to a fresh AWS
  * emulator, and the VPC network namespace the node containers join (the emulator, the files'
  * mirrors and registry reachable on the service address, time sync, the instance metadata service).
  */
 import { ApplyEmulator, TerraformApplyWorkspace, startApplyEmulator } from "../harness/terraform-apply";
-import { VpcNetwork } from "../harness/nspawn-node";
+import { NspawnNode, VpcNetwork } from "../harness/nspawn-node";
 
 /** The three zones' subnets of the reference example. */
 const SUBNETS = ["10.0.0.0/20", "10.0.16.0/20", "10.0.32.0/20"];
@@ -36,4 +36,15 @@ export async function startBootEnvironment(env: BootEnvironment, synthesized: st
   for (const [hostPort, port] of forwards) await env.vpc.forward(hostPort, port);
   env.vpc.startTimeSync();
   await env.vpc.startImds();
+}
+
+/**
+ * etcdctl on `node` with the member's own certificates, against every member's client URL (the
+ * node's `HA_ETCD_ENDPOINTS`, as the node scripts use them).
+ */
+export async function nodeEtcdctl(node: NspawnNode, ...args: string[]): ReturnType<NspawnNode["exec"]> {
+  const env = (await node.exec(["cat", "/etc/ha-control-plane/node.env"])).stdout;
+  const endpoints = /^HA_ETCD_ENDPOINTS='([^']+)'$/m.exec(env)?.[1] ?? "";
+  const pki = "/etc/kubernetes/pki/etcd";
+  return node.exec(["/usr/local/bin/etcdctl", `--endpoints=${endpoints}`, `--cacert=${pki}/ca.crt`, `--cert=${pki}/server.crt`, `--key=${pki}/server.key`, "--command-timeout=10s", ...args]);
 }

@@ -20,7 +20,7 @@ import { createHash } from "node:crypto";
 import { Testing } from "../../lib/core";
 import { HaClusterStack } from "../../examples/ha-cluster/main";
 import { ApplyEmulator, TerraformApplyWorkspace } from "../harness/terraform-apply";
-import { BootEnvironment, SERVICE_IP, startBootEnvironment } from "./environment";
+import { BootEnvironment, SERVICE_IP, nodeEtcdctl, startBootEnvironment } from "./environment";
 import { NodeSpec, NspawnNode, VolumeStore, VpcNetwork, allOrAbort, bootTierCheck, nodeRootfs, waitFor } from "../harness/nspawn-node";
 import { buildMirror, mirrorCertificate, serveMirror } from "../harness/asset-mirror";
 import { motoCheck } from "../harness/real-components";
@@ -215,20 +215,12 @@ describeTier("boot tier: the reference example's etcd nodes boot under systemd a
     }
   });
 
-  /** etcdctl on `node` with the member's own certificates, against every member's slot address. */
-  async function etcdctl(node: NspawnNode, ...args: string[]) {
-    const env = (await node.exec(["cat", "/etc/ha-control-plane/node.env"])).stdout;
-    const endpoints = /^HA_ETCD_ENDPOINTS='([^']+)'$/m.exec(env)?.[1] ?? "";
-    const pki = "/etc/kubernetes/pki/etcd";
-    return node.exec(["/usr/local/bin/etcdctl", `--endpoints=${endpoints}`, `--cacert=${pki}/ca.crt`, `--cert=${pki}/server.crt`, `--key=${pki}/server.key`, "--command-timeout=10s", ...args]);
-  }
-
   it("forms a healthy etcd cluster over the slot addresses", async () => {
     if (reports.length === 0) throw new Error("the nodes did not boot (see the first test)");
-    const health = await etcdctl(nodes[0], "endpoint", "health", "-w", "json");
+    const health = await nodeEtcdctl(nodes[0], "endpoint", "health", "-w", "json");
     const seen = (JSON.parse(health.stdout || "[]") as Array<{ endpoint: string; health: boolean }>).map((h) => [h.endpoint, h.health]).sort();
     expect({ seen, stderr: health.stderr }).toEqual({ seen: [["https://10.0.0.20:2379", true], ["https://10.0.16.20:2379", true], ["https://10.0.32.20:2379", true]], stderr: health.stderr });
-    const members = JSON.parse((await etcdctl(nodes[0], "member", "list", "-w", "json", "--hex")).stdout).members as Array<{ name: string; peerURLs: string[] }>;
+    const members = JSON.parse((await nodeEtcdctl(nodes[0], "member", "list", "-w", "json", "--hex")).stdout).members as Array<{ name: string; peerURLs: string[] }>;
     expect(members.map((m) => [m.name, m.peerURLs]).sort()).toEqual([
       ["etcd-0", ["https://10.0.0.20:2380"]],
       ["etcd-1", ["https://10.0.16.20:2380"]],
@@ -291,7 +283,7 @@ describeTier("boot tier: the reference example's etcd nodes boot under systemd a
   it("replaces a terminated etcd node: the new instance claims the same slot and volume, keeps the member's data and rejoins", async () => {
     if (reports.length === 0) throw new Error("the nodes did not boot (see the first test)");
     const old = nodes.find((n) => n.spec.name === "etcd-1")!;
-    const membersBefore = JSON.parse((await etcdctl(nodes[0], "member", "list", "-w", "json", "--hex")).stdout).members as Array<{ ID: string; name: string }>;
+    const membersBefore = JSON.parse((await nodeEtcdctl(nodes[0], "member", "list", "-w", "json", "--hex")).stdout).members as Array<{ ID: string; name: string }>;
     const idBefore = membersBefore.find((m) => m.name === "etcd-1")!.ID;
     await terminate(old);
     const instanceId = await launchReplacement("etcd-1", old.spec.instanceId);
@@ -299,8 +291,8 @@ describeTier("boot tier: the reference example's etcd nodes boot under systemd a
     const report = await settle(replacement, ETCD_SETTLE, fleet.signal);
     timings.push(`etcd-1 replacement: boot to ready ${report.readySeconds.toFixed(1)} s (${report.systemState})`);
     if (report.failed !== "" || report.systemState !== "running") throw new Error(await explainFailure(replacement, report.failed));
-    await waitFor(async () => (await etcdctl(replacement, "endpoint", "health")).code === 0, 60_000, "every member healthy after the replacement", fleet.signal);
-    const membersAfter = JSON.parse((await etcdctl(replacement, "member", "list", "-w", "json", "--hex")).stdout).members as Array<{ ID: string; name: string }>;
+    await waitFor(async () => (await nodeEtcdctl(replacement, "endpoint", "health")).code === 0, 60_000, "every member healthy after the replacement", fleet.signal);
+    const membersAfter = JSON.parse((await nodeEtcdctl(replacement, "member", "list", "-w", "json", "--hex")).stdout).members as Array<{ ID: string; name: string }>;
     // Same member id: the replacement started from the member's data on the volume, it did not join anew.
     expect(membersAfter.map((m) => [m.name, m.ID]).sort()).toEqual(membersBefore.map((m) => [m.name, m.ID]).sort());
     expect(membersAfter.find((m) => m.name === "etcd-1")!.ID).toBe(idBefore);

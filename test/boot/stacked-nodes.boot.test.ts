@@ -12,11 +12,12 @@
  */
 import { execFileSync } from "node:child_process";
 import { EtcdTopology } from "../../lib";
-import { NspawnNode, allOrAbort, bootTierCheck } from "../harness/nspawn-node";
+import { allOrAbort, bootTierCheck } from "../harness/nspawn-node";
 import { motoCheck } from "../harness/real-components";
 import { providerPlanCheck } from "../harness/provider-plan";
 import { allOf, describeTier, toolAvailable } from "../harness/tiers";
 import { registryCheck } from "../harness/asset-mirror";
+import { nodeEtcdctl } from "./environment";
 import { AirGappedCluster, ApiNode, ApiNodeChecks, containerKernelFiles, installKernelKeys, loadBalancerBudgetMs } from "./api-nodes";
 
 // beforeAll: registry, apply, VPC (each test passes its own budget, below).
@@ -143,25 +144,17 @@ describeTier(
       BOOT_TEST_MS,
     );
 
-    /** etcdctl on `node` with the member's own certificates, against every member's client URL. */
-    async function etcdctl(node: NspawnNode, ...args: string[]) {
-      const env = (await node.exec(["cat", "/etc/ha-control-plane/node.env"])).stdout;
-      const endpoints = /^HA_ETCD_ENDPOINTS='([^']+)'$/m.exec(env)?.[1] ?? "";
-      const pki = "/etc/kubernetes/pki/etcd";
-      return node.exec(["/usr/local/bin/etcdctl", `--endpoints=${endpoints}`, `--cacert=${pki}/ca.crt`, `--cert=${pki}/server.crt`, `--key=${pki}/server.key`, "--command-timeout=10s", ...args]);
-    }
-
     it("forms one healthy etcd cluster of 3 members over the slot addresses, each member on its API-server node", async () => {
       if (!booted) throw new Error("the nodes did not boot (see the first test)");
       const expected = [...slots.values()].map((s) => s.ip).sort();
       expect(expected.length).toBe(API_NODES);
       for (const a of api) {
-        const health = await etcdctl(a.node, "endpoint", "health", "-w", "json");
+        const health = await nodeEtcdctl(a.node, "endpoint", "health", "-w", "json");
         const seen = (JSON.parse(health.stdout || "[]") as Array<{ endpoint: string; health: boolean }>).map((h) => [h.endpoint, h.health]).sort();
         expect({ from: a.node.spec.name, seen, stderr: health.stderr }).toEqual({ from: a.node.spec.name, seen: expected.map((ip) => [`https://${ip}:2379`, true]), stderr: health.stderr });
       }
       // Not `--hex`: etcdctl 3.5 writes that form by hand, with the key "clientURLS" and no isLearner.
-      const list = await etcdctl(api[0].node, "member", "list", "-w", "json");
+      const list = await nodeEtcdctl(api[0].node, "member", "list", "-w", "json");
       const members = JSON.parse(list.stdout).members as Array<{ name: string; peerURLs: string[]; clientURLs?: string[]; isLearner?: boolean }>;
       // Three voting members, each named after its slot (the claimed interface's ha-control-plane/slot tag) and
       // advertising that slot's address for peers and clients.

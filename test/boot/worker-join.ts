@@ -20,9 +20,8 @@ import { X509Certificate } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { promisify } from "node:util";
-import { SUPER_ADMIN_COMMON_NAME, SUPER_ADMIN_SPEC_ID, SYSTEM_MASTERS_GROUP } from "../../lib/cluster/access";
 import type { CertificateSpec } from "../../lib";
-import { issueWithOpenssl } from "../harness/openssl-pki";
+import { issueSuperAdmin, issueWithOpenssl } from "../harness/openssl-pki";
 import { nlbModelFromSynth } from "../harness/nlb-haproxy";
 import { NspawnNode, waitFor } from "../harness/nspawn-node";
 import { AppliedClusterObjects, applyClusterObjectsThrough, synthesizeClusterObjects } from "../controlplane/cluster-objects";
@@ -84,8 +83,7 @@ export async function applyObjectsThroughLoadBalancer(cluster: AirGappedCluster,
   writeFileSync(ca.key, caKey, { mode: 0o600 });
   const adminSpec = cluster.certificates!.leaves.find((l) => l.id === "admin") as CertificateSpec;
   const admin = await issueWithOpenssl({ ...adminSpec, dnsNames: [], ipAddresses: [] }, pki, ca);
-  const superSpec: CertificateSpec = { ...adminSpec, dnsNames: [], ipAddresses: [], id: SUPER_ADMIN_SPEC_ID, commonName: SUPER_ADMIN_COMMON_NAME, organizations: [SYSTEM_MASTERS_GROUP], fileStem: "super-admin" };
-  const superAdmin = await issueWithOpenssl(superSpec, pki, ca);
+  const superAdmin = await issueSuperAdmin({ ...adminSpec, dnsNames: [], ipAddresses: [] }, pki, ca);
   const adminCertPem = readFileSync(admin.cert, "utf8");
   const adminKeyPem = readFileSync(admin.key, "utf8");
   const applied = await applyClusterObjectsThrough(

@@ -29,11 +29,11 @@ import { parse, stringify } from "yaml";
 import { Testing } from "../../lib/core";
 import { CertificateSpec, ClusterCertificateSet, SecretFilePartKind, secretFileLayout } from "../../lib";
 import { HaClusterStack, HaClusterStackProps } from "../../examples/ha-cluster/main";
-import { SUPER_ADMIN_COMMON_NAME, SUPER_ADMIN_SPEC_ID, SYSTEM_MASTERS_GROUP } from "../../lib/cluster/access";
+import { SUPER_ADMIN_SPEC_ID } from "../../lib/cluster/access";
 import { AwsEmulator, startAwsEmulator } from "../harness/aws-emulator";
 import { CommandResult, runCommand } from "../harness/etcd-cluster";
 import { HaproxyLoadBalancer, NlbModel, nlbModelFromSynth } from "../harness/nlb-haproxy";
-import { IssuedFiles, issueWithOpenssl } from "../harness/openssl-pki";
+import { IssuedFiles, issueSuperAdmin, issueWithOpenssl } from "../harness/openssl-pki";
 import { realComponentPaths } from "../harness/real-components";
 import { nodeFilesOf, resources } from "../helpers/synth";
 import { FlatNetwork, createFlatNetwork } from "../bootstrap/etcd/netns";
@@ -280,8 +280,7 @@ export class ControlPlaneCluster {
       // The super-admin certificate the cluster-objects stack's provider authenticates with
       // (SuperAdminCertificate: the admin spec as CN kubernetes-super-admin, O system:masters).
       const adminSpec = set.leaves.find((l) => l.id === "admin") as CertificateSpec;
-      const superSpec: CertificateSpec = { ...adminSpec, id: SUPER_ADMIN_SPEC_ID, commonName: SUPER_ADMIN_COMMON_NAME, organizations: [SYSTEM_MASTERS_GROUP], fileStem: "super-admin" };
-      issued.set(SUPER_ADMIN_SPEC_ID, await issueWithOpenssl(superSpec, pkiDir, issued.get(adminSpec.signer as string)));
+      issued.set(SUPER_ADMIN_SPEC_ID, await issueSuperAdmin(adminSpec, pkiDir, issued.get(adminSpec.signer as string) as IssuedFiles));
       const server = `https://${clientIp}:${spec.model.listenerPort}`;
       const adminKubeconfig = writeAdminKubeconfig(workDir, "admin.conf", set, issued, "admin", server, apiServerName);
       const cluster = new ControlPlaneCluster(spec, workDir, net, emulator, issued, dropped, apiServerName, adminKubeconfig);

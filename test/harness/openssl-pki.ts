@@ -7,6 +7,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import { CertificateSpec, ClusterCertificateSet, opensslCommands, renderOpensslConfig } from "../../lib";
+import { SUPER_ADMIN_COMMON_NAME, SUPER_ADMIN_SPEC_ID, SYSTEM_MASTERS_GROUP } from "../../lib/cluster/access";
 
 const run = promisify(execFile);
 
@@ -54,4 +55,13 @@ export function writeFile(dir: string, name: string, content: string): string {
   const p = path.join(dir, name);
   writeFileSync(p, content);
   return p;
+}
+
+/**
+ * The super-admin certificate the cluster-objects stack's provider authenticates with, as
+ * `SuperAdminCertificate` declares it (the admin spec as CN kubernetes-super-admin, O
+ * system:masters), issued with openssl by `ca` into `dir`.
+ */
+export function issueSuperAdmin(adminSpec: CertificateSpec, dir: string, ca: IssuedFiles): Promise<IssuedFiles> {
+  return issueWithOpenssl({ ...adminSpec, id: SUPER_ADMIN_SPEC_ID, commonName: SUPER_ADMIN_COMMON_NAME, organizations: [SYSTEM_MASTERS_GROUP], fileStem: "super-admin" }, dir, ca);
 }
