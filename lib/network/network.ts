@@ -215,6 +215,19 @@ function resolveZones(scope: Construct, props: ControlPlaneNetworkProps): string
   const lookup = new (dataAwsAvailabilityZones())(scope, "Zones", {
     state: "available",
     filter: [{ name: "opt-in-status", values: ["opt-in-not-required"] }],
+    // `element()` wraps around: in a region that offers fewer zones than asked for (us-west-1 shows
+    // most accounts two), zone i would silently be zone i mod n, and two etcd members would share a
+    // zone whose loss then takes quorum. Plan fails instead, naming the prop and the zones offered.
+    lifecycle: {
+      postcondition: [
+        {
+          condition: `\${length(self.names) >= ${count}}`,
+          errorMessage:
+            `availabilityZoneCount is ${count} but the region offers \${length(self.names)} available zone(s) without opt-in ` +
+            `(\${join(", ", self.names)}): set availabilityZoneCount to at most that many, or pass availabilityZones explicitly.`,
+        },
+      ],
+    },
   });
   return Array.from({ length: count }, (_, i) => Fn.element(lookup.names, i));
 }
