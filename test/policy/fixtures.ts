@@ -1,6 +1,7 @@
 /** Small resource builders for the policy-rule fixtures (provider classes imported by path). */
 import { Construct } from "constructs";
 import { AutoscalingGroup } from "@cdktf/provider-aws/lib/autoscaling-group";
+import { DataAwsAvailabilityZones } from "@cdktf/provider-aws/lib/data-aws-availability-zones";
 import { EbsVolume } from "@cdktf/provider-aws/lib/ebs-volume";
 import { LaunchTemplate, LaunchTemplateConfig } from "@cdktf/provider-aws/lib/launch-template";
 import { LbTargetGroup, LbTargetGroupHealthCheck } from "@cdktf/provider-aws/lib/lb-target-group";
@@ -51,6 +52,19 @@ export function launchTemplate(scope: Construct, id: string, overrides: Partial<
 }
 
 /** A private subnet in `zone` (a literal zone or an expression). */
+/**
+ * A zone lookup (`data.aws_availability_zones.<id>`). With `atLeast`, a postcondition
+ * `length(self.names) >= atLeast` makes the plan fail when the region offers fewer zones; without
+ * it, `element(names, i)` wraps around (Terraform docs: "the index is 'wrapped around' by taking the
+ * index modulo the length of the list"), so its indexes are not known to be distinct zones.
+ */
+export function zoneLookup(scope: Construct, id: string, atLeast?: number): DataAwsAvailabilityZones {
+  return new DataAwsAvailabilityZones(scope, id, {
+    state: "available",
+    ...(atLeast !== undefined ? { lifecycle: { postcondition: [{ condition: `\${length(self.names) >= ${atLeast}}`, errorMessage: "too few zones" }] } } : {}),
+  });
+}
+
 export function subnet(scope: Construct, id: string, zone: string, index: number): Subnet {
   return new Subnet(scope, id, { vpcId: "vpc-0123456789abcdef0", cidrBlock: `10.0.${index * 16}.0/20`, availabilityZone: zone });
 }

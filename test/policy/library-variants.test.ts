@@ -1,4 +1,6 @@
 import { EndpointAccess, EtcdTopology, HaControlPlane } from "../../lib";
+import { PolicyContext, RuleStatus, SINGLE_ZONE, typeKeyOf } from "../../lib/policy";
+import { testStack } from "../helpers/synth";
 import { runPack } from "./helpers";
 
 const base = {
@@ -16,6 +18,24 @@ describe("the policy pack on HaControlPlane variants", () => {
     const run = runPack((s) => new HaControlPlane(s, "ControlPlane", { ...base, ...props }));
     expect(run.pack.errors.map((f) => f.message)).toEqual([]);
     expect(run.pack.warnings.map((f) => f.message)).toEqual([]);
+  });
+
+  // element() wraps around (Terraform docs), so a looked-up zone list proves distinct zones only
+  // through the lookup's postcondition on its length (issue 15: HA-AZ1 counted wrapped indexes).
+  it.each([3, 5])("proves the looked-up zones of %i etcd members distinct through the lookup's postcondition (HA-AZ1 compliant, not merely silent)", (count) => {
+    const { stack } = testStack();
+    new HaControlPlane(stack, "ControlPlane", { ...base, availabilityZones: undefined, etcdMemberCount: count });
+    const context = PolicyContext.fromSynthesizedJson(stack.toTerraform());
+    const lookup = context.ofType("data.aws_availability_zones");
+    expect(lookup.map((l) => (l.config.lifecycle as { postcondition: Array<{ condition: string }> }).postcondition.map((p) => p.condition))).toEqual([
+      [`\${length(self.names) >= 3}`],
+    ]);
+    const verdicts = context.resources
+      .filter((r) => SINGLE_ZONE.appliesTo.includes(typeKeyOf(r)))
+      .map((r) => SINGLE_ZONE.evaluate(r, context).status)
+      .filter((status) => status !== RuleStatus.NOT_APPLICABLE);
+    // One verdict per tier: the API-server group and the first etcd data volume.
+    expect(verdicts).toEqual([RuleStatus.COMPLIANT, RuleStatus.COMPLIANT]);
   });
 
   it("reports what a deliberately non-HA cluster gives up", () => {

@@ -42,7 +42,7 @@ import { CLUSTER_TAG, ROLE_TAG } from "../../lib/tags";
 import { ETCD_DATA_PURPOSE, PURPOSE_TAG } from "../../lib/etcd/etcd-cluster";
 import { API_HEALTH_CHECK, BACKUP_BUCKET_OBJECT_LOCK, BUCKET_ENCRYPTION, BUCKET_PUBLIC_ACCESS, ETCD_MEMBER_COUNT, ETCD_PORT_EXPOSURE, HA_POLICY_RULES, IMDS_V1, LEAF_CERTIFICATE_RENEWAL, LEAF_CERTIFICATE_VALIDITY, NODE_ROLE_MANAGED_POLICY, PRIVATE_KEY_IN_USER_DATA, PolicyContext, PolicyRule, RuleStatus, SHUTDOWN_DELAY, SINGLE_ZONE, SUPER_ADMIN_OUTPUT, UNENCRYPTED_VOLUME, WORLD_OPEN_INGRESS, typeKeyOf } from "../../lib/policy";
 import { testStack } from "../helpers/synth";
-import { READYZ, apiTargetGroup, etcdVolume, group, ingress, launchTemplate, roleGroup, shutdownDelayOutput, subnet } from "./fixtures";
+import { READYZ, apiTargetGroup, etcdVolume, group, ingress, launchTemplate, roleGroup, shutdownDelayOutput, subnet, zoneLookup } from "./fixtures";
 import { runPack } from "./helpers";
 
 /** Reasons of the findings of `rule` alone on the stack `build` makes. */
@@ -945,11 +945,40 @@ describe("HA-AZ1 reasons and edges (AWS: an Availability Zone fails independentl
     expect(reasons(SINGLE_ZONE, asg(["eu-west-1a"]))).toEqual(["etcd members (1 resource(s)) are all in one zone (eu-west-1a)"]);
     // The same index of a lookup is the same zone, written either way.
     const lookup = (i: number, j: number) => (s: TerraformStack) => {
-      const zones = new DataAwsAvailabilityZones(s, "Zones", { state: "available" });
+      const zones = zoneLookup(s, "Zones", 2);
       roleGroup(s, "Api", "apiserver", [subnet(s, "A", Fn.element(zones.names, i), 0), subnet(s, "B", `\${data.aws_availability_zones.Zones.names[${j}]}`, 1)]);
     };
     expect(verdicts(SINGLE_ZONE, "aws_autoscaling_group", lookup(0, 1))).toEqual([`aws_autoscaling_group.Api: ${OK}`]);
     expect(reasons(SINGLE_ZONE, lookup(1, 1))).toEqual(["API servers of cluster c1 (1 resource(s)) are all in one zone (data.aws_availability_zones.Zones[1])"]);
+  });
+
+  // Terraform docs, element(): "If the given index is greater than the length of the list then the
+  // index is 'wrapped around' by taking the index modulo the length of the list." A region may offer
+  // two zones (us-west-1 to most accounts): indexes 0 and 2 are then one zone. An index counts only
+  // when a postcondition on the lookup's length makes the plan fail before it could wrap.
+  it("counts element() indexes of a lookup as zones only below what its postcondition guarantees", () => {
+    const spread = (atLeast: number | undefined, condition?: string) => (s: TerraformStack) => {
+      const zones = zoneLookup(s, "Zones", atLeast);
+      if (condition !== undefined) zones.lifecycle = { postcondition: [{ condition, errorMessage: "too few zones" }] };
+      roleGroup(s, "Api", "apiserver", [0, 2].map((i) => subnet(s, `S${i}`, Fn.element(zones.names, i), i)));
+    };
+    const verdict = (build: (s: TerraformStack) => void) => verdicts(SINGLE_ZONE, "aws_autoscaling_group", build);
+    const unknownZones = [`aws_autoscaling_group.Api: ${NA} (zones known only at apply time or outside the stack)`];
+    expect(verdict(spread(undefined))).toEqual(unknownZones);
+    expect(verdict(spread(2))).toEqual(unknownZones);
+    expect(verdict(spread(3))).toEqual([`aws_autoscaling_group.Api: ${OK}`]);
+    expect(verdict(spread(undefined, "${length(self.names) > 2}"))).toEqual([`aws_autoscaling_group.Api: ${OK}`]);
+    expect(verdict(spread(undefined, "${length(self.names) > 1}"))).toEqual(unknownZones);
+    expect(verdict(spread(undefined, "${length(self.zone_ids) >= 3}"))).toEqual([`aws_autoscaling_group.Api: ${OK}`]);
+    expect(verdict(spread(undefined, "${length(self.names) <= 3}"))).toEqual(unknownZones);
+    expect(verdict(spread(undefined, "${length(self.names) >= 3 || true}"))).toEqual(unknownZones);
+    // The same index twice is one zone, however many zones are guaranteed.
+    expect(
+      reasons(SINGLE_ZONE, (s) => {
+        const zones = zoneLookup(s, "Zones", 3);
+        roleGroup(s, "Api", "apiserver", [0, 1].map((i) => subnet(s, `S${i}`, Fn.element(zones.names, 0), i)));
+      }),
+    ).toEqual(["API servers of cluster c1 (1 resource(s)) are all in one zone (data.aws_availability_zones.Zones[0])"]);
   });
 
   it("is not applicable when one known zone may be joined by zones known only at apply time, or to other roles", () => {
@@ -964,7 +993,7 @@ describe("HA-AZ1 reasons and edges (AWS: an Availability Zone fails independentl
   // lookup; any other expression (text before or after the lookup) is a zone known only at apply time.
   it("reads a zone lookup however it is spaced, and nothing around it", () => {
     const lookups = (...zones: string[]) => (s: TerraformStack) => {
-      new DataAwsAvailabilityZones(s, "Zones", { state: "available" });
+      zoneLookup(s, "Zones", 11);
       roleGroup(s, "Api", "apiserver", zones.map((z, i) => subnet(s, `S${i}`, z, i)));
     };
     const Z = "data.aws_availability_zones.Zones";

@@ -5,29 +5,50 @@ import { clusterOf, isEtcdDataVolume, list, literalString, roleOf } from "../val
 /**
  * A comparable key for a zone value: the literal name, or `data.aws_availability_zones.x[i]` for
  * the i-th zone of a lookup (distinct indexes are distinct zones). `undefined` when unknown.
+ *
+ * `names[i]` fails the plan when the lookup has no i-th zone, so distinct indexes are distinct zones.
+ * `element(names, i)` wraps around (index modulo the list's length): in a region offering two zones,
+ * indexes 0 and 2 are one zone. Its index counts as a zone only when the lookup, found in `context`,
+ * guarantees more than `i` zones with a postcondition `length(self.names) >= n` (or `> n`, or on
+ * `zone_ids`), as the library's own lookup does; otherwise the zone is unknown until apply.
  */
-export function zoneKey(value: unknown): string | undefined {
+export function zoneKey(value: unknown, context?: PolicyContext): string | undefined {
   const literal = literalString(value);
   if (literal !== undefined) return literal;
   if (typeof value !== "string") return undefined;
-  const m =
-    /^\$\{element\(\s*(data\.aws_availability_zones\.[\w-]+)\.(?:names|zone_ids)\s*,\s*(\d+)\s*\)\}$/.exec(value) ??
-    /^\$\{(data\.aws_availability_zones\.[\w-]+)\.(?:names|zone_ids)\[(\d+)\]\}$/.exec(value);
-  return m ? `${m[1]}[${m[2]}]` : undefined;
+  const indexed = /^\$\{(data\.aws_availability_zones\.[\w-]+)\.(?:names|zone_ids)\[(\d+)\]\}$/.exec(value);
+  if (indexed) return `${indexed[1]}[${indexed[2]}]`;
+  const wrapped = /^\$\{element\(\s*(data\.aws_availability_zones\.[\w-]+)\.(?:names|zone_ids)\s*,\s*(\d+)\s*\)\}$/.exec(value);
+  if (!wrapped) return undefined;
+  const lookup = context?.byAddress(wrapped[1]);
+  return lookup !== undefined && guaranteedZones(lookup) > Number(wrapped[2]) ? `${wrapped[1]}[${wrapped[2]}]` : undefined;
+}
+
+/** How many zones a lookup's postconditions guarantee (0 when none does). */
+function guaranteedZones(lookup: ResourceView): number {
+  const lifecycle = lookup.config.lifecycle as { postcondition?: unknown } | undefined;
+  const conditions = Array.isArray(lifecycle?.postcondition) ? lifecycle.postcondition : [];
+  let guaranteed = 0;
+  for (const c of conditions) {
+    const text = (c as { condition?: unknown } | null)?.condition;
+    const m = typeof text === "string" ? /^\$\{length\(self\.(?:names|zone_ids)\)\s*(>=|>)\s*(\d+)\}$/.exec(text) : null;
+    if (m) guaranteed = Math.max(guaranteed, Number(m[2]) + (m[1] === ">" ? 1 : 0));
+  }
+  return guaranteed;
 }
 
 function subnetZone(value: unknown, context: PolicyContext): string | undefined {
   const subnet = context.follow(value);
   if (subnet === undefined || subnet.type !== "aws_subnet") return undefined;
-  return zoneKey(subnet.config.availability_zone) ?? zoneKey(subnet.config.availability_zone_id);
+  return zoneKey(subnet.config.availability_zone, context) ?? zoneKey(subnet.config.availability_zone_id, context);
 }
 
 /** Zones of a member; `undefined` entries are zones known only at apply time or outside the stack. */
 function zonesOf(r: ResourceView, context: PolicyContext): (string | undefined)[] {
   const c = r.config;
-  if (r.type === "aws_ebs_volume") return [zoneKey(c.availability_zone)];
-  if (r.type === "aws_instance") return [c.availability_zone !== undefined ? zoneKey(c.availability_zone) : subnetZone(c.subnet_id, context)];
-  if (c.availability_zones !== undefined) return Array.isArray(c.availability_zones) ? c.availability_zones.map(zoneKey) : [undefined];
+  if (r.type === "aws_ebs_volume") return [zoneKey(c.availability_zone, context)];
+  if (r.type === "aws_instance") return [c.availability_zone !== undefined ? zoneKey(c.availability_zone, context) : subnetZone(c.subnet_id, context)];
+  if (c.availability_zones !== undefined) return Array.isArray(c.availability_zones) ? c.availability_zones.map((z: unknown) => zoneKey(z, context)) : [undefined];
   if (!Array.isArray(c.vpc_zone_identifier)) return [undefined];
   return list(c.vpc_zone_identifier).map((s) => subnetZone(s, context));
 }
