@@ -69,7 +69,8 @@ export interface ControlPlaneNetworkProps {
    */
   readonly availabilityZones?: readonly string[];
   /**
-   * How many zones to use when `availabilityZones` is not given.
+   * How many zones to use when `availabilityZones` is not given. The plan fails (a postcondition on
+   * the zone lookup) when the region offers fewer zones without opt-in, rather than reusing one.
    * @default 3
    */
   readonly availabilityZoneCount?: number;
