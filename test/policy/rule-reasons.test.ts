@@ -972,6 +972,10 @@ describe("HA-AZ1 reasons and edges (AWS: an Availability Zone fails independentl
     expect(verdict(spread(undefined, "${length(self.zone_ids) >= 3}"))).toEqual([`aws_autoscaling_group.Api: ${OK}`]);
     expect(verdict(spread(undefined, "${length(self.names) <= 3}"))).toEqual(unknownZones);
     expect(verdict(spread(undefined, "${length(self.names) >= 3 || true}"))).toEqual(unknownZones);
+    // Terraform: white space inside an expression is insignificant; text around it is another condition.
+    expect(verdict(spread(undefined, "${length(self.names)>=3}"))).toEqual([`aws_autoscaling_group.Api: ${OK}`]);
+    expect(verdict(spread(undefined, "${var.other}${length(self.names) >= 3}"))).toEqual(unknownZones);
+    expect(verdict(spread(undefined, "${length(self.names) >= 3}${var.other}"))).toEqual(unknownZones);
     // The same index twice is one zone, however many zones are guaranteed.
     expect(
       reasons(SINGLE_ZONE, (s) => {
