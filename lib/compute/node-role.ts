@@ -2,7 +2,7 @@ import { Construct } from "constructs";
 import { IamInstanceProfile } from "@cdktf/provider-aws/lib/iam-instance-profile";
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
-import { Lazy } from "../core";
+import { lazyJsonString } from "../core";
 import { NAME_RULES, deriveName } from "../names";
 import { ClusterTags } from "../tags";
 
@@ -140,7 +140,7 @@ export class NodeRole extends Construct {
     new IamRolePolicy(this, "NodePolicy", {
       name: "node",
       role: this.role.name,
-      policy: Lazy.stringValue({ produce: () => this.renderPolicy() }),
+      policy: lazyJsonString(() => this.policyDocument()),
     });
     this.instanceProfile = new IamInstanceProfile(this, "Profile", {
       name: deriveName([props.clusterName, props.nodeRole], NAME_RULES.instanceProfile),
@@ -214,19 +214,22 @@ export class NodeRole extends Construct {
     ];
   }
 
-  private renderPolicy(): string {
+  private policyDocument(): object {
     const all = this.policyStatements;
     const statements = all.length > 0 ? all : [{ sid: "DescribeSelf", actions: ["ec2:DescribeTags"], resources: ["*"] }];
-    return JSON.stringify({
+    return {
       Version: "2012-10-17",
-      Statement: statements.map((s) => ({
-        Sid: s.sid,
-        Effect: "Allow",
-        Action: [...s.actions],
-        Resource: s.resources.length === 1 ? s.resources[0] : [...s.resources],
-        ...(conditionOf(s, this.boundary) ? { Condition: conditionOf(s, this.boundary) } : {}),
-      })),
-    });
+      Statement: statements.map((s) => {
+        const condition = conditionOf(s, this.boundary);
+        return {
+          Sid: s.sid,
+          Effect: "Allow",
+          Action: [...s.actions],
+          Resource: s.resources.length === 1 ? s.resources[0] : [...s.resources],
+          ...(condition ? { Condition: condition } : {}),
+        };
+      }),
+    };
   }
 }
 

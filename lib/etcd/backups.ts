@@ -11,7 +11,7 @@ import { S3BucketServerSideEncryptionConfigurationA } from "@cdktf/provider-aws/
 import { S3BucketVersioningA } from "@cdktf/provider-aws/lib/s3-bucket-versioning";
 import { NodeRole, PolicyStatement } from "../compute/node-role";
 import { s3BucketReplicationConfiguration } from "../optional-providers";
-import { Lazy } from "../core";
+import { lazyJsonString } from "../core";
 import { ConfigError } from "../errors";
 import { NAME_RULES, deriveName, fitsRule, stableHash } from "../names";
 import { IEncryptionKey } from "../security/encryption-key";
@@ -181,7 +181,7 @@ export class EtcdBackups extends Construct {
     new S3BucketPolicy(this, "Policy", {
       bucket: this.bucket.id,
       dependsOn: [publicBlock],
-      policy: Lazy.stringValue({ produce: () => JSON.stringify(this.bucketPolicy()) }),
+      policy: lazyJsonString(() => this.bucketPolicy()),
     });
     new S3BucketLifecycleConfiguration(this, "Lifecycle", {
       bucket: this.bucket.id,

@@ -5,7 +5,7 @@ import { DataAwsPartition } from "@cdktf/provider-aws/lib/data-aws-partition";
 import { SecretsmanagerSecret } from "@cdktf/provider-aws/lib/secretsmanager-secret";
 import { SecretsmanagerSecretPolicy } from "@cdktf/provider-aws/lib/secretsmanager-secret-policy";
 import { SecretsmanagerSecretVersion } from "@cdktf/provider-aws/lib/secretsmanager-secret-version";
-import { Fn, TerraformOutput } from "../core";
+import { Fn, TerraformOutput, lazyJsonString } from "../core";
 import { NodeRole } from "../compute/node-role";
 import { ConfigError } from "../errors";
 import { NAME_RULES, deriveName } from "../names";
@@ -185,10 +185,11 @@ export class ClusterPki extends Construct {
         secretString: Fn.jsonencode({ files: this.secretFiles(bundle, keyPairs) }),
       });
       const reader = props.secretReaders[bundle.slot];
+      const policy = slotSecretPolicy(reader.role.arn, admins);
       new SecretsmanagerSecretPolicy(this, `SecretPolicy-${bundle.slot}`, {
         secretArn: secret.arn,
         blockPublicPolicy: true,
-        policy: JSON.stringify(slotSecretPolicy(reader.role.arn, admins)),
+        policy: lazyJsonString(() => policy),
       });
       reader.grantSecretRead(secret.arn, props.encryptionKey.keyArn);
       secrets[bundle.slot] = secret;

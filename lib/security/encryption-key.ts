@@ -4,6 +4,7 @@ import { DataAwsPartition } from "@cdktf/provider-aws/lib/data-aws-partition";
 import { DataAwsRegion } from "@cdktf/provider-aws/lib/data-aws-region";
 import { KmsAlias } from "@cdktf/provider-aws/lib/kms-alias";
 import { KmsKey } from "@cdktf/provider-aws/lib/kms-key";
+import { lazyJsonString } from "../core";
 import { ConfigError } from "../errors";
 import { NAME_RULES, deriveName } from "../names";
 import { ClusterTags, RESERVED_TAG_COUNT } from "../tags";
@@ -78,7 +79,7 @@ export class ClusterEncryptionKey extends Construct implements IEncryptionKey {
     const partition = new DataAwsPartition(this, "Partition").partition;
     const region = new DataAwsRegion(this, "Region").name;
     this.key = new KmsKey(this, "Key", {
-      policy: JSON.stringify({
+      policy: lazyJsonString(() => ({
         Version: "2012-10-17",
         Statement: [
           { Sid: "EnableIamPolicies", Effect: "Allow", Principal: { AWS: `arn:${partition}:iam::${account}:root` }, Action: "kms:*", Resource: "*" },
@@ -91,7 +92,7 @@ export class ClusterEncryptionKey extends Construct implements IEncryptionKey {
             Condition: { ArnLike: { "kms:EncryptionContext:aws:logs:arn": `arn:${partition}:logs:${region}:${account}:log-group:${clusterLogGroupPrefix(props.clusterName)}*` } },
           },
         ],
-      }),
+      })),
       description: `Control plane of ${props.clusterName}: EBS volumes and node secrets`,
       enableKeyRotation: true,
       deletionWindowInDays: window,

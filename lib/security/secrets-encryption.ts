@@ -5,7 +5,7 @@ import { DataAwsPartition } from "@cdktf/provider-aws/lib/data-aws-partition";
 import { SecretsmanagerSecret } from "@cdktf/provider-aws/lib/secretsmanager-secret";
 import { SecretsmanagerSecretPolicy } from "@cdktf/provider-aws/lib/secretsmanager-secret-policy";
 import { NodeRole } from "../compute/node-role";
-import { Lazy } from "../core";
+import { lazyJsonString } from "../core";
 import { ConfigError } from "../errors";
 import { isUnresolved } from "../validate";
 import { NAME_RULES, deriveName } from "../names";
@@ -109,7 +109,7 @@ export class SecretsEncryptionKey extends Construct {
     const partition = new DataAwsPartition(this, "Partition");
     const admins = props.adminPrincipalArns !== undefined ? [...props.adminPrincipalArns] : [new DataAwsIamSessionContext(this, "DeployerSession", { arn: caller.arn }).issuerArn];
     const root = `arn:${partition.partition}:iam::${caller.accountId}:root`;
-    this.policyJson = Lazy.stringValue({ produce: () => JSON.stringify(this.policy(admins, root)) });
+    this.policyJson = lazyJsonString(() => this.policy(admins, root));
     new SecretsmanagerSecretPolicy(this, "Policy", { secretArn: this.secret.arn, blockPublicPolicy: true, policy: this.policyJson });
   }
 
