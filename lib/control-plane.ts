@@ -1,5 +1,5 @@
 import { Construct } from "constructs";
-import { Annotations, TerraformOutput, TerraformResource, dependable } from "./core";
+import { Annotations, TerraformOutput, TerraformResource, dependable, omitUndefinedAttributes } from "./core";
 import { AutoScalingServiceRole } from "./compute/autoscaling-role";
 import { ApiServerNodes, planApiServerSlots } from "./compute/api-server-nodes";
 import { SecretsEncryptionKey } from "./security/secrets-encryption";
@@ -897,6 +897,8 @@ export class HaControlPlane extends Construct {
       value: this.endpoint.shutdownDelaySeconds,
       description: "--shutdown-delay-duration API servers use (LB detection time + interval + margin)",
     });
+    // Last: every resource of the control plane exists now.
+    omitUndefinedAttributes(this);
   }
 }
 

@@ -20,8 +20,9 @@ export {
   dependable,
 } from "cdktf";
 export type { IAspect, ITerraformDependable } from "cdktf";
-import { Lazy, StringConcat, Tokenization } from "cdktf";
+import { Lazy, StringConcat, TerraformDataSource as DataSource, TerraformResource as Resource, Tokenization } from "cdktf";
 import type { IResolvable, IResolveContext } from "cdktf";
+import type { IConstruct } from "constructs";
 
 /**
  * cdktf captures a full stack trace for every token it creates (600+ per control plane), only to
@@ -80,4 +81,28 @@ function resolveStringTokens(text: string, context: IResolveContext): string {
   };
   const joined = fragments.mapTokens(once).join(new StringConcat()) as unknown;
   return stringsOnly && typeof joined === "string" ? joined : text;
+}
+
+/**
+ * Makes the resources and data sources under `scope` leave out undefined attributes from the JSON
+ * they hand to cdktf. A provider class lists every attribute of its resource type, set or not (two
+ * in five are unset in a control plane), and cdktf walks each of them in its resolve passes before
+ * dropping it; without them the passes are ~6 % shorter. The synthesized JSON is the same: cdktf
+ * resolution drops an undefined object value (arrays and tokens are left as they are).
+ */
+export function omitUndefinedAttributes(scope: IConstruct): void {
+  for (const c of scope.node.findAll()) {
+    if (!Resource.isTerraformResource(c) && !DataSource.isTerraformDataSource(c)) continue;
+    const element = c as Resource | DataSource;
+    const toTerraform = element.toTerraform.bind(element);
+    element.toTerraform = (): Record<string, unknown> => withoutUndefined(toTerraform()) as Record<string, unknown>;
+  }
+}
+
+function withoutUndefined(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutUndefined);
+  if (value === null || typeof value !== "object" || Object.getPrototypeOf(value) !== Object.prototype || Tokenization.isResolvable(value)) return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) if (v !== undefined) out[k] = withoutUndefined(v);
+  return out;
 }

@@ -9,7 +9,9 @@ import { IamPolicy } from "@cdktf/provider-aws/lib/iam-policy";
 import { S3Bucket } from "@cdktf/provider-aws/lib/s3-bucket";
 import { SqsQueue } from "@cdktf/provider-aws/lib/sqs-queue";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
-import { App, Fn, TerraformStack, Testing, Token, lazyJsonString } from "../lib/core";
+import { LaunchTemplate } from "@cdktf/provider-aws/lib/launch-template";
+import { DataAwsCallerIdentity } from "@cdktf/provider-aws/lib/data-aws-caller-identity";
+import { App, Fn, TerraformStack, Testing, Token, lazyJsonString, omitUndefinedAttributes } from "../lib/core";
 
 type Doc = (refs: { bucket: S3Bucket; queue: SqsQueue }) => unknown;
 
@@ -100,5 +102,50 @@ describe("lazyJsonString", () => {
     }
     expect(plainError).not.toBe("");
     expect(() => Testing.synth(stack)).toThrow(plainError.split("\n")[0]);
+  });
+});
+
+describe("omitUndefinedAttributes", () => {
+  /** A stack whose resources leave most attributes unset, in nested blocks and lists too, with tokens. */
+  function build(omit: boolean): { stack: TerraformStack; template: LaunchTemplate } {
+    const app = Testing.app();
+    const stack = new TerraformStack(app, "s");
+    new AwsProvider(stack, "aws", { region: "eu-west-1" });
+    const caller = new DataAwsCallerIdentity(stack, "caller");
+    const queue = new SqsQueue(stack, "queue", { name: caller.accountId, tags: { a: "1", b: caller.arn } });
+    const template = new LaunchTemplate(stack, "template", {
+      name: "t",
+      blockDeviceMappings: [{ deviceName: "/dev/sda1", ebs: { volumeSize: 20, kmsKeyId: queue.arn } }, { deviceName: "/dev/sdb", noDevice: "" }],
+      metadataOptions: { httpTokens: "required" },
+      tagSpecifications: [{ resourceType: "instance", tags: { q: queue.url } }],
+      dependsOn: [queue],
+      lifecycle: { createBeforeDestroy: true },
+    });
+    template.addOverride("description", "from an override");
+    if (omit) omitUndefinedAttributes(stack);
+    return { stack, template };
+  }
+
+  it("synthesizes the same JSON as cdktf without it", () => {
+    const plain = build(false).stack;
+    const fast = build(true).stack;
+    for (const s of [plain, fast]) s.prepareStack();
+    expect(Testing.synth(fast)).toBe(Testing.synth(plain));
+    expect(JSON.parse(Testing.synth(fast)).resource.aws_launch_template.template.block_device_mappings[0].ebs).toEqual({ volume_size: 20, kms_key_id: "${aws_sqs_queue.queue.arn}" });
+  });
+
+  it("leaves no undefined attribute for cdktf to walk", () => {
+    const undefinedPaths = (v: unknown, at: string, out: string[]): string[] => {
+      if (Array.isArray(v)) v.forEach((x, i) => undefinedPaths(x, `${at}[${i}]`, out));
+      else if (v !== null && typeof v === "object" && Object.getPrototypeOf(v) === Object.prototype) {
+        for (const [k, x] of Object.entries(v)) {
+          if (x === undefined) out.push(`${at}.${k}`);
+          else undefinedPaths(x, `${at}.${k}`, out);
+        }
+      }
+      return out;
+    };
+    expect(undefinedPaths(build(false).template.toTerraform(), "", []).length).toBeGreaterThan(20);
+    expect(undefinedPaths(build(true).template.toTerraform(), "", [])).toEqual([]);
   });
 });
