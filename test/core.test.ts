@@ -16,7 +16,7 @@ import { App, Fn, TerraformStack, Testing, Token, lazyJsonString, omitUndefinedA
 type Doc = (refs: { bucket: S3Bucket; queue: SqsQueue }) => unknown;
 
 /** The `policy` of two aws_iam_policy resources: one from lazyJsonString, one from JSON text. */
-function both(doc: Doc, crossStack = false): { fast: unknown; plain: unknown; json: Record<string, any> } {
+function both(doc: Doc, crossStack = false): { fast: unknown; plain: unknown; json: Record<string, any> } // eslint-disable-line @typescript-eslint/no-explicit-any {
   const app: App = Testing.app();
   const stack = new TerraformStack(app, "s");
   new AwsProvider(stack, "aws", { region: "eu-west-1" });
