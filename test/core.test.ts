@@ -13,10 +13,11 @@ import { LaunchTemplate } from "@cdktf/provider-aws/lib/launch-template";
 import { DataAwsCallerIdentity } from "@cdktf/provider-aws/lib/data-aws-caller-identity";
 import { App, Fn, TerraformStack, Testing, Token, lazyJsonString, omitUndefinedAttributes } from "../lib/core";
 
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 type Doc = (refs: { bucket: S3Bucket; queue: SqsQueue }) => unknown;
 
 /** The `policy` of two aws_iam_policy resources: one from lazyJsonString, one from JSON text. */
-function both(doc: Doc, crossStack = false): { fast: unknown; plain: unknown; json: Record<string, any> } // eslint-disable-line @typescript-eslint/no-explicit-any {
+function both(doc: Doc, crossStack = false): { fast: unknown; plain: unknown; json: Json } {
   const app: App = Testing.app();
   const stack = new TerraformStack(app, "s");
   new AwsProvider(stack, "aws", { region: "eu-west-1" });
@@ -34,7 +35,7 @@ function both(doc: Doc, crossStack = false): { fast: unknown; plain: unknown; js
   new IamPolicy(stack, "plain", { name: "plain", policy: JSON.stringify(document) });
   // As app.synth() does: a preparing pass over every stack registers cross-stack references.
   for (const s of new Set([stack, other])) s.prepareStack();
-  const json = JSON.parse(Testing.synth(stack)) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  const json = JSON.parse(Testing.synth(stack)) as Json;
   return { fast: json.resource.aws_iam_policy.fast.policy, plain: json.resource.aws_iam_policy.plain.policy, json };
 }
 
