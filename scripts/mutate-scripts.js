@@ -24,6 +24,9 @@ const SCRIPTS = {
   "ha-publish-metrics.sh": { tests: ["test/monitoring/publish-metrics.e2e.test.ts"] },
   "ha-fetch-secrets.sh": { tests: ["test/bootstrap/fetch-secrets.e2e.test.ts"] },
   "ha-roll-etcd.sh": { tests: ["test/operations/roll-etcd.e2e.test.ts"] },
+  "ha-kube-binaries.sh": { tests: ["test/bootstrap/kubernetes-mirror.e2e.test.ts"] },
+  "ha-fetch-bundle.sh": { tests: ["test/bootstrap/bundle/fetch-bundle.e2e.test.ts"] },
+  "ha-scale-in.sh": { tests: ["test/operations/scale-in.e2e.test.ts"] },
 };
 
 const KEYWORD_ONLY = /^(fi|done|esac|then|else|do|;;|\}|\{|\)|in)\s*(#.*)?$/;

@@ -5,6 +5,8 @@
  * checksum that does not match refuses the install and installs nothing. And the image mirror
  * against the real kubeadm: the images the library references are exactly the ones
  * `kubeadm config images list --image-repository` names (etcd aside: it runs from its release).
+ * The s3:// mirror too: the real AWS CLI against the emulator's S3, the region from a strict IMDSv2
+ * stand-in.
  */
 import { ChildProcess, execFile, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -15,6 +17,7 @@ import { promisify } from "node:util";
 import { parse } from "yaml";
 import { HaControlPlane, KubernetesBinaryMirror, checkKubernetesBinaryMirror, kubernetesBinaryMirrorEnv, shellQuote } from "../../lib";
 import { ClusterObjects, ControlPlaneAccess } from "../../lib/cluster";
+import { type AwsEmulator, type ImdsStandIn, awsEmulatorCheck, startAwsEmulator, startImds } from "../harness/aws-emulator";
 import { allOf, describeTier, toolAvailable } from "../harness/tiers";
 import { kubernetesBinariesCheck, realComponentPaths } from "../harness/real-components";
 import { renderedScript } from "../helpers/scripts";
@@ -160,3 +163,75 @@ describeTier("image mirror: the images the library references are kubeadm's list
     expect([...new Set([...podImages, sandbox, ...addonImages])].sort()).toEqual(listed);
   }, 60_000);
 });
+
+describeTier(
+  "Kubernetes binary mirror in S3: ha-kube-binaries with the real AWS CLI against the emulator, the region from IMDSv2",
+  allOf(kubernetesBinariesCheck(), awsEmulatorCheck()),
+  { tierLabel: "node e2e" },
+  () => {
+    const BUCKET = "kube-mirror-bucket";
+    let emu: AwsEmulator;
+    let imds: ImdsStandIn;
+    let dir: string;
+    let sums: Record<(typeof FILES)[number], string>;
+
+    beforeAll(async () => {
+      dir = mkdtempSync(path.join(tmpdir(), "kube-mirror-s3-"));
+      emu = await startAwsEmulator();
+      const image: string = emu.aws("ec2", "describe-images", "--query", "Images[0].ImageId");
+      const instanceId: string = emu.aws("ec2", "run-instances", "--image-id", image, "--instance-type", "m6i.large", "--count", "1").Instances[0].InstanceId;
+      imds = await startImds(emu, instanceId);
+      emu.aws("s3api", "create-bucket", "--bucket", BUCKET, "--create-bucket-configuration", "LocationConstraint=eu-west-1");
+      const kubeBin = realComponentPaths().kubeBin;
+      sums = Object.fromEntries(FILES.map((f) => [f, sha256(path.join(kubeBin, f))])) as typeof sums;
+      for (const f of FILES) emu.aws("s3api", "put-object", "--bucket", BUCKET, "--key", `k8s/v${VERSION}/${ARCH}/${f}`, "--body", path.join(kubeBin, f));
+      mkdirSync(path.join(dir, "bin"));
+      symlinkSync(emu.awsCli, path.join(dir, "bin", "aws"));
+    }, 180_000);
+    afterAll(async () => {
+      await imds?.stop();
+      await emu?.stop();
+      if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+    });
+
+    async function install(name: string, template: string, extraEnv: Record<string, string> = {}) {
+      const m: KubernetesBinaryMirror = { version: VERSION, mirrorUrlTemplate: template, sha256: { [ARCH]: sums } as unknown as KubernetesBinaryMirror["sha256"] };
+      checkKubernetesBinaryMirror("kubernetesBinaryMirror", m, VERSION);
+      const binDir = path.join(dir, name, "bin");
+      const envFile = path.join(dir, name, "node.env");
+      mkdirSync(path.dirname(envFile), { recursive: true });
+      const env = { KUBERNETES_VERSION: VERSION, ...kubernetesBinaryMirrorEnv(m), HA_KUBE_BIN_DIR: binDir };
+      writeFileSync(envFile, Object.entries(env).map(([k, v]) => `${k}=${shellQuote(v)}\n`).join(""));
+      const before = imds.requests.length;
+      const r = await run("bash", [renderedScript("ha-kube-binaries.sh")], {
+        env: { PATH: `${path.join(dir, "bin")}:/usr/bin:/bin`, HOME: dir, ...emu.env, AWS_DEFAULT_REGION: "", AWS_EC2_METADATA_SERVICE_ENDPOINT: imds.endpoint, ENV_FILE: envFile, ...extraEnv },
+        timeout: 180_000,
+      }).then(
+        (x) => ({ code: 0, stderr: x.stderr }),
+        (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
+      );
+      return { ...r, binDir, imdsRequests: imds.requests.slice(before) };
+    }
+
+    it("installs the three binaries from the bucket with the instance's region, each checked against its pinned SHA-256", async () => {
+      const r = await install("s3", `s3://${BUCKET}/k8s/v{version}/{arch}/{file}`);
+      expect({ code: r.code, stderr: r.stderr }).toMatchObject({ code: 0 });
+      for (const f of FILES) expect([f, sha256(path.join(r.binDir, f))]).toEqual([f, sums[f]]);
+      expect((await run(path.join(r.binDir, "kubelet"), ["--version"])).stdout.trim()).toBe(`Kubernetes v${VERSION}`);
+      // IMDSv2: a token first, then the region with it (asked once, not once per file).
+      expect(r.imdsRequests.filter((q) => !q.includes("/iam/"))).toEqual(["PUT /latest/api/token 200", "GET /latest/meta-data/placement/region 200"]);
+    }, 240_000);
+
+    it("refuses an object the bucket does not hold, and an IMDS endpoint that is not a plain http URL, installing nothing", async () => {
+      const missing = await install("missing", `s3://${BUCKET}/elsewhere/v{version}/{arch}/{file}`);
+      expect(missing.code).toBe(1);
+      expect(missing.stderr).toContain(`cannot download s3://${BUCKET}/elsewhere/v${VERSION}/${ARCH}/kubelet`);
+      expect(existsSync(missing.binDir) ? readdirSync(missing.binDir) : []).toEqual([]);
+      const badImds = await install("bad-imds", `s3://${BUCKET}/k8s/v{version}/{arch}/{file}`, { AWS_EC2_METADATA_SERVICE_ENDPOINT: "http://169.254.169.254/latest;touch /tmp/x" });
+      expect(badImds.code).toBe(1);
+      expect(badImds.stderr).toContain("refusing AWS_EC2_METADATA_SERVICE_ENDPOINT");
+      expect(badImds.imdsRequests).toEqual([]);
+      expect(existsSync(badImds.binDir) ? readdirSync(badImds.binDir) : []).toEqual([]);
+    }, 240_000);
+  },
+);
