@@ -11,7 +11,7 @@ import { SqsQueue } from "@cdktf/provider-aws/lib/sqs-queue";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { LaunchTemplate } from "@cdktf/provider-aws/lib/launch-template";
 import { DataAwsCallerIdentity } from "@cdktf/provider-aws/lib/data-aws-caller-identity";
-import { App, Fn, TerraformStack, Testing, Token, lazyJsonString, omitUndefinedAttributes } from "../lib/core";
+import { App, Fn, TerraformStack, Testing, Token, jsonencode, lazyJsonString, omitUndefinedAttributes } from "../lib/core";
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 type Doc = (refs: { bucket: S3Bucket; queue: SqsQueue }) => unknown;
@@ -148,5 +148,56 @@ describe("omitUndefinedAttributes", () => {
     };
     expect(undefinedPaths(build(false).template.toTerraform(), "", []).length).toBeGreaterThan(20);
     expect(undefinedPaths(build(true).template.toTerraform(), "", [])).toEqual([]);
+  });
+});
+
+describe("jsonencode", () => {
+  /** The `policy` of two resources: one from jsonencode, one from cdktf's Fn.jsonencode of the same value. */
+  function both(value: (refs: { bucket: S3Bucket; queue: SqsQueue }) => unknown, crossStack = false): { fast: unknown; plain: unknown } {
+    const app: App = Testing.app();
+    const stack = new TerraformStack(app, "s");
+    new AwsProvider(stack, "aws", { region: "eu-west-1" });
+    let other = stack;
+    if (crossStack) {
+      other = new TerraformStack(app, "other");
+      new AwsProvider(other, "aws", { region: "eu-west-1" });
+    }
+    const bucket = new S3Bucket(other, "bucket", { bucket: "b" });
+    const queue = new SqsQueue(stack, "queue", { name: "q" });
+    const v = value({ bucket, queue });
+    new IamPolicy(stack, "fast", { name: "fast", policy: jsonencode(v) });
+    new IamPolicy(stack, "plain", { name: "plain", policy: Fn.jsonencode(v) });
+    for (const s of new Set([stack, other])) s.prepareStack();
+    const json = JSON.parse(Testing.synth(stack)) as Json;
+    return { fast: json.resource.aws_iam_policy.fast.policy, plain: json.resource.aws_iam_policy.plain.policy };
+  }
+
+  it("gives cdktf's expression for a nested map of references, repeated values included", () => {
+    const { fast, plain } = both(({ bucket, queue }) => ({
+      files: Object.fromEntries(Array.from({ length: 15 }, (_, i) => [`f${i}.pem`, i % 3 === 0 ? bucket.arn : queue.url])),
+      other: { a: { b: { c: queue.arn, d: bucket.arn } }, same: queue.url },
+      top: bucket.arn,
+    }));
+    expect(fast).toBe(plain);
+    expect(fast).toMatch(/^\$\{jsonencode\(\{"files" = \{"f0.pem" = aws_s3_bucket.bucket.arn, /);
+  });
+
+  it("gives cdktf's expression for literals, lists, numbers, nested Fn calls and text around tokens", () => {
+    const { fast, plain } = both(({ bucket, queue }) => ({
+      text: 'a "quoted"\nline with ${literal}',
+      mixed: `prefix-${queue.name}-suffix`,
+      list: [bucket.arn, "x", 3, true, [queue.arn]],
+      n: 42,
+      flag: false,
+      joined: Fn.join("", [Fn.format("%s\n", [Fn.trimspace(bucket.arn)]), Fn.trimspace(queue.arn)]),
+      empty: {},
+    }));
+    expect(fast).toBe(plain);
+  });
+
+  it("gives cdktf's expression for a cross-stack reference", () => {
+    const { fast, plain } = both(({ bucket }) => ({ files: { "ca.crt": bucket.arn } }), true);
+    expect(fast).toBe(plain);
+    expect(fast).toContain("data.terraform_remote_state.");
   });
 });

@@ -5,7 +5,7 @@ import { DataAwsPartition } from "@cdktf/provider-aws/lib/data-aws-partition";
 import { SecretsmanagerSecret } from "@cdktf/provider-aws/lib/secretsmanager-secret";
 import { SecretsmanagerSecretPolicy } from "@cdktf/provider-aws/lib/secretsmanager-secret-policy";
 import { SecretsmanagerSecretVersion } from "@cdktf/provider-aws/lib/secretsmanager-secret-version";
-import { Fn, TerraformOutput, lazyJsonString } from "../core";
+import { Fn, TerraformOutput, jsonencode, lazyJsonString } from "../core";
 import { NodeRole } from "../compute/node-role";
 import { ConfigError } from "../errors";
 import { NAME_RULES, deriveName } from "../names";
@@ -182,7 +182,7 @@ export class ClusterPki extends Construct {
       });
       new SecretsmanagerSecretVersion(this, `SecretValue-${bundle.slot}`, {
         secretId: secret.id,
-        secretString: Fn.jsonencode({ files: this.secretFiles(bundle, keyPairs) }),
+        secretString: jsonencode({ files: this.secretFiles(bundle, keyPairs) }),
       });
       const reader = props.secretReaders[bundle.slot];
       const policy = slotSecretPolicy(reader.role.arn, admins);
