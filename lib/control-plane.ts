@@ -1,5 +1,5 @@
 import { Construct } from "constructs";
-import { Annotations, TerraformOutput, TerraformResource, dependable, omitUndefinedAttributes } from "./core";
+import { Annotations, TerraformOutput, TerraformResource, omitUndefinedAttributes, sameStackDependable } from "./core";
 import { AutoScalingServiceRole } from "./compute/autoscaling-role";
 import { ApiServerNodes, planApiServerSlots } from "./compute/api-server-nodes";
 import { SecretsEncryptionKey } from "./security/secrets-encryption";
@@ -853,7 +853,7 @@ export class HaControlPlane extends Construct {
     const bootDependencies = this.node
       .findAll()
       .filter((c): c is TerraformResource => c instanceof TerraformResource && BOOT_DEPENDENCY_TYPES.has(c.terraformResourceType))
-      .map((r) => dependable(r));
+      .map((r) => sameStackDependable(r));
     for (const group of [this.apiServers.autoScalingGroup, ...this.etcd.autoScalingGroups]) {
       group.dependsOn = [...(group.dependsOn ?? []), ...bootDependencies];
     }

@@ -20,6 +20,7 @@ export {
   dependable,
 } from "cdktf";
 export type { IAspect, ITerraformDependable } from "cdktf";
+import { dependable as dependableOf } from "cdktf";
 import { Fn as CoreFn, Lazy, StringConcat, TerraformDataSource as DataSource, TerraformResource as Resource, Token as CoreToken, Tokenization } from "cdktf";
 import type { IResolvable, IResolveContext } from "cdktf";
 import type { IConstruct } from "constructs";
@@ -146,4 +147,18 @@ function rememberingContext(context: IResolveContext): IResolveContext {
   };
   // Flag writes (suppressBraces, ...) go to the real context, which the nested resolutions read.
   return new Proxy(context, { get: (target, prop, receiver) => (prop === "resolve" ? resolve : Reflect.get(target, prop, receiver)) });
+}
+
+/**
+ * `dependable(resource)` for a `depends_on` entry in the resource's own stack, its address written
+ * as plain text when cdktf resolves it: cdktf's entry resolves to the resource's `fqn`, a reference
+ * token resolved anew in every pass (two tokenizations per entry; a control plane's four groups
+ * wait for 26 resources each). Same address: type and logical id at synth time.
+ */
+export function sameStackDependable(resource: Resource): string {
+  return dependableOf({
+    get fqn(): string {
+      return `${resource.terraformResourceType}.${resource.friendlyUniqueId}`;
+    },
+  });
 }

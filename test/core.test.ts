@@ -11,7 +11,7 @@ import { SqsQueue } from "@cdktf/provider-aws/lib/sqs-queue";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { LaunchTemplate } from "@cdktf/provider-aws/lib/launch-template";
 import { DataAwsCallerIdentity } from "@cdktf/provider-aws/lib/data-aws-caller-identity";
-import { App, Fn, TerraformStack, Testing, Token, jsonencode, lazyJsonString, omitUndefinedAttributes } from "../lib/core";
+import { App, Fn, TerraformStack, Testing, Token, dependable, jsonencode, lazyJsonString, omitUndefinedAttributes, sameStackDependable } from "../lib/core";
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 type Doc = (refs: { bucket: S3Bucket; queue: SqsQueue }) => unknown;
@@ -199,5 +199,29 @@ describe("jsonencode", () => {
     const { fast, plain } = both(({ bucket }) => ({ files: { "ca.crt": bucket.arn } }), true);
     expect(fast).toBe(plain);
     expect(fast).toContain("data.terraform_remote_state.");
+  });
+});
+
+describe("sameStackDependable", () => {
+  function dependsOn(make: (r: SqsQueue) => string, override?: string): unknown {
+    const app = Testing.app();
+    const stack = new TerraformStack(app, "s");
+    new AwsProvider(stack, "aws", { region: "eu-west-1" });
+    const queues = [new SqsQueue(stack, "a", { name: "a" }), new SqsQueue(stack, "b", { name: "b" })];
+    const bucket = new S3Bucket(stack, "bucket", { bucket: "x" });
+    bucket.dependsOn = queues.map(make);
+    if (override) queues[1].overrideLogicalId(override);
+    stack.prepareStack();
+    return JSON.parse(Testing.synth(stack)).resource.aws_s3_bucket.bucket.depends_on;
+  }
+
+  it("gives the depends_on entries cdktf's dependable gives", () => {
+    expect(dependsOn(sameStackDependable)).toEqual(dependsOn((r) => dependable(r)));
+    expect(dependsOn(sameStackDependable)).toEqual(["aws_sqs_queue.a", "aws_sqs_queue.b"]);
+  });
+
+  it("follows a logical id overridden after construction, as cdktf's dependable does", () => {
+    expect(dependsOn(sameStackDependable, "renamed")).toEqual(dependsOn((r) => dependable(r), "renamed"));
+    expect(dependsOn(sameStackDependable, "renamed")).toEqual(["aws_sqs_queue.a", "aws_sqs_queue.renamed"]);
   });
 });
