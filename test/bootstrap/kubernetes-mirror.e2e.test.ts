@@ -10,7 +10,7 @@
  */
 import { ChildProcess, execFile, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
@@ -112,6 +112,12 @@ describeTier("Kubernetes binary mirror: ha-kube-binaries against a local HTTPS m
     expect(again.code).toBe(0);
     expect(again.requests).toEqual([]);
     expect(again.stderr).toContain("already installed");
+    // ...a file that lost its execute bit is installed anew...
+    chmodSync(path.join(r.binDir, "kubeadm"), 0o644);
+    const executable = await install("ok", m);
+    expect(executable.code).toBe(0);
+    expect(executable.requests.length).toBeGreaterThan(0);
+    expect(statSync(path.join(r.binDir, "kubeadm")).mode & 0o777).toBe(0o755);
     // ...and a replaced file is fetched and checked anew.
     writeFileSync(path.join(r.binDir, "kubectl"), "#!/bin/sh\necho tampered\n", { mode: 0o755 });
     const repaired = await install("ok", m);
@@ -131,6 +137,15 @@ describeTier("Kubernetes binary mirror: ha-kube-binaries against a local HTTPS m
     expect(noSum.code).toBe(1);
     expect(noSum.stderr).toContain("no SHA-256 pinned for kubectl");
     expect(noSum.requests).toEqual([]);
+    // A version that is not x.y.z is refused before it goes into a URL.
+    const badVersion = await install("bad-version", mirror(), { KUBERNETES_VERSION: "1.33" });
+    expect([badVersion.code, badVersion.stderr, badVersion.requests]).toEqual([1, expect.stringContaining("refusing KUBERNETES_VERSION '1.33'"), []]);
+    // A node.env without the version or the template names what is missing (not bash's "unbound variable").
+    for (const missing of ["KUBERNETES_VERSION", "HA_KUBE_BINARY_URL_TEMPLATE"]) {
+      const r = await install(`no-${missing}`, mirror(), { [missing]: "" });
+      expect([missing, r.code, r.stderr]).toEqual([missing, 1, expect.stringContaining(`${missing} missing`)]);
+      expect(r.requests).toEqual([]);
+    }
     const http = await install("http", mirror(`http://127.0.0.1:${port}/v{version}/bin/linux/{arch}/{file}`));
     expect(http.code).toBe(1);
     expect(http.stderr).toContain("not https:// or s3://");
@@ -220,6 +235,10 @@ describeTier(
       expect((await run(path.join(r.binDir, "kubelet"), ["--version"])).stdout.trim()).toBe(`Kubernetes v${VERSION}`);
       // IMDSv2: a token first, then the region with it (asked once, not once per file).
       expect(r.imdsRequests.filter((q) => !q.includes("/iam/"))).toEqual(["PUT /latest/api/token 200", "GET /latest/meta-data/placement/region 200"]);
+      // The endpoint may be written with a trailing slash (the AWS CLI accepts both); the paths stay the same.
+      const slash = await install("s3-slash", `s3://${BUCKET}/k8s/v{version}/{arch}/{file}`, { AWS_EC2_METADATA_SERVICE_ENDPOINT: `${imds.endpoint}/` });
+      expect({ code: slash.code, stderr: slash.stderr }).toMatchObject({ code: 0 });
+      expect(slash.imdsRequests.filter((q) => !q.includes("/iam/"))).toEqual(["PUT /latest/api/token 200", "GET /latest/meta-data/placement/region 200"]);
     }, 240_000);
 
     it("refuses an object the bucket does not hold, and an IMDS endpoint that is not a plain http URL, installing nothing", async () => {
