@@ -10,6 +10,8 @@
  */
 import { ChildProcess, execFile, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
+import { type AddressInfo } from "node:net";
+import { createServer } from "node:http";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
@@ -241,7 +243,7 @@ describeTier(
       expect(slash.imdsRequests.filter((q) => !q.includes("/iam/"))).toEqual(["PUT /latest/api/token 200", "GET /latest/meta-data/placement/region 200"]);
     }, 240_000);
 
-    it("refuses an object the bucket does not hold, and an IMDS endpoint that is not a plain http URL, installing nothing", async () => {
+    it("refuses an object the bucket does not hold, an IMDS endpoint that is not a plain http URL and a metadata region that is not a region, installing nothing", async () => {
       const missing = await install("missing", `s3://${BUCKET}/elsewhere/v{version}/{arch}/{file}`);
       expect(missing.code).toBe(1);
       expect(missing.stderr).toContain(`cannot download s3://${BUCKET}/elsewhere/v${VERSION}/${ARCH}/kubelet`);
@@ -251,6 +253,21 @@ describeTier(
       expect(badImds.stderr).toContain("refusing AWS_EC2_METADATA_SERVICE_ENDPOINT");
       expect(badImds.imdsRequests).toEqual([]);
       expect(existsSync(badImds.binDir) ? readdirSync(badImds.binDir) : []).toEqual([]);
+      // A metadata service answering a region that is not one (a value read on the node: validated
+      // before use) is refused; a minimal IMDSv2 that answers only the token and that region.
+      const hostile = createServer((req, res) => {
+        if (req.method === "PUT" && req.url === "/latest/api/token") res.end("token");
+        else if (req.method === "GET" && req.url === "/latest/meta-data/placement/region" && req.headers["x-aws-ec2-metadata-token"] === "token") res.end("eu-west-1 --endpoint-url http://evil");
+        else res.writeHead(404).end();
+      });
+      await new Promise<void>((resolve) => hostile.listen(0, "127.0.0.1", resolve));
+      try {
+        const badRegion = await install("bad-region", `s3://${BUCKET}/k8s/v{version}/{arch}/{file}`, { AWS_EC2_METADATA_SERVICE_ENDPOINT: `http://127.0.0.1:${(hostile.address() as AddressInfo).port}` });
+        expect([badRegion.code, badRegion.stderr]).toEqual([1, expect.stringContaining("refusing region 'eu-west-1 --endpoint-url http://evil' from the instance metadata")]);
+        expect(existsSync(badRegion.binDir) ? readdirSync(badRegion.binDir) : []).toEqual([]);
+      } finally {
+        await new Promise((resolve) => hostile.close(resolve));
+      }
     }, 240_000);
   },
 );
