@@ -19,7 +19,7 @@ import { promisify } from "node:util";
 import { parse } from "yaml";
 import { HaControlPlane, KubernetesBinaryMirror, checkKubernetesBinaryMirror, kubernetesBinaryMirrorEnv, shellQuote } from "../../lib";
 import { ClusterObjects, ControlPlaneAccess } from "../../lib/cluster";
-import { type AwsEmulator, type ImdsStandIn, awsEmulatorCheck, startAwsEmulator, startImds } from "../harness/aws-emulator";
+import { type AwsEmulator, EMULATOR_REGION, type ImdsStandIn, awsEmulatorCheck, startAwsEmulator, startImds } from "../harness/aws-emulator";
 import { allOf, describeTier, toolAvailable } from "../harness/tiers";
 import { kubernetesBinariesCheck, realComponentPaths } from "../harness/real-components";
 import { renderedScript } from "../helpers/scripts";
@@ -91,11 +91,14 @@ describeTier("Kubernetes binary mirror: ha-kube-binaries against a local HTTPS m
     const env = { KUBERNETES_VERSION: VERSION, ...kubernetesBinaryMirrorEnv(m), HA_KUBE_BIN_DIR: binDir, ...extraEnv };
     writeFileSync(envFile, Object.entries(env).map(([k, v]) => `${k}=${shellQuote(v)}\n`).join(""));
     requests = [];
-    const r = await run("bash", [renderedScript("ha-kube-binaries.sh")], { env: { PATH: "/usr/bin:/bin", ENV_FILE: envFile, CURL_CA_BUNDLE: caBundle }, timeout: 120_000 }).then(
+    const tmp = path.join(dir, name, "tmp");
+    mkdirSync(tmp, { recursive: true });
+    const r = await run("bash", [renderedScript("ha-kube-binaries.sh")], { env: { PATH: "/usr/bin:/bin", ENV_FILE: envFile, CURL_CA_BUNDLE: caBundle, TMPDIR: tmp }, timeout: 120_000 }).then(
       (x) => ({ code: 0, stderr: x.stderr }),
       (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
     );
-    return { ...r, binDir, requests: [...requests] };
+    // The download directory goes with the script, whatever its exit (nothing left behind).
+    return { ...r, binDir, requests: [...requests], leftovers: readdirSync(tmp) };
   }
 
   it("installs the three binaries from the mirror, each checked against the SHA-256 of the real file; they run and report the pinned release", async () => {
@@ -105,6 +108,7 @@ describeTier("Kubernetes binary mirror: ha-kube-binaries against a local HTTPS m
     expect({ code: r.code, stderr: r.stderr }).toMatchObject({ code: 0 });
     expect(r.requests.sort()).toEqual(FILES.map((f) => `GET /v${VERSION}/bin/linux/${ARCH}/${f}`).sort());
     for (const f of FILES) expect([f, sha256(path.join(r.binDir, f))]).toEqual([f, sums[f]]);
+    expect(r.leftovers).toEqual([]);
     expect((await run(path.join(r.binDir, "kubelet"), ["--version"])).stdout.trim()).toBe(`Kubernetes v${VERSION}`);
     expect((await run(path.join(r.binDir, "kubeadm"), ["version", "-o", "short"])).stdout.trim()).toBe(`v${VERSION}`);
     expect(JSON.parse((await run(path.join(r.binDir, "kubectl"), ["version", "--client", "-o", "json"])).stdout).clientVersion.gitVersion).toBe(`v${VERSION}`);
@@ -132,6 +136,7 @@ describeTier("Kubernetes binary mirror: ha-kube-binaries against a local HTTPS m
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`checksum mismatch for https://127.0.0.1:${port}/v${VERSION}/bin/linux/${ARCH}/kubeadm: got ${sums.kubeadm}, pinned ${sums.kubectl}`);
     expect(existsSync(r.binDir) ? readdirSync(r.binDir) : []).toEqual([]);
+    expect(r.leftovers).toEqual([]);
   }, 120_000);
 
   it("refuses a file without a pinned checksum, a plain-http mirror and an unverifiable TLS certificate before installing anything", async () => {
@@ -203,7 +208,9 @@ describeTier(
       sums = Object.fromEntries(FILES.map((f) => [f, sha256(path.join(kubeBin, f))])) as typeof sums;
       for (const f of FILES) emu.aws("s3api", "put-object", "--bucket", BUCKET, "--key", `k8s/v${VERSION}/${ARCH}/${f}`, "--body", path.join(kubeBin, f));
       mkdirSync(path.join(dir, "bin"));
-      symlinkSync(emu.awsCli, path.join(dir, "bin", "aws"));
+      // The real AWS CLI, behind a recorder of the region it is given: in a private subnet only the
+      // region's own S3 endpoint (a gateway endpoint) answers, so the node must pass its region on.
+      writeFileSync(path.join(dir, "bin", "aws"), `#!/bin/sh\necho "\${AWS_DEFAULT_REGION-unset}" >> ${shellQuote(path.join(dir, "aws-regions.log"))}\nexec ${shellQuote(emu.awsCli)} "$@"\n`, { mode: 0o755 });
     }, 180_000);
     afterAll(async () => {
       await imds?.stop();
@@ -220,23 +227,29 @@ describeTier(
       const env = { KUBERNETES_VERSION: VERSION, ...kubernetesBinaryMirrorEnv(m), HA_KUBE_BIN_DIR: binDir };
       writeFileSync(envFile, Object.entries(env).map(([k, v]) => `${k}=${shellQuote(v)}\n`).join(""));
       const before = imds.requests.length;
+      const tmp = path.join(dir, name, "tmp");
+      mkdirSync(tmp, { recursive: true });
+      // As on a node: no region in the environment (the script asks the metadata service).
+      const cliEnv = Object.fromEntries(Object.entries(emu.env).filter(([k]) => k !== "AWS_DEFAULT_REGION"));
       const r = await run("bash", [renderedScript("ha-kube-binaries.sh")], {
-        env: { PATH: `${path.join(dir, "bin")}:/usr/bin:/bin`, HOME: dir, ...emu.env, AWS_DEFAULT_REGION: "", AWS_EC2_METADATA_SERVICE_ENDPOINT: imds.endpoint, ENV_FILE: envFile, ...extraEnv },
+        env: { PATH: `${path.join(dir, "bin")}:/usr/bin:/bin`, HOME: dir, ...cliEnv, AWS_EC2_METADATA_SERVICE_ENDPOINT: imds.endpoint, ENV_FILE: envFile, TMPDIR: tmp, ...extraEnv },
         timeout: 180_000,
       }).then(
         (x) => ({ code: 0, stderr: x.stderr }),
         (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
       );
-      return { ...r, binDir, imdsRequests: imds.requests.slice(before) };
+      return { ...r, binDir, imdsRequests: imds.requests.slice(before), leftovers: readdirSync(tmp) };
     }
 
     it("installs the three binaries from the bucket with the instance's region, each checked against its pinned SHA-256", async () => {
       const r = await install("s3", `s3://${BUCKET}/k8s/v{version}/{arch}/{file}`);
       expect({ code: r.code, stderr: r.stderr }).toMatchObject({ code: 0 });
+      expect(r.leftovers).toEqual([]);
       for (const f of FILES) expect([f, sha256(path.join(r.binDir, f))]).toEqual([f, sums[f]]);
       expect((await run(path.join(r.binDir, "kubelet"), ["--version"])).stdout.trim()).toBe(`Kubernetes v${VERSION}`);
       // IMDSv2: a token first, then the region with it (asked once, not once per file).
       expect(r.imdsRequests.filter((q) => !q.includes("/iam/"))).toEqual(["PUT /latest/api/token 200", "GET /latest/meta-data/placement/region 200"]);
+      expect(readFileSync(path.join(dir, "aws-regions.log"), "utf8").split("\n").filter((l) => l !== "")).toEqual(FILES.map(() => EMULATOR_REGION));
       // The endpoint may be written with a trailing slash (the AWS CLI accepts both); the paths stay the same.
       const slash = await install("s3-slash", `s3://${BUCKET}/k8s/v{version}/{arch}/{file}`, { AWS_EC2_METADATA_SERVICE_ENDPOINT: `${imds.endpoint}/` });
       expect({ code: slash.code, stderr: slash.stderr }).toMatchObject({ code: 0 });
