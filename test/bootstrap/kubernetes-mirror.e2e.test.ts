@@ -21,7 +21,7 @@ import { HaControlPlane, KubernetesBinaryMirror, checkKubernetesBinaryMirror, ku
 import { ClusterObjects, ControlPlaneAccess } from "../../lib/cluster";
 import { type AwsEmulator, EMULATOR_REGION, type ImdsStandIn, awsEmulatorCheck, startAwsEmulator, startImds } from "../harness/aws-emulator";
 import { allOf, describeTier, toolAvailable } from "../harness/tiers";
-import { kubernetesBinariesCheck, realComponentPaths } from "../harness/real-components";
+import { kubernetesBinariesCheck, kubernetesUpgradeBinariesCheck, realComponentPaths } from "../harness/real-components";
 import { renderedScript } from "../helpers/scripts";
 import { follow, nodeFilesOf, resources, synth } from "../helpers/synth";
 
@@ -29,7 +29,7 @@ const run = promisify(execFile);
 const VERSION = "1.33.5";
 const FILES = ["kubelet", "kubeadm", "kubectl"] as const;
 const ARCH = process.arch === "arm64" ? "arm64" : "amd64";
-const CHECK = allOf(kubernetesBinariesCheck(), toolAvailable("openssl", ["version"]), toolAvailable("python3", ["--version"]), toolAvailable("curl", ["--version"]));
+const CHECK = allOf(kubernetesBinariesCheck(), kubernetesUpgradeBinariesCheck(), toolAvailable("openssl", ["version"]), toolAvailable("python3", ["--version"]), toolAvailable("curl", ["--version"]));
 
 // A static HTTPS server on 127.0.0.1 (port chosen by the kernel, printed first); one log line per GET.
 const SERVER = `
@@ -109,6 +109,7 @@ describeTier("Kubernetes binary mirror: ha-kube-binaries against a local HTTPS m
     expect(r.requests.sort()).toEqual(FILES.map((f) => `GET /v${VERSION}/bin/linux/${ARCH}/${f}`).sort());
     for (const f of FILES) expect([f, sha256(path.join(r.binDir, f))]).toEqual([f, sums[f]]);
     expect(r.leftovers).toEqual([]);
+    expect(r.stderr).toContain(`installed kubelet, kubeadm and kubectl ${VERSION} (${ARCH}) into ${r.binDir} from https://127.0.0.1:${port}/v`);
     expect((await run(path.join(r.binDir, "kubelet"), ["--version"])).stdout.trim()).toBe(`Kubernetes v${VERSION}`);
     expect((await run(path.join(r.binDir, "kubeadm"), ["version", "-o", "short"])).stdout.trim()).toBe(`v${VERSION}`);
     expect(JSON.parse((await run(path.join(r.binDir, "kubectl"), ["version", "--client", "-o", "json"])).stdout).clientVersion.gitVersion).toBe(`v${VERSION}`);
@@ -138,6 +139,20 @@ describeTier("Kubernetes binary mirror: ha-kube-binaries against a local HTTPS m
     expect(existsSync(r.binDir) ? readdirSync(r.binDir) : []).toEqual([]);
     expect(r.leftovers).toEqual([]);
   }, 120_000);
+
+  it("refuses binaries of another release than the version even when each matches its pinned checksum, installing none of them", async () => {
+    // The real 1.34.2 binaries under the 1.33.5 path, with their own checksums pinned: every file
+    // matches its pin, but the kubelet reports another release.
+    const upgradeBin = realComponentPaths().kubeUpgradeBin;
+    const other = path.join(dir, "www", "other", `v${VERSION}`, "bin", "linux", ARCH);
+    mkdirSync(other, { recursive: true });
+    for (const f of FILES) if (!existsSync(path.join(other, f))) symlinkSync(path.join(upgradeBin, f), path.join(other, f));
+    const pinned = Object.fromEntries(FILES.map((f) => [f, sha256(path.join(upgradeBin, f))]));
+    const r = await install("other-release", mirror(`https://127.0.0.1:${port}/other/v{version}/bin/linux/{arch}/{file}`, pinned));
+    expect([r.code, r.stderr]).toEqual([1, expect.stringContaining(`the pinned kubelet reports 'Kubernetes v1.34.2', not Kubernetes v${VERSION}; nothing installed`)]);
+    expect(existsSync(r.binDir) ? readdirSync(r.binDir) : []).toEqual([]);
+    expect(r.leftovers).toEqual([]);
+  }, 180_000);
 
   it("refuses a file without a pinned checksum, a plain-http mirror and an unverifiable TLS certificate before installing anything", async () => {
     const noSum = await install("nosum", mirror(), { [`HA_KUBE_SHA256_${ARCH.toUpperCase()}_KUBECTL`]: "" });

@@ -87,11 +87,15 @@ for f in "${FILES[@]}"; do
   [ "$actual" = "${expected[$f]}" ] || die "checksum mismatch for $url: got $actual, pinned ${expected[$f]}; nothing installed"
 done
 
+# The checksums may be pinned for another release than KUBERNETES_VERSION: ask the kubelet before
+# anything is installed.
+chmod 0755 "$tmp/kubelet"
+reported=$("$tmp/kubelet" --version 2>/dev/null || true)
+[ "$reported" = "Kubernetes v$KUBERNETES_VERSION" ] || die "the pinned kubelet reports ${reported@Q}, not Kubernetes v$KUBERNETES_VERSION; nothing installed"
+
 mkdir -p "$BIN_DIR"
 for f in "${FILES[@]}"; do
   install -m 0755 "$tmp/$f" "$BIN_DIR/.$f.new"
   mv -f "$BIN_DIR/.$f.new" "$BIN_DIR/$f"
 done
-reported=$("$BIN_DIR/kubelet" --version 2>/dev/null || true)
-[ "$reported" = "Kubernetes v$KUBERNETES_VERSION" ] || die "installed kubelet reports ${reported@Q}, not Kubernetes v$KUBERNETES_VERSION"
 log "installed kubelet, kubeadm and kubectl $KUBERNETES_VERSION ($arch) into $BIN_DIR from ${template%%\{*}…"
