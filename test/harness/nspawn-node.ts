@@ -25,7 +25,7 @@
  * nspawn process group, deletes the namespaces and detaches the loop devices, on every path.
  */
 import { ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
-import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmdirSync, writeFileSync } from "node:fs";
+import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, readlinkSync, renameSync, rmdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import { Ec2QueryApi, ImdsStandIn, attachedInterfaces, startImds, xmlItems, xmlValues } from "./aws-emulator";
@@ -407,7 +407,7 @@ export interface NodeSpec {
   readonly executables?: readonly string[];
   /**
    * The node runs containers (containerd, runc, the kubelet: an API-server node). The container
-   * then gets what a VM gives them and nspawn does not by default ({@link containerRuntimeCgroups}):
+   * then gets what a VM gives them and nspawn does not by default ({@link nodeCgroups}):
    * its own cgroup v1 hierarchies, writable inside its own cgroup namespace; the keyring system
    * calls runc uses (`add_key`, `keyctl`, `request_key`, outside nspawn's default filter);
    * `/var/lib/containerd` on the host's file system (ext4, as an EC2 root volume) instead of the
@@ -430,36 +430,62 @@ export interface NodeSpec {
   readonly ownKernelKeys?: readonly string[];
 }
 
-/** The v1 controller hierarchies mounted under /sys/fs/cgroup (name → its line key in /proc/self/cgroup). */
-function cgroupV1Hierarchies(): Array<{ dir: string; key: string }> {
-  if (existsSync("/sys/fs/cgroup/cgroup.controllers")) {
-    throw new Error("runsContainers: this host has the unified cgroup hierarchy (v2) only; the boot tier gives nodes their own cgroups on cgroup v1/hybrid hosts only (not built for v2 yet)");
-  }
+/**
+ * The cgroup hierarchies mounted under /sys/fs/cgroup: `key` is the hierarchy's field in
+ * /proc/self/cgroup (`""` for the unified hierarchy, `name=systemd` for the named one, the
+ * controllers otherwise).
+ */
+function cgroupHierarchies(): Array<{ dir: string; key: string }> {
   const out: Array<{ dir: string; key: string }> = [];
   for (const line of readFileSync("/proc/self/mountinfo", "utf8").split("\n")) {
-    const m = / (\/sys\/fs\/cgroup\/[^ ]+) [^-]* - cgroup cgroup ([^ ]+)$/.exec(line);
+    const m = / (\/sys\/fs\/cgroup(?:\/[^ ]+)?) [^-]* - (cgroup2?) [^ ]+ ([^ ]+)$/.exec(line);
     if (m === null) continue;
-    const opts = m[2].split(",").filter((o) => !["rw", "ro", "relatime", "nosuid", "nodev", "noexec", "clone_children", "xattr"].includes(o) && !o.startsWith("release_agent"));
+    if (m[2] === "cgroup2") {
+      out.push({ dir: m[1], key: "" });
+      continue;
+    }
+    const opts = m[3].split(",").filter((o) => !["rw", "ro", "relatime", "nosuid", "nodev", "noexec", "clone_children", "xattr"].includes(o) && !o.startsWith("release_agent"));
     out.push({ dir: m[1], key: opts.join(",") });
   }
-  if (out.length === 0) throw new Error("runsContainers: no cgroup v1 hierarchy mounted under /sys/fs/cgroup");
   return out;
 }
 
 /**
- * Per node, one cgroup `hacp-<name>` in each v1 hierarchy, below this process's own: nspawn starts
- * inside them and in a new cgroup namespace, so the container's hierarchies are its own subtree
- * (nspawn mounts them read-only, {@link NspawnNode} remounts them writable inside the container:
- * the kubelet and runc create the pods' cgroups there). Returns the directories, for cleanup.
+ * Per node, one cgroup `hacp-<name>` below this process's own, which the container starts in:
+ *
+ * - in the hierarchies systemd tracks its units in (the unified one, and `name=systemd` on a
+ *   hybrid host), for every node. nspawn with `--keep-unit` moves itself into `<its
+ *   cgroup>/supervisor` and the container into `<its cgroup>/payload`, whose subtree the
+ *   container's systemd manages as its own. Started from this process's cgroup (the root of the
+ *   unified hierarchy here: no systemd on the host), every container got the same `/payload`: the
+ *   containers' systemds shared `init.scope` and every `system.slice/<unit>` cgroup, one of them
+ *   read another's processes there as PID 0 (outside its PID namespace), which systemd reads as
+ *   EIO ("Failed to migrate controller cgroups … Input/output error"), and a unit whose cgroup the
+ *   other removed or populated at the moment its process joined failed with 219/CGROUP
+ *   (systemd-journal-flush, -sysusers, -user-sessions, -remount-fs: 8 of 60 containers booted 3
+ *   at a time, none after).
+ * - for a node that runs containers, also in every v1 controller hierarchy: nspawn's cgroup
+ *   namespace makes them the container's own subtree (nspawn mounts them read-only,
+ *   {@link NspawnNode} remounts them writable inside the container: the kubelet and runc create the
+ *   pods' cgroups there).
+ *
+ * Returns the directories, for the launcher to join and for cleanup.
  */
-function containerRuntimeCgroups(name: string): string[] {
+function nodeCgroups(name: string, runsContainers: boolean): string[] {
   const own = new Map<string, string>();
   for (const line of readFileSync("/proc/self/cgroup", "utf8").trim().split("\n")) {
     const [, key, p] = /^\d+:([^:]*):(.*)$/.exec(line) ?? [];
     if (key !== undefined) own.set(key, p);
   }
+  const hierarchies = cgroupHierarchies();
+  if (runsContainers && !hierarchies.some((h) => h.key !== "" && !h.key.startsWith("name="))) {
+    throw new Error("runsContainers: no cgroup v1 controller hierarchy under /sys/fs/cgroup; the boot tier gives nodes their own cgroups on cgroup v1/hybrid hosts only (not built for v2 yet)");
+  }
+  const tracking = hierarchies.filter((h) => h.key === "" || h.key === "name=systemd");
+  if (!tracking.some((h) => h.key === "")) throw new Error("no unified cgroup hierarchy (cgroup2) mounted under /sys/fs/cgroup: the boot tier needs one for the containers' systemd");
   const dirs: string[] = [];
-  for (const h of cgroupV1Hierarchies()) {
+  for (const h of hierarchies) {
+    if (!runsContainers && !tracking.includes(h)) continue;
     const parent = path.join(h.dir, own.get(h.key) ?? "/");
     const dir = path.join(parent, `hacp-${name}`);
     mkdirSync(dir, { recursive: true });
@@ -632,36 +658,35 @@ export class NspawnNode {
       // CAP_SYSLOG: the kubelet opens /dev/kmsg (its OOM watcher). (CAP_SYS_RESOURCE, which runc
       // needs for the pods' negative oom_score_adj, is not in this machine's bounding set at all.)
       extra.push("--system-call-filter=add_key keyctl request_key", "--capability=CAP_SYSLOG", `--bind=${containerd}:/var/lib/containerd`);
-      this.cgroups = containerRuntimeCgroups(this.ns);
-      // What the harness sets up from outside once the container runs (writable cgroup
-      // hierarchies, /dev/kmsg, the kernel keys) must be there before systemd starts anything: with
-      // three such nodes booting at once on a loaded machine it came up to 8 s after nspawn, and
-      // units started before it failed with 219/CGROUP (systemd-user-sessions at 7.8 s; a gate
-      // before sysinit.target did not cover ifupdown-pre, which has no default dependencies). So
-      // the init nspawn --boot starts (/usr/lib/systemd/systemd) is, in the overlay's upper
-      // layer, a script that waits for the harness's marker (at most 120 s) and then execs the
-      // image's own systemd binary, copied beside it: systemd is PID 1 as before, from then on.
-      const init = path.join(upper, "usr/lib/systemd");
-      mkdirSync(init, { recursive: true });
-      copyFileSync(path.join(rootfs, "usr/lib/systemd/systemd"), path.join(init, REAL_SYSTEMD));
-      chmodSync(path.join(init, REAL_SYSTEMD), 0o755);
-      writeFileSync(
-        path.join(init, "systemd"),
-        [
-          "#!/bin/sh",
-          "# boot tier: systemd starts once the harness has set the container up from outside",
-          "i=0",
-          `until [ -e ${HARNESS_GATE_MARKER} ]; do`,
-          "  i=$((i + 1))",
-          `  [ "$i" -le 1200 ] || { echo "boot tier: no ${HARNESS_GATE_MARKER} after 120 s" >&2; exit 1; }`,
-          "  sleep 0.1",
-          "done",
-          `exec /usr/lib/systemd/${REAL_SYSTEMD} "$@"`,
-          "",
-        ].join("\n"),
-        { mode: 0o755 },
-      );
     }
+    this.cgroups = nodeCgroups(this.ns, spec.runsContainers === true);
+    // What the harness sets up from outside once the container runs (the node's own view of
+    // /sys/class/net; writable cgroup hierarchies, /dev/kmsg, the kernel keys) must be there
+    // before systemd starts anything (cloud-init reads /sys/class/net in its first seconds; with
+    // three nodes booting at once on a loaded machine the setup came up to 8 s after nspawn). So
+    // the init nspawn --boot starts (/usr/lib/systemd/systemd) is, in the overlay's upper layer, a
+    // script that waits for the harness's marker (at most 120 s) and then execs the image's own
+    // systemd binary, copied beside it: systemd is PID 1 as before, from then on.
+    const init = path.join(upper, "usr/lib/systemd");
+    mkdirSync(init, { recursive: true });
+    copyFileSync(path.join(rootfs, "usr/lib/systemd/systemd"), path.join(init, REAL_SYSTEMD));
+    chmodSync(path.join(init, REAL_SYSTEMD), 0o755);
+    writeFileSync(
+      path.join(init, "systemd"),
+      [
+        "#!/bin/sh",
+        "# boot tier: systemd starts once the harness has set the container up from outside",
+        "i=0",
+        `until [ -e ${HARNESS_GATE_MARKER} ]; do`,
+        "  i=$((i + 1))",
+        `  [ "$i" -le 1200 ] || { echo "boot tier: no ${HARNESS_GATE_MARKER} after 120 s" >&2; exit 1; }`,
+        "  sleep 0.1",
+        "done",
+        `exec /usr/lib/systemd/${REAL_SYSTEMD} "$@"`,
+        "",
+      ].join("\n"),
+      { mode: 0o755 },
+    );
     const wrapper = [
       "set -eu",
       'lower=$1 upper=$2 work=$3 merged=$4 name=$5 ns=$6',
@@ -674,13 +699,17 @@ export class NspawnNode {
       'exec systemd-nspawn --quiet --boot --register=no --keep-unit --console=pipe --link-journal=no --resolv-conf=off --timezone=off \\',
       '  --capability=CAP_NET_ADMIN --directory="$merged" --machine="$name" --hostname="$name" --network-namespace-path="/run/netns/$ns" "$@"',
     ].join("\n");
-    // A node that runs containers joins its own cgroups first (the wrapper's shell, before the new
-    // cgroup namespace makes them its root).
+    // The launcher's shell joins the node's own cgroups ({@link nodeCgroups}) and execs nspawn
+    // from there. No cgroup namespace of its own: nspawn finds its cgroup by the path in
+    // /proc/self/cgroup under the host's /sys/fs/cgroup, which a namespace rooted there would make
+    // "/" (nspawn then created /supervisor and /payload at the host's root again); nspawn gives the
+    // container its own cgroup namespace, rooted at `payload` (and at the node's own cgroup in
+    // the v1 controller hierarchies).
     const join = this.cgroups.map((d) => `echo $$ > ${JSON.stringify(path.join(d, "cgroup.procs"))}`).join(" && ");
-    // ...and a time namespace whose boot and monotonic clocks start about now.
+    // A node that runs containers gets a time namespace whose boot and monotonic clocks start about now.
     const uptime = Math.floor(Number(readFileSync("/proc/uptime", "utf8").split(" ")[0]));
-    const launcher = join === "" ? ["unshare", ["--mount", "--propagation", "private", "bash", "-c", wrapper, "wrapper", rootfs, upper, work, merged, spec.name, this.ns, ...extra]] as const
-      : ["bash", ["-c", `${join} && exec unshare --mount --cgroup --time --boottime -${uptime} --monotonic -${uptime} --propagation private bash -c "$0" "$@"`, wrapper, "wrapper", rootfs, upper, work, merged, spec.name, this.ns, ...extra]] as const;
+    const time = spec.runsContainers ? `--time --boottime -${uptime} --monotonic -${uptime} ` : "";
+    const launcher = ["bash", ["-c", `${join} && exec unshare --mount ${time}--propagation private bash -c "$0" "$@"`, wrapper, "wrapper", rootfs, upper, work, merged, spec.name, this.ns, ...extra]] as const;
     const out = path.join(dir, "console.log");
     writeFileSync(out, "");
     const fd = openSync(out, "a");
@@ -716,7 +745,7 @@ export class NspawnNode {
       });
       sh("nsenter", ["-t", String(this.leader()), "-m", "--", "sh", "-c", ["set -e", "mkdir -p /run/ha-boot-tier/kernel", ...script].join("\n")]);
     }
-    if (spec.runsContainers) sh("nsenter", ["-t", String(this.leader()), "-m", "--", "sh", "-c", `mkdir -p /run/ha-boot-tier && touch ${HARNESS_GATE_MARKER}`]);
+    sh("nsenter", ["-t", String(this.leader()), "-m", "--", "sh", "-c", `mkdir -p /run/ha-boot-tier && touch ${HARNESS_GATE_MARKER}`]);
     const instXml = await this.emulator.ec2("DescribeInstances", { "InstanceId.1": spec.instanceId });
     this.rootDevice = xmlValues(instXml, "rootDeviceName")[0] ?? "/dev/sda1";
     const tick = (): void => {
@@ -757,7 +786,14 @@ export class NspawnNode {
       try {
         const status = readFileSync(`/proc/${pid}/status`, "utf8");
         const nspid = /^NSpid:\s+(.*)$/m.exec(status)?.[1].trim().split(/\s+/);
-        if (nspid !== undefined && nspid.length >= 2 && nspid[nspid.length - 1] === "1") return pid;
+        if (nspid !== undefined && nspid.length >= 2 && nspid[nspid.length - 1] === "1") {
+          // nspawn's inner child is PID 1 of the new PID namespace from its clone on, but sets up
+          // the container (its /sys, /proc, cgroup mounts) until it execs the init: the harness's
+          // mounts made before then failed ("mount: /sys/fs/cgroup/*/: mount point does not
+          // exist", the boot then stopped the container: "Trying to halt container") or ended up
+          // under nspawn's. It is the container's PID 1 once it runs the init.
+          return path.basename(readlinkSync(`/proc/${pid}/exe`)) === "systemd-nspawn" ? undefined : pid;
+        }
       } catch {
         continue;
       }
