@@ -397,31 +397,50 @@ export class AirGappedCluster {
       netns: this.vpc!.ns,
     });
     const lb = this.lb;
-    // In service: `healthyThreshold` passing checks, `interval` apart; the first within one
-    // interval of the start, each answered within `timeout` (the target group's settings).
     const h = model.health;
-    const inServiceMs = (h.healthyThreshold + 1) * h.intervalSeconds * 1000 + h.timeoutSeconds * 1000 + LB_SLACK_MS;
+    const inServiceMs = this.lbInServiceMs();
     expect(inServiceMs).toBeLessThanOrEqual(loadBalancerBudgetMs(api.length) - 2 * api.length * 10_000);
     const lbStart = Date.now();
     await Promise.all(api.map((a) => lb.waitHealthy(a.node.spec.name, inServiceMs)));
     this.timings.push(`every API node in service at the load balancer ${((Date.now() - lbStart) / 1000).toFixed(1)} s after it started (bound ${inServiceMs / 1000} s: ${h.healthyThreshold} × ${h.intervalSeconds} s checks, ${h.protocol} ${h.path ?? ""})`);
 
+    writeFileSync(path.join(this.dir, "kubernetes-ca.crt"), (await api[0].node.exec(["cat", "/etc/kubernetes/pki/ca.crt"])).stdout);
+    const { answers, sessions, dnsName } = await this.readyzViaLoadBalancer(2 * api.length);
+    expect(answers).toEqual(Array(2 * api.length).fill("ok"));
+    // Round robin over healthy targets: each API server answered some of them.
+    expect(Object.fromEntries(api.map((a) => [a.node.spec.name, (sessions[a.node.spec.name] ?? 0) > 0]))).toEqual(Object.fromEntries(api.map((a) => [a.node.spec.name, true])));
+    this.timings.push(`/readyz via the load balancer (${dnsName}): ${answers.length} of ${answers.length} ok, sessions per API node ${JSON.stringify(sessions)}`);
+  }
+
+  /** How long the load balancer may take to put a target in service (the synthesized health check's bound). */
+  public lbInServiceMs(): number {
+    const h = nlbModelFromSynth(JSON.parse(this.synthesized)).health;
+    // In service: `healthyThreshold` passing checks, `interval` apart; the first within one
+    // interval of the start, each answered within `timeout` (the target group's settings).
+    return (h.healthyThreshold + 1) * h.intervalSeconds * 1000 + h.timeoutSeconds * 1000 + LB_SLACK_MS;
+  }
+
+  /**
+   * `count` requests for /readyz through the load balancer started by
+   * {@link readyzThroughLoadBalancer}, as a client in the VPC sends them (the internal NLB's DNS
+   * name, which the API server certificate holds, resolved to the listener): the answers, and the
+   * sessions each target took meanwhile (haproxy's counters).
+   */
+  public async readyzViaLoadBalancer(count: number): Promise<{ answers: string[]; sessions: Record<string, number>; dnsName: string }> {
+    const lb = this.lb!;
+    const port = nlbModelFromSynth(JSON.parse(this.synthesized)).listenerPort;
     const lbs = (await this.aws("elbv2", "describe-load-balancers")).LoadBalancers as Array<{ DNSName: string; Scheme: string; Type: string }>;
     const internal = lbs.find((l) => l.Type === "network" && l.Scheme === "internal");
     expect(internal).toBeDefined();
     const caFile = path.join(this.dir, "kubernetes-ca.crt");
-    writeFileSync(caFile, (await api[0].node.exec(["cat", "/etc/kubernetes/pki/ca.crt"])).stdout);
     const before = await lb.sessions();
     const answers: string[] = [];
-    for (let i = 0; i < 2 * api.length; i++) {
-      const { stdout } = await execFileAsync("ip", ["netns", "exec", this.vpc!.ns, "curl", "-sS", "--max-time", "10", "--cacert", caFile, "--resolve", `${internal!.DNSName}:${model.listenerPort}:${SERVICE_IP}`, `https://${internal!.DNSName}:${model.listenerPort}/readyz`], { encoding: "utf8", timeout: 30_000 });
+    for (let i = 0; i < count; i++) {
+      const { stdout } = await execFileAsync("ip", ["netns", "exec", this.vpc!.ns, "curl", "-sS", "--max-time", "10", "--cacert", caFile, "--resolve", `${internal!.DNSName}:${port}:${SERVICE_IP}`, `https://${internal!.DNSName}:${port}/readyz`], { encoding: "utf8", timeout: 30_000 });
       answers.push(stdout.trim());
     }
-    expect(answers).toEqual(Array(2 * api.length).fill("ok"));
     const after = await lb.sessions();
-    // Round robin over healthy targets: each API server answered some of them.
-    const sessions = Object.fromEntries(api.map((a) => [a.node.spec.name, (after[a.node.spec.name] ?? 0) - (before[a.node.spec.name] ?? 0)]));
-    expect(Object.fromEntries(Object.entries(sessions).map(([n, s]) => [n, s > 0]))).toEqual(Object.fromEntries(api.map((a) => [a.node.spec.name, true])));
-    this.timings.push(`/readyz via the load balancer (${internal!.DNSName}): ${answers.length} of ${answers.length} ok, sessions per API node ${JSON.stringify(sessions)}`);
+    const sessions = Object.fromEntries(Object.keys(after).map((n) => [n, (after[n] ?? 0) - (before[n] ?? 0)]));
+    return { answers, sessions, dnsName: internal!.DNSName };
   }
 }

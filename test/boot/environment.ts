@@ -48,3 +48,34 @@ export async function nodeEtcdctl(node: NspawnNode, ...args: string[]): ReturnTy
   const pki = "/etc/kubernetes/pki/etcd";
   return node.exec(["/usr/local/bin/etcdctl", `--endpoints=${endpoints}`, `--cacert=${pki}/ca.crt`, `--cert=${pki}/server.crt`, `--key=${pki}/server.key`, "--command-timeout=10s", ...args]);
 }
+
+/** The AWS CLI against the emulator, its JSON answer parsed. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the CLI's JSON
+export type AwsCli = (...args: string[]) => Promise<any>;
+
+/**
+ * Powers `old` off and terminates its instance in the emulator, detaching its slot interface and
+ * data volume as EC2 does at termination. Returns what was done, for the file's timings.
+ */
+export async function terminateInstance(aws: AwsCli, old: NspawnNode): Promise<string> {
+  await old.stop();
+  // Terminating an instance detaches its secondary interfaces and its volumes (EC2 does it as part
+  // of the termination). moto 5.1.22 does not, and answers 500 to detaching them from a
+  // terminated instance, so the harness detaches them at the termination, as EC2 would.
+  const gaps: string[] = [];
+  for (const eni of (await aws("ec2", "describe-network-interfaces", "--filters", `Name=attachment.instance-id,Values=${old.spec.instanceId}`)).NetworkInterfaces) {
+    if (eni.Attachment.DeviceIndex === 0) continue;
+    gaps.push(`interface ${eni.NetworkInterfaceId}`);
+    await aws("ec2", "detach-network-interface", "--attachment-id", eni.Attachment.AttachmentId);
+  }
+  const rootDevice = (await aws("ec2", "describe-instances", "--instance-ids", old.spec.instanceId)).Reservations[0].Instances[0].RootDeviceName;
+  for (const vol of (await aws("ec2", "describe-volumes", "--filters", `Name=attachment.instance-id,Values=${old.spec.instanceId}`)).Volumes) {
+    // The root volume goes with the instance (DeleteOnTermination in the launch template).
+    if (vol.Attachments[0].Device === rootDevice || vol.Attachments[0].DeleteOnTermination) continue;
+    gaps.push(`volume ${vol.VolumeId}`);
+    // moto 5.1.22 answers 500 unless the instance and device are named (EC2 takes the volume id alone).
+    await aws("ec2", "detach-volume", "--volume-id", vol.VolumeId, "--instance-id", old.spec.instanceId, "--device", vol.Attachments[0].Device);
+  }
+  await aws("ec2", "terminate-instances", "--instance-ids", old.spec.instanceId);
+  return `terminated ${old.spec.instanceId}; detached at termination: ${gaps.join(", ")}`;
+}

@@ -20,7 +20,7 @@ import { createHash } from "node:crypto";
 import { Testing } from "../../lib/core";
 import { HaClusterStack } from "../../examples/ha-cluster/main";
 import { ApplyEmulator, TerraformApplyWorkspace } from "../harness/terraform-apply";
-import { BootEnvironment, SERVICE_IP, nodeEtcdctl, startBootEnvironment } from "./environment";
+import { BootEnvironment, SERVICE_IP, nodeEtcdctl, startBootEnvironment, terminateInstance } from "./environment";
 import { NodeSpec, NspawnNode, VolumeStore, VpcNetwork, allOrAbort, bootTierCheck, nodeRootfs, waitFor } from "../harness/nspawn-node";
 import { buildMirror, mirrorCertificate, serveMirror } from "../harness/asset-mirror";
 import { motoCheck } from "../harness/real-components";
@@ -108,31 +108,9 @@ describeTier("boot tier: the reference example's etcd nodes boot under systemd a
     return run.Instances[0].InstanceId as string;
   }
 
-  /**
-   * Powers `old` off and terminates its instance in the emulator, detaching its slot interface and
-   * data volume as EC2 does at termination.
-   */
+  /** Powers `old` off and terminates its instance, detaching its slot interface and data volume as EC2 does. */
   async function terminate(old: NspawnNode): Promise<void> {
-    await old.stop();
-    // Terminating an instance detaches its secondary interfaces and its volumes (EC2 does it as part
-    // of the termination). moto 5.1.22 does not, and answers 500 to detaching them from a
-    // terminated instance, so the harness detaches them at the termination, as EC2 would.
-    const gaps: string[] = [];
-    for (const eni of (await aws("ec2", "describe-network-interfaces", "--filters", `Name=attachment.instance-id,Values=${old.spec.instanceId}`)).NetworkInterfaces) {
-      if (eni.Attachment.DeviceIndex === 0) continue;
-      gaps.push(`interface ${eni.NetworkInterfaceId}`);
-      await aws("ec2", "detach-network-interface", "--attachment-id", eni.Attachment.AttachmentId);
-    }
-    const rootDevice = (await aws("ec2", "describe-instances", "--instance-ids", old.spec.instanceId)).Reservations[0].Instances[0].RootDeviceName;
-    for (const vol of (await aws("ec2", "describe-volumes", "--filters", `Name=attachment.instance-id,Values=${old.spec.instanceId}`)).Volumes) {
-      // The root volume goes with the instance (DeleteOnTermination in the launch template).
-      if (vol.Attachments[0].Device === rootDevice || vol.Attachments[0].DeleteOnTermination) continue;
-      gaps.push(`volume ${vol.VolumeId}`);
-      // moto 5.1.22 answers 500 unless the instance and device are named (EC2 takes the volume id alone).
-      await aws("ec2", "detach-volume", "--volume-id", vol.VolumeId, "--instance-id", old.spec.instanceId, "--device", vol.Attachments[0].Device);
-    }
-    await aws("ec2", "terminate-instances", "--instance-ids", old.spec.instanceId);
-    timings.push(`terminated ${old.spec.instanceId}; detached at termination: ${gaps.join(", ")}`);
+    timings.push(await terminateInstance(aws, old));
   }
 
   function boot(spec: NodeSpec): Promise<NspawnNode> {

@@ -38,6 +38,10 @@ export async function settle(node: NspawnNode, timeouts: SettleTimeouts, signal?
     return systemState === "running" || systemState === "degraded";
   }, timeouts.settleMs, `${node.spec.name}: systemd to settle (${systemState})`, signal);
   const readySeconds = (Date.now() - node.startedAt) / 1000;
+  // systemd could manage every unit's cgroup: none read another container's processes (PID 0,
+  // systemd's EIO) or lost a cgroup to another container (the harness's nodeCgroups).
+  const cgroupErrors = (await node.exec(["journalctl", "--no-pager", "-q", "-o", "cat", "_PID=1", "--grep", "Failed to (migrate controller cgroups|kill control group)"])).stdout.trim();
+  if (cgroupErrors !== "") throw new Error(`${node.spec.name}: systemd could not manage its units' cgroups:\n${cgroupErrors.split("\n").slice(0, 10).join("\n")}`);
   const failed = (await node.exec(["systemctl", "--failed", "--no-legend", "--plain"])).stdout.trim();
   const blame = (await node.exec(["systemd-analyze", "blame", "--no-pager"])).stdout;
   return { node: node.spec.name, readySeconds, cloudInit, systemState, failed, blame };
@@ -92,6 +96,7 @@ export class BootedNodes {
   public async stopAll(): Promise<void> {
     this.run.abort(new Error("the file is tearing down"));
     await Promise.allSettled([...this.booting]);
-    for (const n of this.nodes) await n.stop().catch(() => undefined);
+    // All at once: each takes up to its grace period (an orderly poweroff, then SIGKILL).
+    await Promise.all(this.nodes.map((n) => n.stop().catch(() => undefined)));
   }
 }

@@ -12,12 +12,12 @@
  */
 import { execFileSync } from "node:child_process";
 import { EtcdTopology } from "../../lib";
-import { allOrAbort, bootTierCheck } from "../harness/nspawn-node";
+import { allOrAbort, bootTierCheck, waitFor } from "../harness/nspawn-node";
 import { motoCheck } from "../harness/real-components";
 import { providerPlanCheck } from "../harness/provider-plan";
 import { allOf, describeTier, toolAvailable } from "../harness/tiers";
 import { registryCheck } from "../harness/asset-mirror";
-import { nodeEtcdctl } from "./environment";
+import { nodeEtcdctl, terminateInstance } from "./environment";
 import { AirGappedCluster, ApiNode, ApiNodeChecks, containerKernelFiles, installKernelKeys, loadBalancerBudgetMs } from "./api-nodes";
 
 // beforeAll: registry, apply, VPC (each test passes its own budget, below).
@@ -63,6 +63,10 @@ const TEST_OVERHEAD_MS = 2 * 60_000;
  * load balancer.
  */
 const BOOT_TEST_MS = STACKED_CHECKS.settle.cloudInitMs + STACKED_CHECKS.settle.settleMs + STACKED_CHECKS.readyzMs + loadBalancerBudgetMs(API_NODES) + TEST_OVERHEAD_MS;
+/** Every member healthy again once the replacement's etcd is active (it restarts from its data). */
+const REJOIN_MS = 2 * 60_000;
+/** The replacement test's budget: one node's waits in sequence, the members' health, then the load balancer for that node. */
+const REPLACE_TEST_MS = STACKED_CHECKS.settle.cloudInitMs + STACKED_CHECKS.settle.settleMs + STACKED_CHECKS.readyzMs + REJOIN_MS + loadBalancerBudgetMs(1) + TEST_OVERHEAD_MS;
 
 describeTier(
   "boot tier: the reference example's stacked topology boots under systemd, cloud-init, containerd and the kubelet, each API-server node with its etcd member (Debian 12)",
@@ -76,6 +80,8 @@ describeTier(
     afterAll(() => cluster.stop("stacked topology"));
 
     let api: ApiNode[] = [];
+    /** The API-server group (named as its launch template). */
+    let group = "";
     /** The first test passed: every node booted and was checked (the second needs all three). */
     let booted = false;
     /** Each node's slot interface (address and ha-control-plane/slot tag), as the emulator records it attached to the node's instance. */
@@ -88,6 +94,7 @@ describeTier(
         const templates = (await cluster.aws("ec2", "describe-launch-templates")).LaunchTemplates.map((t: { LaunchTemplateName: string }) => t.LaunchTemplateName) as string[];
         expect(templates.filter((t) => /etcd/.test(t))).toEqual([]);
         const apiTemplate = await cluster.apiTemplate();
+        group = apiTemplate;
         const moved = await cluster.balanceAcrossZones(apiTemplate);
         timings.push(`API-server group spread over its zones as EC2 Auto Scaling would (moto launches all in the first subnet): ${moved.join("; ") || "already spread"}`);
         const kernel = execFileSync("uname", ["-r"], { encoding: "utf8" }).trim();
@@ -168,5 +175,74 @@ describeTier(
         expect({ node: a.node.spec.name, listensOnSlot: listening.includes(`${slots.get(a.node.spec.name)!.ip}:2379`) }).toEqual({ node: a.node.spec.name, listensOnSlot: true });
       }
     });
+    it("replaces a terminated stacked node (same slot, new container): the new instance claims the slot interface and the etcd data volume, its member keeps its ID and data (no re-add), and the API is ready through the load balancer again", async () => {
+      if (!booted) throw new Error("the nodes did not boot (see the first test)");
+      const index = api.length - 1;
+      const old = api[index];
+      const name = old.node.spec.name;
+      const slot = slots.get(name)!;
+      // etcdctl's --hex form: member IDs as strings (JSON numbers would lose uint64 digits).
+      const before = JSON.parse((await nodeEtcdctl(api[0].node, "member", "list", "-w", "json", "--hex")).stdout).members as Array<{ ID: string; name: string }>;
+      const idBefore = before.find((m) => m.name === slot.name)?.ID;
+      expect(idBefore).toMatch(/^[0-9a-f]+$/);
+      // A key written through the cluster while the node is up: its member must hold it afterwards, read locally.
+      const key = "/boot-tier/stacked-replacement";
+      const put = await nodeEtcdctl(api[0].node, "put", key, `before ${old.node.spec.instanceId}`);
+      expect({ put: put.stdout.trim(), stderr: put.stderr }).toEqual({ put: "OK", stderr: put.stderr });
+      const enisBefore = (await cluster.aws("ec2", "describe-network-interfaces", "--filters", `Name=attachment.instance-id,Values=${old.node.spec.instanceId}`)).NetworkInterfaces as Array<{ NetworkInterfaceId: string; SubnetId: string; Attachment: { DeviceIndex: number } }>;
+      const slotEni = enisBefore.find((e) => e.Attachment.DeviceIndex !== 0)!;
+      const primary = enisBefore.find((e) => e.Attachment.DeviceIndex === 0)!;
+      /** The instance's data volumes: not its root volume, not deleted with it. */
+      const dataVolumes = async (instanceId: string): Promise<string[]> => {
+        const rootDevice = (await cluster.aws("ec2", "describe-instances", "--instance-ids", instanceId)).Reservations[0].Instances[0].RootDeviceName as string;
+        const volumes = (await cluster.aws("ec2", "describe-volumes", "--filters", `Name=attachment.instance-id,Values=${instanceId}`)).Volumes as Array<{ VolumeId: string; Attachments: Array<{ Device: string; DeleteOnTermination: boolean }> }>;
+        return volumes.filter((v) => v.Attachments[0].Device !== rootDevice && !v.Attachments[0].DeleteOnTermination).map((v) => v.VolumeId);
+      };
+      const dataVolume = await dataVolumes(old.node.spec.instanceId);
+      expect(dataVolume.length).toBe(1);
+      // What the group does when EC2 terminates the instance: the target is deregistered (draining,
+      // while the replacement boots), the instance leaves the group and a new one joins in its zone.
+      const lb = cluster.lb!;
+      const draining = lb.deregister(name);
+      await cluster.aws("autoscaling", "detach-instances", "--auto-scaling-group-name", group, "--instance-ids", old.node.spec.instanceId, "--should-decrement-desired-capacity");
+      timings.push(await terminateInstance(cluster.aws.bind(cluster), old.node));
+      const instanceId = await cluster.launchInGroup(group, primary.SubnetId);
+      const started = Date.now();
+      const replacement = await cluster.bootApiNode({ ...old.node.spec, name: `${name}-replacement`, instanceId }, fleet.signal, STACKED_CHECKS);
+      api[index] = replacement;
+      timings.push(`${name}-replacement: boot to /readyz ${replacement.readySeconds.toFixed(1)} s (${((Date.now() - started) / 1000).toFixed(1)} s after the launch)`);
+      // The same slot: its interface (same address) and its data volume, now on the new instance,
+      // and etcd's data directory on that volume's device.
+      expect(replacement.slotIp).toBe(slot.ip);
+      const eniNow = (await cluster.aws("ec2", "describe-network-interfaces", "--network-interface-ids", slotEni.NetworkInterfaceId)).NetworkInterfaces[0];
+      expect(eniNow.Attachment?.InstanceId).toBe(instanceId);
+      expect(await dataVolumes(instanceId)).toEqual(dataVolume);
+      const mounted = (await replacement.node.exec(["findmnt", "-n", "-o", "SOURCE", "--target", "/var/lib/etcd/data"])).stdout.trim();
+      const serialDevice = (await replacement.node.exec(["readlink", "-f", `/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_${dataVolume[0].replace("-", "")}`])).stdout.trim();
+      expect({ mounted }).toEqual({ mounted: serialDevice });
+      // Every member healthy, the same three names and IDs: the replacement started its member
+      // from the data on the volume instead of being added anew, and holds the key written before.
+      let health = "";
+      await waitFor(async () => {
+        const r = await nodeEtcdctl(replacement.node, "endpoint", "health");
+        health = `${r.stdout}${r.stderr}`.trim();
+        return r.code === 0;
+      }, REJOIN_MS, `every member healthy after the replacement (${health})`, fleet.signal);
+      const after = JSON.parse((await nodeEtcdctl(replacement.node, "member", "list", "-w", "json", "--hex")).stdout).members as Array<{ ID: string; name: string }>;
+      expect(after.map((m) => [m.name, m.ID]).sort()).toEqual(before.map((m) => [m.name, m.ID]).sort());
+      const pki = "/etc/kubernetes/pki/etcd";
+      const local = await replacement.node.exec(["/usr/local/bin/etcdctl", `--endpoints=https://${slot.ip}:2379`, `--cacert=${pki}/ca.crt`, `--cert=${pki}/server.crt`, `--key=${pki}/server.key`, "get", key, "--consistency=s", "--print-value-only"]);
+      expect({ value: local.stdout.trim(), stderr: local.stderr }).toEqual({ value: `before ${old.node.spec.instanceId}`, stderr: local.stderr });
+      timings.push(`${name}-replacement: member ${slot.name} ${idBefore} back with its ID and data; slot ${slot.ip} and volume ${dataVolume[0]} re-claimed`);
+      // The new instance registered in the target group: in service within the health check's
+      // bound, then /readyz through the load balancer, answered by the replacement among others.
+      await draining;
+      await lb.registerNewTarget(name);
+      const inService = await lb.waitHealthy(name, cluster.lbInServiceMs());
+      const { answers, sessions } = await cluster.readyzViaLoadBalancer(2 * API_NODES);
+      expect(answers).toEqual(Array(2 * API_NODES).fill("ok"));
+      expect({ servedByReplacement: (sessions[name] ?? 0) > 0 }).toEqual({ servedByReplacement: true });
+      timings.push(`${name}-replacement in service at the load balancer ${(inService / 1000).toFixed(1)} s after registration; /readyz via the load balancer ${answers.length} of ${answers.length} ok, sessions ${JSON.stringify(sessions)}`);
+    }, REPLACE_TEST_MS);
   },
 );

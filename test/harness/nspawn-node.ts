@@ -722,6 +722,10 @@ export class NspawnNode {
     onExit.add(this.killOnExit);
     await waitFor(() => this.leader() !== undefined || this.nspawn!.exitCode !== null, 30000, `${spec.name}: container PID 1`);
     if (this.leader() === undefined) throw new Error(`${spec.name}: nspawn exited ${this.nspawn.exitCode}: ${readFileSync(out, "utf8").slice(-2000)}`);
+    // Its own cgroup ({@link nodeCgroups}): the container's PID 1 is below the node's cgroup in the
+    // unified hierarchy (nspawn's `payload`), never in a cgroup another container shares.
+    const unified = /^0::(.*)$/m.exec(readFileSync(`/proc/${this.leader()}/cgroup`, "utf8"))?.[1] ?? "";
+    if (!unified.includes(`/hacp-${this.ns}/`)) throw new Error(`${spec.name}: the container's PID 1 is in cgroup ${unified}, not below the node's own hacp-${this.ns}`);
     // With --network-namespace-path, systemd 252 mounts the container's /sys in the host's network
     // namespace: /sys/class/net would list the host's interfaces and never a hot-plugged one (the
     // slot claim finds its interface there by MAC). A sysfs mounted from the node's namespace
