@@ -25,7 +25,7 @@
  * nspawn process group, deletes the namespaces and detaches the loop devices, on every path.
  */
 import { ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
-import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, readlinkSync, renameSync, rmdirSync, writeFileSync } from "node:fs";
+import { appendFileSync, chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, readlinkSync, renameSync, rmdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import { Ec2QueryApi, ImdsStandIn, attachedInterfaces, startImds, xmlItems, xmlValues } from "./aws-emulator";
@@ -884,7 +884,13 @@ export class NspawnNode {
     const child = this.nspawn;
     if (child && child.exitCode === null && child.signalCode === null) {
       const exited = new Promise((r) => child.once("exit", r));
-      // nspawn turns SIGTERM into an orderly poweroff of the container.
+      // nspawn turns SIGTERM into an orderly poweroff of the container ("Trying to halt
+      // container"). Said in its console first: a halt without this line was not the harness's.
+      try {
+        appendFileSync(this.consoleLog, `boot tier harness: stopping ${this.spec.name} (SIGTERM to nspawn ${child.pid})\n`);
+      } catch {
+        // the console file is gone: stop all the same
+      }
       child.kill("SIGTERM");
       const timer = setTimeout(() => this.killOnExit(), graceMs);
       await exited;
