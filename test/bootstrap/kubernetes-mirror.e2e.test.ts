@@ -140,7 +140,7 @@ describeTier("Kubernetes binary mirror: ha-kube-binaries against a local HTTPS m
     expect(r.leftovers).toEqual([]);
   }, 120_000);
 
-  it("refuses binaries of another release than the version even when each matches its pinned checksum, installing none of them", async () => {
+  it("refuses binaries of another release than the version even when each matches its pinned checksum, or a kubelet that cannot tell its release, installing none of them", async () => {
     // The real 1.34.2 binaries under the 1.33.5 path, with their own checksums pinned: every file
     // matches its pin, but the kubelet reports another release.
     const upgradeBin = realComponentPaths().kubeUpgradeBin;
@@ -152,7 +152,26 @@ describeTier("Kubernetes binary mirror: ha-kube-binaries against a local HTTPS m
     expect([r.code, r.stderr]).toEqual([1, expect.stringContaining(`the pinned kubelet reports 'Kubernetes v1.34.2', not Kubernetes v${VERSION}; nothing installed`)]);
     expect(existsSync(r.binDir) ? readdirSync(r.binDir) : []).toEqual([]);
     expect(r.leftovers).toEqual([]);
+    // A "kubelet" that is not one (pinned by mistake, say, a wrapper script): it cannot answer --version.
+    const wrong = path.join(dir, "www", "wrong", `v${VERSION}`, "bin", "linux", ARCH);
+    mkdirSync(wrong, { recursive: true });
+    writeFileSync(path.join(wrong, "kubelet"), "#!/bin/sh\nexit 3\n");
+    for (const f of ["kubeadm", "kubectl"] as const) if (!existsSync(path.join(wrong, f))) symlinkSync(path.join(realComponentPaths().kubeBin, f), path.join(wrong, f));
+    const notKubelet = await install("not-kubelet", mirror(`https://127.0.0.1:${port}/wrong/v{version}/bin/linux/{arch}/{file}`, { kubelet: sha256(path.join(wrong, "kubelet")) }));
+    expect([notKubelet.code, notKubelet.stderr]).toEqual([1, expect.stringContaining(`the pinned kubelet reports '', not Kubernetes v${VERSION}; nothing installed`)]);
+    expect(existsSync(notKubelet.binDir) ? readdirSync(notKubelet.binDir) : []).toEqual([]);
   }, 180_000);
+
+  it("fails, rather than report an install, when the binary directory cannot be written", async () => {
+    // A regular file where a parent directory should be: mkdir, install and mv all fail; errexit
+    // must stop the script there (no success line, a non-zero exit).
+    const blocked = path.join(dir, "blocked");
+    writeFileSync(blocked, "not a directory\n");
+    const r = await install("unwritable", mirror(), { HA_KUBE_BIN_DIR: path.join(blocked, "bin") });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).not.toContain("installed kubelet, kubeadm and kubectl");
+    expect(r.leftovers).toEqual([]);
+  }, 120_000);
 
   it("refuses a file without a pinned checksum, a plain-http mirror and an unverifiable TLS certificate before installing anything", async () => {
     const noSum = await install("nosum", mirror(), { [`HA_KUBE_SHA256_${ARCH.toUpperCase()}_KUBECTL`]: "" });
