@@ -291,6 +291,9 @@ describeTier(`ha-claim-slot against the AWS emulator (real bash, AWS CLI, ip in 
     expect(w.inNs("-4", "-o", "addr", "show", "dev", "eth1")).toContain("inet 10.0.0.10/20");
     expect(w.inNs("-4", "route", "show", "default")).toMatch(/default via 10\.0\.0\.1 dev eth1 src 10\.0\.0\.10 metric 10/);
     expect(w.inNs("-4", "route", "get", "10.9.9.9")).toMatch(/dev eth1 src 10\.0\.0\.10/);
+    // A peer in the node's own subnet (another etcd member of the zone) too: etcd refuses a peer
+    // whose certificate does not name the address it connects from.
+    expect(w.inNs("-4", "route", "get", "10.0.0.77")).toMatch(/dev eth1 src 10\.0\.0\.10/);
     expect(w.inNs("-4", "route", "get", "10.9.9.9", "from", PRIMARY_IP)).toMatch(/via 10\.0\.0\.1 dev eth0 table 1000/);
     expect(w.inNs("-4", "rule", "show")).toMatch(/^100:\s+from 10\.0\.0\.50 lookup 1000/m);
   }

@@ -238,6 +238,14 @@ configure_routes() {
     ip route replace default via "$gw" dev "$primary_if" metric 100
     ip route del default via "$gw" dev "$primary_if" metric "${primary_metric:-0}"
   fi
+  # The same for the primary's route to the subnet (the kernel's prefix route, metric 0): a peer in
+  # the node's own subnet (two etcd members of one zone) would otherwise be reached from the primary
+  # address, and etcd refuses a peer whose certificate does not name the address it comes from.
+  subnet_metric=$(ip -4 route show "$cidr" dev "$primary_if" | awk 'NR == 1 { m = 0; for (i = 1; i < NF; i++) if ($i == "metric") m = $(i + 1); print m }')
+  if [ -n "$subnet_metric" ] && [ "$subnet_metric" -le 10 ]; then
+    ip route replace "$cidr" dev "$primary_if" src "$primary_ip" metric 100
+    ip route del "$cidr" dev "$primary_if" metric "$subnet_metric"
+  fi
   ip route replace "$cidr" dev "$iface" src "$ip" metric 10
   ip route replace default via "$gw" dev "$iface" src "$ip" metric 10
   # ...while replies for connections made to the primary address stay on the primary interface.
