@@ -3,8 +3,14 @@
  * emulator, and the VPC network namespace the node containers join (the emulator, the files'
  * mirrors and registry reachable on the service address, time sync, the instance metadata service).
  */
+import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { promisify } from "node:util";
+import { gunzipSync } from "node:zlib";
 import { ApplyEmulator, TerraformApplyWorkspace, startApplyEmulator } from "../harness/terraform-apply";
-import { NspawnNode, VpcNetwork } from "../harness/nspawn-node";
+import { NodeSpec, NspawnNode, VpcNetwork } from "../harness/nspawn-node";
+
+const execFileAsync = promisify(execFile);
 
 /** The three zones' subnets of the reference example. */
 const SUBNETS = ["10.0.0.0/20", "10.0.16.0/20", "10.0.32.0/20"];
@@ -52,6 +58,59 @@ export async function nodeEtcdctl(node: NspawnNode, ...args: string[]): ReturnTy
 /** The AWS CLI against the emulator, its JSON answer parsed. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the CLI's JSON
 export type AwsCli = (...args: string[]) => Promise<any>;
+
+/**
+ * The AWS CLI against `emulator`, run asynchronously: the IMDS stand-ins share this process's event
+ * loop, and a blocked loop also stops the reading of the emulator's log pipe (a full pipe stalls
+ * the emulator itself).
+ */
+export function emulatorCli(emulator: ApplyEmulator): AwsCli {
+  return async (...args: string[]) => {
+    const { stdout } = await execFileAsync(emulator.awsCli, [...args, "--output", "json"], {
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: "/nonexistent", ...emulator.env },
+      encoding: "utf8",
+      timeout: 120_000,
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    return stdout.trim() === "" ? undefined : JSON.parse(stdout);
+  };
+}
+
+/**
+ * What the etcd node of launch template `template` boots from, read from the emulator: the user
+ * data as stored, the running instance of the template's group, its profile and metadata options,
+ * and the test image's own configuration (`trustBundle`: the image's CA bundle plus the mirror's
+ * certificate; the apt mirror on `mirrorPort`).
+ */
+export async function etcdNodeSpec(aws: AwsCli, emulator: ApplyEmulator, template: string, name: string, trustBundle: string, mirrorPort: number): Promise<NodeSpec> {
+  const [version] = (await aws("ec2", "describe-launch-template-versions", "--launch-template-name", template, "--versions", "$Latest")).LaunchTemplateVersions;
+  const data = version.LaunchTemplateData;
+  const userData = gunzipSync(Buffer.from(data.UserData, "base64")).toString("utf8");
+  const reservations = (await aws("ec2", "describe-instances", "--filters", `Name=tag:aws:autoscaling:groupName,Values=${template}`, "Name=instance-state-name,Values=running")).Reservations;
+  return {
+    name,
+    instanceId: reservations[0].Instances[0].InstanceId as string,
+    userData,
+    instanceProfileArn: data.IamInstanceProfile?.Arn,
+    hopLimit: data.MetadataOptions?.HttpPutResponseHopLimit ?? 1,
+    instanceTags: data.MetadataOptions?.InstanceMetadataTags === "enabled",
+    files: {
+      // The test image's configuration (never the user data): the AWS endpoint of this "region"
+      // (a VPC endpoint in effect) and the CA its certificate is issued by; the apt mirror.
+      // The AWS CLI gives IMDS 1 s and one attempt by default; the stand-ins answer from this
+      // test process's event loop on a shared machine (EC2's answers in well under a millisecond):
+      // 5 s and 3 attempts, so a busy host does not read as "Unable to locate credentials".
+      "etc/systemd/system.conf.d/90-boot-tier.conf": `[Manager]\nDefaultEnvironment="AWS_ENDPOINT_URL=https://${SERVICE_IP}" "AWS_CA_BUNDLE=/etc/ha-boot-tier/emulator-ca.pem" "AWS_METADATA_SERVICE_TIMEOUT=5" "AWS_METADATA_SERVICE_NUM_ATTEMPTS=3"\n`,
+      "etc/ha-boot-tier/emulator-ca.pem": readFileSync(emulator.caBundle, "utf8"),
+      "etc/ssl/certs/ca-certificates.crt": trustBundle,
+      "etc/apt/sources.list": `deb [trusted=yes] https://${SERVICE_IP}:${mirrorPort}/apt ./\n`,
+      // The image has no locales package (Debian's cloud images set C.UTF-8 the same way).
+      "etc/cloud/cloud.cfg.d/91-boot-tier-locale.cfg": "locale: C.UTF-8\n",
+      // chrony follows the time sync stand-in without setting the (host's) clock.
+      "etc/systemd/system/chrony.service.d/90-boot-tier.conf": "[Unit]\nConditionCapability=\n[Service]\nExecStart=\nExecStart=!/usr/sbin/chronyd -x $DAEMON_OPTS\n",
+    },
+  };
+}
 
 /**
  * Powers `old` off and terminates its instance in the emulator, detaching its slot interface and

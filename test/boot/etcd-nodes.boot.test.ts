@@ -15,12 +15,11 @@ import { Server } from "node:https";
 import { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { gunzipSync } from "node:zlib";
 import { createHash } from "node:crypto";
 import { Testing } from "../../lib/core";
 import { HaClusterStack } from "../../examples/ha-cluster/main";
 import { ApplyEmulator, TerraformApplyWorkspace } from "../harness/terraform-apply";
-import { BootEnvironment, SERVICE_IP, nodeEtcdctl, startBootEnvironment, terminateInstance } from "./environment";
+import { AwsCli, BootEnvironment, SERVICE_IP, emulatorCli, etcdNodeSpec, nodeEtcdctl, startBootEnvironment, terminateInstance } from "./environment";
 import { NodeSpec, NspawnNode, VolumeStore, VpcNetwork, allOrAbort, bootTierCheck, nodeRootfs, waitFor } from "../harness/nspawn-node";
 import { buildMirror, mirrorCertificate, serveMirror } from "../harness/asset-mirror";
 import { motoCheck } from "../harness/real-components";
@@ -51,55 +50,13 @@ describeTier("boot tier: the reference example's etcd nodes boot under systemd a
   const nodes = fleet.nodes;
   const timings: string[] = [];
 
-  /**
-   * What a node of `slot` boots from, read from the emulator. The AWS CLI runs asynchronously: the
-   * IMDS stand-ins share this process's event loop, and a blocked loop also stops the reading of
-   * the emulator's log pipe (a full pipe stalls the emulator itself).
-   */
-  async function nodeSpec(slot: string): Promise<NodeSpec> {
-    const template = `prod-eu1-${slot}`;
-    const [version] = (await aws("ec2", "describe-launch-template-versions", "--launch-template-name", template, "--versions", "$Latest")).LaunchTemplateVersions;
-    const data = version.LaunchTemplateData;
-    const userData = gunzipSync(Buffer.from(data.UserData, "base64")).toString("utf8");
-    const reservations = (await aws("ec2", "describe-instances", "--filters", `Name=tag:aws:autoscaling:groupName,Values=${template}`, "Name=instance-state-name,Values=running")).Reservations;
-    const instanceId: string = reservations[0].Instances[0].InstanceId;
-    const ca = readFileSync(emulator!.caBundle, "utf8");
-    return {
-      name: slot,
-      instanceId,
-      userData,
-      instanceProfileArn: data.IamInstanceProfile?.Arn,
-      hopLimit: data.MetadataOptions?.HttpPutResponseHopLimit ?? 1,
-      instanceTags: data.MetadataOptions?.InstanceMetadataTags === "enabled",
-      files: {
-        // The test image's configuration (never the user data): the AWS endpoint of this "region"
-        // (a VPC endpoint in effect) and the CA its certificate is issued by; the apt mirror.
-        // The AWS CLI gives IMDS 1 s and one attempt by default; the stand-ins answer from this
-        // test process's event loop on a shared machine (EC2's answers in well under a millisecond):
-        // 5 s and 3 attempts, so a busy host does not read as "Unable to locate credentials".
-        "etc/systemd/system.conf.d/90-boot-tier.conf": `[Manager]\nDefaultEnvironment="AWS_ENDPOINT_URL=https://${SERVICE_IP}" "AWS_CA_BUNDLE=/etc/ha-boot-tier/emulator-ca.pem" "AWS_METADATA_SERVICE_TIMEOUT=5" "AWS_METADATA_SERVICE_NUM_ATTEMPTS=3"\n`,
-        "etc/ha-boot-tier/emulator-ca.pem": ca,
-        "etc/ssl/certs/ca-certificates.crt": trustBundle,
-        "etc/apt/sources.list": `deb [trusted=yes] https://${SERVICE_IP}:${MIRROR_PORT}/apt ./\n`,
-        // The image has no locales package (Debian's cloud images set C.UTF-8 the same way).
-        "etc/cloud/cloud.cfg.d/91-boot-tier-locale.cfg": "locale: C.UTF-8\n",
-        // chrony follows the time sync stand-in without setting the (host's) clock.
-        "etc/systemd/system/chrony.service.d/90-boot-tier.conf": "[Unit]\nConditionCapability=\n[Service]\nExecStart=\nExecStart=!/usr/sbin/chronyd -x $DAEMON_OPTS\n",
-      },
-    };
+  /** What the node of `slot` boots from, read from the emulator. */
+  function nodeSpec(slot: string): Promise<NodeSpec> {
+    return etcdNodeSpec(aws, emulator!, `prod-eu1-${slot}`, slot, trustBundle, MIRROR_PORT);
   }
 
-  /** The AWS CLI against the emulator without blocking the event loop (the IMDS stand-ins run on it). */
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the CLI's JSON
-  async function aws(...args: string[]): Promise<any> {
-    const { stdout } = await execFileAsync(emulator!.awsCli, [...args, "--output", "json"], {
-      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: "/nonexistent", ...emulator!.env },
-      encoding: "utf8",
-      timeout: 120_000,
-      maxBuffer: 64 * 1024 * 1024,
-    });
-    return stdout.trim() === "" ? undefined : JSON.parse(stdout);
-  }
+  /** The AWS CLI against the emulator (asynchronous: the IMDS stand-ins run on this event loop). */
+  const aws: AwsCli = (...args) => emulatorCli(emulator!)(...args);
 
   /** A new instance from `slot`'s launch template in the subnet of `like` (what the Auto Scaling group does). */
   async function launchReplacement(slot: string, like: string): Promise<string> {

@@ -9,20 +9,17 @@
  * the HTTPS mirror); the API-server nodes are not booted in this shape (api-server-nodes and
  * stacked-nodes boot them in the reference shape).
  */
-import { execFile } from "node:child_process";
-import { promisify } from "node:util";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { Server } from "node:https";
 import { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { gunzipSync } from "node:zlib";
 import { Construct } from "constructs";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { TerraformStack, Testing } from "../../lib/core";
 import { HaControlPlane, HaControlPlaneProps } from "../../lib";
 import { ApplyEmulator, TerraformApplyWorkspace } from "../harness/terraform-apply";
-import { BootEnvironment, SERVICE_IP, nodeEtcdctl, startBootEnvironment } from "./environment";
+import { AwsCli, BootEnvironment, SERVICE_IP, emulatorCli, etcdNodeSpec, nodeEtcdctl, startBootEnvironment } from "./environment";
 import { NodeSpec, NspawnNode, VolumeStore, VpcNetwork, allOrAbort, bootTierCheck, nodeRootfs, waitFor } from "../harness/nspawn-node";
 import { buildMirror, mirrorCertificate, serveMirror } from "../harness/asset-mirror";
 import { motoCheck } from "../harness/real-components";
@@ -39,7 +36,6 @@ const MEMBERS = 5;
 /** How long an etcd node may take for cloud-init, then for systemd to settle (as etcd-nodes.boot.test.ts). */
 const ETCD_SETTLE = { cloudInitMs: 8 * 60_000, settleMs: 4 * 60_000 };
 
-const execFileAsync = promisify(execFile);
 
 /** The reference example's control plane (examples/ha-cluster) in two zones with five etcd members. */
 function shapeProps(etcdRelease: HaControlPlaneProps["etcdRelease"], acknowledged: boolean): HaControlPlaneProps {
@@ -79,40 +75,12 @@ describeTier("boot tier: two zones and five etcd members (Debian 12): the five e
   const fleet = new BootedNodes();
   const timings: string[] = [];
 
-  /** The AWS CLI against the emulator without blocking the event loop (the IMDS stand-ins run on it). */
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the CLI's JSON
-  async function aws(...args: string[]): Promise<any> {
-    const { stdout } = await execFileAsync(emulator!.awsCli, [...args, "--output", "json"], {
-      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: "/nonexistent", ...emulator!.env },
-      encoding: "utf8",
-      timeout: 120_000,
-      maxBuffer: 64 * 1024 * 1024,
-    });
-    return stdout.trim() === "" ? undefined : JSON.parse(stdout);
-  }
+  /** The AWS CLI against the emulator (asynchronous: the IMDS stand-ins run on this event loop). */
+  const aws: AwsCli = (...args) => emulatorCli(emulator!)(...args);
 
-  /** What the node of `slot` boots from, read from the emulator (as etcd-nodes.boot.test.ts). */
-  async function nodeSpec(slot: string): Promise<NodeSpec> {
-    const template = `prod-eu1-${slot}`;
-    const [version] = (await aws("ec2", "describe-launch-template-versions", "--launch-template-name", template, "--versions", "$Latest")).LaunchTemplateVersions;
-    const data = version.LaunchTemplateData;
-    const reservations = (await aws("ec2", "describe-instances", "--filters", `Name=tag:aws:autoscaling:groupName,Values=${template}`, "Name=instance-state-name,Values=running")).Reservations;
-    return {
-      name: slot,
-      instanceId: reservations[0].Instances[0].InstanceId,
-      userData: gunzipSync(Buffer.from(data.UserData, "base64")).toString("utf8"),
-      instanceProfileArn: data.IamInstanceProfile?.Arn,
-      hopLimit: data.MetadataOptions?.HttpPutResponseHopLimit ?? 1,
-      instanceTags: data.MetadataOptions?.InstanceMetadataTags === "enabled",
-      files: {
-        "etc/systemd/system.conf.d/90-boot-tier.conf": `[Manager]\nDefaultEnvironment="AWS_ENDPOINT_URL=https://${SERVICE_IP}" "AWS_CA_BUNDLE=/etc/ha-boot-tier/emulator-ca.pem" "AWS_METADATA_SERVICE_TIMEOUT=5" "AWS_METADATA_SERVICE_NUM_ATTEMPTS=3"\n`,
-        "etc/ha-boot-tier/emulator-ca.pem": readFileSync(emulator!.caBundle, "utf8"),
-        "etc/ssl/certs/ca-certificates.crt": trustBundle,
-        "etc/apt/sources.list": `deb [trusted=yes] https://${SERVICE_IP}:${MIRROR_PORT}/apt ./\n`,
-        "etc/cloud/cloud.cfg.d/91-boot-tier-locale.cfg": "locale: C.UTF-8\n",
-        "etc/systemd/system/chrony.service.d/90-boot-tier.conf": "[Unit]\nConditionCapability=\n[Service]\nExecStart=\nExecStart=!/usr/sbin/chronyd -x $DAEMON_OPTS\n",
-      },
-    };
+  /** What the node of `slot` boots from, read from the emulator. */
+  function nodeSpec(slot: string): Promise<NodeSpec> {
+    return etcdNodeSpec(aws, emulator!, `prod-eu1-${slot}`, slot, trustBundle, MIRROR_PORT);
   }
 
   beforeAll(async () => {
