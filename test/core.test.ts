@@ -16,8 +16,12 @@ import { App, Fn, TerraformStack, Testing, Token, dependable, jsonencode, lazyJs
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 type Doc = (refs: { bucket: S3Bucket; queue: SqsQueue }) => unknown;
 
-/** The `policy` of two aws_iam_policy resources: one from lazyJsonString, one from JSON text. */
-function both(doc: Doc, crossStack = false): { fast: unknown; plain: unknown; json: Json } {
+/**
+ * The `policy` of two aws_iam_policy resources holding the same value: one written by the adapter
+ * under test (`fast`), one the way cdktf writes it (`plain`). With `crossStack`, the references
+ * point into another stack.
+ */
+function pair(doc: Doc, fast: (value: unknown) => string, plain: (value: unknown) => string, crossStack = false): { fast: unknown; plain: unknown; json: Json } {
   const app: App = Testing.app();
   const stack = new TerraformStack(app, "s");
   new AwsProvider(stack, "aws", { region: "eu-west-1" });
@@ -31,12 +35,17 @@ function both(doc: Doc, crossStack = false): { fast: unknown; plain: unknown; js
   // Built once, as the library builds its documents: an attribute getter (`bucket.arn`) makes a new
   // reference token at each call, and only a token seen in the preparing pass resolves cross-stack.
   const document = doc({ bucket, queue });
-  new IamPolicy(stack, "fast", { name: "fast", policy: lazyJsonString(() => document) });
-  new IamPolicy(stack, "plain", { name: "plain", policy: JSON.stringify(document) });
+  new IamPolicy(stack, "fast", { name: "fast", policy: fast(document) });
+  new IamPolicy(stack, "plain", { name: "plain", policy: plain(document) });
   // As app.synth() does: a preparing pass over every stack registers cross-stack references.
   for (const s of new Set([stack, other])) s.prepareStack();
   const json = JSON.parse(Testing.synth(stack)) as Json;
   return { fast: json.resource.aws_iam_policy.fast.policy, plain: json.resource.aws_iam_policy.plain.policy, json };
+}
+
+/** lazyJsonString against cdktf's handling of the same document as JSON text. */
+function both(doc: Doc, crossStack = false): { fast: unknown; plain: unknown; json: Json } {
+  return pair(doc, (document) => lazyJsonString(() => document), (document) => JSON.stringify(document), crossStack);
 }
 
 const statement = (resource: unknown, condition?: unknown): unknown => ({
@@ -152,24 +161,9 @@ describe("omitUndefinedAttributes", () => {
 });
 
 describe("jsonencode", () => {
-  /** The `policy` of two resources: one from jsonencode, one from cdktf's Fn.jsonencode of the same value. */
-  function both(value: (refs: { bucket: S3Bucket; queue: SqsQueue }) => unknown, crossStack = false): { fast: unknown; plain: unknown } {
-    const app: App = Testing.app();
-    const stack = new TerraformStack(app, "s");
-    new AwsProvider(stack, "aws", { region: "eu-west-1" });
-    let other = stack;
-    if (crossStack) {
-      other = new TerraformStack(app, "other");
-      new AwsProvider(other, "aws", { region: "eu-west-1" });
-    }
-    const bucket = new S3Bucket(other, "bucket", { bucket: "b" });
-    const queue = new SqsQueue(stack, "queue", { name: "q" });
-    const v = value({ bucket, queue });
-    new IamPolicy(stack, "fast", { name: "fast", policy: jsonencode(v) });
-    new IamPolicy(stack, "plain", { name: "plain", policy: Fn.jsonencode(v) });
-    for (const s of new Set([stack, other])) s.prepareStack();
-    const json = JSON.parse(Testing.synth(stack)) as Json;
-    return { fast: json.resource.aws_iam_policy.fast.policy, plain: json.resource.aws_iam_policy.plain.policy };
+  /** jsonencode against cdktf's Fn.jsonencode of the same value. */
+  function both(value: Doc, crossStack = false): { fast: unknown; plain: unknown } {
+    return pair(value, jsonencode, Fn.jsonencode, crossStack);
   }
 
   it("gives cdktf's expression for a nested map of references, repeated values included", () => {
