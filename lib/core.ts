@@ -20,8 +20,7 @@ export {
   dependable,
 } from "cdktf";
 export type { IAspect, ITerraformDependable } from "cdktf";
-import { dependable as dependableOf } from "cdktf";
-import { Fn as CoreFn, Lazy, StringConcat, TerraformDataSource as DataSource, TerraformResource as Resource, Token as CoreToken, Tokenization } from "cdktf";
+import { dependable as dependableOf, Fn as CoreFn, Lazy, StringConcat, TerraformDataSource as DataSource, TerraformResource as Resource, Token as CoreToken, Tokenization } from "cdktf";
 import type { IResolvable, IResolveContext } from "cdktf";
 import type { IConstruct } from "constructs";
 
@@ -106,7 +105,7 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 
 function withoutUndefined(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(withoutUndefined);
-  if (value === null || typeof value !== "object" || Object.getPrototypeOf(value) !== Object.prototype || Tokenization.isResolvable(value)) return value;
+  if (!isPlainObject(value)) return value;
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) if (v !== undefined) out[k] = withoutUndefined(v);
   return out;
