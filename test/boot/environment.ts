@@ -4,11 +4,16 @@
  * mirrors and registry reachable on the service address, time sync, the instance metadata service).
  */
 import { execFile } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
+import { Server } from "node:https";
+import * as path from "node:path";
 import { promisify } from "node:util";
 import { gunzipSync } from "node:zlib";
 import { ApplyEmulator, TerraformApplyWorkspace, startApplyEmulator } from "../harness/terraform-apply";
-import { NodeSpec, NspawnNode, VpcNetwork } from "../harness/nspawn-node";
+import { NodeSpec, NspawnNode, VpcNetwork, nodeRootfs } from "../harness/nspawn-node";
+import { buildMirror, mirrorCertificate, serveMirror } from "../harness/asset-mirror";
+import type { HaControlPlaneProps } from "../../lib";
+import type { BootedNodes } from "./node-report";
 
 const execFileAsync = promisify(execFile);
 
@@ -42,6 +47,41 @@ export async function startBootEnvironment(env: BootEnvironment, synthesized: st
   for (const [hostPort, port] of forwards) await env.vpc.forward(hostPort, port);
   env.vpc.startTimeSync();
   await env.vpc.startImds();
+}
+
+/** What {@link startEtcdMirror} serves and how nodes reach it. */
+export interface EtcdMirror {
+  readonly server: Server;
+  /** The node image's CA bundle plus the mirror's certificate (the image trusts the platform team's mirror). */
+  readonly trustBundle: string;
+  /** The `etcdRelease` prop that points nodes at the mirror only. */
+  readonly etcdRelease: NonNullable<HaControlPlaneProps["etcdRelease"]>;
+}
+
+/**
+ * The etcd release `etcdVersion` served over HTTPS from `dir`, for the VPC to forward to
+ * SERVICE_IP:`port` (`server`'s own port is the host's).
+ */
+export async function startEtcdMirror(dir: string, etcdVersion: string, port: number): Promise<EtcdMirror> {
+  const tls = mirrorCertificate(dir, SERVICE_IP);
+  const trustBundle = readFileSync(path.join(nodeRootfs()!, "etc/ssl/certs/ca-certificates.crt"), "utf8") + readFileSync(tls.cert, "utf8");
+  const { etcd: sha256 } = buildMirror(path.join(dir, "mirror"), etcdVersion);
+  const server = await serveMirror(path.join(dir, "mirror/www"), tls);
+  const etcdRelease = { version: etcdVersion, sha256: { amd64: sha256 }, mirrorUrlTemplate: `https://${SERVICE_IP}:${port}/etcd/etcd-v{version}-linux-{arch}.tar.gz`, mirrorOnly: true };
+  return { server, trustBundle, etcdRelease };
+}
+
+/**
+ * Stops what a boot file started, whatever got started: its nodes, the VPC, the mirror, the
+ * terraform workspace, the emulator, then removes `dir`.
+ */
+export async function stopBootFile(fleet: BootedNodes, env: BootEnvironment, mirror: Server | undefined, dir: string | undefined): Promise<void> {
+  await fleet.stopAll();
+  env.vpc?.destroy();
+  await new Promise((r) => (mirror ? mirror.close(r) : r(undefined)));
+  await env.workspace?.cleanup();
+  await env.emulator?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
 }
 
 /**

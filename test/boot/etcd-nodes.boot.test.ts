@@ -10,7 +10,7 @@
  */
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { Server } from "node:https";
 import { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -19,9 +19,8 @@ import { createHash } from "node:crypto";
 import { Testing } from "../../lib/core";
 import { HaClusterStack } from "../../examples/ha-cluster/main";
 import { ApplyEmulator, TerraformApplyWorkspace } from "../harness/terraform-apply";
-import { AwsCli, BootEnvironment, SERVICE_IP, emulatorCli, etcdNodeSpec, nodeEtcdctl, startBootEnvironment, terminateInstance } from "./environment";
-import { NodeSpec, NspawnNode, VolumeStore, VpcNetwork, allOrAbort, bootTierCheck, nodeRootfs, waitFor } from "../harness/nspawn-node";
-import { buildMirror, mirrorCertificate, serveMirror } from "../harness/asset-mirror";
+import { AwsCli, BootEnvironment, EtcdMirror, emulatorCli, etcdNodeSpec, nodeEtcdctl, startBootEnvironment, startEtcdMirror, stopBootFile, terminateInstance } from "./environment";
+import { NodeSpec, NspawnNode, VolumeStore, VpcNetwork, allOrAbort, bootTierCheck, waitFor } from "../harness/nspawn-node";
 import { motoCheck } from "../harness/real-components";
 import { providerPlanCheck } from "../harness/provider-plan";
 import { allOf, describeTier } from "../harness/tiers";
@@ -77,35 +76,19 @@ describeTier("boot tier: the reference example's etcd nodes boot under systemd a
   beforeAll(async () => {
     dir = mkdtempSync(path.join(tmpdir(), "boot-tier-"));
     volumes = new VolumeStore(path.join(dir, "volumes"));
-    const tls = mirrorCertificate(dir, SERVICE_IP);
-    trustBundle = readFileSync(path.join(nodeRootfs()!, "etc/ssl/certs/ca-certificates.crt"), "utf8") + readFileSync(tls.cert, "utf8");
-    const { etcd: sha256 } = buildMirror(path.join(dir, "mirror"), ETCD_VERSION);
-    mirror = await serveMirror(path.join(dir, "mirror/www"), tls);
-    const synthesized = Testing.synth(
-      new HaClusterStack(Testing.app(), "ha-cluster", {
-        etcdRelease: {
-          version: ETCD_VERSION,
-          sha256: { amd64: sha256 },
-          mirrorUrlTemplate: `https://${SERVICE_IP}:${MIRROR_PORT}/etcd/etcd-v{version}-linux-{arch}.tar.gz`,
-          mirrorOnly: true,
-        },
-      }),
-    );
+    let etcdRelease: EtcdMirror["etcdRelease"];
+    ({ server: mirror, trustBundle, etcdRelease } = await startEtcdMirror(dir, ETCD_VERSION, MIRROR_PORT));
+    const synthesized = Testing.synth(new HaClusterStack(Testing.app(), "ha-cluster", { etcdRelease }));
     const env: BootEnvironment = {};
     try {
-      await startBootEnvironment(env, synthesized, dir, [[(mirror.address() as AddressInfo).port, MIRROR_PORT]], timings);
+      await startBootEnvironment(env, synthesized, dir, [[(mirror!.address() as AddressInfo).port, MIRROR_PORT]], timings);
     } finally {
       ({ emulator, workspace, vpc } = env);
     }
   });
 
   afterAll(async () => {
-    await fleet.stopAll();
-    vpc?.destroy();
-    await new Promise((r) => (mirror ? mirror.close(r) : r(undefined)));
-    await workspace?.cleanup();
-    await emulator?.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await stopBootFile(fleet, { emulator, workspace, vpc }, mirror, dir);
     timings.push(`boot tier wall time: ${((Date.now() - tierStart) / 1000).toFixed(1)} s`);
     console.log(timings.join("\n"));
   });

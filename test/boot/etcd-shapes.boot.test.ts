@@ -9,7 +9,7 @@
  * the HTTPS mirror); the API-server nodes are not booted in this shape (api-server-nodes and
  * stacked-nodes boot them in the reference shape).
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { Server } from "node:https";
 import { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -19,9 +19,8 @@ import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { TerraformStack, Testing } from "../../lib/core";
 import { HaControlPlane, HaControlPlaneProps } from "../../lib";
 import { ApplyEmulator, TerraformApplyWorkspace } from "../harness/terraform-apply";
-import { AwsCli, BootEnvironment, SERVICE_IP, emulatorCli, etcdNodeSpec, nodeEtcdctl, startBootEnvironment } from "./environment";
-import { NodeSpec, NspawnNode, VolumeStore, VpcNetwork, allOrAbort, bootTierCheck, nodeRootfs, waitFor } from "../harness/nspawn-node";
-import { buildMirror, mirrorCertificate, serveMirror } from "../harness/asset-mirror";
+import { AwsCli, BootEnvironment, emulatorCli, etcdNodeSpec, nodeEtcdctl, startBootEnvironment, startEtcdMirror, stopBootFile } from "./environment";
+import { NodeSpec, NspawnNode, VolumeStore, VpcNetwork, allOrAbort, bootTierCheck, waitFor } from "../harness/nspawn-node";
 import { motoCheck } from "../harness/real-components";
 import { providerPlanCheck } from "../harness/provider-plan";
 import { allOf, describeTier } from "../harness/tiers";
@@ -86,27 +85,18 @@ describeTier("boot tier: two zones and five etcd members (Debian 12): the five e
   beforeAll(async () => {
     dir = mkdtempSync(path.join(tmpdir(), "boot-shapes-"));
     volumes = new VolumeStore(path.join(dir, "volumes"));
-    const tls = mirrorCertificate(dir, SERVICE_IP);
-    trustBundle = readFileSync(path.join(nodeRootfs()!, "etc/ssl/certs/ca-certificates.crt"), "utf8") + readFileSync(tls.cert, "utf8");
-    const { etcd: sha256 } = buildMirror(path.join(dir, "mirror"), ETCD_VERSION);
-    mirror = await serveMirror(path.join(dir, "mirror/www"), tls);
-    etcdRelease = { version: ETCD_VERSION, sha256: { amd64: sha256 }, mirrorUrlTemplate: `https://${SERVICE_IP}:${MIRROR_PORT}/etcd/etcd-v{version}-linux-{arch}.tar.gz`, mirrorOnly: true };
+    ({ server: mirror, trustBundle, etcdRelease } = await startEtcdMirror(dir, ETCD_VERSION, MIRROR_PORT));
     const synthesized = Testing.synth(new ShapeStack(Testing.app(), "ha-shapes", shapeProps(etcdRelease, true)));
     const env: BootEnvironment = {};
     try {
-      await startBootEnvironment(env, synthesized, dir, [[(mirror.address() as AddressInfo).port, MIRROR_PORT]], timings);
+      await startBootEnvironment(env, synthesized, dir, [[(mirror!.address() as AddressInfo).port, MIRROR_PORT]], timings);
     } finally {
       ({ emulator, workspace, vpc } = env);
     }
   });
 
   afterAll(async () => {
-    await fleet.stopAll();
-    vpc?.destroy();
-    await new Promise((r) => (mirror ? mirror.close(r) : r(undefined)));
-    await workspace?.cleanup();
-    await emulator?.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await stopBootFile(fleet, { emulator, workspace, vpc }, mirror, dir);
     timings.push(`boot tier (two zones, five etcd members) wall time: ${((Date.now() - tierStart) / 1000).toFixed(1)} s`);
     console.log(timings.join("\n"));
   });
