@@ -28,6 +28,13 @@
 #               the hashicorp/kubernetes 2.38.0 stand-in (plans and applies) built from test/providers/kubernetes
 #               (the proxy refuses the real module), cached the same way
 #   plan-mirror the mirror the plan and apply tiers use: aws + both stand-ins
+#   host-limits the kernel's per-user inotify limits, raised (never lowered) to what the control-plane
+#               and boot tiers need: fs.inotify.max_user_instances 8192, max_user_watches 524288. Every
+#               kubelet, kube-apiserver, containerd and container systemd holds inotify instances, all
+#               charged to root (nspawn containers share the host's user namespace); the default 128
+#               runs out with a boot-tier cluster beside a control-plane tier one, and a kubelet that
+#               cannot get one exits 1 ("Failed to start cAdvisor" err="inotify_init: too many open
+#               files"), as kind and k3d document for nodes in containers. Not cached: a sysctl.
 #   node-rootfs a Debian 12 (bookworm) root filesystem for the boot tier's systemd-nspawn nodes, built
 #               with debootstrap and apt from deb.debian.org (systemd, cloud-init, the AWS CLI and what
 #               the node scripts call), cached by a key of its package list and build function
@@ -160,6 +167,21 @@ finish() {
   mv "$dir.tmp" "$dir"
   printf '%s\t%s\t%s\t%ss\n' "$(date -u +%FT%TZ)" "$name" "$version" "$secs" >> "$HA_CP_CACHE/build-times.tsv"
   log "$name $version built in ${secs}s"
+}
+
+# The inotify limits (see host-limits above); the tiers' checks refuse to run below them.
+INOTIFY_MIN_INSTANCES=8192
+INOTIFY_MIN_WATCHES=524288
+setup_host_limits() {
+  local key min cur
+  for key in max_user_instances:$INOTIFY_MIN_INSTANCES max_user_watches:$INOTIFY_MIN_WATCHES; do
+    min=${key#*:} key=fs.inotify.${key%%:*}
+    cur=$(sysctl -n "$key") || die "host-limits: cannot read $key"
+    if [ "$cur" -lt "$min" ]; then
+      sysctl -qw "$key=$min" || die "host-limits: cannot raise $key from $cur to $min (run as root, with /proc/sys writable)"
+      log "host-limits: $key $cur -> $min"
+    fi
+  done
 }
 
 setup_apt() {
@@ -476,10 +498,11 @@ main() {
   mkdir -p "$HA_CP_CACHE"
   command -v go >/dev/null || die "go is not on PATH (the machine image ships Go)"
   local components=("$@")
-  [ "${#components[@]}" -gt 0 ] || components=(apt providers tls-standin kubernetes-standin plan-mirror moto etcd kubernetes kubernetes-upgrade pause node-rootfs)
+  [ "${#components[@]}" -gt 0 ] || components=(host-limits apt providers tls-standin kubernetes-standin plan-mirror moto etcd kubernetes kubernetes-upgrade pause node-rootfs)
   local c
   for c in "${components[@]}"; do
     case "$c" in
+      host-limits) setup_host_limits ;;
       apt) setup_apt ;;
       etcd) setup_etcd ;;
       kubernetes) setup_kubernetes ;;
@@ -491,7 +514,7 @@ main() {
       kubernetes-standin) setup_kubernetes_standin ;;
       plan-mirror) setup_plan_mirror ;;
       node-rootfs) setup_node_rootfs ;;
-      *) die "unknown component '$c' (apt, providers, tls-standin, kubernetes-standin, plan-mirror, moto, etcd, kubernetes, kubernetes-upgrade, pause, node-rootfs)" ;;
+      *) die "unknown component '$c' (host-limits, apt, providers, tls-standin, kubernetes-standin, plan-mirror, moto, etcd, kubernetes, kubernetes-upgrade, pause, node-rootfs)" ;;
     esac
   done
   print_env

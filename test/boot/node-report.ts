@@ -42,6 +42,10 @@ export async function settle(node: NspawnNode, timeouts: SettleTimeouts, signal?
   // systemd's EIO) or lost a cgroup to another container (the harness's nodeCgroups).
   const cgroupErrors = (await node.exec(["journalctl", "--no-pager", "-q", "-o", "cat", "_PID=1", "--grep", "Failed to (migrate controller cgroups|kill control group)"])).stdout.trim();
   if (cgroupErrors !== "") throw new Error(`${node.spec.name}: systemd could not manage its units' cgroups:\n${cgroupErrors.split("\n").slice(0, 10).join("\n")}`);
+  // The host's per-user inotify limits held (inotifyLimitsCheck): a kubelet, systemd or containerd
+  // that got no inotify instance says so, and a kubelet then exits 1 at every restart.
+  const exhausted = (await node.exec(["journalctl", "--no-pager", "-q", "-o", "short-monotonic", "--grep", "too many open files"])).stdout.trim();
+  if (exhausted !== "") throw new Error(`${node.spec.name}: the host's inotify instances or file descriptors ran out (see inotifyLimitsCheck):\n${exhausted.split("\n").slice(-10).join("\n")}`);
   const failed = (await node.exec(["systemctl", "--failed", "--no-legend", "--plain"])).stdout.trim();
   const blame = (await node.exec(["systemd-analyze", "blame", "--no-pager"])).stdout;
   return { node: node.spec.name, readySeconds, cloudInit, systemState, failed, blame };

@@ -255,7 +255,15 @@ export async function bootWorker(cluster: AirGappedCluster, apiTemplate: string,
   const m = /^rc=(\d+) ms=(\d+)$/.exec(result);
   if (m === null || m[1] !== "0" || !/status: done/.test(report.cloudInit) || report.failed.trim() !== "") {
     const out = (await node.exec(["tail", "-n", "60", "/var/log/cloud-init-output.log"])).stdout;
-    throw new Error(`worker join: ${result || "no result"}; ${report.cloudInit}; system ${report.systemState}\n${await explainFailure(node, report.failed)}\n--- cloud-init-output\n${out}\n--- kubelet\n${await node.journal("kubelet.service", 40)}`);
+    const kubelet = await node.journal("kubelet.service", 40);
+    // The decisive lines last: a long failure report is cut in the middle when shown.
+    const kubeletErrors = (await node.exec(["journalctl", "--no-pager", "-q", "-o", "cat", "-u", "kubelet.service", "--grep", "^(E[0-9]{4}|F[0-9]{4})|failed to run Kubelet|Error:"])).stdout.trim().split("\n").slice(-5);
+    const joinErrors = out.split("\n").filter((l) => /error|timed out|failed|refused/i.test(l)).slice(-8);
+    throw new Error(
+      `worker join: ${result || "no result"}; ${report.cloudInit}; system ${report.systemState}\n${await explainFailure(node, report.failed)}\n--- cloud-init-output\n${out}\n--- kubelet\n${kubelet}\n` +
+        `--- in short: join ${result || "no result"}, cloud-init ${report.cloudInit.replace(/\s+/g, " ")}, failed units: ${report.failed.trim() || "none"}\n` +
+        `join output's errors:\n${joinErrors.join("\n") || "(none)"}\nkubelet's last errors:\n${kubeletErrors.join("\n") || "(none)"}`,
+    );
   }
   return { node, nodeName: (await node.exec(["hostname"])).stdout.trim(), joinSeconds: Number(m[2]) / 1000, bootSeconds: report.readySeconds };
 }

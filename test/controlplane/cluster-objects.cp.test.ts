@@ -15,14 +15,14 @@
 import { parse } from "yaml";
 import { readFileSync } from "node:fs";
 import { allOf, describeTier, toolAvailable } from "../harness/tiers";
-import { etcdBinariesCheck, kubernetesBinariesCheck, motoCheck } from "../harness/real-components";
+import { etcdBinariesCheck, inotifyLimitsCheck, kubernetesBinariesCheck, motoCheck } from "../harness/real-components";
 import { providerPlanCheck } from "../harness/provider-plan";
 import { SUPER_ADMIN_SPEC_ID } from "../../lib/cluster/access";
 import { ControlPlaneCluster } from "./control-plane";
 import { AppliedClusterObjects, TerraformWorkspace, applyClusterObjects } from "./cluster-objects";
 import { reporter } from "./scenarios";
 
-const CHECK = allOf(kubernetesBinariesCheck(), etcdBinariesCheck(), motoCheck(), toolAvailable("haproxy", ["-v"]), providerPlanCheck());
+const CHECK = allOf(inotifyLimitsCheck(), kubernetesBinariesCheck(), etcdBinariesCheck(), motoCheck(), toolAvailable("haproxy", ["-v"]), providerPlanCheck());
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 

@@ -22,11 +22,11 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, wr
 import * as path from "node:path";
 import { ChildProcess, spawn } from "node:child_process";
 import { allOf, describeTier, toolAvailable } from "../harness/tiers";
-import { etcdBinariesCheck, kubernetesBinariesCheck, motoCheck } from "../harness/real-components";
+import { etcdBinariesCheck, inotifyLimitsCheck, kubernetesBinariesCheck, motoCheck } from "../harness/real-components";
 import { ControlPlaneCluster, RunningProcess, sleep, startClientLoop, summarize } from "./control-plane";
 import { reporter } from "./scenarios";
 
-const CHECK = allOf(kubernetesBinariesCheck(), etcdBinariesCheck(), motoCheck(), toolAvailable("haproxy", ["-v"]));
+const CHECK = allOf(inotifyLimitsCheck(), kubernetesBinariesCheck(), etcdBinariesCheck(), motoCheck(), toolAvailable("haproxy", ["-v"]));
 const STATIC_PODS = ["kube-apiserver", "kube-controller-manager", "kube-scheduler"];
 const UNITS_DIR = "run/ha-control-plane/test-units";
 /** What `systemctl` stands in for: records the wanted state of each unit; the supervisor acts on it. */

@@ -25,7 +25,7 @@ import * as path from "node:path";
 import { parse } from "yaml";
 import { runCommand } from "../harness/etcd-cluster";
 import { providerPlanCheck } from "../harness/provider-plan";
-import { etcdBinariesCheck, kubernetesBinariesCheck, motoCheck } from "../harness/real-components";
+import { etcdBinariesCheck, inotifyLimitsCheck, kubernetesBinariesCheck, motoCheck } from "../harness/real-components";
 import { allOf, toolAvailable } from "../harness/tiers";
 import { IssuedFiles } from "../harness/openssl-pki";
 import { applyClusterObjects } from "./cluster-objects";
@@ -36,7 +36,7 @@ import { JoinedWorker, KUBELET_DEVIATIONS, WORKER_HOST, joinWorker, stopWorker }
  * What a control-plane file that runs the scenarios needs: the Kubernetes and etcd binaries, the
  * AWS emulator, haproxy, containerd (the worker of scenario 7) and the providers of the plan tier.
  */
-export const CONTROL_PLANE_TIER_CHECK = allOf(kubernetesBinariesCheck(), etcdBinariesCheck(), motoCheck(), toolAvailable("haproxy", ["-v"]), toolAvailable("containerd", ["--version"]), providerPlanCheck());
+export const CONTROL_PLANE_TIER_CHECK = allOf(inotifyLimitsCheck(), kubernetesBinariesCheck(), etcdBinariesCheck(), motoCheck(), toolAvailable("haproxy", ["-v"]), toolAvailable("containerd", ["--version"]), providerPlanCheck());
 
 /** Prints a scenario's figures. */
 export type Reporter = (scenario: string, figures: Record<string, unknown>) => void;

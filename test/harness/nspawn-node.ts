@@ -30,6 +30,7 @@ import * as path from "node:path";
 import { promisify } from "node:util";
 import { Ec2QueryApi, ImdsStandIn, attachedInterfaces, startImds, xmlItems, xmlValues } from "./aws-emulator";
 import { TierCheck } from "./tiers";
+import { inotifyLimitsCheck } from "./real-components";
 
 const execFileAsync = promisify(execFile);
 
@@ -55,7 +56,7 @@ export function bootTierCheck(): TierCheck {
     }
   }
   if (nodeRootfs() === undefined) return { available: false, reason: `no node root filesystem (HA_CP_NODE_ROOTFS): run \`${NODE_ROOTFS_SETUP_COMMAND}\`` };
-  return { available: true, reason: "" };
+  return inotifyLimitsCheck();
 }
 
 const sh = (cmd: string, args: readonly string[]): string => execFileSync(cmd, args as string[], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });

@@ -4,7 +4,7 @@
  * (`--print-env`); jest's global setup puts the binaries first on PATH for every worker.
  */
 import { execFileSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import { TierCheck } from "./tiers";
 
@@ -68,6 +68,26 @@ function completeDir(root: string, binDir: string, files: readonly string[], wha
     if (!existsSync(path.join(binDir, f))) {
       return { available: false, reason: `${what}: ${path.join(binDir, f)} missing (run \`${SETUP_COMMAND} ${component}\`)` };
     }
+  }
+  return { available: true, reason: "" };
+}
+
+/**
+ * The kernel's per-user inotify limits are at least what scripts/setup-test-env.sh (component
+ * host-limits) raises them to. Every kubelet, kube-apiserver, containerd and container systemd
+ * holds inotify instances, all charged to root; with the default 128, a boot-tier cluster beside a
+ * control-plane tier one runs out, and a kubelet that gets none exits 1 ("Failed to start cAdvisor"
+ * err="inotify_init: too many open files") until kubeadm join gives up: the 2026-12-01 CI failure.
+ */
+export function inotifyLimitsCheck(procSys = "/proc/sys"): TierCheck {
+  for (const [key, min] of [["max_user_instances", 8192], ["max_user_watches", 524288]] as const) {
+    let value = NaN;
+    try {
+      value = Number(readFileSync(path.join(procSys, "fs", "inotify", key), "utf8").trim());
+    } catch {
+      // unreadable: reported below
+    }
+    if (!(value >= min)) return { available: false, reason: `fs.inotify.${key} is ${Number.isNaN(value) ? "unreadable" : value}, below the ${min} the clusters' kubelets and systemds need (run \`bash scripts/setup-test-env.sh host-limits\` as root)` };
   }
   return { available: true, reason: "" };
 }
