@@ -7,7 +7,7 @@
  * its zones, one API-server node's boot checked to /readyz on its slot address, and /readyz through
  * the load balancer (haproxy from the synthesized target group).
  */
-import { execFile } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import { promisify } from "node:util";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { Server } from "node:https";
@@ -15,12 +15,12 @@ import { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { gunzipSync } from "node:zlib";
-import { Testing } from "../../lib/core";
-import type { ClusterCertificateSet } from "../../lib";
+import { TerraformStack, Testing } from "../../lib/core";
+import type { ClusterCertificateSet, HaControlPlane } from "../../lib";
 import { HaClusterStack, HaClusterStackProps } from "../../examples/ha-cluster/main";
 import { ApplyEmulator, TerraformApplyWorkspace } from "../harness/terraform-apply";
 import { BootEnvironment, SERVICE_IP, startBootEnvironment } from "./environment";
-import { NodeSpec, NspawnNode, VolumeStore, VpcNetwork, nodeRootfs, waitFor } from "../harness/nspawn-node";
+import { NodeSpec, NspawnNode, VolumeStore, VpcNetwork, allOrAbort, nodeRootfs, waitFor } from "../harness/nspawn-node";
 import { HaproxyLoadBalancer, nlbModelFromSynth } from "../harness/nlb-haproxy";
 import { buildMirror, mirrorCertificate, populateRegistry, serveMirror, startRegistry } from "../harness/asset-mirror";
 import { BootReport, BootedNodes, SettleTimeouts, explainFailure, settle } from "./node-report";
@@ -44,6 +44,31 @@ export function loadBalancerBudgetMs(apiNodes: number): number {
   return 6 * 60_000 + 2 * apiNodes * 10_000 + 30_000;
 }
 const execFileAsync = promisify(execFile);
+
+/** How long an API-server node may take for cloud-init (it installs and pulls more than an etcd node). */
+export const API_CLOUD_INIT_MS = 12 * 60_000;
+/**
+ * How an API-server node of the external etcd topology is waited for and checked. Its system is
+ * `starting` until ha-complete-lifecycle ends, which it does at the latest at the node's
+ * LAUNCH_READY_DEADLINE_SECONDS of boot (840 s in the reference example; checked against node.env
+ * on each node), so 14 min after cloud-init covers it; then /readyz on the slot address
+ * (ha-complete-lifecycle has seen it pass already).
+ */
+export const API_SERVER_CHECKS: ApiNodeChecks = {
+  settle: { cloudInitMs: API_CLOUD_INIT_MS, settleMs: 14 * 60_000 },
+  readyzMs: 2 * 60_000,
+  activeUnits: ["containerd.service", "ha-kube-install.service", "ha-kube-configure.service", "kubelet.service"],
+  printedUnits: ["ha-claim-slot.service", "ha-fetch-secrets.service", "ha-kube-install.service", "containerd.service", "ha-kube-configure.service", "kubelet.service", "ha-complete-lifecycle.service"],
+};
+
+/**
+ * The budget of a test that boots `nodes` API-server nodes `concurrency` at a time with `checks`
+ * ({@link AirGappedCluster.bootApiServers}): per wave, one node's waits in sequence; then the load
+ * balancer; plus `overheadMs` for what the test does besides its waits (AWS CLI calls, checks).
+ */
+export function apiBootBudgetMs(nodes: number, concurrency: number, checks: ApiNodeChecks, overheadMs: number): number {
+  return Math.ceil(nodes / concurrency) * (checks.settle.cloudInitMs + checks.settle.settleMs + checks.readyzMs) + loadBalancerBudgetMs(nodes) + overheadMs;
+}
 
 /**
  * The test image's adaptations of a node that runs containers in a container, which shares the
@@ -125,6 +150,20 @@ export interface ApiNodeChecks {
   readonly printedUnits: readonly string[];
 }
 
+/** The stack {@link AirGappedCluster.start} applies, built with the mirrors' props. */
+export type ClusterStackBuilder = (props: HaClusterStackProps) => TerraformStack & { readonly controlPlane: HaControlPlane };
+
+/** The reference example (examples/ha-cluster), the default of {@link AirGappedCluster.start}. */
+export const referenceExample: ClusterStackBuilder = (props) => new HaClusterStack(Testing.app(), "ha-cluster", props);
+
+/** What {@link AirGappedCluster.bootApiServers} booted. */
+export interface ApiServers {
+  /** The API-server group's launch template (the group is named after it). */
+  readonly template: string;
+  /** The nodes, each ready on its slot address and in service at the load balancer. */
+  readonly nodes: ApiNode[];
+}
+
 /**
  * The reference example applied against the emulator with the platform team's mirrors, in the
  * VPC the node containers join; the file's afterAll calls {@link stop}.
@@ -152,11 +191,11 @@ export class AirGappedCluster {
   public kubeSums?: { readonly kubelet: string; readonly kubeadm: string; readonly kubectl: string };
 
   /**
-   * Serves the mirror and the registry, synthesizes the reference example with `props` and the
-   * mirrors, applies it and opens the VPC. Everything started is kept for {@link stop}, also when a
-   * later step fails.
+   * Serves the mirror and the registry, synthesizes the stack `build` makes (default: the
+   * reference example) with `props` and the mirrors, applies it and opens the VPC. Everything
+   * started is kept for {@link stop}, also when a later step fails.
    */
-  public async start(prefix: string, props: HaClusterStackProps = {}): Promise<void> {
+  public async start(prefix: string, props: HaClusterStackProps = {}, build: ClusterStackBuilder = referenceExample): Promise<void> {
     this.dir = mkdtempSync(path.join(tmpdir(), prefix));
     this.volumes = new VolumeStore(path.join(this.dir, "volumes"));
     const tls = mirrorCertificate(this.dir, SERVICE_IP);
@@ -183,7 +222,7 @@ export class AirGappedCluster {
       },
       imageRepository: REGISTRY,
     };
-    const stack = new HaClusterStack(Testing.app(), "ha-cluster", this.stackProps);
+    const stack = build(this.stackProps);
     this.certificates = stack.controlPlane.pki.certificates;
     this.synthesized = Testing.synth(stack);
     const env: BootEnvironment = {};
@@ -380,6 +419,34 @@ export class AirGappedCluster {
     expect({ node: spec.name, images: [...images] }).toEqual({ node: spec.name, images: expect.arrayContaining([`${REGISTRY}/pause:${PAUSE_TAG}`]) });
     this.timings.push(`${spec.name}: /readyz ok on ${slotIp} ${readySeconds.toFixed(1)} s after boot`);
     return { node, slotIp: slotIp!, readySeconds, report };
+  }
+
+  /**
+   * Boots the API-server group's instances (external etcd: the etcd nodes run already) and puts
+   * them behind the load balancer: the group spread over its zones' subnets as EC2 Auto Scaling
+   * would ({@link balanceAcrossZones}), exactly `count` instances, `count / zones.length` in each
+   * of `zones`, booted `concurrency` at a time from the user data of the group's launch template
+   * ({@link bootApiNode} with `checks`: every unit active, /readyz on the slot address), then
+   * /readyz through the load balancer ({@link readyzThroughLoadBalancer}). A node that fails its
+   * wait stops the others' (allOrAbort). Prints each node's boot to /readyz.
+   */
+  public async bootApiServers(count: number, zones: readonly string[], concurrency: number, checks: ApiNodeChecks): Promise<ApiServers> {
+    const template = await this.apiTemplate();
+    const moved = await this.balanceAcrossZones(template);
+    this.timings.push(`API-server group spread over its zones as EC2 Auto Scaling would (moto launches all in the first subnet): ${moved.join("; ") || "already spread"}`);
+    const kernel = execFileSync("uname", ["-r"], { encoding: "utf8" }).trim();
+    const specs = await this.nodeSpecs(template, "api", containerKernelFiles(kernel), true, installKernelKeys());
+    this.timings.push(`API-server instances: ${specs.length} (${specs.map((s) => s.instanceId).join(", ")}), booted ${concurrency} at a time`);
+    expect(specs.length).toBe(count);
+    // As many in each zone, each with its zone's apiserver slot interface to claim.
+    const placed = (await this.aws("ec2", "describe-instances", "--instance-ids", ...specs.map((s) => s.instanceId))).Reservations.flatMap((r: { Instances: Array<{ Placement: { AvailabilityZone: string } }> }) => r.Instances.map((i) => i.Placement.AvailabilityZone)) as string[];
+    expect(Object.fromEntries(zones.map((z) => [z, placed.filter((p) => p === z).length]))).toEqual(Object.fromEntries(zones.map((z) => [z, count / zones.length])));
+    const bootStart = Date.now();
+    const nodes = await allOrAbort(specs, (s, signal) => this.bootApiNode(s, signal, checks), { parent: this.fleet.signal, concurrency });
+    this.timings.push(`all ${nodes.length} API-server nodes ready on their slot addresses ${((Date.now() - bootStart) / 1000).toFixed(1)} s after the first boot started`);
+    await this.readyzThroughLoadBalancer(nodes);
+    for (const a of nodes) this.timings.push(`${a.node.spec.name}: boot to /readyz ${a.readySeconds.toFixed(1)} s`);
+    return { template, nodes };
   }
 
   /**

@@ -9,7 +9,6 @@
  * control-plane images from a local OCI registry (Debian's docker-registry, `imageRepository`)
  * holding images built here from the pinned binaries under their upstream names.
  */
-import { execFileSync } from "node:child_process";
 import { X509Certificate } from "node:crypto";
 import { allOrAbort, bootTierCheck, waitFor } from "../harness/nspawn-node";
 import { motoCheck } from "../harness/real-components";
@@ -17,31 +16,18 @@ import { providerPlanCheck } from "../harness/provider-plan";
 import { allOf, describeTier, toolAvailable } from "../harness/tiers";
 import { registryCheck } from "../harness/asset-mirror";
 import { explainFailure, settle } from "./node-report";
-import { AirGappedCluster, ApiNode, ApiNodeChecks, containerKernelFiles, installKernelKeys, loadBalancerBudgetMs } from "./api-nodes";
+import { API_CLOUD_INIT_MS, API_SERVER_CHECKS, AirGappedCluster, ApiNode, apiBootBudgetMs } from "./api-nodes";
 import { applyObjectsThroughLoadBalancer, bootWorker, kubeletClientCertificate } from "./worker-join";
 
 // beforeAll: registry, apply, VPC (each test passes its own budget, below).
 jest.setTimeout(30 * 60_000);
 
-/** How long a node may take for cloud-init (the API node installs and pulls more than an etcd node). */
-const CLOUD_INIT_MS = 12 * 60_000;
-/** An etcd node: cloud-init, then systemd settling; then etcd.service active. */
-const ETCD_SETTLE = { cloudInitMs: CLOUD_INIT_MS, settleMs: 4 * 60_000 };
+/** An etcd node: cloud-init (as long as an API-server node's), then systemd settling; then etcd.service active. */
+const ETCD_SETTLE = { cloudInitMs: API_CLOUD_INIT_MS, settleMs: 4 * 60_000 };
 const ETCD_ACTIVE_MS = 3 * 60_000;
-/**
- * An API-server node's system is `starting` until ha-complete-lifecycle ends, which it does at
- * the latest at the node's LAUNCH_READY_DEADLINE_SECONDS of boot (840 s in the reference example;
- * checked against node.env on each node), so 14 min after cloud-init covers it; then /readyz on
- * the slot address (ha-complete-lifecycle has seen it pass already).
- */
-const API_CHECKS: ApiNodeChecks = {
-  settle: { cloudInitMs: CLOUD_INIT_MS, settleMs: 14 * 60_000 },
-  readyzMs: 2 * 60_000,
-  activeUnits: ["containerd.service", "ha-kube-install.service", "ha-kube-configure.service", "kubelet.service"],
-  printedUnits: ["ha-claim-slot.service", "ha-fetch-secrets.service", "ha-kube-install.service", "containerd.service", "ha-kube-configure.service", "kubelet.service", "ha-complete-lifecycle.service"],
-};
-/** The reference example's API servers (README: 3 behind the internal NLB). */
+/** The reference example's API servers (README: 3 behind the internal NLB), one in each of its zones. */
 const API_NODES = 3;
+const ZONES = ["eu-west-1a", "eu-west-1b", "eu-west-1c"];
 /**
  * API-server nodes booted at once. All three with the three etcd nodes running on this machine's
  * 2 cores (measured: see README, boot tier); lower it and the test's budget grows by waves.
@@ -52,8 +38,7 @@ const TEST_OVERHEAD_MS = 2 * 60_000;
 /** The first test's budget: its waits' deadlines in sequence. */
 const ETCD_TEST_MS = ETCD_SETTLE.cloudInitMs + ETCD_SETTLE.settleMs + 3 * ETCD_ACTIVE_MS + TEST_OVERHEAD_MS;
 /** The second test's budget: per wave of API_BOOT_CONCURRENCY nodes, one node's waits in sequence; then the load balancer. */
-const API_TEST_MS =
-  Math.ceil(API_NODES / API_BOOT_CONCURRENCY) * (API_CHECKS.settle.cloudInitMs + API_CHECKS.settle.settleMs + API_CHECKS.readyzMs) + loadBalancerBudgetMs(API_NODES) + TEST_OVERHEAD_MS;
+const API_TEST_MS = apiBootBudgetMs(API_NODES, API_BOOT_CONCURRENCY, API_SERVER_CHECKS, TEST_OVERHEAD_MS);
 
 /** The worker: cloud-init (binaries from the mirror, the join) and systemd settling. */
 const WORKER_SETTLE = { cloudInitMs: 8 * 60_000, settleMs: 3 * 60_000 };
@@ -101,23 +86,7 @@ describeTier(
       `boots the three API-server nodes (${API_BOOT_CONCURRENCY} at a time): containerd, the kubelet and the static pods from the local registry; /readyz through the load balancer, every node in service`,
       async () => {
         if (!etcdUp) throw new Error("the etcd nodes did not boot (see the first test)");
-        apiTemplate = await cluster.apiTemplate();
-        const moved = await cluster.balanceAcrossZones(apiTemplate);
-        timings.push(`API-server group spread over its zones as EC2 Auto Scaling would (moto launches all in the first subnet): ${moved.join("; ") || "already spread"}`);
-        const kernel = execFileSync("uname", ["-r"], { encoding: "utf8" }).trim();
-        const specs = await cluster.nodeSpecs(apiTemplate, "api", containerKernelFiles(kernel), true, installKernelKeys());
-        timings.push(`API-server instances: ${specs.length} (${specs.map((s) => s.instanceId).join(", ")}), booted ${API_BOOT_CONCURRENCY} at a time`);
-        // The reference example's Auto Scaling group of API servers: 3 (README, architecture).
-        expect(specs.length).toBe(API_NODES);
-        // One per zone, each with its zone's apiserver slot interface to claim.
-        const zones = (await cluster.aws("ec2", "describe-instances", "--instance-ids", ...specs.map((s) => s.instanceId))).Reservations.flatMap((r: { Instances: Array<{ Placement: { AvailabilityZone: string } }> }) => r.Instances.map((i) => i.Placement.AvailabilityZone));
-        expect(new Set(zones).size).toBe(API_NODES);
-        const bootStart = Date.now();
-        const booted = await allOrAbort(specs, (s, signal) => cluster.bootApiNode(s, signal, API_CHECKS), { parent: fleet.signal, concurrency: API_BOOT_CONCURRENCY });
-        timings.push(`all ${booted.length} API-server nodes ready on their slot addresses ${((Date.now() - bootStart) / 1000).toFixed(1)} s after the first boot started`);
-        await cluster.readyzThroughLoadBalancer(booted);
-        for (const a of booted) timings.push(`${a.node.spec.name}: boot to /readyz ${a.readySeconds.toFixed(1)} s`);
-        api = booted;
+        ({ template: apiTemplate, nodes: api } = await cluster.bootApiServers(API_NODES, ZONES, API_BOOT_CONCURRENCY, API_SERVER_CHECKS));
       },
       API_TEST_MS,
     );
