@@ -11,7 +11,8 @@ const transform = {
   "^.+\\.ts$": ["@swc/jest", { jsc: { parser: { syntax: "typescript" }, target: "es2022" }, module: { type: "commonjs" } }],
 };
 const common = {
-  testEnvironment: "node",
+  // HA_CP_FAIL_FAST=1 (set only by the shell mutation runner): skip the rest of a file after its first failure.
+  testEnvironment: process.env.HA_CP_FAIL_FAST === "1" ? "<rootDir>/test/harness/fail-fast-environment.js" : "node",
   transform,
   moduleFileExtensions: ["ts", "js", "json"],
   roots: ["<rootDir>/test"],

@@ -5,8 +5,9 @@
 // keyword such as `fi` or `done`) becomes one mutant by deleting it, and each line holding a test
 // operator becomes one more by flipping it (`=` / `!=`, `-eq` / `-ne`, `-lt` / `-ge`, `-gt` / `-le`,
 // `-z` / `-n`, `&&` / `||`). Each mutant is written into a sandbox copy of the project (the real
-// file is never touched) and the script's end-to-end tests run there with `--bail`; a mutant is
-// killed when they fail. Output: JSON with the counts, score and surviving mutants per script.
+// file is never touched) and the script's end-to-end tests run there with `--bail`, each file stopping
+// at its first failing test (HA_CP_FAIL_FAST); a mutant is killed when they fail. Output: JSON with
+// the counts, score and surviving mutants per script.
 //
 //   node scripts/mutate-scripts.js --out FILE [script.sh ...]
 "use strict";
@@ -91,7 +92,9 @@ function sandbox() {
 
 function runTests(dir, spec) {
   const args = [path.join(ROOT, "node_modules/jest/bin/jest.js"), "--ci", "--bail", "--silent", ...(spec.filter ? ["-t", spec.filter] : []), ...spec.tests];
-  const r = spawnSync(process.execPath, args, { cwd: dir, encoding: "utf8", env: { ...process.env, CI: "true" }, timeout: 15 * 60_000 });
+  // HA_CP_FAIL_FAST: a file's tests stop at its first failure (test/harness/fail-fast-environment.js);
+  // one failure is enough to kill a mutant, and survivors still run every test.
+  const r = spawnSync(process.execPath, args, { cwd: dir, encoding: "utf8", env: { ...process.env, CI: "true", HA_CP_FAIL_FAST: "1" }, timeout: 15 * 60_000 });
   return { passed: r.status === 0, output: `${r.stdout}\n${r.stderr}` };
 }
 
