@@ -355,6 +355,29 @@ export class AirGappedCluster {
     return launched;
   }
 
+  /**
+   * `node` completed its launch lifecycle action: ha-complete-lifecycle exited 0 after /readyz
+   * passed, and the group's launch hook (read from the emulator) has no active action left for the
+   * instance: a second completion is refused as AWS refuses it.
+   */
+  public async expectLaunchActionCompleted(node: NspawnNode): Promise<void> {
+    const unit = "ha-complete-lifecycle.service";
+    const result = (await node.exec(["systemctl", "show", "-P", "Result", "-P", "ExecMainStatus", unit])).stdout.trim().split("\n");
+    expect({ node: node.spec.name, unit, result }).toEqual({ node: node.spec.name, unit, result: ["success", "0"] });
+    const [membership] = (await this.aws("autoscaling", "describe-auto-scaling-instances", "--instance-ids", node.spec.instanceId)).AutoScalingInstances;
+    const group = String(membership.AutoScalingGroupName);
+    const hooks = (await this.aws("autoscaling", "describe-lifecycle-hooks", "--auto-scaling-group-name", group)).LifecycleHooks as Array<{ LifecycleHookName: string; LifecycleTransition: string }>;
+    const launch = hooks.filter((h) => h.LifecycleTransition === "autoscaling:EC2_INSTANCE_LAUNCHING").map((h) => h.LifecycleHookName);
+    expect({ group, launchHooks: launch.length }).toEqual({ group, launchHooks: 1 });
+    const journal = (await node.exec(["journalctl", "--no-pager", "-o", "cat", "-u", unit])).stdout;
+    expect({ node: node.spec.name, completed: journal.includes(`completing ${launch[0]} with CONTINUE`) }).toEqual({ node: node.spec.name, completed: true });
+    const again = await this.aws("autoscaling", "complete-lifecycle-action", "--auto-scaling-group-name", group, "--lifecycle-hook-name", launch[0], "--instance-id", node.spec.instanceId, "--lifecycle-action-result", "CONTINUE").then(
+      () => "accepted",
+      (e: Error) => e.message,
+    );
+    expect({ node: node.spec.name, secondCompletion: again }).toEqual({ node: node.spec.name, secondCompletion: expect.stringContaining(`No active Lifecycle Action found with instance ID ${node.spec.instanceId}`) });
+  }
+
   /** Boots `spec` as a container of the fleet (stopped in {@link stop}). */
   public boot(spec: NodeSpec): Promise<NspawnNode> {
     return this.fleet.boot(() => NspawnNode.boot(this.emulator!, this.vpc!, this.volumes!, this.dir, spec));
@@ -362,8 +385,8 @@ export class AirGappedCluster {
 
   /**
    * Boots one API-server node and waits for it: cloud-init done, systemd settled, every unit of
-   * `checks.activeUnits` active, `systemctl --failed` empty but for ha-complete-lifecycle (see
-   * below), /readyz on its slot address, the control-plane containers from the local registry.
+   * `checks.activeUnits` active, `systemctl --failed` empty and the system `running`, the launch
+   * lifecycle action completed ({@link expectLaunchActionCompleted}), /readyz on its slot address, the control-plane containers from the local registry.
    * Prints its per-unit start times.
    */
   public async bootApiNode(spec: NodeSpec, signal: AbortSignal, checks: ApiNodeChecks): Promise<ApiNode> {
@@ -372,18 +395,12 @@ export class AirGappedCluster {
     // (its deadline: LAUNCH_READY_DEADLINE_SECONDS of boot, checked against the budget below).
     const report = await settle(node, checks.settle, signal);
     this.timings.push(`${report.node}: boot to settled ${report.readySeconds.toFixed(1)} s (${report.systemState}); slowest units:\n${report.blame.split("\n").slice(0, 6).map((l) => `    ${l.trim()}`).join("\n")}`);
-    // Every unit active, but one: moto 5.1.22 answers CompleteLifecycleAction with a 500 (HTML, an
-    // internal error), so ha-complete-lifecycle, whose part before the call is what the node does
-    // (wait for /readyz to pass 3 times in a row), fails at the call. Any other failed unit fails the test.
-    const failedUnits = report.failed.split("\n").map((l) => l.trim().split(/\s+/)[0]).filter(Boolean);
-    const unexpected = failedUnits.filter((u) => u !== "ha-complete-lifecycle.service");
-    const problems = unexpected.length > 0 || !/status: done/.test(report.cloudInit) ? [`${report.cloudInit}; system ${report.systemState}\n${await explainFailure(node, report.failed)}`] : [];
+    // Every unit active, ha-complete-lifecycle included: the emulator answers CompleteLifecycleAction
+    // as Auto Scaling does (MOTO_COMPLETE_LIFECYCLE_ACTION), so the node's call must name the group's
+    // launch hook, its own instance and CONTINUE, while the action is still active.
+    const problems = report.failed !== "" || report.systemState !== "running" || !/status: done/.test(report.cloudInit) ? [`${report.cloudInit}; system ${report.systemState}\n${await explainFailure(node, report.failed)}`] : [];
     expect(problems).toEqual([]);
-    if (failedUnits.includes("ha-complete-lifecycle.service")) {
-      const journal = (await node.exec(["journalctl", "--no-pager", "-o", "cat", "-u", "ha-complete-lifecycle.service"])).stdout;
-      expect(journal).toContain("https://127.0.0.1:6443/readyz passed 3 times in a row: completing apiserver-ready with CONTINUE");
-      expect(journal).toContain("500 Internal Server Error");
-    }
+    await this.expectLaunchActionCompleted(node);
     for (const u of checks.activeUnits) {
       expect({ node: spec.name, unit: u, state: (await node.exec(["systemctl", "is-active", u])).stdout.trim() }).toEqual({ node: spec.name, unit: u, state: "active" });
     }

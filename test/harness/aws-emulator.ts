@@ -98,6 +98,55 @@ export const MOTO_ASG_LAUNCHED_VERSION: readonly string[] = [
 ];
 
 /**
+ * Auto Scaling's CompleteLifecycleAction, which moto 5.1.22 does not implement (it answers 500), as
+ * the API reference describes it (autoscaling 2011-01-01): AutoScalingGroupName, LifecycleHookName
+ * (`[A-Za-z0-9\-_\/]+`, 1–255) and LifecycleActionResult (`CONTINUE` or `ABANDON`) required, with
+ * InstanceId (or LifecycleActionToken); the group must exist, the hook must be on it and be a launch
+ * hook (`autoscaling:EC2_INSTANCE_LAUNCHING`), and the instance must be one of the group's. A group
+ * instance has one active launch action per launch hook: the first completion ends it, a second one
+ * gets AWS's `ValidationError: No active Lifecycle Action found with instance ID …`. Not modelled:
+ * the hook's heartbeat timeout (the boot tier checks a node's deadline against it itself) and what
+ * ABANDON does to the instance (accepted and ends the action, nothing more).
+ */
+export const MOTO_COMPLETE_LIFECYCLE_ACTION: readonly string[] = [
+  "import re as _re",
+  "from moto.autoscaling.responses import AutoScalingResponse",
+  "from moto.autoscaling.exceptions import ValidationError as _AsgValidationError",
+  "from moto.core.responses import EmptyResult as _EmptyResult",
+  "LIFECYCLE_COMPLETIONS = []",
+  "def _complete_lifecycle_action(self):",
+  "    group = self._get_param('AutoScalingGroupName')",
+  "    hook = self._get_param('LifecycleHookName')",
+  "    result = self._get_param('LifecycleActionResult')",
+  "    instance = self._get_param('InstanceId')",
+  "    token = self._get_param('LifecycleActionToken')",
+  "    for name, value in (('autoScalingGroupName', group), ('lifecycleHookName', hook), ('lifecycleActionResult', result)):",
+  "        if not value:",
+  "            raise _AsgValidationError(f\"1 validation error detected: Value null at '{name}' failed to satisfy constraint: Member must not be null\")",
+  "    if not _re.fullmatch(r'[A-Za-z0-9\\-_\\/]{1,255}', hook):",
+  "        raise _AsgValidationError(f\"1 validation error detected: Value '{hook}' at 'lifecycleHookName' failed to satisfy constraint: Member must satisfy regular expression pattern: [A-Za-z0-9\\-_\\/]+\")",
+  "    if result not in ('CONTINUE', 'ABANDON'):",
+  "        raise _AsgValidationError(f'Invalid LifecycleActionResult: {result}')",
+  "    if not instance and not token:",
+  "        raise _AsgValidationError('Either InstanceId or LifecycleActionToken must be specified')",
+  "    if not instance:",
+  "        raise _AsgValidationError(f'No active Lifecycle Action found with token {token}')",
+  "    backend = self.autoscaling_backend",
+  "    asg = backend.autoscaling_groups.get(group)",
+  "    if asg is None:",
+  "        raise _AsgValidationError(f'Group {group} not found')",
+  "    found = backend.lifecycle_hooks.get(f'{group}_{hook}')",
+  "    if found is None or found.auto_scaling_group_name != group or found.lifecycle_transition != 'autoscaling:EC2_INSTANCE_LAUNCHING':",
+  "        raise _AsgValidationError(f'No Lifecycle Hook found with name {hook} for group {group}')",
+  "    members = [state.instance.id for state in asg.instance_states]",
+  "    if instance not in members or any(c['group'] == group and c['hook'] == hook and c['instanceId'] == instance for c in LIFECYCLE_COMPLETIONS):",
+  "        raise _AsgValidationError(f'No active Lifecycle Action found with instance ID {instance}')",
+  "    LIFECYCLE_COMPLETIONS.append({'group': group, 'hook': hook, 'instanceId': instance, 'result': result})",
+  "    return _EmptyResult()",
+  "AutoScalingResponse.complete_lifecycle_action = _complete_lifecycle_action",
+];
+
+/**
  * SSM SendCommand with `InstanceIds` and no `Targets` runs on exactly those instances (AWS, "Run
  * commands using the instance IDs"); moto 5.1.22 resolves the missing targets with an empty EC2
  * filter, which matches every instance in the region, and adds them all. These lines resolve no

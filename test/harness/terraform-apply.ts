@@ -21,7 +21,7 @@ import { request as httpsRequest } from "node:https";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type AwsEmulator, EMULATOR_REGION, MOTO_ASG_LAUNCHED_VERSION, MOTO_SETUP_COMMAND, motoVenv } from "./aws-emulator";
+import { type AwsEmulator, EMULATOR_REGION, MOTO_ASG_LAUNCHED_VERSION, MOTO_COMPLETE_LIFECYCLE_ACTION, MOTO_SETUP_COMMAND, motoVenv } from "./aws-emulator";
 import {
   AWS_PROVIDER_SOURCE,
   type JsonObject,
@@ -115,6 +115,7 @@ const MOTO_HTTPS_START = [
   "    return IAMPolicy(json.dumps(doc)).is_action_permitted(action, resource)",
   "FakeBucket.get_permission = get_permission",
   ...MOTO_ASG_LAUNCHED_VERSION,
+  ...MOTO_COMPLETE_LIFECYCLE_ACTION,
   // moto 5.1.22 formats MACs as `02:00:00:19702x:…` (see ./aws-emulator.ts); EC2's are six hex octets.
   "import random",
   "import moto.ec2.models.elastic_network_interfaces as eni",
