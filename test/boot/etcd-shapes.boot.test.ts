@@ -181,7 +181,7 @@ describeTier("boot tier: two zones and five etcd members (Debian 12): the five e
   }, CLUSTER_TEST_MS);
 
   it(
-    "boots the two API-server nodes at once, one in each zone: every unit active, systemctl --failed empty (but the lifecycle call moto refuses), /readyz on the slot address; each kube-apiserver's --etcd-servers names the five slot client URLs and it is connected to all five members; /readyz through the load balancer",
+    "boots the two API-server nodes at once, one in each zone: every unit active, systemctl --failed empty, the launch lifecycle action completed, /readyz on the slot address; each kube-apiserver's --etcd-servers names the five slot client URLs and it is connected to all five members; /readyz through the load balancer",
     async () => {
       if (!clusterFormed) throw new Error("the etcd cluster did not form (see the previous tests)");
       // The oracle: the five slot interfaces the emulator recorded attached to the etcd instances.
