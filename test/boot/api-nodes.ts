@@ -357,20 +357,24 @@ export class AirGappedCluster {
 
   /**
    * `node` completed its launch lifecycle action: ha-complete-lifecycle exited 0 after /readyz
-   * passed, and the group's launch hook (read from the emulator) has no active action left for the
+   * passed, naming its own instance, and the group's launch hook (read from the emulator) has no active action left for the
    * instance: a second completion is refused as AWS refuses it.
    */
   public async expectLaunchActionCompleted(node: NspawnNode): Promise<void> {
     const unit = "ha-complete-lifecycle.service";
-    const result = (await node.exec(["systemctl", "show", "-P", "Result", "-P", "ExecMainStatus", unit])).stdout.trim().split("\n");
-    expect({ node: node.spec.name, unit, result }).toEqual({ node: node.spec.name, unit, result: ["success", "0"] });
     const [membership] = (await this.aws("autoscaling", "describe-auto-scaling-instances", "--instance-ids", node.spec.instanceId)).AutoScalingInstances;
     const group = String(membership.AutoScalingGroupName);
     const hooks = (await this.aws("autoscaling", "describe-lifecycle-hooks", "--auto-scaling-group-name", group)).LifecycleHooks as Array<{ LifecycleHookName: string; LifecycleTransition: string }>;
     const launch = hooks.filter((h) => h.LifecycleTransition === "autoscaling:EC2_INSTANCE_LAUNCHING").map((h) => h.LifecycleHookName);
     expect({ group, launchHooks: launch.length }).toEqual({ group, launchHooks: 1 });
+    // From the journal: systemd unloads a oneshot that ended well, so `systemctl show` reads defaults.
     const journal = (await node.exec(["journalctl", "--no-pager", "-o", "cat", "-u", unit])).stdout;
-    expect({ node: node.spec.name, completed: journal.includes(`completing ${launch[0]} with CONTINUE`) }).toEqual({ node: node.spec.name, completed: true });
+    expect({
+      node: node.spec.name,
+      completed: journal.includes(`completing ${launch[0]} with CONTINUE for ${node.spec.instanceId}`),
+      exitedWell: journal.includes(`${unit}: Deactivated successfully.`),
+      failed: /Failed with result|Main process exited, code=exited, status=[1-9]/.test(journal),
+    }).toEqual({ node: node.spec.name, completed: true, exitedWell: true, failed: false });
     const again = await this.aws("autoscaling", "complete-lifecycle-action", "--auto-scaling-group-name", group, "--lifecycle-hook-name", launch[0], "--instance-id", node.spec.instanceId, "--lifecycle-action-result", "CONTINUE").then(
       () => "accepted",
       (e: Error) => e.message,
@@ -410,7 +414,13 @@ export class AirGappedCluster {
     for (const u of checks.printedUnits) {
       const [inactiveExit, activeEnter] = (await node.exec(["systemctl", "show", "-P", "InactiveExitTimestampMonotonic", "-P", "ActiveEnterTimestampMonotonic", u])).stdout.trim().split("\n").map(Number);
       const at = (us: number) => (us > 0 ? `${((us - zero) / 1e6).toFixed(1)}` : "-");
-      starts.push(`${u.replace(/\.service$/, "")} ${at(inactiveExit)}→${at(activeEnter)}`);
+      if (inactiveExit > 0 || activeEnter > 0) {
+        starts.push(`${u.replace(/\.service$/, "")} ${at(inactiveExit)}→${at(activeEnter)}`);
+        continue;
+      }
+      // A oneshot that ended well is unloaded (systemctl show reads defaults): its journal's first and last stamps.
+      const stamps = [...(await node.exec(["journalctl", "--no-pager", "-o", "short-monotonic", "-u", u])).stdout.matchAll(/^\[\s*(\d+\.\d+)\]/gm)].map((m) => Number(m[1]) * 1e6);
+      starts.push(`${u.replace(/\.service$/, "")} ${stamps.length === 0 ? "-→-" : `${at(stamps[0])}→${at(stamps[stamps.length - 1])} (ended)`}`);
     }
     this.timings.push(`${spec.name}: unit start→active, s after systemd started: ${starts.join(", ")}`);
     // The settle budget covers the node's own deadline for /readyz (ha-complete-lifecycle's).
