@@ -12,6 +12,7 @@
  * member's listeners from its running configuration.
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { parse as parseYaml } from "yaml";
 import { renderNodeEnv } from "../../lib";
@@ -50,7 +51,8 @@ export async function publishMetrics(o: PublishOptions): Promise<CommandResult> 
   writeFileSync(envFile, renderNodeEnv({ clusterName: o.clusterName, nodeRole: "etcd", pkiDir: o.node.pkiDir, metrics: { namespace: METRIC_NAMESPACE, runsEtcd: true, etcdQuotaBytes: 2147483648 } }));
   // Rendered once: renderedScript rewrites the file, and bash reads a running script as it goes.
   script ??= renderedScript("ha-publish-metrics.sh");
-  const env = { ...o.emulator.env, HOME: o.node.dir, ENV_FILE: envFile, STATE_DIR: o.node.stateDir, ...o.env };
+  // TMPDIR: the run's temp root (a script's temp files must not land in the system /tmp).
+  const env = { ...o.emulator.env, HOME: o.node.dir, TMPDIR: tmpdir(), ENV_FILE: envFile, STATE_DIR: o.node.stateDir, ...o.env };
   const pathRest = process.env.PATH ?? "/usr/bin:/bin";
   if (o.node.ns === undefined) {
     const { client, metrics } = localEndpoints(o.node);
