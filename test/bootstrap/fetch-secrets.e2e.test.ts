@@ -12,13 +12,11 @@
  */
 import { execFile } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import { renderNodeEnv } from "../../lib";
-import { AwsEmulator, EMULATOR_REGION, awsEmulatorCheck, startAwsEmulator, startImds } from "../harness/aws-emulator";
+import { AwsEmulator, EMULATOR_REGION, awsEmulatorCheck, startAwsEmulator, startImds, withRegionOnlyImds } from "../harness/aws-emulator";
 import { allOf, describeTier, toolAvailable } from "../harness/tiers";
 import { renderedScript } from "../helpers/scripts";
 
@@ -166,25 +164,14 @@ describeTier(
       const n = await node({ "etcd/ca.crt": "CA\n" });
       // A metadata service answering with a bad region after IMDSv2's token exchange.
       const region = "eu-west-1 --endpoint-url http://203.0.113.9";
-      const server = createServer((req, res) => {
-        if (req.method === "PUT" && req.url === "/latest/api/token") res.end("token");
-        else if (req.method === "GET" && req.url === "/latest/meta-data/placement/region" && req.headers["x-aws-ec2-metadata-token"] === "token") res.end(region);
-        else {
-          res.statusCode = 404;
-          res.end();
-        }
-      });
-      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-      try {
-        const err = await n.fetch({ AWS_EC2_METADATA_SERVICE_ENDPOINT: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }).then(() => undefined, (e: { code: number; stderr: string }) => e);
+      await withRegionOnlyImds(region, async (endpoint) => {
+        const err = await n.fetch({ AWS_EC2_METADATA_SERVICE_ENDPOINT: endpoint }).then(() => undefined, (e: { code: number; stderr: string }) => e);
         expect(err?.code).toBe(1);
         expect(err?.stderr).toBe(`ha-fetch-secrets: refusing region '${region}' from the instance metadata\n`);
         expect(n.journal()).toBe(`-t ha-fetch-secrets -- refusing region '${region}' from the instance metadata\n`);
         expect(existsSync(path.join(n.dir, "calls.log"))).toBe(false);
         expect(existsSync(path.join(n.dir, "pki"))).toBe(false);
-      } finally {
-        await new Promise<void>((resolve) => server.close(() => resolve()));
-      }
+      });
     });
 
     it("refuses to run before ha-claim-slot has named the slot (no SLOT_NAME anywhere), calling no AWS API", async () => {

@@ -400,6 +400,28 @@ function roleCredentials(): string {
 }
 
 /**
+ * A metadata service that answers only IMDSv2's token exchange and `placement/region`, with
+ * `region` as given (a test's bad value): everything else 404. Run `use(endpoint)` against it; the
+ * server is closed afterwards whatever `use` does.
+ */
+export async function withRegionOnlyImds<T>(region: string, use: (endpoint: string) => Promise<T>): Promise<T> {
+  const server = createServer((req, res) => {
+    if (req.method === "PUT" && req.url === "/latest/api/token") res.end("token");
+    else if (req.method === "GET" && req.url === "/latest/meta-data/placement/region" && req.headers["x-aws-ec2-metadata-token"] === "token") res.end(region);
+    else {
+      res.statusCode = 404;
+      res.end();
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  try {
+    return await use(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+  } finally {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
+
+/**
  * Starts a strict IMDSv2 stand-in for `instanceId` on a free loopback port (or a Unix socket).
  * With an emulator that answers IAM queries it also serves `iam/info` and
  * `iam/security-credentials/<role>` for the instance profile's role, as EC2 does.

@@ -6,13 +6,11 @@
  */
 import { execFile, execFileSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { Testing } from "../../../lib/core";
 import { HaClusterStack } from "../../../examples/ha-cluster/main";
-import { AwsEmulator, ImdsStandIn, awsEmulatorCheck, startAwsEmulator, startImds } from "../../harness/aws-emulator";
+import { AwsEmulator, ImdsStandIn, awsEmulatorCheck, startAwsEmulator, startImds, withRegionOnlyImds } from "../../harness/aws-emulator";
 import { describeTier } from "../../harness/tiers";
 import { bundleFilesOf, bundleObjectOf, cloudConfigOf, resources, synthStack } from "../../helpers/synth";
 
@@ -281,24 +279,13 @@ describeTier("bootstrap bundle fetch (real bash, AWS CLI, emulator)", awsEmulato
     upload(Buffer.from(object.props.content_base64, "base64"));
     // A metadata service answering with a bad region (IMDSv2's token dance, then the answer).
     const region = "eu-west-1 --endpoint-url http://203.0.113.9";
-    const server = createServer((req, res) => {
-      if (req.method === "PUT" && req.url === "/latest/api/token") res.end("token");
-      else if (req.method === "GET" && req.url === "/latest/meta-data/placement/region" && req.headers["x-aws-ec2-metadata-token"] === "token") res.end(region);
-      else {
-        res.statusCode = 404;
-        res.end();
-      }
-    });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    try {
-      const r = await runcmd({ env: { AWS_EC2_METADATA_SERVICE_ENDPOINT: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }, timeout: 30000 });
+    await withRegionOnlyImds(region, async (endpoint) => {
+      const r = await runcmd({ env: { AWS_EC2_METADATA_SERVICE_ENDPOINT: endpoint }, timeout: 30000 });
       expect(r.code).not.toBe(0);
       expect(r.stderr).toContain(`ha-fetch-bundle: ERROR: refusing region '${region}' from the instance metadata`);
       expect(r.calls.filter((c) => c.startsWith("aws "))).toEqual([]);
       expect(extracted()).toEqual([]);
-    } finally {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    }
+    });
   }, 60000);
 
   it.each([
