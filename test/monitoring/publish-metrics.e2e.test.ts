@@ -163,6 +163,60 @@ describeTier(
       expect(changes).toEqual([expect.objectContaining({ Minimum: 0, SampleCount: 2 })]);
     });
 
+    /** A bin directory whose `aws` records its argv and fails, and whose chronyc has no answer (no chronyd). */
+    function silentBin(name: string): { dir: string; calls: () => string } {
+      const dir = path.join(workDir, name);
+      mkdirSync(dir);
+      const log = path.join(dir, "aws-calls");
+      writeFileSync(path.join(dir, "aws"), `#!/bin/sh\nprintf '%s\\n' "$*" >>'${log}'\nexit 97\n`, { mode: 0o755 });
+      writeFileSync(path.join(dir, "chronyc"), "#!/bin/sh\necho '506 Cannot talk to daemon' >&2\nexit 1\n", { mode: 0o755 });
+      return { dir, calls: () => (existsSync(log) ? readFileSync(log, "utf8") : "") };
+    }
+    /** The metric names CloudWatch lists for cluster `cluster` (its Cluster dimension). */
+    const listedFor = (cluster: string): string[] =>
+      (emulator!.aws("cloudwatch", "list-metrics", "--namespace", METRIC_NAMESPACE, "--dimensions", `Name=Cluster,Value=${cluster}`).Metrics as Array<{ MetricName: string }>).map((m) => m.MetricName).sort();
+
+    it("the first run after a boot (no leader-change state yet) publishes 0 leader changes, then keeps the member's counter", async () => {
+      const state = path.join(node.stateDir, "etcd-leader-changes");
+      rmSync(state, { force: true });
+      const result = await publishMetrics({ node, emulator: emulator!, clusterName: "e2e-first-run", pathFirst: [bin] });
+      expect({ exit: result.exitCode, stderr: result.stderr }).toEqual({ exit: 0, stderr: "" });
+      const now = Date.now();
+      const points = emulator!.aws(
+        "cloudwatch", "get-metric-statistics", "--namespace", METRIC_NAMESPACE, "--metric-name", "EtcdLeaderChanges",
+        "--dimensions", "Name=Cluster,Value=e2e-first-run", "Name=Slot,Value=etcd-0",
+        "--start-time", new Date(now - 3600_000).toISOString(), "--end-time", new Date(now + 3600_000).toISOString(),
+        "--period", "3600", "--statistics", "Maximum", "SampleCount",
+      ).Datapoints as Array<{ Maximum: number; SampleCount: number }>;
+      expect(points).toEqual([expect.objectContaining({ Maximum: 0, SampleCount: 1 })]);
+      // The state now holds the member's own counter, for the next run's difference.
+      expect(Number(readFileSync(state, "utf8").trim())).toBe(sample(await scrapeMetrics(node), "etcd_server_leader_changes_seen_total"));
+    });
+
+    it("a node with nothing measurable (no chronyd answer, no certificate, no etcd) exits 0 without calling CloudWatch", async () => {
+      const silent = silentBin("silent-bin");
+      const emptyPki = path.join(workDir, "empty-pki");
+      mkdirSync(emptyPki);
+      const result = await publishMetrics({
+        node,
+        emulator: emulator!,
+        clusterName: "e2e-nothing",
+        pathFirst: [silent.dir],
+        editEnv: (text) => text.replace(/^RUNS_ETCD=.*$/m, "RUNS_ETCD='false'").replace(/^PKI_DIR=.*$/m, `PKI_DIR='${emptyPki}'`),
+      });
+      expect({ exit: result.exitCode, stderr: result.stderr, awsCalls: silent.calls() }).toEqual({ exit: 0, stderr: "", awsCalls: "" });
+    });
+
+    it("refuses a node.env whose CLUSTER_NAME is empty: nothing is sent", async () => {
+      const everything = () => emulator!.aws("cloudwatch", "list-metrics", "--namespace", METRIC_NAMESPACE).Metrics.length as number;
+      const before = everything();
+      const result = await publishMetrics({ node, emulator: emulator!, clusterName: "e2e-unnamed", pathFirst: [bin], editEnv: (text) => text.replace(/^CLUSTER_NAME=.*$/m, "CLUSTER_NAME=''") });
+      expect(result.exitCode).not.toBe(0);
+      expect(result.stderr).toMatch(/CLUSTER_NAME: parameter null or not set/);
+      expect(everything()).toBe(before);
+      expect(listedFor("e2e-unnamed")).toEqual([]);
+    });
+
     it("stand-in chronyc refuses any other argument vector (it cannot pass a wrong call)", async () => {
       const other = path.join(workDir, "other-violations");
       strictStandIn(bin, "chronyc-check", ["-c", "tracking"], "x", other);

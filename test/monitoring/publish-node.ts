@@ -41,6 +41,8 @@ export interface PublishOptions {
   readonly pathFirst?: readonly string[];
   /** Extra environment (e.g. LD_PRELOAD of a controlled clock for the AWS CLI). */
   readonly env?: Readonly<Record<string, string>>;
+  /** Edits the rendered node.env before the run (a test's bad or reduced node). */
+  readonly editEnv?: (rendered: string) => string;
 }
 
 let script: string | undefined;
@@ -48,7 +50,8 @@ let script: string | undefined;
 /** Runs ha-publish-metrics once on `node`; resolves with its result (never throws on exit status). */
 export async function publishMetrics(o: PublishOptions): Promise<CommandResult> {
   const envFile = path.join(o.node.dir, "metrics.env");
-  writeFileSync(envFile, renderNodeEnv({ clusterName: o.clusterName, nodeRole: "etcd", pkiDir: o.node.pkiDir, metrics: { namespace: METRIC_NAMESPACE, runsEtcd: true, etcdQuotaBytes: 2147483648 } }));
+  const rendered = renderNodeEnv({ clusterName: o.clusterName, nodeRole: "etcd", pkiDir: o.node.pkiDir, metrics: { namespace: METRIC_NAMESPACE, runsEtcd: true, etcdQuotaBytes: 2147483648 } });
+  writeFileSync(envFile, o.editEnv === undefined ? rendered : o.editEnv(rendered));
   // Rendered once: renderedScript rewrites the file, and bash reads a running script as it goes.
   script ??= renderedScript("ha-publish-metrics.sh");
   // TMPDIR: the run's temp root (a script's temp files must not land in the system /tmp).
