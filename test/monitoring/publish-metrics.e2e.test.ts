@@ -108,6 +108,15 @@ describeTier(
       return out.Datapoints.map((d) => ({ value: d.Maximum, unit: d.Unit }));
     };
 
+    /** `stats` of `metric` for cluster `cluster` and slot etcd-0 over one-hour periods around `now`. */
+    const hourStats = (cluster: string, metric: string, now: number, ...stats: string[]): Array<Record<string, number>> =>
+      emulator!.aws(
+        "cloudwatch", "get-metric-statistics", "--namespace", METRIC_NAMESPACE, "--metric-name", metric,
+        "--dimensions", `Name=Cluster,Value=${cluster}`, "Name=Slot,Value=etcd-0",
+        "--start-time", new Date(now - 3600_000).toISOString(), "--end-time", new Date(now + 3600_000).toISOString(),
+        "--period", "3600", "--statistics", ...stats,
+      ).Datapoints;
+
     it("sends clock offset, earliest certificate expiry and the member's etcd health to CloudWatch with their units and the Cluster and Slot dimensions", async () => {
       writeFileSync(path.join(node.stateDir, "etcd-leader-changes"), "0\n");
       const before = await scrapeMetrics(node);
@@ -149,19 +158,9 @@ describeTier(
       expect(result.exitCode).toBe(0);
       const now = Date.now();
       // Both runs fall into one 60 s period: its maximum is this run's 3, its minimum the earlier 2.
-      const health = emulator!.aws(
-        "cloudwatch", "get-metric-statistics", "--namespace", METRIC_NAMESPACE, "--metric-name", "EtcdHealthyMembers",
-        "--dimensions", "Name=Cluster,Value=e2e", "Name=Slot,Value=etcd-0",
-        "--start-time", new Date(now - 3600_000).toISOString(), "--end-time", new Date(now + 3600_000).toISOString(),
-        "--period", "3600", "--statistics", "Maximum", "Minimum", "SampleCount",
-      ).Datapoints as Array<{ Maximum: number; Minimum: number; SampleCount: number }>;
+      const health = hourStats("e2e", "EtcdHealthyMembers", now, "Maximum", "Minimum", "SampleCount");
       expect(health).toEqual([expect.objectContaining({ Maximum: 3, Minimum: 2, SampleCount: 2 })]);
-      const changes = emulator!.aws(
-        "cloudwatch", "get-metric-statistics", "--namespace", METRIC_NAMESPACE, "--metric-name", "EtcdLeaderChanges",
-        "--dimensions", "Name=Cluster,Value=e2e", "Name=Slot,Value=etcd-0",
-        "--start-time", new Date(now - 3600_000).toISOString(), "--end-time", new Date(now + 3600_000).toISOString(),
-        "--period", "3600", "--statistics", "Minimum", "SampleCount",
-      ).Datapoints as Array<{ Minimum: number; SampleCount: number }>;
+      const changes = hourStats("e2e", "EtcdLeaderChanges", now, "Minimum", "SampleCount");
       expect(changes).toEqual([expect.objectContaining({ Minimum: 0, SampleCount: 2 })]);
     });
 
@@ -184,12 +183,7 @@ describeTier(
       const result = await publishMetrics({ node, emulator: emulator!, clusterName: "e2e-first-run", pathFirst: [bin] });
       expect({ exit: result.exitCode, stderr: result.stderr }).toEqual({ exit: 0, stderr: "" });
       const now = Date.now();
-      const points = emulator!.aws(
-        "cloudwatch", "get-metric-statistics", "--namespace", METRIC_NAMESPACE, "--metric-name", "EtcdLeaderChanges",
-        "--dimensions", "Name=Cluster,Value=e2e-first-run", "Name=Slot,Value=etcd-0",
-        "--start-time", new Date(now - 3600_000).toISOString(), "--end-time", new Date(now + 3600_000).toISOString(),
-        "--period", "3600", "--statistics", "Maximum", "SampleCount",
-      ).Datapoints as Array<{ Maximum: number; SampleCount: number }>;
+      const points = hourStats("e2e-first-run", "EtcdLeaderChanges", now, "Maximum", "SampleCount");
       expect(points).toEqual([expect.objectContaining({ Maximum: 0, SampleCount: 1 })]);
       // The state now holds the member's own counter, for the next run's difference.
       expect(Number(readFileSync(state, "utf8").trim())).toBe(sample(await scrapeMetrics(node), "etcd_server_leader_changes_seen_total"));
