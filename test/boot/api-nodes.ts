@@ -455,14 +455,15 @@ export class AirGappedCluster {
    * of `zones`, booted `concurrency` at a time from the user data of the group's launch template
    * ({@link bootApiNode} with `checks`: every unit active, /readyz on the slot address), then
    * /readyz through the load balancer ({@link readyzThroughLoadBalancer}). A node that fails its
-   * wait stops the others' (allOrAbort). Prints each node's boot to /readyz.
+   * wait stops the others' (allOrAbort). Prints each node's boot to /readyz. Nodes are named
+   * `<namePrefix>-<i>`.
    */
-  public async bootApiServers(count: number, zones: readonly string[], concurrency: number, checks: ApiNodeChecks): Promise<ApiServers> {
+  public async bootApiServers(count: number, zones: readonly string[], concurrency: number, checks: ApiNodeChecks, namePrefix = "api"): Promise<ApiServers> {
     const template = await this.apiTemplate();
     const moved = await this.balanceAcrossZones(template);
     this.timings.push(`API-server group spread over its zones as EC2 Auto Scaling would (moto launches all in the first subnet): ${moved.join("; ") || "already spread"}`);
     const kernel = execFileSync("uname", ["-r"], { encoding: "utf8" }).trim();
-    const specs = await this.nodeSpecs(template, "api", containerKernelFiles(kernel), true, installKernelKeys());
+    const specs = await this.nodeSpecs(template, namePrefix, containerKernelFiles(kernel), true, installKernelKeys());
     this.timings.push(`API-server instances: ${specs.length} (${specs.map((s) => s.instanceId).join(", ")}), booted ${concurrency} at a time`);
     expect(specs.length).toBe(count);
     // As many in each zone, each with its zone's apiserver slot interface to claim.

@@ -10,15 +10,14 @@
  * pinned by SHA-256 over HTTPS, images from a local OCI registry), /readyz through haproxy built
  * from the synthesized target group.
  */
-import { execFileSync } from "node:child_process";
 import { EtcdTopology } from "../../lib";
-import { allOrAbort, bootTierCheck, waitFor } from "../harness/nspawn-node";
+import { bootTierCheck, waitFor } from "../harness/nspawn-node";
 import { motoCheck } from "../harness/real-components";
 import { providerPlanCheck } from "../harness/provider-plan";
 import { allOf, describeTier, toolAvailable } from "../harness/tiers";
 import { registryCheck } from "../harness/asset-mirror";
 import { nodeEtcdctl, terminateInstance } from "./environment";
-import { AirGappedCluster, ApiNode, ApiNodeChecks, containerKernelFiles, installKernelKeys, loadBalancerBudgetMs } from "./api-nodes";
+import { AirGappedCluster, ApiNode, ApiNodeChecks, apiBootBudgetMs, loadBalancerBudgetMs } from "./api-nodes";
 
 // beforeAll: registry, apply, VPC (each test passes its own budget, below).
 jest.setTimeout(30 * 60_000);
@@ -55,6 +54,8 @@ const STACKED_CHECKS: ApiNodeChecks = {
 };
 /** The reference example's API servers, each with its etcd member (README: stacked topology). */
 const API_NODES = 3;
+/** The reference example's zones (README: one API server and one etcd member in each). */
+const ZONES = ["eu-west-1a", "eu-west-1b", "eu-west-1c"];
 /** What a test may take besides its waits (AWS CLI calls, checks, printing). */
 const TEST_OVERHEAD_MS = 2 * 60_000;
 /**
@@ -62,7 +63,7 @@ const TEST_OVERHEAD_MS = 2 * 60_000;
  * together: each etcd waits for a quorum of its peers), so one node's waits in sequence; then the
  * load balancer.
  */
-const BOOT_TEST_MS = STACKED_CHECKS.settle.cloudInitMs + STACKED_CHECKS.settle.settleMs + STACKED_CHECKS.readyzMs + loadBalancerBudgetMs(API_NODES) + TEST_OVERHEAD_MS;
+const BOOT_TEST_MS = apiBootBudgetMs(API_NODES, API_NODES, STACKED_CHECKS, TEST_OVERHEAD_MS);
 /** Every member healthy again once the replacement's etcd is active (it restarts from its data). */
 const REJOIN_MS = 2 * 60_000;
 /** The replacement test's budget: one node's waits in sequence, the members' health, then the load balancer for that node. */
@@ -88,26 +89,16 @@ describeTier(
     const slots = new Map<string, { ip: string; name: string }>();
 
     it(
-      "boots the three API-server nodes at once, each with its etcd member: cloud-init done, every unit active, systemctl --failed empty (but the lifecycle call moto refuses); /readyz through the load balancer, every node in service",
+      "boots the three API-server nodes at once, each with its etcd member: cloud-init done, every unit active, systemctl --failed empty, the launch action completed; /readyz through the load balancer, every node in service",
       async () => {
         // Stacked: no etcd launch templates or groups; the one group is the API servers'.
         const templates = (await cluster.aws("ec2", "describe-launch-templates")).LaunchTemplates.map((t: { LaunchTemplateName: string }) => t.LaunchTemplateName) as string[];
         expect(templates.filter((t) => /etcd/.test(t))).toEqual([]);
-        const apiTemplate = await cluster.apiTemplate();
-        group = apiTemplate;
-        const moved = await cluster.balanceAcrossZones(apiTemplate);
-        timings.push(`API-server group spread over its zones as EC2 Auto Scaling would (moto launches all in the first subnet): ${moved.join("; ") || "already spread"}`);
-        const kernel = execFileSync("uname", ["-r"], { encoding: "utf8" }).trim();
-        const specs = await cluster.nodeSpecs(apiTemplate, "stacked", containerKernelFiles(kernel), true, installKernelKeys());
-        timings.push(`API-server instances: ${specs.length} (${specs.map((s) => s.instanceId).join(", ")}), booted at once`);
-        expect(specs.length).toBe(API_NODES);
+        // Spread over the three zones, booted at once, every unit active, /readyz on the slot
+        // address and through the load balancer (as api-server-nodes.boot boots its three).
+        ({ template: group, nodes: api } = await cluster.bootApiServers(API_NODES, ZONES, API_NODES, STACKED_CHECKS, "stacked"));
         // The user data is the stacked path: the node claims its slot's data volume and runs etcd.
-        expect(specs[0].userData).toMatch(/etcd/);
-        const zones = (await cluster.aws("ec2", "describe-instances", "--instance-ids", ...specs.map((s) => s.instanceId))).Reservations.flatMap((r: { Instances: Array<{ Placement: { AvailabilityZone: string } }> }) => r.Instances.map((i) => i.Placement.AvailabilityZone));
-        expect(new Set(zones).size).toBe(API_NODES);
-        const bootStart = Date.now();
-        api = await allOrAbort(specs, (s, signal) => cluster.bootApiNode(s, signal, STACKED_CHECKS), { parent: fleet.signal });
-        timings.push(`all ${api.length} stacked nodes ready on their slot addresses ${((Date.now() - bootStart) / 1000).toFixed(1)} s after the first boot started`);
+        expect(api[0].node.spec.userData).toMatch(/etcd/);
         for (const a of api) {
           // systemctl --failed is empty (bootApiNode asserts it, ha-complete-lifecycle included).
           // No start job left waiting; etcd started only after its slot, its certificates and its
@@ -142,8 +133,6 @@ describeTier(
           const serialDevice = (await a.node.exec(["readlink", "-f", `/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_${data[0].VolumeId.replace("-", "")}`])).stdout.trim();
           expect({ node: a.node.spec.name, etcdDataOn: mounted }).toEqual({ node: a.node.spec.name, etcdDataOn: [serialDevice, "/var/lib/etcd"] });
         }
-        await cluster.readyzThroughLoadBalancer(api);
-        for (const a of api) timings.push(`${a.node.spec.name}: boot to /readyz ${a.readySeconds.toFixed(1)} s`);
         booted = true;
       },
       BOOT_TEST_MS,
