@@ -11,6 +11,14 @@
 import { execFileSync } from "node:child_process";
 import { appendFileSync } from "node:fs";
 import * as path from "node:path";
+import { CLUSTER_LOCK_WAIT_MS, HeldClusterLock, acquireClusterLock, recordClusterLockWait } from "./cluster-lock";
+
+/**
+ * Files that run a real cluster (the control-plane and boot tiers), by suffix as jest.config.js
+ * assigns tiers: they hold the machine-wide cluster lock (test/harness/cluster-lock.ts) while they
+ * run. The sequencer (sequencer.js, its EXCLUSIVE) uses the same pattern.
+ */
+export const CLUSTER_FILE = /\.(cp|boot)\.test\.ts$/;
 
 /** True when running under CI (`CI=true`). */
 export const IN_CI = /^(1|true|yes)$/i.test(process.env.CI ?? "");
@@ -65,7 +73,26 @@ export function recordBanner(text: string): void {
  */
 export function describeTier(name: string, check: TierCheck, options: TierOptions, body: () => void): void {
   if (check.available) {
-    describe(name, body);
+    const testPath = expect.getState().testPath ?? "";
+    if (!CLUSTER_FILE.test(testPath)) {
+      describe(name, body);
+      return;
+    }
+    // A cluster file: the lock is taken before the file's own beforeAll hooks (the cluster's
+    // bring-up) and released after its afterAll hooks (the teardown): jest-circus runs a block's
+    // afterAll hooks in the order they were declared, after those of the blocks inside it.
+    describe(name, () => {
+      let lock: HeldClusterLock | undefined;
+      beforeAll(async () => {
+        lock = await acquireClusterLock();
+        recordClusterLockWait(path.relative(path.join(__dirname, "..", ".."), testPath), lock.waitedSeconds);
+        if (lock.waitedSeconds >= 1) console.log(`${options.tierLabel}: waited ${lock.waitedSeconds.toFixed(0)} s for the cluster lock (another cluster file was running)`);
+      }, CLUSTER_LOCK_WAIT_MS + 60_000);
+      body();
+      afterAll(async () => {
+        await lock?.release();
+      });
+    });
     return;
   }
   if (IN_CI) {

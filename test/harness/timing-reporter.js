@@ -4,7 +4,8 @@
 // was the whole suite (`npm test` / `jest` without a path, project, name or changed-files filter).
 // A tier's time is given three ways, because jest runs the files of all tiers together on
 // maxWorkers workers: `spanSeconds` from its first file's start to its last file's end,
-// `fileSeconds` the sum of its files' durations (worker time), and `files` how many ran.
+// `fileSeconds` the sum of its files' durations (worker time) without the time a cluster file
+// waited for the cluster lock (`lockWaitSeconds`, per file and per tier), and `files` how many ran.
 const fs = require("node:fs");
 const path = require("node:path");
 
@@ -24,6 +25,23 @@ function tierOf(file) {
   return TIERS.find(([, re]) => re.test(file))[0];
 }
 
+/** Seconds each cluster file waited for the cluster lock in this run, by file (the workers' record). */
+function clusterLockWaits() {
+  const dir = process.env.HA_CP_TEST_RUN_DIR;
+  const waits = {};
+  if (!dir) return waits;
+  try {
+    for (const line of fs.readFileSync(path.join(dir, "cluster-lock-waits.jsonl"), "utf8").split("\n")) {
+      if (!line.trim()) continue;
+      const { file, waitedSeconds } = JSON.parse(line);
+      waits[file] = (waits[file] ?? 0) + waitedSeconds;
+    }
+  } catch {
+    // no cluster file ran
+  }
+  return waits;
+}
+
 function isFullRun(g) {
   const patterns = g.testPathPatterns ?? g.testPathPattern;
   const hasPatterns = Array.isArray(patterns) ? patterns.length > 0 : typeof patterns === "string" ? patterns.length > 0 : Boolean(patterns?.patterns?.length);
@@ -38,24 +56,28 @@ class TimingReporter {
   onRunComplete(_contexts, results) {
     const root = this.globalConfig.rootDir;
     const end = Date.now();
+    const waits = clusterLockWaits();
     const files = results.testResults.map((r) => ({
       file: path.relative(root, r.testFilePath),
       tier: tierOf(r.testFilePath),
       seconds: r.perfStats && r.perfStats.end && r.perfStats.start ? (r.perfStats.end - r.perfStats.start) / 1000 : null,
+      // Of those seconds, how long the file waited for the cluster lock (test/harness/cluster-lock.ts).
+      ...(waits[path.relative(root, r.testFilePath)] !== undefined ? { lockWaitSeconds: waits[path.relative(root, r.testFilePath)] } : {}),
       start: r.perfStats?.start ?? null,
       end: r.perfStats?.end ?? null,
       failed: r.numFailingTests > 0 || Boolean(r.testExecError),
     }));
     const tiers = {};
     for (const f of files) {
-      const t = (tiers[f.tier] ??= { files: 0, fileSeconds: 0, first: Infinity, last: 0 });
+      const t = (tiers[f.tier] ??= { files: 0, fileSeconds: 0, lockWaitSeconds: 0, first: Infinity, last: 0 });
       t.files++;
-      t.fileSeconds += f.seconds ?? 0;
+      t.fileSeconds += (f.seconds ?? 0) - (f.lockWaitSeconds ?? 0);
+      t.lockWaitSeconds += f.lockWaitSeconds ?? 0;
       if (f.start) t.first = Math.min(t.first, f.start);
       if (f.end) t.last = Math.max(t.last, f.end);
     }
     const byTier = Object.fromEntries(
-      Object.entries(tiers).map(([name, t]) => [name, { files: t.files, fileSeconds: round(t.fileSeconds), spanSeconds: t.last > t.first ? round((t.last - t.first) / 1000) : 0 }]),
+      Object.entries(tiers).map(([name, t]) => [name, { files: t.files, fileSeconds: round(t.fileSeconds), ...(t.lockWaitSeconds > 0 ? { lockWaitSeconds: round(t.lockWaitSeconds) } : {}), spanSeconds: t.last > t.first ? round((t.last - t.first) / 1000) : 0 }]),
     );
     const report = {
       schema: 1,
