@@ -31,7 +31,8 @@ module.exports = {
   testSequencer: "<rootDir>/test/harness/sequencer.js",
   globalSetup: "<rootDir>/test/harness/global-setup.js",
   globalTeardown: "<rootDir>/test/harness/global-teardown.js",
-  reporters: ["default", "<rootDir>/test/harness/tier-banner-reporter.js", "<rootDir>/test/harness/timing-reporter.js"],
+  // The failure digest last: the end of a long CI log names every failure and its cause.
+  reporters: ["default", "<rootDir>/test/harness/tier-banner-reporter.js", "<rootDir>/test/harness/timing-reporter.js", "<rootDir>/test/harness/failure-digest-reporter.js"],
   testTimeout: 30000,
   projects: [
     { ...common, displayName: "unit", testMatch: ["**/*.test.ts"], testPathIgnorePatterns: [...special, "/node_modules/"] },
