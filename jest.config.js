@@ -31,8 +31,12 @@ module.exports = {
   testSequencer: "<rootDir>/test/harness/sequencer.js",
   globalSetup: "<rootDir>/test/harness/global-setup.js",
   globalTeardown: "<rootDir>/test/harness/global-teardown.js",
-  // The failure digest last: the end of a long CI log names every failure and its cause.
-  reporters: ["default", "<rootDir>/test/harness/tier-banner-reporter.js", "<rootDir>/test/harness/timing-reporter.js", "<rootDir>/test/harness/failure-digest-reporter.js"],
+  // The failure digest last: the end of a long CI log names every failure and its cause. Jest's
+  // summary reporter always runs after every other reporter, and above 20 files it prints each
+  // failure in full again ("Summary of all failing tests"), which pushed the digest out of the
+  // part of the log CI keeps (stop 24); the threshold keeps that repeat off (each failure is
+  // printed in full once, when its file ends), so only the counts follow the digest.
+  reporters: [["default", { summaryThreshold: Number.MAX_SAFE_INTEGER }], "<rootDir>/test/harness/tier-banner-reporter.js", "<rootDir>/test/harness/timing-reporter.js", "<rootDir>/test/harness/failure-digest-reporter.js"],
   testTimeout: 30000,
   projects: [
     { ...common, displayName: "unit", testMatch: ["**/*.test.ts"], testPathIgnorePatterns: [...special, "/node_modules/"] },
