@@ -24,7 +24,7 @@ import { NodeSpec, NspawnNode, VolumeStore, VpcNetwork, allOrAbort, bootTierChec
 import { motoCheck } from "../harness/real-components";
 import { providerPlanCheck } from "../harness/provider-plan";
 import { allOf, describeTier } from "../harness/tiers";
-import { BootReport, BootedNodes, explainFailure, settle } from "./node-report";
+import { BootReport, BootedNodes, expectNoJobLeft, explainFailure, settle } from "./node-report";
 
 jest.setTimeout(15 * 60_000);
 
@@ -119,7 +119,7 @@ describeTier("boot tier: the reference example's etcd nodes boot under systemd a
       // test/bootstrap/systemd-units.e2e.test.ts): no start job is left waiting (the start-job
       // deadlock left cloud-final and a unit waiting on each other forever), and each unit started
       // only after its precondition was up: the certificates after the slot, etcd after both.
-      expect({ node: n.spec.name, jobs: (await n.exec(["systemctl", "list-jobs", "--no-legend"])).stdout.trim() }).toEqual({ node: n.spec.name, jobs: "" });
+      await expectNoJobLeft(n, 90_000, fleet.signal);
       const at = async (unit: string, prop: string) => Number((await n.exec(["systemctl", "show", "-P", prop, unit])).stdout.trim());
       const slotUp = await at("ha-claim-slot.service", "ActiveEnterTimestampMonotonic");
       const secretsStart = await at("ha-fetch-secrets.service", "InactiveExitTimestampMonotonic");

@@ -51,6 +51,26 @@ export async function settle(node: NspawnNode, timeouts: SettleTimeouts, signal?
   return { node: node.spec.name, readySeconds, cloudInit, systemState, failed, blame };
 }
 
+/**
+ * No start job is left waiting on `node`: within `ms`, a moment when systemd has no job queued at
+ * all. The boot defects' start-job deadlock left cloud-final and a unit waiting on each other
+ * forever, so their jobs never clear. A periodic service's job comes and goes (node metrics and
+ * audit-log shipping run every minute from 2 min after boot, each an AWS CLI call taking seconds on
+ * a loaded machine), so one look may catch one running: on a slow CI run the nodes were checked
+ * after 2 min and a single look is a race. Fails with the jobs last seen.
+ */
+export async function expectNoJobLeft(node: NspawnNode, ms = 90_000, signal?: AbortSignal): Promise<void> {
+  let jobs = "";
+  let looks = 0;
+  await waitFor(async () => {
+    looks += 1;
+    jobs = (await node.exec(["systemctl", "list-jobs", "--no-legend"], 30_000, signal)).stdout.trim();
+    return jobs === "";
+  }, ms, `${node.spec.name}: a moment with no systemd job queued`, signal).catch((err: Error) => {
+    throw new Error(`${err.message}; jobs at the last of ${looks} looks:\n${jobs}`);
+  });
+}
+
 /** The failed units with their journal tails, cloud-init's output and the hot-plug watcher's error. */
 export async function explainFailure(node: NspawnNode, failed: string): Promise<string> {
   const units = failed.split("\n").map((l) => l.trim().split(/\s+/)[0]).filter(Boolean);

@@ -18,6 +18,7 @@ import { allOf, describeTier, toolAvailable } from "../harness/tiers";
 import { registryCheck } from "../harness/asset-mirror";
 import { nodeEtcdctl, terminateInstance } from "./environment";
 import { AirGappedCluster, ApiNode, ApiNodeChecks, apiBootBudgetMs, loadBalancerBudgetMs } from "./api-nodes";
+import { expectNoJobLeft } from "./node-report";
 
 // beforeAll: registry, apply, VPC (each test passes its own budget, below).
 jest.setTimeout(30 * 60_000);
@@ -103,7 +104,7 @@ describeTier(
           // systemctl --failed is empty (bootApiNode asserts it, ha-complete-lifecycle included).
           // No start job left waiting; etcd started only after its slot, its certificates and its
           // data volume (the boot-defects ordering, on the stacked path).
-          expect({ node: a.node.spec.name, jobs: (await a.node.exec(["systemctl", "list-jobs", "--no-legend"])).stdout.trim() }).toEqual({ node: a.node.spec.name, jobs: "" });
+          await expectNoJobLeft(a.node, 90_000, fleet.signal);
           const at = async (unit: string, prop: string) => Number((await a.node.exec(["systemctl", "show", "-P", prop, unit])).stdout.trim());
           const slotUp = await at("ha-claim-slot.service", "ActiveEnterTimestampMonotonic");
           const secretsUp = await at("ha-fetch-secrets.service", "ActiveEnterTimestampMonotonic");
