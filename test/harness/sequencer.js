@@ -3,10 +3,11 @@
 // takes the next file when it frees):
 // - a cluster file (control-plane and boot tiers: etcd, Kubernetes, systemd containers) holds the
 //   machine-wide cluster lock while it runs (test/harness/cluster-lock.ts): two of them side by
-//   side failed CI twice on 2 cores. Their seconds (~3,100 of ~4,800 in the last runs) are the
-//   suite's critical path, so the plan keeps them back to back: when a worker frees and a cluster
-//   file runs on the other, it takes the longest other file left, and a cluster file is taken
-//   while another runs only when nothing else is left (it then waits for the lock);
+//   side failed CI twice on 2 cores. Their seconds (3,441 of 6,195 in the c3de296 rehearsal) are
+//   the suite's critical path, so the plan keeps them back to back: a worker that frees while no
+//   cluster file runs takes the next one; when a worker frees and a cluster file runs on the other,
+//   it takes the longest other file left, and a cluster file is taken while another runs only when
+//   nothing else is left (it then waits for the lock);
 // - otherwise longest first, so no long file starts late and forms the tail while the other
 //   worker idles;
 // - an apply-tier file (terraform against the emulator) is heavy too: it does not start beside a
@@ -45,6 +46,8 @@ function fileSeconds() {
  * - while a cluster file runs on another worker: a file that is not a cluster file, a light one if
  *   an apply file would otherwise start beside it; a cluster file only when nothing else is left,
  *   and it then starts when the running one ends (the lock);
+ * - while none runs and a cluster file is left: the longest cluster file left (the chain of them is
+ *   the suite's critical path, so it has no gap: a worker freed by a cluster file takes the next);
  * - otherwise the longest file left.
  */
 function schedule(files, workers) {
@@ -57,7 +60,11 @@ function schedule(files, workers) {
     const now = slot.free;
     const clusterRunning = clusterUntil > now;
     let k = 0;
-    if (clusterRunning) {
+    const cluster = left.findIndex((f) => f[2] === "cluster");
+    if (!clusterRunning && cluster >= 0) {
+      // The chain of cluster files is the critical path: no gap in it while one is left.
+      k = cluster;
+    } else if (clusterRunning) {
       const light = left.findIndex((f) => f[2] === "light");
       const other = left.findIndex((f) => f[2] !== "cluster");
       k = left[other]?.[2] === "heavy" && light >= 0 ? light : other;

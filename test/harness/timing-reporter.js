@@ -42,7 +42,11 @@ function clusterLockWaits() {
   return waits;
 }
 
-function isFullRun(g) {
+function isFullRun(g, argv = process.argv) {
+  // Jest 30 keeps --selectProjects / --ignoreProjects out of the global config (the CLI applies
+  // them before): a unit-tier run was recorded as a full run. The reporters run in the process
+  // that parsed them.
+  if (argv.some((a) => /^--(selectProjects|ignoreProjects)(=|$)/.test(a))) return false;
   const patterns = g.testPathPatterns ?? g.testPathPattern;
   const hasPatterns = Array.isArray(patterns) ? patterns.length > 0 : typeof patterns === "string" ? patterns.length > 0 : Boolean(patterns?.patterns?.length);
   return !hasPatterns && !(g.selectProjects?.length) && !(g.ignoreProjects?.length) && !g.testNamePattern && !g.onlyChanged && !g.lastCommit && !g.changedSince && !g.findRelatedTests && !g.onlyFailures;
@@ -105,3 +109,4 @@ function round(x) {
 }
 
 module.exports = TimingReporter;
+module.exports.isFullRun = isFullRun;
