@@ -70,7 +70,11 @@ if [ "$healthy" -ne 1 ]; then
   exit 1
 fi
 # The leader hands leadership to a healthy peer first (while every member serves): its own stop
-# would transfer it too, but mid-shutdown, failing the requests then in flight.
+# would transfer it too, but mid-shutdown, failing the requests then in flight. It prefers a peer
+# whose etcd started after this node's trust bundle changed (one that already restarted in this
+# rotation, so leadership does not move again when that peer restarts), the most recent first;
+# else the peer with the lowest member id. A peer's start time is its process_start_time_seconds
+# on /metrics; a peer that does not answer is not preferred.
 ctl() {
   "$etcdctl" --cacert "$PKI_DIR/etcd/ca.crt" --cert "$PKI_DIR/etcd/healthcheck-client.crt" \
     --key "$PKI_DIR/etcd/healthcheck-client.key" --dial-timeout 2s --command-timeout 10s "$@"
@@ -80,20 +84,39 @@ import json, sys
 s = json.load(sys.stdin)[0]["Status"]["header"]
 print("%x" % s["member_id"])
 ' 2>/dev/null) && status=$(ctl --endpoints "$HA_ETCD_ENDPOINTS" endpoint status -w json 2>/dev/null); then
-  target=$(SELF=$transferee python3 -c '
-import json, os, sys
-st = [e["Status"] for e in json.load(sys.stdin)]
+  target=$(SELF=$transferee PKI_DIR=$PKI_DIR python3 -c '
+import json, os, re, ssl, sys, urllib.request
+entries = json.load(sys.stdin)
+st = [e["Status"] for e in entries]
 me = int(os.environ["SELF"], 16)
-if st and st[0]["leader"] == me:
-    peers = sorted(s["header"]["member_id"] for s in st if s["header"]["member_id"] != me)
-    if peers: print("%x" % peers[0])
-' <<<"$status")
+if not st or st[0]["leader"] != me:
+    raise SystemExit(0)
+pki = os.environ["PKI_DIR"] + "/etcd/"
+changed = os.stat(pki + "ca.crt").st_mtime
+ctx = ssl.create_default_context(cafile=pki + "ca.crt")
+ctx.load_cert_chain(pki + "healthcheck-client.crt", pki + "healthcheck-client.key")
+def started(endpoint):
+    try:
+        with urllib.request.urlopen(endpoint.rstrip("/") + "/metrics", context=ctx, timeout=3) as r:
+            m = re.search(r"^process_start_time_seconds ([0-9.e+]+)$", r.read().decode(), re.M)
+            return float(m.group(1)) if m else None
+    except Exception:
+        return None
+peers = sorted((e["Status"]["header"]["member_id"], e["Endpoint"]) for e in entries if e["Status"]["header"]["member_id"] != me)
+if not peers:
+    raise SystemExit(0)
+restarted = [(t, i) for i, ep in peers for t in [started(ep)] if t is not None and t > changed]
+if restarted:
+    print("%x restarted since the trust bundle changed" % max(restarted)[1])
+else:
+    print("%x lowest member id" % peers[0][0])
+' <<<"$status") || target=""
   if [ -n "$target" ]; then
-    if ctl --endpoints "$LOCAL_ENDPOINT" move-leader "$target" >/dev/null 2>&1; then
+    if ctl --endpoints "$LOCAL_ENDPOINT" move-leader "${target%% *}" >/dev/null 2>&1; then
       log "leadership moved to $target before the restart"
       sleep 2
     else
-      log "could not move leadership to $target; restarting anyway (etcd transfers it on stop)"
+      log "could not move leadership to ${target%% *}; restarting anyway (etcd transfers it on stop)"
     fi
   fi
 fi
