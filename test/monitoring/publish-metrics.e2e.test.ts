@@ -14,10 +14,9 @@
 import { X509Certificate } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { spawn } from "node:child_process";
-import { createInterface } from "node:readline";
 import { AwsEmulator, EMULATOR_REGION, awsEmulatorCheck, startAwsEmulator } from "../harness/aws-emulator";
 import { etcdBinariesCheck } from "../harness/real-components";
+import { startImdsRegionStandIn } from "../harness/imds-region-standin";
 import { allOf, describeTier, toolAvailable } from "../harness/tiers";
 import { EtcdCa, TestCluster, TestNode, issueEtcdCa, makeWorkDir, startTestCluster } from "../bootstrap/etcd/cluster";
 import { METRIC_NAMESPACE, publishMetrics, scrapeMetrics } from "./publish-node";
@@ -217,40 +216,14 @@ describeTier(
       // A metadata service where the node reaches it: in the client namespace of the member's network
       // (loopback without namespaces). It answers IMDSv2's token exchange and placement/region only.
       const host = tc!.net === undefined ? "127.0.0.1" : tc!.net.clientIp;
-      const server = [
-        "import http.server, sys",
-        "class H(http.server.BaseHTTPRequestHandler):",
-        "    def answer(self, code, body=b''):",
-        "        self.send_response(code); self.send_header('Content-Length', str(len(body))); self.end_headers(); self.wfile.write(body)",
-        "        print(self.command, self.path, code, flush=True)",
-        "    def do_PUT(self):",
-        "        ok = self.path == '/latest/api/token' and self.headers.get('X-aws-ec2-metadata-token-ttl-seconds') is not None",
-        "        self.answer(200, b'token-1') if ok else self.answer(400)",
-        "    def do_GET(self):",
-        "        if self.headers.get('X-aws-ec2-metadata-token') != 'token-1': return self.answer(401)",
-        "        self.answer(200, sys.argv[2].encode()) if self.path == '/latest/meta-data/placement/region' else self.answer(404)",
-        "    def log_message(self, *args): pass",
-        "s = http.server.HTTPServer((sys.argv[1], 0), H)",
-        "print(s.server_port, flush=True)",
-        "s.serve_forever()",
-      ].join("\n");
-      const argv = ["python3", "-c", server, host, EMULATOR_REGION];
-      const child = tc!.net === undefined ? spawn(argv[0], argv.slice(1), { stdio: ["ignore", "pipe", "inherit"] }) : spawn("ip", ["netns", "exec", tc!.net.clientNs, ...argv], { stdio: ["ignore", "pipe", "inherit"] });
-      const lines: string[] = [];
-      const port = await new Promise<string>((resolve, reject) => {
-        createInterface({ input: child.stdout! }).on("line", (l) => {
-          lines.push(l);
-          if (lines.length === 1) resolve(l);
-        });
-        child.once("exit", (code) => reject(new Error(`metadata stand-in exited ${code}`)));
-      });
+      const imds = await startImdsRegionStandIn(host, EMULATOR_REGION, tc!.net?.clientNs);
       try {
-        const result = await publishMetrics({ node, emulator: emulator!, clusterName: "e2e-imds-region", pathFirst: [bin], env: { AWS_DEFAULT_REGION: "", AWS_EC2_METADATA_SERVICE_ENDPOINT: `http://${host}:${port}` } });
+        const result = await publishMetrics({ node, emulator: emulator!, clusterName: "e2e-imds-region", pathFirst: [bin], env: { AWS_DEFAULT_REGION: "", AWS_EC2_METADATA_SERVICE_ENDPOINT: imds.endpoint } });
         expect({ exit: result.exitCode, stderr: result.stderr }).toEqual({ exit: 0, stderr: "" });
-        expect(lines.slice(1)).toEqual(["PUT /latest/api/token 200", "GET /latest/meta-data/placement/region 200"]);
+        expect(imds.requests()).toEqual(["PUT /latest/api/token 200", "GET /latest/meta-data/placement/region 200"]);
         expect(listedFor("e2e-imds-region")).toEqual(Object.keys(EXPECTED_UNITS).sort());
       } finally {
-        child.kill("SIGKILL");
+        imds.stop();
       }
     });
 
