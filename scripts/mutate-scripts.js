@@ -28,6 +28,10 @@ const SCRIPTS = {
   "ha-kube-binaries.sh": { tests: ["test/bootstrap/kubernetes-mirror.e2e.test.ts"] },
   "ha-fetch-bundle.sh": { tests: ["test/bootstrap/bundle/fetch-bundle.e2e.test.ts"] },
   "ha-scale-in.sh": { tests: ["test/operations/scale-in.e2e.test.ts"] },
+  "ha-ship-audit-logs.sh": { tests: ["test/monitoring/audit-shipping.e2e.test.ts"] },
+  "ha-etcd-drift.sh": { tests: ["test/operations/etcd-drift.e2e.test.ts"] },
+  "ha-complete-lifecycle.sh": { tests: ["test/bootstrap/complete-lifecycle.e2e.test.ts"] },
+  "ha-etcd-trust.sh": { tests: ["test/bootstrap/etcd/etcd-trust.e2e.test.ts", "test/bootstrap/etcd/etcd-trust-leader.e2e.test.ts"] },
 };
 
 const KEYWORD_ONLY = /^(fi|done|esac|then|else|do|;;|\}|\{|\)|in)\s*(#.*)?$/;

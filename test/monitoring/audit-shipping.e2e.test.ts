@@ -7,12 +7,14 @@
  * the batch.
  */
 import { execFile } from "node:child_process";
-import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync, existsSync } from "node:fs";
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, utimesSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import { renderNodeEnv } from "../../lib";
-import { AwsEmulator, awsEmulatorCheck, startAwsEmulator } from "../harness/aws-emulator";
+import { AwsEmulator, EMULATOR_REGION, awsEmulatorCheck, startAwsEmulator } from "../harness/aws-emulator";
+import { ViewMount, inView } from "../controlplane/node-view";
+import { startImdsRegionStandIn } from "../harness/imds-region-standin";
 import { allOf, describeTier, toolAvailable } from "../harness/tiers";
 import { renderedScript } from "../helpers/scripts";
 
@@ -36,7 +38,7 @@ function auditLine(n: number, at: Date): string {
   }) + "\n";
 }
 
-describeTier("ha-ship-audit-logs (real bash, python3 and AWS CLI against moto's CloudWatch Logs)", allOf(toolAvailable("python3", ["--version"]), awsEmulatorCheck()), { tierLabel: "node e2e" }, () => {
+describeTier("ha-ship-audit-logs (real bash, python3 and AWS CLI against moto's CloudWatch Logs)", allOf(toolAvailable("python3", ["--version"]), toolAvailable("unshare", ["--version"]), toolAvailable("setpriv", ["--version"]), awsEmulatorCheck()), { tierLabel: "node e2e" }, () => {
   jest.setTimeout(120000);
   const dir = mkdtempSync(path.join(tmpdir(), "audit-ship-"));
   const logs = path.join(dir, "audit");
@@ -61,6 +63,9 @@ describeTier("ha-ship-audit-logs (real bash, python3 and AWS CLI against moto's 
       env: {
         ...emulator.env,
         PATH: `${path.dirname(emulator.awsCli)}:/usr/bin:/bin`,
+        // The run's temp root (test/harness/global-setup.js), not the system's: a script that left
+        // its work directory behind would otherwise go unnoticed there.
+        TMPDIR: tmpdir(),
         ENV_FILE: path.join(dir, "node.env"),
         STATE_DIR: path.join(dir, "run"),
         AUDIT_LOG_DIR: logs,
@@ -69,9 +74,9 @@ describeTier("ha-ship-audit-logs (real bash, python3 and AWS CLI against moto's 
       },
       timeout: 60000,
     });
-  const received = (): Array<{ timestamp: number; message: string }> =>
-    emulator.aws("logs", "get-log-events", "--log-group-name", GROUP, "--log-stream-name", "apiserver-1", "--start-from-head").events;
-  const ids = () => received().map((e) => (JSON.parse(e.message) as { auditID: string }).auditID.slice(-3));
+  const received = (stream = "apiserver-1"): Array<{ timestamp: number; message: string }> =>
+    emulator.aws("logs", "get-log-events", "--log-group-name", GROUP, "--log-stream-name", stream, "--start-from-head").events;
+  const ids = (stream?: string) => received(stream).map((e) => (JSON.parse(e.message) as { auditID: string }).auditID.slice(-3));
 
   const t0 = new Date(Date.now() - 60_000);
   const at = (n: number) => new Date(t0.getTime() + n * 10);
@@ -107,6 +112,71 @@ describeTier("ha-ship-audit-logs (real bash, python3 and AWS CLI against moto's 
     expect(readFileSync(path.join(dir, "state/audit-cursor.json"), "utf8")).toBe(cursor);
     await ship();
     expect(ids()).toEqual(["001", "002", "003", "004", "005", "006", "007", "008"]);
+  });
+
+  it("says how many batches it shipped, and leaves nothing in the temp dir, after a success or a refusal", async () => {
+    const scratch = path.join(dir, "tmp");
+    mkdirSync(scratch);
+    appendFileSync(path.join(logs, "audit.log"), auditLine(9, at(9)));
+    const { stdout } = await ship({ TMPDIR: scratch });
+    expect(stdout.trim()).toBe(`shipped 1 batch(es) of audit events to ${GROUP}/apiserver-1`);
+    expect((await ship({ TMPDIR: scratch })).stdout.trim()).toBe(`shipped 0 batch(es) of audit events to ${GROUP}/apiserver-1`);
+    appendFileSync(path.join(logs, "audit.log"), auditLine(10, at(10)));
+    const missing = path.join(dir, "node-missing-group.env");
+    await expect(ship({ ENV_FILE: missing, TMPDIR: scratch })).rejects.toThrow(/ResourceNotFoundException/);
+    expect(readdirSync(scratch)).toEqual([]);
+    await ship();
+    expect(ids().slice(-2)).toEqual(["009", "010"]);
+  });
+
+  it("refuses to run without its log group, even with nothing to ship (a node misconfigured is loud every minute, not quiet until it has events)", async () => {
+    const noGroup = path.join(dir, "node-no-group.env");
+    writeFileSync(noGroup, renderNodeEnv({ clusterName: "prod", nodeRole: "apiserver", slotName: "", secretPrefix: "prod/control-plane" }));
+    expect(readFileSync(noGroup, "utf8")).not.toMatch(/AUDIT_LOG_GROUP/);
+    const cursor = readFileSync(path.join(dir, "state/audit-cursor.json"), "utf8");
+    await expect(ship({ ENV_FILE: noGroup })).rejects.toThrow(/AUDIT_LOG_GROUP: parameter null or not set/);
+    expect(readFileSync(path.join(dir, "state/audit-cursor.json"), "utf8")).toBe(cursor);
+  });
+
+  it("takes the region from the instance metadata (IMDSv2 token, then placement/region) when AWS_DEFAULT_REGION is unset", async () => {
+    // A metadata stand-in on loopback: the token flow as IMDSv2 answers it, and the emulator's region.
+    const imds = await startImdsRegionStandIn("127.0.0.1", EMULATOR_REGION);
+    try {
+      appendFileSync(path.join(logs, "audit.log"), auditLine(11, at(11)));
+      const { stdout } = await ship({ AWS_DEFAULT_REGION: "", AWS_EC2_METADATA_SERVICE_ENDPOINT: imds.endpoint });
+      expect(stdout.trim()).toBe(`shipped 1 batch(es) of audit events to ${GROUP}/apiserver-1`);
+      expect(imds.requests()).toEqual(["PUT /latest/api/token 200", "GET /latest/meta-data/placement/region 200"]);
+      expect(ids().slice(-1)).toEqual(["011"]);
+    } finally {
+      imds.stop();
+    }
+  });
+
+  it("runs with its node defaults: node.env, slot.env, the audit log directory and the cursor at the paths a node has them", async () => {
+    // The control-plane tier's node view (a private mount namespace: nothing reaches the host), with
+    // /etc an overlay whose upper layer is in the test's directory and /run, /var/log and /var/lib
+    // empty tmpfs, then the node's files bound at their node paths.
+    const files = path.join(dir, "node-paths");
+    for (const d of ["upper", "work", "audit", "state"]) mkdirSync(path.join(files, d), { recursive: true });
+    writeFileSync(path.join(files, "slot.env"), "SLOT_NAME='apiserver-2'\nSLOT_IP='10.0.16.11'\n");
+    writeFileSync(path.join(files, "audit/audit.log"), auditLine(21, at(21)) + auditLine(22, at(22)));
+    emulator.aws("logs", "create-log-stream", "--log-group-name", GROUP, "--log-stream-name", "apiserver-2");
+    const mounts: ViewMount[] = [
+      { kind: "fs", source: `overlay:lowerdir=/etc,upperdir=${path.join(files, "upper")},workdir=${path.join(files, "work")}`, target: "/etc", readOnly: false },
+      ...["/run", "/var/log", "/var/lib"].map((target): ViewMount => ({ kind: "tmpfs", source: "", target, readOnly: false })),
+      { kind: "file", source: path.join(dir, "node.env"), target: "/etc/ha-control-plane/node.env", readOnly: true },
+      { kind: "file", source: path.join(files, "slot.env"), target: "/run/ha-control-plane/slot.env", readOnly: true },
+      { kind: "dir", source: path.join(files, "audit"), target: "/var/log/kubernetes/audit", readOnly: false },
+      { kind: "dir", source: path.join(files, "state"), target: "/var/lib/ha-control-plane", readOnly: false },
+    ];
+    const [command, ...args] = inView({ hostname: "apiserver-2", mounts }, ["bash", SCRIPT]);
+    // Not the environment of the other tests: no ENV_FILE, STATE_DIR, AUDIT_LOG_DIR or AUDIT_CURSOR.
+    const { stdout } = await run(command, args, { env: { ...emulator.env, PATH: `${path.dirname(emulator.awsCli)}:/usr/sbin:/usr/bin:/sbin:/bin`, HOME: "/nonexistent", TMPDIR: tmpdir() }, timeout: 60000 });
+    expect(stdout.trim()).toBe(`shipped 1 batch(es) of audit events to ${GROUP}/apiserver-2`);
+    expect(JSON.parse(readFileSync(path.join(files, "state/audit-cursor.json"), "utf8"))).toMatchObject({ offset: readFileSync(path.join(files, "audit/audit.log")).length });
+    expect(ids("apiserver-2")).toEqual(["021", "022"]);
+    // Nothing reached the host.
+    expect([existsSync("/etc/ha-control-plane/node.env"), existsSync("/var/lib/ha-control-plane/audit-cursor.json")]).toEqual([false, false]);
   });
 
   it("refuses a hostile slot.env without calling AWS", async () => {

@@ -46,12 +46,14 @@ describeTier("ha-etcd-drift (real bash and AWS CLI against the AWS emulator)", a
     }
   };
   const lines = (stdout: string) => stdout.trim().split("\n").slice(1).map((l) => l.split("\t"));
+  /** Each line's group, running version, current version and state (the instance id left out). */
+  const columns = (stdout: string) => lines(stdout).map((l) => [l[0], l[2], l[3], l[4]]);
 
   it("reports every member current right after a deploy", async () => {
     const r = await drift(...GROUPS);
     console.log(`ha-etcd-drift, all current:\n${r.stdout}`);
     expect(r.code).toBe(0);
-    expect(lines(r.stdout).map((l) => [l[0], l[2], l[3], l[4]])).toEqual(GROUPS.map((g) => [g, "1", "1", "current (InService)"]));
+    expect(columns(r.stdout)).toEqual(GROUPS.map((g) => [g, "1", "1", "current (InService)"]));
   });
 
   it("reports the member whose template got a new default version, and exits 1", async () => {
@@ -61,7 +63,7 @@ describeTier("ha-etcd-drift (real bash and AWS CLI against the AWS emulator)", a
     const r = await drift(...GROUPS);
     console.log(`ha-etcd-drift after a template change of ${group}:\n${r.stdout}`);
     expect(r.code).toBe(1);
-    expect(lines(r.stdout).map((l) => [l[0], l[2], l[3], l[4]])).toEqual([
+    expect(columns(r.stdout)).toEqual([
       [GROUPS[0], "1", "1", "current (InService)"],
       [group, "1", "2", "DRIFT (InService)"],
       [GROUPS[2], "1", "1", "current (InService)"],
@@ -77,6 +79,26 @@ describeTier("ha-etcd-drift (real bash and AWS CLI against the AWS emulator)", a
     const [line] = lines(r.stdout);
     expect(line[1]).not.toBe(old);
     expect([line[2], line[3]]).toEqual(["2", "2"]);
+  });
+
+  it("prints its usage and exits 2 without a group", async () => {
+    const r = await drift();
+    expect({ code: r.code, stdout: r.stdout, stderr: r.stderr.trim() }).toEqual({ code: 2, stdout: "", stderr: "usage: ha-etcd-drift <member-group>..." });
+  });
+
+  it("compares with the version a group names explicitly (not $Default or $Latest): current while it matches, DRIFT once the group names another", async () => {
+    const group = "prod-etcd-pinned";
+    const lt = aws.aws("ec2", "create-launch-template", "--launch-template-name", group, "--launch-template-data", JSON.stringify({ ImageId: "ami-12c6146b", InstanceType: "t3.micro" })).LaunchTemplate;
+    aws.aws("ec2", "create-launch-template-version", "--launch-template-id", lt.LaunchTemplateId, "--source-version", "1", "--launch-template-data", JSON.stringify({ InstanceType: "t3.small" }));
+    aws.aws("ec2", "modify-launch-template", "--launch-template-id", lt.LaunchTemplateId, "--default-version", "2");
+    const subnet = aws.aws("autoscaling", "describe-auto-scaling-groups", "--auto-scaling-group-names", GROUPS[0]).AutoScalingGroups[0].VPCZoneIdentifier;
+    aws.aws("autoscaling", "create-auto-scaling-group", "--auto-scaling-group-name", group, "--launch-template", JSON.stringify({ LaunchTemplateId: lt.LaunchTemplateId, Version: "1" }),
+      "--min-size", "1", "--max-size", "1", "--desired-capacity", "1", "--vpc-zone-identifier", subnet);
+    const pinned = await drift(group);
+    expect({ code: pinned.code, lines: columns(pinned.stdout), stderr: pinned.stderr }).toEqual({ code: 0, lines: [[group, "1", "1", "current (InService)"]], stderr: "" });
+    aws.aws("autoscaling", "update-auto-scaling-group", "--auto-scaling-group-name", group, "--launch-template", JSON.stringify({ LaunchTemplateId: lt.LaunchTemplateId, Version: "2" }));
+    const moved = await drift(group);
+    expect({ code: moved.code, lines: columns(moved.stdout) }).toEqual({ code: 1, lines: [[group, "1", "2", "DRIFT (InService)"]] });
   });
 
   it("reports a group without its member as MISSING, and a wrong group name as an error (exit 2)", async () => {
