@@ -16,6 +16,12 @@
  * restarts, and what each endpoint serves verifies against the phase's CAs; after DISTRUST_OLD a
  * client certificate of the old Kubernetes CA is refused by every API server (401) and one of the
  * old etcd CA by every etcd member (the distrust is real).
+ *
+ * A static pod that exits on its own is restarted by the harness's kubelet (as the real one does,
+ * with its back-off) and reported. Only the exits upstream documents as the way these programs meet
+ * a slow or busy etcd are allowed, each recovered by the end of the phase: kube-apiserver failing
+ * its start-up storage calls ("etcdserver: request timed out" creating the cluster IP allocator,
+ * one CI run under load), controller-manager or scheduler losing their leader-election lease.
  */
 import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
@@ -23,10 +29,20 @@ import * as path from "node:path";
 import { CaRotationPhase } from "../../lib";
 import { describeTier } from "../harness/tiers";
 import { IssuedFiles } from "../harness/openssl-pki";
-import { ControlPlaneCluster, sleep, startClientLoop, summarize, synthesizeReference } from "./control-plane";
+import { ControlPlaneCluster, StaticPodCrash, sleep, startClientLoop, summarize, synthesizeReference } from "./control-plane";
 import { CONTROL_PLANE_TIER_CHECK, clusterPerFile, etcdRaftTerm, expectOnlyLeaderChangedReadFailures, lbWindow, listedConfigMaps, reporter, waitAllUp } from "./scenarios";
 
 const report = reporter("control plane, CA rotation");
+/**
+ * Exits that are how upstream's programs meet an etcd too slow to answer (the kubelet restarts
+ * them): kube-apiserver's fatal start-up errors from its storage (run.go "command failed"), and
+ * leader election lost by controller-manager or scheduler (they exit by design).
+ */
+const TRANSIENT_EXITS: ReadonlyArray<{ component: string; error: RegExp }> = [
+  { component: "kube-apiserver", error: /"command failed".*etcdserver: (request timed out|leader changed|too many requests)|"command failed".*context deadline exceeded/ },
+  { component: "kube-controller-manager", error: /leaderelection lost|leader election lost/ },
+  { component: "kube-scheduler", error: /leaderelection lost|leader election lost/ },
+];
 /** Reads per second through the load balancer during each phase. */
 const READ_RATE = 20;
 
@@ -93,6 +109,7 @@ describeTier("staged CA rotation of the reference example", CONTROL_PLANE_TIER_C
       const sw = summarize(rawWrites.results, rawWrites.sent, (s) => s === 201);
       const prefix = `ca-${phase.toLowerCase().replace(/_/g, "")}`;
       const acked = rawWrites.results.filter((x) => x.status === 201).map((x) => `${prefix}-${x.n}`);
+      const exits = cp.crashes.filter((c) => c.at >= phaseStart);
       const listed = await listedConfigMaps(cp);
       const lost = acked.filter((n) => !listed.has(n));
 
@@ -121,6 +138,7 @@ describeTier("staged CA rotation of the reference example", CONTROL_PLANE_TIER_C
         lb: await lb(),
         phaseSeconds: (Date.now() - phaseStart) / 1000,
         perNode,
+        staticPodExits: exits.map((c) => ({ slot: c.slot, component: c.component, code: c.code, backoffMs: c.backoffMs, lastError: c.lastError.slice(0, 240) })),
         servedIssuers,
         trusted: nowCas,
       };
@@ -139,6 +157,11 @@ describeTier("staged CA rotation of the reference example", CONTROL_PLANE_TIER_C
       expectOnlyLeaderChangedReadFailures(sr, leaderChanges, READ_RATE);
       expect(sw.failed).toBe(0);
       expect(lost).toEqual([]);
+      // Exits of their own only of the transient kinds, and each pod runs again (its kubelet restarted it).
+      expect(exits.filter((c) => !TRANSIENT_EXITS.some((t) => t.component === c.component && t.error.test(c.lastError)))).toEqual([]);
+      const live = (c: StaticPodCrash) => cp.liveProcesses(c.slot).some((p) => p.component === c.component);
+      for (const c of exits) while (!live(c) && Date.now() < c.at + c.backoffMs + 30_000) await sleep(500);
+      for (const c of exits) expect([c.slot, c.component, live(c)]).toEqual([c.slot, c.component, true]);
       // The documented restarts: a CA added or removed (phases 1 and 3) restarts etcd and every
       // control-plane pod; a re-issue (phase 2) restarts only controller-manager and scheduler.
       const trustChanged = phase !== CaRotationPhase.ISSUE_NEW;

@@ -148,4 +148,37 @@ describeTier("control plane of the reference example", CONTROL_PLANE_TIER_CHECK,
   }, 600_000);
 
   it("R. renews every leaf certificate while the API serves: new serials served by every API server and etcd member without restarting them; controller-manager and scheduler restarted by the refresh (their kubeconfigs embed the certificate); 0 failed requests", () => certificateRenewal(cp, report, "R certificate renewal"), 600_000);
+
+  // The harness's kubelet is a stand-in: it must restart as the real one does (Kubernetes docs, "Pod
+  // Lifecycle", container restarts: the first crash at once, then an exponential back-off from 10 s),
+  // or a test would pass (or fail) on a pod the real kubelet would have brought back at another time.
+  it("K. the harness's kubelet restarts a static pod that exits on its own as the kubelet does: the first exit at once, the next after the 10 s back-off", async () => {
+    // A slot whose scheduler has not exited in the last 10 min (the kubelet resets its back-off after that).
+    const recent = (s: string) => cp.crashes.some((c) => c.slot === s && c.component === "kube-scheduler" && Date.now() - c.at < 600_000);
+    const slot = [...cp.apiSlots].reverse().find((s) => !recent(s));
+    if (slot === undefined) throw new Error(`every API slot's kube-scheduler exited in the last 10 min: ${JSON.stringify(cp.crashes)}`);
+    const running = () => cp.liveProcesses(slot).find((p) => p.component === "kube-scheduler");
+    const restartAfter = async (limitMs: number): Promise<number> => {
+      const before = running();
+      if (!before) throw new Error(`no kube-scheduler on ${slot}`);
+      before.child.kill("SIGKILL"); // not cp.stop(): an exit the harness did not ask for
+      await before.exited;
+      const exitedAt = Date.now();
+      for (;;) {
+        const now = running();
+        if (now && now !== before) return Date.now() - exitedAt;
+        if (Date.now() - exitedAt > limitMs) throw new Error(`kube-scheduler on ${slot} not restarted within ${limitMs} ms`);
+        await sleep(100);
+      }
+    };
+    const first = await restartAfter(5_000);
+    await sleep(1_000);
+    const second = await restartAfter(20_000);
+    const exits = cp.crashes.filter((c) => c.slot === slot && c.component === "kube-scheduler").slice(-2);
+    report("K harness kubelet restarts", { firstRestartMs: first, secondRestartMs: second, exits: exits.map((c) => ({ signal: c.signal, backoffMs: c.backoffMs })) });
+    expect(exits.map((c) => [c.signal, c.backoffMs])).toEqual([["SIGKILL", 0], ["SIGKILL", 10_000]]);
+    expect(first).toBeLessThan(2_000);
+    expect(second).toBeGreaterThanOrEqual(10_000);
+    expect(second).toBeLessThan(12_000);
+  }, 120_000);
 });

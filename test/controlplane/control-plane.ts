@@ -67,6 +67,25 @@ export interface RunningProcess {
   readonly manifest?: string;
 }
 
+/** A static pod's container that exited on its own (not stopped by the harness). */
+export interface StaticPodCrash {
+  readonly slot: string;
+  readonly component: string;
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  /** When it exited (epoch ms). */
+  readonly at: number;
+  /** The last error line of its log (klog `E`/`F` lines, or the last line). */
+  readonly lastError: string;
+  /** The slot's instance (bumped when it stops or boots again): a new kubelet's back-off starts from 0. */
+  readonly instance: number;
+  /** The kubelet's back-off before the restart: 0 for the first exit, then 10 s doubling to 300 s. */
+  readonly backoffMs: number;
+}
+
+/** The kubelet's container restart back-off (pkg/kubelet: 10 s initial, 300 s cap), reset after 10 min without an exit. */
+const KUBELET_BACKOFF = { initialMs: 10_000, maxMs: 300_000, resetAfterMs: 600_000 };
+
 const CLIENT = { name: "client", host: "client" };
 
 /** The synthesized reference stack and what the tier reads from it. */
@@ -174,6 +193,21 @@ export class ControlPlaneCluster {
   readonly roots = new Map<string, string>();
   lb!: HaproxyLoadBalancer;
   private generation = 0;
+  /**
+   * Whether the harness's kubelet restarts a static pod's container that exits on its own, as the
+   * real kubelet does for restartPolicy Always (the default for static pods): the first exit at
+   * once, each further one after a back-off of 10 s doubling to 300 s. A file with its own
+   * stand-in for the kubelet turns it off.
+   */
+  kubeletRestarts = true;
+  /** Every exit of a static pod's container the harness did not cause, oldest first. */
+  readonly crashes: StaticPodCrash[] = [];
+  /** Processes the harness itself stops or kills ({@link stop}, {@link destroy}): not crashes. */
+  private readonly stoppedByHarness = new WeakSet<RunningProcess>();
+  /** Per slot, bumped when the instance stops or boots again: a pending restart of an older instance is dropped. */
+  private readonly instanceEpoch = new Map<string, number>();
+  private readonly restartTimers = new Set<NodeJS.Timeout>();
+  private destroyed = false;
 
   private constructor(
     /** The synthesis of the first deploy; {@link spec} is the deployed one. */
@@ -509,6 +543,7 @@ export class ControlPlaneCluster {
 
   /** An API node boots: secrets, ha-kube-configure, then the static pods it wrote. */
   async startApiNode(slot: string, options: { freshDisk?: boolean } = {}): Promise<RunningProcess[]> {
+    this.bumpEpoch(slot);
     const root = options.freshDisk !== false || !this.roots.has(slot) ? this.freshRoot(slot) : (this.roots.get(slot) as string);
     await this.runScript(slot, "usr/local/sbin/ha-fetch-secrets");
     // runcmd of the API user data.
@@ -537,7 +572,43 @@ export class ControlPlaneCluster {
     // The container's image decides what runs: its tag's release of the program.
     const binary = kubernetesBinary(command[0], String(container.image));
     const argv = inView({ netns: this.net.namespaces.get(this.node(slot).host), hostname: this.hostname(slot), mounts: podViewMounts(root, mounts) }, [binary, ...command.slice(1)]);
-    return this.spawnLogged(slot, String(pod.metadata.name), argv, { PATH: process.env.PATH }, manifestText);
+    const p = this.spawnLogged(slot, String(pod.metadata.name), argv, { PATH: process.env.PATH }, manifestText);
+    const epoch = this.instanceEpoch.get(slot) ?? 0;
+    void p.exited.then(({ code, signal }) => this.onStaticPodExit(p, manifestFile, epoch, code, signal));
+    return p;
+  }
+
+  /**
+   * The kubelet's view of a container exit: unless the harness stopped it, a crash is recorded and,
+   * with {@link kubeletRestarts}, the pod's container starts again from its manifest after the
+   * back-off, provided the instance is still the same and nothing else started the pod meanwhile.
+   */
+  private onStaticPodExit(p: RunningProcess, manifestFile: string, epoch: number, code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.destroyed || this.stoppedByHarness.has(p)) return;
+    const now = Date.now();
+    const previous = this.crashes.filter((c) => c.slot === p.slot && c.component === p.component && c.instance === epoch).pop();
+    const backoffMs =
+      previous === undefined || now - previous.at > KUBELET_BACKOFF.resetAfterMs
+        ? 0
+        : previous.backoffMs === 0
+          ? KUBELET_BACKOFF.initialMs
+          : Math.min(previous.backoffMs * 2, KUBELET_BACKOFF.maxMs);
+    const lines = tail(p.logFile, 40).split("\n").filter((l) => l.trim() !== "");
+    const lastError = [...lines].reverse().find((l) => /^[EF]\d{4} /.test(l)) ?? lines.pop() ?? "";
+    this.crashes.push({ slot: p.slot, component: p.component, code, signal, at: now, lastError: lastError.slice(0, 400), instance: epoch, backoffMs });
+    if (!this.kubeletRestarts) return;
+    const timer = setTimeout(() => {
+      this.restartTimers.delete(timer);
+      if (this.destroyed || (this.instanceEpoch.get(p.slot) ?? 0) !== epoch || !existsSync(manifestFile)) return;
+      if (this.liveProcesses(p.slot).some((x) => x.component === p.component)) return;
+      this.startStaticPod(p.slot, manifestFile);
+    }, backoffMs);
+    this.restartTimers.add(timer);
+  }
+
+  /** The instance in `slot` stops or boots again: the kubelet's pending restarts of the old one are dropped. */
+  private bumpEpoch(slot: string): void {
+    this.instanceEpoch.set(slot, (this.instanceEpoch.get(slot) ?? 0) + 1);
   }
 
   /** The live process of `component` on `slot` (newest). */
@@ -550,6 +621,7 @@ export class ControlPlaneCluster {
   /** Sends `signal` to a process and waits for it to exit (bounded). */
   async stop(p: RunningProcess, signal: NodeJS.Signals, timeoutMs: number): Promise<number> {
     const start = Date.now();
+    this.stoppedByHarness.add(p);
     p.child.kill(signal);
     const timer = setTimeout(() => p.child.kill("SIGKILL"), timeoutMs);
     await p.exited;
@@ -567,6 +639,7 @@ export class ControlPlaneCluster {
    * systemd stops the kubelet's pods and etcd.service; each is killed after `graceMs`.
    */
   async terminateNode(slot: string, graceMs: number): Promise<void> {
+    this.bumpEpoch(slot);
     await Promise.all(this.liveProcesses(slot).map((p) => this.stop(p, "SIGTERM", graceMs)));
   }
 
@@ -730,6 +803,7 @@ export class ControlPlaneCluster {
 
   /** Kills every process of a node at once (the instance is gone). */
   async killNode(slot: string): Promise<void> {
+    this.bumpEpoch(slot);
     await Promise.all(this.liveProcesses(slot).map((p) => this.stop(p, "SIGKILL", 5000)));
   }
 
@@ -748,7 +822,10 @@ export class ControlPlaneCluster {
       const r = await this.curl(slot, "/readyz");
       if (r.status === 200) return Date.now() - start;
       const p = this.processes.filter((x) => x.slot === slot && x.component === "kube-apiserver").pop();
-      if (p && p.child.exitCode !== null) throw new Error(`kube-apiserver on ${slot} exited ${p.child.exitCode}:\n${tail(p.logFile, 40)}`);
+      // Without the kubelet's restarts an exit is final; with them, three exits while waiting are a crash loop.
+      const crashed = this.crashes.filter((c) => c.slot === slot && c.component === "kube-apiserver" && c.at >= start);
+      if (p && p.child.exitCode !== null && (!this.kubeletRestarts || crashed.length >= 3))
+        throw new Error(`kube-apiserver on ${slot} exited ${p.child.exitCode}${crashed.length > 1 ? ` (${crashed.length} exits while waiting: ${crashed.map((c) => c.lastError).join(" | ")})` : ""}:\n${tail(p.logFile, 40)}`);
       if (Date.now() - start > timeoutMs) throw new Error(`kube-apiserver on ${slot} not ready after ${timeoutMs} ms (${r.status} ${r.body.slice(0, 300)}):\n${p ? tail(p.logFile, 40) : ""}`);
       await sleep(500);
     }
@@ -756,6 +833,9 @@ export class ControlPlaneCluster {
 
   /** Stops everything and removes every namespace, temp dir and created mount point. Idempotent. */
   async destroy(): Promise<void> {
+    this.destroyed = true;
+    for (const t of this.restartTimers) clearTimeout(t);
+    this.restartTimers.clear();
     for (const p of this.processes) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill("SIGKILL");
     await Promise.all(this.processes.map((p) => Promise.race([p.exited, new Promise((r) => setTimeout(r, 5000).unref())])));
     await this.lb?.stop().catch(() => undefined);
