@@ -64,8 +64,10 @@ export async function expectNoJobLeft(node: NspawnNode, ms = 90_000, signal?: Ab
   let looks = 0;
   await waitFor(async () => {
     looks += 1;
-    jobs = (await node.exec(["systemctl", "list-jobs", "--no-legend"], 30_000, signal)).stdout.trim();
-    return jobs === "";
+    const r = await node.exec(["systemctl", "list-jobs", "--no-legend"], 30_000, signal);
+    jobs = r.code === 0 ? r.stdout.trim() : `systemctl list-jobs exited ${r.code}: ${r.stderr.trim()}`;
+    // A look that failed (container gone, timeout) saw nothing: it is not a moment without jobs.
+    return r.code === 0 && jobs === "";
   }, ms, `${node.spec.name}: a moment with no systemd job queued`, signal).catch((err: Error) => {
     throw new Error(`${err.message}; jobs at the last of ${looks} looks:\n${jobs}`);
   });

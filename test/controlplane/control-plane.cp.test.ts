@@ -178,7 +178,7 @@ describeTier("control plane of the reference example", CONTROL_PLANE_TIER_CHECK,
     report("K harness kubelet restarts", { firstRestartMs: first, secondRestartMs: second, exits: exits.map((c) => ({ signal: c.signal, backoffMs: c.backoffMs })) });
     expect(exits.map((c) => [c.signal, c.backoffMs])).toEqual([["SIGKILL", 0], ["SIGKILL", 10_000]]);
     expect(first).toBeLessThan(2_000);
-    expect(second).toBeGreaterThanOrEqual(10_000);
+    expect(second).toBeGreaterThanOrEqual(9_900); // Node's timers may fire a millisecond early; exitedAt is taken after the exit handler ran
     expect(second).toBeLessThan(12_000);
   }, 120_000);
 });

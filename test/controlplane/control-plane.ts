@@ -83,7 +83,7 @@ export interface StaticPodCrash {
   readonly backoffMs: number;
 }
 
-/** The kubelet's container restart back-off (pkg/kubelet: 10 s initial, 300 s cap), reset after 10 min without an exit. */
+/** The kubelet's container restart back-off (pkg/kubelet: 10 s initial, 300 s cap), reset when the container ran 10 min before it exited. */
 const KUBELET_BACKOFF = { initialMs: 10_000, maxMs: 300_000, resetAfterMs: 600_000 };
 
 const CLIENT = { name: "client", host: "client" };
@@ -587,8 +587,10 @@ export class ControlPlaneCluster {
     if (this.destroyed || this.stoppedByHarness.has(p)) return;
     const now = Date.now();
     const previous = this.crashes.filter((c) => c.slot === p.slot && c.component === p.component && c.instance === epoch).pop();
+    // The kubelet forgets the back-off once the container ran 10 min (the exit came more than
+    // 10 min after its last restart: flowcontrol.Backoff's expiry), not 10 min after the last exit.
     const backoffMs =
-      previous === undefined || now - previous.at > KUBELET_BACKOFF.resetAfterMs
+      previous === undefined || now - p.startedAt > KUBELET_BACKOFF.resetAfterMs
         ? 0
         : previous.backoffMs === 0
           ? KUBELET_BACKOFF.initialMs
