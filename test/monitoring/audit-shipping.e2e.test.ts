@@ -123,6 +123,7 @@ describeTier("ha-ship-audit-logs (real bash, python3 and AWS CLI against moto's 
     expect((await ship({ TMPDIR: scratch })).stdout.trim()).toBe(`shipped 0 batch(es) of audit events to ${GROUP}/apiserver-1`);
     appendFileSync(path.join(logs, "audit.log"), auditLine(10, at(10)));
     const missing = path.join(dir, "node-missing-group.env");
+    writeFileSync(missing, renderNodeEnv({ clusterName: "prod", nodeRole: "apiserver", slotName: "", secretPrefix: "prod/control-plane" }, { AUDIT_LOG_GROUP: "/ha-control-plane/prod/missing" }));
     await expect(ship({ ENV_FILE: missing, TMPDIR: scratch })).rejects.toThrow(/ResourceNotFoundException/);
     expect(readdirSync(scratch)).toEqual([]);
     await ship();

@@ -92,20 +92,20 @@ me = int(os.environ["SELF"], 16)
 if not st or st[0]["leader"] != me:
     raise SystemExit(0)
 pki = os.environ["PKI_DIR"] + "/etcd/"
-changed = os.stat(pki + "ca.crt").st_mtime
-ctx = ssl.create_default_context(cafile=pki + "ca.crt")
-ctx.load_cert_chain(pki + "healthcheck-client.crt", pki + "healthcheck-client.key")
 def started(endpoint):
     try:
+        changed = os.stat(pki + "ca.crt").st_mtime
+        ctx = ssl.create_default_context(cafile=pki + "ca.crt")
+        ctx.load_cert_chain(pki + "healthcheck-client.crt", pki + "healthcheck-client.key")
         with urllib.request.urlopen(endpoint.rstrip("/") + "/metrics", context=ctx, timeout=3) as r:
             m = re.search(r"^process_start_time_seconds ([0-9.e+]+)$", r.read().decode(), re.M)
-            return float(m.group(1)) if m else None
+            return float(m.group(1)) - changed if m else None
     except Exception:
         return None
 peers = sorted((e["Status"]["header"]["member_id"], e["Endpoint"]) for e in entries if e["Status"]["header"]["member_id"] != me)
 if not peers:
     raise SystemExit(0)
-restarted = [(t, i) for i, ep in peers for t in [started(ep)] if t is not None and t > changed]
+restarted = [(t, i) for i, ep in peers for t in [started(ep)] if t is not None and t > 0]
 if restarted:
     print("%x restarted since the trust bundle changed" % max(restarted)[1])
 else:
