@@ -3,7 +3,7 @@
 // takes the next file when it frees):
 // - a cluster file (control-plane and boot tiers: etcd, Kubernetes, systemd containers) holds the
 //   machine-wide cluster lock while it runs (test/harness/cluster-lock.ts): two of them side by
-//   side failed CI twice on 2 cores. Their seconds (3,441 of 6,195 in the c3de296 rehearsal) are
+//   side failed CI twice on 2 cores. Their seconds (3,526 of 6,294 in the b7e1c90 rehearsal) are
 //   the suite's critical path, so the plan keeps them back to back: a worker that frees while no
 //   cluster file runs takes the next one; when a worker frees and a cluster file runs on the other,
 //   it takes the longest other file left, and a cluster file is taken while another runs only when
