@@ -71,10 +71,12 @@ if [ "$healthy" -ne 1 ]; then
 fi
 # The leader hands leadership to a healthy peer first (while every member serves): its own stop
 # would transfer it too, but mid-shutdown, failing the requests then in flight. It prefers a peer
-# whose etcd started after this node's trust bundle changed (one that already restarted in this
-# rotation, so leadership does not move again when that peer restarts), the most recent first;
-# else the peer with the lowest member id. A peer's start time is its process_start_time_seconds
-# on /metrics; a peer that does not answer is not preferred.
+# whose etcd already trusts exactly this node's new bundle (it restarted with it earlier in this
+# rotation, so leadership does not move again when that peer's turn would come), the lowest member
+# id among them; else the peer with the lowest member id. What a peer trusts is read from its TLS
+# handshake: the client CA names it sends in its CertificateRequest (Go's crypto/tls sends the
+# subjects of etcd's --trusted-ca-file), compared with the subjects of the bundle's certificates;
+# a peer that does not answer is not preferred.
 ctl() {
   "$etcdctl" --cacert "$PKI_DIR/etcd/ca.crt" --cert "$PKI_DIR/etcd/healthcheck-client.crt" \
     --key "$PKI_DIR/etcd/healthcheck-client.key" --dial-timeout 2s --command-timeout 10s "$@"
@@ -85,29 +87,49 @@ s = json.load(sys.stdin)[0]["Status"]["header"]
 print("%x" % s["member_id"])
 ' 2>/dev/null) && status=$(ctl --endpoints "$HA_ETCD_ENDPOINTS" endpoint status -w json 2>/dev/null); then
   target=$(SELF=$transferee PKI_DIR=$PKI_DIR python3 -c '
-import json, os, re, ssl, sys, urllib.request
+import json, os, re, subprocess, sys, urllib.parse
 entries = json.load(sys.stdin)
 st = [e["Status"] for e in entries]
 me = int(os.environ["SELF"], 16)
 if not st or st[0]["leader"] != me:
     raise SystemExit(0)
 pki = os.environ["PKI_DIR"] + "/etcd/"
-def started(endpoint):
+def run(argv, stdin=None):
+    return subprocess.run(argv, input=stdin, stdin=None if stdin is not None else subprocess.DEVNULL, capture_output=True, text=True, timeout=10)
+def bundle():
+    pems = re.findall(r"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----", open(pki + "ca.crt").read(), re.S)
+    names = []
+    for pem in pems:
+        r = run(["openssl", "x509", "-noout", "-subject"], pem)
+        if r.returncode != 0 or not r.stdout.startswith("subject="):
+            return None
+        names.append(r.stdout.strip()[len("subject="):].strip())
+    return sorted(names) or None
+def trusted(endpoint):
     try:
-        changed = os.stat(pki + "ca.crt").st_mtime
-        ctx = ssl.create_default_context(cafile=pki + "ca.crt")
-        ctx.load_cert_chain(pki + "healthcheck-client.crt", pki + "healthcheck-client.key")
-        with urllib.request.urlopen(endpoint.rstrip("/") + "/metrics", context=ctx, timeout=3) as r:
-            m = re.search(r"^process_start_time_seconds ([0-9.e+]+)$", r.read().decode(), re.M)
-            return float(m.group(1)) - changed if m else None
+        u = urllib.parse.urlsplit(endpoint)
+        r = run(["openssl", "s_client", "-connect", u.netloc, "-CAfile", pki + "ca.crt",
+                 "-cert", pki + "healthcheck-client.crt", "-key", pki + "healthcheck-client.key"])
+        lines = r.stdout.splitlines()
+        i = lines.index("Acceptable client certificate CA names")
     except Exception:
         return None
+    names = []
+    for line in lines[i + 1:]:
+        if line.startswith("---") or re.match(r"^[A-Za-z ]+: ", line):
+            break
+        names.append(line.strip())
+    return sorted(names)
 peers = sorted((e["Status"]["header"]["member_id"], e["Endpoint"]) for e in entries if e["Status"]["header"]["member_id"] != me)
 if not peers:
     raise SystemExit(0)
-restarted = [(t, i) for i, ep in peers for t in [started(ep)] if t is not None and t > 0]
-if restarted:
-    print("%x restarted since the trust bundle changed" % max(restarted)[1])
+try:
+    want = bundle()
+except Exception:
+    want = None
+ready = [i for i, ep in peers if want is not None and trusted(ep) == want]
+if ready:
+    print("%x trusting the new bundle already" % ready[0])
 else:
     print("%x lowest member id" % peers[0][0])
 ' <<<"$status") || target=""

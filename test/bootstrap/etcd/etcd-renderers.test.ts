@@ -336,7 +336,7 @@ describe("etcdBootExtras (what user data adds for an etcd node)", () => {
     // (issue 12: API servers never reach a learner), +0.5 KiB for the unit creating etcd's user
     // before etcd.service spawns (boot tier), +3.8 KiB for ha-etcd-trust and its refresh drop-in
     // (issue 18 finding 4: etcd reads its CAs only at start; the leader hands over leadership before
-    // its restart), +1.2 KiB for preferring a peer already restarted in the rotation as the new leader
+    // its restart), +1.2 KiB for preferring a peer that already trusts the new bundle as the new leader
     // (one leader change per rotation step instead of up to two); these files travel in the bootstrap
     // bundle, EC2's 16 KB limit applies to user data.
     expect(dedicated.raw).toBeLessThanOrEqual(20.25 * 1024);

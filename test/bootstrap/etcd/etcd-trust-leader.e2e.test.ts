@@ -1,9 +1,10 @@
 /**
  * Where ha-etcd-trust hands leadership before the restart a CA rotation needs, on a real three-member
  * etcd 3.5.21 cluster on 127.0.0.1. The leader moves leadership away first (its own stop would move it
- * mid-shutdown, failing requests in flight); it prefers a peer that has already restarted since this
- * node's trust bundle changed, so leadership does not move a second time when that peer restarts,
- * and otherwise takes the peer with the lowest member id. A member that is not the leader moves
+ * mid-shutdown, failing requests in flight); it prefers a peer whose etcd already trusts exactly this
+ * node's new bundle (read from the client CA names in the peer's TLS CertificateRequest), so
+ * leadership does not move a second time when that peer's turn comes, whether that peer restarted
+ * before or after this node's bundle changed; otherwise it takes the peer with the lowest member id. A member that is not the leader moves
  * nothing. Leadership is read from etcd itself (`endpoint status`), not from the script's log.
  */
 import { ChildProcess, execFile, spawn } from "node:child_process";
@@ -56,13 +57,14 @@ describeTier("ha-etcd-trust's leadership hand-over on a real three-member etcd",
     return r.stdout;
   }
 
-  async function start(m: Member, state: "new" | "existing"): Promise<void> {
+  /** Starts member `m`, trusting the CAs of `trust` for its clients (CA A alone unless given). */
+  async function start(m: Member, state: "new" | "existing", trust = file("caA.crt")): Promise<void> {
     m.proc = spawn(path.join(bin(), "etcd"), [
       "--name", m.name, "--data-dir", path.join(dir, m.name),
       "--listen-client-urls", endpoint(m), "--advertise-client-urls", endpoint(m),
       "--listen-peer-urls", `http://127.0.0.1:${m.peer}`, "--initial-advertise-peer-urls", `http://127.0.0.1:${m.peer}`,
       "--initial-cluster", members.map((x) => `${x.name}=http://127.0.0.1:${x.peer}`).join(","), "--initial-cluster-state", state,
-      "--cert-file", file("server.crt"), "--key-file", file("server.key"), "--client-cert-auth", "--trusted-ca-file", file("caA.crt"),
+      "--cert-file", file("server.crt"), "--key-file", file("server.key"), "--client-cert-auth", "--trusted-ca-file", trust,
     ], { stdio: "ignore" });
   }
 
@@ -155,30 +157,62 @@ describeTier("ha-etcd-trust's leadership hand-over on a real three-member etcd",
     expect((await status()).leader).toBe(before.leader);
   }, 120_000);
 
-  it("the leader prefers the peer restarted since its bundle changed, even when that peer's id is not the lowest", async () => {
+  /** The peers of `leader`, lowest member id first. */
+  const peersOf = (ids: Record<string, string>, leader: string) =>
+    members.filter((m) => m.name !== leader).sort((a, b) => (BigInt(`0x${ids[a.name]}`) < BigInt(`0x${ids[b.name]}`) ? -1 : 1));
+
+  /** Members whose etcd trusts CA B too (restarted with both CAs). */
+  const trustsBoth = new Set<string>();
+  /** Restarts member `m` trusting `trust` (a copy: the node's own bundle file changes under the test). */
+  async function restartTrusting(m: Member, trust: string): Promise<void> {
+    const copy = file(`${m.name}-trust.crt`);
+    writeFileSync(copy, readFileSync(trust, "utf8"));
+    if (readFileSync(trust, "utf8").includes(readFileSync(file("caB.crt"), "utf8"))) trustsBoth.add(m.name);
+    else trustsBoth.delete(m.name);
+    await stop(m);
+    await start(m, "existing", copy);
+    await waitHealthy();
+  }
+  const bothCas = () => {
+    writeFileSync(file("bundleAB.crt"), readFileSync(file("caA.crt"), "utf8") + readFileSync(file("caB.crt"), "utf8"));
+    return file("bundleAB.crt");
+  };
+
+  it("the leader prefers a peer that already trusts its new bundle (read from the peer's TLS handshake), even when that peer's id is not the lowest", async () => {
     await bundleChangesNow();
     const { ids, leader } = await status();
-    const peers = members.filter((m) => m.name !== leader).sort((a, b) => (BigInt(`0x${ids[a.name]}`) < BigInt(`0x${ids[b.name]}`) ? -1 : 1));
-    // The peer with the higher id restarts after the bundle changed (the lowest-id rule would pick the other).
-    const restarted = peers[1];
-    await new Promise((r) => setTimeout(r, 1100));
-    await stop(restarted);
-    await start(restarted, "existing");
-    await waitHealthy();
+    // The peer with the higher id restarts with the new bundle (the lowest-id rule would pick the other).
+    const ready = peersOf(ids, leader)[1];
+    await restartTrusting(ready, bothCas());
     const r = await trust(members.find((m) => m.name === leader) as Member);
     expect([r.code, r.calls]).toEqual([0, ["restart --no-block etcd.service"]]);
-    expect(r.stderr).toMatch(new RegExp(`leadership moved to ${ids[restarted.name]} restarted since the trust bundle changed`));
-    expect((await status()).leader).toBe(restarted.name);
+    expect(r.stderr).toMatch(new RegExp(`leadership moved to ${ids[ready.name]} trusting the new bundle already`));
+    expect((await status()).leader).toBe(ready.name);
   }, 120_000);
 
-  it("with no peer restarted since the bundle changed, the leader hands over to the peer with the lowest member id", async () => {
-    await new Promise((r) => setTimeout(r, 1100));
-    await bundleChangesNow(); // after every member's start
+  it("also when that peer restarted before this node's bundle changed (nodes refreshing one after another)", async () => {
     const { ids, leader } = await status();
-    const lowest = members.filter((m) => m.name !== leader).sort((a, b) => (BigInt(`0x${ids[a.name]}`) < BigInt(`0x${ids[b.name]}`) ? -1 : 1))[0];
+    const ready = peersOf(ids, leader).find((m) => !trustsBoth.has(m.name));
+    if (!ready) throw new Error("every peer already trusts both CAs");
+    await restartTrusting(ready, bothCas());
+    await new Promise((r) => setTimeout(r, 1100));
+    await bundleChangesNow(); // this node's bundle changes after the peer's restart
+    const now = await status();
+    expect(now.leader).toBe(leader);
+    const r = await trust(members.find((m) => m.name === leader) as Member);
+    expect([r.code, r.calls]).toEqual([0, ["restart --no-block etcd.service"]]);
+    expect(r.stderr).toMatch(new RegExp(`leadership moved to ${ids[ready.name]} trusting the new bundle already`));
+    expect((await status()).leader).toBe(ready.name);
+  }, 120_000);
+
+  it("with no peer trusting the new bundle yet, the leader hands over to the peer with the lowest member id", async () => {
+    for (const m of members) await restartTrusting(m, file("caA.crt"));
+    await bundleChangesNow();
+    const { ids, leader } = await status();
+    const lowest = peersOf(ids, leader)[0];
     const r = await trust(members.find((m) => m.name === leader) as Member);
     expect([r.code, r.calls]).toEqual([0, ["restart --no-block etcd.service"]]);
     expect(r.stderr).toMatch(new RegExp(`leadership moved to ${ids[lowest.name]} lowest member id`));
     expect((await status()).leader).toBe(lowest.name);
-  }, 120_000);
+  }, 180_000);
 });
