@@ -73,7 +73,9 @@ describeTier("ha-etcd-trust's leadership hand-over on a real three-member etcd",
     if (!p || p.exitCode !== null || p.signalCode !== null) return;
     const exited = new Promise((r) => p.once("exit", r));
     p.kill("SIGTERM");
+    const kill = setTimeout(() => p.kill("SIGKILL"), 15_000); // bounded: a member that hangs on stop is killed
     await exited;
+    clearTimeout(kill);
   }
 
   async function waitHealthy(): Promise<void> {
