@@ -180,16 +180,21 @@ describeTier("ha-etcd-trust's leadership hand-over on a real three-member etcd",
     return file("bundleAB.crt");
   };
 
+  /** ha-etcd-trust on the leader restarts it after moving leadership to `to`, for the reason `why` (its log), as etcd reports. */
+  async function expectHandOver(leader: string, to: Member, id: string, why: string): Promise<void> {
+    const r = await trust(members.find((m) => m.name === leader) as Member);
+    expect([r.code, r.calls]).toEqual([0, ["restart --no-block etcd.service"]]);
+    expect(r.stderr).toMatch(new RegExp(`leadership moved to ${id} ${why}`));
+    expect((await status()).leader).toBe(to.name);
+  }
+
   it("the leader prefers a peer that already trusts its new bundle (read from the peer's TLS handshake), even when that peer's id is not the lowest", async () => {
     await bundleChangesNow();
     const { ids, leader } = await status();
     // The peer with the higher id restarts with the new bundle (the lowest-id rule would pick the other).
     const ready = peersOf(ids, leader)[1];
     await restartTrusting(ready, bothCas());
-    const r = await trust(members.find((m) => m.name === leader) as Member);
-    expect([r.code, r.calls]).toEqual([0, ["restart --no-block etcd.service"]]);
-    expect(r.stderr).toMatch(new RegExp(`leadership moved to ${ids[ready.name]} trusting the new bundle already`));
-    expect((await status()).leader).toBe(ready.name);
+    await expectHandOver(leader, ready, ids[ready.name], "trusting the new bundle already");
   }, 120_000);
 
   it("also when that peer restarted before this node's bundle changed (nodes refreshing one after another)", async () => {
@@ -201,10 +206,7 @@ describeTier("ha-etcd-trust's leadership hand-over on a real three-member etcd",
     await bundleChangesNow(); // this node's bundle changes after the peer's restart
     const now = await status();
     expect(now.leader).toBe(leader);
-    const r = await trust(members.find((m) => m.name === leader) as Member);
-    expect([r.code, r.calls]).toEqual([0, ["restart --no-block etcd.service"]]);
-    expect(r.stderr).toMatch(new RegExp(`leadership moved to ${ids[ready.name]} trusting the new bundle already`));
-    expect((await status()).leader).toBe(ready.name);
+    await expectHandOver(leader, ready, ids[ready.name], "trusting the new bundle already");
   }, 120_000);
 
   it("with no peer trusting the new bundle yet, the leader hands over to the peer with the lowest member id", async () => {
@@ -212,9 +214,6 @@ describeTier("ha-etcd-trust's leadership hand-over on a real three-member etcd",
     await bundleChangesNow();
     const { ids, leader } = await status();
     const lowest = peersOf(ids, leader)[0];
-    const r = await trust(members.find((m) => m.name === leader) as Member);
-    expect([r.code, r.calls]).toEqual([0, ["restart --no-block etcd.service"]]);
-    expect(r.stderr).toMatch(new RegExp(`leadership moved to ${ids[lowest.name]} lowest member id`));
-    expect((await status()).leader).toBe(lowest.name);
+    await expectHandOver(leader, lowest, ids[lowest.name], "lowest member id");
   }, 180_000);
 });
