@@ -10,6 +10,7 @@
 import { execFile, execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync, readFileSync } from "node:fs";
 import { createServer, Server } from "node:https";
+import { createServer as createHttpServer } from "node:http";
 import { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
@@ -93,13 +94,13 @@ describeTier("ha-complete-lifecycle (real bash, AWS CLI, emulator, HTTPS /readyz
   }
 
   /** Runs the node's script as its unit would, `uptime` seconds after boot, trusting `caName`'s certificate. */
-  function run(url: string, uptime: number, caName = "apiserver"): Promise<Run> {
+  function run(url: string, uptime: number, caName = "apiserver", change: { env?: Record<string, string>; nodeEnv?: (text: string) => string } = {}): Promise<Run> {
     const bin = path.join(dir, "bin");
     mkdirSync(bin);
     symlinkSync(emu.awsCli, path.join(bin, "aws"));
     const script = path.join(dir, "ha-complete-lifecycle");
     writeFileSync(script, fileOf("/usr/local/sbin/ha-complete-lifecycle"), { mode: 0o755 });
-    writeFileSync(path.join(dir, "node.env"), fileOf("/etc/ha-control-plane/node.env"));
+    writeFileSync(path.join(dir, "node.env"), (change.nodeEnv ?? ((t: string) => t))(fileOf("/etc/ha-control-plane/node.env")));
     writeFileSync(path.join(dir, "uptime"), `${uptime}.42 17.00\n`);
     const started = Date.now();
     return new Promise((resolve) => {
@@ -119,6 +120,7 @@ describeTier("ha-complete-lifecycle (real bash, AWS CLI, emulator, HTTPS /readyz
             READYZ_URL: url,
             READYZ_CA: path.join(dir, `${caName}.crt`),
             READYZ_INTERVAL_SECONDS: "1",
+            ...change.env,
           },
           timeout: 120000,
         },
@@ -191,4 +193,78 @@ describeTier("ha-complete-lifecycle (real bash, AWS CLI, emulator, HTTPS /readyz
     expect(r.code).not.toBe(0);
     expect(actions.completions.slice(before)).toEqual([]);
   }, 60000);
+
+  /** An IMDSv2 server answering `instanceId` and `region` (token flow enforced), on 127.0.0.1. */
+  async function metadata(instanceIdValue: string, region: string): Promise<{ endpoint: string; close: () => Promise<void> }> {
+    const srv = createHttpServer((req, res) => {
+      const token = req.method === "PUT" && req.url === "/latest/api/token" && req.headers["x-aws-ec2-metadata-token-ttl-seconds"] !== undefined;
+      const authorized = req.method === "GET" && req.headers["x-aws-ec2-metadata-token"] === "t-1";
+      const body = token ? "t-1" : !authorized ? undefined : req.url === "/latest/meta-data/instance-id" ? instanceIdValue : req.url === "/latest/meta-data/placement/region" ? region : undefined;
+      res.writeHead(body === undefined ? (authorized || token ? 404 : 401) : 200);
+      res.end(body ?? "");
+    });
+    await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
+    return { endpoint: `http://127.0.0.1:${(srv.address() as AddressInfo).port}`, close: () => new Promise((r) => srv.close(() => r())) };
+  }
+
+  // Values from node.env, the unit's environment and IMDS are checked before use: each bad one is
+  // refused by name (exit 1, nothing completed), before any /readyz or AWS call.
+  const setIn = (name: string, value: string) => (t: string) => t.replace(new RegExp(`^${name}='[^']*'$`, "m"), `${name}='${value}'`);
+  const refusals: ReadonlyArray<[string, string, { env?: Record<string, string>; nodeEnv?: (text: string) => string }]> = [
+    ["LAUNCH_HOOK_NAME", "hook;reboot", { nodeEnv: setIn("LAUNCH_HOOK_NAME", "hook;reboot") }],
+    ["LAUNCH_HOOK_GROUP", "group name", { nodeEnv: setIn("LAUNCH_HOOK_GROUP", "group name") }],
+    ["LAUNCH_READY_DEADLINE_SECONDS", "600s", { nodeEnv: setIn("LAUNCH_READY_DEADLINE_SECONDS", "600s") }],
+    ["READYZ_INTERVAL_SECONDS", "1;x", { env: { READYZ_INTERVAL_SECONDS: "1;x" } }],
+    ["READYZ_PASSES", "-1", { env: { READYZ_PASSES: "-1" } }],
+    ["AWS_EC2_METADATA_SERVICE_ENDPOINT", "https://169.254.169.254", { env: { AWS_EC2_METADATA_SERVICE_ENDPOINT: "https://169.254.169.254" } }],
+  ];
+  it.each(refusals)("refuses %s=%s by name, completing nothing", async (name, value, change) => {
+    const url = await readyz(() => 200);
+    const before = actions.completions.length;
+    const r = await run(url, 60, "apiserver", change);
+    expect([r.code, r.stderr.trim()]).toEqual([1, expect.stringContaining(`refusing ${name}=`)]);
+    expect(r.stderr).toContain(value);
+    expect(actions.completions.slice(before)).toEqual([]);
+  }, 60000);
+
+  it("refuses a READYZ_URL that is not this node's own API server", async () => {
+    const before = actions.completions.length;
+    const r = await run("https://10.0.0.10:6443/readyz", 60);
+    expect([r.code, r.stderr]).toEqual([1, expect.stringContaining("refusing READYZ_URL='https://10.0.0.10:6443/readyz': not a valid url")]);
+    expect(actions.completions.slice(before)).toEqual([]);
+  }, 60000);
+
+  it.each([
+    ["instance-id", "i-bad;reboot", "eu-west-1"],
+    ["placement/region", instanceIdPlaceholder(), "EU_WEST_1"],
+  ])("refuses a bad %s from IMDS by name, completing nothing", async (what, id, region) => {
+    const md = await metadata(id === instanceIdPlaceholder() ? instanceId : id, region);
+    try {
+      const url = await readyz(() => 200);
+      const before = actions.completions.length;
+      const r = await run(url, 60, "apiserver", { env: { AWS_EC2_METADATA_SERVICE_ENDPOINT: md.endpoint } });
+      expect([r.code, r.stderr]).toEqual([1, expect.stringContaining(`refusing ${what}=`)]);
+      expect(actions.completions.slice(before)).toEqual([]);
+    } finally {
+      await md.close();
+    }
+  }, 60000);
+
+  it.each([
+    ["empty", ""],
+    ["not a number", "abc 17.00\n"],
+  ])("refuses an uptime it cannot read (%s): no deadline, no completion", async (_what, content) => {
+    const url = await readyz(() => 200);
+    const before = actions.completions.length;
+    const bad = path.join(dir, "bad-uptime");
+    writeFileSync(bad, content);
+    const r = await run(url, 60, "apiserver", { env: { UPTIME_FILE: bad } });
+    expect([r.code, r.stderr]).toEqual([1, expect.stringContaining(`cannot read the uptime from ${bad}`)]);
+    expect(actions.completions.slice(before)).toEqual([]);
+  }, 60000);
 });
+/** A marker for "the group's real instance id" in the IMDS refusal table (known only after beforeAll). */
+function instanceIdPlaceholder(): string {
+  return "<the group's instance>";
+}
+

@@ -66,7 +66,7 @@ checked region placement/region "$region"
 export AWS_DEFAULT_REGION=$region
 
 # The deadline counts from boot: installing and starting the control plane used part of it.
-read -r up _ <"$UPTIME_FILE"
+read -r up _ <"$UPTIME_FILE" || up=""
 up=${up%%.*}
 [[ $up =~ ^[0-9]+$ ]] || die "cannot read the uptime from $UPTIME_FILE"
 end=$((SECONDS + LAUNCH_READY_DEADLINE_SECONDS - up))
