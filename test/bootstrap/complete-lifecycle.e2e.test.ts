@@ -94,7 +94,7 @@ describeTier("ha-complete-lifecycle (real bash, AWS CLI, emulator, HTTPS /readyz
   }
 
   /** Runs the node's script as its unit would, `uptime` seconds after boot, trusting `caName`'s certificate. */
-  function run(url: string, uptime: number, caName = "apiserver", change: { env?: Record<string, string>; nodeEnv?: (text: string) => string } = {}): Promise<Run> {
+  function run(url: string, uptime: number, caName = "apiserver", change: { env?: Record<string, string | undefined>; nodeEnv?: (text: string) => string } = {}): Promise<Run> {
     const bin = path.join(dir, "bin");
     mkdirSync(bin);
     symlinkSync(emu.awsCli, path.join(bin, "aws"));
@@ -210,7 +210,7 @@ describeTier("ha-complete-lifecycle (real bash, AWS CLI, emulator, HTTPS /readyz
   // Values from node.env, the unit's environment and IMDS are checked before use: each bad one is
   // refused by name (exit 1, nothing completed), before any /readyz or AWS call.
   const setIn = (name: string, value: string) => (t: string) => t.replace(new RegExp(`^${name}='[^']*'$`, "m"), `${name}='${value}'`);
-  const refusals: ReadonlyArray<[string, string, { env?: Record<string, string>; nodeEnv?: (text: string) => string }]> = [
+  const refusals: ReadonlyArray<[string, string, { env?: Record<string, string | undefined>; nodeEnv?: (text: string) => string }]> = [
     ["LAUNCH_HOOK_NAME", "hook;reboot", { nodeEnv: setIn("LAUNCH_HOOK_NAME", "hook;reboot") }],
     ["LAUNCH_HOOK_GROUP", "group name", { nodeEnv: setIn("LAUNCH_HOOK_GROUP", "group name") }],
     ["LAUNCH_READY_DEADLINE_SECONDS", "600s", { nodeEnv: setIn("LAUNCH_READY_DEADLINE_SECONDS", "600s") }],
@@ -262,9 +262,37 @@ describeTier("ha-complete-lifecycle (real bash, AWS CLI, emulator, HTTPS /readyz
     expect([r.code, r.stderr]).toEqual([1, expect.stringContaining(`cannot read the uptime from ${bad}`)]);
     expect(actions.completions.slice(before)).toEqual([]);
   }, 60000);
+
+  // The unit sets none of READYZ_CA, READYZ_INTERVAL_SECONDS and UPTIME_FILE: the script's defaults are what nodes run.
+  it("by default trusts the cluster CA at PKI_DIR/ca.crt from node.env", async () => {
+    const url = await readyz(() => 200, "ca");
+    const before = actions.completions.length;
+    const r = await run(url, 60, "ca", { env: { READYZ_CA: undefined }, nodeEnv: setIn("PKI_DIR", dir) });
+    expect([r.code, actions.completions.slice(before).length]).toEqual([0, 1]);
+  }, 60000);
+
+  it("by default checks /readyz every 5 s (three passes: two waits)", async () => {
+    const url = await readyz(() => 200);
+    const before = actions.completions.length;
+    const r = await run(url, 60, "apiserver", { env: { READYZ_INTERVAL_SECONDS: undefined } });
+    expect([r.code, actions.completions.slice(before).length]).toEqual([0, 1]);
+    expect(r.seconds).toBeGreaterThanOrEqual(10);
+    expect(r.seconds).toBeLessThan(25);
+  }, 60000);
+
+  it("by default counts its deadline from this machine's /proc/uptime", async () => {
+    const url = await readyz(() => 200);
+    const up = Number(readFileSync("/proc/uptime", "utf8").split(" ")[0]);
+    const before = actions.completions.length;
+    const r = await run(url, 60, "apiserver", { env: { UPTIME_FILE: undefined } });
+    expect(r.stderr).not.toMatch(/cannot read the uptime/);
+    const completed = actions.completions.slice(before).length;
+    if (up > deadline() + 5) expect([r.code, completed, /did not pass .* within \d+s of boot/.test(r.stderr)]).toEqual([1, 0, true]);
+    else if (up + 30 < deadline()) expect([r.code, completed]).toEqual([0, 1]);
+    else expect([r.code, completed]).toEqual(r.code === 0 ? [0, 1] : [1, 0]);
+  }, 60000);
 });
 /** A marker for "the group's real instance id" in the IMDS refusal table (known only after beforeAll). */
 function instanceIdPlaceholder(): string {
   return "<the group's instance>";
 }
-
