@@ -263,6 +263,18 @@ describeTier("ha-complete-lifecycle (real bash, AWS CLI, emulator, HTTPS /readyz
     expect(actions.completions.slice(before)).toEqual([]);
   }, 60000);
 
+  it("takes an IMDS endpoint with a trailing slash (as AWS_EC2_METADATA_SERVICE_ENDPOINT may be written)", async () => {
+    const md = await metadata(instanceId, "eu-west-1");
+    try {
+      const url = await readyz(() => 200);
+      const before = actions.completions.length;
+      const r = await run(url, 60, "apiserver", { env: { AWS_EC2_METADATA_SERVICE_ENDPOINT: `${md.endpoint}/` } });
+      expect([r.code, actions.completions.slice(before)]).toEqual([0, [{ group: GROUP, hook: hook.name, instanceId, result: "CONTINUE" }]]);
+    } finally {
+      await md.close();
+    }
+  }, 60000);
+
   // The unit sets none of READYZ_CA, READYZ_INTERVAL_SECONDS and UPTIME_FILE: the script's defaults are what nodes run.
   it("by default trusts the cluster CA at PKI_DIR/ca.crt from node.env", async () => {
     const url = await readyz(() => 200, "ca");
