@@ -160,6 +160,7 @@ describeTier("ha-complete-lifecycle (real bash, AWS CLI, emulator, HTTPS /readyz
     const url = await readyz((n) => (n <= 2 ? 500 : 200));
     const before = actions.completions.length;
     const r = await run(url, 60);
+    expect(r.stderr).toContain(`${url} passed 3 times in a row: completing ${hook.name} with CONTINUE for ${instanceId}`);
     expect(r.stderr).toContain("launch hook completed");
     expect(r.code).toBe(0);
     expect(actions.completions.slice(before)).toEqual([{ group: GROUP, hook: hook.name, instanceId, result: "CONTINUE" }]);
@@ -274,6 +275,23 @@ describeTier("ha-complete-lifecycle (real bash, AWS CLI, emulator, HTTPS /readyz
       await md.close();
     }
   }, 60000);
+
+  it("gives up after 5 refused completions (2, 4, 6 and 8 s apart), inside its deadline", async () => {
+    // No lifecycle action is held for this instance: Auto Scaling refuses each completion.
+    const md = await metadata("i-0123456789abcdef0", "eu-west-1");
+    try {
+      const url = await readyz(() => 200);
+      const before = actions.completions.length;
+      const r = await run(url, deadline() - 60, "apiserver", { env: { AWS_EC2_METADATA_SERVICE_ENDPOINT: md.endpoint } });
+      expect([r.code, actions.completions.slice(before)]).toEqual([1, []]);
+      expect(r.stderr).toMatch(/complete-lifecycle-action failed 5 times:\s+An error occurred \(ValidationError\)[^\n]*No active Lifecycle Action/);
+      expect(r.stderr.match(/complete-lifecycle-action failed \(attempt \d\), retrying/g)).toHaveLength(4);
+      expect(r.seconds).toBeGreaterThanOrEqual(20);
+      expect(r.seconds).toBeLessThan(60);
+    } finally {
+      await md.close();
+    }
+  }, 120000);
 
   // The unit sets none of READYZ_CA, READYZ_INTERVAL_SECONDS and UPTIME_FILE: the script's defaults are what nodes run.
   it("by default trusts the cluster CA at PKI_DIR/ca.crt from node.env", async () => {
