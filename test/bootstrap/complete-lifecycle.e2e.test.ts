@@ -235,11 +235,12 @@ describeTier("ha-complete-lifecycle (real bash, AWS CLI, emulator, HTTPS /readyz
     expect(actions.completions.slice(before)).toEqual([]);
   }, 60000);
 
-  it.each([
+  // The instance id `null`: the group's own instance (known only once beforeAll ran).
+  it.each<[string, string | null, string]>([
     ["instance-id", "i-bad;reboot", "eu-west-1"],
-    ["placement/region", instanceIdPlaceholder(), "EU_WEST_1"],
+    ["placement/region", null, "EU_WEST_1"],
   ])("refuses a bad %s from IMDS by name, completing nothing", async (what, id, region) => {
-    const md = await metadata(id === instanceIdPlaceholder() ? instanceId : id, region);
+    const md = await metadata(id ?? instanceId, region);
     try {
       const url = await readyz(() => 200);
       const before = actions.completions.length;
@@ -322,7 +323,3 @@ describeTier("ha-complete-lifecycle (real bash, AWS CLI, emulator, HTTPS /readyz
     else expect([r.code, completed]).toEqual(r.code === 0 ? [0, 1] : [1, 0]);
   }, 60000);
 });
-/** A marker for "the group's real instance id" in the IMDS refusal table (known only after beforeAll). */
-function instanceIdPlaceholder(): string {
-  return "<the group's instance>";
-}
