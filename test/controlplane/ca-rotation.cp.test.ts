@@ -163,6 +163,8 @@ describeTier("staged CA rotation of the reference example", CONTROL_PLANE_TIER_C
       // the load balancer would hide from the client loops).
       const live = (c: StaticPodCrash) => cp.liveProcesses(c.slot).some((p) => p.component === c.component);
       for (const c of exits) while (!live(c) && Date.now() < c.at + c.backoffMs + 30_000) await sleep(500);
+      // Every exit of the phase, read again once the pods settled (a later exit counts too).
+      let phaseExits = exits;
       if (exits.length > 0) {
         for (const slot of new Set(exits.filter((c) => c.component === "kube-apiserver").map((c) => c.slot))) await cp.waitApiReady(slot, 180_000);
         const settledFrom = Date.now();
@@ -173,10 +175,10 @@ describeTier("staged CA rotation of the reference example", CONTROL_PLANE_TIER_C
         const perPod = new Map<string, number>();
         for (const c of allExits) perPod.set(`${c.slot} ${c.component}`, (perPod.get(`${c.slot} ${c.component}`) ?? 0) + 1);
         expect([...perPod].filter(([, n]) => n > 2)).toEqual([]);
-        exits.splice(0, exits.length, ...allExits);
+        phaseExits = allExits;
       }
-      expect(exits.filter((c) => !TRANSIENT_EXITS.some((t) => t.component === c.component && t.error.test(c.lastError)))).toEqual([]);
-      for (const c of exits) expect([c.slot, c.component, live(c)]).toEqual([c.slot, c.component, true]);
+      expect(phaseExits.filter((c) => !TRANSIENT_EXITS.some((t) => t.component === c.component && t.error.test(c.lastError)))).toEqual([]);
+      for (const c of phaseExits) expect([c.slot, c.component, live(c)]).toEqual([c.slot, c.component, true]);
       // The documented restarts: a CA added or removed (phases 1 and 3) restarts etcd and every
       // control-plane pod; a re-issue (phase 2) restarts only controller-manager and scheduler.
       const trustChanged = phase !== CaRotationPhase.ISSUE_NEW;
