@@ -103,11 +103,17 @@ describeTier("ha-ship-audit-logs (real bash, python3 and AWS CLI against moto's 
     expect(ids()).toEqual(["001", "002", "003", "004", "005", "006", "007"]);
   });
 
+  /** A node.env naming a log group CloudWatch does not have; its path. */
+  const missingGroupEnv = (): string => {
+    const missing = path.join(dir, "node-missing-group.env");
+    writeFileSync(missing, renderNodeEnv({ clusterName: "prod", nodeRole: "apiserver", slotName: "", secretPrefix: "prod/control-plane" }, { AUDIT_LOG_GROUP: "/ha-control-plane/prod/missing" }));
+    return missing;
+  };
+
   it("keeps its cursor when CloudWatch refuses the batch, and ships the events on the next run", async () => {
     appendFileSync(path.join(logs, "audit.log"), auditLine(8, at(8)));
     const cursor = readFileSync(path.join(dir, "state/audit-cursor.json"), "utf8");
-    const missing = path.join(dir, "node-missing-group.env");
-    writeFileSync(missing, renderNodeEnv({ clusterName: "prod", nodeRole: "apiserver", slotName: "", secretPrefix: "prod/control-plane" }, { AUDIT_LOG_GROUP: "/ha-control-plane/prod/missing" }));
+    const missing = missingGroupEnv();
     await expect(ship({ ENV_FILE: missing })).rejects.toThrow(/ResourceNotFoundException/);
     expect(readFileSync(path.join(dir, "state/audit-cursor.json"), "utf8")).toBe(cursor);
     await ship();
@@ -122,8 +128,7 @@ describeTier("ha-ship-audit-logs (real bash, python3 and AWS CLI against moto's 
     expect(stdout.trim()).toBe(`shipped 1 batch(es) of audit events to ${GROUP}/apiserver-1`);
     expect((await ship({ TMPDIR: scratch })).stdout.trim()).toBe(`shipped 0 batch(es) of audit events to ${GROUP}/apiserver-1`);
     appendFileSync(path.join(logs, "audit.log"), auditLine(10, at(10)));
-    const missing = path.join(dir, "node-missing-group.env");
-    writeFileSync(missing, renderNodeEnv({ clusterName: "prod", nodeRole: "apiserver", slotName: "", secretPrefix: "prod/control-plane" }, { AUDIT_LOG_GROUP: "/ha-control-plane/prod/missing" }));
+    const missing = missingGroupEnv();
     await expect(ship({ ENV_FILE: missing, TMPDIR: scratch })).rejects.toThrow(/ResourceNotFoundException/);
     expect(readdirSync(scratch)).toEqual([]);
     await ship();
