@@ -9,9 +9,15 @@
 // at its first failing test (HA_CP_FAIL_FAST); a mutant is killed when they fail. Output: JSON with
 // the counts, score and surviving mutants per script.
 //
-//   node scripts/mutate-scripts.js --out FILE [script.sh ...]
+// `--jobs N` tests N mutants at a time, each in its own sandbox (default 1). The end-to-end files
+// already run two at a time beside each other in `npm test`, and the ones run here take their ports
+// from the process id or the kernel, so two copies of one file do not collide. A kill that names no
+// failing test (a hook that timed out, a file that did not start: possibly the machine's load) is
+// checked again alone at the end.
+//
+//   node scripts/mutate-scripts.js --out FILE [--jobs N] [script.sh ...]
 "use strict";
-const { spawnSync } = require("node:child_process");
+const { spawn } = require("node:child_process");
 const fs = require("node:fs");
 const path = require("node:path");
 const { codeHash } = require("./mutation-hash");
@@ -32,6 +38,15 @@ const SCRIPTS = {
   "ha-etcd-drift.sh": { tests: ["test/operations/etcd-drift.e2e.test.ts"] },
   "ha-complete-lifecycle.sh": { tests: ["test/bootstrap/complete-lifecycle.e2e.test.ts"] },
   "ha-etcd-trust.sh": { tests: ["test/bootstrap/etcd/etcd-trust.e2e.test.ts", "test/bootstrap/etcd/etcd-trust-leader.e2e.test.ts"] },
+  "ha-etcd-backup.sh": { tests: ["test/etcd/backup-restore.e2e.test.ts", "test/bootstrap/etcd/etcd-member.e2e.test.ts"] },
+  "ha-etcd-restore.sh": { tests: ["test/etcd/backup-restore.e2e.test.ts", "test/bootstrap/etcd/etcd-member.e2e.test.ts"] },
+  "ha-restore.sh": { tests: ["test/operations/restore.e2e.test.ts"] },
+  "ha-restore-node.sh": { tests: ["test/operations/restore.e2e.test.ts"] },
+  "ha-claim-slot.sh": { tests: ["test/bootstrap/claim-slot.e2e.test.ts", "test/bootstrap/etcd/etcd-scripts.e2e.test.ts"] },
+  "etcd-member-bootstrap.sh": { tests: ["test/bootstrap/etcd/etcd-scripts.e2e.test.ts", "test/bootstrap/etcd/etcd-member.e2e.test.ts"] },
+  "ha-kube-configure.sh": { tests: ["test/bootstrap/kubernetes/static-pod-files.e2e.test.ts", "test/bootstrap/secrets-argv.e2e.test.ts", "test/bootstrap/kubernetes/kube-configure.e2e.test.ts"] },
+  // ha-kube-install.sh has no entry: only the boot tier runs it (apt from pkgs.k8s.io, kernel
+  // modules, containerd), minutes per mutant in a container.
 };
 
 const KEYWORD_ONLY = /^(fi|done|esac|then|else|do|;;|\}|\{|\)|in)\s*(#.*)?$/;
@@ -81,9 +96,9 @@ function mutantsOf(text) {
   return out;
 }
 
-/** A copy of the project without node_modules (linked) to mutate in. */
-function sandbox() {
-  const dir = path.join(ROOT, ".shell-mutation-tmp", `sandbox-${process.pid}`);
+/** A copy of the project without node_modules (linked) to mutate in; `n` tells the copies of one run apart. */
+function sandbox(n = 0) {
+  const dir = path.join(ROOT, ".shell-mutation-tmp", `sandbox-${process.pid}-${n}`);
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });
   for (const entry of fs.readdirSync(ROOT)) {
@@ -94,44 +109,110 @@ function sandbox() {
   return dir;
 }
 
+/** Runs the script's tests in `dir`: resolves `{ passed, output }`. */
 function runTests(dir, spec) {
   const args = [path.join(ROOT, "node_modules/jest/bin/jest.js"), "--ci", "--bail", "--silent", ...(spec.filter ? ["-t", spec.filter] : []), ...spec.tests];
   // HA_CP_FAIL_FAST: a file's tests stop at its first failure (test/harness/fail-fast-environment.js);
   // one failure is enough to kill a mutant, and survivors still run every test.
-  const r = spawnSync(process.execPath, args, { cwd: dir, encoding: "utf8", env: { ...process.env, CI: "true", HA_CP_FAIL_FAST: "1" }, timeout: 15 * 60_000 });
-  return { passed: r.status === 0, output: `${r.stdout}\n${r.stderr}` };
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, args, { cwd: dir, env: { ...process.env, CI: "true", HA_CP_FAIL_FAST: "1" }, stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    const keep = (chunk) => {
+      output = (output + chunk).slice(-20000);
+    };
+    child.stdout.on("data", keep);
+    child.stderr.on("data", keep);
+    // A mutant that makes a script hang is killed by the tests' own timeouts; this is the backstop.
+    const timer = setTimeout(() => child.kill("SIGKILL"), 15 * 60_000);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ passed: code === 0, output });
+    });
+  });
 }
 
-function main() {
+/**
+ * The first failing test jest names in `output` (`● describe › test`), or undefined when the failure
+ * is not a test's own: a hook, a timeout in `beforeAll`, a file that did not run.
+ */
+function failingTest(output) {
+  const at = output.indexOf("●");
+  const title = /● (.+)/.exec(output)?.[1]?.trim();
+  if (title === undefined || /Test suite failed to run|beforeAll|afterAll|Exceeded timeout/.test(output.slice(at, at + 600))) return undefined;
+  return title;
+}
+
+/** `--name value` from argv, or undefined. */
+function option(argv, name) {
+  const i = argv.indexOf(name);
+  return i >= 0 ? argv[i + 1] : undefined;
+}
+
+/** Writes `mutated` as the script in `dir`, runs its tests and puts the original back. */
+async function tryMutant(dir, name, spec, original, mutated) {
+  const file = path.join(dir, SCRIPT_DIR, name);
+  fs.writeFileSync(file, mutated);
+  try {
+    return await runTests(dir, spec);
+  } finally {
+    fs.writeFileSync(file, original);
+  }
+}
+
+async function main() {
   const argv = process.argv.slice(2);
-  const outIdx = argv.indexOf("--out");
-  if (outIdx < 0) throw new Error("usage: mutate-scripts.js --out FILE [script.sh ...]");
-  const out = argv[outIdx + 1];
-  const chosen = argv.filter((a, i) => a.endsWith(".sh") && i !== outIdx + 1);
+  const out = option(argv, "--out");
+  if (out === undefined) throw new Error("usage: mutate-scripts.js --out FILE [--jobs N] [script.sh ...]");
+  const jobs = Number(option(argv, "--jobs") ?? "1");
+  if (!Number.isInteger(jobs) || jobs < 1) throw new Error(`--jobs must be a positive integer, got ${option(argv, "--jobs")}`);
+  const chosen = argv.filter((a, i) => a.endsWith(".sh") && argv[i - 1] !== "--out");
   const names = chosen.length > 0 ? chosen : Object.keys(SCRIPTS);
-  const dir = sandbox();
+  for (const name of names) if (!SCRIPTS[name]) throw new Error(`no tests known for ${name}: add it to SCRIPTS in scripts/mutate-scripts.js`);
+  const dirs = Array.from({ length: jobs }, (_, n) => sandbox(n));
   const modules = {};
+  const write = () => fs.writeFileSync(out, JSON.stringify({ tool: "scripts/mutate-scripts.js (delete a line; flip a test operator)", modules }, null, 2) + "\n");
   try {
     for (const name of names) {
       const spec = SCRIPTS[name];
-      if (!spec) throw new Error(`no tests known for ${name}: add it to SCRIPTS in scripts/mutate-scripts.js`);
-      const file = path.join(dir, SCRIPT_DIR, name);
-      const original = fs.readFileSync(file, "utf8");
-      const baseline = runTests(dir, spec);
+      const original = fs.readFileSync(path.join(dirs[0], SCRIPT_DIR, name), "utf8");
+      const baseline = await runTests(dirs[0], spec);
       if (!baseline.passed) throw new Error(`the tests of ${name} fail without any mutant:\n${baseline.output.slice(-3000)}`);
+      const mutants = mutantsOf(original);
+      const passed = new Array(mutants.length);
+      const named = new Array(mutants.length);
+      let next = 0;
+      let done = 0;
+      // Each sandbox takes the next mutant when it frees.
+      await Promise.all(
+        dirs.map(async (dir) => {
+          while (next < mutants.length) {
+            const k = next++;
+            const r = await tryMutant(dir, name, spec, original, mutants[k].mutated);
+            passed[k] = r.passed;
+            named[k] = r.passed ? undefined : failingTest(r.output);
+            done += 1;
+            // The test that killed it, so a kill by a flaky test can be told from a real one.
+            const by = r.passed ? "" : ` by ${named[k] ?? "(no failing test named: rechecked alone at the end)"}`;
+            console.log(`${name} ${done}/${mutants.length} ${mutants[k].id} ${r.passed ? "SURVIVED" : "killed"}${by}`);
+          }
+        }),
+      );
+      // A kill that names no failing test may be the machine's load, not the mutant: such a mutant
+      // runs once more alone and counts as killed only if it fails again.
+      for (const [k, m] of mutants.entries()) {
+        if (passed[k] !== false || named[k] !== undefined) continue;
+        const r = await tryMutant(dirs[0], name, spec, original, m.mutated);
+        passed[k] = r.passed;
+        console.log(`${name} recheck ${m.id} ${r.passed ? "SURVIVED" : "killed"} (${failingTest(r.output) ?? `no failing test named; output ends: ${r.output.slice(-400).replace(/\s+/g, " ")}`})`);
+      }
       const counts = { killed: 0, survived: 0, timeout: 0, noCoverage: 0, compileError: 0 };
       const survivors = [];
-      const mutants = mutantsOf(original);
-      for (const [k, m] of mutants.entries()) {
-        fs.writeFileSync(file, m.mutated);
-        const r = runTests(dir, spec);
-        fs.writeFileSync(file, original);
-        if (r.passed) {
+      mutants.forEach((m, k) => {
+        if (passed[k]) {
           counts.survived += 1;
           survivors.push({ id: m.id, status: "Survived", mutator: m.kind, line: m.line, code: m.code });
         } else counts.killed += 1;
-        console.log(`${name} ${k + 1}/${mutants.length} ${m.id} ${r.passed ? "SURVIVED" : "killed"}`);
-      }
+      });
       const valid = counts.killed + counts.survived;
       modules[path.join(SCRIPT_DIR, name)] = {
         codeSha256: codeHash(path.join(ROOT, SCRIPT_DIR, name)),
@@ -140,13 +221,18 @@ function main() {
         tests: spec.tests,
         survivors,
       };
-      fs.writeFileSync(out, JSON.stringify({ tool: "scripts/mutate-scripts.js (delete a line; flip a test operator)", modules }, null, 2) + "\n");
+      write();
     }
   } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
+    for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
   }
-  fs.writeFileSync(out, JSON.stringify({ tool: "scripts/mutate-scripts.js (delete a line; flip a test operator)", modules }, null, 2) + "\n");
+  write();
 }
 
-if (require.main === module) main();
+if (require.main === module) {
+  main().catch((err) => {
+    console.error(err);
+    process.exitCode = 1;
+  });
+}
 module.exports = { mutantsOf };

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Mutation testing (issue 15 item 5): `npm run test:mutation [-- --ts-only | --shell-only]`.
+// Mutation testing (issue 15 item 5): `npm run test:mutation [-- --ts-only | --shell-only [--jobs=N] [script.sh ...]]`.
 //
 // 1. Stryker (stryker.config.json) mutates the pure TypeScript modules and runs the unit tests that
 //    mirror them (stryker.jest.config.js), incrementally: a rerun only tests mutants in changed code
@@ -193,13 +193,21 @@ function main() {
   }
   if (!argv.includes("--ts-only")) {
     const only = argv.filter((a) => a.endsWith(".sh"));
-    const out = path.join(ROOT, ".shell-mutation-tmp/results.json");
-    runWithPrivateTmp(process.execPath, [path.join(ROOT, "scripts/mutate-scripts.js"), "--out", out, ...only], {}, path.join(ROOT, ".shell-mutation-tmp"));
-    const shell = JSON.parse(fs.readFileSync(out, "utf8"));
-    for (const [file, r] of Object.entries(shell.modules)) {
-      for (const s of r.survivors) s.reason = equivalent[file]?.[s.id] ?? "not yet classified";
+    const jobs = argv.find((a) => a.startsWith("--jobs="));
+    // Its own output file, so two runs (different scripts) can go side by side.
+    const out = path.join(ROOT, `.shell-mutation-tmp/results-${process.pid}.json`);
+    try {
+      runWithPrivateTmp(process.execPath, [path.join(ROOT, "scripts/mutate-scripts.js"), "--out", out, ...(jobs ? ["--jobs", jobs.slice("--jobs=".length)] : []), ...only], {}, path.join(ROOT, ".shell-mutation-tmp"));
+      const shell = JSON.parse(fs.readFileSync(out, "utf8"));
+      for (const [file, r] of Object.entries(shell.modules)) {
+        for (const s of r.survivors) s.reason = equivalent[file]?.[s.id] ?? "not yet classified";
+      }
+      // Read the results again: a run beside this one may have written its scripts since.
+      const now = readJson(RESULTS, results);
+      results.shell = { ...now.shell, tool: shell.tool, ranAt: new Date().toISOString(), modules: { ...(now.shell?.modules ?? {}), ...shell.modules } };
+    } finally {
+      fs.rmSync(out, { force: true });
     }
-    results.shell = { ...results.shell, tool: shell.tool, ranAt: new Date().toISOString(), modules: { ...(results.shell?.modules ?? {}), ...shell.modules } };
   }
   fs.writeFileSync(RESULTS, JSON.stringify(results, null, 2) + "\n");
   let failed = false;
