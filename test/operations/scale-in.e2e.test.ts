@@ -66,6 +66,64 @@ describeTier("ha-scale-in (real bash and AWS CLI against the AWS emulator)", aws
     expect(group().Instances).toHaveLength(6);
   });
 
+  it("refuses a group that does not exist, changing nothing", async () => {
+    const r = await scaleIn("prod", "prod-nothing", "3");
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/ERROR: no group prod-nothing/);
+    expect(group().Instances).toHaveLength(6);
+  });
+
+  /** Our slot interface, its attachment and the instance it is attached to. */
+  const slotInterface = (slot: number) => {
+    const eni = aws.aws("ec2", "describe-network-interfaces", "--filters", "Name=tag:ha-control-plane/cluster,Values=prod", `Name=tag:ha-control-plane/slot,Values=apiserver-${slot}`).NetworkInterfaces[0];
+    return { id: eni.NetworkInterfaceId as string, attachment: eni.Attachment?.AttachmentId as string | undefined, instance: eni.Attachment?.InstanceId as string | undefined };
+  };
+  /** Moves slot `slot`'s interface to `instance` (or leaves it detached) for `body`, then back to its holder. */
+  const withSlotMoved = async (slot: number, instance: string | undefined, body: () => Promise<void>) => {
+    const detach = () => {
+      const { attachment } = slotInterface(slot);
+      if (attachment) aws.aws("ec2", "detach-network-interface", "--attachment-id", attachment);
+    };
+    detach();
+    if (instance) aws.aws("ec2", "attach-network-interface", "--network-interface-id", slotInterface(slot).id, "--instance-id", instance, "--device-index", "1");
+    try {
+      await body();
+    } finally {
+      detach();
+      aws.aws("ec2", "attach-network-interface", "--network-interface-id", slotInterface(slot).id, "--instance-id", holderOfSlot[slot], "--device-index", "1");
+      expect(slotInterface(slot).instance).toBe(holderOfSlot[slot]);
+    }
+  };
+  const unchanged = () => {
+    const g = group();
+    expect([g.MinSize, g.DesiredCapacity, g.Instances.length]).toEqual([6, 6, 6]);
+  };
+
+  it("refuses while a server holds no slot of those that go (still booting), before lowering the minimum", async () => {
+    await withSlotMoved(4, undefined, async () => {
+      const r = await scaleIn("prod", GROUP, "3");
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/apiserver-4: interface not attached/);
+      expect(r.stderr).toMatch(/ERROR: 1 server\(s\) hold no slot of apiserver-3 and up/);
+      expect(r.stderr).not.toMatch(/terminating|lowering/);
+      unchanged();
+    });
+  });
+
+  it("refuses a slot held by an instance outside the group", async () => {
+    const outsider: string = aws.aws("ec2", "run-instances", "--image-id", "ami-12c6146b", "--instance-type", "t3.micro", "--subnet-id", subnet, "--count", "1").Instances[0].InstanceId;
+    try {
+      await withSlotMoved(5, outsider, async () => {
+        const r = await scaleIn("prod", GROUP, "3");
+        expect(r.code).toBe(1);
+        expect(r.stderr).toContain(`ERROR: apiserver-5 is held by ${outsider}, which is not in ${GROUP}`);
+        unchanged();
+      });
+    } finally {
+      aws.aws("ec2", "terminate-instances", "--instance-ids", outsider);
+    }
+  });
+
   it("removes exactly the servers of slots 3-5 and keeps the holders of slots 0-2", async () => {
     const started = Date.now();
     const r = await scaleIn("prod", GROUP, "3");
@@ -76,5 +134,16 @@ describeTier("ha-scale-in (real bash and AWS CLI against the AWS emulator)", aws
     const g = group();
     expect([g.MinSize, g.DesiredCapacity]).toEqual([3, 3]);
     expect(g.Instances.map((i: { InstanceId: string }) => i.InstanceId).sort()).toEqual([0, 1, 2].map((s) => holderOfSlot[s]).sort());
+    expect(r.stderr).toMatch(/lowering the minimum of prod-apiserver from 6 to 3/);
+    expect(r.stderr).not.toMatch(/WARNING/);
+  });
+
+  it("scales in to a single server with a warning that it is not highly available", async () => {
+    const r = await scaleIn("prod", GROUP, "1");
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/WARNING: 1 API server\(s\) is not highly available/);
+    expect([...r.stderr.matchAll(/terminating (i-[0-9a-f]+) \((apiserver-\d)\)/g)].map((m) => m[2])).toEqual(["apiserver-2", "apiserver-1"]);
+    expect(group().Instances.map((i: { InstanceId: string }) => i.InstanceId)).toEqual([holderOfSlot[0]]);
+    expect(r.stderr).toMatch(/now has 1 servers \(slots apiserver-0 … apiserver-0\); deploy with apiServerCount: 1/);
   });
 });
