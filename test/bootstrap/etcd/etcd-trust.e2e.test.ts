@@ -112,9 +112,17 @@ describeTier("ha-etcd-trust with the real etcd", etcdBinariesCheck(), { tierLabe
     expect(await accepts("clientA")).toBe(true);
   });
 
+  it("does nothing on a node where etcd has not recorded what it trusts yet", async () => {
+    const r = await trust("--restart-if-changed", { ETCD_TRUST_STATE_FILE: path.join(dir, "never-started", "etcd-trust.sha256") });
+    expect([r.code, r.calls]).toEqual([0, []]);
+    expect(r.stderr).toMatch(/etcd has not recorded what it trusts \(not started on this node yet\): nothing to do/);
+  });
+
   it("asks for a restart when the set of CAs changed, once the member answers healthy", async () => {
     const r = await trust("--restart-if-changed");
     expect([r.code, r.calls]).toEqual([0, ["restart --no-block etcd.service"]]);
+    expect(r.stderr).toMatch(/the etcd trust bundle changed since etcd started: restarting it once every member is healthy/);
+    expect(r.stderr).toMatch(/etcd restart queued: it starts with the new trust bundle/);
     // What systemd then does: etcd starts again (ExecStartPre records), and the new CA is trusted.
     await stopEtcd();
     await startEtcd();
@@ -130,12 +138,39 @@ describeTier("ha-etcd-trust with the real etcd", etcdBinariesCheck(), { tierLabe
   it("does not restart while a member is unhealthy, and fails so the next refresh retries", async () => {
     bundle("caB");
     await stopEtcd();
-    const r = await trust("--restart-if-changed", { ETCD_TRUST_HEALTH_TRIES: "1" });
+    const started = Date.now();
+    const r = await trust("--restart-if-changed", { ETCD_TRUST_HEALTH_TRIES: "2" });
     expect([r.code, r.calls]).toEqual([1, []]);
-    expect(r.stderr).toMatch(/not every member is healthy/);
+    expect(r.stderr).toMatch(/ERROR: not every member is healthy after 2 checks: etcd not restarted/);
+    // The checks are 5 s apart.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(5000);
     bundle("caA", "caB");
     await startEtcd();
   }, 60_000);
+
+  it("refuses a health-check count, a jitter and a local endpoint that are not what they claim, before asking etcd", async () => {
+    bundle("caA"); // differs from the recorded set, so a run would go on to the health checks
+    const refused = async (extra: Record<string, string>, message: RegExp) => {
+      const r = await trust("--restart-if-changed", extra);
+      expect([r.code, r.calls]).toEqual([2, []]);
+      expect(r.stderr).toMatch(message);
+    };
+    await refused({ ETCD_TRUST_HEALTH_TRIES: "0" }, /ETCD_TRUST_HEALTH_TRIES is not a count: '0'/);
+    await refused({ ETCD_TRUST_HEALTH_TRIES: "3;reboot" }, /ETCD_TRUST_HEALTH_TRIES is not a count/);
+    await refused({ ETCD_TRUST_JITTER_SECONDS: "1s" }, /ETCD_TRUST_JITTER_SECONDS is not seconds: '1s'/);
+    await refused({ ETCD_TRUST_LOCAL_ENDPOINT: "https://127.0.0.1:2379/$(id)" }, /refusing ETCD_TRUST_LOCAL_ENDPOINT/);
+    bundle("caA", "caB");
+  });
+
+  it("fails when node.env names no etcd endpoints", async () => {
+    bundle("caA");
+    writeFileSync(path.join(dir, "node.env"), `HA_ETCD_BIN_DIR='${bin()}'\n`);
+    const r = await trust("--restart-if-changed");
+    expect([r.code, r.calls]).toEqual([1, []]);
+    expect(r.stderr).toMatch(/HA_ETCD_ENDPOINTS missing/);
+    writeFileSync(path.join(dir, "node.env"), `HA_ETCD_ENDPOINTS='${endpoint}'\nHA_ETCD_BIN_DIR='${bin()}'\n`);
+    bundle("caA", "caB");
+  });
 
   it("refuses a malformed endpoint list and a mode it does not know", async () => {
     expect((await trust("--bogus")).code).toBe(2);
