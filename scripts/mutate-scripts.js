@@ -13,7 +13,7 @@
 // already run two at a time beside each other in `npm test`, and the ones run here take their ports
 // from the process id or the kernel, so two copies of one file do not collide. A kill that names no
 // failing test (a hook that timed out, a file that did not start: possibly the machine's load) is
-// checked again alone at the end.
+// checked again alone at the end (test/harness/fail-fast-environment.js reports which failed).
 //
 //   node scripts/mutate-scripts.js --out FILE [--jobs N] [script.sh ...]
 "use strict";
@@ -109,13 +109,16 @@ function sandbox(n = 0) {
   return dir;
 }
 
-/** Runs the script's tests in `dir`: resolves `{ passed, output }`. */
+/** Runs the script's tests in `dir`: resolves `{ passed, output, failures }` (failures: see {@link killedBy}). */
 function runTests(dir, spec) {
   const args = [path.join(ROOT, "node_modules/jest/bin/jest.js"), "--ci", "--bail", "--silent", ...(spec.filter ? ["-t", spec.filter] : []), ...spec.tests];
   // HA_CP_FAIL_FAST: a file's tests stop at its first failure (test/harness/fail-fast-environment.js);
-  // one failure is enough to kill a mutant, and survivors still run every test.
+  // one failure is enough to kill a mutant, and survivors still run every test. The environment
+  // writes what failed to the report file.
+  const report = path.join(dir, ".fail-fast-report.jsonl");
+  fs.rmSync(report, { force: true });
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, args, { cwd: dir, env: { ...process.env, CI: "true", HA_CP_FAIL_FAST: "1" }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, args, { cwd: dir, env: { ...process.env, CI: "true", HA_CP_FAIL_FAST: "1", HA_CP_FAIL_FAST_REPORT: report }, stdio: ["ignore", "pipe", "pipe"] });
     let output = "";
     const keep = (chunk) => {
       output = (output + chunk).slice(-20000);
@@ -126,20 +129,25 @@ function runTests(dir, spec) {
     const timer = setTimeout(() => child.kill("SIGKILL"), 15 * 60_000);
     child.on("close", (code) => {
       clearTimeout(timer);
-      resolve({ passed: code === 0, output });
+      const failures = fs.existsSync(report) ? fs.readFileSync(report, "utf8") : "";
+      fs.rmSync(report, { force: true });
+      resolve({ passed: code === 0, output, failures });
     });
   });
 }
 
 /**
- * The first failing test jest names in `output` (`● describe › test`), or undefined when the failure
- * is not a test's own: a hook, a timeout in `beforeAll`, a file that did not run.
+ * The test whose own failure killed a mutant, from the fail-fast environment's report (JSON lines):
+ * the first failure, when it is a test's and not a timeout. Undefined when the first failure is a
+ * hook's (an emulator that did not start in `beforeAll`), a test's timeout, or when nothing was
+ * reported (a file that did not run): those may be the machine's load as much as the mutant.
  */
-function failingTest(output) {
-  const at = output.indexOf("●");
-  const title = /● (.+)/.exec(output)?.[1]?.trim();
-  if (title === undefined || /Test suite failed to run|beforeAll|afterAll|Exceeded timeout/.test(output.slice(at, at + 600))) return undefined;
-  return title;
+function killedBy(failures) {
+  const first = failures
+    .split("\n")
+    .filter((l) => l.trim() !== "")
+    .map((l) => JSON.parse(l))[0];
+  return first?.kind === "test" && !first.timeout ? first.name : undefined;
 }
 
 /** `--name value` from argv, or undefined. */
@@ -189,7 +197,7 @@ async function main() {
             const k = next++;
             const r = await tryMutant(dir, name, spec, original, mutants[k].mutated);
             passed[k] = r.passed;
-            named[k] = r.passed ? undefined : failingTest(r.output);
+            named[k] = r.passed ? undefined : killedBy(r.failures);
             done += 1;
             // The test that killed it, so a kill by a flaky test can be told from a real one.
             const by = r.passed ? "" : ` by ${named[k] ?? "(no failing test named: rechecked alone at the end)"}`;
@@ -203,7 +211,7 @@ async function main() {
         if (passed[k] !== false || named[k] !== undefined) continue;
         const r = await tryMutant(dirs[0], name, spec, original, m.mutated);
         passed[k] = r.passed;
-        console.log(`${name} recheck ${m.id} ${r.passed ? "SURVIVED" : "killed"} (${failingTest(r.output) ?? `no failing test named; output ends: ${r.output.slice(-400).replace(/\s+/g, " ")}`})`);
+        console.log(`${name} recheck ${m.id} ${r.passed ? "SURVIVED" : "killed"} (${killedBy(r.failures) ?? `no test's own failure; output ends: ${r.output.slice(-400).replace(/\s+/g, " ")}`})`);
       }
       const counts = { killed: 0, survived: 0, timeout: 0, noCoverage: 0, compileError: 0 };
       const survivors = [];
@@ -235,4 +243,4 @@ if (require.main === module) {
     process.exitCode = 1;
   });
 }
-module.exports = { mutantsOf };
+module.exports = { mutantsOf, killedBy };

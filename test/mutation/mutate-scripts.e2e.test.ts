@@ -1,0 +1,105 @@
+/**
+ * The shell mutation runner (scripts/mutate-scripts.js) and its jest environment
+ * (test/harness/fail-fast-environment.js): after a test fails the rest of the file is skipped, yet a
+ * failure anywhere still fails the run, and the runner counts a mutant as killed at once only when a
+ * test's own failure killed it; a failing hook, a timeout or a file that did not run may be the
+ * machine's load, so that mutant is tested again alone. Checked with the real jest, run as the runner
+ * runs it (`--ci --bail --silent`, the environment and its report) on small fixture files.
+ */
+import { execFile } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { promisify } from "node:util";
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { killedBy, mutantsOf } = require("../../scripts/mutate-scripts.js") as {
+  killedBy: (failures: string) => string | undefined;
+  mutantsOf: (text: string) => Array<{ id: string; line: number; mutated: string }>;
+};
+
+const run = promisify(execFile);
+const ROOT = path.resolve(__dirname, "../..");
+
+jest.setTimeout(120_000);
+
+describe("shell mutation runner and its fail-fast environment (real jest)", () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(path.join(tmpdir(), "mutate-scripts-"));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** Runs the real jest as the runner does on one fixture file: its exit code, output and failure report. */
+  async function jestRun(name: string, body: string): Promise<{ code: number; out: string; failures: string }> {
+    writeFileSync(path.join(dir, `${name}.test.js`), body);
+    const report = path.join(dir, `${name}.jsonl`);
+    const config = { rootDir: dir, testEnvironment: path.join(ROOT, "test/harness/fail-fast-environment.js"), transform: {}, cacheDirectory: path.join(dir, ".cache"), testPathIgnorePatterns: [] };
+    const args = [path.join(ROOT, "node_modules/jest/bin/jest.js"), "--ci", "--bail", "--silent", "--config", JSON.stringify(config), `${name}.test.js`];
+    const env = { ...process.env, HA_CP_FAIL_FAST: "1", HA_CP_FAIL_FAST_REPORT: report };
+    let code = 0;
+    let out: string;
+    try {
+      const r = await run(process.execPath, args, { cwd: dir, env });
+      out = `${r.stdout}\n${r.stderr}`;
+    } catch (err) {
+      const e = err as { code?: number; stdout?: string; stderr?: string };
+      if (typeof e.code !== "number") throw err;
+      code = e.code;
+      out = `${e.stdout ?? ""}\n${e.stderr ?? ""}`;
+    }
+    expect(out).not.toMatch(/No tests found/);
+    return { code, out, failures: existsSync(report) ? readFileSync(report, "utf8") : "" };
+  }
+
+  it("skips the tests after a failing one, fails the run and names the test that killed the mutant", async () => {
+    const r = await jestRun("assertion", 'describe("suite", () => { it("passes", () => {}); it("sees the mutant", () => { expect(1).toBe(2); }); it("after", () => { throw new Error("ran after the failure"); }); });\n');
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/1 failed, 1 skipped, 1 passed/);
+    expect(killedBy(r.failures)).toBe("suite › sees the mutant");
+  });
+
+  it("fails the run when beforeAll fails (the tests it guards are not skipped into a pass), and names no test", async () => {
+    const r = await jestRun("hook", 'describe("suite", () => { beforeAll(() => { throw new Error("emulator did not start"); }); it("would pass", () => {}); });\n');
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/emulator did not start/);
+    expect(killedBy(r.failures)).toBeUndefined();
+  });
+
+  it("names no test when a test ran out of time (a hang may be load as well as the mutant)", async () => {
+    const r = await jestRun("timeout", 'it("waits", () => new Promise(() => {}), 200);\n');
+    expect(r.code).toBe(1);
+    expect(killedBy(r.failures)).toBeUndefined();
+  });
+
+  it("names no test when the file did not run", async () => {
+    const r = await jestRun("broken", "this is not javascript\n");
+    expect(r.code).toBe(1);
+    expect(r.failures).toBe("");
+    expect(killedBy(r.failures)).toBeUndefined();
+  });
+
+  it("passes a file whose tests pass, reporting nothing", async () => {
+    const r = await jestRun("green", 'it("passes", () => {});\n');
+    expect([r.code, r.failures]).toEqual([0, ""]);
+  });
+});
+
+describe("shell mutants", () => {
+  const script = ["#!/usr/bin/env bash", "set -euo pipefail", "# a comment", 'if [ "$a" = b ]; then', "  echo yes", "fi", "x=$((1 + 2))", ""].join("\n");
+
+  it("deletes each executable line and flips each test operator, leaving comments, keywords and block openers", () => {
+    const ids = mutantsOf(script).map((m) => m.id);
+    expect(ids).toEqual(["delete@2", "flip = to !=@4", "delete@5", "delete@7"]);
+  });
+
+  it("changes exactly one line per mutant", () => {
+    for (const m of mutantsOf(script)) {
+      const before = script.split("\n");
+      const after = m.mutated.split("\n");
+      expect(after).toHaveLength(before.length);
+      expect(after.filter((l, i) => l !== before[i])).toHaveLength(1);
+      expect(after[m.line - 1]).not.toBe(before[m.line - 1]);
+    }
+  });
+});
