@@ -117,8 +117,13 @@ function runTests(dir, spec) {
   // writes what failed to the report file.
   const report = path.join(dir, ".fail-fast-report.jsonl");
   fs.rmSync(report, { force: true });
+  // Each sandbox its own temp dir: the suite's global teardown fails a run that leaves new entries in
+  // the temp dir, and with a shared one it would see another sandbox's run as this run's leftovers.
+  const tmp = path.join(dir, ".tmp");
+  fs.rmSync(tmp, { recursive: true, force: true });
+  fs.mkdirSync(tmp);
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, args, { cwd: dir, env: { ...process.env, CI: "true", HA_CP_FAIL_FAST: "1", HA_CP_FAIL_FAST_REPORT: report }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, args, { cwd: dir, env: { ...process.env, CI: "true", HA_CP_FAIL_FAST: "1", HA_CP_FAIL_FAST_REPORT: report, TMPDIR: tmp }, stdio: ["ignore", "pipe", "pipe"] });
     let output = "";
     const keep = (chunk) => {
       output = (output + chunk).slice(-20000);
