@@ -45,21 +45,25 @@ describeTier("ha-scale-in (real bash and AWS CLI against the AWS emulator)", aws
   });
   afterAll(async () => aws?.stop());
 
-  const scaleIn = async (...args: string[]) => {
+  /** Runs ha-scale-in; `defaults` leaves its poll interval and timeout to the script. */
+  const scaleInWith = async (defaults: boolean, ...args: string[]) => {
+    const timing = defaults ? {} : { POLL_SECONDS: "1", TIMEOUT_SECONDS: "60" };
     try {
-      const { stdout, stderr } = await run("bash", [SCRIPT, ...args], { env: { PATH: `${aws.awsCli.replace(/\/aws$/, "")}:/usr/bin:/bin`, HOME: "/nonexistent", POLL_SECONDS: "1", TIMEOUT_SECONDS: "60", ...aws.env }, timeout: 240000 });
+      const { stdout, stderr } = await run("bash", [SCRIPT, ...args], { env: { PATH: `${aws.awsCli.replace(/\/aws$/, "")}:/usr/bin:/bin`, HOME: "/nonexistent", ...timing, ...aws.env }, timeout: 240000 });
       return { code: 0, stdout, stderr };
     } catch (err) {
       const e = err as { code: number; stdout: string; stderr: string };
       return { code: e.code, stdout: e.stdout, stderr: e.stderr };
     }
   };
+  const scaleIn = (...args: string[]) => scaleInWith(false, ...args);
   const group = () => aws.aws("autoscaling", "describe-auto-scaling-groups", "--auto-scaling-group-names", GROUP).AutoScalingGroups[0];
 
   it("refuses bad usage and a count that is not fewer", async () => {
     expect((await scaleIn("prod", GROUP)).code).toBe(2);
     expect((await scaleIn("prod", GROUP, "three")).code).toBe(2);
     expect((await scaleIn("prod;id", GROUP, "3")).code).toBe(2);
+    expect((await scaleIn("prod", "prod apiserver;id", "3")).code).toBe(2);
     const notFewer = await scaleIn("prod", GROUP, "6");
     expect(notFewer.code).toBe(1);
     expect(notFewer.stderr).toMatch(/6 is not fewer/);
@@ -138,8 +142,8 @@ describeTier("ha-scale-in (real bash and AWS CLI against the AWS emulator)", aws
     expect(r.stderr).not.toMatch(/WARNING/);
   });
 
-  it("scales in to a single server with a warning that it is not highly available", async () => {
-    const r = await scaleIn("prod", GROUP, "1");
+  it("scales in to a single server with a warning that it is not highly available (its own poll interval and timeout)", async () => {
+    const r = await scaleInWith(true, "prod", GROUP, "1");
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(/WARNING: 1 API server\(s\) is not highly available/);
     expect([...r.stderr.matchAll(/terminating (i-[0-9a-f]+) \((apiserver-\d)\)/g)].map((m) => m[2])).toEqual(["apiserver-2", "apiserver-1"]);
