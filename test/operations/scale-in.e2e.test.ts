@@ -6,6 +6,7 @@
  * race at boot), so neither "oldest" nor "newest" would be right.
  */
 import { execFile } from "node:child_process";
+import { AddressInfo, createServer } from "node:net";
 import { promisify } from "node:util";
 import { AwsEmulator, EMULATOR_REGION, awsEmulatorCheck, startAwsEmulator } from "../harness/aws-emulator";
 import { describeTier } from "../harness/tiers";
@@ -57,6 +58,26 @@ describeTier("ha-scale-in (real bash and AWS CLI against the AWS emulator)", aws
     }
   };
   const scaleIn = (...args: string[]) => scaleInWith(false, ...args);
+  /** Runs ha-scale-in with EC2 unreachable (a port nothing listens on) while Auto Scaling answers. */
+  const scaleInWithoutEc2 = async (...args: string[]) => {
+    const closed = await new Promise<number>((resolve) => {
+      const s = createServer();
+      s.listen(0, "127.0.0.1", () => {
+        const port = (s.address() as AddressInfo).port;
+        s.close(() => resolve(port));
+      });
+    });
+    try {
+      const { stderr } = await run("bash", [SCRIPT, ...args], {
+        env: { PATH: `${aws.awsCli.replace(/\/aws$/, "")}:/usr/bin:/bin`, HOME: "/nonexistent", POLL_SECONDS: "1", TIMEOUT_SECONDS: "60", ...aws.env, AWS_ENDPOINT_URL_EC2: `http://127.0.0.1:${closed}`, AWS_MAX_ATTEMPTS: "1" },
+        timeout: 240000,
+      });
+      return { code: 0, stderr };
+    } catch (err) {
+      const e = err as { code: number; stderr: string };
+      return { code: e.code, stderr: e.stderr };
+    }
+  };
   const group = () => aws.aws("autoscaling", "describe-auto-scaling-groups", "--auto-scaling-group-names", GROUP).AutoScalingGroups[0];
 
   it("refuses bad usage and a count that is not fewer", async () => {
@@ -68,6 +89,14 @@ describeTier("ha-scale-in (real bash and AWS CLI against the AWS emulator)", aws
     expect(notFewer.code).toBe(1);
     expect(notFewer.stderr).toMatch(/6 is not fewer/);
     expect(group().Instances).toHaveLength(6);
+  });
+
+  it("stops at a failed interface lookup instead of taking it for a slot no server holds", async () => {
+    const r = await scaleInWithoutEc2("prod", GROUP, "3");
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/Could not connect to the endpoint URL/);
+    expect(r.stderr).not.toMatch(/interface not attached|hold no slot|terminating|lowering/);
+    unchanged();
   });
 
   it("refuses a group that does not exist, changing nothing", async () => {
