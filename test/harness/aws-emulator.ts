@@ -147,6 +147,51 @@ export const MOTO_COMPLETE_LIFECYCLE_ACTION: readonly string[] = [
 ];
 
 /**
+ * TerminateInstanceInAutoScalingGroup: EC2 Auto Scaling keeps the instance in the group, its
+ * LifecycleState `Terminating` (`Terminating:Wait` under a termination hook), while it deregisters
+ * it from the group's target groups (their deregistration delay) and runs the hooks; only then does
+ * it leave the group. With `--should-decrement-desired-capacity` the desired capacity drops at once
+ * and no replacement launches. moto 5.1.22 removes the instance at once, so a caller's wait for it to
+ * leave never runs. With HA_CP_MOTO_TERMINATING_SECONDS=N (AwsEmulatorOptions.terminatingSeconds)
+ * these lines keep it listed as `Terminating` for N seconds, not counted against the desired
+ * capacity, then remove and terminate it as moto does.
+ */
+export const MOTO_ASG_TERMINATING: readonly string[] = [
+  "_terminating_seconds = float(os.environ.get('HA_CP_MOTO_TERMINATING_SECONDS') or 0)",
+  "if _terminating_seconds > 0:",
+  "    import threading",
+  "    _set_desired = asg_models.FakeAutoScalingGroup.set_desired_capacity",
+  "    def _set_desired_capacity(self, new_capacity):",
+  "        leaving = [s for s in self.instance_states if s.lifecycle_state == 'Terminating']",
+  "        self.instance_states = [s for s in self.instance_states if s.lifecycle_state != 'Terminating']",
+  "        try:",
+  "            return _set_desired(self, new_capacity)",
+  "        finally:",
+  "            self.instance_states = self.instance_states + leaving",
+  "    asg_models.FakeAutoScalingGroup.set_desired_capacity = _set_desired_capacity",
+  "    _terminate = asg_models.AutoScalingBackend.terminate_instance",
+  "    def _terminate_instance(self, instance_id, should_decrement):",
+  "        state = next(s for g in self.autoscaling_groups.values() for s in g.instance_states if s.instance.id == instance_id)",
+  "        if state.lifecycle_state == 'Terminating':",
+  "            return asg_models.TerminateInstanceActivity(state.instance, state.instance.autoscaling_group.desired_capacity)",
+  "        group = state.instance.autoscaling_group",
+  "        original_size = group.desired_capacity",
+  "        state.lifecycle_state = 'Terminating'",
+  "        if should_decrement:",
+  "            group.desired_capacity = original_size - 1",
+  "        def _leave():",
+  "            group.instance_states = [s for s in group.instance_states if s is not state]",
+  "            self.ec2_backend.delete_tags([instance_id], {asg_models.ASG_NAME_TAG: group.name})",
+  "            self.ec2_backend.terminate_instances([instance_id])",
+  "            group.set_desired_capacity(group.desired_capacity)",
+  "        timer = threading.Timer(_terminating_seconds, _leave)",
+  "        timer.daemon = True",
+  "        timer.start()",
+  "        return asg_models.TerminateInstanceActivity(state.instance, original_size)",
+  "    asg_models.AutoScalingBackend.terminate_instance = _terminate_instance",
+];
+
+/**
  * SSM SendCommand with `InstanceIds` and no `Targets` runs on exactly those instances (AWS, "Run
  * commands using the instance IDs"); moto 5.1.22 resolves the missing targets with an empty EC2
  * filter, which matches every instance in the region, and adds them all. These lines resolve no
@@ -163,6 +208,7 @@ const MOTO_START = [
   "import moto.ec2.models.elastic_network_interfaces as eni",
   "eni.random_mac_address = lambda: '02:' + ':'.join('%02x' % random.randint(0, 255) for _ in range(5))",
   ...MOTO_ASG_LAUNCHED_VERSION,
+  ...MOTO_ASG_TERMINATING,
   ...MOTO_SSM_NO_TARGETS,
   // A controlled clock for CloudWatch's datapoint stamps (AwsEmulatorOptions.clockFile).
   "clock = os.environ.get('HA_CP_MOTO_CLOCK_FILE')",
@@ -207,6 +253,12 @@ export interface AwsEmulatorOptions {
    * @default - the real clock
    */
   readonly clockFile?: string;
+  /**
+   * Seconds an instance terminated through Auto Scaling stays in its group as `Terminating` before it
+   * leaves (target group deregistration and termination hooks, {@link MOTO_ASG_TERMINATING}).
+   * @default - it leaves at once, as in moto
+   */
+  readonly terminatingSeconds?: number;
 }
 
 /** Starts moto on a free loopback port and waits until it answers. */
@@ -218,7 +270,7 @@ export async function startAwsEmulator(options: AwsEmulatorOptions = {}): Promis
   let lastError = "";
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort();
-    const child = spawn(python, ["-c", MOTO_START, "-H", "127.0.0.1", "-p", String(port)], { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, ...options.env, ...(options.clockFile ? { HA_CP_MOTO_CLOCK_FILE: options.clockFile } : {}) } });
+    const child = spawn(python, ["-c", MOTO_START, "-H", "127.0.0.1", "-p", String(port)], { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, ...options.env, ...(options.clockFile ? { HA_CP_MOTO_CLOCK_FILE: options.clockFile } : {}), ...(options.terminatingSeconds ? { HA_CP_MOTO_TERMINATING_SECONDS: String(options.terminatingSeconds) } : {}) } });
     const forget = killOnExit(child);
     let stderr = "";
     child.stderr!.on("data", (d: Buffer) => {

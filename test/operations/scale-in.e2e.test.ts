@@ -15,6 +15,8 @@ import { renderedScript } from "../helpers/scripts";
 const run = promisify(execFile);
 const SCRIPT = renderedScript("ha-scale-in.sh");
 const GROUP = "prod-apiserver";
+/** Seconds a terminated server stays in the group (the emulator's stand-in for connection draining). */
+const TERMINATING_SECONDS = 6;
 /** Slot held by the n-th launched instance. */
 const SLOT_OF_INSTANCE = [4, 0, 5, 2, 1, 3];
 
@@ -26,7 +28,9 @@ describeTier("ha-scale-in (real bash and AWS CLI against the AWS emulator)", aws
   const holderOfSlot: Record<number, string> = {};
 
   beforeAll(async () => {
-    aws = await startAwsEmulator();
+    // As EC2 Auto Scaling does, a terminated server stays in the group (Terminating) while the load
+    // balancer drains it; ha-scale-in waits for each to leave before the next.
+    aws = await startAwsEmulator({ terminatingSeconds: TERMINATING_SECONDS });
     const vpc = aws.aws("ec2", "create-vpc", "--cidr-block", "10.0.0.0/16").Vpc.VpcId;
     subnet = aws.aws("ec2", "create-subnet", "--vpc-id", vpc, "--cidr-block", "10.0.0.0/24", "--availability-zone", `${EMULATOR_REGION}a`).Subnet.SubnetId;
     const lt = aws.aws("ec2", "create-launch-template", "--launch-template-name", GROUP, "--launch-template-data", JSON.stringify({ ImageId: "ami-12c6146b", InstanceType: "t3.micro" })).LaunchTemplate;
@@ -46,9 +50,8 @@ describeTier("ha-scale-in (real bash and AWS CLI against the AWS emulator)", aws
   });
   afterAll(async () => aws?.stop());
 
-  /** Runs ha-scale-in; `defaults` leaves its poll interval and timeout to the script. */
-  const scaleInWith = async (defaults: boolean, ...args: string[]) => {
-    const timing = defaults ? {} : { POLL_SECONDS: "1", TIMEOUT_SECONDS: "60" };
+  /** Runs ha-scale-in with `timing` (POLL_SECONDS, TIMEOUT_SECONDS; {} leaves them to the script). */
+  const scaleInWith = async (timing: Record<string, string>, ...args: string[]) => {
     try {
       const { stdout, stderr } = await run("bash", [SCRIPT, ...args], { env: { PATH: `${aws.awsCli.replace(/\/aws$/, "")}:/usr/bin:/bin`, HOME: "/nonexistent", ...timing, ...aws.env }, timeout: 240000 });
       return { code: 0, stdout, stderr };
@@ -57,7 +60,7 @@ describeTier("ha-scale-in (real bash and AWS CLI against the AWS emulator)", aws
       return { code: e.code, stdout: e.stdout, stderr: e.stderr };
     }
   };
-  const scaleIn = (...args: string[]) => scaleInWith(false, ...args);
+  const scaleIn = (...args: string[]) => scaleInWith({ POLL_SECONDS: "1", TIMEOUT_SECONDS: "60" }, ...args);
   /** Runs ha-scale-in with EC2 unreachable (a port nothing listens on) while Auto Scaling answers. */
   const scaleInWithoutEc2 = async (...args: string[]) => {
     const closed = await new Promise<number>((resolve) => {
@@ -162,6 +165,8 @@ describeTier("ha-scale-in (real bash and AWS CLI against the AWS emulator)", aws
     const r = await scaleIn("prod", GROUP, "3");
     console.log(`ha-scale-in 6 → 3 in ${((Date.now() - started) / 1000).toFixed(1)} s:\n${r.stderr}`);
     expect(r.code).toBe(0);
+    // One at a time: each server left the group (TERMINATING_SECONDS after its termination) before the next went.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(3 * TERMINATING_SECONDS * 1000);
     // Highest slot first.
     expect([...r.stderr.matchAll(/terminating (i-[0-9a-f]+) \((apiserver-\d)\)/g)].map((m) => [m[1], m[2]])).toEqual([5, 4, 3].map((s) => [holderOfSlot[s], `apiserver-${s}`]));
     const g = group();
@@ -171,12 +176,30 @@ describeTier("ha-scale-in (real bash and AWS CLI against the AWS emulator)", aws
     expect(r.stderr).not.toMatch(/WARNING/);
   });
 
-  it("scales in to a single server with a warning that it is not highly available (its own poll interval and timeout)", async () => {
-    const r = await scaleInWith(true, "prod", GROUP, "1");
+  it("fails when a server has not left the group within TIMEOUT_SECONDS", async () => {
+    const r = await scaleInWith({ POLL_SECONDS: "1", TIMEOUT_SECONDS: "1" }, "prod", GROUP, "2");
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`terminating ${holderOfSlot[2]} (apiserver-2)`);
+    expect(r.stderr).toContain(`ERROR: ${holderOfSlot[2]} has not left ${GROUP}`);
+    // Still draining, as EC2 Auto Scaling shows it: listed as Terminating, the desired capacity already lowered.
+    const draining = group();
+    expect(draining.DesiredCapacity).toBe(2);
+    expect(draining.Instances.find((i: { InstanceId: string }) => i.InstanceId === holderOfSlot[2])?.LifecycleState).toBe("Terminating");
+    // It leaves when the group is done with it; the group then has the two servers of slots 0 and 1.
+    const deadline = Date.now() + 60_000;
+    while (group().Instances.length > 2 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 500));
+    expect(group().Instances.map((i: { InstanceId: string }) => i.InstanceId).sort()).toEqual([holderOfSlot[0], holderOfSlot[1]].sort());
+  });
+
+  it("scales in to a single server with a warning that it is not highly available, polling every 10 s by default", async () => {
+    const started = Date.now();
+    const r = await scaleInWith({}, "prod", GROUP, "1");
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(/WARNING: 1 API server\(s\) is not highly available/);
-    expect([...r.stderr.matchAll(/terminating (i-[0-9a-f]+) \((apiserver-\d)\)/g)].map((m) => m[2])).toEqual(["apiserver-2", "apiserver-1"]);
+    expect([...r.stderr.matchAll(/terminating (i-[0-9a-f]+) \((apiserver-\d)\)/g)].map((m) => m[2])).toEqual(["apiserver-1"]);
     expect(group().Instances.map((i: { InstanceId: string }) => i.InstanceId)).toEqual([holderOfSlot[0]]);
     expect(r.stderr).toMatch(/now has 1 servers \(slots apiserver-0 … apiserver-0\); deploy with apiServerCount: 1/);
+    // The server was still in the group at the first look (TERMINATING_SECONDS), so the next came a poll later.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(10_000);
   });
 });
