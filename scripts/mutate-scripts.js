@@ -237,7 +237,15 @@ async function main() {
       write();
     }
   } finally {
-    for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
+    // A test's stray process may still write in a sandbox as it goes: retry, and never let the
+    // clean-up lose the results (written above, script by script).
+    for (const dir of dirs) {
+      try {
+        fs.rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 500 });
+      } catch (err) {
+        console.error(`could not remove ${dir}: ${err.message}`);
+      }
+    }
   }
   write();
 }

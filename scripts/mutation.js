@@ -219,8 +219,11 @@ function main() {
       }
       results.shell = { ...now.shell, tool: shell.tool, ranAt: new Date().toISOString(), modules, pending };
       if (Object.keys(pending).length === 0) delete results.shell.pending;
-    } finally {
       fs.rmSync(out, { force: true });
+    } catch (err) {
+      // What was measured before the failure stays for a look: the runner writes it script by script.
+      if (fs.existsSync(out)) console.error(`the results measured so far are in ${path.relative(ROOT, out)}`);
+      throw err;
     }
   }
   fs.writeFileSync(RESULTS, JSON.stringify(results, null, 2) + "\n");
