@@ -142,8 +142,9 @@ describeTier("ha-etcd-trust with the real etcd", etcdBinariesCheck(), { tierLabe
     const r = await trust("--restart-if-changed", { ETCD_TRUST_HEALTH_TRIES: "2" });
     expect([r.code, r.calls]).toEqual([1, []]);
     expect(r.stderr).toMatch(/ERROR: not every member is healthy after 2 checks: etcd not restarted/);
-    // The checks are 5 s apart.
-    expect(Date.now() - started).toBeGreaterThanOrEqual(5000);
+    // The checks are 5 s apart: each check of a stopped member takes its 5 s command timeout, and
+    // each is followed by a 5 s wait, so two take at least 20 s (10 s without the waits).
+    expect(Date.now() - started).toBeGreaterThanOrEqual(15_000);
     bundle("caA", "caB");
     await startEtcd();
   }, 60_000);
