@@ -5,7 +5,7 @@
  * tagged as the library tags them, attached in an order unrelated to launch order (as slot claims
  * race at boot), so neither "oldest" nor "newest" would be right.
  */
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { AddressInfo, createServer } from "node:net";
 import { promisify } from "node:util";
 import { AwsEmulator, EMULATOR_REGION, awsEmulatorCheck, startAwsEmulator } from "../harness/aws-emulator";
@@ -52,13 +52,22 @@ describeTier("ha-scale-in (real bash and AWS CLI against the AWS emulator)", aws
 
   /** Runs ha-scale-in with `timing` (POLL_SECONDS, TIMEOUT_SECONDS; {} leaves them to the script). */
   const scaleInWith = async (timing: Record<string, string>, ...args: string[]) => {
-    try {
-      const { stdout, stderr } = await run("bash", [SCRIPT, ...args], { env: { PATH: `${aws.awsCli.replace(/\/aws$/, "")}:/usr/bin:/bin`, HOME: "/nonexistent", ...timing, ...aws.env }, timeout: 240000 });
-      return { code: 0, stdout, stderr };
-    } catch (err) {
-      const e = err as { code: number; stdout: string; stderr: string };
-      return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-    }
+    // stderr line by line with the time each arrived, to measure between the script's own messages.
+    const lines: Array<{ at: number; text: string }> = [];
+    const child = spawn("bash", [SCRIPT, ...args], { env: { PATH: `${aws.awsCli.replace(/\/aws$/, "")}:/usr/bin:/bin`, HOME: "/nonexistent", ...timing, ...aws.env }, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let partial = "";
+    child.stdout.on("data", (chunk) => (stdout += chunk));
+    child.stderr.on("data", (chunk) => {
+      const parts = (partial + chunk).split("\n");
+      partial = parts.pop() ?? "";
+      for (const text of parts) lines.push({ at: Date.now(), text });
+    });
+    const timer = setTimeout(() => child.kill("SIGKILL"), 240000);
+    const code = await new Promise<number>((resolve) => child.on("close", (c) => resolve(c ?? -1)));
+    clearTimeout(timer);
+    if (partial !== "") lines.push({ at: Date.now(), text: partial });
+    return { code, stdout, stderr: lines.map((l) => l.text).join("\n"), lines };
   };
   const scaleIn = (...args: string[]) => scaleInWith({ POLL_SECONDS: "1", TIMEOUT_SECONDS: "60" }, ...args);
   /** Runs ha-scale-in with EC2 unreachable (a port nothing listens on) while Auto Scaling answers. */
@@ -199,7 +208,11 @@ describeTier("ha-scale-in (real bash and AWS CLI against the AWS emulator)", aws
     expect([...r.stderr.matchAll(/terminating (i-[0-9a-f]+) \((apiserver-\d)\)/g)].map((m) => m[2])).toEqual(["apiserver-1"]);
     expect(group().Instances.map((i: { InstanceId: string }) => i.InstanceId)).toEqual([holderOfSlot[0]]);
     expect(r.stderr).toMatch(/now has 1 servers \(slots apiserver-0 … apiserver-0\); deploy with apiServerCount: 1/);
-    // The server was still in the group at the first look (TERMINATING_SECONDS), so the next came a poll later.
+    // The server was still in the group at the first look (it drains for TERMINATING_SECONDS), so the
+    // script looked again a poll (10 s) later: the end comes at least 10 s after the termination.
+    // Polling without the wait would end about TERMINATING_SECONDS after it.
+    const at = (re: RegExp) => r.lines.find((l) => re.test(l.text))?.at ?? NaN;
+    expect(at(/now has 1 servers/) - at(/terminating i-/)).toBeGreaterThanOrEqual(10_000);
     expect(Date.now() - started).toBeGreaterThanOrEqual(10_000);
   });
 });
