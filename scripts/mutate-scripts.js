@@ -228,7 +228,8 @@ async function main() {
       });
       const valid = counts.killed + counts.survived;
       modules[path.join(SCRIPT_DIR, name)] = {
-        codeSha256: codeHash(path.join(ROOT, SCRIPT_DIR, name)),
+        // The text measured: the sandbox's copy (restored after each mutant), not the working tree, which may change meanwhile.
+        codeSha256: codeHash(path.join(dirs[0], SCRIPT_DIR, name)),
         ...counts,
         scorePercent: valid === 0 ? 100 : Math.round((counts.killed / valid) * 10000) / 100,
         tests: spec.tests,
