@@ -154,7 +154,9 @@ export const MOTO_COMPLETE_LIFECYCLE_ACTION: readonly string[] = [
  * and no replacement launches. moto 5.1.22 removes the instance at once, so a caller's wait for it to
  * leave never runs. With HA_CP_MOTO_TERMINATING_SECONDS=N (AwsEmulatorOptions.terminatingSeconds)
  * these lines keep it listed as `Terminating` for N seconds, not counted against the desired
- * capacity, then remove and terminate it as moto does.
+ * capacity, then remove and terminate it as moto does. Not modelled: termination hooks themselves,
+ * target group deregistration, and what AWS answers to terminating an instance again while it drains
+ * (here: nothing changes).
  */
 export const MOTO_ASG_TERMINATING: readonly string[] = [
   "_terminating_seconds = float(os.environ.get('HA_CP_MOTO_TERMINATING_SECONDS') or 0)",
