@@ -3,16 +3,18 @@
  * slots, not whichever Auto Scaling would pick. The real `ha-scale-in` (bash, as shipped) with the
  * real AWS CLI against the AWS emulator: six servers in one group, each holding a slot interface
  * tagged as the library tags them, attached in an order unrelated to launch order (as slot claims
- * race at boot), so neither "oldest" nor "newest" would be right.
+ * race at boot), so neither "oldest" nor "newest" would be right. The emulator keeps a terminated
+ * server in the group while it drains (`terminatingSeconds`), so the script's wait for each to leave
+ * runs, with its timeout and its default poll. Refusals: bad usage, a group that does not exist, a
+ * server that holds no slot yet, a slot held outside the group, and a failed EC2 call (not read as
+ * an unheld slot).
  */
-import { execFile, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { AddressInfo, createServer } from "node:net";
-import { promisify } from "node:util";
 import { AwsEmulator, EMULATOR_REGION, awsEmulatorCheck, startAwsEmulator } from "../harness/aws-emulator";
 import { describeTier } from "../harness/tiers";
 import { renderedScript } from "../helpers/scripts";
 
-const run = promisify(execFile);
 const SCRIPT = renderedScript("ha-scale-in.sh");
 const GROUP = "prod-apiserver";
 /** Seconds a terminated server stays in the group (the emulator's stand-in for connection draining). */
@@ -50,11 +52,11 @@ describeTier("ha-scale-in (real bash and AWS CLI against the AWS emulator)", aws
   });
   afterAll(async () => aws?.stop());
 
-  /** Runs ha-scale-in with `timing` (POLL_SECONDS, TIMEOUT_SECONDS; {} leaves them to the script). */
-  const scaleInWith = async (timing: Record<string, string>, ...args: string[]) => {
+  /** Runs ha-scale-in with `settings` over the emulator's environment (POLL_SECONDS, TIMEOUT_SECONDS: {} leaves them to the script). */
+  const scaleInWith = async (settings: Record<string, string>, ...args: string[]) => {
     // stderr line by line with the time each arrived, to measure between the script's own messages.
     const lines: Array<{ at: number; text: string }> = [];
-    const child = spawn("bash", [SCRIPT, ...args], { env: { PATH: `${aws.awsCli.replace(/\/aws$/, "")}:/usr/bin:/bin`, HOME: "/nonexistent", ...timing, ...aws.env }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn("bash", [SCRIPT, ...args], { env: { PATH: `${aws.awsCli.replace(/\/aws$/, "")}:/usr/bin:/bin`, HOME: "/nonexistent", ...aws.env, ...settings }, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let partial = "";
     child.stdout.on("data", (chunk) => (stdout += chunk));
@@ -79,16 +81,7 @@ describeTier("ha-scale-in (real bash and AWS CLI against the AWS emulator)", aws
         s.close(() => resolve(port));
       });
     });
-    try {
-      const { stderr } = await run("bash", [SCRIPT, ...args], {
-        env: { PATH: `${aws.awsCli.replace(/\/aws$/, "")}:/usr/bin:/bin`, HOME: "/nonexistent", POLL_SECONDS: "1", TIMEOUT_SECONDS: "60", ...aws.env, AWS_ENDPOINT_URL_EC2: `http://127.0.0.1:${closed}`, AWS_MAX_ATTEMPTS: "1" },
-        timeout: 240000,
-      });
-      return { code: 0, stderr };
-    } catch (err) {
-      const e = err as { code: number; stderr: string };
-      return { code: e.code, stderr: e.stderr };
-    }
+    return scaleInWith({ POLL_SECONDS: "1", TIMEOUT_SECONDS: "60", AWS_ENDPOINT_URL_EC2: `http://127.0.0.1:${closed}`, AWS_MAX_ATTEMPTS: "1" }, ...args);
   };
   const group = () => aws.aws("autoscaling", "describe-auto-scaling-groups", "--auto-scaling-group-names", GROUP).AutoScalingGroups[0];
 
