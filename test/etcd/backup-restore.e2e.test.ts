@@ -16,7 +16,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { EtcdBackups } from "../../lib";
@@ -132,4 +132,99 @@ describeTier("etcd backup and restore scripts against moto (real AWS CLI, TLS et
     expect(() => emulator.aws("s3api", "delete-object", "--bucket", bucket, "--key", `snapshots/${name}`, "--version-id", original.VersionId)).toThrow(/AccessDenied/);
     expect(emulator.aws("s3api", "head-object", "--bucket", bucket, "--key", `snapshots/${name}`, "--version-id", original.VersionId).Metadata.sha256).toBe(head.Metadata.sha256);
   }, 120000);
+
+  // Runs of the backup script on their own: what it leaves, where it writes by default, and each refusal.
+  const backupEnv = () => ({ CLUSTER_NAME: "prod", SLOT_NAME: "etcd-0", PKI_DIR: node.pkiDir, ETCD_ENDPOINT: clientUrl });
+  const without = (e: Record<string, string>, ...keys: string[]) => Object.fromEntries(Object.entries(e).filter(([k]) => !keys.includes(k)));
+  const backupRun = (e: Record<string, string>) => spawnSync("bash", [renderedScript("ha-etcd-backup.sh")], { env: e, encoding: "utf8", timeout: 60000 });
+  const objectsUnder = (prefix: string) => emulator.aws("s3api", "list-objects-v2", "--bucket", bucket, "--prefix", prefix).Contents ?? [];
+  const mode = (file: string) => statSync(file).mode & 0o777;
+
+  it("to file://, by default in /var/lib/etcd-backup (mode 0700), left empty; the copy and its .sha256 are private, the checksum matches, etcd reads it back", () => {
+    // The default work directory is a node path: the run gets a private /var/lib (a mount namespace).
+    const varLib = path.join(dir, "var-lib");
+    mkdirSync(varLib);
+    const target = path.join(dir, "file-target");
+    const e = without({ ...env, ...backupEnv(), BACKUP_TARGET: `file://${target}` }, "WORK_DIR");
+    const unshare = process.getuid?.() === 0 ? ["-m"] : ["-r", "-m"];
+    const r = spawnSync("unshare", [...unshare, "bash", "-c", 'mount --bind "$1" /var/lib && exec bash "$2"', "_", varLib, renderedScript("ha-etcd-backup.sh")], { env: e, encoding: "utf8", timeout: 60000 });
+    expect({ status: r.status, stderr: r.stderr }).toMatchObject({ status: 0 });
+    const name = r.stdout.trim();
+    expect(name).toMatch(/^prod-\d{8}T\d{6}Z\.db$/);
+    expect(r.stderr).toContain(`ha-etcd-backup: snapshot ${name} uploaded to file://${target}`);
+    expect(mode(path.join(varLib, "etcd-backup"))).toBe(0o700);
+    expect(readdirSync(path.join(varLib, "etcd-backup"))).toEqual([]);
+    expect(readdirSync(target).sort()).toEqual([name, `${name}.sha256`]);
+    expect(mode(target)).toBe(0o700);
+    expect(mode(path.join(target, name))).toBe(0o600);
+    expect(mode(path.join(target, `${name}.sha256`))).toBe(0o600);
+    expect(readFileSync(path.join(target, `${name}.sha256`), "utf8")).toBe(`${sha256(path.join(target, name))}\n`);
+    const status = spawnSync(path.join(ETCD_BIN, "etcdutl"), ["snapshot", "status", path.join(target, name), "-w", "json"], { encoding: "utf8" });
+    expect(status.status).toBe(0);
+    expect(JSON.parse(status.stdout).totalKey).toBeGreaterThan(0);
+  }, 60000);
+
+  it("refuses a snapshot etcd cannot read back: nothing is uploaded and nothing is left behind", () => {
+    // The real etcdctl, whose saved snapshot is then overwritten (a disk that returns garbage).
+    const wrapper = path.join(dir, "bin", "etcdctl-garbage");
+    writeFileSync(wrapper, `#!/usr/bin/env bash\n"${path.join(ETCD_BIN, "etcdctl")}" "$@"; rc=$?\nif [[ " $* " == *" snapshot save "* ]]; then printf 'not a snapshot' >"\${@: -1}"; fi\nexit $rc\n`);
+    chmodSync(wrapper, 0o755);
+    const target = path.join(dir, "garbage-target");
+    const work = path.join(dir, "garbage-work");
+    const r = backupRun({ ...env, ...backupEnv(), ETCDCTL: wrapper, BACKUP_TARGET: `file://${target}`, WORK_DIR: work });
+    expect(r.status).not.toBe(0);
+    expect(r.stdout).toBe("");
+    expect(existsSync(target)).toBe(false);
+    expect(readdirSync(work)).toEqual([]);
+  }, 60000);
+
+  it("refuses a member prefix that is not a DNS label, a bucket whose default key is not KMS, and a target that is neither s3:// nor file://; uploads nothing", () => {
+    const badPrefix = backupRun({ ...env, ...backupEnv(), SLOT_NAME: "Etcd_0", BACKUP_TARGET: `s3://${bucket}/snapshots`, WORK_DIR: path.join(dir, "w1") });
+    expect(badPrefix.status).toBe(1);
+    expect(badPrefix.stderr).toContain("ERROR: no member prefix: SLOT_NAME or NODE_ROLE must be a DNS label, not 'Etcd_0'");
+    expect(objectsUnder("snapshots/Etcd_0")).toEqual([]);
+
+    // A bucket encrypting with S3-managed keys (AES256): the upload must not fall back to it.
+    const plain = "prod-etcd-backups-sse-s3";
+    emulator.aws("s3api", "create-bucket", "--bucket", plain, "--create-bucket-configuration", "LocationConstraint=eu-west-1");
+    emulator.aws("s3api", "put-bucket-encryption", "--bucket", plain, "--server-side-encryption-configuration", JSON.stringify({ Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: "AES256" } }] }));
+    const sseS3 = backupRun({ ...env, ...backupEnv(), BACKUP_TARGET: `s3://${plain}/snapshots`, WORK_DIR: path.join(dir, "w2") });
+    expect(sseS3.status).toBe(1);
+    expect(sseS3.stderr).toContain("ERROR: the bucket's default key must be a KMS key ARN");
+    expect(emulator.aws("s3api", "list-objects-v2", "--bucket", plain).Contents ?? []).toEqual([]);
+
+    const gs = backupRun({ ...env, ...backupEnv(), BACKUP_TARGET: "gs://prod-backups/snapshots", WORK_DIR: path.join(dir, "w3") });
+    expect(gs.status).toBe(1);
+    expect(gs.stderr).toContain("ERROR: BACKUP_TARGET must be s3://… or file://…, not gs://prod-backups/snapshots");
+    expect(gs.stdout).toBe("");
+    expect(readdirSync(path.join(dir, "w3"))).toEqual([]);
+  }, 90000);
+
+  it("reads its settings from ENV_FILE (default /etc/ha-control-plane/node.env), names a missing BACKUP_TARGET, and takes kubeadm's certificate paths by default", () => {
+    const noEnvFile = backupRun(without({ ...env, ...backupEnv(), BACKUP_TARGET: "file:///nonexistent" }, "ENV_FILE"));
+    expect(noEnvFile.status).not.toBe(0);
+    expect(noEnvFile.stderr).toContain("/etc/ha-control-plane/node.env");
+
+    const envFile = path.join(dir, "node.env");
+    writeFileSync(envFile, "CLUSTER_NAME=prod\n");
+    const missing = backupRun({ ...env, ENV_FILE: envFile });
+    expect(missing.status).not.toBe(0);
+    expect(missing.stderr).toContain("BACKUP_TARGET missing");
+
+    // Settings only in the file; no certificate settings: kubeadm's layout under /etc/kubernetes/pki.
+    writeFileSync(envFile, `CLUSTER_NAME=prod\nBACKUP_TARGET=file://${path.join(dir, "env-file-target")}\n`);
+    const defaults = backupRun({ ...env, ENV_FILE: envFile, ETCD_ENDPOINT: clientUrl });
+    expect(defaults.status).not.toBe(0);
+    expect(defaults.stderr).toContain("/etc/kubernetes/pki/etcd/healthcheck-client.crt");
+    expect(defaults.stderr).not.toMatch(/unbound variable|BACKUP_TARGET missing/);
+  }, 60000);
+
+  it("asks the local member by default (https://127.0.0.1:2379) and stops when it cannot reach it, rather than taking that for 'not the leader'", () => {
+    // Nothing of this test listens on 127.0.0.1:2379; etcdctl gives up at the script's 30 s command timeout.
+    const r = backupRun(without({ ...env, ...backupEnv(), BACKUP_TARGET: `file://${path.join(dir, "unreachable-target")}`, WORK_DIR: path.join(dir, "w4") }, "ETCD_ENDPOINT"));
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain("Failed to get the status of endpoint https://127.0.0.1:2379");
+    expect(r.stderr).not.toContain("not the leader");
+    expect(r.stdout).toBe("");
+  }, 90000);
 });

@@ -317,6 +317,7 @@ describeTier(`etcd members from the library's renderers and bootstrap script (${
       const r = node.ns ? await runCommand("ip", ["netns", "exec", node.ns, ...argv], { timeoutMs: 60_000 }) : await runCommand(argv[0], argv.slice(1), { timeoutMs: 60_000 });
       expect({ name, exit: r.exitCode, stderr: r.stderr.slice(-400) }).toMatchObject({ exit: 0 });
       if (r.stdout.trim().length > 0) taken.push(r.stdout.trim());
+      else expect(r.stderr).toContain("ha-etcd-backup: not the leader: another member takes this snapshot");
     }
     expect(taken).toHaveLength(1);
     expect(taken[0]).toMatch(/^e2e-\d{8}T\d{6}Z\.db$/);
