@@ -20,7 +20,8 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSyn
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { EtcdBackups } from "../../lib";
-import { AwsEmulator, awsEmulatorCheck, startAwsEmulator } from "../harness/aws-emulator";
+import { AwsEmulator, EMULATOR_REGION, awsEmulatorCheck, startAwsEmulator } from "../harness/aws-emulator";
+import { startImdsRegionStandIn } from "../harness/imds-region-standin";
 import { allOf, describeTier, TierCheck } from "../harness/tiers";
 import { renderedScript } from "../helpers/scripts";
 import { only, synth } from "../helpers/synth";
@@ -162,6 +163,26 @@ describeTier("etcd backup and restore scripts against moto (real AWS CLI, TLS et
     const status = spawnSync(path.join(ETCD_BIN, "etcdutl"), ["snapshot", "status", path.join(target, name), "-w", "json"], { encoding: "utf8" });
     expect(status.status).toBe(0);
     expect(JSON.parse(status.stdout).totalKey).toBeGreaterThan(0);
+  }, 60000);
+
+  it("to s3:// on a node whose environment names no region: the region comes from the instance metadata (IMDSv2)", async () => {
+    // Without a region the CLI's S3 calls still work here (it falls back to us-east-1 and moto serves
+    // every region on one endpoint), but a node in a private subnet reaches S3 only through its own
+    // region's gateway endpoint: the script must ask the metadata for the region, which the
+    // stand-in's log shows.
+    const imds = await startImdsRegionStandIn("127.0.0.1", EMULATOR_REGION);
+    try {
+      const r = backupRun({ ...env, ...backupEnv(), AWS_DEFAULT_REGION: "", AWS_EC2_METADATA_SERVICE_ENDPOINT: imds.endpoint, BACKUP_TARGET: `s3://${bucket}/snapshots`, WORK_DIR: path.join(dir, "imds-work") });
+      expect({ status: r.status, stderr: r.stderr }).toMatchObject({ status: 0 });
+      const name = r.stdout.trim();
+      expect(name).toMatch(/^etcd-0\/prod-\d{8}T\d{6}Z\.db$/);
+      expect(emulator.aws("s3api", "head-object", "--bucket", bucket, "--key", `snapshots/${name}`).SSEKMSKeyId).toBe(keyArn);
+      // The stand-in's log is read on the event loop, which spawnSync held: let it catch up.
+      for (let i = 0; i < 50 && imds.requests().length < 2; i++) await new Promise((res) => setTimeout(res, 100));
+      expect(imds.requests()).toEqual(["PUT /latest/api/token 200", "GET /latest/meta-data/placement/region 200"]);
+    } finally {
+      imds.stop();
+    }
   }, 60000);
 
   it("refuses a snapshot etcd cannot read back: nothing is uploaded and nothing is left behind", () => {
