@@ -151,11 +151,21 @@ function runTests(dir, spec) {
  * reported (a file that did not run): those may be the machine's load as much as the mutant.
  */
 function killedBy(failures) {
-  const first = failures
+  const first = firstFailure(failures);
+  return first?.kind === "test" && !first.timeout ? first.name : undefined;
+}
+
+/** The first line of the first failure's message (what the test asserted), or "". */
+function firstMessage(failures) {
+  return firstFailure(failures)?.message ?? "";
+}
+
+/** The first entry of the fail-fast environment's report (JSON lines), or undefined. */
+function firstFailure(failures) {
+  return failures
     .split("\n")
     .filter((l) => l.trim() !== "")
     .map((l) => JSON.parse(l))[0];
-  return first?.kind === "test" && !first.timeout ? first.name : undefined;
 }
 
 /** `--name value` from argv, or undefined. */
@@ -206,10 +216,11 @@ async function main() {
             const r = await tryMutant(dir, name, spec, original, mutants[k].mutated);
             passed[k] = r.passed;
             named[k] = r.passed ? undefined : killedBy(r.failures);
+            const why = r.passed || named[k] === undefined ? "" : `: ${firstMessage(r.failures)}`;
             done += 1;
             // The test that killed it, so a kill by a flaky test can be told from a real one.
             const by = r.passed ? "" : ` by ${named[k] ?? "(no failing test named: rechecked alone at the end)"}`;
-            console.log(`${name} ${done}/${mutants.length} ${mutants[k].id} ${r.passed ? "SURVIVED" : "killed"}${by}`);
+            console.log(`${name} ${done}/${mutants.length} ${mutants[k].id} ${r.passed ? "SURVIVED" : "killed"}${by}${why}`);
           }
         }),
       );
@@ -219,7 +230,8 @@ async function main() {
         if (passed[k] !== false || named[k] !== undefined) continue;
         const r = await tryMutant(dirs[0], name, spec, original, m.mutated);
         passed[k] = r.passed;
-        console.log(`${name} recheck ${m.id} ${r.passed ? "SURVIVED" : "killed"} (${killedBy(r.failures) ?? `no test's own failure; output ends: ${r.output.slice(-400).replace(/\s+/g, " ")}`})`);
+        const by = killedBy(r.failures);
+        console.log(`${name} recheck ${m.id} ${r.passed ? "SURVIVED" : "killed"} (${by !== undefined ? `${by}: ${firstMessage(r.failures)}` : `no test's own failure; output ends: ${r.output.slice(-400).replace(/\s+/g, " ")}`})`);
       }
       const counts = { killed: 0, survived: 0, timeout: 0, noCoverage: 0, compileError: 0 };
       const survivors = [];
@@ -260,4 +272,4 @@ if (require.main === module) {
     process.exitCode = 1;
   });
 }
-module.exports = { mutantsOf, killedBy };
+module.exports = { mutantsOf, killedBy, firstMessage };

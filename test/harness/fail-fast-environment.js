@@ -8,7 +8,7 @@
 // with exit 0, a killed mutant counted as a survivor. `npm test` never uses it.
 //
 // With HA_CP_FAIL_FAST_REPORT=FILE it also appends one JSON line per failure to FILE:
-// `{ "kind": "test", "name": "describe › test", "timeout": false }` or `{ "kind": "hook", "hook":
+// `{ "kind": "test", "name": "describe › test", "timeout": false, "message": "its first line" }` or `{ "kind": "hook", "hook":
 // "beforeAll" }`, so the runner can tell a test's own failure from one of setup or of time.
 "use strict";
 const fs = require("node:fs");
@@ -33,7 +33,9 @@ class FailFastEnvironment extends TestEnvironment {
     if (event.name === "test_fn_failure") {
       this.failed = true;
       const message = String(event.error?.message ?? event.error ?? "");
-      this.record({ kind: "test", name: fullName(event.test), timeout: /Exceeded timeout/.test(message) });
+      // The message's first line, so a kill by a test that fails under load can be told from the mutant's.
+      const first = message.split("\n").find((l) => l.trim() !== "") ?? "";
+      this.record({ kind: "test", name: fullName(event.test), timeout: /Exceeded timeout/.test(message), message: first.trim().slice(0, 200) });
     } else if (event.name === "hook_failure") {
       this.record({ kind: "hook", hook: event.hook?.type ?? "unknown" });
     }

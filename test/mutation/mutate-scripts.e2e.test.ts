@@ -13,8 +13,9 @@ import * as path from "node:path";
 import { promisify } from "node:util";
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const { killedBy, mutantsOf } = require("../../scripts/mutate-scripts.js") as {
+const { killedBy, firstMessage, mutantsOf } = require("../../scripts/mutate-scripts.js") as {
   killedBy: (failures: string) => string | undefined;
+  firstMessage: (failures: string) => string;
   mutantsOf: (text: string) => Array<{ id: string; line: number; mutated: string }>;
 };
 
@@ -57,6 +58,8 @@ describe("shell mutation runner and its fail-fast environment (real jest)", () =
     expect(r.code).toBe(1);
     expect(r.out).toMatch(/1 failed, 1 skipped, 1 passed/);
     expect(killedBy(r.failures)).toBe("suite › sees the mutant");
+    // What it asserted, as jest's own message begins (so a kill by a load failure can be told apart).
+    expect(firstMessage(r.failures)).toMatch(/^expect\(received\)\.toBe\(expected\)/);
   });
 
   it("fails the run when beforeAll fails (the tests it guards are not skipped into a pass), and names no test", async () => {
