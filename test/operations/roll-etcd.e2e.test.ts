@@ -224,5 +224,19 @@ describeTier(
       expect(result.stderr).toMatch(/cluster not healthy; not rolling prod-etcd-1/);
       expect(calls.filter((c) => c.argv.startsWith("autoscaling start-instance-refresh"))).toHaveLength(1);
     });
+
+    it("refuses to start without member groups (exit 2) or without a cluster name, calling AWS for nothing", async () => {
+      const state = path.join(workDir, "usage");
+      const bin = path.join(state, "bin");
+      mkdirSync(bin, { recursive: true });
+      writeFileSync(path.join(bin, "aws"), awsWrapper(emulator!.awsCli, state), { mode: 0o755 });
+      const run = (args: string[]) => runCommand("bash", [renderedScript("ha-roll-etcd.sh"), ...args], { env: { ...emulator!.env, HOME: state, PATH: `${bin}:/usr/bin:/bin`, POLL_SECONDS: "1" }, timeoutMs: 60_000 });
+      const noGroups = await run(["prod"]);
+      expect({ exit: noGroups.exitCode, stderr: noGroups.stderr.trim() }).toEqual({ exit: 2, stderr: "ha-roll-etcd: name the member groups" });
+      const nothing = await run([]);
+      expect(nothing.exitCode).not.toBe(0);
+      expect(nothing.stderr).toContain("usage: ha-roll-etcd <cluster> <member-group>...");
+      expect(existsSync(path.join(state, "calls.log"))).toBe(false);
+    });
   },
 );
