@@ -22,7 +22,8 @@ import * as path from "node:path";
 import { EtcdBackups } from "../../lib";
 import { AwsEmulator, EMULATOR_REGION, awsEmulatorCheck, startAwsEmulator } from "../harness/aws-emulator";
 import { startImdsRegionStandIn } from "../harness/imds-region-standin";
-import { allOf, describeTier, TierCheck } from "../harness/tiers";
+import { allOf, describeTier, TierCheck, toolAvailable } from "../harness/tiers";
+import { inView } from "../controlplane/node-view";
 import { renderedScript } from "../helpers/scripts";
 import { only, synth } from "../helpers/synth";
 import { TestCluster, TestNode, issueEtcdCa, startTestCluster } from "../bootstrap/etcd/cluster";
@@ -33,7 +34,7 @@ const etcdCheck: TierCheck = existsSync(path.join(ETCD_BIN, "etcdutl"))
   ? { available: true, reason: "" }
   : { available: false, reason: `no etcd binaries in ${ETCD_BIN}: run \`bash scripts/setup-test-env.sh\`` };
 
-describeTier("etcd backup and restore scripts against moto (real AWS CLI, TLS etcd member, etcdctl, etcdutl)", allOf(awsEmulatorCheck(), etcdCheck), { tierLabel: "emulator e2e" }, () => {
+describeTier("etcd backup and restore scripts against moto (real AWS CLI, TLS etcd member, etcdctl, etcdutl)", allOf(awsEmulatorCheck(), etcdCheck, toolAvailable("unshare", ["--version"]), toolAvailable("setpriv", ["--version"])), { tierLabel: "emulator e2e" }, () => {
   let emulator!: AwsEmulator;
   let tc: TestCluster | undefined;
   let node!: TestNode;
@@ -142,13 +143,14 @@ describeTier("etcd backup and restore scripts against moto (real AWS CLI, TLS et
   const mode = (file: string) => statSync(file).mode & 0o777;
 
   it("to file://, by default in /var/lib/etcd-backup (mode 0700), left empty; the copy and its .sha256 are private, the checksum matches, etcd reads it back", () => {
-    // The default work directory is a node path: the run gets a private /var/lib (a mount namespace).
+    // The default work directory is a node path: the run gets the control-plane tier's node view (a
+    // private mount namespace) with the test's directory at /var/lib.
     const varLib = path.join(dir, "var-lib");
     mkdirSync(varLib);
     const target = path.join(dir, "file-target");
     const e = without({ ...env, ...backupEnv(), BACKUP_TARGET: `file://${target}` }, "WORK_DIR");
-    const unshare = process.getuid?.() === 0 ? ["-m"] : ["-r", "-m"];
-    const r = spawnSync("unshare", [...unshare, "bash", "-c", 'mount --bind "$1" /var/lib && exec bash "$2"', "_", varLib, renderedScript("ha-etcd-backup.sh")], { env: e, encoding: "utf8", timeout: 60000 });
+    const [command, ...args] = inView({ hostname: "etcd-0", mounts: [{ kind: "dir", source: varLib, target: "/var/lib", readOnly: false }] }, ["bash", renderedScript("ha-etcd-backup.sh")]);
+    const r = spawnSync(command, args, { env: e, encoding: "utf8", timeout: 60000 });
     expect({ status: r.status, stderr: r.stderr }).toMatchObject({ status: 0 });
     const name = r.stdout.trim();
     expect(name).toMatch(/^prod-\d{8}T\d{6}Z\.db$/);
