@@ -20,6 +20,7 @@
  * instance terminates) and, a minute later, starts it again on the same data (the new instance
  * claims the slot's volume), then reports Successful.
  */
+import { ChildProcess, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { AwsEmulator, awsEmulatorCheck, startAwsEmulator } from "../harness/aws-emulator";
@@ -45,8 +46,8 @@ const faketimeCheck: TierCheck = FAKETIME_LIB
 /** The aws the operator's machine runs: the real CLI, except the two calls moto cannot answer. */
 function awsWrapper(realAws: string, state: string): string {
   return `#!/usr/bin/env bash
-# Records every call with the (controlled) time it was made.
-printf '%s %s\\n' "$(date -u +%s)" "$*" >> ${JSON.stringify(`${state}/calls.log`)}
+# Records every call with the (controlled) time it was made and the real time.
+printf '%s %s %s\\n' "$(date -u +%s)" "$(/bin/date +%s.%N)" "$*" >> ${JSON.stringify(`${state}/calls.log`)}
 [ "$1" = autoscaling ] || exec ${JSON.stringify(realAws)} "$@"
 violation() { printf 'unexpected argv: %s\\n' "$*" | tee -a ${JSON.stringify(`${state}/violations`)} >&2; exit 97; }
 group=$4
@@ -60,7 +61,7 @@ if [ "$#" -eq 10 ] && [ "$2" = start-instance-refresh ] && [ "$3" = --auto-scali
   echo Pending > ${JSON.stringify(state)}/"$group.status"
   echo "$id"; exit 0
 fi
-if [ "$#" -eq 10 ] && [ "$2" = describe-instance-refreshes ] && [ "$3" = --auto-scaling-group-name ] && [ "$5" = --instance-refresh-ids ] && [ "$6" = "$(cat ${JSON.stringify(state)}/"$group.id" 2>/dev/null)" ] && [ "$7" = --query ] && [ "$8" = 'InstanceRefreshes[0].Status' ] && [ "$9" = --output ] && [ "\${10}" = text ]; then
+if [ "$#" -eq 10 ] && [ "$2" = describe-instance-refreshes ] && [ "$3" = --auto-scaling-group-name ] && [ "$5" = --instance-refresh-ids ] && [ -n "$6" ] && [ "$6" = "$(cat ${JSON.stringify(state)}/"$group.id" 2>/dev/null)" ] && [ "$7" = --query ] && [ "$8" = 'InstanceRefreshes[0].Status' ] && [ "$9" = --output ] && [ "\${10}" = text ]; then
   cat ${JSON.stringify(state)}/"$group.status"; exit 0
 fi
 violation "$@"
@@ -164,8 +165,29 @@ describeTier(
       setClock(clock + 60);
     }
 
-    /** Runs the roll while the members live minute by minute; returns its result, calls and minutes. */
-    async function roll(label: string, env: Record<string, string>, neverBack = false): Promise<{ result: CommandResult; calls: Array<{ at: number; argv: string }>; ticks: Tick[]; violations: string }> {
+    interface Call {
+      /** The controlled clock when the call was made (what the script's `date` read). */
+      readonly at: number;
+      /** The real time, in seconds: how long the script really waited between calls. */
+      readonly real: number;
+      readonly argv: string;
+    }
+
+    /** Every call the script made through the node's aws, in order. */
+    const readCalls = (state: string): Call[] => {
+      const file = path.join(state, "calls.log");
+      if (!existsSync(file)) return [];
+      return readFileSync(file, "utf8").trim().split("\n").map((l) => {
+        const [at, real] = l.split(" ", 2);
+        return { at: Number(at), real: Number(real), argv: l.slice(at.length + real.length + 2) };
+      });
+    };
+
+    /**
+     * The operator's machine for one scenario: `bin/aws` (the wrapper) and `bin/date` (the
+     * controlled clock) under `workDir/label`; with `members`, every member running and healthy first.
+     */
+    async function prepare(label: string, members = true): Promise<{ state: string; env: Record<string, string> }> {
       const state = path.join(workDir, label);
       const bin = path.join(state, "bin");
       mkdirSync(bin, { recursive: true });
@@ -173,15 +195,38 @@ describeTier(
       // The script's clock: the real date under libfaketime, preloaded into date alone (a shell
       // under libfaketime shares its state with its subshells, and the first to exit tears it down).
       writeFileSync(path.join(bin, "date"), `#!/bin/sh\nLD_PRELOAD=${FAKETIME_LIB} FAKETIME_TIMESTAMP_FILE=${clockFile} FAKETIME_NO_CACHE=1 exec /bin/date "$@"\n`, { mode: 0o755 });
-      for (const n of NAMES) if (!tc!.cluster.isRunning(n)) await tc!.cluster.restart(n);
-      await tc!.cluster.waitHealthy(30_000);
+      if (members) {
+        for (const n of NAMES) if (!tc!.cluster.isRunning(n)) await tc!.cluster.restart(n);
+        await tc!.cluster.waitHealthy(30_000);
+      }
+      return { state, env: { ...emulator!.env, HOME: state, PATH: `${bin}:/usr/bin:/bin` } };
+    }
+
+    /** Waits (real time) until `check` holds, polling every 250 ms. */
+    async function until(what: string, check: () => boolean, timeoutMs: number): Promise<void> {
+      const end = Date.now() + timeoutMs;
+      while (!check()) {
+        if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+
+    const isHealthQuery = (c: Call) => c.argv.startsWith("cloudwatch get-metric-statistics");
+    const isStart = (c: Call) => c.argv.startsWith("autoscaling start-instance-refresh");
+    const isDescribe = (c: Call) => c.argv.startsWith("autoscaling describe-instance-refreshes");
+    /** The real seconds between consecutive calls. */
+    const gaps = (calls: Call[]) => calls.slice(1).map((c, k) => c.real - calls[k].real);
+
+    /** Runs the roll while the members live minute by minute; returns its result, calls and minutes. */
+    async function roll(label: string, env: Record<string, string>, neverBack = false, groups = GROUPS): Promise<{ result: CommandResult; calls: Call[]; ticks: Tick[]; violations: string }> {
+      const { state, env: base } = await prepare(label);
       const ticks: Tick[] = [];
       // Every member up (whatever an earlier scenario left), then two minutes of history before the operator starts the roll.
       await minute(state, ticks);
       await minute(state, ticks);
       let done = false;
-      const running = runCommand("bash", [renderedScript("ha-roll-etcd.sh"), "prod", ...GROUPS], {
-        env: { ...emulator!.env, HOME: state, PATH: `${bin}:/usr/bin:/bin`, POLL_SECONDS: "1", ...env },
+      const running = runCommand("bash", [renderedScript("ha-roll-etcd.sh"), "prod", ...groups], {
+        env: { ...base, POLL_SECONDS: "1", ...env },
         timeoutMs: 840_000,
       }).finally(() => {
         done = true;
@@ -191,16 +236,38 @@ describeTier(
         if (!done) await minute(state, ticks, neverBack);
       }
       const result = await running;
-      const calls = readFileSync(path.join(state, "calls.log"), "utf8").trim().split("\n").map((l) => ({ at: Number(l.split(" ")[0]), argv: l.slice(l.indexOf(" ") + 1) }));
       const violations = existsSync(path.join(state, "violations")) ? readFileSync(path.join(state, "violations"), "utf8") : "";
-      return { result, calls, ticks, violations };
+      return { result, calls: readCalls(state), ticks, violations };
     }
+
+    it("refuses to start without member groups (exit 2) or without a cluster name, calling AWS for nothing", async () => {
+      const { state, env } = await prepare("usage", false);
+      const run = (args: string[]) => runCommand("bash", [renderedScript("ha-roll-etcd.sh"), ...args], { env: { ...env, POLL_SECONDS: "1" }, timeoutMs: 60_000 });
+      const noGroups = await run(["prod"]);
+      expect({ exit: noGroups.exitCode, stderr: noGroups.stderr.trim() }).toEqual({ exit: 2, stderr: "ha-roll-etcd: name the member groups" });
+      const nothing = await run([]);
+      expect(nothing.exitCode).not.toBe(0);
+      expect(nothing.stderr).toContain("usage: ha-roll-etcd <cluster> <member-group>...");
+      expect(existsSync(path.join(state, "calls.log"))).toBe(false);
+    });
+
+    it("stops at once, starting nothing else, when AWS refuses a refresh (one already in progress on the group)", async () => {
+      // Another operator's refresh of prod-etcd-0 is still being cancelled: StartInstanceRefresh fails.
+      const state = path.join(workDir, "busy");
+      mkdirSync(state, { recursive: true });
+      writeFileSync(path.join(state, "prod-etcd-0.status"), "Cancelling\n");
+      const { result, calls, violations } = await roll("busy", { HEALTH_TIMEOUT_SECONDS: "600", REFRESH_TIMEOUT_SECONDS: "600" });
+      expect(violations).toBe("");
+      expect(result.exitCode).toBe(254);
+      expect(result.stderr.trim().split("\n").slice(-1)[0]).toMatch(/InstanceRefreshInProgress/);
+      expect(calls.filter((c) => c.argv.startsWith("autoscaling")).map((c) => c.argv.split(" ").slice(0, 3).join(" "))).toEqual(["autoscaling start-instance-refresh --auto-scaling-group-name"]);
+    });
 
     it("refreshes members one at a time, each after every member reported the full count in its last two minutes", async () => {
       const { result, calls, ticks, violations } = await roll("healthy", { HEALTH_TIMEOUT_SECONDS: "1200", REFRESH_TIMEOUT_SECONDS: "1200" });
       expect(violations).toBe("");
       expect({ exit: result.exitCode, tail: result.stderr.trim().split("\n").slice(-1) }).toEqual({ exit: 0, tail: ["ha-roll-etcd: all 3 members rolled"] });
-      const starts = calls.filter((c) => c.argv.startsWith("autoscaling start-instance-refresh"));
+      const starts = calls.filter(isStart);
       expect(starts.map((c) => /--auto-scaling-group-name (\S+)/.exec(c.argv)![1])).toEqual(GROUPS);
       // The member really went away during its refresh: the others counted 2.
       expect(ticks.some((t) => Object.values(t.healthy).includes(2))).toBe(true);
@@ -210,6 +277,13 @@ describeTier(
         expect(before).toHaveLength(2);
         for (const t of before) expect([start.argv, t.at, t.healthy]).toEqual([start.argv, t.at, Object.fromEntries(NAMES.map((n) => [n, 3]))]);
       }
+      // What the operator reads, member by member and in order.
+      const said = result.stderr.split("\n").filter((l) => /^ha-roll-etcd: (checking|refreshing|prod-etcd-\d replaced)/.test(l));
+      expect(said).toEqual(GROUPS.flatMap((g) => [
+        `ha-roll-etcd: checking the cluster is healthy before ${g}`,
+        `ha-roll-etcd: refreshing ${g}`,
+        `ha-roll-etcd: ${g} replaced; waiting for every member to see 3 healthy members`,
+      ]));
       // One at a time: a refresh starts only after the previous one was reported Successful.
       for (let k = 1; k < starts.length; k++) {
         const between = calls.filter((c) => c.at >= starts[k - 1].at && c.at <= starts[k].at && c.argv.startsWith("autoscaling describe-instance-refreshes"));
@@ -222,21 +296,69 @@ describeTier(
       expect(violations).toBe("");
       expect(result.exitCode).toBe(1);
       expect(result.stderr).toMatch(/cluster not healthy; not rolling prod-etcd-1/);
-      expect(calls.filter((c) => c.argv.startsWith("autoscaling start-instance-refresh"))).toHaveLength(1);
+      // Why: the slot it asked about and what it saw (etcd-0 never came back, so it has no datapoints).
+      expect(result.stderr).toContain("ha-roll-etcd: etcd-0 sees healthy members: none (want 3 twice)");
+      expect(calls.filter(isStart)).toHaveLength(1);
     });
 
-    it("refuses to start without member groups (exit 2) or without a cluster name, calling AWS for nothing", async () => {
-      const state = path.join(workDir, "usage");
-      const bin = path.join(state, "bin");
-      mkdirSync(bin, { recursive: true });
-      writeFileSync(path.join(bin, "aws"), awsWrapper(emulator!.awsCli, state), { mode: 0o755 });
-      const run = (args: string[]) => runCommand("bash", [renderedScript("ha-roll-etcd.sh"), ...args], { env: { ...emulator!.env, HOME: state, PATH: `${bin}:/usr/bin:/bin`, POLL_SECONDS: "1" }, timeoutMs: 60_000 });
-      const noGroups = await run(["prod"]);
-      expect({ exit: noGroups.exitCode, stderr: noGroups.stderr.trim() }).toEqual({ exit: 2, stderr: "ha-roll-etcd: name the member groups" });
-      const nothing = await run([]);
-      expect(nothing.exitCode).not.toBe(0);
-      expect(nothing.stderr).toContain("usage: ha-roll-etcd <cluster> <member-group>...");
-      expect(existsSync(path.join(state, "calls.log"))).toBe(false);
+    it("after the last member, waits HEALTH_TIMEOUT_SECONDS from its replacement for the cluster, polling every POLL_SECONDS, then fails", async () => {
+      // One group rolled (MEMBERS names the cluster's size); its member never comes back.
+      const { result, calls, violations } = await roll("last", { MEMBERS: "3", HEALTH_TIMEOUT_SECONDS: "240", REFRESH_TIMEOUT_SECONDS: "1200", POLL_SECONDS: "8" }, true, ["prod-etcd-2"]);
+      expect(violations).toBe("");
+      expect({ exit: result.exitCode, tail: result.stderr.trim().split("\n").slice(-1) }).toEqual({ exit: 1, tail: ["ha-roll-etcd: ERROR: cluster not healthy after the roll"] });
+      const replaced = calls.filter(isDescribe).at(-1)!;
+      const after = calls.filter((c) => isHealthQuery(c) && c.real > replaced.real);
+      expect(after.length).toBeGreaterThan(1);
+      // The deadline counts from the replacement, not from the refresh's start (1200 s): the run
+      // ended once the clock had passed replacement + 240 s, its last query at most three clock
+      // minutes later (the sleep after the replacement, the poll, the minute that crossed it).
+      expect(clock - replaced.at).toBeGreaterThanOrEqual(240);
+      expect(after.at(-1)!.at - replaced.at).toBeLessThanOrEqual(240 + 180);
+      // Each poll waited POLL_SECONDS (real time) before the next.
+      expect(Math.min(...gaps(after))).toBeGreaterThanOrEqual(7.5);
+    });
+
+    it("by default polls every 20 s and gives each refresh 2400 s from its start", async () => {
+      const { state, env } = await prepare("defaults");
+      // Nothing published in the last three minutes: the cluster reads as unhealthy.
+      setClock(clock + 600);
+      let exited = false;
+      const track = new Set<ChildProcess>();
+      const running = runCommand("bash", [renderedScript("ha-roll-etcd.sh"), "prod", ...GROUPS], { env, timeoutMs: 400_000, track }).finally(() => {
+        exited = true;
+      });
+      try {
+        await until("two health queries", () => readCalls(state).filter(isHealthQuery).length >= 2 || exited, 60_000);
+        expect(exited).toBe(false);
+        expect(gaps(readCalls(state).filter(isHealthQuery))[0]).toBeGreaterThanOrEqual(19);
+        // Two minutes of full counts: the next poll finds the cluster healthy and refreshes the first member.
+        const ticks: Tick[] = [];
+        await minute(state, ticks);
+        await minute(state, ticks);
+        await until("the first refresh", () => readCalls(state).some(isStart) || exited, 60_000);
+        const start = readCalls(state).find(isStart)!;
+        expect(start.argv).toContain("--auto-scaling-group-name prod-etcd-0");
+        await until("two status queries", () => readCalls(state).filter(isDescribe).length >= 2 || exited, 60_000);
+        expect(exited).toBe(false);
+        expect(gaps(readCalls(state).filter(isDescribe))[0]).toBeGreaterThanOrEqual(19);
+        // Still Pending (nothing moves it on here): at 2390 s it keeps waiting, past 2400 s it stops.
+        setClock(start.at + 2390);
+        const asked = readCalls(state).length;
+        await until("a status query at 2390 s", () => readCalls(state).slice(asked).some(isDescribe) || exited, 60_000);
+        await new Promise((r) => setTimeout(r, 2000));
+        expect(exited).toBe(false);
+        setClock(start.at + 2410);
+        const result = await running;
+        expect({ exit: result.exitCode, tail: result.stderr.trim().split("\n").slice(-1) }).toEqual({ exit: 1, tail: ["ha-roll-etcd: ERROR: refresh of prod-etcd-0 still Pending"] });
+        expect(readCalls(state).filter(isStart)).toHaveLength(1);
+      } finally {
+        // A failed expectation leaves the script waiting: stop it and what it runs (a sleep, an aws call).
+        for (const child of track) {
+          spawnSync("pkill", ["-KILL", "-P", String(child.pid)]);
+          child.kill("SIGKILL");
+        }
+        await running;
+      }
     });
   },
 );
