@@ -27,6 +27,7 @@ import { ControlPlaneComponent, KUBECONFIG_HASH_ANNOTATION, renderApiServerManif
 import { AwsEmulator, MOTO_SETUP_COMMAND, awsEmulatorCheck, startAwsEmulator } from "../../harness/aws-emulator";
 import { FaultProxy, startFaultProxy } from "../../harness/fault-proxy";
 import { allOf, describeTier, toolAvailable } from "../../harness/tiers";
+import { inView } from "../../controlplane/node-view";
 import { renderedScript } from "../../helpers/scripts";
 
 const run = promisify(execFile);
@@ -44,7 +45,7 @@ interface KeyEntry {
   readonly secret: string;
 }
 
-describeTier(`ha-kube-configure against the AWS emulator (real bash, AWS CLI; setup: ${MOTO_SETUP_COMMAND})`, allOf(toolAvailable("bash", ["--version"]), awsEmulatorCheck()), { tierLabel: "AWS emulator" }, () => {
+describeTier(`ha-kube-configure against the AWS emulator (real bash, AWS CLI; setup: ${MOTO_SETUP_COMMAND})`, allOf(toolAvailable("bash", ["--version"]), toolAvailable("unshare", ["--version"]), toolAvailable("setpriv", ["--version"]), awsEmulatorCheck()), { tierLabel: "AWS emulator" }, () => {
   const root = mkdtempSync(path.join(tmpdir(), "kube-configure-"));
   const bin = path.join(root, "bin");
   let emulator!: AwsEmulator;
@@ -73,8 +74,8 @@ describeTier(`ha-kube-configure against the AWS emulator (real bash, AWS CLI; se
   }
   const versions = (): { VersionId: string; VersionStages: string[] }[] => emulator.aws("secretsmanager", "list-secret-version-ids", "--secret-id", SECRET).Versions;
   const valueOf = (stage: string): string => emulator.aws("secretsmanager", "get-secret-value", "--secret-id", SECRET, "--version-stage", stage).SecretString;
-  const keysOf = (dir: string): KeyEntry[] => {
-    const config = parse(readFileSync(path.join(dir, "etc/encryption-config.yaml"), "utf8"));
+  const keysOf = (dir: string, file = "etc/encryption-config.yaml"): KeyEntry[] => {
+    const config = parse(readFileSync(path.join(dir, file), "utf8"));
     expect(config.resources[0].providers[1]).toEqual({ identity: {} });
     return config.resources[0].providers[0].secretbox.keys;
   };
@@ -91,7 +92,7 @@ describeTier(`ha-kube-configure against the AWS emulator (real bash, AWS CLI; se
   /** A node directory with env, slot, the manifest template and (unless told otherwise) its PKI files. */
   function node(name: string, slotIp: string, pki: (file: string) => string | undefined = () => "-----BEGIN CERTIFICATE-----\n") {
     const dir = path.join(root, name);
-    for (const d of ["run", "templates", "manifests", "etc", "pki/etcd"]) mkdirSync(path.join(dir, d), { recursive: true });
+    for (const d of ["run", "templates", "manifests", "etc", "pki/etcd", "tmp"]) mkdirSync(path.join(dir, d), { recursive: true });
     writeFileSync(path.join(dir, "node.env"), `ENCRYPTION_KEY_SECRET='c/control-plane/encryption-key'\nPKI_DIR='${dir}/pki'\n`);
     writeFileSync(path.join(dir, "run/slot.env"), `SLOT_NAME=${name}\nSLOT_IP=${slotIp}\n`);
     writeFileSync(path.join(dir, "templates/kube-apiserver.yaml"), template);
@@ -102,11 +103,14 @@ describeTier(`ha-kube-configure against the AWS emulator (real bash, AWS CLI; se
     return dir;
   }
 
-  function configure(dir: string) {
-    return run("bash", [SCRIPT], {
-      env: {
-        PATH: `${bin}:/usr/bin:/bin`,
-        HOME: dir,
+  /** Runs the script on node `dir` (its temporary files under dir/tmp, which it must leave empty). */
+  async function configure(dir: string) {
+    try {
+      return await run("bash", [SCRIPT], {
+        env: {
+          PATH: `${bin}:/usr/bin:/bin`,
+          HOME: dir,
+          TMPDIR: path.join(dir, "tmp"),
         ...emulator.env,
         AWS_ENDPOINT_URL: proxy.endpoint,
         // The CLI's own retries off: the script's bounded backoff is what is tested.
@@ -120,9 +124,12 @@ describeTier(`ha-kube-configure against the AWS emulator (real bash, AWS CLI; se
         KUBECONFIG_TEMPLATE_DIR: path.join(dir, "kubeconfigs"),
         KUBE_DIR: path.join(dir, "etc"),
         ENCRYPTION_CONFIG: path.join(dir, "etc/encryption-config.yaml"),
-      },
-      timeout: 60000,
-    });
+        },
+        timeout: 60000,
+      });
+    } finally {
+      expect(readdirSync(path.join(dir, "tmp"))).toEqual([]);
+    }
   }
 
   async function boot(name: string, slotIp: string) {
@@ -296,7 +303,7 @@ describeTier(`ha-kube-configure against the AWS emulator (real bash, AWS CLI; se
     const calls = path.join(root, "systemctl-calls-renew");
     writeFileSync(path.join(bin, "systemctl"), `#!/usr/bin/env bash\necho "$*" >> "${calls}"\n`);
     chmodSync(path.join(bin, "systemctl"), 0o755);
-    const refresh = () => run("bash", [SCRIPT, "--refresh-kubeconfigs"], { env: { PATH: `${bin}:/usr/bin:/bin`, HOME: dir, ...emulator.env, AWS_ENDPOINT_URL: proxy.endpoint, ENV_FILE: path.join(dir, "node.env"), STATE_DIR: path.join(dir, "run"), TEMPLATE_DIR: path.join(dir, "templates"), MANIFEST_DIR: path.join(dir, "manifests"), KUBECONFIG_TEMPLATE_DIR: path.join(dir, "kubeconfigs"), KUBE_DIR: path.join(dir, "etc"), ENCRYPTION_CONFIG: path.join(dir, "etc/encryption-config.yaml") }, timeout: 60000 });
+    const refresh = () => run("bash", [SCRIPT, "--refresh-kubeconfigs"], { env: { PATH: `${bin}:/usr/bin:/bin`, HOME: dir, TMPDIR: path.join(dir, "tmp"), ...emulator.env, AWS_ENDPOINT_URL: proxy.endpoint, ENV_FILE: path.join(dir, "node.env"), STATE_DIR: path.join(dir, "run"), TEMPLATE_DIR: path.join(dir, "templates"), MANIFEST_DIR: path.join(dir, "manifests"), KUBECONFIG_TEMPLATE_DIR: path.join(dir, "kubeconfigs"), KUBE_DIR: path.join(dir, "etc"), ENCRYPTION_CONFIG: path.join(dir, "etc/encryption-config.yaml") }, timeout: 60000 });
     const snapshot = () => Object.fromEntries([...readdirSync(path.join(dir, "manifests")).map((f) => `manifests/${f}`), ...readdirSync(path.join(dir, "etc")).map((f) => `etc/${f}`)].map((f) => [f, { text: readFileSync(path.join(dir, f), "utf8"), mtimeMs: statSync(path.join(dir, f)).mtimeMs }]));
     const annotation = (snap: ReturnType<typeof snapshot>, file: string) => parse(snap[`manifests/${file}`].text).metadata.annotations?.[KUBECONFIG_HASH_ANNOTATION];
     const embedded = (snap: ReturnType<typeof snapshot>, file: string) => Buffer.from(parse(snap[`etc/${file}`].text).users[0].user["client-certificate-data"], "base64").toString();
@@ -339,6 +346,71 @@ describeTier(`ha-kube-configure against the AWS emulator (real bash, AWS CLI; se
     } finally {
       rmSync(path.join(bin, "systemctl"));
     }
+  });
+
+  it.each([
+    ["SLOT_IP", "SLOT_NAME=apiserver-9\n", "ENCRYPTION_KEY_SECRET='c/control-plane/encryption-key'\n", "SLOT_IP missing: has ha-claim-slot run?"],
+    ["ENCRYPTION_KEY_SECRET", "SLOT_NAME=apiserver-9\nSLOT_IP=10.0.0.99\n", "", "ENCRYPTION_KEY_SECRET missing"],
+  ])("without %s, stops naming it before any AWS call, writing nothing", async (_name, slotEnv, nodeEnv, message) => {
+    await freshSecret();
+    const dir = node(`apiserver-no-${_name.toLowerCase().replace(/_/g, "-")}`, "10.0.0.99");
+    writeFileSync(path.join(dir, "run/slot.env"), slotEnv);
+    writeFileSync(path.join(dir, "node.env"), `${nodeEnv}PKI_DIR='${dir}/pki'\n`);
+    const failure = await failureOf(configure(dir));
+    expect(failure?.code).toBe(1);
+    expect(failure?.stderr).toContain(message);
+    expect(proxy.log).toEqual([]);
+    expect(readdirSync(path.join(dir, "manifests"))).toEqual([]);
+    expect(readdirSync(path.join(dir, "etc"))).toEqual([]);
+  });
+
+  it("by default reads the node's paths (/etc/ha-control-plane, /run/ha-control-plane, /etc/kubernetes/pki) and writes the manifests, kubeconfigs and encryption configuration under /etc/kubernetes", async () => {
+    await freshSecret();
+    // The node's own directories at their paths, in a private mount namespace (the control-plane
+    // tier's node view): /etc/ha-control-plane, /run/ha-control-plane and /etc/kubernetes. Their
+    // mount points are made in overlays of /etc and /run (upper layers under the test's directory),
+    // so the host's /etc and /run are not touched, not even by an empty directory.
+    const overlay = (name: string, lower: string) => {
+      for (const d of ["upper", "work"]) mkdirSync(path.join(dir, "overlay", name, d), { recursive: true });
+      return { kind: "fs" as const, source: `overlay:lowerdir=${lower},upperdir=${path.join(dir, "overlay", name, "upper")},workdir=${path.join(dir, "overlay", name, "work")}`, target: lower, readOnly: false };
+    };
+    const dir = path.join(root, "defaults");
+    const haEtc = path.join(dir, "etc-ha-control-plane");
+    const haRun = path.join(dir, "run-ha-control-plane");
+    const kube = path.join(dir, "etc-kubernetes");
+    for (const d of [path.join(haEtc, "manifests"), path.join(haEtc, "kubeconfigs"), haRun, path.join(kube, "pki/etcd"), path.join(dir, "tmp")]) mkdirSync(d, { recursive: true });
+    writeFileSync(path.join(haEtc, "node.env"), "ENCRYPTION_KEY_SECRET='c/control-plane/encryption-key'\n");
+    writeFileSync(path.join(haRun, "slot.env"), "SLOT_NAME=apiserver-0\nSLOT_IP=10.0.0.42\n");
+    writeFileSync(path.join(haEtc, "manifests/kube-apiserver.yaml"), template);
+    const kubeconfig = renderComponentKubeconfig({ clusterName: "c", component: ControlPlaneComponent.SCHEDULER });
+    writeFileSync(path.join(haEtc, "kubeconfigs/scheduler.conf"), kubeconfig);
+    const embeddedFiles = [...kubeconfig.matchAll(/@@PKI_BASE64:([A-Za-z0-9._-]+)@@/g)].map((m) => m[1]);
+    expect(embeddedFiles.length).toBeGreaterThan(0);
+    for (const f of [...pkiFiles, ...embeddedFiles]) writeFileSync(path.join(kube, "pki", f), `-----BEGIN ${f}-----\n`, { mode: 0o600 });
+    const [command, ...args] = inView(
+      {
+        hostname: "apiserver-0",
+        mounts: [
+          overlay("etc", "/etc"),
+          overlay("run", "/run"),
+          { kind: "dir", source: haEtc, target: "/etc/ha-control-plane", readOnly: true },
+          { kind: "dir", source: haRun, target: "/run/ha-control-plane", readOnly: true },
+          { kind: "dir", source: kube, target: "/etc/kubernetes", readOnly: false },
+        ],
+      },
+      ["bash", SCRIPT],
+    );
+    await run(command, args, {
+      env: { PATH: `${bin}:/usr/bin:/bin`, HOME: dir, TMPDIR: path.join(dir, "tmp"), ...emulator.env, AWS_ENDPOINT_URL: proxy.endpoint },
+      timeout: 60000,
+    });
+    expect(readdirSync(path.join(dir, "tmp"))).toEqual([]);
+    expect(readdirSync(kube).sort()).toEqual(["encryption-config.yaml", "manifests", "pki", "scheduler.conf"]);
+    expect(readdirSync(path.join(kube, "manifests"))).toEqual(["kube-apiserver.yaml"]);
+    expect(parse(readFileSync(path.join(kube, "manifests/kube-apiserver.yaml"), "utf8")).spec.containers[0].command).toContain("--advertise-address=10.0.0.42");
+    const scheduler = parse(readFileSync(path.join(kube, "scheduler.conf"), "utf8"));
+    expect(Buffer.from(scheduler.users[0].user["client-certificate-data"], "base64").toString()).toMatch(/^-----BEGIN scheduler/);
+    expect(keysOf(dir, "etc-kubernetes/encryption-config.yaml")).toEqual([{ name: "key1", secret: valueOf("AWSCURRENT") }]);
   });
 
   it("refuses an unknown argument", async () => {
