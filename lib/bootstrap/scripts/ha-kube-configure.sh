@@ -198,18 +198,15 @@ for template in "$KUBECONFIG_TEMPLATE_DIR"/*.conf; do
   [ -e "$template" ] || continue
   target="$KUBE_DIR/$(basename "$template")"
   cp "$template" "$target.tmp"
+  # Every file a marker names was checked above (present, non-empty, readable); a marker of another
+  # form is left in place and refused below.
   while read -r name; do
-    if [ ! -s "$PKI_DIR/$name" ]; then
-      log "ERROR: $PKI_DIR/$name is missing, cannot write $target: has ha-fetch-secrets run?"
-      rm -f "$target.tmp"
-      exit 1
-    fi
     # Keys go file to file: an argument would show in /proc/<pid>/cmdline to every local user.
     PKI_FILE="$PKI_DIR/$name" MARKER="@@PKI_BASE64:$name@@" python3 -c 'import base64,os,sys
 v = base64.b64encode(open(os.environ["PKI_FILE"], "rb").read()).decode()
 t = open(sys.argv[1]).read().replace(os.environ["MARKER"], v)
 open(sys.argv[1], "w").write(t)' "$target.tmp"
-  done < <(grep -o '@@PKI_BASE64:[A-Za-z0-9._-]*@@' "$template" | sed 's/^@@PKI_BASE64:\(.*\)@@$/\1/' | sort -u)
+  done < <({ grep -oE '@@PKI_BASE64:[A-Za-z0-9._-]+@@' "$template" || true; } | sed 's/^@@PKI_BASE64:\(.*\)@@$/\1/' | sort -u)
   if grep -q '@@PKI_BASE64:' "$target.tmp"; then
     log "ERROR: $template has a malformed PKI marker"
     rm -f "$target.tmp"

@@ -24,7 +24,8 @@ import * as path from "node:path";
 import { promisify } from "node:util";
 import { parse } from "yaml";
 import { ControlPlaneComponent, KUBECONFIG_HASH_ANNOTATION, renderApiServerManifest, renderComponentKubeconfig, renderControllerManagerManifest, renderKubeletKubeconfig, renderSchedulerManifest } from "../../../lib";
-import { AwsEmulator, MOTO_SETUP_COMMAND, awsEmulatorCheck, startAwsEmulator } from "../../harness/aws-emulator";
+import { startImdsRegionStandIn } from "../../harness/imds-region-standin";
+import { AwsEmulator, EMULATOR_REGION, MOTO_SETUP_COMMAND, awsEmulatorCheck, startAwsEmulator } from "../../harness/aws-emulator";
 import { FaultProxy, startFaultProxy } from "../../harness/fault-proxy";
 import { allOf, describeTier, toolAvailable } from "../../harness/tiers";
 import { inView } from "../../controlplane/node-view";
@@ -92,7 +93,8 @@ describeTier(`ha-kube-configure against the AWS emulator (real bash, AWS CLI; se
   /** A node directory with env, slot, the manifest template and (unless told otherwise) its PKI files. */
   function node(name: string, slotIp: string, pki: (file: string) => string | undefined = () => "-----BEGIN CERTIFICATE-----\n") {
     const dir = path.join(root, name);
-    for (const d of ["run", "templates", "manifests", "etc", "pki/etcd", "tmp"]) mkdirSync(path.join(dir, d), { recursive: true });
+    // etc/ and manifests/ are the script's to create.
+    for (const d of ["run", "templates", "pki/etcd", "tmp"]) mkdirSync(path.join(dir, d), { recursive: true });
     writeFileSync(path.join(dir, "node.env"), `ENCRYPTION_KEY_SECRET='c/control-plane/encryption-key'\nPKI_DIR='${dir}/pki'\n`);
     writeFileSync(path.join(dir, "run/slot.env"), `SLOT_NAME=${name}\nSLOT_IP=${slotIp}\n`);
     writeFileSync(path.join(dir, "templates/kube-apiserver.yaml"), template);
@@ -102,6 +104,11 @@ describeTier(`ha-kube-configure against the AWS emulator (real bash, AWS CLI; se
     }
     return dir;
   }
+
+  /** The entries of a directory the script writes (none when it never created it). */
+  const entries = (dir: string): string[] => (existsSync(dir) ? readdirSync(dir).sort() : []);
+  /** The script's stderr, line by line. */
+  const said = (stderr: string): string[] => stderr.trim().split("\n").filter((l) => l !== "");
 
   /** Runs the script on node `dir` (its temporary files under dir/tmp, which it must leave empty). */
   async function configure(dir: string) {
@@ -140,8 +147,13 @@ describeTier(`ha-kube-configure against the AWS emulator (real bash, AWS CLI; se
 
   it("creates the key on the first API server and reuses it on the others", async () => {
     await freshSecret();
-    const a = await boot("apiserver-0", "10.0.0.10");
-    const b = await boot("apiserver-1", "10.0.16.10");
+    const a = node("apiserver-0", "10.0.0.10");
+    const first = await configure(a);
+    const b = node("apiserver-1", "10.0.16.10");
+    const second = await configure(b);
+    // What each says, and nothing else (no tool's complaint on the way).
+    expect(said(first.stderr)).toEqual(["ha-kube-configure: no secrets-encryption key yet: creating one", "ha-kube-configure: manifests written for apiserver-0 (10.0.0.10)"]);
+    expect(said(second.stderr)).toEqual(["ha-kube-configure: manifests written for apiserver-1 (10.0.16.10)"]);
     const [keyA, ...restA] = keysOf(a);
     expect(restA).toEqual([]);
     expect(keyA.name).toBe("key1");
@@ -163,7 +175,7 @@ describeTier(`ha-kube-configure against the AWS emulator (real bash, AWS CLI; se
     expect(proxy.log.filter((l) => l.target === "secretsmanager.PutSecretValue")).toEqual([]);
     expect(versions()).toEqual([]);
     expect(existsSync(path.join(dir, "etc/encryption-config.yaml"))).toBe(false);
-    expect(readdirSync(path.join(dir, "manifests"))).toEqual([]);
+    expect(entries(path.join(dir, "manifests"))).toEqual([]);
   });
 
   it("keeps the existing key when a read is throttled and then succeeds", async () => {
@@ -183,6 +195,10 @@ describeTier(`ha-kube-configure against the AWS emulator (real bash, AWS CLI; se
     proxy.inject({ target: "secretsmanager.GetSecretValue", code: "AccessDeniedException", times: 1000 });
     const failure = await failureOf(configure(a));
     expect(failure?.code).toBe(1);
+    expect(said(failure!.stderr).slice(-2)).toEqual([
+      expect.stringMatching(/^ha-kube-configure: ERROR: reading c\/control-plane\/encryption-key \(AWSCURRENT\) failed 3 times \(AccessDeniedException\)/),
+      "ha-kube-configure: ERROR: no secrets-encryption key from c/control-plane/encryption-key (status 1); not writing the configuration",
+    ]);
     expect(versions()).toHaveLength(1);
     expect(valueOf("AWSCURRENT")).toBe(before[0].secret);
   });
@@ -193,7 +209,13 @@ describeTier(`ha-kube-configure against the AWS emulator (real bash, AWS CLI; se
     const key = keysOf(a)[0].secret;
     // The second node's first read answers as if before the first node's write.
     proxy.inject({ target: "secretsmanager.GetSecretValue", code: "ResourceNotFoundException", times: 1, bodyContains: '"AWSCURRENT"' });
-    const b = await boot("apiserver-1", "10.0.16.10");
+    const b = node("apiserver-1", "10.0.16.10");
+    const second = await configure(b);
+    expect(said(second.stderr)).toEqual([
+      "ha-kube-configure: no secrets-encryption key yet: creating one",
+      "ha-kube-configure: another API server created the key first",
+      "ha-kube-configure: manifests written for apiserver-1 (10.0.16.10)",
+    ]);
     // It did try to write its own candidate, and Secrets Manager refused it.
     expect(proxy.log.some((l) => l.target === "secretsmanager.PutSecretValue" && l.injected === undefined)).toBe(true);
     expect(keysOf(b)).toEqual([{ name: "key1", secret: key }]);
@@ -230,6 +252,53 @@ describeTier(`ha-kube-configure against the AWS emulator (real bash, AWS CLI; se
     expect(existsSync(path.join(dir, "etc/encryption-config.yaml"))).toBe(false);
   });
 
+  it("fails without a key, writing nothing, when creating it is refused (AccessDenied on PutSecretValue)", async () => {
+    await freshSecret();
+    proxy.inject({ target: "secretsmanager.PutSecretValue", code: "AccessDeniedException", times: 1000 });
+    const dir = node("apiserver-noput", "10.0.0.13");
+    const failure = await failureOf(configure(dir));
+    expect(failure?.code).toBe(1);
+    expect(said(failure!.stderr).slice(-2)).toEqual([
+      expect.stringMatching(/^ha-kube-configure: ERROR: writing c\/control-plane\/encryption-key failed 3 times \(AccessDeniedException\)/),
+      "ha-kube-configure: ERROR: could not create the secrets-encryption key",
+    ]);
+    expect(proxy.log.filter((l) => l.target === "secretsmanager.PutSecretValue").length).toBe(3);
+    expect(versions()).toEqual([]);
+    expect(entries(path.join(dir, "etc"))).toEqual([]);
+    expect(entries(path.join(dir, "manifests"))).toEqual([]);
+  });
+
+  it("fails, writing nothing, when the next key (HA_NEXT) cannot be read: a server without it could not read what others encrypt after the rotation", async () => {
+    await freshSecret();
+    const a = await boot("apiserver-0", "10.0.0.10");
+    const before = readFileSync(path.join(a, "etc/encryption-config.yaml"), "utf8");
+    const dir = node("apiserver-nonext", "10.0.0.14");
+    proxy.inject({ target: "secretsmanager.GetSecretValue", code: "AccessDeniedException", times: 1000, bodyContains: '"HA_NEXT"' });
+    const failure = await failureOf(configure(dir));
+    expect(failure?.code).toBe(1);
+    expect(said(failure!.stderr).slice(-1)).toEqual(["ha-kube-configure: ERROR: could not read the HA_NEXT secrets-encryption key"]);
+    expect(entries(path.join(dir, "etc"))).toEqual([]);
+    expect(entries(path.join(dir, "manifests"))).toEqual([]);
+    expect(readFileSync(path.join(a, "etc/encryption-config.yaml"), "utf8")).toBe(before);
+  });
+
+  it("refuses a kubeconfig template with a malformed certificate marker, leaving no kubeconfig (nor a partial one)", async () => {
+    await freshSecret();
+    const dir = node("apiserver-marker", "10.0.0.15");
+    mkdirSync(path.join(dir, "kubeconfigs"));
+    const kubeconfig = renderComponentKubeconfig({ clusterName: "c", component: ControlPlaneComponent.SCHEDULER });
+    const markers = [...kubeconfig.matchAll(/@@PKI_BASE64:([A-Za-z0-9._-]+)@@/g)].map((m) => m[1]);
+    expect(markers).toContain("scheduler.crt");
+    for (const f of markers) writeFileSync(path.join(dir, "pki", f), `-----BEGIN ${f}-----\n`, { mode: 0o600 });
+    // One marker damaged by hand: a space in the file name, a form the markers never have.
+    writeFileSync(path.join(dir, "kubeconfigs/scheduler.conf"), kubeconfig.replace("@@PKI_BASE64:scheduler.crt@@", "@@PKI_BASE64:scheduler crt@@"));
+    const failure = await failureOf(configure(dir));
+    expect(failure?.code).toBe(1);
+    expect(said(failure!.stderr).slice(-1)).toEqual([`ha-kube-configure: ERROR: ${path.join(dir, "kubeconfigs/scheduler.conf")} has a malformed PKI marker`]);
+    expect(entries(path.join(dir, "etc")).filter((f) => f.startsWith("scheduler"))).toEqual([]);
+    expect(entries(path.join(dir, "manifests"))).toEqual([]);
+  });
+
   it("writes the manifest with the node's slot IP, 0600", async () => {
     await freshSecret();
     const dir = await boot("apiserver-2", "10.0.32.10");
@@ -255,7 +324,7 @@ describeTier(`ha-kube-configure against the AWS emulator (real bash, AWS CLI; se
     );
     expect(failure?.code).toBe(1);
     expect(failure?.stderr).toContain(`ha-kube-configure: ERROR: ${path.join(dir, "pki", file)} is missing, empty or unreadable`);
-    expect(readdirSync(path.join(dir, "manifests"))).toEqual([]);
+    expect(entries(path.join(dir, "manifests"))).toEqual([]);
     expect(existsSync(path.join(dir, "etc/encryption-config.yaml"))).toBe(false);
   });
 
@@ -264,7 +333,7 @@ describeTier(`ha-kube-configure against the AWS emulator (real bash, AWS CLI; se
     rmSync(path.join(dir, "pki/ca.crt"));
     mkdirSync(path.join(dir, "pki/ca.crt"));
     await expect(configure(dir)).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining(`${path.join(dir, "pki/ca.crt")} is missing, empty or unreadable`) });
-    expect(readdirSync(path.join(dir, "manifests"))).toEqual([]);
+    expect(entries(path.join(dir, "manifests"))).toEqual([]);
   });
 
   it("never starts a unit itself (kubelet.service follows this unit; a start job from here would deadlock)", async () => {
@@ -319,7 +388,8 @@ describeTier(`ha-kube-configure against the AWS emulator (real bash, AWS CLI; se
 
       // Nothing renewed: nothing rewritten, no AWS call, no restart.
       await new Promise((r) => setTimeout(r, 20));
-      await refresh();
+      const quiet = await refresh();
+      expect(said(quiet.stderr)).toEqual(["ha-kube-configure: kubeconfigs and manifests refreshed for apiserver-renew"]);
       expect(snapshot()).toEqual(boot);
       expect(proxy.log).toEqual([]);
       expect(existsSync(calls)).toBe(false);
@@ -327,7 +397,12 @@ describeTier(`ha-kube-configure against the AWS emulator (real bash, AWS CLI; se
       // The controller-manager's certificate renewed (ha-fetch-secrets wrote the new files).
       writeFileSync(path.join(dir, "pki/controller-manager.crt"), "-----BEGIN controller-manager.crt v2-----\n");
       writeFileSync(path.join(dir, "pki/controller-manager.key"), "-----BEGIN controller-manager.key v2-----\n");
-      await refresh();
+      const cm = await refresh();
+      expect(said(cm.stderr)).toEqual([
+        `ha-kube-configure: wrote ${path.join(dir, "etc/controller-manager.conf")}`,
+        `ha-kube-configure: rewrote ${path.join(dir, "manifests/kube-controller-manager.yaml")}: a kubeconfig or the set of trusted CAs it names changed, the kubelet restarts the pod`,
+        "ha-kube-configure: kubeconfigs and manifests refreshed for apiserver-renew",
+      ]);
       const renewed = snapshot();
       expect(embedded(renewed, "controller-manager.conf")).toContain("v2");
       expect(annotation(renewed, "kube-controller-manager.yaml")).toMatch(/^[0-9a-f]{64}$/);
@@ -337,7 +412,12 @@ describeTier(`ha-kube-configure against the AWS emulator (real bash, AWS CLI; se
 
       // The kubelet's client certificate renewed: kubelet.conf rewritten, the kubelet try-restarted.
       writeFileSync(path.join(dir, "pki/apiserver-kubelet-client.crt"), "-----BEGIN apiserver-kubelet-client.crt v2-----\n");
-      await refresh();
+      const kl = await refresh();
+      expect(said(kl.stderr)).toEqual([
+        `ha-kube-configure: wrote ${path.join(dir, "etc/kubelet.conf")}`,
+        "ha-kube-configure: kubelet.conf changed: kubelet restarting (its pods keep running)",
+        "ha-kube-configure: kubeconfigs and manifests refreshed for apiserver-renew",
+      ]);
       const kubelet = snapshot();
       expect(embedded(kubelet, "kubelet.conf")).toContain("v2");
       expect(readFileSync(calls, "utf8")).toBe("try-restart --no-block kubelet.service\n");
@@ -360,8 +440,8 @@ describeTier(`ha-kube-configure against the AWS emulator (real bash, AWS CLI; se
     expect(failure?.code).toBe(1);
     expect(failure?.stderr).toContain(message);
     expect(proxy.log).toEqual([]);
-    expect(readdirSync(path.join(dir, "manifests"))).toEqual([]);
-    expect(readdirSync(path.join(dir, "etc"))).toEqual([]);
+    expect(entries(path.join(dir, "manifests"))).toEqual([]);
+    expect(entries(path.join(dir, "etc"))).toEqual([]);
   });
 
   it("by default reads the node's paths (/etc/ha-control-plane, /run/ha-control-plane, /etc/kubernetes/pki) and writes the manifests, kubeconfigs and encryption configuration under /etc/kubernetes", async () => {
@@ -387,6 +467,10 @@ describeTier(`ha-kube-configure against the AWS emulator (real bash, AWS CLI; se
     const embeddedFiles = [...kubeconfig.matchAll(/@@PKI_BASE64:([A-Za-z0-9._-]+)@@/g)].map((m) => m[1]);
     expect(embeddedFiles.length).toBeGreaterThan(0);
     for (const f of [...pkiFiles, ...embeddedFiles]) writeFileSync(path.join(kube, "pki", f), `-----BEGIN ${f}-----\n`, { mode: 0o600 });
+    // Two throttled reads: the default schedule waits 2 s, then 4 s (the CLI's own retries off).
+    proxy.inject({ target: "secretsmanager.GetSecretValue", code: "ThrottlingException", times: 2 });
+    // No region in the environment: the node asks its instance metadata (IMDSv2) for it.
+    const imds = await startImdsRegionStandIn("127.0.0.1", EMULATOR_REGION);
     const [command, ...args] = inView(
       {
         hostname: "apiserver-0",
@@ -400,10 +484,20 @@ describeTier(`ha-kube-configure against the AWS emulator (real bash, AWS CLI; se
       },
       ["bash", SCRIPT],
     );
-    await run(command, args, {
-      env: { PATH: `${bin}:/usr/bin:/bin`, HOME: dir, TMPDIR: path.join(dir, "tmp"), ...emulator.env, AWS_ENDPOINT_URL: proxy.endpoint },
+    const started = Date.now();
+    const result = await run(command, args, {
+      env: { PATH: `${bin}:/usr/bin:/bin`, HOME: dir, TMPDIR: path.join(dir, "tmp"), ...emulator.env, AWS_DEFAULT_REGION: "", AWS_EC2_METADATA_SERVICE_ENDPOINT: imds.endpoint, AWS_ENDPOINT_URL: proxy.endpoint, AWS_MAX_ATTEMPTS: "1" },
       timeout: 60000,
-    });
+    }).finally(() => imds.stop());
+    expect(Date.now() - started).toBeGreaterThanOrEqual(6000);
+    expect(said(result.stderr)).toEqual([
+      expect.stringMatching(/^ha-kube-configure: reading c\/control-plane\/encryption-key \(AWSCURRENT\) failed \(ThrottlingException\); retrying in 2s \(1\/6\)$/),
+      expect.stringMatching(/^ha-kube-configure: reading c\/control-plane\/encryption-key \(AWSCURRENT\) failed \(ThrottlingException\); retrying in 4s \(2\/6\)$/),
+      "ha-kube-configure: no secrets-encryption key yet: creating one",
+      "ha-kube-configure: wrote /etc/kubernetes/scheduler.conf",
+      "ha-kube-configure: manifests written for apiserver-0 (10.0.0.42)",
+    ]);
+    expect(imds.requests()).toEqual(["PUT /latest/api/token 200", "GET /latest/meta-data/placement/region 200"]);
     expect(readdirSync(path.join(dir, "tmp"))).toEqual([]);
     expect(readdirSync(kube).sort()).toEqual(["encryption-config.yaml", "manifests", "pki", "scheduler.conf"]);
     expect(readdirSync(path.join(kube, "manifests"))).toEqual(["kube-apiserver.yaml"]);
