@@ -25,16 +25,33 @@ export interface Fault {
   readonly status?: number;
 }
 
+/**
+ * One armed answer: a successful reply moto never gives (an SSM command invocation that Failed or
+ * is still InProgress), sent as AWS sends it (HTTP 200, `application/x-amz-json-1.1`, the body).
+ */
+export interface Answer {
+  /** The operation, as in the `X-Amz-Target` header: `AmazonSSM.GetCommandInvocation`. */
+  readonly target: string;
+  /** The response body (the operation's output shape, as the AWS API reference gives it). */
+  readonly body: Record<string, unknown>;
+  /** How many matching requests get it (then it is spent). */
+  readonly times: number;
+  /** Only requests whose body contains this text (e.g. an instance id). */
+  readonly bodyContains?: string;
+}
+
 /** A running proxy. */
 export interface FaultProxy {
   /** `http://127.0.0.1:<port>`: point `AWS_ENDPOINT_URL` here. */
   readonly endpoint: string;
   /** Arms a fault. */
   inject(fault: Fault): void;
+  /** Arms an answer (logged as injected `answer`). */
+  answer(answer: Answer): void;
   /** Disarms every fault. */
   clear(): void;
-  /** Operations seen, in order, with whether each was injected. */
-  readonly log: { target: string; injected?: string }[];
+  /** Operations seen, in order, with whether each was injected and when it arrived (ms since the epoch). */
+  readonly log: { target: string; injected?: string; at: number }[];
   /** Stops the proxy. */
   stop(): Promise<void>;
 }
@@ -43,7 +60,8 @@ export interface FaultProxy {
 export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
   const target = new URL(upstream);
   const armed: { fault: Fault; left: number }[] = [];
-  const log: { target: string; injected?: string }[] = [];
+  const answers: { answer: Answer; left: number }[] = [];
+  const log: { target: string; injected?: string; at: number }[] = [];
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
@@ -53,13 +71,23 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
       const hit = armed.find((a) => a.left > 0 && a.fault.target === op && (a.fault.bodyContains === undefined || body.toString("utf8").includes(a.fault.bodyContains)));
       if (hit) {
         hit.left--;
-        log.push({ target: op, injected: hit.fault.code });
+        log.push({ target: op, injected: hit.fault.code, at: Date.now() });
         const payload = JSON.stringify({ __type: hit.fault.code, message: `injected ${hit.fault.code}` });
         res.writeHead(hit.fault.status ?? 400, { "content-type": "application/x-amz-json-1.1", "x-amzn-errortype": hit.fault.code, "content-length": Buffer.byteLength(payload) });
         res.end(payload);
         return;
       }
-      log.push({ target: op });
+      const text = body.toString("utf8");
+      const reply = answers.find((a) => a.left > 0 && a.answer.target === op && (a.answer.bodyContains === undefined || text.includes(a.answer.bodyContains)));
+      if (reply) {
+        reply.left--;
+        log.push({ target: op, injected: "answer", at: Date.now() });
+        const payload = JSON.stringify(reply.answer.body);
+        res.writeHead(200, { "content-type": "application/x-amz-json-1.1", "content-length": Buffer.byteLength(payload) });
+        res.end(payload);
+        return;
+      }
+      log.push({ target: op, at: Date.now() });
       const forward = request(
         { hostname: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
         (up) => {
@@ -85,8 +113,13 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
       if (!Number.isInteger(fault.times) || fault.times < 1) throw new Error(`fault.times must be a positive integer, got ${fault.times}`);
       armed.push({ fault, left: fault.times });
     },
+    answer(answer: Answer) {
+      if (!Number.isInteger(answer.times) || answer.times < 1) throw new Error(`answer.times must be a positive integer, got ${answer.times}`);
+      answers.push({ answer, left: answer.times });
+    },
     clear() {
       armed.length = 0;
+      answers.length = 0;
     },
     log,
     async stop() {

@@ -13,11 +13,12 @@
  */
 import { execFile, execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import { AwsEmulator, EMULATOR_REGION, awsEmulatorCheck, startAwsEmulator } from "../harness/aws-emulator";
+import { startFaultProxy } from "../harness/fault-proxy";
 import { describeTier } from "../harness/tiers";
 import { renderedScript } from "../helpers/scripts";
 
@@ -28,8 +29,13 @@ const ETCD_GROUPS = ["prod-etcd-0", "prod-etcd-1", "prod-etcd-2"];
 const allGroups = [API_GROUP, ...ETCD_GROUPS];
 const BUCKET = "prod-etcd-backups";
 const TARGET = `s3://${BUCKET}/snapshots`;
-/** Every Auto Scaling process that launches, terminates or replaces instances (AWS, "Suspend and resume processes"): AddToLoadBalancer is the only one left running. */
-const MUST_SUSPEND = ["Launch", "Terminate", "HealthCheck", "ReplaceUnhealthy", "AZRebalance", "AlarmNotification", "ScheduledActions", "InstanceRefresh"].sort();
+/**
+ * Every Auto Scaling process that launches, terminates or replaces instances (AWS, "Suspend and
+ * resume processes"): AddToLoadBalancer is the only one left running. In the order ha-restore names
+ * them (its log and its resume hint); MUST_SUSPEND sorted, as compared with the emulator's.
+ */
+const MUST_SUSPEND_ORDERED = ["Launch", "Terminate", "HealthCheck", "ReplaceUnhealthy", "AZRebalance", "AlarmNotification", "ScheduledActions", "InstanceRefresh"];
+const MUST_SUSPEND = [...MUST_SUSPEND_ORDERED].sort();
 const NODE_STEPS = ["stop-api", "stop-etcd", "restore", "start-etcd", "start-api", "resume-backups"];
 
 jest.setTimeout(900000);
@@ -74,24 +80,28 @@ describeTier("ha-restore (real bash and AWS CLI against the AWS emulator)", awsE
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  const env = (extra: Record<string, string> = {}) => ({ PATH: `${path.dirname(aws.awsCli)}:/usr/bin:/bin`, HOME: "/nonexistent", POLL_SECONDS: "1", STATE_FILE: path.join(dir, "restore.state"), ...aws.env, ...extra });
-  const restore = async (args: string[], extra: Record<string, string> = {}) => {
+  // POLL_SECONDS is the script's default (5 s): moto reports every invocation Success at once, so a
+  // run polls again only where a test makes an answer wait.
+  const env = (extra: Record<string, string> = {}) => ({ PATH: `${path.dirname(aws.awsCli)}:/usr/bin:/bin`, HOME: "/nonexistent", STATE_FILE: path.join(dir, "restore.state"), ...aws.env, ...extra });
+  const restore = async (args: string[], extra: Record<string, string> = {}, cwd?: string) => {
     try {
-      const { stdout, stderr } = await run("bash", [SCRIPT, ...args], { env: env(extra), timeout: 800000 });
+      const { stdout, stderr } = await run("bash", [SCRIPT, ...args], { env: env(extra), timeout: 800000, cwd });
       return { code: 0, stdout, stderr };
     } catch (err) {
       const e = err as { code: number; stdout: string; stderr: string };
       return { code: e.code, stdout: e.stdout, stderr: e.stderr };
     }
   };
-  const suspendedAll = (): Record<string, string[]> =>
+  const suspendedAll = (): Record<string, string[]> => suspendedOf(allGroups);
+  const suspended = (group: string): string[] => suspendedAll()[group];
+  /** Each group's suspended processes, sorted. */
+  const suspendedOf = (groups: string[]): Record<string, string[]> =>
     Object.fromEntries(
-      aws.aws("autoscaling", "describe-auto-scaling-groups", "--auto-scaling-group-names", ...allGroups).AutoScalingGroups.map((g: { AutoScalingGroupName: string; SuspendedProcesses: Array<{ ProcessName: string }> }) => [
+      aws.aws("autoscaling", "describe-auto-scaling-groups", "--auto-scaling-group-names", ...groups).AutoScalingGroups.map((g: { AutoScalingGroupName: string; SuspendedProcesses: Array<{ ProcessName: string }> }) => [
         g.AutoScalingGroupName,
         g.SuspendedProcesses.map((p) => p.ProcessName).sort(),
       ]),
     );
-  const suspended = (group: string): string[] => suspendedAll()[group];
   const commands = () => aws.aws("ssm", "list-commands").Commands as Array<{ Comment: string; DocumentName: string; InstanceIds: string[]; Parameters: { commands: string[] } }>;
 
   it("refuses a snapshot without a recorded SHA-256 before touching any group", async () => {
@@ -180,5 +190,196 @@ describeTier("ha-restore (real bash and AWS CLI against the AWS emulator)", awsE
     const restoreLines = commands()[before + 2].Parameters.commands;
     expect(restoreLines).toContain(`export SNAPSHOT_SHA256=${pinned}`);
     for (const g of allGroups) expect(suspended(g)).toEqual([]);
+  });
+  /** Resumes every group's processes and removes the state file a failed run left (the next test starts clean). */
+  const cleanUp = (groups: string[], stateFile = path.join(dir, "restore.state")) => {
+    for (const g of groups) aws.aws("autoscaling", "resume-processes", "--auto-scaling-group-name", g);
+    rmSync(stateFile, { force: true });
+  };
+  const said = (stderr: string) => stderr.trim().split("\n");
+
+  it.each([
+    ["three arguments", ["prod", TARGET, "latest"], {}],
+    ["a cluster name that is not a DNS label", ["Prod", TARGET, "latest", API_GROUP], {}],
+    ["a target that is not s3://", ["prod", `gs://${BUCKET}/snapshots`, "latest", API_GROUP], {}],
+    ["a snapshot key with a space", ["prod", TARGET, "etcd-0/a b.db", API_GROUP], {}],
+    ["a group name with a space", ["prod", TARGET, "latest", API_GROUP, "prod etcd-0"], {}],
+    ["POLL_SECONDS not a number", ["prod", TARGET, "latest", API_GROUP], { POLL_SECONDS: "5s" }],
+    ["STEP_TIMEOUT_SECONDS 0", ["prod", TARGET, "latest", API_GROUP], { STEP_TIMEOUT_SECONDS: "0" }],
+    ["URL_EXPIRES_SECONDS not a number", ["prod", TARGET, "latest", API_GROUP], { URL_EXPIRES_SECONDS: "1h" }],
+  ])("refuses %s with its usage (exit 2), touching nothing", async (_what, args, extra) => {
+    const before = commands().length;
+    const r = await restore(args, extra);
+    expect({ code: r.code, said: said(r.stderr) }).toEqual({ code: 2, said: ["usage: ha-restore <cluster> <s3://bucket/prefix> <latest|snapshot key> <api-group> [<etcd-group>...]"] });
+    for (const g of allGroups) expect(suspended(g)).toEqual([]);
+    expect(commands()).toHaveLength(before);
+    expect(existsSync(path.join(dir, "restore.state"))).toBe(false);
+  });
+
+  it.each([
+    ["a damaged state file", "not a state file\n", "latest", `${"{STATE}"} is not a restore state file of ha-restore; move it away to start over`],
+    ["a pin of another target", `TARGET=s3://other-bucket/snapshots\nKEY=snapshots/etcd-0/prod-20260101T000000Z.db\nVERSION=\nSHA256=${"a".repeat(64)}\nTOKEN=restore-20260101T000000Z\n`, "latest", `${"{STATE}"} pins a snapshot of s3://other-bucket/snapshots, not ${TARGET}; move it away to start over`],
+    ["a pin of another snapshot", `TARGET=${TARGET}\nKEY=snapshots/etcd-0/prod-20260101T000000Z.db\nVERSION=\nSHA256=${"a".repeat(64)}\nTOKEN=restore-20260101T000000Z\n`, "etcd-1/prod-20260104T000000Z.db", `${"{STATE}"} pins snapshots/etcd-0/prod-20260101T000000Z.db from an earlier run; re-run with it (or latest), or move the file away to start over`],
+  ])("stops on %s left by an earlier run, before suspending anything", async (_what, content, snapshot, message) => {
+    const stateFile = path.join(dir, "restore.state");
+    writeFileSync(stateFile, content);
+    try {
+      const before = commands().length;
+      const r = await restore(["prod", TARGET, snapshot, API_GROUP, ...ETCD_GROUPS]);
+      expect({ code: r.code, said: said(r.stderr) }).toEqual({ code: 1, said: [`ha-restore: ERROR: ${message.replace("{STATE}", stateFile)}`] });
+      expect(readFileSync(stateFile, "utf8")).toBe(content);
+      for (const g of allGroups) expect(suspended(g)).toEqual([]);
+      expect(commands()).toHaveLength(before);
+    } finally {
+      rmSync(stateFile, { force: true });
+    }
+  });
+
+  it("stacked etcd (no member groups): a named snapshot, every step on the API servers, what it says at each step", async () => {
+    const sum = upload("snapshots/etcd-1/prod-20260105T000000Z.db", "a named snapshot, not the newest");
+    upload("snapshots/etcd-2/prod-20260106T000000Z.db", "newer");
+    const before = commands().length;
+    const t0 = Math.floor(Date.now() / 1000);
+    const r = await restore(["prod", TARGET, "etcd-1/prod-20260105T000000Z.db", API_GROUP]);
+    const t1 = Math.ceil(Date.now() / 1000);
+    expect(r.code).toBe(0);
+    const sent = commands().slice(before);
+    expect(sent.map((c) => c.Comment)).toEqual(NODE_STEPS.map((s) => `ha-restore prod: ${s}`));
+    for (const c of sent) expect([c.Comment, [...c.InstanceIds].sort()]).toEqual([c.Comment, instancesOf[API_GROUP]]);
+    expect(sent[2].Parameters.commands).toContain(`export SNAPSHOT_SHA256=${sum}`);
+    const api = instancesOf[API_GROUP];
+    const lines = said(r.stderr);
+    const expected: RegExp[] = [
+      new RegExp(`^ha-restore: pinned s3://${BUCKET}/snapshots/etcd-1/prod-20260105T000000Z\\.db \\(version \\S+, last modified \\S+, SHA-256 ${sum}\\) for every member; token restore-\\d{8}T\\d{6}Z$`),
+      new RegExp(`^ha-restore: suspended ${MUST_SUSPEND_ORDERED.join(" ")} on ${API_GROUP}$`),
+      new RegExp(`^ha-restore: API servers: (i-[0-9a-f]+ ?){3}; etcd members: (i-[0-9a-f]+ ?){3}$`),
+      ...NODE_STEPS.flatMap((step) => [new RegExp(`^ha-restore: ${step} on (i-[0-9a-f]+ ?){3} \\(command [0-9a-f-]{36}\\)$`), new RegExp(`^ha-restore: ${step} done on every node in \\d+ s$`)]),
+      new RegExp(`^ha-restore: restored s3://${BUCKET}/snapshots/etcd-1/prod-20260105T000000Z\\.db \\(token restore-\\d{8}T\\d{6}Z\\): API down \\d+ s, whole restore \\d+ s; processes resumed$`),
+      /^ha-restore: Secrets decrypt only with the encryption key versions of the snapshot's time \(README: Disaster recovery\)$/,
+    ];
+    expect(lines).toHaveLength(expected.length);
+    lines.forEach((l, k) => expect(l).toMatch(expected[k]));
+    // The API servers are the members: the same instances, named in both places.
+    const named = /API servers: ([^;]+); etcd members: (.+)$/.exec(lines[2])!;
+    expect([named[1].split(" ").sort(), named[2].split(" ").sort()]).toEqual([api, api]);
+    // The URL lives an hour by default (URL_EXPIRES_SECONDS), each step's node command 1800 s (STEP_TIMEOUT_SECONDS).
+    const url = (sent[2].Parameters.commands.find((l) => l.startsWith("export SNAPSHOT_URL=")) as string).replace("export SNAPSHOT_URL=", "").replace(/^'|'$/g, "");
+    // The CLI signs it with SigV2 here (an absolute Expires, in seconds since the epoch); SigV4 would give X-Amz-Expires.
+    const query = new URL(url).searchParams;
+    if (query.has("X-Amz-Expires")) expect(query.get("X-Amz-Expires")).toBe("3600");
+    else {
+      expect(Number(query.get("Expires"))).toBeGreaterThanOrEqual(t0 + 3600);
+      expect(Number(query.get("Expires"))).toBeLessThanOrEqual(t1 + 3600);
+    }
+    for (const c of sent) expect((c.Parameters as unknown as { executionTimeout: string[] }).executionTimeout).toEqual(["1800"]);
+    for (const g of allGroups) expect(suspended(g)).toEqual([]);
+  });
+
+  it("stops when an API server is not InService: the restore never goes on without it (in_service's refusal used to end only its subshell)", async () => {
+    const group = "prod-apiserver-standby";
+    const lt = aws.aws("ec2", "create-launch-template", "--launch-template-name", group, "--launch-template-data", JSON.stringify({ ImageId: "ami-12c6146b", InstanceType: "t3.micro" })).LaunchTemplate;
+    aws.aws("autoscaling", "create-auto-scaling-group", "--auto-scaling-group-name", group, "--launch-template", JSON.stringify({ LaunchTemplateId: lt.LaunchTemplateId, Version: "$Default" }),
+      "--min-size", "1", "--max-size", "2", "--desired-capacity", "2", "--vpc-zone-identifier", subnet);
+    const [, standby] = aws.aws("autoscaling", "describe-auto-scaling-groups", "--auto-scaling-group-names", group).AutoScalingGroups[0].Instances.map((i: { InstanceId: string }) => i.InstanceId);
+    aws.aws("autoscaling", "enter-standby", "--auto-scaling-group-name", group, "--instance-ids", standby, "--should-decrement-desired-capacity");
+    const named = [group, ...ETCD_GROUPS];
+    const before = commands().length;
+    try {
+      const r = await restore(["prod", TARGET, "latest", ...named]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`ha-restore: ERROR: ${group}: ${standby} is Standby; wait until every instance is InService, then re-run\n`);
+      expect(r.stderr).not.toContain("API servers:");
+      expect(commands()).toHaveLength(before);
+    } finally {
+      cleanUp(named);
+      aws.aws("autoscaling", "delete-auto-scaling-group", "--auto-scaling-group-name", group, "--force-delete");
+    }
+  });
+
+  it.each([
+    ["an API group without an instance", "prod-apiserver-empty", 0, (g: string) => [g, ...ETCD_GROUPS], (g: string) => `${g} has no instance`],
+    ["a member group of two instances", "prod-etcd-wide", 2, (g: string) => [API_GROUP, g], (g: string) => `${g} has 2 instances; a member group has one`],
+  ])("stops on %s after suspending, before any node step, and says how to go on", async (_what, group, size, groups, message) => {
+    const lt = aws.aws("ec2", "create-launch-template", "--launch-template-name", group, "--launch-template-data", JSON.stringify({ ImageId: "ami-12c6146b", InstanceType: "t3.micro" })).LaunchTemplate;
+    aws.aws("autoscaling", "create-auto-scaling-group", "--auto-scaling-group-name", group, "--launch-template", JSON.stringify({ LaunchTemplateId: lt.LaunchTemplateId, Version: "$Default" }),
+      "--min-size", String(size), "--max-size", String(size), "--desired-capacity", String(size), "--vpc-zone-identifier", subnet);
+    const named = groups(group);
+    const before = commands().length;
+    try {
+      const r = await restore(["prod", TARGET, "latest", ...named]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`ha-restore: ERROR: ${message(group)}\n`);
+      expect(r.stderr).toContain(`ha-restore: the Auto Scaling processes of ${named.join(" ")} stay SUSPENDED`);
+      for (const g of named) expect(r.stderr).toContain(`ha-restore:   aws autoscaling resume-processes --auto-scaling-group-name ${g} --scaling-processes ${MUST_SUSPEND_ORDERED.join(" ")}\n`);
+      for (const g of named) expect([g, suspendedOf(named)[g]]).toEqual([g, MUST_SUSPEND]);
+      expect(commands()).toHaveLength(before);
+    } finally {
+      cleanUp(named);
+      aws.aws("autoscaling", "delete-auto-scaling-group", "--auto-scaling-group-name", group, "--force-delete");
+    }
+  });
+
+  it("a node step that fails stops the restore there: the node's output, the processes left suspended, the pin kept in ./ha-restore-<cluster>.state (0600); an invocation not yet visible is polled again; a refused send-command removes its input file", async () => {
+    const proxy = await startFaultProxy(aws.endpoint);
+    const cwd = path.join(dir, "operator");
+    const tmp = path.join(dir, "operator-tmp");
+    mkdirSync(cwd);
+    mkdirSync(tmp);
+    const stateFile = path.join(cwd, "ha-restore-prod.state");
+    const run2 = async () => {
+      const e = { ...env({ AWS_ENDPOINT_URL: proxy.endpoint, TMPDIR: tmp }) } as Record<string, string>;
+      delete e.STATE_FILE;
+      try {
+        const { stderr } = await run("bash", [SCRIPT, "prod", TARGET, "latest", API_GROUP, ...ETCD_GROUPS], { env: e, cwd, timeout: 300000 });
+        return { code: 0, stderr };
+      } catch (err) {
+        const x = err as { code: number; stderr: string };
+        return { code: x.code, stderr: x.stderr };
+      }
+    };
+    try {
+      upload("snapshots/etcd-0/prod-20260107T000000Z.db", "the snapshot this run pins");
+      const before = commands().length;
+      const [first, victim] = instancesOf[API_GROUP];
+      // Right after send-command the first server's invocation does not exist yet, and the second's is
+      // still InProgress: both are polled again POLL_SECONDS (5 s) later.
+      proxy.inject({ target: "AmazonSSM.GetCommandInvocation", code: "InvocationDoesNotExist", times: 1, bodyContains: first });
+      proxy.answer({ target: "AmazonSSM.GetCommandInvocation", times: 1, bodyContains: victim, body: { CommandId: "00000000-0000-0000-0000-000000000000", InstanceId: victim, Status: "InProgress", StatusDetails: "InProgress" } });
+      // Then the second server's stop-api has failed (its answer, as SSM gives it, twice: the status, then the output).
+      const nodeError = "ha-restore-node stop-api: ERROR: the API server still listens on port 6443 after 180s";
+      proxy.answer({ target: "AmazonSSM.GetCommandInvocation", times: 2, bodyContains: victim, body: { CommandId: "00000000-0000-0000-0000-000000000000", InstanceId: victim, Status: "Failed", StatusDetails: "Failed", ResponseCode: 1, StandardOutputContent: "", StandardErrorContent: `${nodeError}\n` } });
+      const failed = await run2();
+      expect(failed.code).toBe(1);
+      // The second round of polls came POLL_SECONDS (5 s) after the first.
+      const polls = proxy.log.filter((l) => l.target === "AmazonSSM.GetCommandInvocation");
+      const [notYet, inProgress] = [polls.find((l) => l.injected === "InvocationDoesNotExist")!, polls.find((l) => l.injected === "answer")!];
+      const secondRound = polls.filter((l) => l.at > Math.max(notYet.at, inProgress.at));
+      expect(secondRound.length).toBeGreaterThan(0);
+      expect(secondRound[0].at - Math.max(notYet.at, inProgress.at)).toBeGreaterThanOrEqual(5000);
+      expect(proxy.log.filter((l) => l.injected !== undefined).map((l) => l.injected).sort()).toEqual(["InvocationDoesNotExist", "answer", "answer", "answer"]);
+      expect(failed.stderr).toContain(`ha-restore: stop-api on ${victim} ended Failed; its output:\n`);
+      expect(failed.stderr).toContain(nodeError);
+      expect(failed.stderr).toContain(`ha-restore: ERROR: stop-api failed on ${victim}\n`);
+      expect(failed.stderr).toContain("stay SUSPENDED");
+      expect(commands().slice(before).map((c) => c.Comment)).toEqual(["ha-restore prod: stop-api"]);
+      for (const g of allGroups) expect(suspended(g)).toEqual(MUST_SUSPEND);
+      expect(statSync(stateFile).mode & 0o777).toBe(0o600);
+      expect(readFileSync(stateFile, "utf8")).toMatch(new RegExp(`^TARGET=${TARGET}\nKEY=snapshots/\\S+\\.db\nVERSION=\\S*\nSHA256=[0-9a-f]{64}\nTOKEN=restore-\\d{8}T\\d{6}Z\n$`));
+      expect(readdirSync(tmp)).toEqual([]);
+
+      // The re-run continues from the state file; SSM refuses the command: nothing sent, no input file left.
+      const pin = readFileSync(stateFile, "utf8");
+      proxy.inject({ target: "AmazonSSM.SendCommand", code: "AccessDeniedException", times: 1 });
+      const refused = await run2();
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain("ha-restore: continuing the restore");
+      expect(refused.stderr).toContain("ha-restore: ERROR: stop-api: send-command failed\n");
+      expect(commands().slice(before)).toHaveLength(1);
+      expect(readFileSync(stateFile, "utf8")).toBe(pin);
+      expect(readdirSync(tmp)).toEqual([]);
+    } finally {
+      await proxy.stop();
+      cleanUp(allGroups, stateFile);
+    }
   });
 });

@@ -136,13 +136,17 @@ in_service() {
   [ "${#out[@]}" -gt 0 ] || die "$1 has no instance"
   echo "${out[*]}"
 }
-read -ra API_NODES <<<"$(in_service "$API_GROUP")"
+# in_service runs in a command substitution, where its die ends only that subshell: the assignment
+# carries its status (set -e), a `read <<<"$(in_service …)"` would go on with no instance at all.
+nodes=$(in_service "$API_GROUP")
+read -ra API_NODES <<<"$nodes"
 MEMBERS=()
 if [ "${#ETCD_GROUPS[@]}" -eq 0 ]; then
   MEMBERS=("${API_NODES[@]}")
 else
   for g in "${ETCD_GROUPS[@]}"; do
-    read -ra ids <<<"$(in_service "$g")"
+    nodes=$(in_service "$g")
+    read -ra ids <<<"$nodes"
     [ "${#ids[@]}" -eq 1 ] || die "$g has ${#ids[@]} instances; a member group has one"
     MEMBERS+=("${ids[0]}")
   done
