@@ -223,6 +223,8 @@ async function main() {
             // The test that killed it, so a kill by a flaky test can be told from a real one.
             const by = r.passed ? "" : ` by ${named[k] ?? "(no failing test named: rechecked alone at the end)"}`;
             console.log(`${name} ${done}/${mutants.length} ${mutants[k].id} ${r.passed ? "SURVIVED" : "killed"}${by}${why}`);
+            const detail = r.passed ? undefined : firstFailure(r.failures)?.detail;
+            if (detail) console.log(`    ${detail}`);
           }
         }),
       );

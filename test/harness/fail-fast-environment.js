@@ -8,7 +8,7 @@
 // with exit 0, a killed mutant counted as a survivor. `npm test` never uses it.
 //
 // With HA_CP_FAIL_FAST_REPORT=FILE it also appends one JSON line per failure to FILE:
-// `{ "kind": "test", "name": "describe › test", "timeout": false, "message": "its first line" }` or `{ "kind": "hook", "hook":
+// `{ "kind": "test", "name": "describe › test", "timeout": false, "message": "its first line", "detail": "all of it, on one line" }` or `{ "kind": "hook", "hook":
 // "beforeAll" }`, so the runner can tell a test's own failure from one of setup or of time.
 "use strict";
 const fs = require("node:fs");
@@ -35,7 +35,10 @@ class FailFastEnvironment extends TestEnvironment {
       const message = String(event.error?.message ?? event.error ?? "");
       // The message's first line, so a kill by a test that fails under load can be told from the mutant's.
       const first = message.split("\n").find((l) => l.trim() !== "") ?? "";
-      this.record({ kind: "test", name: fullName(event.test), timeout: /Exceeded timeout/.test(message), message: first.trim().slice(0, 200) });
+      // And the whole of it on one line (jest's diff of expected and received), to read in the log.
+      const plain = message.replace(/\u001b\[[0-9;]*m/g, "");
+      const detail = plain.split("\n").map((l) => l.trim()).filter((l) => l !== "").join(" | ").slice(0, 800);
+      this.record({ kind: "test", name: fullName(event.test), timeout: /Exceeded timeout/.test(message), message: first.trim().slice(0, 200), detail });
     } else if (event.name === "hook_failure") {
       this.record({ kind: "hook", hook: event.hook?.type ?? "unknown" });
     }

@@ -60,6 +60,8 @@ describe("shell mutation runner and its fail-fast environment (real jest)", () =
     expect(killedBy(r.failures)).toBe("suite › sees the mutant");
     // What it asserted, as jest's own message begins (so a kill by a load failure can be told apart).
     expect(firstMessage(r.failures)).toMatch(/^expect\(received\)\.toBe\(expected\)/);
+    // And all of it on one line without colour codes (the runner logs it under the kill).
+    expect(JSON.parse(r.failures.split("\n")[0]).detail).toBe("expect(received).toBe(expected) // Object.is equality | Expected: 2 | Received: 1");
   });
 
   it("fails the run when beforeAll fails (the tests it guards are not skipped into a pass), and names no test", async () => {
