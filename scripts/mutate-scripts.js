@@ -162,6 +162,18 @@ function firstMessage(failures) {
   return firstFailure(failures)?.message ?? "";
 }
 
+/** How a run killed its mutant: "test name: first line of what it asserted", or undefined when no test's own failure is reported. */
+function killLabel(failures) {
+  const by = killedBy(failures);
+  return by === undefined ? undefined : `${by}: ${firstMessage(failures)}`;
+}
+
+/** Under a kill's log line: the whole failure message on one line, when the report has it. */
+function logDetail(r) {
+  const detail = r.passed ? undefined : firstFailure(r.failures)?.detail;
+  if (detail) console.log(`    ${detail}`);
+}
+
 /** The first entry of the fail-fast environment's report (JSON lines), or undefined. */
 function firstFailure(failures) {
   return failures
@@ -218,13 +230,11 @@ async function main() {
             const r = await tryMutant(dir, name, spec, original, mutants[k].mutated);
             passed[k] = r.passed;
             named[k] = r.passed ? undefined : killedBy(r.failures);
-            const why = r.passed || named[k] === undefined ? "" : `: ${firstMessage(r.failures)}`;
             done += 1;
             // The test that killed it, so a kill by a flaky test can be told from a real one.
-            const by = r.passed ? "" : ` by ${named[k] ?? "(no failing test named: rechecked alone at the end)"}`;
-            console.log(`${name} ${done}/${mutants.length} ${mutants[k].id} ${r.passed ? "SURVIVED" : "killed"}${by}${why}`);
-            const detail = r.passed ? undefined : firstFailure(r.failures)?.detail;
-            if (detail) console.log(`    ${detail}`);
+            const by = r.passed ? "" : ` by ${killLabel(r.failures) ?? "(no failing test named: rechecked alone at the end)"}`;
+            console.log(`${name} ${done}/${mutants.length} ${mutants[k].id} ${r.passed ? "SURVIVED" : "killed"}${by}`);
+            logDetail(r);
           }
         }),
       );
@@ -234,8 +244,8 @@ async function main() {
         if (passed[k] !== false || named[k] !== undefined) continue;
         const r = await tryMutant(dirs[0], name, spec, original, m.mutated);
         passed[k] = r.passed;
-        const by = killedBy(r.failures);
-        console.log(`${name} recheck ${m.id} ${r.passed ? "SURVIVED" : "killed"} (${by !== undefined ? `${by}: ${firstMessage(r.failures)}` : `no test's own failure; output ends: ${r.output.slice(-400).replace(/\s+/g, " ")}`})`);
+        console.log(`${name} recheck ${m.id} ${r.passed ? "SURVIVED" : "killed"} (${killLabel(r.failures) ?? `no test's own failure; output ends: ${r.output.slice(-400).replace(/\s+/g, " ")}`})`);
+        logDetail(r);
       }
       const counts = { killed: 0, survived: 0, timeout: 0, noCoverage: 0, compileError: 0 };
       const survivors = [];
