@@ -114,6 +114,39 @@ function sandbox(n = 0) {
   return dir;
 }
 
+/**
+ * Runs `command` in its own process group: resolves `{ code, output }` (the last 20,000 characters of
+ * stdout and stderr). When it exits, whatever of its group is still running (an emulator or etcd a
+ * test did not stop) is killed; after `backstopMs` the whole group is. A mutant that makes a script
+ * hang is stopped by the tests' own timeouts (roll-etcd's are 15 min), the backstop is for the rest;
+ * killing jest alone had left the emulator of its file running.
+ */
+function runInGroup(command, args, options, backstopMs) {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { ...options, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+    const killGroup = () => {
+      try {
+        process.kill(-child.pid, "SIGKILL");
+      } catch {
+        // Nothing of the group is left.
+      }
+    };
+    let output = "";
+    const keep = (chunk) => {
+      output = (output + chunk).slice(-20000);
+    };
+    child.stdout.on("data", keep);
+    child.stderr.on("data", keep);
+    const timer = setTimeout(killGroup, backstopMs);
+    // At exit, not at close: a leftover that holds the output pipes would keep them open.
+    child.on("exit", () => {
+      clearTimeout(timer);
+      killGroup();
+    });
+    child.on("close", (code) => resolve({ code, output }));
+  });
+}
+
 /** Runs the script's tests in `dir`: resolves `{ passed, output, failures }` (failures: see {@link killedBy}). */
 function runTests(dir, spec) {
   const args = [path.join(ROOT, "node_modules/jest/bin/jest.js"), "--ci", "--bail", "--silent", ...(spec.filter ? ["-t", spec.filter] : []), ...spec.tests];
@@ -127,22 +160,10 @@ function runTests(dir, spec) {
   const tmp = path.join(dir, ".tmp");
   fs.rmSync(tmp, { recursive: true, force: true });
   fs.mkdirSync(tmp);
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, args, { cwd: dir, env: { ...process.env, CI: "true", HA_CP_FAIL_FAST: "1", HA_CP_FAIL_FAST_REPORT: report, TMPDIR: tmp }, stdio: ["ignore", "pipe", "pipe"] });
-    let output = "";
-    const keep = (chunk) => {
-      output = (output + chunk).slice(-20000);
-    };
-    child.stdout.on("data", keep);
-    child.stderr.on("data", keep);
-    // A mutant that makes a script hang is killed by the tests' own timeouts; this is the backstop.
-    const timer = setTimeout(() => child.kill("SIGKILL"), 15 * 60_000);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      const failures = fs.existsSync(report) ? fs.readFileSync(report, "utf8") : "";
-      fs.rmSync(report, { force: true });
-      resolve({ passed: code === 0, output, failures });
-    });
+  return runInGroup(process.execPath, args, { cwd: dir, env: { ...process.env, CI: "true", HA_CP_FAIL_FAST: "1", HA_CP_FAIL_FAST_REPORT: report, TMPDIR: tmp } }, 20 * 60_000).then(({ code, output }) => {
+    const failures = fs.existsSync(report) ? fs.readFileSync(report, "utf8") : "";
+    fs.rmSync(report, { force: true });
+    return { passed: code === 0, output, failures };
   });
 }
 
@@ -286,4 +307,4 @@ if (require.main === module) {
     process.exitCode = 1;
   });
 }
-module.exports = { mutantsOf, killedBy, firstMessage };
+module.exports = { mutantsOf, killedBy, firstMessage, runInGroup };

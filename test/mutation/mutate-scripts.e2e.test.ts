@@ -13,10 +13,19 @@ import * as path from "node:path";
 import { promisify } from "node:util";
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const { killedBy, firstMessage, mutantsOf } = require("../../scripts/mutate-scripts.js") as {
+const { killedBy, firstMessage, mutantsOf, runInGroup } = require("../../scripts/mutate-scripts.js") as {
   killedBy: (failures: string) => string | undefined;
   firstMessage: (failures: string) => string;
   mutantsOf: (text: string) => Array<{ id: string; line: number; mutated: string }>;
+  runInGroup: (command: string, args: string[], options: { cwd: string; env: NodeJS.ProcessEnv }, backstopMs: number) => Promise<{ code: number | null; output: string }>;
+};
+
+/** Whether process `pid` still runs: it exists and is not a zombie waiting for its parent (init) to reap it. */
+const alive = (pid: number): boolean => {
+  const stat = `/proc/${pid}/stat`;
+  if (!existsSync(stat)) return false;
+  // The state follows the parenthesised command name.
+  return !/\) Z /.test(readFileSync(stat, "utf8"));
 };
 
 const run = promisify(execFile);
@@ -62,6 +71,25 @@ describe("shell mutation runner and its fail-fast environment (real jest)", () =
     expect(firstMessage(r.failures)).toMatch(/^expect\(received\)\.toBe\(expected\)/);
     // And all of it on one line without colour codes (the runner logs it under the kill).
     expect(JSON.parse(r.failures.split("\n")[0]).detail).toBe("expect(received).toBe(expected) // Object.is equality | Expected: 2 | Received: 1");
+  });
+
+  it("ends what a run left behind when it exits (a child holding its output), and the whole run at the backstop", async () => {
+    const pidFile = path.join(dir, "left.pid");
+    // A background sleep that keeps the run's stdout open: without the kill at exit this waits 300 s.
+    const t0 = Date.now();
+    const left = await runInGroup("bash", ["-c", `sleep 300 & echo $! > ${pidFile}; echo started`], { cwd: dir, env: process.env }, 60_000);
+    expect(left).toEqual({ code: 0, output: "started\n" });
+    // At its exit, not at the 60 s backstop.
+    expect(Date.now() - t0).toBeLessThan(30_000);
+    const pid = Number(readFileSync(pidFile, "utf8"));
+    expect(pid).toBeGreaterThan(1);
+    // SIGKILL is delivered asynchronously: give it a moment.
+    for (let i = 0; i < 20 && alive(pid); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(alive(pid)).toBe(false);
+    const started = Date.now();
+    const hung = await runInGroup("bash", ["-c", "sleep 300"], { cwd: dir, env: process.env }, 1_000);
+    expect(hung.code).toBeNull();
+    expect(Date.now() - started).toBeLessThan(30_000);
   });
 
   it("fails the run when beforeAll fails (the tests it guards are not skipped into a pass), and names no test", async () => {
