@@ -309,11 +309,13 @@ describeTier(
       const replaced = calls.filter(isDescribe).at(-1)!;
       const after = calls.filter((c) => isHealthQuery(c) && c.real > replaced.real);
       expect(after.length).toBeGreaterThan(1);
-      // The deadline counts from the replacement, not from the refresh's start (1200 s): the run
-      // ended once the clock had passed replacement + 240 s, its last query at most three clock
-      // minutes later (the sleep after the replacement, the poll, the minute that crossed it).
+      // The deadline counts from the replacement, not from the refresh's start: the run ended once
+      // the clock had passed replacement + 240 s. Its last query came within six clock minutes of
+      // that (the 8 s sleep after the replacement and each 8 s poll let the test's clock run on by
+      // a minute or more each); a deadline counted from the refresh's start (1200 s, about two
+      // minutes before the replacement) would have ended it only about 1,080 s after.
       expect(clock - replaced.at).toBeGreaterThanOrEqual(240);
-      expect(after.at(-1)!.at - replaced.at).toBeLessThanOrEqual(240 + 180);
+      expect(after.at(-1)!.at - replaced.at).toBeLessThanOrEqual(240 + 360);
       // Each poll waited POLL_SECONDS (real time) before the next.
       expect(Math.min(...gaps(after))).toBeGreaterThanOrEqual(7.5);
     });
