@@ -2,8 +2,9 @@
 # ha-roll-etcd: roll etcd members onto their current launch template, one at a time, from an
 # operator's machine (AWS CLI and credentials). For each member group: start an instance refresh,
 # wait until it succeeds, then wait until every member reports the full member count healthy
-# (metric EtcdHealthyMembers) for two consecutive minutes before touching the next member. A member
-# keeps its interface and data volume, so it restarts with its data: quorum is never at risk.
+# (metric EtcdHealthyMembers) for two consecutive minutes begun after the replacement, before
+# touching the next member. A member keeps its interface and data volume, so it restarts with its
+# data: quorum is never at risk.
 #   ha-roll-etcd <cluster> <member-group>...     (groups in order, e.g. prod-etcd-0 prod-etcd-1 …)
 set -euo pipefail
 
@@ -23,10 +24,17 @@ member_of() {
   echo "etcd-${1##*-etcd-}"
 }
 
+# Datapoints count from SINCE on (epoch seconds, a whole minute): after a refresh, only minutes that
+# began after the replacement, so the replaced member's datapoints from before it stopped never pass
+# for its health (CloudWatch rounds a start time down to its minute).
+SINCE=0
 healthy_everywhere() {
-  local end start slot value group
-  end=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-  start=$(date -u -d "-3 minutes" +%Y-%m-%dT%H:%M:%SZ)
+  local end start slot value group now from
+  now=$(date +%s)
+  from=$((now - 180))
+  [ "$from" -ge "$SINCE" ] || from=$SINCE
+  end=$(date -u -d "@$now" +%Y-%m-%dT%H:%M:%SZ)
+  start=$(date -u -d "@$from" +%Y-%m-%dT%H:%M:%SZ)
   for group in "${GROUPS_TO_ROLL[@]}"; do
     slot=$(member_of "$group")
     value=$(aws cloudwatch get-metric-statistics --namespace "$NAMESPACE" --metric-name EtcdHealthyMembers \
@@ -62,7 +70,7 @@ for group in "${GROUPS_TO_ROLL[@]}"; do
     sleep "$POLL_SECONDS"
   done
   log "$group replaced; waiting for every member to see $MEMBERS healthy members"
-  sleep "$POLL_SECONDS"
+  SINCE=$((($(date +%s) + 59) / 60 * 60))
 done
 deadline=$(($(date +%s) + HEALTH_TIMEOUT_SECONDS))
 until healthy_everywhere; do
