@@ -61,16 +61,21 @@ describeTier("ha-restore (real bash and AWS CLI against the AWS emulator)", awsE
     return sum;
   };
 
+  /** Creates an Auto Scaling group (its own launch template) in the fixture's subnet; returns its instance ids, in the group's order. */
+  const createGroup = (group: string, min: number, max: number, desired: number): string[] => {
+    const lt = aws.aws("ec2", "create-launch-template", "--launch-template-name", group, "--launch-template-data", JSON.stringify({ ImageId: "ami-12c6146b", InstanceType: "t3.micro" })).LaunchTemplate;
+    aws.aws("autoscaling", "create-auto-scaling-group", "--auto-scaling-group-name", group, "--launch-template", JSON.stringify({ LaunchTemplateId: lt.LaunchTemplateId, Version: "$Default" }),
+      "--min-size", String(min), "--max-size", String(max), "--desired-capacity", String(desired), "--vpc-zone-identifier", subnet);
+    return aws.aws("autoscaling", "describe-auto-scaling-groups", "--auto-scaling-group-names", group).AutoScalingGroups[0].Instances.map((i: { InstanceId: string }) => i.InstanceId);
+  };
+
   beforeAll(async () => {
     aws = await startAwsEmulator();
     dir = mkdtempSync(path.join(tmpdir(), "ha-restore-e2e-"));
     const vpc = aws.aws("ec2", "create-vpc", "--cidr-block", "10.0.0.0/16").Vpc.VpcId;
     subnet = aws.aws("ec2", "create-subnet", "--vpc-id", vpc, "--cidr-block", "10.0.0.0/24", "--availability-zone", `${EMULATOR_REGION}a`).Subnet.SubnetId;
     for (const [group, size] of [[API_GROUP, 3], ...ETCD_GROUPS.map((g) => [g, 1])] as Array<[string, number]>) {
-      const lt = aws.aws("ec2", "create-launch-template", "--launch-template-name", group, "--launch-template-data", JSON.stringify({ ImageId: "ami-12c6146b", InstanceType: "t3.micro" })).LaunchTemplate;
-      aws.aws("autoscaling", "create-auto-scaling-group", "--auto-scaling-group-name", group, "--launch-template", JSON.stringify({ LaunchTemplateId: lt.LaunchTemplateId, Version: "$Default" }),
-        "--min-size", String(size), "--max-size", String(size), "--desired-capacity", String(size), "--vpc-zone-identifier", subnet);
-      instancesOf[group] = aws.aws("autoscaling", "describe-auto-scaling-groups", "--auto-scaling-group-names", group).AutoScalingGroups[0].Instances.map((i: { InstanceId: string }) => i.InstanceId).sort();
+      instancesOf[group] = createGroup(group, size, size, size).sort();
     }
     aws.aws("s3api", "create-bucket", "--bucket", BUCKET, "--create-bucket-configuration", `LocationConstraint=${EMULATOR_REGION}`);
     aws.aws("s3api", "put-bucket-versioning", "--bucket", BUCKET, "--versioning-configuration", "Status=Enabled");
@@ -277,10 +282,7 @@ describeTier("ha-restore (real bash and AWS CLI against the AWS emulator)", awsE
 
   it("stops when an API server is not InService: the restore never goes on without it (in_service's refusal used to end only its subshell)", async () => {
     const group = "prod-apiserver-standby";
-    const lt = aws.aws("ec2", "create-launch-template", "--launch-template-name", group, "--launch-template-data", JSON.stringify({ ImageId: "ami-12c6146b", InstanceType: "t3.micro" })).LaunchTemplate;
-    aws.aws("autoscaling", "create-auto-scaling-group", "--auto-scaling-group-name", group, "--launch-template", JSON.stringify({ LaunchTemplateId: lt.LaunchTemplateId, Version: "$Default" }),
-      "--min-size", "1", "--max-size", "2", "--desired-capacity", "2", "--vpc-zone-identifier", subnet);
-    const [, standby] = aws.aws("autoscaling", "describe-auto-scaling-groups", "--auto-scaling-group-names", group).AutoScalingGroups[0].Instances.map((i: { InstanceId: string }) => i.InstanceId);
+    const [, standby] = createGroup(group, 1, 2, 2);
     aws.aws("autoscaling", "enter-standby", "--auto-scaling-group-name", group, "--instance-ids", standby, "--should-decrement-desired-capacity");
     const named = [group, ...ETCD_GROUPS];
     const before = commands().length;
@@ -300,9 +302,7 @@ describeTier("ha-restore (real bash and AWS CLI against the AWS emulator)", awsE
     ["an API group without an instance", "prod-apiserver-empty", 0, (g: string) => [g, ...ETCD_GROUPS], (g: string) => `${g} has no instance`],
     ["a member group of two instances", "prod-etcd-wide", 2, (g: string) => [API_GROUP, g], (g: string) => `${g} has 2 instances; a member group has one`],
   ])("stops on %s after suspending, before any node step, and says how to go on", async (_what, group, size, groups, message) => {
-    const lt = aws.aws("ec2", "create-launch-template", "--launch-template-name", group, "--launch-template-data", JSON.stringify({ ImageId: "ami-12c6146b", InstanceType: "t3.micro" })).LaunchTemplate;
-    aws.aws("autoscaling", "create-auto-scaling-group", "--auto-scaling-group-name", group, "--launch-template", JSON.stringify({ LaunchTemplateId: lt.LaunchTemplateId, Version: "$Default" }),
-      "--min-size", String(size), "--max-size", String(size), "--desired-capacity", String(size), "--vpc-zone-identifier", subnet);
+    createGroup(group, size, size, size);
     const named = groups(group);
     const before = commands().length;
     try {

@@ -105,33 +105,35 @@ describeTier(`ha-kube-configure against the AWS emulator (real bash, AWS CLI; se
     return dir;
   }
 
+  /** The certificate files a kubeconfig template embeds (its @@PKI_BASE64:<file>@@ markers). */
+  const markersOf = (text: string): string[] => [...text.matchAll(/@@PKI_BASE64:([A-Za-z0-9._-]+)@@/g)].map((m) => m[1]);
   /** The entries of a directory the script writes (none when it never created it). */
   const entries = (dir: string): string[] => (existsSync(dir) ? readdirSync(dir).sort() : []);
   /** The script's stderr, line by line. */
   const said = (stderr: string): string[] => stderr.trim().split("\n").filter((l) => l !== "");
 
+  /** The environment of a run on node `dir`: the node's paths under it, the AWS emulator behind the proxy. */
+  const nodeEnv = (dir: string): Record<string, string> => ({
+    PATH: `${bin}:/usr/bin:/bin`,
+    HOME: dir,
+    TMPDIR: path.join(dir, "tmp"),
+    ...emulator.env,
+    AWS_ENDPOINT_URL: proxy.endpoint,
+    ENV_FILE: path.join(dir, "node.env"),
+    STATE_DIR: path.join(dir, "run"),
+    TEMPLATE_DIR: path.join(dir, "templates"),
+    MANIFEST_DIR: path.join(dir, "manifests"),
+    KUBECONFIG_TEMPLATE_DIR: path.join(dir, "kubeconfigs"),
+    KUBE_DIR: path.join(dir, "etc"),
+    ENCRYPTION_CONFIG: path.join(dir, "etc/encryption-config.yaml"),
+  });
+
   /** Runs the script on node `dir` (its temporary files under dir/tmp, which it must leave empty). */
   async function configure(dir: string) {
     try {
       return await run("bash", [SCRIPT], {
-        env: {
-          PATH: `${bin}:/usr/bin:/bin`,
-          HOME: dir,
-          TMPDIR: path.join(dir, "tmp"),
-        ...emulator.env,
-        AWS_ENDPOINT_URL: proxy.endpoint,
         // The CLI's own retries off: the script's bounded backoff is what is tested.
-        AWS_MAX_ATTEMPTS: "1",
-        KEY_RETRIES: "3",
-        KEY_RETRY_BASE_SECONDS: "0",
-        ENV_FILE: path.join(dir, "node.env"),
-        STATE_DIR: path.join(dir, "run"),
-        TEMPLATE_DIR: path.join(dir, "templates"),
-        MANIFEST_DIR: path.join(dir, "manifests"),
-        KUBECONFIG_TEMPLATE_DIR: path.join(dir, "kubeconfigs"),
-        KUBE_DIR: path.join(dir, "etc"),
-        ENCRYPTION_CONFIG: path.join(dir, "etc/encryption-config.yaml"),
-        },
+        env: { ...nodeEnv(dir), AWS_MAX_ATTEMPTS: "1", KEY_RETRIES: "3", KEY_RETRY_BASE_SECONDS: "0" },
         timeout: 60000,
       });
     } finally {
@@ -287,7 +289,7 @@ describeTier(`ha-kube-configure against the AWS emulator (real bash, AWS CLI; se
     const dir = node("apiserver-marker", "10.0.0.15");
     mkdirSync(path.join(dir, "kubeconfigs"));
     const kubeconfig = renderComponentKubeconfig({ clusterName: "c", component: ControlPlaneComponent.SCHEDULER });
-    const markers = [...kubeconfig.matchAll(/@@PKI_BASE64:([A-Za-z0-9._-]+)@@/g)].map((m) => m[1]);
+    const markers = markersOf(kubeconfig);
     expect(markers).toContain("scheduler.crt");
     for (const f of markers) writeFileSync(path.join(dir, "pki", f), `-----BEGIN ${f}-----\n`, { mode: 0o600 });
     // One marker damaged by hand: a space in the file name, a form the markers never have.
@@ -363,7 +365,7 @@ describeTier(`ha-kube-configure against the AWS emulator (real bash, AWS CLI; se
       "kubelet.conf": renderKubeletKubeconfig("c"),
     };
     const all = [...Object.values(manifests), ...Object.values(kubeconfigs)].join("\n");
-    const files = [...new Set([...(all.match(/\/etc\/kubernetes\/pki\/[A-Za-z0-9._/-]+/g) ?? []).map((p) => p.slice("/etc/kubernetes/pki/".length)), ...[...all.matchAll(/@@PKI_BASE64:([A-Za-z0-9._-]+)@@/g)].map((m) => m[1])])];
+    const files = [...new Set([...(all.match(/\/etc\/kubernetes\/pki\/[A-Za-z0-9._/-]+/g) ?? []).map((p) => p.slice("/etc/kubernetes/pki/".length)), ...markersOf(all)])];
     const dir = node("apiserver-renew", "10.0.96.10", () => undefined);
     for (const f of files) writeFileSync(path.join(dir, "pki", f), `-----BEGIN ${f} v1-----\n`, { mode: 0o600 });
     for (const [name, text] of Object.entries(manifests)) writeFileSync(path.join(dir, "templates", name), text);
@@ -372,7 +374,7 @@ describeTier(`ha-kube-configure against the AWS emulator (real bash, AWS CLI; se
     const calls = path.join(root, "systemctl-calls-renew");
     writeFileSync(path.join(bin, "systemctl"), `#!/usr/bin/env bash\necho "$*" >> "${calls}"\n`);
     chmodSync(path.join(bin, "systemctl"), 0o755);
-    const refresh = () => run("bash", [SCRIPT, "--refresh-kubeconfigs"], { env: { PATH: `${bin}:/usr/bin:/bin`, HOME: dir, TMPDIR: path.join(dir, "tmp"), ...emulator.env, AWS_ENDPOINT_URL: proxy.endpoint, ENV_FILE: path.join(dir, "node.env"), STATE_DIR: path.join(dir, "run"), TEMPLATE_DIR: path.join(dir, "templates"), MANIFEST_DIR: path.join(dir, "manifests"), KUBECONFIG_TEMPLATE_DIR: path.join(dir, "kubeconfigs"), KUBE_DIR: path.join(dir, "etc"), ENCRYPTION_CONFIG: path.join(dir, "etc/encryption-config.yaml") }, timeout: 60000 });
+    const refresh = () => run("bash", [SCRIPT, "--refresh-kubeconfigs"], { env: nodeEnv(dir), timeout: 60000 });
     const snapshot = () => Object.fromEntries([...readdirSync(path.join(dir, "manifests")).map((f) => `manifests/${f}`), ...readdirSync(path.join(dir, "etc")).map((f) => `etc/${f}`)].map((f) => [f, { text: readFileSync(path.join(dir, f), "utf8"), mtimeMs: statSync(path.join(dir, f)).mtimeMs }]));
     const annotation = (snap: ReturnType<typeof snapshot>, file: string) => parse(snap[`manifests/${file}`].text).metadata.annotations?.[KUBECONFIG_HASH_ANNOTATION];
     const embedded = (snap: ReturnType<typeof snapshot>, file: string) => Buffer.from(parse(snap[`etc/${file}`].text).users[0].user["client-certificate-data"], "base64").toString();
@@ -464,7 +466,7 @@ describeTier(`ha-kube-configure against the AWS emulator (real bash, AWS CLI; se
     writeFileSync(path.join(haEtc, "manifests/kube-apiserver.yaml"), template);
     const kubeconfig = renderComponentKubeconfig({ clusterName: "c", component: ControlPlaneComponent.SCHEDULER });
     writeFileSync(path.join(haEtc, "kubeconfigs/scheduler.conf"), kubeconfig);
-    const embeddedFiles = [...kubeconfig.matchAll(/@@PKI_BASE64:([A-Za-z0-9._-]+)@@/g)].map((m) => m[1]);
+    const embeddedFiles = markersOf(kubeconfig);
     expect(embeddedFiles.length).toBeGreaterThan(0);
     for (const f of [...pkiFiles, ...embeddedFiles]) writeFileSync(path.join(kube, "pki", f), `-----BEGIN ${f}-----\n`, { mode: 0o600 });
     // Two throttled reads: the default schedule waits 2 s, then 4 s (the CLI's own retries off).
