@@ -50,8 +50,8 @@ export interface FaultProxy {
   answer(answer: Answer): void;
   /** Disarms every fault. */
   clear(): void;
-  /** Operations seen, in order, with whether each was injected and when it arrived (ms since the epoch). */
-  readonly log: { target: string; injected?: string; at: number }[];
+  /** Operations seen, in order, with whether each was injected, when it arrived (ms since the epoch) and its request body. */
+  readonly log: { target: string; injected?: string; at: number; body: string }[];
   /** Stops the proxy. */
   stop(): Promise<void>;
 }
@@ -61,33 +61,33 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
   const target = new URL(upstream);
   const armed: { fault: Fault; left: number }[] = [];
   const answers: { answer: Answer; left: number }[] = [];
-  const log: { target: string; injected?: string; at: number }[] = [];
+  const log: { target: string; injected?: string; at: number; body: string }[] = [];
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
       const body = Buffer.concat(chunks);
+      const text = body.toString("utf8");
       const op = String(req.headers["x-amz-target"] ?? "");
-      const hit = armed.find((a) => a.left > 0 && a.fault.target === op && (a.fault.bodyContains === undefined || body.toString("utf8").includes(a.fault.bodyContains)));
+      const hit = armed.find((a) => a.left > 0 && a.fault.target === op && (a.fault.bodyContains === undefined || text.includes(a.fault.bodyContains)));
       if (hit) {
         hit.left--;
-        log.push({ target: op, injected: hit.fault.code, at: Date.now() });
+        log.push({ target: op, injected: hit.fault.code, at: Date.now(), body: text });
         const payload = JSON.stringify({ __type: hit.fault.code, message: `injected ${hit.fault.code}` });
         res.writeHead(hit.fault.status ?? 400, { "content-type": "application/x-amz-json-1.1", "x-amzn-errortype": hit.fault.code, "content-length": Buffer.byteLength(payload) });
         res.end(payload);
         return;
       }
-      const text = body.toString("utf8");
       const reply = answers.find((a) => a.left > 0 && a.answer.target === op && (a.answer.bodyContains === undefined || text.includes(a.answer.bodyContains)));
       if (reply) {
         reply.left--;
-        log.push({ target: op, injected: "answer", at: Date.now() });
+        log.push({ target: op, injected: "answer", at: Date.now(), body: text });
         const payload = JSON.stringify(reply.answer.body);
         res.writeHead(200, { "content-type": "application/x-amz-json-1.1", "content-length": Buffer.byteLength(payload) });
         res.end(payload);
         return;
       }
-      log.push({ target: op, at: Date.now() });
+      log.push({ target: op, at: Date.now(), body: text });
       const forward = request(
         { hostname: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
         (up) => {

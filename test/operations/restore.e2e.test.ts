@@ -340,22 +340,28 @@ describeTier("ha-restore (real bash and AWS CLI against the AWS emulator)", awsE
     try {
       upload("snapshots/etcd-0/prod-20260107T000000Z.db", "the snapshot this run pins");
       const before = commands().length;
-      const [first, victim] = instancesOf[API_GROUP];
-      // Right after send-command the first server's invocation does not exist yet, and the second's is
-      // still InProgress: both are polled again POLL_SECONDS (5 s) later.
+      // The servers in the order the script reads them (the group's order): the first polled, the last.
+      const order: string[] = aws.aws("autoscaling", "describe-auto-scaling-groups", "--auto-scaling-group-names", API_GROUP).AutoScalingGroups[0].Instances.map((i: { InstanceId: string }) => i.InstanceId);
+      expect(order).toHaveLength(3);
+      const [first, victim] = [order[0], order[2]];
+      // Right after send-command the first server's invocation does not exist yet, and the last one's is
+      // still InProgress: both are polled again POLL_SECONDS (5 s) later; the middle one is done at once.
       proxy.inject({ target: "AmazonSSM.GetCommandInvocation", code: "InvocationDoesNotExist", times: 1, bodyContains: first });
       proxy.answer({ target: "AmazonSSM.GetCommandInvocation", times: 1, bodyContains: victim, body: { CommandId: "00000000-0000-0000-0000-000000000000", InstanceId: victim, Status: "InProgress", StatusDetails: "InProgress" } });
-      // Then the second server's stop-api has failed (its answer, as SSM gives it, twice: the status, then the output).
+      // Then the last server's stop-api has failed (its answer, as SSM gives it, twice: the status, then the output).
       const nodeError = "ha-restore-node stop-api: ERROR: the API server still listens on port 6443 after 180s";
       proxy.answer({ target: "AmazonSSM.GetCommandInvocation", times: 2, bodyContains: victim, body: { CommandId: "00000000-0000-0000-0000-000000000000", InstanceId: victim, Status: "Failed", StatusDetails: "Failed", ResponseCode: 1, StandardOutputContent: "", StandardErrorContent: `${nodeError}\n` } });
       const failed = await run2();
       expect(failed.code).toBe(1);
-      // The second round of polls came POLL_SECONDS (5 s) after the first.
-      const polls = proxy.log.filter((l) => l.target === "AmazonSSM.GetCommandInvocation");
-      const [notYet, inProgress] = [polls.find((l) => l.injected === "InvocationDoesNotExist")!, polls.find((l) => l.injected === "answer")!];
-      const secondRound = polls.filter((l) => l.at > Math.max(notYet.at, inProgress.at));
-      expect(secondRound.length).toBeGreaterThan(0);
-      expect(secondRound[0].at - Math.max(notYet.at, inProgress.at)).toBeGreaterThanOrEqual(5000);
+      expect(failed.stderr).toContain(`ha-restore: API servers: ${order.join(" ")}; `);
+      // Each of the two servers was polled again POLL_SECONDS (5 s) after its first poll; the middle one once.
+      const pollsOf = (instance: string) => proxy.log.filter((l) => l.target === "AmazonSSM.GetCommandInvocation" && JSON.parse(l.body).InstanceId === instance);
+      const [firstPolls, victimPolls] = [pollsOf(first), pollsOf(victim)];
+      expect(firstPolls.map((l) => l.injected)).toEqual(["InvocationDoesNotExist", undefined]);
+      expect(victimPolls.map((l) => l.injected)).toEqual(["answer", "answer", "answer"]);
+      expect(firstPolls[1].at - firstPolls[0].at).toBeGreaterThanOrEqual(5000);
+      expect(victimPolls[1].at - victimPolls[0].at).toBeGreaterThanOrEqual(5000);
+      expect(pollsOf(order[1]).map((l) => l.injected)).toEqual([undefined]);
       expect(proxy.log.filter((l) => l.injected !== undefined).map((l) => l.injected).sort()).toEqual(["InvocationDoesNotExist", "answer", "answer", "answer"]);
       expect(failed.stderr).toContain(`ha-restore: stop-api on ${victim} ended Failed; its output:\n`);
       expect(failed.stderr).toContain(nodeError);
