@@ -55,7 +55,8 @@ describeTier(`ha-kube-configure against the AWS emulator (real bash, AWS CLI; se
     emulator = await startAwsEmulator();
     proxy = await startFaultProxy(emulator.endpoint);
     mkdirSync(bin, { recursive: true });
-    writeFileSync(path.join(bin, "logger"), "#!/usr/bin/env bash\nexit 0\n");
+    // logger's stand-in keeps each line it is given in the node's journal file ($HOME is the node's directory).
+    writeFileSync(path.join(bin, "logger"), '#!/usr/bin/env bash\necho "$*" >>"$HOME/journal" 2>/dev/null\nexit 0\n');
     chmodSync(path.join(bin, "logger"), 0o755);
     // The node's aws is the real CLI from the emulator's virtualenv.
     writeFileSync(path.join(bin, "aws"), `#!/usr/bin/env bash\nexec ${JSON.stringify(emulator.awsCli)} "$@"\n`);
@@ -111,6 +112,8 @@ describeTier(`ha-kube-configure against the AWS emulator (real bash, AWS CLI; se
   const entries = (dir: string): string[] => (existsSync(dir) ? readdirSync(dir).sort() : []);
   /** The script's stderr, line by line. */
   const said = (stderr: string): string[] => stderr.trim().split("\n").filter((l) => l !== "");
+  /** What the script passed to logger on node `dir`, call by call. */
+  const journal = (dir: string): string[] => (existsSync(path.join(dir, "journal")) ? said(readFileSync(path.join(dir, "journal"), "utf8")) : []);
 
   /** The environment of a run on node `dir`: the node's paths under it, the AWS emulator behind the proxy. */
   const nodeEnv = (dir: string): Record<string, string> => ({
@@ -156,6 +159,9 @@ describeTier(`ha-kube-configure against the AWS emulator (real bash, AWS CLI; se
     // What each says, and nothing else (no tool's complaint on the way).
     expect(said(first.stderr)).toEqual(["ha-kube-configure: no secrets-encryption key yet: creating one", "ha-kube-configure: manifests written for apiserver-0 (10.0.0.10)"]);
     expect(said(second.stderr)).toEqual(["ha-kube-configure: manifests written for apiserver-1 (10.0.16.10)"]);
+    // The same lines go to the journal, tagged (journalctl -t ha-kube-configure).
+    expect(journal(a)).toEqual(["-t ha-kube-configure -- no secrets-encryption key yet: creating one", "-t ha-kube-configure -- manifests written for apiserver-0 (10.0.0.10)"]);
+    expect(journal(b)).toEqual(["-t ha-kube-configure -- manifests written for apiserver-1 (10.0.16.10)"]);
     const [keyA, ...restA] = keysOf(a);
     expect(restA).toEqual([]);
     expect(keyA.name).toBe("key1");
