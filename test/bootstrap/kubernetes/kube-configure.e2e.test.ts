@@ -331,7 +331,11 @@ describeTier(`ha-kube-configure against the AWS emulator (real bash, AWS CLI; se
       (e: { code: number; stderr: string }) => e,
     );
     expect(failure?.code).toBe(1);
-    expect(failure?.stderr).toContain(`ha-kube-configure: ERROR: ${path.join(dir, "pki", file)} is missing, empty or unreadable`);
+    // All the operator reads: the file, the template that needs it, and that nothing was written.
+    expect(said(failure!.stderr)).toEqual([
+      `ha-kube-configure: ERROR: ${path.join(dir, "pki", file)} is missing, empty or unreadable (kube-apiserver.yaml needs it): has ha-fetch-secrets written this node's certificates?`,
+      "ha-kube-configure: ERROR: not writing the static pod manifests",
+    ]);
     expect(entries(path.join(dir, "manifests"))).toEqual([]);
     expect(existsSync(path.join(dir, "etc/encryption-config.yaml"))).toBe(false);
   });
@@ -380,6 +384,11 @@ describeTier(`ha-kube-configure against the AWS emulator (real bash, AWS CLI; se
     const calls = path.join(root, "systemctl-calls-renew");
     writeFileSync(path.join(bin, "systemctl"), `#!/usr/bin/env bash\necho "$*" >> "${calls}"\n`);
     chmodSync(path.join(bin, "systemctl"), 0o755);
+    // python3 writes each certificate and key into a kubeconfig's temporary file: the mode that file
+    // has then (before the script's chmod) is recorded, then the real python3 runs.
+    const modes = path.join(root, "python-file-modes");
+    writeFileSync(path.join(bin, "python3"), `#!/usr/bin/env bash\nif [ -f "\${!#}" ]; then stat -c '%a %n' -- "\${!#}" >> "${modes}"; fi\nexec /usr/bin/python3 "$@"\n`);
+    chmodSync(path.join(bin, "python3"), 0o755);
     const refresh = () => run("bash", [SCRIPT, "--refresh-kubeconfigs"], { env: nodeEnv(dir), timeout: 60000 });
     const snapshot = () => Object.fromEntries([...readdirSync(path.join(dir, "manifests")).map((f) => `manifests/${f}`), ...readdirSync(path.join(dir, "etc")).map((f) => `etc/${f}`)].map((f) => [f, { text: readFileSync(path.join(dir, f), "utf8"), mtimeMs: statSync(path.join(dir, f)).mtimeMs }]));
     const annotation = (snap: ReturnType<typeof snapshot>, file: string) => parse(snap[`manifests/${file}`].text).metadata.annotations?.[KUBECONFIG_HASH_ANNOTATION];
@@ -431,8 +440,14 @@ describeTier(`ha-kube-configure against the AWS emulator (real bash, AWS CLI; se
       expect(readFileSync(calls, "utf8")).toBe("try-restart --no-block kubelet.service\n");
       for (const unchanged of ["manifests/kube-apiserver.yaml", "manifests/kube-scheduler.yaml", "manifests/kube-controller-manager.yaml"]) expect([unchanged, kubelet[unchanged]]).toEqual([unchanged, renewed[unchanged]]);
       expect(proxy.log).toEqual([]);
+      // A kubeconfig never held a key readable by another user, not even before its chmod: at boot
+      // and in each refresh every temporary file was 0600 when the keys went in.
+      const written = readFileSync(modes, "utf8").trim().split("\n");
+      expect(written.filter((l) => l.endsWith("/etc/kubelet.conf.tmp")).length).toBeGreaterThanOrEqual(3);
+      expect(written.filter((l) => !/^600 \S+\.conf\.tmp$/.test(l))).toEqual([]);
     } finally {
       rmSync(path.join(bin, "systemctl"));
+      rmSync(path.join(bin, "python3"));
     }
   });
 
