@@ -211,6 +211,27 @@ describeTier(`ha-kube-configure against the AWS emulator (real bash, AWS CLI; se
     expect(valueOf("AWSCURRENT")).toBe(before[0].secret);
   });
 
+  it("fails when the key it just created cannot be read back, writing no configuration", async () => {
+    await freshSecret();
+    // The first read finds no key; the write goes through; every read after it is refused.
+    proxy.inject({ target: "secretsmanager.GetSecretValue", code: "ResourceNotFoundException", times: 1 });
+    proxy.inject({ target: "secretsmanager.GetSecretValue", code: "AccessDeniedException", times: 1000 });
+    const dir = node("apiserver-0", "10.0.0.10");
+    const failure = await failureOf(configure(dir));
+    expect(failure?.code).toBe(1);
+    expect(said(failure!.stderr)).toEqual([
+      "ha-kube-configure: no secrets-encryption key yet: creating one",
+      expect.stringMatching(/^ha-kube-configure: reading c\/control-plane\/encryption-key \(AWSCURRENT\) failed \(AccessDeniedException\); retrying in 0s \(1\/3\)$/),
+      expect.stringMatching(/^ha-kube-configure: reading c\/control-plane\/encryption-key \(AWSCURRENT\) failed \(AccessDeniedException\); retrying in 0s \(2\/3\)$/),
+      expect.stringMatching(/^ha-kube-configure: ERROR: reading c\/control-plane\/encryption-key \(AWSCURRENT\) failed 3 times \(AccessDeniedException\)/),
+      "ha-kube-configure: ERROR: no secrets-encryption key from c/control-plane/encryption-key (status 1); not writing the configuration",
+    ]);
+    expect(proxy.log.filter((l) => l.target === "secretsmanager.PutSecretValue" && l.injected === undefined)).toHaveLength(1);
+    expect(versions()).toEqual([expect.objectContaining({ VersionId: INITIAL_TOKEN, VersionStages: ["AWSCURRENT"] })]);
+    expect(existsSync(path.join(dir, "etc/encryption-config.yaml"))).toBe(false);
+    expect(entries(path.join(dir, "manifests"))).toEqual([]);
+  });
+
   it("never replaces the key when a second node wrongly believes there is none (a read racing the first write)", async () => {
     await freshSecret();
     const a = await boot("apiserver-0", "10.0.0.10");
