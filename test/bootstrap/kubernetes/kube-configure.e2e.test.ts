@@ -263,6 +263,10 @@ describeTier(`ha-kube-configure against the AWS emulator (real bash, AWS CLI; se
     expect(keysOf(a)).toEqual([old, { name: `key-${nextId}`, secret: next }]);
     // Step 2 (operator): the next key becomes current; the old one becomes AWSPREVIOUS.
     emulator.aws("secretsmanager", "update-secret-version-stage", "--secret-id", SECRET, "--version-stage", "AWSCURRENT", "--move-to-version-id", nextId, "--remove-from-version-id", INITIAL_TOKEN);
+    // Between the operator's two moves the new current version still carries HA_NEXT: it is listed
+    // once (kube-apiserver refuses a configuration that names a key twice).
+    await configure(a);
+    expect(keysOf(a)).toEqual([{ name: `key-${nextId}`, secret: next }, old]);
     emulator.aws("secretsmanager", "update-secret-version-stage", "--secret-id", SECRET, "--version-stage", "HA_NEXT", "--remove-from-version-id", nextId);
     await configure(a);
     expect(keysOf(a)).toEqual([{ name: `key-${nextId}`, secret: next }, old]);
