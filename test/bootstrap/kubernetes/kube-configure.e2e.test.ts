@@ -216,7 +216,7 @@ describeTier(`ha-kube-configure against the AWS emulator (real bash, AWS CLI; se
     // The first read finds no key; the write goes through; every read after it is refused.
     proxy.inject({ target: "secretsmanager.GetSecretValue", code: "ResourceNotFoundException", times: 1 });
     proxy.inject({ target: "secretsmanager.GetSecretValue", code: "AccessDeniedException", times: 1000 });
-    const dir = node("apiserver-0", "10.0.0.10");
+    const dir = node("apiserver-reread", "10.0.0.14");
     const failure = await failureOf(configure(dir));
     expect(failure?.code).toBe(1);
     expect(said(failure!.stderr)).toEqual([
