@@ -61,12 +61,14 @@ describeTier("ha-restore (real bash and AWS CLI against the AWS emulator)", awsE
     return sum;
   };
 
+  /** A group's instance ids, in the group's order (the order ha-restore reads them in). */
+  const instancesIn = (group: string): string[] => aws.aws("autoscaling", "describe-auto-scaling-groups", "--auto-scaling-group-names", group).AutoScalingGroups[0].Instances.map((i: { InstanceId: string }) => i.InstanceId);
   /** Creates an Auto Scaling group (its own launch template) in the fixture's subnet; returns its instance ids, in the group's order. */
   const createGroup = (group: string, min: number, max: number, desired: number): string[] => {
     const lt = aws.aws("ec2", "create-launch-template", "--launch-template-name", group, "--launch-template-data", JSON.stringify({ ImageId: "ami-12c6146b", InstanceType: "t3.micro" })).LaunchTemplate;
     aws.aws("autoscaling", "create-auto-scaling-group", "--auto-scaling-group-name", group, "--launch-template", JSON.stringify({ LaunchTemplateId: lt.LaunchTemplateId, Version: "$Default" }),
       "--min-size", String(min), "--max-size", String(max), "--desired-capacity", String(desired), "--vpc-zone-identifier", subnet);
-    return aws.aws("autoscaling", "describe-auto-scaling-groups", "--auto-scaling-group-names", group).AutoScalingGroups[0].Instances.map((i: { InstanceId: string }) => i.InstanceId);
+    return instancesIn(group);
   };
 
   beforeAll(async () => {
@@ -341,7 +343,7 @@ describeTier("ha-restore (real bash and AWS CLI against the AWS emulator)", awsE
       upload("snapshots/etcd-0/prod-20260107T000000Z.db", "the snapshot this run pins");
       const before = commands().length;
       // The servers in the order the script reads them (the group's order): the first polled, the last.
-      const order: string[] = aws.aws("autoscaling", "describe-auto-scaling-groups", "--auto-scaling-group-names", API_GROUP).AutoScalingGroups[0].Instances.map((i: { InstanceId: string }) => i.InstanceId);
+      const order = instancesIn(API_GROUP);
       expect(order).toHaveLength(3);
       const [first, victim] = [order[0], order[2]];
       // Right after send-command the first server's invocation does not exist yet, and the last one's is

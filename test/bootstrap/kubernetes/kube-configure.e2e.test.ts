@@ -51,16 +51,19 @@ describeTier(`ha-kube-configure against the AWS emulator (real bash, AWS CLI; se
   const bin = path.join(root, "bin");
   let emulator!: AwsEmulator;
   let proxy!: FaultProxy;
+  /** Puts an executable `name` with `text` in the nodes' bin directory (first on their PATH). */
+  const onPath = (name: string, text: string) => {
+    writeFileSync(path.join(bin, name), text);
+    chmodSync(path.join(bin, name), 0o755);
+  };
   beforeAll(async () => {
     emulator = await startAwsEmulator();
     proxy = await startFaultProxy(emulator.endpoint);
     mkdirSync(bin, { recursive: true });
     // logger's stand-in keeps each line it is given in the node's journal file ($HOME is the node's directory).
-    writeFileSync(path.join(bin, "logger"), '#!/usr/bin/env bash\necho "$*" >>"$HOME/journal" 2>/dev/null\nexit 0\n');
-    chmodSync(path.join(bin, "logger"), 0o755);
+    onPath("logger", '#!/usr/bin/env bash\necho "$*" >>"$HOME/journal" 2>/dev/null\nexit 0\n');
     // The node's aws is the real CLI from the emulator's virtualenv.
-    writeFileSync(path.join(bin, "aws"), `#!/usr/bin/env bash\nexec ${JSON.stringify(emulator.awsCli)} "$@"\n`);
-    chmodSync(path.join(bin, "aws"), 0o755);
+    onPath("aws", `#!/usr/bin/env bash\nexec ${JSON.stringify(emulator.awsCli)} "$@"\n`);
   }, 60000);
   afterAll(async () => {
     await proxy?.stop();
@@ -376,8 +379,7 @@ describeTier(`ha-kube-configure against the AWS emulator (real bash, AWS CLI; se
   it("never starts a unit itself (kubelet.service follows this unit; a start job from here would deadlock)", async () => {
     await freshSecret();
     const calls = path.join(root, "systemctl-calls");
-    writeFileSync(path.join(bin, "systemctl"), `#!/usr/bin/env bash\necho "$*" >> "${calls}"\n`);
-    chmodSync(path.join(bin, "systemctl"), 0o755);
+    onPath("systemctl", `#!/usr/bin/env bash\necho "$*" >> "${calls}"\n`);
     try {
       const dir = await boot("apiserver-3", "10.0.80.10");
       expect(existsSync(path.join(dir, "manifests/kube-apiserver.yaml"))).toBe(true);
@@ -407,13 +409,11 @@ describeTier(`ha-kube-configure against the AWS emulator (real bash, AWS CLI; se
     mkdirSync(path.join(dir, "kubeconfigs"));
     for (const [name, text] of Object.entries(kubeconfigs)) writeFileSync(path.join(dir, "kubeconfigs", name), text);
     const calls = path.join(root, "systemctl-calls-renew");
-    writeFileSync(path.join(bin, "systemctl"), `#!/usr/bin/env bash\necho "$*" >> "${calls}"\n`);
-    chmodSync(path.join(bin, "systemctl"), 0o755);
+    onPath("systemctl", `#!/usr/bin/env bash\necho "$*" >> "${calls}"\n`);
     // python3 writes each certificate and key into a kubeconfig's temporary file: the mode that file
     // has then (before the script's chmod) is recorded, then the real python3 runs.
     const modes = path.join(root, "python-file-modes");
-    writeFileSync(path.join(bin, "python3"), `#!/usr/bin/env bash\nif [ -f "\${!#}" ]; then stat -c '%a %n' -- "\${!#}" >> "${modes}"; fi\nexec /usr/bin/python3 "$@"\n`);
-    chmodSync(path.join(bin, "python3"), 0o755);
+    onPath("python3", `#!/usr/bin/env bash\nif [ -f "\${!#}" ]; then stat -c '%a %n' -- "\${!#}" >> "${modes}"; fi\nexec /usr/bin/python3 "$@"\n`);
     const refresh = () => run("bash", [SCRIPT, "--refresh-kubeconfigs"], { env: nodeEnv(dir), timeout: 60000 });
     const snapshot = () => Object.fromEntries([...readdirSync(path.join(dir, "manifests")).map((f) => `manifests/${f}`), ...readdirSync(path.join(dir, "etc")).map((f) => `etc/${f}`)].map((f) => [f, { text: readFileSync(path.join(dir, f), "utf8"), mtimeMs: statSync(path.join(dir, f)).mtimeMs }]));
     const annotation = (snap: ReturnType<typeof snapshot>, file: string) => parse(snap[`manifests/${file}`].text).metadata.annotations?.[KUBECONFIG_HASH_ANNOTATION];
