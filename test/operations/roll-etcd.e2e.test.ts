@@ -311,8 +311,7 @@ describeTier(
       expect(after.length).toBeGreaterThan(1);
       // The deadline counts from the replacement, not from the refresh's start: the run ended once
       // the clock had passed replacement + 240 s. Its last query came within six clock minutes of
-      // that (the 8 s sleep after the replacement and each 8 s poll let the test's clock run on by
-      // a minute or more each); a deadline counted from the refresh's start (1200 s, about two
+      // that (each 8 s poll lets the test's clock run on by a minute or more); a deadline counted from the refresh's start (1200 s, about two
       // minutes before the replacement) would have ended it only about 1,080 s after.
       expect(clock - replaced.at).toBeGreaterThanOrEqual(240);
       expect(after.at(-1)!.at - replaced.at).toBeLessThanOrEqual(240 + 360);
