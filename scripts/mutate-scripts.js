@@ -42,7 +42,8 @@ const SCRIPTS = {
   // --jobs=2 run of ha-etcd-backup counted kills by its restart and replacement tests), so `-t backup`
   // keeps its backup-and-restore test and every test of backup-restore.e2e (its describe names "backup").
   "ha-etcd-backup.sh": { tests: ["test/etcd/backup-restore.e2e.test.ts", "test/bootstrap/etcd/etcd-member.e2e.test.ts"], filter: "backup" },
-  "ha-etcd-restore.sh": { tests: ["test/etcd/backup-restore.e2e.test.ts", "test/bootstrap/etcd/etcd-member.e2e.test.ts"], filter: "backup" },
+  // etcd-restore.e2e runs ha-etcd-restore on its own (every way of naming a snapshot, each refusal).
+  "ha-etcd-restore.sh": { tests: ["test/etcd/etcd-restore.e2e.test.ts", "test/etcd/backup-restore.e2e.test.ts", "test/bootstrap/etcd/etcd-member.e2e.test.ts"], filter: "backup|ha-etcd-restore on its own" },
   "ha-restore.sh": { tests: ["test/operations/restore.e2e.test.ts"] },
   // restore.e2e only checks the command line ha-restore sends; the control-plane tier runs the steps
   // on real nodes (its files take the machine-wide cluster lock, so --jobs=2 runs them one at a time).
