@@ -24,6 +24,7 @@ import { AwsEmulator, EMULATOR_REGION, awsEmulatorCheck, startAwsEmulator } from
 import { startImdsRegionStandIn } from "../harness/imds-region-standin";
 import { allOf, describeTier, TierCheck, toolAvailable } from "../harness/tiers";
 import { renderedScript } from "../helpers/scripts";
+import { inView } from "../controlplane/node-view";
 import { TestCluster, issueEtcdCa, startTestCluster } from "../bootstrap/etcd/cluster";
 
 const ETCD_BIN = process.env.HA_CP_ETCD_BIN ?? "/var/cache/cdktf-ha-control-plane/etcd-3.5.21/bin";
@@ -100,9 +101,10 @@ describeTier(
     type Case = ReturnType<typeof fresh>;
 
     /** Runs the rendered script asynchronously (the loopback HTTP server answers meanwhile). */
-    const restore = (args: string[], env: Record<string, string>): Promise<Run> =>
+    const restore = (args: string[], env: Record<string, string>): Promise<Run> => runArgv(["bash", renderedScript("ha-etcd-restore.sh"), ...args], env);
+    const runArgv = (argv: string[], env: Record<string, string>): Promise<Run> =>
       new Promise((resolve, reject) => {
-        const child = spawn("bash", [renderedScript("ha-etcd-restore.sh"), ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
+        const child = spawn(argv[0], argv.slice(1), { env, stdio: ["ignore", "pipe", "pipe"] });
         children.add(child);
         let stdout = "";
         let stderr = "";
@@ -303,6 +305,28 @@ describeTier(
       expect(lines(c.log("stop"))).toHaveLength(5);
       expect(etcdutlCalls(c)).toHaveLength(5);
 
+      // A restore that etcdutl fails (bytes that match their recorded checksum but not the hash etcd
+      // put in the snapshot) leaves a partial data directory behind. The previous restore's marker
+      // is gone by then: re-running that restore restores again instead of taking the partial
+      // directory for its result.
+      const corrupt = path.join(c.dir, "corrupt.db");
+      const bytes = readFileSync(snap.s1);
+      bytes.write("XXXXXXXX", Math.floor(bytes.length / 2), "latin1");
+      writeFileSync(corrupt, bytes);
+      writeSha(corrupt, sha256(corrupt));
+      await nextSecond();
+      const failed = await restore([corrupt], c.env({ RESTORE_TOKEN: "tok-3" }));
+      expect(failed.status).not.toBe(0);
+      expect(failed.stderr).toContain("Error: expected sha256");
+      expect(existsSync(path.join(c.data, "member/snap/db"))).toBe(true);
+      expect(existsSync(`${c.data}.restore-token`)).toBe(false);
+      await nextSecond();
+      const retried = await restore([s1], c.env({ RESTORE_TOKEN: "tok-2" }));
+      expect(retried.status).toBe(0);
+      expect(said(retried)).toEqual([`ha-etcd-restore: previous data kept in ${path.join(c.dir, asides()[4])}`, restoredLine(s1)]);
+      expect(asides()).toHaveLength(5);
+      expectRestored(c, "s1", "tok-2");
+
       // A stop command that fails (etcd already stopped) does not stop the restore.
       const c2 = fresh();
       const failingStop = await restore([s1], c2.env({ STOP_ETCD: "false" }));
@@ -335,6 +359,29 @@ describeTier(
       expect(readFileSync(path.join(c.dir, aside[0], "member/sentinel"), "utf8")).toBe("old data");
       expect(said(right)).toEqual([`ha-etcd-restore: previous data kept in ${path.join(c.dir, aside[0])}`, `ha-etcd-restore: member etcd-0 restored from ${file} (revision bumped by ${DEFAULT_BUMP}); start etcd on every member`]);
       expectRestored(c, "s1", "tok-1");
+
+      // The same checks for a name under a file:// target.
+      const c3 = fresh();
+      occupied(c3);
+      const target = path.join(c3.dir, "backups");
+      mkdirSync(path.join(target, "etcd-1"), { recursive: true });
+      const named = path.join(target, "etcd-1/prod-20260101T000000Z.db");
+      copyFileSync(snap.s2, named);
+      const byName = (extra: Record<string, string> = {}) => restore(["etcd-1/prod-20260101T000000Z.db"], c3.env({ BACKUP_TARGET: `file://${target}`, ...extra }));
+      const unsummed = await byName();
+      expect(unsummed.status).toBe(1);
+      expect(said(unsummed)).toEqual([`ha-etcd-restore: ERROR: ${named} has no recorded SHA-256: refusing it (set ALLOW_UNVERIFIED_SNAPSHOT=1 to restore it anyway)`]);
+      expectUntouched(c3);
+      writeSha(named, sha256(snap.s1));
+      const mismatched = await byName();
+      expect(mismatched.status).toBe(1);
+      expect(said(mismatched)).toEqual([`ha-etcd-restore: ERROR: ${named} has SHA-256 ${sha256(snap.s2)}, not the ${sha256(snap.s1)} recorded at upload: refusing it`]);
+      expectUntouched(c3);
+      writeSha(named, sha256(snap.s2));
+      const matched = await byName();
+      expect(matched.status).toBe(0);
+      expect(said(matched).slice(1)).toEqual([`ha-etcd-restore: member etcd-0 restored from etcd-1/prod-20260101T000000Z.db (revision bumped by ${DEFAULT_BUMP}); start etcd on every member`]);
+      expectRestored(c3, "s2", "tok-1");
 
       const c2 = fresh();
       const unverified = path.join(c2.dir, "s2.db");
@@ -570,6 +617,56 @@ describeTier(
       expect(refused.stderr).toContain("refusing ");
       expect(existsSync(pwned)).toBe(false);
       expectUntouched(hostile);
+    }, 60_000);
+
+    it("by default reads /etc/ha-control-plane/node.env and /run/ha-control-plane/slot.env, restores into /var/lib/etcd/data through /var/lib/etcd-backup (0700, left empty) and stops etcd with systemctl", async () => {
+      // The node's directories at their paths in a private mount namespace (the control-plane
+      // tier's node view); their mount points are made in overlays of /etc, /run and /var/lib whose
+      // upper layers lie under the case directory, so the host's own are not touched.
+      const c = fresh();
+      const overlay = (name: string, lower: string) => {
+        for (const d of ["upper", "work"]) mkdirSync(path.join(c.dir, "overlay", name, d), { recursive: true });
+        return { kind: "fs" as const, source: `overlay:lowerdir=${lower},upperdir=${path.join(c.dir, "overlay", name, "upper")},workdir=${path.join(c.dir, "overlay", name, "work")}`, target: lower, readOnly: false };
+      };
+      const haEtc = path.join(c.dir, "etc-ha-control-plane");
+      const haRun = path.join(c.dir, "run-ha-control-plane");
+      const varLibEtcd = path.join(c.dir, "var-lib-etcd");
+      for (const d of [haEtc, haRun, varLibEtcd]) mkdirSync(d);
+      const target = path.join(c.dir, "backups");
+      mkdirSync(target);
+      copyFileSync(snap.s2, path.join(target, "prod.db"));
+      writeSha(path.join(target, "prod.db"), sha256(snap.s2));
+      writeFileSync(path.join(haEtc, "node.env"), `INITIAL_CLUSTER=${INITIAL_CLUSTER}\nBACKUP_TARGET=file://${target}\n`);
+      writeFileSync(path.join(haRun, "slot.env"), "SLOT_NAME='etcd-2'\nSLOT_IP='10.0.0.12'\n");
+      const systemctl = path.join(c.dir, "systemctl-bin");
+      mkdirSync(systemctl);
+      writeFileSync(path.join(systemctl, "systemctl"), '#!/usr/bin/env bash\nprintf \'%s\\n\' "$*" >>"$HOME/systemctl.log"\n', { mode: 0o755 });
+      const argv = inView(
+        {
+          hostname: "etcd-2",
+          mounts: [
+            overlay("etc", "/etc"),
+            overlay("run", "/run"),
+            overlay("var-lib", "/var/lib"),
+            { kind: "dir", source: haEtc, target: "/etc/ha-control-plane", readOnly: true },
+            { kind: "dir", source: haRun, target: "/run/ha-control-plane", readOnly: true },
+            { kind: "dir", source: varLibEtcd, target: "/var/lib/etcd", readOnly: false },
+          ],
+        },
+        ["bash", renderedScript("ha-etcd-restore.sh"), "prod.db"],
+      );
+      const r = await runArgv(argv, { PATH: `${systemctl}:${bin}:${etcdBin}:/usr/bin:/bin`, HOME: c.dir, RESTORE_TOKEN: "tok-1", LANG: "C" });
+      expect(r.status).toBe(0);
+      expect(said(r)).toEqual([`ha-etcd-restore: member etcd-2 restored from prod.db (revision bumped by ${DEFAULT_BUMP}); start etcd on every member`]);
+      expect(lines(c.log("systemctl"))).toEqual(["stop etcd"]);
+      expect(etcdutlCalls(c)).toEqual([
+        `snapshot restore /var/lib/etcd-backup/restore.db --name etcd-2 --initial-cluster ${INITIAL_CLUSTER} --initial-cluster-token tok-1 --initial-advertise-peer-urls https://10.0.0.12:2380 --data-dir /var/lib/etcd/data --bump-revision ${DEFAULT_BUMP} --mark-compacted`,
+      ]);
+      expect(status(path.join(varLibEtcd, "data/member/snap/db")).revision).toBe(revision.s2 + DEFAULT_BUMP);
+      expect(readFileSync(path.join(varLibEtcd, "data.restore-token"), "utf8")).toBe(`tok-1 ${sha256(snap.s2)}\n`);
+      const work = path.join(c.dir, "overlay/var-lib/upper/etcd-backup");
+      expect(mode(work)).toBe(0o700);
+      expect(readdirSync(work)).toEqual([]);
     }, 60_000);
   },
 );
