@@ -13,7 +13,8 @@
 // already run two at a time beside each other in `npm test`, and the ones run here take their ports
 // from the process id or the kernel, so two copies of one file do not collide. A kill that names no
 // failing test (a hook that timed out, a file that did not start: possibly the machine's load) is
-// checked again alone at the end (test/harness/fail-fast-environment.js reports which failed).
+// checked again alone at the end (test/harness/fail-fast-environment.js reports which failed),
+// except a hook failure that carries bash's own diagnostic of the mutated script (see killedBy).
 //
 //   node scripts/mutate-scripts.js --out FILE [--jobs N] [script.sh ...]
 "use strict";
@@ -170,13 +171,28 @@ function runTests(dir, spec) {
 
 /**
  * The test whose own failure killed a mutant, from the fail-fast environment's report (JSON lines):
- * the first failure, when it is a test's and not a timeout. Undefined when the first failure is a
- * hook's (an emulator that did not start in `beforeAll`), a test's timeout, or when nothing was
- * reported (a file that did not run): those may be the machine's load as much as the mutant.
+ * the first failure, when it is a test's and not a timeout. A hook's failure (an emulator that did
+ * not start in `beforeAll`), a test's timeout, or nothing reported (a file that did not run) may be
+ * the machine's load as much as the mutant: undefined, unless the hook's message holds bash's own
+ * diagnostic of the mutated script `script` (`<script>: line N: X: unbound variable`, a syntax
+ * error, a command not found, an unset `${X:?}`), which no load produces: the mutant broke the
+ * script the hook ran (a cluster the file starts with it), named "<hook> (bash: …)".
  */
-function killedBy(failures) {
+function killedBy(failures, script) {
   const first = firstFailure(failures);
-  return first?.kind === "test" && !first.timeout ? first.name : undefined;
+  if (first?.kind === "test") return first.timeout ? undefined : first.name;
+  if (first?.kind === "hook" && script !== undefined) {
+    const diagnostic = bashDiagnostic(`${first.detail ?? ""}`, script);
+    if (diagnostic !== undefined) return `${first.hook} (bash: ${diagnostic})`;
+  }
+  return undefined;
+}
+
+/** bash's diagnostic of script `script` in `text` (`<path>/<script>: line N: …`), when it is one no machine load causes. */
+function bashDiagnostic(text, script) {
+  const name = script.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  const m = new RegExp(`(?:^|[/\\s])${name}: line \\d+: (?:[^|]*?: unbound variable|syntax error[^|]*|[^|]*?: command not found|[^|]*?: parameter null or not set)`).exec(text);
+  return m ? m[0].replace(/^[/\s]/, "").trim() : undefined;
 }
 
 /** The first line of the first failure's message (what the test asserted), or "". */
@@ -184,9 +200,9 @@ function firstMessage(failures) {
   return firstFailure(failures)?.message ?? "";
 }
 
-/** How a run killed its mutant: "test name: first line of what it asserted", or undefined when no test's own failure is reported. */
-function killLabel(failures) {
-  const by = killedBy(failures);
+/** How a run killed its mutant: "test name: first line of what it asserted", or undefined when no test's own failure (or hook's bash diagnostic of `script`) is reported. */
+function killLabel(failures, script) {
+  const by = killedBy(failures, script);
   return by === undefined ? undefined : `${by}: ${firstMessage(failures)}`;
 }
 
@@ -251,10 +267,10 @@ async function main() {
             const k = next++;
             const r = await tryMutant(dir, name, spec, original, mutants[k].mutated);
             passed[k] = r.passed;
-            named[k] = r.passed ? undefined : killedBy(r.failures);
+            named[k] = r.passed ? undefined : killedBy(r.failures, name);
             done += 1;
             // The test that killed it, so a kill by a flaky test can be told from a real one.
-            const by = r.passed ? "" : ` by ${killLabel(r.failures) ?? "(no failing test named: rechecked alone at the end)"}`;
+            const by = r.passed ? "" : ` by ${killLabel(r.failures, name) ?? "(no failing test named: rechecked alone at the end)"}`;
             console.log(`${name} ${done}/${mutants.length} ${mutants[k].id} ${r.passed ? "SURVIVED" : "killed"}${by}`);
             logDetail(r);
           }
@@ -266,7 +282,7 @@ async function main() {
         if (passed[k] !== false || named[k] !== undefined) continue;
         const r = await tryMutant(dirs[0], name, spec, original, m.mutated);
         passed[k] = r.passed;
-        console.log(`${name} recheck ${m.id} ${r.passed ? "SURVIVED" : "killed"} (${killLabel(r.failures) ?? `no test's own failure; output ends: ${r.output.slice(-400).replace(/\s+/g, " ")}`})`);
+        console.log(`${name} recheck ${m.id} ${r.passed ? "SURVIVED" : "killed"} (${killLabel(r.failures, name) ?? `no test's own failure; output ends: ${r.output.slice(-400).replace(/\s+/g, " ")}`})`);
         logDetail(r);
       }
       const counts = { killed: 0, survived: 0, timeout: 0, noCoverage: 0, compileError: 0 };

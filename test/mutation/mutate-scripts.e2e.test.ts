@@ -14,7 +14,7 @@ import { promisify } from "node:util";
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { killedBy, firstMessage, mutantsOf, runInGroup } = require("../../scripts/mutate-scripts.js") as {
-  killedBy: (failures: string) => string | undefined;
+  killedBy: (failures: string, script?: string) => string | undefined;
   firstMessage: (failures: string) => string;
   mutantsOf: (text: string) => Array<{ id: string; line: number; mutated: string }>;
   runInGroup: (command: string, args: string[], options: { cwd: string; env: NodeJS.ProcessEnv }, backstopMs: number) => Promise<{ code: number | null; output: string }>;
@@ -97,6 +97,29 @@ describe("shell mutation runner and its fail-fast environment (real jest)", () =
     expect(r.code).toBe(1);
     expect(r.out).toMatch(/emulator did not start/);
     expect(killedBy(r.failures)).toBeUndefined();
+  });
+
+  it("counts a beforeAll failure as the mutant's kill when it carries bash's own diagnostic of the mutated script (unbound variable, syntax error, command not found, unset ${X:?}), and only of that script", async () => {
+    // What a harness that starts a cluster with the script throws: the script's stderr in the message.
+    const hook = (stderr: string) => `describe("suite", () => { beforeAll(() => { throw new Error("the member did not start: " + ${JSON.stringify(stderr)}); }); it("would pass", () => {}); });\n`;
+    const cases: [string, string, string | undefined][] = [
+      ["unbound", "/tmp/node-scripts-x/ha-x.sh: line 12: MEMBER: unbound variable", "beforeAll (bash: ha-x.sh: line 12: MEMBER: unbound variable)"],
+      ["syntax", "/tmp/node-scripts-x/ha-x.sh: line 40: syntax error near unexpected token `fi'", "beforeAll (bash: ha-x.sh: line 40: syntax error near unexpected token `fi')"],
+      ["notfound", "ha-x.sh: line 7: write_config: command not found", "beforeAll (bash: ha-x.sh: line 7: write_config: command not found)"],
+      ["unset", "/tmp/n/ha-x.sh: line 3: DATA: parameter null or not set", "beforeAll (bash: ha-x.sh: line 3: DATA: parameter null or not set)"],
+      // Another script's diagnostic, one a load can cause (a child killed at a timeout), or none at all: rechecked.
+      ["other", "/tmp/n/ha-y.sh: line 12: MEMBER: unbound variable", undefined],
+      ["prefix", "/tmp/n/not-ha-x.sh: line 12: MEMBER: unbound variable", undefined],
+      ["killed", "/tmp/n/ha-x.sh: line 80: 4242 Killed                  etcd --config-file x", undefined],
+      ["load", "timed out after 60000 ms waiting for the member", undefined],
+    ];
+    for (const [name, stderr, expected] of cases) {
+      const r = await jestRun(`hook-${name}`, hook(stderr));
+      expect(r.code).toBe(1);
+      expect({ name, by: killedBy(r.failures, "ha-x.sh") }).toEqual({ name, by: expected });
+      // Without the script's name (an older caller) a hook's failure names nothing.
+      expect(killedBy(r.failures)).toBeUndefined();
+    }
   });
 
   it("names no test when a test ran out of time (a hang may be load as well as the mutant)", async () => {
