@@ -543,7 +543,7 @@ describeTier(
         expect({ snapshot, status: r.status, said: said(r) }).toEqual({ snapshot, status: 1, said: [message] });
         expectUntouched(c);
       }
-    }, 90_000);
+    }, 180_000);
 
     it("refuses a missing or malformed RESTORE_TOKEN or BUMP_REVISION, a missing snapshot argument, slot or INITIAL_CLUSTER, a target neither s3:// nor file://, an empty file:// target and a node without etcdutl, before etcd is stopped or anything is moved; takes a 64-character token, another revision bump and another peer port", async () => {
       const c = fresh();
