@@ -14,6 +14,7 @@ import { shellQuote } from "../../../lib";
 import { EtcdMemberEndpoint, EtcdRelease, etcdMemberConfigs, etcdNodeEnv, etcdReleaseEnv, renderEtcdUnit, renderEtcdUserUnit } from "../../../lib/bootstrap/etcd";
 import { describeTier, toolAvailable } from "../../harness/tiers";
 import { renderedScript } from "../../helpers/scripts";
+import { inView } from "../../controlplane/node-view";
 
 const run = promisify(execFile);
 const MEMBERS: EtcdMemberEndpoint[] = [
@@ -353,6 +354,82 @@ describeTier("ha-etcd-bootstrap decision table (real bash, stub etcdctl)", bash,
     const r = await n.boot({}, { HA_ETCD_CONFIG_BASE: path.join(n.dir, "configs/etcd-1.yaml") });
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("configures etcd-1, not etcd-0");
+  });
+
+  it("refuses to start without a member name (no HA_ETCD_MEMBER, no claimed slot) or without HA_ETCD_ENDPOINTS, asking nothing and writing nothing", async () => {
+    const n = node("etcd-0");
+    rmSync(path.join(n.dir, "run/slot.env"));
+    const nameless = await n.boot({});
+    expect(nameless.code).toBe(1);
+    expect(nameless.stderr).toMatch(/: MEMBER: no member name: set HA_ETCD_MEMBER or run ha-claim-slot first\n$/);
+    expect(nameless.calls).toEqual([]);
+    expect(existsSync(n.config)).toBe(false);
+
+    const m = node("etcd-0");
+    const envFile = path.join(m.dir, "node.env");
+    writeFileSync(envFile, readFileSync(envFile, "utf8").split("\n").filter((l) => !l.startsWith("HA_ETCD_ENDPOINTS=")).join("\n"));
+    const endpointless = await m.boot({});
+    expect(endpointless.code).toBe(1);
+    expect(endpointless.stderr).toMatch(/: HA_ETCD_ENDPOINTS: HA_ETCD_ENDPOINTS missing\n$/);
+    expect(endpointless.calls).toEqual([]);
+    expect(existsSync(m.config)).toBe(false);
+  });
+
+  it("by default reads /etc/ha-control-plane/node.env and /run/ha-control-plane/slot.env and talks TLS with /etc/kubernetes/pki's healthcheck client certificate (the node's own paths, in a private mount namespace)", async () => {
+    // The node's directories at their paths; their mount points are made in overlays of /etc, /run
+    // and /var/lib whose upper layers lie under the test's directory, so the host's are not touched.
+    const dir = mkdtempSync(path.join(tmpdir(), "etcd-bootstrap-defaults-"));
+    roots.push(dir);
+    const overlay = (name: string, lower: string) => {
+      for (const d of ["upper", "work"]) mkdirSync(path.join(dir, "overlay", name, d), { recursive: true });
+      return { kind: "fs" as const, source: `overlay:lowerdir=${lower},upperdir=${path.join(dir, "overlay", name, "upper")},workdir=${path.join(dir, "overlay", name, "work")}`, target: lower, readOnly: false };
+    };
+    const at = (name: string) => {
+      const d = path.join(dir, name);
+      mkdirSync(d, { recursive: true });
+      return d;
+    };
+    const [haEtc, haRun, etcEtcd, varLibEtcd, pki, usrLocalBin, state, stubs] = ["etc-ha-control-plane", "run-ha-control-plane", "etc-etcd", "var-lib-etcd", "etc-kubernetes-pki", "usr-local-bin", "state", "stubs"].map(at);
+    writeFileSync(path.join(usrLocalBin, "etcdctl"), ETCDCTL_STUB, { mode: 0o755 });
+    writeFileSync(path.join(usrLocalBin, "etcd"), ETCD_STUB, { mode: 0o755 });
+    writeFileSync(path.join(stubs, "sleep"), SLEEP_STUB, { mode: 0o755 });
+    writeFileSync(path.join(stubs, "logger"), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
+    // Rendered as the library renders a node with its default paths.
+    const input = { members: MEMBERS, initialClusterToken: "prod-etcd", dataDir: "/var/lib/etcd/data" };
+    mkdirSync(path.join(haEtc, "etcd"));
+    for (const [member, text] of etcdMemberConfigs(input)) writeFileSync(path.join(haEtc, "etcd", `${member}.yaml`), text);
+    writeFileSync(path.join(haEtc, "node.env"), Object.entries(etcdNodeEnv(input)).map(([k, v]) => `${k}=${shellQuote(v)}\n`).join(""));
+    writeFileSync(path.join(haRun, "slot.env"), "SLOT_NAME=etcd-1\n");
+    for (const f of ["answering", "healthy", "list", "etcd-listen", "fail", "etcd-fail"]) writeFileSync(path.join(state, f), "");
+    for (const f of ["refuse", "promote-refuse"]) writeFileSync(path.join(state, f), "0");
+    const calls = path.join(dir, "calls.log");
+    writeFileSync(calls, "");
+    const tls = "--cacert=/etc/kubernetes/pki/etcd/ca.crt --cert=/etc/kubernetes/pki/etcd/healthcheck-client.crt --key=/etc/kubernetes/pki/etcd/healthcheck-client.key --dial-timeout=2s --command-timeout=5s";
+    const [command, ...args] = inView(
+      {
+        hostname: "etcd-1",
+        mounts: [
+          overlay("etc", "/etc"),
+          overlay("run", "/run"),
+          overlay("var-lib", "/var/lib"),
+          { kind: "dir", source: haEtc, target: "/etc/ha-control-plane", readOnly: true },
+          { kind: "dir", source: haRun, target: "/run/ha-control-plane", readOnly: true },
+          { kind: "dir", source: pki, target: "/etc/kubernetes/pki", readOnly: true },
+          { kind: "dir", source: etcEtcd, target: "/etc/etcd", readOnly: false },
+          { kind: "dir", source: varLibEtcd, target: "/var/lib/etcd", readOnly: false },
+          { kind: "dir", source: usrLocalBin, target: "/usr/local/bin", readOnly: true },
+        ],
+      },
+      ["bash", renderedScript("etcd-member-bootstrap.sh")],
+    );
+    const r = await run(command, args, { env: { PATH: `${stubs}:/usr/bin:/bin`, CALLS: calls, STATE: state, TLS: tls }, timeout: 20_000 });
+    expect(r.stderr).toContain("ha-etcd-bootstrap: no other member answers: etcd-1 founds the cluster (initial-cluster-state new)");
+    // Both other members asked with the default certificate paths (the stub refuses any other argv).
+    expect(readFileSync(calls, "utf8").split("\n").filter((l) => l !== "").sort()).toEqual([`etcdctl --endpoints=${c0} ${tls} endpoint status`, `etcdctl --endpoints=${c2} ${tls} endpoint status`]);
+    const config = readFileSync(path.join(etcEtcd, "etcd.yaml"), "utf8");
+    expect(config).toMatch(/^name: etcd-1$/m);
+    expect(config).toMatch(/^initial-cluster-state: new$/m);
+    expect(statSync(path.join(varLibEtcd, "data")).mode & 0o777).toBe(0o700);
   });
 });
 
