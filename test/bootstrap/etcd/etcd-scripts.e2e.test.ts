@@ -356,6 +356,16 @@ describeTier("ha-etcd-bootstrap decision table (real bash, stub etcdctl)", bash,
     expect(r.stderr).toContain("configures etcd-1, not etcd-0");
   });
 
+  it("fails the start when it cannot write the running config (a file where its directory should be): etcd.service must not start from an older one", async () => {
+    const n = node("etcd-1", { nodeMembers: ["etcd-1"] });
+    mkdirSync(path.dirname(path.dirname(n.config)), { recursive: true });
+    writeFileSync(path.dirname(n.config), "not a directory");
+    const r = await n.boot({});
+    expect(r.code).toBe(1);
+    // It decided to found the cluster, then stopped at the config's directory.
+    expect(r.stderr).toBe(`ha-etcd-bootstrap: no other member answers: etcd-1 founds the cluster (initial-cluster-state new)\nmkdir: cannot create directory '${path.dirname(n.config)}': File exists\n`);
+  });
+
   it("refuses to start without a member name (no HA_ETCD_MEMBER, no claimed slot) or without HA_ETCD_ENDPOINTS, asking nothing and writing nothing", async () => {
     const n = node("etcd-0");
     rmSync(path.join(n.dir, "run/slot.env"));
