@@ -40,7 +40,11 @@ refuse() {
 id=\${cmd##* }
 case "$cmd" in
   "endpoint status") answers answering || { echo "Error: context deadline exceeded" >&2; exit 1; } ;;
-  "member list -w simple") answers answering || exit 1; cat "$STATE/list" ;;
+  "member list -w simple")
+    answers answering || exit 1
+    n=$(cat "$STATE/list-refuse" 2>/dev/null || echo 0)
+    if [ "$n" -gt 0 ]; then echo $((n - 1)) > "$STATE/list-refuse"; echo "Error: context deadline exceeded" >&2; exit 1; fi
+    cat "$STATE/list" ;;
   "endpoint health") answers healthy || { echo "$ep is unhealthy" >&2; exit 1; } ;;
   "member remove $id") refuse refuse "Error: etcdserver: unhealthy cluster"; grep -v "^$id, " "$STATE/list" > "$STATE/list.new"; mv "$STATE/list.new" "$STATE/list"; echo "Member $id removed" ;;
   "member add etcd-"[0-2]" --peer-urls=https://10.0."[1-3]".10:2380 --learner")
@@ -82,6 +86,8 @@ interface Scenario {
   refuse?: number;
   /** How many `member promote` calls answer "not in sync with leader" first. */
   refusePromote?: number;
+  /** How many `member list` calls time out first (a leader election under way). */
+  refuseList?: number;
   fail?: string;
   healOnSleep?: boolean;
   /** The learner etcd exits at once with this message. */
@@ -133,6 +139,7 @@ function node(slot: string, options: { nodeMembers?: string[] } = {}): Node {
       writeFileSync(path.join(state, "list"), (scenario.list ?? []).map((l) => `${l}\n`).join(""));
       writeFileSync(path.join(state, "refuse"), String(scenario.refuse ?? 0));
       writeFileSync(path.join(state, "promote-refuse"), String(scenario.refusePromote ?? 0));
+      writeFileSync(path.join(state, "list-refuse"), String(scenario.refuseList ?? 0));
       writeFileSync(path.join(state, "fail"), scenario.fail ?? "");
       writeFileSync(path.join(state, "etcd-fail"), scenario.etcdFails ?? "");
       writeFileSync(path.join(state, "etcd-listen"), "");
@@ -229,6 +236,17 @@ describeTier("ha-etcd-bootstrap decision table (real bash, stub etcdctl)", bash,
     const stuck = await n.boot({ answering: [c0, c2], healthy: [c0, c2], list: learner, refusePromote: 99 }, { HA_ETCD_RECONFIG_TIMEOUT: "0" }, ["promote"]);
     expect(stuck.code).toBe(1);
     expect(stuck.stderr).toContain("member promote dd1 still refused");
+
+    // A member list that times out (an election under way) is retried after the backoff, then the learner is promoted.
+    const timedOut = await n.boot({ answering: [c0, c2], healthy: [c0, c2], list: learner, refuseList: 2 }, {}, ["promote"]);
+    expect(timedOut.code).toBe(0);
+    expect(timedOut.stderr.split("\n").filter((l) => l.includes("member list"))).toEqual([
+      "ha-etcd-bootstrap: member list refused for now (Error: context deadline exceeded); retrying in 1s",
+      "ha-etcd-bootstrap: member list refused for now (Error: context deadline exceeded); retrying in 2s",
+    ]);
+    expect(timedOut.calls.filter((c) => c.startsWith("sleep"))).toEqual(["sleep 1", "sleep 2"]);
+    expect(reads(timedOut.calls).filter((c) => c.startsWith("member "))).toEqual(["member list -w simple", "member list -w simple", "member list -w simple", "member promote dd1", "member list -w simple"]);
+    expect(timedOut.list).toContain(`dd1, started, etcd-1, ${p1}, ${c1}, false`);
   });
 
   it("joins as a learner whose client listener is on 127.0.0.1 only, is promoted, stopped, and then configured on its slot address", async () => {
@@ -364,6 +382,22 @@ describeTier("ha-etcd-bootstrap decision table (real bash, stub etcdctl)", bash,
     expect(r.code).toBe(1);
     // It decided to found the cluster, then stopped at the config's directory.
     expect(r.stderr).toBe(`ha-etcd-bootstrap: no other member answers: etcd-1 founds the cluster (initial-cluster-state new)\nmkdir: cannot create directory '${path.dirname(n.config)}': File exists\n`);
+  });
+
+  it("refuses a node without its member's rendered config, or one that lacks data-dir or initial-advertise-peer-urls, asking nothing", async () => {
+    const n = node("etcd-0");
+    const base = path.join(n.dir, "configs/etcd-0.yaml");
+    const rendered = readFileSync(base, "utf8");
+    rmSync(base);
+    const missing = await n.boot({});
+    expect({ code: missing.code, stderr: missing.stderr }).toEqual({ code: 1, stderr: `ha-etcd-bootstrap: ERROR: no etcd config for member etcd-0 at ${base}\n` });
+    for (const key of ["data-dir", "initial-advertise-peer-urls"]) {
+      writeFileSync(base, rendered.split("\n").filter((l) => !l.startsWith(`${key}:`)).join("\n"));
+      const r = await n.boot({});
+      expect({ key, code: r.code, stderr: r.stderr }).toEqual({ key, code: 1, stderr: `ha-etcd-bootstrap: ERROR: ${base} lacks data-dir or initial-advertise-peer-urls\n` });
+      expect(r.calls).toEqual([]);
+    }
+    expect(existsSync(n.config)).toBe(false);
   });
 
   it("refuses to start without a member name (no HA_ETCD_MEMBER, no claimed slot) or without HA_ETCD_ENDPOINTS, asking nothing and writing nothing", async () => {
