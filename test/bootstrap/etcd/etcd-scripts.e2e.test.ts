@@ -247,6 +247,11 @@ describeTier("ha-etcd-bootstrap decision table (real bash, stub etcdctl)", bash,
     expect(timedOut.calls.filter((c) => c.startsWith("sleep"))).toEqual(["sleep 1", "sleep 2"]);
     expect(reads(timedOut.calls).filter((c) => c.startsWith("member "))).toEqual(["member list -w simple", "member list -w simple", "member list -w simple", "member promote dd1", "member list -w simple"]);
     expect(timedOut.list).toContain(`dd1, started, etcd-1, ${p1}, ${c1}, false`);
+
+    // Not a started member at all (removed, or added and never started): nothing to promote, said at once.
+    const absent = await n.boot({ answering: [c0, c2], healthy: [c0, c2], list: [STARTED[0], `ee1, unstarted, , ${p1}, , true`, STARTED[2]] }, {}, ["promote"]);
+    expect({ code: absent.code, stderr: absent.stderr }).toEqual({ code: 1, stderr: `ha-etcd-bootstrap: ERROR: promote: ${p1} is not a started member\n` });
+    expect(absent.calls.filter((c) => c.startsWith("sleep"))).toEqual([]);
   });
 
   it("joins as a learner whose client listener is on 127.0.0.1 only, is promoted, stopped, and then configured on its slot address", async () => {
