@@ -66,15 +66,25 @@ if [ -s "$STATE/etcd-fail" ]; then cat "$STATE/etcd-fail" >&2; exit 1; fi
 name=$(sed -n 's/^name: //p' "$2")
 client=$(sed -n 's/^advertise-client-urls: //p' "$2")
 peer=$(sed -n 's/^initial-advertise-peer-urls: //p' "$2")
-awk -F', ' -v OFS=', ' -v peer="$peer" -v name="$name" -v client="$client" '$2 == "unstarted" && $4 == peer { $2 = "started"; $3 = name; $5 = client } { print }' "$STATE/list" > "$STATE/list.etcd"
-mv "$STATE/list.etcd" "$STATE/list"
+publish() {
+  awk -F', ' -v OFS=', ' -v peer="$peer" -v name="$name" -v client="$client" '$2 == "unstarted" && $4 == peer { $2 = "started"; $3 = name; $5 = client } { print }' "$STATE/list" > "$STATE/list.etcd"
+  mv "$STATE/list.etcd" "$STATE/list"
+}
+echo "etcd: started" >&2
+# etcd-publish: "now" (default), "never" (it never reaches the leader), or "after-sleep" (once the script has waited).
+when=$(cat "$STATE/etcd-publish" 2>/dev/null || echo now)
+[ "$when" != now ] || publish
 trap 'echo stopped >> "$STATE/etcd-listen"; exit 0' TERM
-while :; do /bin/sleep 0.05; done
+while :; do
+  if [ "$when" = after-sleep ] && [ -e "$STATE/slept" ]; then publish; when=done; fi
+  /bin/sleep 0.05
+done
 `;
 // Backoff and quorum waits take no time; a scripted cluster may regain quorum while the script waits.
 const SLEEP_STUB = `#!/usr/bin/env bash
 echo "sleep $*" >> "$CALLS"
 if [ -e "$STATE/heal-on-sleep" ]; then cp "$STATE/answering" "$STATE/healthy"; fi
+: > "$STATE/slept"
 `;
 
 interface Scenario {
@@ -92,6 +102,8 @@ interface Scenario {
   healOnSleep?: boolean;
   /** The learner etcd exits at once with this message. */
   etcdFails?: string;
+  /** When the learner etcd publishes its entry (`started`): at once (default), never, or once the script has slept. */
+  etcdPublishes?: "now" | "never" | "after-sleep";
 }
 
 interface Node {
@@ -140,6 +152,7 @@ function node(slot: string, options: { nodeMembers?: string[] } = {}): Node {
       writeFileSync(path.join(state, "refuse"), String(scenario.refuse ?? 0));
       writeFileSync(path.join(state, "promote-refuse"), String(scenario.refusePromote ?? 0));
       writeFileSync(path.join(state, "list-refuse"), String(scenario.refuseList ?? 0));
+      writeFileSync(path.join(state, "etcd-publish"), scenario.etcdPublishes ?? "now");
       writeFileSync(path.join(state, "fail"), scenario.fail ?? "");
       writeFileSync(path.join(state, "etcd-fail"), scenario.etcdFails ?? "");
       writeFileSync(path.join(state, "etcd-listen"), "");
@@ -288,6 +301,26 @@ describeTier("ha-etcd-bootstrap decision table (real bash, stub etcdctl)", bash,
     expect(r.stderr).toContain("etcd exited during the learner phase");
     expect(reads(r.calls).filter((c) => c.startsWith("member promote"))).toEqual([]);
     // Only the learner's config was written: the unit's etcd would not start on the slot address.
+    expect(readFileSync(n.config, "utf8")).toContain("listen-client-urls: https://127.0.0.1:2379\n");
+  });
+
+  it("waits for the learner to publish its entry (checking once a second), and fails the start with etcd's last lines when it never does within HA_ETCD_RECONFIG_TIMEOUT", async () => {
+    const n = node("etcd-1", { nodeMembers: ["etcd-1"] });
+    const scenario = { answering: [c0, c2], healthy: [c0, c2], list: [STARTED[0], STARTED[2]] };
+    const late = await n.boot({ ...scenario, etcdPublishes: "after-sleep" });
+    expect(late.code).toBe(0);
+    // Each check before the entry appeared was followed by a one-second wait (the learner's stop waits 0.1 s at a time).
+    expect(late.calls.filter((c) => c === "sleep 1").length).toBeGreaterThanOrEqual(1);
+    expect(late.calls.filter((c) => c.startsWith("sleep") && c !== "sleep 1" && c !== "sleep 0.1")).toEqual([]);
+    expect(late.list).toContain(`beef, started, etcd-1, ${p1}, ${c1}, false`);
+    expect(readFileSync(n.config, "utf8")).toMatch(/^initial-cluster-state: existing$/m);
+
+    const silent = await n.boot({ ...scenario, etcdPublishes: "never" }, { HA_ETCD_RECONFIG_TIMEOUT: "0" });
+    expect(silent.code).toBe(1);
+    expect(silent.stderr.split("\n").filter((l) => l.includes("ERROR"))).toEqual(["ha-etcd-bootstrap: ERROR: the learner etcd-1 did not join the cluster within 0s; its last lines: etcd: started "]);
+    expect(reads(silent.calls).filter((c) => c.startsWith("member promote"))).toEqual([]);
+    // The learner was stopped on the way out (the EXIT trap), and only its loopback-only config was written.
+    expect(silent.etcdListen).toEqual(["listen-client-urls: https://127.0.0.1:2379", "stopped"]);
     expect(readFileSync(n.config, "utf8")).toContain("listen-client-urls: https://127.0.0.1:2379\n");
   });
 
