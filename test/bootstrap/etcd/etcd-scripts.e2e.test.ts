@@ -74,7 +74,12 @@ echo "etcd: started" >&2
 # etcd-publish: "now" (default), "never" (it never reaches the leader), or "after-sleep" (once the script has waited).
 when=$(cat "$STATE/etcd-publish" 2>/dev/null || echo now)
 [ "$when" != now ] || publish
-trap 'echo stopped >> "$STATE/etcd-listen"; exit 0' TERM
+echo "$$" > "$STATE/etcd-pid"
+if [ -e "$STATE/etcd-ignores-term" ]; then
+  trap 'echo "ignored TERM" >> "$STATE/etcd-listen"' TERM
+else
+  trap 'echo stopped >> "$STATE/etcd-listen"; exit 0' TERM
+fi
 while :; do
   if [ "$when" = after-sleep ] && [ -e "$STATE/slept" ]; then publish; when=done; fi
   /bin/sleep 0.05
@@ -104,6 +109,8 @@ interface Scenario {
   etcdFails?: string;
   /** When the learner etcd publishes its entry (`started`): at once (default), never, or once the script has slept. */
   etcdPublishes?: "now" | "never" | "after-sleep";
+  /** The learner etcd ignores SIGTERM (only SIGKILL ends it). */
+  etcdIgnoresTerm?: boolean;
 }
 
 interface Node {
@@ -157,11 +164,13 @@ function node(slot: string, options: { nodeMembers?: string[] } = {}): Node {
       writeFileSync(path.join(state, "etcd-fail"), scenario.etcdFails ?? "");
       writeFileSync(path.join(state, "etcd-listen"), "");
       if (scenario.healOnSleep) writeFileSync(path.join(state, "heal-on-sleep"), "");
+      if (scenario.etcdIgnoresTerm) writeFileSync(path.join(state, "etcd-ignores-term"), "");
       const pki = path.join(dir, "pki/etcd");
       const tls = `--cacert=${pki}/ca.crt --cert=${pki}/healthcheck-client.crt --key=${pki}/healthcheck-client.key --dial-timeout=2s --command-timeout=5s`;
       const result = await run("bash", [renderedScript("etcd-member-bootstrap.sh"), ...args], {
         env: { PATH: `${bin}:/usr/bin:/bin`, CALLS: calls, STATE: state, TLS: tls, ENV_FILE: path.join(dir, "node.env"), STATE_DIR: path.join(dir, "run"), ...extraEnv },
         timeout: 20_000,
+        killSignal: "SIGKILL",
       }).then(
         (r) => ({ code: 0, stderr: r.stderr }),
         (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
@@ -179,7 +188,19 @@ const [p0, p1, p2] = MEMBERS.map((m) => URL(m.ip, 2380));
 const STARTED = [`aa0, started, etcd-0, ${p0}, ${c0}, false`, `aa1, started, etcd-1, ${p1}, ${c1}, false`, `aa2, started, etcd-2, ${p2}, ${c2}, false`];
 
 describeTier("ha-etcd-bootstrap decision table (real bash, stub etcdctl)", bash, tier, () => {
-  afterAll(() => roots.forEach((d) => rmSync(d, { recursive: true, force: true })));
+  afterAll(() => {
+    // A learner stub that outlived its script (one that ignores SIGTERM, when the script is broken).
+    for (const d of roots) {
+      const pidFile = path.join(d, "state/etcd-pid");
+      if (!existsSync(pidFile)) continue;
+      try {
+        process.kill(Number(readFileSync(pidFile, "utf8")), "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+    roots.forEach((d) => rmSync(d, { recursive: true, force: true }));
+  });
 
   const reads = (calls: string[]) => calls.filter((c) => c.startsWith("etcdctl")).map((c) => c.split(" ").slice(7).join(" "));
 
@@ -282,6 +303,21 @@ describeTier("ha-etcd-bootstrap decision table (real bash, stub etcdctl)", bash,
     expect(config.match(/^listen-client-urls: .*$/m)?.[0]).toBe(rendered.match(/^listen-client-urls: .*$/m)?.[0]);
     expect(config).toContain(`listen-client-urls: ${c1},https://127.0.0.1:2379\n`);
     expect(config).toMatch(/^initial-cluster-state: existing$/m);
+    // Stopping the learner waits as long as etcd takes to exit on SIGTERM (0.1 s at a time), not its
+    // whole 30 s allowance (300 waits).
+    expect(r.calls.filter((c) => c === "sleep 0.1").length).toBeLessThan(150);
+  });
+
+  it("kills a learner that does not exit on SIGTERM once 300 waits of 0.1 s have passed, before configuring the unit's etcd", async () => {
+    const n = node("etcd-1", { nodeMembers: ["etcd-1"] });
+    const r = await n.boot({ answering: [c0, c2], healthy: [c0, c2], list: [STARTED[0], STARTED[2]], etcdIgnoresTerm: true });
+    expect({ code: r.code, stderr: r.stderr }).toMatchObject({ code: 0 });
+    expect(r.calls.filter((c) => c === "sleep 0.1")).toHaveLength(300);
+    // SIGTERM reached it (and was ignored); SIGKILL ended it: nothing of it runs after the script.
+    expect(r.etcdListen).toEqual(["listen-client-urls: https://127.0.0.1:2379", "ignored TERM"]);
+    const pid = Number(readFileSync(path.join(n.dir, "state/etcd-pid"), "utf8"));
+    expect(existsSync(`/proc/${pid}`)).toBe(false);
+    expect(readFileSync(n.config, "utf8")).toContain(`listen-client-urls: ${c1},https://127.0.0.1:2379\n`);
   });
 
   it("a member whose data dir holds data but is still a learner (node died before the promotion) finishes the learner phase first", async () => {
