@@ -282,6 +282,15 @@ describeTier("ha-etcd-bootstrap decision table (real bash, stub etcdctl)", bash,
     expect(reads(timedOut.calls).filter((c) => c.startsWith("member "))).toEqual(["member list -w simple", "member list -w simple", "member list -w simple", "member promote dd1", "member list -w simple"]);
     expect(timedOut.list).toContain(`dd1, started, etcd-1, ${p1}, ${c1}, false`);
 
+    // A cluster of one (no other member to ask): nothing to promote. Others that do not serve a quorum read: refused.
+    const single = node("etcd-0", { nodeMembers: ["etcd-0"] });
+    writeFileSync(path.join(single.dir, "node.env"), readFileSync(path.join(single.dir, "node.env"), "utf8").replace(/^HA_ETCD_ENDPOINTS=.*$/m, `HA_ETCD_ENDPOINTS=${c0}`));
+    const alone = await single.boot({}, {}, ["promote"]);
+    expect({ code: alone.code, stderr: alone.stderr, calls: alone.calls }).toEqual({ code: 0, stderr: "", calls: [] });
+    const unhealthy = await n.boot({ answering: [c0, c2], list: learner }, {}, ["promote"]);
+    expect({ code: unhealthy.code, stderr: unhealthy.stderr }).toEqual({ code: 1, stderr: "ha-etcd-bootstrap: ERROR: promote: no healthy member to ask\n" });
+    expect(reads(unhealthy.calls).filter((c) => c.startsWith("member "))).toEqual([]);
+
     // Not a started member at all (removed, or added and never started): nothing to promote, said at once.
     const absent = await n.boot({ answering: [c0, c2], healthy: [c0, c2], list: [STARTED[0], `ee1, unstarted, , ${p1}, , true`, STARTED[2]] }, {}, ["promote"]);
     expect({ code: absent.code, stderr: absent.stderr }).toEqual({ code: 1, stderr: `ha-etcd-bootstrap: ERROR: promote: ${p1} is not a started member\n` });
@@ -297,6 +306,7 @@ describeTier("ha-etcd-bootstrap decision table (real bash, stub etcdctl)", bash,
     const order = r.calls.filter((c) => /^etcd |member (add|promote)/.test(c)).map((c) => c.replace(/^etcdctl .* member /, "member ").replace(/^etcd .*/, "etcd"));
     expect(order).toEqual([`member add etcd-1 --peer-urls=${p1} --learner`, "etcd", "member promote beef", "member promote beef"]);
     expect(r.list).toContain(`beef, started, etcd-1, ${p1}, ${c1}, false`);
+    expect(r.stderr).toContain(`ha-etcd-bootstrap: etcd-1 is a voter: it starts with its client listener on ${c1}\n`);
     // The running config (the unit's etcd) listens on the slot address again, as rendered.
     const rendered = readFileSync(path.join(n.dir, "configs/etcd-1.yaml"), "utf8");
     const config = readFileSync(n.config, "utf8");
@@ -306,6 +316,15 @@ describeTier("ha-etcd-bootstrap decision table (real bash, stub etcdctl)", bash,
     // Stopping the learner waits as long as etcd takes to exit on SIGTERM (0.1 s at a time), not its
     // whole 30 s allowance (300 waits).
     expect(r.calls.filter((c) => c === "sleep 0.1").length).toBeLessThan(150);
+  });
+
+  it("creates the learner log's directory (the state directory of a node that claimed no slot) and keeps etcd's output there", async () => {
+    const n = node("etcd-1", { nodeMembers: ["etcd-1"] });
+    const stateDir = path.join(n.dir, "no-such-run");
+    const r = await n.boot({ answering: [c0, c2], healthy: [c0, c2], list: [STARTED[0], STARTED[2]] }, { STATE_DIR: stateDir });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(`(etcd log: ${stateDir}/etcd-learner.log)`);
+    expect(readFileSync(path.join(stateDir, "etcd-learner.log"), "utf8")).toBe("etcd: started\n");
   });
 
   it("kills a learner that does not exit on SIGTERM once 300 waits of 0.1 s have passed, before configuring the unit's etcd", async () => {
@@ -381,9 +400,20 @@ describeTier("ha-etcd-bootstrap decision table (real bash, stub etcdctl)", bash,
     expect(r.code).toBe(0);
     const changes = r.calls.filter((c) => / member (add|remove) /.test(c)).map((c) => c.replace(/^.* member /, "member "));
     expect(changes).toEqual(["member remove old1", `member add etcd-1 --peer-urls=${p1} --learner`]);
+    // One change at a time, the member list read again before each (and once more to find the pending
+    // entry; the learner phase's reads follow).
+    expect(reads(r.calls).filter((c) => /^member (list|add|remove)/.test(c)).slice(0, 5)).toEqual(["member list -w simple", "member remove old1", "member list -w simple", `member add etcd-1 --peer-urls=${p1} --learner`, "member list -w simple"]);
     const config = readFileSync(n.config, "utf8");
     expect(config).toMatch(/^initial-cluster-state: existing$/m);
     expect(config).toContain(`initial-cluster: "etcd-0=${p0},etcd-2=${p2},etcd-1=${p1}"\n`);
+
+    // A member list that times out before the first change (an election under way) is retried after the backoff.
+    const m = node("etcd-1", { nodeMembers: ["etcd-1"] });
+    const retried = await m.boot({ answering: [c0, c2], healthy: [c0, c2], list, refuseList: 1 });
+    expect(retried.code).toBe(0);
+    expect(retried.stderr).toContain("ha-etcd-bootstrap: member list refused for now (Error: context deadline exceeded); retrying in 1s\n");
+    expect(retried.calls.find((c) => c.startsWith("sleep"))).toBe("sleep 1");
+    expect(reads(retried.calls).filter((c) => /^member (list|add|remove)/.test(c)).slice(0, 6)).toEqual(["member list -w simple", "member list -w simple", "member remove old1", "member list -w simple", `member add etcd-1 --peer-urls=${p1} --learner`, "member list -w simple"]);
   });
 
   it("replaces: removes an entry holding its peer URL under another name", async () => {
