@@ -117,7 +117,7 @@ interface Node {
   readonly dir: string;
   readonly dataDir: string;
   readonly config: string;
-  boot(scenario: Scenario, env?: Record<string, string>, args?: string[]): Promise<{ code: number; stderr: string; calls: string[]; list: string[]; etcdListen: string[] }>;
+  boot(scenario: Scenario, env?: Record<string, string>, args?: string[]): Promise<{ code: number; stderr: string; calls: string[]; list: string[]; etcdListen: string[]; journal: string[] }>;
 }
 
 const roots: string[] = [];
@@ -130,7 +130,8 @@ function node(slot: string, options: { nodeMembers?: string[] } = {}): Node {
   writeFileSync(path.join(bin, "etcdctl"), ETCDCTL_STUB, { mode: 0o755 });
   writeFileSync(path.join(bin, "etcd"), ETCD_STUB, { mode: 0o755 });
   writeFileSync(path.join(bin, "sleep"), SLEEP_STUB, { mode: 0o755 });
-  writeFileSync(path.join(bin, "logger"), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
+  // logger keeps what it is given (the node's journal) in $STATE/journal.
+  writeFileSync(path.join(bin, "logger"), '#!/bin/sh\nprintf \'%s\\n\' "$*" >>"$STATE/journal"\n', { mode: 0o755 });
   const dataDir = path.join(dir, "var/lib/etcd/data");
   const input = {
     members: MEMBERS,
@@ -176,7 +177,8 @@ function node(slot: string, options: { nodeMembers?: string[] } = {}): Node {
         (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
       );
       const lines = (f: string) => readFileSync(f, "utf8").split("\n").filter((l) => l !== "");
-      return { ...result, calls: lines(calls), list: lines(path.join(state, "list")), etcdListen: lines(path.join(state, "etcd-listen")) };
+      const journal = existsSync(path.join(state, "journal")) ? lines(path.join(state, "journal")) : [];
+      return { ...result, calls: lines(calls), list: lines(path.join(state, "list")), etcdListen: lines(path.join(state, "etcd-listen")), journal };
     },
   };
 }
@@ -307,6 +309,10 @@ describeTier("ha-etcd-bootstrap decision table (real bash, stub etcdctl)", bash,
     expect(order).toEqual([`member add etcd-1 --peer-urls=${p1} --learner`, "etcd", "member promote beef", "member promote beef"]);
     expect(r.list).toContain(`beef, started, etcd-1, ${p1}, ${c1}, false`);
     expect(r.stderr).toContain(`ha-etcd-bootstrap: etcd-1 is a voter: it starts with its client listener on ${c1}\n`);
+    // Every line it says also reaches the journal, tagged.
+    const said = r.stderr.split("\n").filter((l) => l.startsWith("ha-etcd-bootstrap: "));
+    expect(said.length).toBeGreaterThan(3);
+    expect(r.journal).toEqual(said.map((l) => `-t ha-etcd-bootstrap -- ${l.slice("ha-etcd-bootstrap: ".length)}`));
     // The running config (the unit's etcd) listens on the slot address again, as rendered.
     const rendered = readFileSync(path.join(n.dir, "configs/etcd-1.yaml"), "utf8");
     const config = readFileSync(n.config, "utf8");
