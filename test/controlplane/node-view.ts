@@ -42,6 +42,16 @@ export interface ViewMount {
   readonly readOnly: boolean;
 }
 
+/**
+ * A writable overlay of the host's directory `lower` (e.g. `/etc`) whose upper layer lies in
+ * `<root>/overlay/<name>/upper`: mount points and files made under `lower` in a view land there, so
+ * the host's own directory is not touched, not even by an empty directory.
+ */
+export function overlayMount(root: string, name: string, lower: string): ViewMount {
+  for (const d of ["upper", "work"]) mkdirSync(path.join(root, "overlay", name, d), { recursive: true });
+  return { kind: "fs", source: `overlay:lowerdir=${lower},upperdir=${path.join(root, "overlay", name, "upper")},workdir=${path.join(root, "overlay", name, "work")}`, target: lower, readOnly: false };
+}
+
 const createdMountPoints = new Set<string>();
 
 /** Creates the missing host mount points of {@link NODE_DIRS} (empty directories). */

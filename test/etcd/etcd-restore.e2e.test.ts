@@ -24,7 +24,7 @@ import { AwsEmulator, EMULATOR_REGION, awsEmulatorCheck, startAwsEmulator } from
 import { startImdsRegionStandIn } from "../harness/imds-region-standin";
 import { allOf, describeTier, TierCheck, toolAvailable } from "../harness/tiers";
 import { renderedScript } from "../helpers/scripts";
-import { inView } from "../controlplane/node-view";
+import { inView, overlayMount } from "../controlplane/node-view";
 import { TestCluster, issueEtcdCa, startTestCluster } from "../bootstrap/etcd/cluster";
 
 const ETCD_BIN = process.env.HA_CP_ETCD_BIN ?? "/var/cache/cdktf-ha-control-plane/etcd-3.5.21/bin";
@@ -625,10 +625,7 @@ describeTier(
       // tier's node view); their mount points are made in overlays of /etc, /run and /var/lib whose
       // upper layers lie under the case directory, so the host's own are not touched.
       const c = fresh();
-      const overlay = (name: string, lower: string) => {
-        for (const d of ["upper", "work"]) mkdirSync(path.join(c.dir, "overlay", name, d), { recursive: true });
-        return { kind: "fs" as const, source: `overlay:lowerdir=${lower},upperdir=${path.join(c.dir, "overlay", name, "upper")},workdir=${path.join(c.dir, "overlay", name, "work")}`, target: lower, readOnly: false };
-      };
+      const overlay = (name: string, lower: string) => overlayMount(c.dir, name, lower);
       const haEtc = path.join(c.dir, "etc-ha-control-plane");
       const haRun = path.join(c.dir, "run-ha-control-plane");
       const varLibEtcd = path.join(c.dir, "var-lib-etcd");

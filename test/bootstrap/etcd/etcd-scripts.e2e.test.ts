@@ -14,7 +14,7 @@ import { shellQuote } from "../../../lib";
 import { EtcdMemberEndpoint, EtcdRelease, etcdMemberConfigs, etcdNodeEnv, etcdReleaseEnv, renderEtcdUnit, renderEtcdUserUnit } from "../../../lib/bootstrap/etcd";
 import { describeTier, toolAvailable } from "../../harness/tiers";
 import { renderedScript } from "../../helpers/scripts";
-import { inView } from "../../controlplane/node-view";
+import { inView, overlayMount } from "../../controlplane/node-view";
 
 const run = promisify(execFile);
 const MEMBERS: EtcdMemberEndpoint[] = [
@@ -534,10 +534,7 @@ describeTier("ha-etcd-bootstrap decision table (real bash, stub etcdctl)", bash,
     // and /var/lib whose upper layers lie under the test's directory, so the host's are not touched.
     const dir = mkdtempSync(path.join(tmpdir(), "etcd-bootstrap-defaults-"));
     roots.push(dir);
-    const overlay = (name: string, lower: string) => {
-      for (const d of ["upper", "work"]) mkdirSync(path.join(dir, "overlay", name, d), { recursive: true });
-      return { kind: "fs" as const, source: `overlay:lowerdir=${lower},upperdir=${path.join(dir, "overlay", name, "upper")},workdir=${path.join(dir, "overlay", name, "work")}`, target: lower, readOnly: false };
-    };
+    const overlay = (name: string, lower: string) => overlayMount(dir, name, lower);
     const at = (name: string) => {
       const d = path.join(dir, name);
       mkdirSync(d, { recursive: true });

@@ -28,7 +28,7 @@ import { startImdsRegionStandIn } from "../../harness/imds-region-standin";
 import { AwsEmulator, EMULATOR_REGION, MOTO_SETUP_COMMAND, awsEmulatorCheck, startAwsEmulator } from "../../harness/aws-emulator";
 import { FaultProxy, startFaultProxy } from "../../harness/fault-proxy";
 import { allOf, describeTier, toolAvailable } from "../../harness/tiers";
-import { inView } from "../../controlplane/node-view";
+import { inView, overlayMount } from "../../controlplane/node-view";
 import { renderedScript } from "../../helpers/scripts";
 
 const run = promisify(execFile);
@@ -498,10 +498,7 @@ describeTier(`ha-kube-configure against the AWS emulator (real bash, AWS CLI; se
     // tier's node view): /etc/ha-control-plane, /run/ha-control-plane and /etc/kubernetes. Their
     // mount points are made in overlays of /etc and /run (upper layers under the test's directory),
     // so the host's /etc and /run are not touched, not even by an empty directory.
-    const overlay = (name: string, lower: string) => {
-      for (const d of ["upper", "work"]) mkdirSync(path.join(dir, "overlay", name, d), { recursive: true });
-      return { kind: "fs" as const, source: `overlay:lowerdir=${lower},upperdir=${path.join(dir, "overlay", name, "upper")},workdir=${path.join(dir, "overlay", name, "work")}`, target: lower, readOnly: false };
-    };
+    const overlay = (name: string, lower: string) => overlayMount(dir, name, lower);
     const dir = path.join(root, "defaults");
     const haEtc = path.join(dir, "etc-ha-control-plane");
     const haRun = path.join(dir, "run-ha-control-plane");
