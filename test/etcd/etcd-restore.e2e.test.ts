@@ -156,6 +156,12 @@ describeTier(
       expect(lines(c.log("stop"))).toEqual([]);
     };
     const writeSha = (file: string, sum: string) => writeFileSync(`${file}.sha256`, `${sum}  ${path.basename(file)}\n`);
+    /** Snapshot `which` copied to `file` with its recorded SHA-256 beside it (as a backup leaves it); returns `file`. */
+    const placed = (which: "s1" | "s2", file: string) => {
+      copyFileSync(snap[which], file);
+      writeSha(file, sha256(snap[which]));
+      return file;
+    };
 
     beforeAll(async () => {
       emulator = await startAwsEmulator();
@@ -222,12 +228,10 @@ describeTier(
       mkdirSync(path.join(target, "zzzz"), { recursive: true });
       mkdirSync(path.join(target, "etcd-0"));
       const hostile = path.join(target, "zzzz/prod-99991231T000000Z.db");
-      copyFileSync(snap.s1, hostile);
-      writeSha(hostile, sha256(snap.s1));
+      placed("s1", hostile);
       utimesSync(hostile, new Date("2020-01-01T00:00:00Z"), new Date("2020-01-01T00:00:00Z"));
       const newest = path.join(target, "etcd-0/prod-20260101T000000Z.db");
-      copyFileSync(snap.s2, newest);
-      writeSha(newest, sha256(snap.s2));
+      placed("s2", newest);
       utimesSync(newest, new Date("2026-01-01T00:00:00Z"), new Date("2026-01-01T00:00:00Z"));
       // Newer still, but not a snapshot: never taken.
       writeFileSync(path.join(target, "etcd-0/notes.txt"), "not a snapshot");
@@ -247,12 +251,8 @@ describeTier(
 
     it("run again with the same token and snapshot: nothing to do (etcd not stopped, etcdutl not run, nothing moved); a new token, another snapshot, a lost marker or a lost data directory: etcd stopped, the previous data moved aside, restored again", async () => {
       const c = fresh();
-      const s1 = path.join(c.dir, "s1.db");
-      const s2 = path.join(c.dir, "s2.db");
-      copyFileSync(snap.s1, s1);
-      writeSha(s1, sha256(snap.s1));
-      copyFileSync(snap.s2, s2);
-      writeSha(s2, sha256(snap.s2));
+      const s1 = placed("s1", path.join(c.dir, "s1.db"));
+      const s2 = placed("s2", path.join(c.dir, "s2.db"));
       const restoredLine = (from: string, name = "etcd-0") => `ha-etcd-restore: member ${name} restored from ${from} (revision bumped by ${DEFAULT_BUMP}); start etcd on every member`;
       const asides = () => readdirSync(c.dir).filter((f) => f.startsWith("data.before-restore-")).sort();
       // The aside's name has a one-second resolution: let the clock move on between restores.
@@ -548,9 +548,7 @@ describeTier(
     it("refuses a missing or malformed RESTORE_TOKEN or BUMP_REVISION, a missing snapshot argument, slot or INITIAL_CLUSTER, a target neither s3:// nor file://, an empty file:// target and a node without etcdutl, before etcd is stopped or anything is moved; takes a 64-character token, another revision bump and another peer port", async () => {
       const c = fresh();
       occupied(c);
-      const file = path.join(c.dir, "s1.db");
-      copyFileSync(snap.s1, file);
-      writeSha(file, sha256(snap.s1));
+      const file = placed("s1", path.join(c.dir, "s1.db"));
       const badToken = "ha-etcd-restore: RESTORE_TOKEN must be 1-64 letters, digits, '.', '_' or '-'";
       const badBump = "ha-etcd-restore: BUMP_REVISION must be a positive integer";
       mkdirSync(path.join(c.dir, "empty"));
@@ -592,9 +590,7 @@ describeTier(
 
     it("takes the slot's name and address from ha-claim-slot's slot.env (each value checked, never run) over the environment and the rest from ENV_FILE; refuses a slot.env value not of its form", async () => {
       const c = fresh();
-      const file = path.join(c.dir, "s2.db");
-      copyFileSync(snap.s2, file);
-      writeSha(file, sha256(snap.s2));
+      const file = placed("s2", path.join(c.dir, "s2.db"));
       mkdirSync(path.join(c.dir, "state"));
       writeFileSync(path.join(c.dir, "state/slot.env"), "SLOT_NAME='etcd-1'\nSLOT_IP='10.0.0.11'\nSLOT_ENI='eni-0123456789abcdef0'\n");
       const envFile = path.join(c.dir, "node.env");
@@ -632,8 +628,7 @@ describeTier(
       for (const d of [haEtc, haRun, varLibEtcd]) mkdirSync(d);
       const target = path.join(c.dir, "backups");
       mkdirSync(target);
-      copyFileSync(snap.s2, path.join(target, "prod.db"));
-      writeSha(path.join(target, "prod.db"), sha256(snap.s2));
+      placed("s2", path.join(target, "prod.db"));
       writeFileSync(path.join(haEtc, "node.env"), `INITIAL_CLUSTER=${INITIAL_CLUSTER}\nBACKUP_TARGET=file://${target}\n`);
       writeFileSync(path.join(haRun, "slot.env"), "SLOT_NAME='etcd-2'\nSLOT_IP='10.0.0.12'\n");
       const systemctl = path.join(c.dir, "systemctl-bin");
