@@ -22,15 +22,12 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { AwsEmulator, EMULATOR_REGION, awsEmulatorCheck, startAwsEmulator } from "../harness/aws-emulator";
 import { startImdsRegionStandIn } from "../harness/imds-region-standin";
-import { allOf, describeTier, TierCheck, toolAvailable } from "../harness/tiers";
+import { etcdBinariesCheck, realComponentPaths } from "../harness/real-components";
+import { allOf, describeTier, toolAvailable } from "../harness/tiers";
 import { renderedScript } from "../helpers/scripts";
 import { inView, overlayMount } from "../controlplane/node-view";
 import { TestCluster, issueEtcdCa, startTestCluster } from "../bootstrap/etcd/cluster";
 
-const ETCD_BIN = process.env.HA_CP_ETCD_BIN ?? "/var/cache/cdktf-ha-control-plane/etcd-3.5.21/bin";
-const etcdCheck: TierCheck = existsSync(path.join(ETCD_BIN, "etcdutl"))
-  ? { available: true, reason: "" }
-  : { available: false, reason: `no etcd binaries in ${ETCD_BIN}: run \`bash scripts/setup-test-env.sh\`` };
 
 /** etcd's default revision bump of the script (its documentation: "default 1000000000"). */
 const DEFAULT_BUMP = 1_000_000_000;
@@ -44,7 +41,7 @@ interface Run {
 
 describeTier(
   "ha-etcd-restore on its own (real etcdutl, AWS CLI against moto, curl against a loopback server)",
-  allOf(awsEmulatorCheck(), etcdCheck, toolAvailable("curl", ["--version"]), toolAvailable("unshare", ["--version"]), toolAvailable("setpriv", ["--version"])),
+  allOf(awsEmulatorCheck(), etcdBinariesCheck(), toolAvailable("curl", ["--version"]), toolAvailable("unshare", ["--version"]), toolAvailable("setpriv", ["--version"])),
   { tierLabel: "emulator e2e" },
   () => {
     let emulator!: AwsEmulator;
@@ -66,7 +63,7 @@ describeTier(
     const mode = (file: string) => statSync(file).mode & 0o777;
     /** What etcdutl's `snapshot status` reads from a database file. */
     const status = (db: string): { revision: number; totalKey: number } => {
-      const r = spawnSync(path.join(ETCD_BIN, "etcdutl"), ["snapshot", "status", db, "-w", "json"], { encoding: "utf8" });
+      const r = spawnSync(path.join(realComponentPaths().etcdBin, "etcdutl"), ["snapshot", "status", db, "-w", "json"], { encoding: "utf8" });
       if (r.status !== 0) throw new Error(`etcdutl snapshot status ${db}: ${r.stderr}`);
       return JSON.parse(r.stdout);
     };
@@ -177,7 +174,7 @@ describeTier(
       standIn(bin, "logger", 'printf \'%s\\n\' "$*" >>"$HOME/journal.log"\n');
       standIn(bin, "stop-etcd", 'echo stop >>"$HOME/stop.log"\n');
       standIn(bin, "curl", 'printf \'%s\\n\' "$*" >>"$HOME/curl.log"\nexec /usr/bin/curl "$@"\n');
-      standIn(etcdBin, "etcdutl", `printf '%s\\n' "$*" >>"$HOME/etcdutl.log"\nexec ${path.join(ETCD_BIN, "etcdutl")} "$@"\n`);
+      standIn(etcdBin, "etcdutl", `printf '%s\\n' "$*" >>"$HOME/etcdutl.log"\nexec ${path.join(realComponentPaths().etcdBin, "etcdutl")} "$@"\n`);
       baseEnv = { ...emulator.env, PATH: `${bin}:${etcdBin}:${path.dirname(emulator.awsCli)}:/usr/bin:/bin`, ENV_FILE: "/dev/null", LANG: "C" };
 
       const ca = await issueEtcdCa(path.join(dir, "ca"), [{ name: "etcd-0", privateIp: "10.0.0.10" }]);
