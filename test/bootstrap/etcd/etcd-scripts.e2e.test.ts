@@ -71,15 +71,16 @@ publish() {
   mv "$STATE/list.etcd" "$STATE/list"
 }
 echo "etcd: started" >&2
-# etcd-publish: "now" (default), "never" (it never reaches the leader), or "after-sleep" (once the script has waited).
-when=$(cat "$STATE/etcd-publish" 2>/dev/null || echo now)
-[ "$when" != now ] || publish
 echo "$$" > "$STATE/etcd-pid"
+# The TERM handling first: the script may promote and stop it as soon as its entry is published.
 if [ -e "$STATE/etcd-ignores-term" ]; then
   trap 'echo "ignored TERM" >> "$STATE/etcd-listen"' TERM
 else
   trap 'echo stopped >> "$STATE/etcd-listen"; exit 0' TERM
 fi
+# etcd-publish: "now" (default), "never" (it never reaches the leader), or "after-sleep" (once the script has waited).
+when=$(cat "$STATE/etcd-publish" 2>/dev/null || echo now)
+[ "$when" != now ] || publish
 while :; do
   if [ "$when" = after-sleep ] && [ -e "$STATE/slept" ]; then publish; when=done; fi
   /bin/sleep 0.05
@@ -376,9 +377,10 @@ describeTier("ha-etcd-bootstrap decision table (real bash, stub etcdctl)", bash,
     expect(late.list).toContain(`beef, started, etcd-1, ${p1}, ${c1}, false`);
     expect(readFileSync(n.config, "utf8")).toMatch(/^initial-cluster-state: existing$/m);
 
-    const silent = await n.boot({ ...scenario, etcdPublishes: "never" }, { HA_ETCD_RECONFIG_TIMEOUT: "0" });
+    // 3 s: time for the learner's etcd (started in the background) to write its first line under load.
+    const silent = await n.boot({ ...scenario, etcdPublishes: "never" }, { HA_ETCD_RECONFIG_TIMEOUT: "3" });
     expect(silent.code).toBe(1);
-    expect(silent.stderr.split("\n").filter((l) => l.includes("ERROR"))).toEqual(["ha-etcd-bootstrap: ERROR: the learner etcd-1 did not join the cluster within 0s; its last lines: etcd: started "]);
+    expect(silent.stderr.split("\n").filter((l) => l.includes("ERROR"))).toEqual(["ha-etcd-bootstrap: ERROR: the learner etcd-1 did not join the cluster within 3s; its last lines: etcd: started "]);
     expect(reads(silent.calls).filter((c) => c.startsWith("member promote"))).toEqual([]);
     // The learner was stopped on the way out (the EXIT trap), and only its loopback-only config was written.
     expect(silent.etcdListen).toEqual(["listen-client-urls: https://127.0.0.1:2379", "stopped"]);
