@@ -13,7 +13,7 @@
  * backup-restore.e2e runs the backup script into the same restore; restore.cp runs the whole
  * operator procedure on real nodes.
  */
-import { ChildProcess, spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { createServer, Server } from "node:http";
@@ -21,6 +21,7 @@ import { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { AwsEmulator, EMULATOR_REGION, awsEmulatorCheck, startAwsEmulator } from "../harness/aws-emulator";
+import { runCommand } from "../harness/etcd-cluster";
 import { startImdsRegionStandIn } from "../harness/imds-region-standin";
 import { etcdBinariesCheck, realComponentPaths } from "../harness/real-components";
 import { allOf, describeTier, toolAvailable } from "../harness/tiers";
@@ -53,7 +54,6 @@ describeTier(
     /** Two snapshots of one member: s1 older, s2 after more writes (a higher revision). */
     const snap = { s1: "", s2: "" };
     const revision = { s1: 0, s2: 0 };
-    const children = new Set<ChildProcess>();
     let server: Server | undefined;
     let serverPort = 0;
     const served: string[] = [];
@@ -74,10 +74,11 @@ describeTier(
       const c = path.join(dir, `case-${++caseNo}`);
       mkdirSync(c);
       const data = path.join(c, "data");
+      const work = path.join(c, "work");
       return {
         dir: c,
         data,
-        work: path.join(c, "work"),
+        work,
         log: (name: string) => path.join(c, `${name}.log`),
         env: (extra: Record<string, string> = {}): Record<string, string> => ({
           ...baseEnv,
@@ -86,7 +87,7 @@ describeTier(
           SLOT_IP: "10.0.0.10",
           INITIAL_CLUSTER,
           ETCD_DATA_DIR: data,
-          WORK_DIR: path.join(c, "work"),
+          WORK_DIR: work,
           STATE_DIR: path.join(c, "state"),
           BACKUP_TARGET: `file://${path.join(c, "backups")}`,
           STOP_ETCD: "stop-etcd",
@@ -97,24 +98,12 @@ describeTier(
     };
     type Case = ReturnType<typeof fresh>;
 
-    /** Runs the rendered script asynchronously (the loopback HTTP server answers meanwhile). */
+    /** Runs the rendered script asynchronously (the loopback HTTP server answers meanwhile), through the harness's runCommand. */
     const restore = (args: string[], env: Record<string, string>): Promise<Run> => runArgv(["bash", renderedScript("ha-etcd-restore.sh"), ...args], env);
-    const runArgv = (argv: string[], env: Record<string, string>): Promise<Run> =>
-      new Promise((resolve, reject) => {
-        const child = spawn(argv[0], argv.slice(1), { env, stdio: ["ignore", "pipe", "pipe"] });
-        children.add(child);
-        let stdout = "";
-        let stderr = "";
-        child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-        child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-        const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
-        child.once("error", reject);
-        child.once("close", (code) => {
-          clearTimeout(timer);
-          children.delete(child);
-          resolve({ status: code, stdout, stderr });
-        });
-      });
+    const runArgv = async (argv: string[], env: Record<string, string>): Promise<Run> => {
+      const r = await runCommand(argv[0], argv.slice(1), { env, timeoutMs: 60_000 });
+      return { status: r.exitCode, stdout: r.stdout, stderr: r.stderr };
+    };
     /** The script's own stderr lines (etcdutl and the AWS CLI write theirs there too). */
     const said = (r: Run) => r.stderr.split("\n").filter((l) => l.startsWith("ha-etcd-restore: "));
     /** etcdutl's calls in a case (argument vectors, one per line). */
@@ -212,7 +201,6 @@ describeTier(
     }, 120_000);
 
     afterAll(async () => {
-      for (const child of children) child.kill("SIGKILL");
       await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
       await tc?.destroy();
       await emulator?.stop();
