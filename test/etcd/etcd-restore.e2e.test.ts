@@ -240,6 +240,8 @@ describeTier(
       const s2 = placed("s2", path.join(c.dir, "s2.db"));
       const restoredLine = (from: string, name = "etcd-0") => `ha-etcd-restore: member ${name} restored from ${from} (revision bumped by ${DEFAULT_BUMP}); start etcd on every member`;
       const asides = () => readdirSync(c.dir).filter((f) => f.startsWith("data.before-restore-")).sort();
+      /** The line that names the i-th directory moved aside. */
+      const keptIn = (i: number) => `ha-etcd-restore: previous data kept in ${path.join(c.dir, asides()[i])}`;
       // The aside's name has a one-second resolution: let the clock move on between restores.
       const nextSecond = () => new Promise((r) => setTimeout(r, 1100));
 
@@ -261,7 +263,7 @@ describeTier(
       expect(newToken.status).toBe(0);
       expect(asides()).toHaveLength(1);
       expect(asides()[0]).toMatch(/^data\.before-restore-\d{8}T\d{6}Z$/);
-      expect(said(newToken)).toEqual([`ha-etcd-restore: previous data kept in ${path.join(c.dir, asides()[0])}`, restoredLine(s2)]);
+      expect(said(newToken)).toEqual([keptIn(0), restoredLine(s2)]);
       // What was moved aside is the first restore's database.
       expect(status(path.join(c.dir, asides()[0], "member/snap/db")).revision).toBe(revision.s2 + DEFAULT_BUMP);
       expect(lines(c.log("stop"))).toEqual(["stop", "stop"]);
@@ -270,7 +272,7 @@ describeTier(
       await nextSecond();
       const otherSnapshot = await restore([s1], c.env({ RESTORE_TOKEN: "tok-2" }));
       expect(otherSnapshot.status).toBe(0);
-      expect(said(otherSnapshot)).toEqual([`ha-etcd-restore: previous data kept in ${path.join(c.dir, asides()[1])}`, restoredLine(s1)]);
+      expect(said(otherSnapshot)).toEqual([keptIn(1), restoredLine(s1)]);
       expect(asides()).toHaveLength(2);
       expectRestored(c, "s1", "tok-2");
 
@@ -278,7 +280,7 @@ describeTier(
       rmSync(`${c.data}.restore-token`);
       const lostMarker = await restore([s1], c.env({ RESTORE_TOKEN: "tok-2" }));
       expect(lostMarker.status).toBe(0);
-      expect(said(lostMarker)).toEqual([`ha-etcd-restore: previous data kept in ${path.join(c.dir, asides()[2])}`, restoredLine(s1)]);
+      expect(said(lostMarker)).toEqual([keptIn(2), restoredLine(s1)]);
       expectRestored(c, "s1", "tok-2");
 
       rmSync(c.data, { recursive: true });
@@ -308,7 +310,7 @@ describeTier(
       await nextSecond();
       const retried = await restore([s1], c.env({ RESTORE_TOKEN: "tok-2" }));
       expect(retried.status).toBe(0);
-      expect(said(retried)).toEqual([`ha-etcd-restore: previous data kept in ${path.join(c.dir, asides()[4])}`, restoredLine(s1)]);
+      expect(said(retried)).toEqual([keptIn(4), restoredLine(s1)]);
       expect(asides()).toHaveLength(5);
       expectRestored(c, "s1", "tok-2");
 
