@@ -121,6 +121,24 @@ interface Node {
   boot(scenario: Scenario, env?: Record<string, string>, args?: string[]): Promise<{ code: number; stderr: string; calls: string[]; list: string[]; etcdListen: string[]; journal: string[] }>;
 }
 
+/** A fresh stub state directory `state` playing `scenario` (what the stubs read). */
+function writeScenario(state: string, scenario: Scenario): void {
+  rmSync(state, { recursive: true, force: true });
+  mkdirSync(state);
+  writeFileSync(path.join(state, "answering"), (scenario.answering ?? []).join("\n") + "\n");
+  writeFileSync(path.join(state, "healthy"), (scenario.healthy ?? []).join("\n") + "\n");
+  writeFileSync(path.join(state, "list"), (scenario.list ?? []).map((l) => `${l}\n`).join(""));
+  writeFileSync(path.join(state, "refuse"), String(scenario.refuse ?? 0));
+  writeFileSync(path.join(state, "promote-refuse"), String(scenario.refusePromote ?? 0));
+  writeFileSync(path.join(state, "list-refuse"), String(scenario.refuseList ?? 0));
+  writeFileSync(path.join(state, "etcd-publish"), scenario.etcdPublishes ?? "now");
+  writeFileSync(path.join(state, "fail"), scenario.fail ?? "");
+  writeFileSync(path.join(state, "etcd-fail"), scenario.etcdFails ?? "");
+  writeFileSync(path.join(state, "etcd-listen"), "");
+  if (scenario.healOnSleep) writeFileSync(path.join(state, "heal-on-sleep"), "");
+  if (scenario.etcdIgnoresTerm) writeFileSync(path.join(state, "etcd-ignores-term"), "");
+}
+
 const roots: string[] = [];
 function node(slot: string, options: { nodeMembers?: string[] } = {}): Node {
   const dir = mkdtempSync(path.join(tmpdir(), "etcd-bootstrap-"));
@@ -153,20 +171,7 @@ function node(slot: string, options: { nodeMembers?: string[] } = {}): Node {
     async boot(scenario, extraEnv = {}, args = []) {
       const calls = path.join(dir, "calls.log");
       writeFileSync(calls, "");
-      rmSync(state, { recursive: true, force: true });
-      mkdirSync(state);
-      writeFileSync(path.join(state, "answering"), (scenario.answering ?? []).join("\n") + "\n");
-      writeFileSync(path.join(state, "healthy"), (scenario.healthy ?? []).join("\n") + "\n");
-      writeFileSync(path.join(state, "list"), (scenario.list ?? []).map((l) => `${l}\n`).join(""));
-      writeFileSync(path.join(state, "refuse"), String(scenario.refuse ?? 0));
-      writeFileSync(path.join(state, "promote-refuse"), String(scenario.refusePromote ?? 0));
-      writeFileSync(path.join(state, "list-refuse"), String(scenario.refuseList ?? 0));
-      writeFileSync(path.join(state, "etcd-publish"), scenario.etcdPublishes ?? "now");
-      writeFileSync(path.join(state, "fail"), scenario.fail ?? "");
-      writeFileSync(path.join(state, "etcd-fail"), scenario.etcdFails ?? "");
-      writeFileSync(path.join(state, "etcd-listen"), "");
-      if (scenario.healOnSleep) writeFileSync(path.join(state, "heal-on-sleep"), "");
-      if (scenario.etcdIgnoresTerm) writeFileSync(path.join(state, "etcd-ignores-term"), "");
+      writeScenario(state, scenario);
       const pki = path.join(dir, "pki/etcd");
       const tls = `--cacert=${pki}/ca.crt --cert=${pki}/healthcheck-client.crt --key=${pki}/healthcheck-client.key --dial-timeout=2s --command-timeout=5s`;
       const result = await run("bash", [renderedScript("etcd-member-bootstrap.sh"), ...args], {
@@ -553,8 +558,7 @@ describeTier("ha-etcd-bootstrap decision table (real bash, stub etcdctl)", bash,
     for (const [member, text] of etcdMemberConfigs(input)) writeFileSync(path.join(haEtc, "etcd", `${member}.yaml`), text);
     writeFileSync(path.join(haEtc, "node.env"), Object.entries(etcdNodeEnv(input)).map(([k, v]) => `${k}=${shellQuote(v)}\n`).join(""));
     writeFileSync(path.join(haRun, "slot.env"), "SLOT_NAME=etcd-1\n");
-    for (const f of ["answering", "healthy", "list", "etcd-listen", "fail", "etcd-fail"]) writeFileSync(path.join(state, f), "");
-    for (const f of ["refuse", "promote-refuse"]) writeFileSync(path.join(state, f), "0");
+    writeScenario(state, {});
     const calls = path.join(dir, "calls.log");
     writeFileSync(calls, "");
     const tls = "--cacert=/etc/kubernetes/pki/etcd/ca.crt --cert=/etc/kubernetes/pki/etcd/healthcheck-client.crt --key=/etc/kubernetes/pki/etcd/healthcheck-client.key --dial-timeout=2s --command-timeout=5s";
